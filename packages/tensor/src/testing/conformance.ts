@@ -1,0 +1,194 @@
+/**
+ * The one conformance suite for compute backends. Written once; every backend package runs it:
+ *
+ *   describeBackendConformance('wasm', () => createWasmBackend());
+ *
+ * Results are compared with a float64 oracle (naive triple loop) using the error bound
+ * |ĉ_ij − c_ij| ≤ γ · k · eps(dtype) · Σ_p |a_ip| |b_pj|, γ = 4 (blocked summation orders differ).
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import fc from 'fast-check';
+import { EPS, type FloatArray, type FloatDType } from '../dtype.js';
+import type { Backend, BinaryOp, UnaryOp, ReduceOp } from '../backend.js';
+import { matmul, randn, tensor, maxAbsDiff, sum, max, min } from '../ops.js';
+import { Tensor } from '../tensor.js';
+import { referenceBackend } from '../reference-backend.js';
+
+export interface ConformanceOptions {
+  /** Routines this backend intentionally lacks, each with a reason (they are skipped, visibly). */
+  skip?: Partial<Record<'gemm' | 'gemv' | 'binary' | 'unary' | 'reduce' | 'f64', string>>;
+  /** Number of fast-check runs per property (default 25). */
+  numRuns?: number;
+  /** Largest dimension tried by properties (default 150). */
+  maxDim?: number;
+  /** Use async routines (gemmAsync) rather than sync ones. */
+  async?: boolean;
+}
+
+function fill(n: number, seed: number, arr: FloatArray): FloatArray {
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; arr[i] = (s / 4294967296) * 2 - 1; }
+  return arr;
+}
+
+function oracleGemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: FloatArray, lda: number, b: FloatArray, ldb: number, beta: number, c0: FloatArray, ldc: number) {
+  const c = new Float64Array(m * n), bound = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+    let s = 0, ab = 0;
+    for (let p = 0; p < k; p++) {
+      const av = transA ? a[p * lda + i]! : a[i * lda + p]!;
+      const bv = transB ? b[j * ldb + p]! : b[p * ldb + j]!;
+      s += av * bv; ab += Math.abs(av * bv);
+    }
+    const cv = c0[i * ldc + j]!;
+    c[i * n + j] = alpha * s + (beta === 0 ? 0 : beta * cv);
+    bound[i * n + j] = Math.abs(alpha) * ab + Math.abs(beta * cv);
+  }
+  return { c, bound };
+}
+
+export function describeBackendConformance(name: string, make: () => Promise<Backend | null> | Backend | null, options: ConformanceOptions = {}): void {
+  const numRuns = options.numRuns ?? 25;
+  const maxDim = options.maxDim ?? 150;
+  const skip = options.skip ?? {};
+  describe(`backend conformance: ${name}`, () => {
+    let backend: Backend | null = null;
+    beforeAll(async () => { backend = await make(); }, 120_000);
+    afterAll(async () => { await backend?.dispose?.(); });
+    const dtypes: FloatDType[] = skip.f64 ? ['f32'] : ['f32', 'f64'];
+    if (skip.f64) it.skip(`f64 (skipped: ${skip.f64})`, () => {});
+
+    const runGemm = async (b: Backend, args: Parameters<NonNullable<Backend['gemm']>>[0]) => {
+      if (options.async && b.gemmAsync) await b.gemmAsync(args);
+      else if (b.gemm) b.gemm(args);
+      else throw new Error(`${b.name} has no gemm`);
+    };
+
+    it('is created by its factory and declares capabilities', () => {
+      expect(backend, `${name} factory returned null`).not.toBeNull();
+      expect(typeof backend!.name).toBe('string');
+      expect(backend!.capabilities.dtypes).toContain('f32');
+    });
+
+    for (const dtype of dtypes) {
+      const Arr = dtype === 'f32' ? Float32Array : Float64Array;
+      const eps = EPS[dtype];
+      (skip.gemm ? it.skip : it)(`gemm ${dtype}: all transposes, alpha/beta, leading dims and offsets match the f64 oracle${skip.gemm ? ` (skipped: ${skip.gemm})` : ''}`, async () => {
+        await fc.assert(fc.asyncProperty(
+          fc.integer({ min: 1, max: maxDim }), fc.integer({ min: 1, max: maxDim }), fc.integer({ min: 1, max: maxDim }),
+          fc.boolean(), fc.boolean(), fc.constantFrom(1, -0.5, 2), fc.constantFrom(0, 1, 0.25),
+          fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 1e6 }),
+          async (m, n, k, tA, tB, alpha, beta, pad, off, seed) => {
+            const ar = tA ? k : m, ac = tA ? m : k, br = tB ? n : k, bc = tB ? k : n;
+            const lda = ac + pad, ldb = bc + pad, ldc = n + pad;
+            const a = fill(off + ar * lda, seed, new Arr(off + ar * lda));
+            const b = fill(off + br * ldb, seed + 1, new Arr(off + br * ldb));
+            const c = fill(off + m * ldc, seed + 2, new Arr(off + m * ldc));
+            const c0 = c.slice(off);
+            const ref = oracleGemm(tA, tB, m, n, k, alpha, a.subarray(off), lda, b.subarray(off), ldb, beta, c0, ldc);
+            await runGemm(backend!, { transA: tA, transB: tB, m, n, k, alpha, a, aOffset: off, lda, b, bOffset: off, ldb, beta, c, cOffset: off, ldc });
+            for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+              const got = c[off + i * ldc + j]!, want = ref.c[i * n + j]!;
+              const tol = 4 * (k + 2) * eps * ref.bound[i * n + j]! + 1e-30;
+              if (!(Math.abs(got - want) <= tol)) throw new Error(`C[${i},${j}] = ${got}, oracle ${want}, tol ${tol} (m=${m} n=${n} k=${k} tA=${tA} tB=${tB})`);
+              if (pad > 0 && j === n - 1) expect(c[off + i * ldc + n]).toBe(c0[i * ldc + n]); // padding untouched
+            }
+          }), { numRuns, seed: 42 });
+      });
+
+      (skip.gemm ? it.skip : it)(`gemm ${dtype}: LLM-like skinny and large shapes`, async () => {
+        for (const [m, n, k] of [[1, 300, 257], [257, 1, 300], [64, 512, 64], [300, 300, 300], [7, 1000, 33]] as const) {
+          const a = fill(m * k, 3, new Arr(m * k)), b = fill(k * n, 4, new Arr(k * n)), c = new Arr(m * n);
+          await runGemm(backend!, { transA: false, transB: false, m, n, k, alpha: 1, a, aOffset: 0, lda: k, b, bOffset: 0, ldb: n, beta: 0, c, cOffset: 0, ldc: n });
+          const ref = oracleGemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n);
+          for (let i = 0; i < m * n; i++) expect(Math.abs(c[i]! - ref.c[i]!)).toBeLessThanOrEqual(4 * (k + 2) * eps * ref.bound[i]! + 1e-30);
+        }
+      });
+
+      (skip.gemv ? it.skip : it)(`gemv ${dtype}: both orientations match the oracle${skip.gemv ? ` (skipped: ${skip.gemv})` : ''}`, async () => {
+        await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 300 }), fc.boolean(), fc.constantFrom(0, 0.5), fc.integer({ min: 1, max: 1e6 }), async (m, n, trans, beta, seed) => {
+          const a = fill(m * n, seed, new Arr(m * n));
+          const lx = trans ? m : n, ly = trans ? n : m;
+          const x = fill(lx, seed + 1, new Arr(lx)), y = fill(ly, seed + 2, new Arr(ly)), y0 = y.slice();
+          const b = backend!;
+          if (options.async && b.gemvAsync) await b.gemvAsync({ trans, m, n, alpha: 1, a, aOffset: 0, lda: n, x, xOffset: 0, beta, y, yOffset: 0 });
+          else if (b.gemv) b.gemv({ trans, m, n, alpha: 1, a, aOffset: 0, lda: n, x, xOffset: 0, beta, y, yOffset: 0 });
+          else return;
+          for (let i = 0; i < ly; i++) {
+            let s = 0, bd = 0;
+            for (let p = 0; p < lx; p++) { const av = trans ? a[p * n + i]! : a[i * n + p]!; s += av * x[p]!; bd += Math.abs(av * x[p]!); }
+            const want = s + beta * y0[i]!;
+            expect(Math.abs(y[i]! - want)).toBeLessThanOrEqual(4 * (lx + 2) * eps * (bd + Math.abs(beta * y0[i]!)) + 1e-30);
+          }
+        }), { numRuns, seed: 7 });
+      });
+
+      (skip.binary ? it.skip : it)(`binary ${dtype}: every op equals the reference${skip.binary ? ` (skipped: ${skip.binary})` : ''}`, () => {
+        for (const op of ['add', 'sub', 'mul', 'div', 'max', 'min'] as BinaryOp[]) {
+          for (const n of [0, 1, 3, 4, 17, 1000]) {
+            const a = fill(n, 11, new Arr(n)), b = fill(n, 12, new Arr(n));
+            const out = new Arr(n), want = new Arr(n);
+            if (!backend!.binary) return;
+            backend!.binary(op, a, b, out, n); referenceBackend.binary!(op, a, b, want, n);
+            for (let i = 0; i < n; i++) expect(out[i]).toBe(want[i]);
+            backend!.binary(op, a, 0.75, out, n); referenceBackend.binary!(op, a, 0.75, want, n);
+            for (let i = 0; i < n; i++) expect(out[i]).toBe(want[i]);
+          }
+        }
+      });
+
+      (skip.unary ? it.skip : it)(`unary ${dtype}: every op within a few ulps of the reference${skip.unary ? ` (skipped: ${skip.unary})` : ''}`, () => {
+        for (const op of ['neg', 'abs', 'sqrt', 'exp', 'log', 'square', 'silu', 'tanh'] as UnaryOp[]) {
+          const n = 257;
+          const a = fill(n, 21, new Arr(n));
+          if (op === 'sqrt' || op === 'log') for (let i = 0; i < n; i++) a[i] = Math.abs(a[i]!) + 0.01;
+          const out = new Arr(n), want = new Arr(n);
+          if (!backend!.unary) return;
+          backend!.unary(op, a, out, n); referenceBackend.unary!(op, a, want, n);
+          for (let i = 0; i < n; i++) expect(Math.abs(out[i]! - want[i]!)).toBeLessThanOrEqual(8 * eps * Math.max(1, Math.abs(want[i]!)));
+        }
+      });
+
+      (skip.reduce ? it.skip : it)(`reduce ${dtype}: sum/sumsq within the summation bound, max/min/absmax exact${skip.reduce ? ` (skipped: ${skip.reduce})` : ''}`, () => {
+        fc.assert(fc.property(fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 1, max: 1e6 }), (n, off, seed) => {
+          const a = fill(n + off, seed, new Arr(n + off));
+          if (!backend!.reduce) return;
+          for (const op of ['sum', 'sumsq', 'max', 'min', 'absmax'] as ReduceOp[]) {
+            const got = backend!.reduce(op, a, off, n);
+            let want = 0, bnd = 0;
+            const xs = Array.from(a.subarray(off, off + n));
+            if (op === 'sum') { for (const v of xs) { want += v; bnd += Math.abs(v); } }
+            else if (op === 'sumsq') { for (const v of xs) { want += v * v; bnd += v * v; } }
+            else if (op === 'max') want = Math.max(...xs);
+            else if (op === 'min') want = Math.min(...xs);
+            else want = Math.max(...xs.map(Math.abs));
+            if (op === 'sum' || op === 'sumsq') expect(Math.abs(got - want)).toBeLessThanOrEqual(2 * (n + 1) * eps * bnd + 1e-30);
+            else expect(got).toBe(want);
+          }
+        }), { numRuns, seed: 3 });
+      });
+
+      it(`matmul ${dtype} through the tensor API: views equal copies, batched equals per-slice`, () => {
+        const b = backend!;
+        const A = randn([40, 30], { seed: 1, dtype }), B = randn([30, 20], { seed: 2, dtype });
+        const viaViews = matmul(A.T.contiguous().T, B.T.contiguous().T, { backend: b });
+        const viaCopies = matmul(A, B, { backend: b });
+        expect(maxAbsDiff(viaViews, viaCopies)).toBeLessThanOrEqual(60 * eps * 30);
+        const sliced = matmul(A.slice([5, 25], [3, 20]), B.slice([3, 20], null), { backend: b });
+        const copied = matmul(A.slice([5, 25], [3, 20]).contiguous(true), B.slice([3, 20], null).contiguous(true), { backend: b });
+        expect(maxAbsDiff(sliced, copied)).toBeLessThanOrEqual(60 * eps * 30);
+        const X = randn([3, 4, 10, 6], { seed: 3, dtype }), Y = randn([4, 6, 5], { seed: 4, dtype });
+        const Z = matmul(X, Y, { backend: b });
+        expect(Z.shape).toEqual([3, 4, 10, 5]);
+        for (const i of [0, 2]) for (const j of [1, 3]) {
+          const zij = matmul(X.slice(i, j), Y.slice(j), { backend: referenceBackend });
+          expect(maxAbsDiff(Z.slice(i, j), zij)).toBeLessThanOrEqual(60 * eps * 6);
+        }
+        const v = tensor([1, 2, 3], { dtype }) as Tensor;
+        expect(sum(v, { backend: b })).toBe(6);
+        expect(max(v, { backend: b })).toBe(3);
+        expect(min(v, { backend: b })).toBe(1);
+      });
+    }
+  });
+}

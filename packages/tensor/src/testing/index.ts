@@ -1,0 +1,1 @@
+export { describeBackendConformance, type ConformanceOptions } from './conformance.js';
