@@ -1,1 +1,2 @@
 export { describeBackendConformance, type ConformanceOptions } from './conformance.js';
+export { dataDir, hasData } from './data.js';
