@@ -69,6 +69,12 @@ export interface Backend extends Partial<BackendRoutines> {
   gemvAsync?(args: GemvArgs): Promise<void>;
   /** Extra, backend-specific named routines (int4 GEMV, Householder panels, ...). */
   readonly extra?: Readonly<Record<string, (...args: any[]) => any>>;
+  /**
+   * Allocates an array that lives in the backend's own memory (e.g. inside the WASM linear memory),
+   * so routines skip the copy-in when an argument is such an array. Optional; `release` frees it.
+   */
+  allocate?(dtype: 'f32' | 'f64', n: number): FloatArray;
+  release?(array: FloatArray): void;
   /** Frees workers and device memory. The backend may not be used afterwards. */
   dispose?(): void | Promise<void>;
 }

@@ -7,3 +7,4 @@ export * from './ops.js';
 export { Rng } from './random.js';
 export { tolerance, dotTolerance } from './tolerance.js';
 export { referenceBackend, createReferenceBackend } from './reference-backend.js';
+export * from './linear.js';
