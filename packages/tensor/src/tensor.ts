@@ -3,7 +3,7 @@ import { allocArray, dtypeOfArray, isDType, type ArrayOf, type DType, type Typed
 
 export type Shape = readonly number[];
 /** One axis of a slice: an index (drops the axis), `null` (whole axis) or `[start, end?, step?]`. */
-export type SliceSpec = number | null | readonly [number?, number?, number?];
+export type SliceSpec = number | null | readonly [(number | null)?, (number | null)?, (number | null)?];
 
 export function sizeOf(shape: Shape): number {
   let n = 1;
@@ -104,10 +104,10 @@ export class Tensor<D extends DType = DType> {
         offset += k * st;
         continue;
       }
-      const step = spec[2] ?? 1;
+      const step = (spec[2] as number | null | undefined) ?? 1;
       if (!Number.isInteger(step) || step === 0) throw new ArgumentError(fn, `specs[${i}].step`, step, 'must be a non-zero integer');
-      const norm = (v: number | undefined, dflt: number) => {
-        if (v === undefined) return dflt;
+      const norm = (v: number | undefined | null, dflt: number) => {
+        if (v === undefined || v === null) return dflt;
         if (!Number.isInteger(v)) throw new ArgumentError(fn, `specs[${i}]`, spec, 'must hold integers');
         let k = v < 0 ? v + d : v;
         return step > 0 ? Math.min(Math.max(k, 0), d) : Math.min(Math.max(k, -1), d - 1);
@@ -140,10 +140,10 @@ export class Tensor<D extends DType = DType> {
     if (neg > 1 || s.some((d) => !Number.isInteger(d) || d < -1)) throw new ArgumentError(fn, 'shape', shape, 'must hold non-negative integers and at most one -1');
     if (neg === 1) {
       const known = s.reduce((a, d) => (d === -1 ? a : a * d), 1);
-      if (known === 0 || this.size % known !== 0) throw new ShapeError(fn, `cannot reshape [${this.shape}] into [${shape}]`);
+      if (known === 0 || this.size % known !== 0) throw new ShapeError(fn, `cannot reshape [${this.shape.join(', ')}] into [${shape.join(', ')}]`);
       s[s.indexOf(-1)] = this.size / known;
     }
-    if (sizeOf(s) !== this.size) throw new ShapeError(fn, `cannot reshape [${this.shape}] (size ${this.size}) into [${shape}]`);
+    if (sizeOf(s) !== this.size) throw new ShapeError(fn, `cannot reshape [${this.shape.join(', ')}] (size ${this.size}) into [${shape.join(', ')}]`);
     if (!this.isContiguous()) throw new ShapeError(fn, `tensor with strides [${this.strides}] is not contiguous; call contiguous() first`);
     return new Tensor(this.dtype, this.data, s, contiguousStrides(s), this.offset);
   }
