@@ -67,6 +67,10 @@ export interface Backend extends Partial<BackendRoutines> {
   /** Async GEMM for backends whose storage lives off the CPU (WebGPU). */
   gemmAsync?(args: GemmArgs): Promise<void>;
   gemvAsync?(args: GemvArgs): Promise<void>;
+  /** Async variants of the elementwise and reduction routines (same semantics as the sync ones). */
+  binaryAsync?(op: BinaryOp, a: FloatArray, b: FloatArray | number, out: FloatArray, n: number): Promise<void>;
+  unaryAsync?(op: UnaryOp, a: FloatArray, out: FloatArray, n: number): Promise<void>;
+  reduceAsync?(op: ReduceOp, a: FloatArray, offset: number, n: number): Promise<number>;
   /** Extra, backend-specific named routines (int4 GEMV, Householder panels, ...). */
   readonly extra?: Readonly<Record<string, (...args: any[]) => any>>;
   /**

@@ -16,12 +16,12 @@ import { referenceBackend } from '../reference-backend.js';
 
 export interface ConformanceOptions {
   /** Routines this backend intentionally lacks, each with a reason (they are skipped, visibly). */
-  skip?: Partial<Record<'gemm' | 'gemv' | 'binary' | 'unary' | 'reduce' | 'f64', string>>;
+  skip?: Partial<Record<'gemm' | 'gemv' | 'binary' | 'unary' | 'reduce' | 'f64' | 'matmul', string>>;
   /** Number of fast-check runs per property (default 25). */
   numRuns?: number;
   /** Largest dimension tried by properties (default 150). */
   maxDim?: number;
-  /** Use async routines (gemmAsync) rather than sync ones. */
+  /** Use async routines (gemmAsync, gemvAsync, binaryAsync, unaryAsync, reduceAsync) where the backend has them. */
   async?: boolean;
 }
 
@@ -63,6 +63,20 @@ export function describeBackendConformance(name: string, make: () => Promise<Bac
       else if (b.gemm) b.gemm(args);
       else throw new Error(`${b.name} has no gemm`);
     };
+
+    const runBinary = async (b: Backend, op: BinaryOp, x: FloatArray, y: FloatArray | number, out: FloatArray, n: number) => {
+      if (options.async && b.binaryAsync) await b.binaryAsync(op, x, y, out, n);
+      else b.binary!(op, x, y, out, n);
+    };
+    const runUnary = async (b: Backend, op: UnaryOp, x: FloatArray, out: FloatArray, n: number) => {
+      if (options.async && b.unaryAsync) await b.unaryAsync(op, x, out, n);
+      else b.unary!(op, x, out, n);
+    };
+    const runReduce = async (b: Backend, op: ReduceOp, x: FloatArray, off: number, n: number): Promise<number> => {
+      if (options.async && b.reduceAsync) return b.reduceAsync(op, x, off, n);
+      return b.reduce!(op, x, off, n);
+    };
+    const hasAsync = (b: Backend, r: 'binary' | 'unary' | 'reduce') => (options.async && typeof b[`${r}Async`] === 'function') || typeof b[r] === 'function';
 
     it('is created by its factory and declares capabilities', () => {
       expect(backend, `${name} factory returned null`).not.toBeNull();
@@ -123,38 +137,38 @@ export function describeBackendConformance(name: string, make: () => Promise<Bac
         }), { numRuns, seed: 7 });
       });
 
-      (skip.binary ? it.skip : it)(`binary ${dtype}: every op equals the reference${skip.binary ? ` (skipped: ${skip.binary})` : ''}`, () => {
+      (skip.binary ? it.skip : it)(`binary ${dtype}: every op equals the reference${skip.binary ? ` (skipped: ${skip.binary})` : ''}`, async () => {
         for (const op of ['add', 'sub', 'mul', 'div', 'max', 'min'] as BinaryOp[]) {
           for (const n of [0, 1, 3, 4, 17, 1000]) {
             const a = fill(n, 11, new Arr(n)), b = fill(n, 12, new Arr(n));
             const out = new Arr(n), want = new Arr(n);
-            if (!backend!.binary) return;
-            backend!.binary(op, a, b, out, n); referenceBackend.binary!(op, a, b, want, n);
+            if (!hasAsync(backend!, 'binary')) return;
+            await runBinary(backend!, op, a, b, out, n); referenceBackend.binary!(op, a, b, want, n);
             for (let i = 0; i < n; i++) expect(out[i]).toBe(want[i]);
-            backend!.binary(op, a, 0.75, out, n); referenceBackend.binary!(op, a, 0.75, want, n);
+            await runBinary(backend!, op, a, 0.75, out, n); referenceBackend.binary!(op, a, 0.75, want, n);
             for (let i = 0; i < n; i++) expect(out[i]).toBe(want[i]);
           }
         }
       });
 
-      (skip.unary ? it.skip : it)(`unary ${dtype}: every op within a few ulps of the reference${skip.unary ? ` (skipped: ${skip.unary})` : ''}`, () => {
+      (skip.unary ? it.skip : it)(`unary ${dtype}: every op within a few ulps of the reference${skip.unary ? ` (skipped: ${skip.unary})` : ''}`, async () => {
         for (const op of ['neg', 'abs', 'sqrt', 'exp', 'log', 'square', 'silu', 'tanh'] as UnaryOp[]) {
           const n = 257;
           const a = fill(n, 21, new Arr(n));
           if (op === 'sqrt' || op === 'log') for (let i = 0; i < n; i++) a[i] = Math.abs(a[i]!) + 0.01;
           const out = new Arr(n), want = new Arr(n);
-          if (!backend!.unary) return;
-          backend!.unary(op, a, out, n); referenceBackend.unary!(op, a, want, n);
+          if (!hasAsync(backend!, 'unary')) return;
+          await runUnary(backend!, op, a, out, n); referenceBackend.unary!(op, a, want, n);
           for (let i = 0; i < n; i++) expect(Math.abs(out[i]! - want[i]!)).toBeLessThanOrEqual(8 * eps * Math.max(1, Math.abs(want[i]!)));
         }
       });
 
-      (skip.reduce ? it.skip : it)(`reduce ${dtype}: sum/sumsq within the summation bound, max/min/absmax exact${skip.reduce ? ` (skipped: ${skip.reduce})` : ''}`, () => {
-        fc.assert(fc.property(fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 1, max: 1e6 }), (n, off, seed) => {
+      (skip.reduce ? it.skip : it)(`reduce ${dtype}: sum/sumsq within the summation bound, max/min/absmax exact${skip.reduce ? ` (skipped: ${skip.reduce})` : ''}`, async () => {
+        await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 1, max: 1e6 }), async (n, off, seed) => {
           const a = fill(n + off, seed, new Arr(n + off));
-          if (!backend!.reduce) return;
+          if (!hasAsync(backend!, 'reduce')) return;
           for (const op of ['sum', 'sumsq', 'max', 'min', 'absmax'] as ReduceOp[]) {
-            const got = backend!.reduce(op, a, off, n);
+            const got = await runReduce(backend!, op, a, off, n);
             let want = 0, bnd = 0;
             const xs = Array.from(a.subarray(off, off + n));
             if (op === 'sum') { for (const v of xs) { want += v; bnd += Math.abs(v); } }
@@ -168,7 +182,7 @@ export function describeBackendConformance(name: string, make: () => Promise<Bac
         }), { numRuns, seed: 3 });
       });
 
-      it(`matmul ${dtype} through the tensor API: views equal copies, batched equals per-slice`, () => {
+      (skip.matmul ? it.skip : it)(`matmul ${dtype} through the tensor API: views equal copies, batched equals per-slice${skip.matmul ? ` (skipped: ${skip.matmul})` : ''}`, () => {
         const b = backend!;
         const A = randn([40, 30], { seed: 1, dtype }), B = randn([30, 20], { seed: 2, dtype });
         const viaViews = matmul(A.T.contiguous().T, B.T.contiguous().T, { backend: b });
