@@ -1,0 +1,196 @@
+/**
+ * `QuantizedLinear`: a linear layer that stores ONLY packed integer codes, scales (f16 or f32),
+ * zero points (asymmetric only, packed at the same bit width) and, after act-order GPTQ, the
+ * column permutation. `forward` dequantizes one row at a time on the fly (no f32 weight kept).
+ */
+import {
+  ArgumentError, ShapeError, Tensor, NonFiniteError, f16ToF32,
+  type LinearLayer, type LinearForwardOptions, type SerializedLayer,
+} from '@llmpress/tensor';
+import { packBits, packedRowBytes, unpackRow, checkBits, type Bits } from './pack.js';
+import type { ScaleDType } from './scheme.js';
+
+export interface QuantizedLinearParts {
+  inFeatures: number;
+  outFeatures: number;
+  bits: Bits;
+  symmetric: boolean;
+  /** Columns per group (= inFeatures for per-channel). */
+  groupSize: number;
+  scaleDtype: ScaleDType;
+  /** rows × packedRowBytes(bits, inFeatures) bytes. */
+  packed: Uint8Array;
+  /** rows × nGroups: f16 bit patterns (Uint16Array) or f32 values (Float32Array). */
+  scales: Uint16Array | Float32Array;
+  /** Asymmetric only: rows × nGroups zero points packed at `bits`. */
+  zeros: Uint8Array | null;
+  /** Column order of the stored codes: stored column j holds input feature perm[j]. null = identity. */
+  perm: Int32Array | null;
+}
+
+export class QuantizedLinear implements LinearLayer {
+  readonly kind = 'quantized';
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly bits: Bits;
+  readonly symmetric: boolean;
+  readonly groupSize: number;
+  readonly scaleDtype: ScaleDType;
+  readonly packed: Uint8Array;
+  readonly scales: Uint16Array | Float32Array;
+  readonly zeros: Uint8Array | null;
+  readonly perm: Int32Array | null;
+  readonly rowBytes: number;
+  readonly nGroups: number;
+
+  constructor(p: QuantizedLinearParts) {
+    const fn = 'QuantizedLinear';
+    const bits = checkBits(fn, 'bits', p.bits);
+    const { inFeatures: n, outFeatures: m, groupSize: g } = p;
+    if (!Number.isInteger(n) || n <= 0) throw new ArgumentError(fn, 'inFeatures', n, 'must be a positive integer');
+    if (!Number.isInteger(m) || m <= 0) throw new ArgumentError(fn, 'outFeatures', m, 'must be a positive integer');
+    if (!Number.isInteger(g) || g <= 0 || n % g !== 0) throw new ArgumentError(fn, 'groupSize', g, `must be a positive divisor of inFeatures ${n}`);
+    const rb = packedRowBytes(bits, n), ng = n / g;
+    if (!(p.packed instanceof Uint8Array) || p.packed.length !== m * rb) throw new ArgumentError(fn, 'packed.length', p.packed?.length, `must be ${m * rb} (${m} rows × ${rb} bytes)`);
+    const wantScale = p.scaleDtype === 'f16' ? Uint16Array : Float32Array;
+    if (!(p.scales instanceof wantScale) || p.scales.length !== m * ng) throw new ArgumentError(fn, 'scales', p.scales, `must be a ${wantScale.name} of length ${m * ng}`);
+    if (p.symmetric) { if (p.zeros !== null) throw new ArgumentError(fn, 'zeros', p.zeros, 'must be null for a symmetric layer'); }
+    else if (!(p.zeros instanceof Uint8Array) || p.zeros.length !== m * packedRowBytes(bits, ng)) throw new ArgumentError(fn, 'zeros', p.zeros, `must hold ${m * packedRowBytes(bits, ng)} packed bytes`);
+    if (p.perm !== null) {
+      if (!(p.perm instanceof Int32Array) || p.perm.length !== n) throw new ArgumentError(fn, 'perm', p.perm, `must be an Int32Array of length ${n}`);
+      const seen = new Uint8Array(n);
+      for (const v of p.perm) { if (v < 0 || v >= n || seen[v]) throw new ArgumentError(fn, 'perm', p.perm, `must be a permutation of 0..${n - 1}`); seen[v] = 1; }
+    }
+    this.inFeatures = n; this.outFeatures = m; this.bits = bits; this.symmetric = p.symmetric; this.groupSize = g;
+    this.scaleDtype = p.scaleDtype; this.packed = p.packed; this.scales = p.scales; this.zeros = p.zeros; this.perm = p.perm;
+    this.rowBytes = rb; this.nGroups = ng;
+  }
+
+  /** Builds a layer from unpacked codes (rows × in, in stored column order), stored scales and zeros. */
+  static fromCodes(p: Omit<QuantizedLinearParts, 'packed' | 'zeros'> & { codes: ArrayLike<number>; zeros: ArrayLike<number> | null }): QuantizedLinear {
+    const packed = packBits(p.codes, p.outFeatures, p.inFeatures, p.bits);
+    const ng = p.inFeatures / p.groupSize;
+    const zeros = p.symmetric ? null : packBits(p.zeros!, p.outFeatures, ng, p.bits);
+    return new QuantizedLinear({ ...p, packed, zeros });
+  }
+
+  /** Scale of (row, group) as a number. */
+  scale(row: number, group: number): number {
+    const v = this.scales[row * this.nGroups + group]!;
+    return this.scaleDtype === 'f16' ? f16ToF32(v) : v;
+  }
+
+  /** All scales decoded, rows × nGroups. */
+  decodedScales(): Float32Array {
+    const out = new Float32Array(this.scales.length);
+    if (this.scaleDtype === 'f16') for (let i = 0; i < out.length; i++) out[i] = f16ToF32(this.scales[i]!);
+    else out.set(this.scales);
+    return out;
+  }
+
+  /** Zero points, rows × nGroups (implicit 2^(bits−1) when symmetric). */
+  decodedZeros(): Uint8Array {
+    const ng = this.nGroups, m = this.outFeatures;
+    const out = new Uint8Array(m * ng);
+    if (this.symmetric) out.fill(1 << (this.bits - 1));
+    else { const zb = packedRowBytes(this.bits, ng); for (let r = 0; r < m; r++) unpackRow(this.zeros!, r * zb, ng, this.bits, out, r * ng); }
+    return out;
+  }
+
+  /** Dequantized row `r` in STORED column order into `out` (length inFeatures). */
+  dequantRow(r: number, out: Float32Array | Float64Array, scales: Float32Array, zeros: Uint8Array): void {
+    const n = this.inFeatures, g = this.groupSize, ng = this.nGroups;
+    unpackRow(this.packed, r * this.rowBytes, n, this.bits, out, 0, 0);
+    for (let k = 0; k < ng; k++) {
+      const s = scales[r * ng + k]!, z = zeros[r * ng + k]!;
+      for (let j = k * g, e = j + g; j < e; j++) out[j] = s * (out[j]! - z);
+    }
+  }
+
+  forward(x: Tensor<'f32'>, options: LinearForwardOptions = {}): Tensor<'f32'> {
+    void options; // the packed dequantize-on-the-fly kernel is JS; see README (no backend.extra kernel exists yet)
+    const fn = 'QuantizedLinear.forward';
+    const n = this.inFeatures, m = this.outFeatures;
+    if (x.ndim !== 2 || x.shape[1] !== n) throw new ShapeError(fn, `x must be [T, ${n}], got [${x.shape.join(', ')}]`);
+    const T = x.shape[0]!;
+    let xd = x.contiguous().data as Float32Array;
+    if (this.perm) {
+      const p = this.perm, g = new Float32Array(T * n);
+      for (let t = 0; t < T; t++) for (let j = 0; j < n; j++) g[t * n + j] = xd[t * n + p[j]!]!;
+      xd = g;
+    }
+    const y = new Float32Array(T * m);
+    const scales = this.decodedScales(), zeros = this.decodedZeros();
+    const row = new Float32Array(n);
+    for (let r = 0; r < m; r++) {
+      this.dequantRow(r, row, scales, zeros);
+      for (let t = 0; t < T; t++) {
+        const o = t * n;
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0, j = 0;
+        for (; j + 3 < n; j += 4) { s0 += row[j]! * xd[o + j]!; s1 += row[j + 1]! * xd[o + j + 1]!; s2 += row[j + 2]! * xd[o + j + 2]!; s3 += row[j + 3]! * xd[o + j + 3]!; }
+        for (; j < n; j++) s0 += row[j]! * xd[o + j]!;
+        y[t * m + r] = s0 + s1 + s2 + s3;
+      }
+    }
+    return new Tensor('f32', y, [T, m]);
+  }
+
+  bytes(): number {
+    return this.packed.length + this.scales.length * (this.scaleDtype === 'f16' ? 2 : 4) + (this.zeros?.length ?? 0) + (this.perm ? this.perm.length * 4 : 0);
+  }
+  params(): number { return this.inFeatures * this.outFeatures; }
+  /** Effective bits per weight, every scale / zero / permutation index counted. */
+  bitsPerWeight(): number { return (8 * this.bytes()) / this.params(); }
+
+  toDense(): Tensor<'f32'> {
+    const n = this.inFeatures, m = this.outFeatures;
+    const out = new Float32Array(m * n), row = new Float32Array(n);
+    const scales = this.decodedScales(), zeros = this.decodedZeros();
+    for (let r = 0; r < m; r++) {
+      this.dequantRow(r, row, scales, zeros);
+      if (this.perm) for (let j = 0; j < n; j++) out[r * n + this.perm[j]!] = row[j]!;
+      else out.set(row, r * n);
+    }
+    return new Tensor('f32', out, [m, n]);
+  }
+
+  serialize(): SerializedLayer {
+    const scaleBytes = new Uint8Array(this.scales.buffer.slice(this.scales.byteOffset, this.scales.byteOffset + this.scales.byteLength));
+    const tensors: Record<string, Tensor> = {
+      packed: new Tensor('u8', this.packed.slice(), [this.packed.length]),
+      scales: new Tensor('u8', scaleBytes, [scaleBytes.length]),
+    };
+    if (this.zeros) tensors.zeros = new Tensor('u8', this.zeros.slice(), [this.zeros.length]);
+    if (this.perm) tensors.perm = new Tensor('i32', this.perm.slice(), [this.perm.length]);
+    return {
+      kind: 'quantized',
+      meta: { inFeatures: this.inFeatures, outFeatures: this.outFeatures, bits: this.bits, symmetric: this.symmetric, groupSize: this.groupSize, scaleDtype: this.scaleDtype },
+      tensors,
+    };
+  }
+
+  static deserialize(s: SerializedLayer): QuantizedLinear {
+    const fn = 'QuantizedLinear.deserialize';
+    if (!s || s.kind !== 'quantized') throw new ArgumentError(fn, 's.kind', s?.kind, "must be 'quantized'");
+    const m = s.meta;
+    const u8 = (name: string, required: boolean): Uint8Array | null => {
+      const t = s.tensors[name];
+      if (!t) { if (required) throw new ArgumentError(fn, `tensors.${name}`, t, 'is required'); return null; }
+      if (t.dtype !== 'u8') throw new ArgumentError(fn, `tensors.${name}.dtype`, t.dtype, "must be 'u8'");
+      return (t.contiguous().data as Uint8Array).slice();
+    };
+    const scaleDtype = m.scaleDtype as ScaleDType;
+    if (scaleDtype !== 'f16' && scaleDtype !== 'f32') throw new ArgumentError(fn, 'meta.scaleDtype', scaleDtype, "must be 'f16' or 'f32'");
+    const sb = u8('scales', true)!;
+    if (sb.length % (scaleDtype === 'f16' ? 2 : 4) !== 0) throw new ArgumentError(fn, 'tensors.scales.length', sb.length, 'must be a whole number of scales');
+    const scales = scaleDtype === 'f16' ? new Uint16Array(sb.buffer, 0, sb.length / 2) : new Float32Array(sb.buffer, 0, sb.length / 4);
+    if (scaleDtype === 'f32') for (let i = 0; i < scales.length; i++) if (!Number.isFinite(scales[i]!)) throw new NonFiniteError(fn, 'scales', i, scales[i]!);
+    const pt = s.tensors.perm;
+    if (pt && pt.dtype !== 'i32') throw new ArgumentError(fn, 'tensors.perm.dtype', pt.dtype, "must be 'i32'");
+    return new QuantizedLinear({
+      inFeatures: Number(m.inFeatures), outFeatures: Number(m.outFeatures), bits: Number(m.bits) as Bits,
+      symmetric: m.symmetric === true, groupSize: Number(m.groupSize), scaleDtype,
+      packed: u8('packed', true)!, scales, zeros: u8('zeros', false), perm: pt ? (pt.contiguous().data as Int32Array).slice() : null,
+    });
+  }
+}
