@@ -1,0 +1,172 @@
+/**
+ * SVD-LLM (Wang et al., ICLR 2025) for one linear layer, and its two baselines behind the same
+ * interface: plain truncated SVD and ASVD. All three factor W·S = U Σ Vᵀ for some invertible
+ * right scaling S, keep the top k triplets and store
+ *   W_u = U_k Σ_k^{1/2}   (m × k),     W_v = Σ_k^{1/2} V_kᵀ S⁻¹   (k × n),
+ * so W ≈ W_u W_v. SVD-LLM takes S with S Sᵀ = G (the calibration Gram): then the output error on
+ * the calibration inputs is ‖(W − W_u W_v) X‖_F² = Σ_{i>k} σ_i², exactly the dropped energy.
+ */
+import { ArgumentError, ShapeError, assertMatrix, assertFloat, type Backend, type Tensor } from '@llmpress/tensor';
+import { svd, randomizedSvd, whiten } from '../index.js';
+import { LowRankLinear } from './low-rank.js';
+import { checkRankSpec, rankFromEnergy, type RankSpec } from './rank.js';
+import { toF64, toF32, mm, scaleCols, scaleRows, checkSquare, checkFinite, type M64 } from './mat.js';
+
+export type Whitening = 'eigh' | 'cholesky';
+export type LowRankMethodName = 'svd-llm' | 'svd' | 'asvd';
+
+export interface FactorOptions extends RankSpec {
+  /**
+   * SVD of the scaled weight: 'full' (thin SVD, exact spectrum, default) or 'randomized'
+   * (randomizedSvd with oversampling + power iterations; only with `rank`/`ratio`, worth it when
+   * k ≪ min(m, n)).
+   */
+  solver?: 'full' | 'randomized';
+  /** Randomized solver knobs (passed through). */
+  oversample?: number;
+  powerIterations?: number;
+  seed?: number;
+  backend?: Backend;
+}
+
+export interface SvdLlmOptions extends FactorOptions {
+  /** 'eigh' (default; robust: G = QΛQᵀ, tiny eigenvalues floored and reported) or 'cholesky' (paper; throws NotPositiveDefiniteError). */
+  whitening?: Whitening;
+  /** Eigenvalue floor for the eigh route, relative to λ_max (passed to `whiten`). */
+  floor?: number;
+}
+
+export interface AsvdOptions extends FactorOptions {
+  /** Exponent on mean |x|: S = diag(mean|x|)^α. Default 0.5. */
+  alpha?: number;
+}
+
+export interface LowRankReport {
+  method: LowRankMethodName;
+  rank: number;
+  m: number;
+  n: number;
+  /** Singular values of the scaled weight W·S that were computed (all of them for solver 'full'). */
+  sigma: Float64Array;
+  /** Σ_{i>k} σ_i² (NaN when the randomized solver did not compute the tail). For SVD-LLM this is the calibration output error ‖(W − W_u W_v)X‖². */
+  droppedEnergy: number;
+  /** Σ_i σ_i² (NaN for the randomized solver). */
+  totalEnergy: number;
+  whitening?: { method: string; floor: number; floored: number };
+}
+
+/** The low-rank layer plus what the factorisation saw. */
+export interface LowRankResult { layer: LowRankLinear; report: LowRankReport }
+
+interface Scaling {
+  /** A = W S */
+  apply(w: M64): M64;
+  /** V_kᵀ S⁻¹ */
+  applyInv(vtk: M64): M64;
+}
+
+function checkWeight(fn: string, w: Tensor): [number, number] {
+  assertMatrix(fn, 'w', w);
+  assertFloat(fn, 'w', w);
+  const [m, n] = w.shape as [number, number];
+  if (m < 1 || n < 1) throw new ShapeError(fn, `argument 'w' must be a non-empty matrix, got shape [${w.shape.join(', ')}]`);
+  checkFinite(fn, 'w', w);
+  return [m, n];
+}
+
+function factor(fn: string, method: LowRankMethodName, w64: M64, scaling: Scaling, opts: FactorOptions): LowRankResult {
+  const [m, n] = w64.shape as [number, number];
+  const spec = checkRankSpec(fn, m, n, opts);
+  const solver = opts.solver ?? 'full';
+  if (solver !== 'full' && solver !== 'randomized') throw new ArgumentError(fn, 'options.solver', solver, "must be 'full' or 'randomized'");
+  if (solver === 'randomized' && spec.kind === 'energy') throw new ArgumentError(fn, 'options.solver', solver, "cannot be 'randomized' with an energy budget (needs the whole spectrum)");
+  const a = scaling.apply(w64);
+  checkFinite(fn, 'w·S', a);
+  let u: Tensor, s: Tensor, vt: Tensor;
+  if (solver === 'randomized') {
+    const r = randomizedSvd(a, spec.k!, { oversample: opts.oversample, powerIterations: opts.powerIterations, seed: opts.seed, backend: opts.backend } as any);
+    ({ u, s, vt } = r);
+  } else {
+    ({ u, s, vt } = svd(a, { vectors: 'thin', backend: opts.backend } as any));
+  }
+  const sigma = Float64Array.from(s.contiguous().data as ArrayLike<number>);
+  const k = spec.k ?? rankFromEnergy(sigma, opts.energy!, fn);
+  if (k > sigma.length) throw new ArgumentError(fn, 'rank', k, `exceeds the ${sigma.length} singular values computed`);
+  let total = 0, dropped = 0;
+  for (let i = 0; i < sigma.length; i++) { const e = sigma[i]! * sigma[i]!; total += e; if (i >= k) dropped += e; }
+  if (solver === 'randomized') { total = NaN; dropped = NaN; }
+  const root = new Float64Array(k);
+  for (let i = 0; i < k; i++) root[i] = Math.sqrt(Math.max(0, sigma[i]!));
+  const uk = toF64(u).slice(null, [0, k]).contiguous() as M64;
+  const vtk = toF64(vt).slice([0, k]).contiguous() as M64;
+  const wu = scaleCols(uk, root);
+  const wv = scaleRows(scaling.applyInv(vtk), root);
+  checkFinite(fn, 'W_v', wv);
+  const report: LowRankReport = { method, rank: k, m, n, sigma, droppedEnergy: dropped, totalEnergy: total };
+  return { layer: new LowRankLinear(toF32(wu), toF32(wv), { method }), report };
+}
+
+/**
+ * SVD-LLM for one layer: whiten with S Sᵀ = G, truncate the SVD of W S, return the two factors.
+ * `w` is [m, n] (out × in), `g` the calibration Gram Σ x xᵀ [n, n] (f64 preferred).
+ */
+export function svdLlmFactor(w: Tensor, g: Tensor, options: SvdLlmOptions = {}): LowRankResult {
+  const fn = 'svdLlm';
+  const [, n] = checkWeight(fn, w);
+  checkSquare(fn, 'g', g, n);
+  checkFinite(fn, 'g', g);
+  const method = options.whitening ?? 'eigh';
+  if (method !== 'eigh' && method !== 'cholesky') throw new ArgumentError(fn, 'options.whitening', method, "must be 'eigh' or 'cholesky'");
+  checkRankSpec(fn, w.shape[0]!, n, options);
+  const wh = whiten(toF64(g), { method, floor: options.floor } as any) as any;
+  const sMat = toF64(wh.s), sInv = toF64(wh.sInv);
+  const res = factor(fn, 'svd-llm', toF64(w), {
+    apply: (w64) => mm(w64, sMat, options.backend),
+    applyInv: (vtk) => mm(vtk, sInv, options.backend),
+  }, options);
+  res.report.whitening = { method: String(wh.method ?? method), floor: Number(wh.floor ?? 0), floored: Number(wh.floored ?? 0) };
+  return res;
+}
+
+/** SVD-LLM for one layer, returning just the `LowRankLinear` (see `svdLlmFactor` for the report). */
+export function svdLlm(w: Tensor, g: Tensor, options: SvdLlmOptions = {}): LowRankLinear {
+  return svdLlmFactor(w, g, options).layer;
+}
+
+/** Baseline: plain truncated SVD of W (S = I). */
+export function svdLowRankFactor(w: Tensor, options: FactorOptions = {}): LowRankResult {
+  const fn = 'svdLowRank';
+  checkWeight(fn, w);
+  return factor(fn, 'svd', toF64(w), { apply: (x) => x, applyInv: (x) => x }, options);
+}
+export function svdLowRank(w: Tensor, options: FactorOptions = {}): LowRankLinear {
+  return svdLowRankFactor(w, options).layer;
+}
+
+/**
+ * Baseline: ASVD (Yuan et al. 2023). S = diag(s), s_j = (mean_t |x_tj|)^α, α = 0.5 by default.
+ * Channels whose mean |x| is 0 (never active in calibration) get the smallest positive scale
+ * (or 1 when every channel is 0 would be meaningless: that throws).
+ */
+export function asvdFactor(w: Tensor, meanAbs: Tensor, options: AsvdOptions = {}): LowRankResult {
+  const fn = 'asvd';
+  const [, n] = checkWeight(fn, w);
+  if (meanAbs.ndim !== 1 || meanAbs.shape[0] !== n) throw new ShapeError(fn, `argument 'meanAbs' must have shape [${n}] (one per input feature), got [${meanAbs.shape.join(', ')}]`);
+  checkFinite(fn, 'meanAbs', meanAbs);
+  const alpha = options.alpha ?? 0.5;
+  if (typeof alpha !== 'number' || !(alpha >= 0) || !Number.isFinite(alpha)) throw new ArgumentError(fn, 'options.alpha', alpha, 'must be a finite number >= 0');
+  const ma = meanAbs.contiguous().data;
+  let mx = 0, minPos = Infinity;
+  for (let j = 0; j < n; j++) {
+    if (ma[j]! < 0) throw new ArgumentError(fn, `meanAbs[${j}]`, ma[j], 'must be >= 0 (a mean of absolute values)');
+    mx = Math.max(mx, ma[j]!);
+    if (ma[j]! > 0) minPos = Math.min(minPos, ma[j]!);
+  }
+  if (!(mx > 0)) throw new ArgumentError(fn, 'meanAbs', meanAbs, 'must have a positive entry (all calibration inputs were zero)');
+  const sc = new Float64Array(n), inv = new Float64Array(n);
+  for (let j = 0; j < n; j++) { sc[j] = Math.pow(ma[j]! > 0 ? ma[j]! : minPos, alpha); inv[j] = 1 / sc[j]!; }
+  return factor(fn, 'asvd', toF64(w), { apply: (x) => scaleCols(x, sc), applyInv: (x) => scaleCols(x, inv) }, options);
+}
+export function asvd(w: Tensor, meanAbs: Tensor, options: AsvdOptions = {}): LowRankLinear {
+  return asvdFactor(w, meanAbs, options).layer;
+}
