@@ -1,0 +1,469 @@
+/**
+ * The platform-independent WASM backend. `index.ts` (browsers, Deno) and `node.ts` (Node) wrap it
+ * with a `Platform` that knows how to start workers and whether relaxed SIMD can be switched on.
+ */
+import {
+  ArgumentError, DTypeError, ShapeError, UnsupportedError,
+  type Backend, type BinaryOp, type FloatArray, type GemmArgs, type GemvArgs, type ReduceOp, type UnaryOp,
+} from '@llmpress/tensor';
+import { KERNELS_BASE64 } from './generated/kernels.js';
+import { LinearAllocator } from './allocator.js';
+
+/** A started worker, as the core needs it. */
+export interface WorkerHandle {
+  postMessage(message: unknown): void;
+  /** Resolves with the first message the worker posts, rejects on its first error. */
+  firstMessage(): Promise<unknown>;
+  terminate(): void;
+}
+
+export interface Platform {
+  /** Switches relaxed SIMD on where the engine has it behind a flag (Node 20: a V8 flag). */
+  enableRelaxedSimd?(): void;
+  hardwareConcurrency(): number;
+  /** Starts a kernel worker, or returns null when this platform cannot. */
+  spawnWorker?(): WorkerHandle | null;
+  /** Whether this thread may block in Atomics.wait (false on a browser's main thread: it spins). */
+  canBlock: boolean;
+  /** Why threads are unavailable here, for `capabilities`/diagnostics. */
+  threadsUnavailableReason?(): string | undefined;
+}
+
+export interface WasmBackendOptions {
+  /** Worker threads for GEMM/GEMV (the calling thread counts as one). 'auto' = hardware concurrency. Default 1. */
+  threads?: number | 'auto';
+  /** Use the relaxed-SIMD (FMA) build when the engine supports it. Default true. */
+  relaxedSimd?: boolean;
+  /** GEMMs with fewer multiply-adds (m·n·k) than this stay on one thread. Default 2^21. */
+  minParallelWork?: number;
+  /** Backend name (default 'wasm'). */
+  name?: string;
+}
+
+/** What `createWasmBackend` returns: a `Backend` plus a few WASM-specific facts. */
+export interface WasmBackend extends Backend {
+  readonly memory: WebAssembly.Memory;
+  /** True when `arr` lives in this backend's linear memory (routines then use it in place). */
+  isResident(arr: ArrayBufferView): boolean;
+  /** Present only when the memory is shared (then `grow` never detaches the arrays it returned). */
+  allocate?(dtype: 'f32' | 'f64', n: number): FloatArray;
+  /** Raw bytes in the linear memory (for packed int4 weights); present only with shared memory. */
+  allocateBytes?(n: number): Uint8Array;
+  release(array: ArrayBufferView): void;
+  dispose(): Promise<void>;
+}
+
+type Variant = keyof typeof KERNELS_BASE64;
+
+interface Kernels {
+  scratchBytes(): number;
+  microRows(): number;
+  heapBase(): number;
+  sgemm(...args: number[]): void;
+  dgemm(...args: number[]): void;
+  sgemv(...args: number[]): void;
+  dgemv(...args: number[]): void;
+  sbinary(op: number, a: number, b: number, out: number, n: number): void;
+  dbinary(op: number, a: number, b: number, out: number, n: number): void;
+  sbinaryScalar(op: number, a: number, s: number, out: number, n: number): void;
+  dbinaryScalar(op: number, a: number, s: number, out: number, n: number): void;
+  sunary(op: number, a: number, out: number, n: number): void;
+  dunary(op: number, a: number, out: number, n: number): void;
+  sreduce(op: number, a: number, n: number): number;
+  dreduce(op: number, a: number, n: number): number;
+  [name: string]: any;
+}
+
+const BIN_OPS: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5 };
+const UN_OPS: Record<UnaryOp, number> = { neg: 0, abs: 1, sqrt: 2, exp: 3, log: 4, square: 5, silu: 6, tanh: 7 };
+const RED_OPS: Record<ReduceOp, number> = { sum: 0, max: 1, min: 2, sumsq: 3, absmax: 4 };
+
+const moduleCache = new Map<Variant, WebAssembly.Module>();
+function decodeBase64(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+function bytesOf(v: Variant): Uint8Array { return decodeBase64(KERNELS_BASE64[v]); }
+function moduleOf(v: Variant): WebAssembly.Module {
+  let m = moduleCache.get(v);
+  if (!m) { m = new WebAssembly.Module(bytesOf(v) as BufferSource); moduleCache.set(v, m); }
+  return m;
+}
+
+/** Which kernel builds this engine accepts. */
+export function detectWasmFeatures(platform?: Platform): { simd: boolean; relaxedSimd: boolean; sharedMemory: boolean } {
+  if (typeof WebAssembly !== 'object' || typeof WebAssembly.validate !== 'function') return { simd: false, relaxedSimd: false, sharedMemory: false };
+  const simd = WebAssembly.validate(bytesOf('simd') as BufferSource);
+  if (!simd) return { simd, relaxedSimd: false, sharedMemory: false };
+  platform?.enableRelaxedSimd?.();
+  const relaxedSimd = WebAssembly.validate(bytesOf('relaxed') as BufferSource);
+  let sharedMemory = false;
+  try {
+    sharedMemory = typeof SharedArrayBuffer === 'function' && new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true } as WebAssembly.MemoryDescriptor).buffer instanceof SharedArrayBuffer;
+  } catch { sharedMemory = false; }
+  return { simd, relaxedSimd, sharedMemory };
+}
+
+function isInt(x: unknown): x is number { return typeof x === 'number' && Number.isInteger(x); }
+function checkDim(fn: string, name: string, v: unknown): number {
+  if (!isInt(v) || v < 0) throw new ArgumentError(fn, name, v, 'must be a non-negative integer');
+  return v;
+}
+function checkNum(fn: string, name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new ArgumentError(fn, name, v, 'must be a number');
+  return v;
+}
+function checkFloatArray(fn: string, name: string, v: unknown): FloatArray {
+  if (!(v instanceof Float32Array) && !(v instanceof Float64Array)) throw new DTypeError(fn, `argument '${name}' must be a Float32Array or Float64Array, got ${v === null ? 'null' : typeof v === 'object' ? (v as object).constructor?.name ?? 'object' : typeof v}`);
+  return v;
+}
+/** Elements spanned by a row-major rows × cols matrix with row stride ld. */
+function span(rows: number, cols: number, ld: number): number { return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols; }
+function checkMatrix(fn: string, name: string, arr: FloatArray, offset: unknown, ldName: string, ld: unknown, rows: number, cols: number): number {
+  if (!isInt(offset) || offset < 0) throw new ArgumentError(fn, `${name}Offset`, offset, 'must be a non-negative integer');
+  if (!isInt(ld) || ld < Math.max(1, cols)) throw new ArgumentError(fn, ldName, ld, `must be an integer >= ${Math.max(1, cols)} (the stored matrix has ${cols} columns)`);
+  const need = offset + span(rows, cols, ld);
+  if (need > arr.length) throw new ShapeError(fn, `argument '${name}' is too short: a ${rows} × ${cols} matrix with ${ldName} ${ld} at offset ${offset} needs ${need} elements, got length ${arr.length}`);
+  return need;
+}
+
+export async function createWasmBackendWith(platform: Platform, options: WasmBackendOptions = {}): Promise<WasmBackend | null> {
+  const fn = 'createWasmBackend';
+  if (options === null || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object or undefined');
+  const th = options.threads ?? 1;
+  if (!(th === 'auto' || (isInt(th) && th >= 1 && th <= 64))) throw new ArgumentError(fn, 'options.threads', th, "must be an integer in [1, 64] or 'auto'");
+  if (options.relaxedSimd !== undefined && typeof options.relaxedSimd !== 'boolean') throw new ArgumentError(fn, 'options.relaxedSimd', options.relaxedSimd, 'must be a boolean');
+  const minParallelWork = options.minParallelWork ?? 2 ** 21;
+  if (typeof minParallelWork !== 'number' || !(minParallelWork >= 0)) throw new ArgumentError(fn, 'options.minParallelWork', minParallelWork, 'must be a non-negative number');
+
+  const feat = detectWasmFeatures(platform);
+  if (!feat.simd) return null;
+  const relaxed = feat.relaxedSimd && options.relaxedSimd !== false;
+  const wanted = th === 'auto' ? Math.max(1, Math.min(16, platform.hardwareConcurrency())) : th;
+  const canThread = feat.sharedMemory && typeof platform.spawnWorker === 'function';
+  const nThreads = canThread ? wanted : 1;
+
+  // Memory: shared whenever the engine allows it (so `grow` never detaches arrays from allocate()).
+  let memory: WebAssembly.Memory | undefined;
+  let maxPages = 65536;
+  if (feat.sharedMemory) {
+    for (const mp of [65536, 32768, 16384, 4096]) {
+      try { memory = new WebAssembly.Memory({ initial: 128, maximum: mp, shared: true } as WebAssembly.MemoryDescriptor); maxPages = mp; break; } catch { /* try smaller */ }
+    }
+  }
+  const shared = memory !== undefined;
+  if (!memory) memory = new WebAssembly.Memory({ initial: 128 });
+  const variant: Variant = `${relaxed ? 'relaxed' : 'simd'}${shared ? '-shared' : ''}` as Variant;
+  const module = moduleOf(variant);
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const K = instance.exports as unknown as Kernels;
+  const MR = K.microRows();
+  const alloc = new LinearAllocator(memory, Math.max(65536, K.heapBase()), maxPages * 65536);
+  const scratchBytes = K.scratchBytes();
+
+  // Buffers seen from memory.buffer: arrays on any of them live in the linear memory.
+  const buffers = new WeakSet<ArrayBufferLike>();
+  const buf = (): ArrayBufferLike => { const b = memory!.buffer; buffers.add(b); return b; };
+  const isResident = (arr: ArrayBufferView): boolean => { buf(); return buffers.has(arr.buffer); };
+
+  // Per-thread scratch (packed panels) and, for workers, a control block.
+  const scratch: number[] = [];
+  for (let t = 0; t < nThreads; t++) scratch.push(alloc.alloc(scratchBytes, fn));
+  const workers: { handle: WorkerHandle; base: number; seq: number }[] = [];
+  if (nThreads > 1) {
+    try {
+      for (let t = 1; t < nThreads; t++) {
+        const handle = platform.spawnWorker!();
+        if (!handle) throw new UnsupportedError(fn, 'worker could not be started');
+        const base = alloc.alloc(256, fn);
+        new Int32Array(buf(), base, 16).fill(0);
+        const ready = handle.firstMessage();
+        handle.postMessage({ module, memory, base });
+        workers.push({ handle, base, seq: 0 });
+        const msg = await ready;
+        if (msg !== 'ready') throw new UnsupportedError(fn, `worker ${t} failed to start: ${String(msg)}`);
+      }
+    } catch (e) {
+      for (const w of workers) w.handle.terminate();
+      throw e;
+    }
+  }
+  let disposed = false;
+  const name = options.name ?? 'wasm';
+  const alive = (f: string) => { if (disposed) throw new UnsupportedError(f, `backend '${name}' has been disposed`); };
+
+  // ---- dispatching jobs to workers
+  const waitDone = (w: { base: number; seq: number }) => {
+    const ctl = new Int32Array(buf(), w.base, 16);
+    if (platform.canBlock) {
+      for (let cur = Atomics.load(ctl, 1); cur !== w.seq; cur = Atomics.load(ctl, 1)) Atomics.wait(ctl, 1, cur, 1000);
+    } else {
+      while (Atomics.load(ctl, 1) !== w.seq) { /* spin: the browser main thread may not block */ }
+    }
+    if (ctl[2] !== 0) throw new UnsupportedError('wasm worker', 'a kernel trapped in a worker thread');
+  };
+  const post = (w: { base: number; seq: number }, params: number[]) => {
+    const b = buf();
+    new Float64Array(b, w.base + 64, 24).set(params);
+    const ctl = new Int32Array(b, w.base, 16);
+    w.seq = (w.seq + 1) | 0;
+    Atomics.store(ctl, 0, w.seq);
+    Atomics.notify(ctl, 0);
+  };
+  /** Runs jobs[0] here and jobs[1..] on workers, waiting for all. */
+  const runParallel = (op: number, jobs: number[][], local: (args: number[]) => void) => {
+    for (let t = 1; t < jobs.length; t++) post(workers[t - 1]!, [op, ...jobs[t]!]);
+    let err: unknown;
+    try { local(jobs[0]!); } catch (e) { err = e; }
+    for (let t = 1; t < jobs.length; t++) waitDone(workers[t - 1]!);
+    if (err) throw err;
+  };
+
+  // ---- operands: use in place when resident, else copy into temporary blocks
+  interface Operand { ptr: number; temp: number | null }
+  const bytesPer = (a: FloatArray) => a.BYTES_PER_ELEMENT;
+  const viewOf = (a: FloatArray, ptr: number, n: number): FloatArray =>
+    a instanceof Float64Array ? new Float64Array(buf(), ptr, n) : new Float32Array(buf(), ptr, n);
+  function operandIn(f: string, a: FloatArray, offset: number, n: number, copy = true): Operand {
+    if (isResident(a)) return { ptr: a.byteOffset + offset * bytesPer(a), temp: null };
+    const ptr = alloc.alloc(n * bytesPer(a), f);
+    if (copy && n > 0) viewOf(a, ptr, n).set(a.subarray(offset, offset + n));
+    return { ptr, temp: ptr };
+  }
+  function operandOut(a: FloatArray, offset: number, n: number, op: Operand): void {
+    if (op.temp !== null && n > 0) a.set(viewOf(a, op.ptr, n), offset);
+  }
+  function freeAll(ops: Operand[]): void { for (const o of ops) if (o.temp !== null) alloc.release(o.temp); }
+
+  // ---- GEMM
+  function gemm(p: GemmArgs): void {
+    const f = 'gemm';
+    alive(f);
+    if (p === null || typeof p !== 'object') throw new ArgumentError(f, 'args', p, 'must be a GemmArgs object');
+    const m = checkDim(f, 'm', p.m), n = checkDim(f, 'n', p.n), k = checkDim(f, 'k', p.k);
+    const a = checkFloatArray(f, 'a', p.a), b = checkFloatArray(f, 'b', p.b), c = checkFloatArray(f, 'c', p.c);
+    if (a.constructor !== c.constructor || b.constructor !== c.constructor) throw new DTypeError(f, `arguments 'a', 'b' and 'c' must share one float dtype, got ${a.constructor.name}, ${b.constructor.name}, ${c.constructor.name}`);
+    const alpha = checkNum(f, 'alpha', p.alpha), beta = checkNum(f, 'beta', p.beta);
+    const tA = !!p.transA, tB = !!p.transB;
+    const ar = tA ? k : m, ac = tA ? m : k, br = tB ? n : k, bc = tB ? k : n;
+    checkMatrix(f, 'a', a, p.aOffset, 'lda', p.lda, ar, ac);
+    checkMatrix(f, 'b', b, p.bOffset, 'ldb', p.ldb, br, bc);
+    checkMatrix(f, 'c', c, p.cOffset, 'ldc', p.ldc, m, n);
+    if (m === 0 || n === 0) return;
+    const S = bytesPer(c), f64 = S === 8;
+    const sa = span(ar, ac, p.lda), sb = span(br, bc, p.ldb), sc = span(m, n, p.ldc);
+    const ops: Operand[] = [];
+    try {
+      const A = operandIn(f, a, p.aOffset, sa); ops.push(A);
+      const B = operandIn(f, b, p.bOffset, sb); ops.push(B);
+      const C = operandIn(f, c, p.cOffset, sc); ops.push(C);
+      const kern = f64 ? K.dgemm : K.sgemm;
+      const T = Math.min(nThreads, m * n * k >= minParallelWork ? nThreads : 1);
+      const splitRows = m >= n;
+      const unit = splitRows ? MR : 16;
+      const extent = splitRows ? m : n;
+      const parts = Math.min(T, Math.max(1, Math.floor(extent / unit)));
+      if (parts <= 1) {
+        kern(tA ? 1 : 0, tB ? 1 : 0, m, n, k, alpha, A.ptr, p.lda, B.ptr, p.ldb, beta, C.ptr, p.ldc, scratch[0]!);
+      } else {
+        const chunk = Math.ceil(extent / parts / unit) * unit;
+        const jobs: number[][] = [];
+        for (let t = 0; t < parts; t++) {
+          const lo = t * chunk, hi = Math.min(extent, lo + chunk);
+          if (lo >= hi) break;
+          if (splitRows) {
+            const aP = A.ptr + (tA ? lo : lo * p.lda) * S;
+            jobs.push([tA ? 1 : 0, tB ? 1 : 0, hi - lo, n, k, alpha, aP, p.lda, B.ptr, p.ldb, beta, C.ptr + lo * p.ldc * S, p.ldc, scratch[t]!]);
+          } else {
+            const bP = B.ptr + (tB ? lo * p.ldb : lo) * S;
+            jobs.push([tA ? 1 : 0, tB ? 1 : 0, m, hi - lo, k, alpha, A.ptr, p.lda, bP, p.ldb, beta, C.ptr + lo * S, p.ldc, scratch[t]!]);
+          }
+        }
+        runParallel(f64 ? 2 : 1, jobs, (j) => kern(...j));
+      }
+      operandOut(c, p.cOffset, sc, C);
+    } finally { freeAll(ops); }
+  }
+
+  // ---- GEMV
+  function gemv(p: GemvArgs): void {
+    const f = 'gemv';
+    alive(f);
+    if (p === null || typeof p !== 'object') throw new ArgumentError(f, 'args', p, 'must be a GemvArgs object');
+    const m = checkDim(f, 'm', p.m), n = checkDim(f, 'n', p.n);
+    const a = checkFloatArray(f, 'a', p.a), x = checkFloatArray(f, 'x', p.x), y = checkFloatArray(f, 'y', p.y);
+    if (a.constructor !== y.constructor || x.constructor !== y.constructor) throw new DTypeError(f, `arguments 'a', 'x' and 'y' must share one float dtype, got ${a.constructor.name}, ${x.constructor.name}, ${y.constructor.name}`);
+    const alpha = checkNum(f, 'alpha', p.alpha), beta = checkNum(f, 'beta', p.beta);
+    const tr = !!p.trans;
+    checkMatrix(f, 'a', a, p.aOffset, 'lda', p.lda, m, n);
+    const lx = tr ? m : n, ly = tr ? n : m;
+    if (!isInt(p.xOffset) || p.xOffset < 0) throw new ArgumentError(f, 'xOffset', p.xOffset, 'must be a non-negative integer');
+    if (!isInt(p.yOffset) || p.yOffset < 0) throw new ArgumentError(f, 'yOffset', p.yOffset, 'must be a non-negative integer');
+    if (p.xOffset + lx > x.length) throw new ShapeError(f, `argument 'x' is too short: needs ${p.xOffset + lx} elements (offset ${p.xOffset} + ${lx}), got length ${x.length}`);
+    if (p.yOffset + ly > y.length) throw new ShapeError(f, `argument 'y' is too short: needs ${p.yOffset + ly} elements (offset ${p.yOffset} + ${ly}), got length ${y.length}`);
+    if (ly === 0) return;
+    const S = bytesPer(y), f64 = S === 8;
+    const ops: Operand[] = [];
+    try {
+      const A = operandIn(f, a, p.aOffset, span(m, n, p.lda)); ops.push(A);
+      const X = operandIn(f, x, p.xOffset, lx); ops.push(X);
+      const Y = operandIn(f, y, p.yOffset, ly, beta !== 0); ops.push(Y);
+      const kern = f64 ? K.dgemv : K.sgemv;
+      const unit = tr ? 16 : 4;
+      const T = m * n >= (minParallelWork >> 2) ? nThreads : 1;
+      const parts = Math.min(T, Math.max(1, Math.floor(ly / unit)));
+      if (parts <= 1) {
+        kern(tr ? 1 : 0, m, 0, ly, n, alpha, A.ptr, p.lda, X.ptr, beta, Y.ptr);
+      } else {
+        const chunk = Math.ceil(ly / parts / unit) * unit;
+        const jobs: number[][] = [];
+        for (let t = 0; t < parts; t++) {
+          const lo = t * chunk, hi = Math.min(ly, lo + chunk);
+          if (lo >= hi) break;
+          jobs.push([tr ? 1 : 0, m, lo, hi, n, alpha, A.ptr, p.lda, X.ptr, beta, Y.ptr]);
+        }
+        runParallel(f64 ? 4 : 3, jobs, (j) => kern(...j));
+      }
+      operandOut(y, p.yOffset, ly, Y);
+    } finally { freeAll(ops); }
+  }
+
+  // ---- elementwise and reductions
+  function checkLen(f: string, name: string, arr: FloatArray, n: number, offset = 0) {
+    if (offset + n > arr.length) throw new ShapeError(f, `argument '${name}' is too short: needs ${offset + n} elements, got length ${arr.length}`);
+  }
+  function binary(op: BinaryOp, a: FloatArray, b: FloatArray | number, out: FloatArray, n: number): void {
+    const f = 'binary';
+    alive(f);
+    const code = BIN_OPS[op];
+    if (code === undefined || !Object.hasOwn(BIN_OPS, op)) throw new ArgumentError(f, 'op', op, `must be one of ${Object.keys(BIN_OPS).join(', ')}`);
+    checkFloatArray(f, 'a', a); checkFloatArray(f, 'out', out); checkDim(f, 'n', n);
+    if (typeof b !== 'number') {
+      checkFloatArray(f, 'b', b);
+      if (b.constructor !== a.constructor) throw new DTypeError(f, `arguments 'a' and 'b' must share one dtype, got ${a.constructor.name} and ${b.constructor.name}`);
+    }
+    if (out.constructor !== a.constructor) throw new DTypeError(f, `arguments 'a' and 'out' must share one dtype, got ${a.constructor.name} and ${out.constructor.name}`);
+    checkLen(f, 'a', a, n); checkLen(f, 'out', out, n);
+    if (typeof b !== 'number') checkLen(f, 'b', b, n);
+    if (n === 0) return;
+    const f64 = a instanceof Float64Array;
+    const ops: Operand[] = [];
+    try {
+      const A = operandIn(f, a, 0, n); ops.push(A);
+      const O = operandIn(f, out, 0, n, false); ops.push(O);
+      if (typeof b === 'number') (f64 ? K.dbinaryScalar : K.sbinaryScalar)(code, A.ptr, b, O.ptr, n);
+      else {
+        const B = operandIn(f, b, 0, n); ops.push(B);
+        (f64 ? K.dbinary : K.sbinary)(code, A.ptr, B.ptr, O.ptr, n);
+      }
+      operandOut(out, 0, n, O);
+    } finally { freeAll(ops); }
+  }
+  function unary(op: UnaryOp, a: FloatArray, out: FloatArray, n: number): void {
+    const f = 'unary';
+    alive(f);
+    const code = UN_OPS[op];
+    if (code === undefined || !Object.hasOwn(UN_OPS, op)) throw new ArgumentError(f, 'op', op, `must be one of ${Object.keys(UN_OPS).join(', ')}`);
+    checkFloatArray(f, 'a', a); checkFloatArray(f, 'out', out); checkDim(f, 'n', n);
+    if (out.constructor !== a.constructor) throw new DTypeError(f, `arguments 'a' and 'out' must share one dtype, got ${a.constructor.name} and ${out.constructor.name}`);
+    checkLen(f, 'a', a, n); checkLen(f, 'out', out, n);
+    if (n === 0) return;
+    const ops: Operand[] = [];
+    try {
+      const A = operandIn(f, a, 0, n); ops.push(A);
+      const O = operandIn(f, out, 0, n, false); ops.push(O);
+      (a instanceof Float64Array ? K.dunary : K.sunary)(code, A.ptr, O.ptr, n);
+      operandOut(out, 0, n, O);
+    } finally { freeAll(ops); }
+  }
+  function reduce(op: ReduceOp, a: FloatArray, offset: number, n: number): number {
+    const f = 'reduce';
+    alive(f);
+    const code = RED_OPS[op];
+    if (code === undefined || !Object.hasOwn(RED_OPS, op)) throw new ArgumentError(f, 'op', op, `must be one of ${Object.keys(RED_OPS).join(', ')}`);
+    checkFloatArray(f, 'a', a); checkDim(f, 'offset', offset); checkDim(f, 'n', n);
+    checkLen(f, 'a', a, n, offset);
+    if (n === 0) return op === 'max' ? -Infinity : op === 'min' ? Infinity : 0;
+    const ops: Operand[] = [];
+    try {
+      const A = operandIn(f, a, offset, n); ops.push(A);
+      return (a instanceof Float64Array ? K.dreduce : K.sreduce)(code, A.ptr, n);
+    } finally { freeAll(ops); }
+  }
+
+  // ---- resident arrays
+  const owned = new Map<number, number>(); // ptr -> bytes, handed out by allocate()
+  function allocate(dtype: 'f32' | 'f64', n: number): FloatArray {
+    const f = 'allocate';
+    alive(f);
+    if (dtype !== 'f32' && dtype !== 'f64') throw new ArgumentError(f, 'dtype', dtype, "must be 'f32' or 'f64'");
+    checkDim(f, 'n', n);
+    const S = dtype === 'f64' ? 8 : 4;
+    const ptr = alloc.alloc(n * S, f);
+    owned.set(ptr, n * S);
+    const arr = dtype === 'f64' ? new Float64Array(buf(), ptr, n) : new Float32Array(buf(), ptr, n);
+    arr.fill(0);
+    return arr;
+  }
+  function allocateBytes(n: number): Uint8Array {
+    const f = 'allocateBytes';
+    alive(f);
+    checkDim(f, 'n', n);
+    const ptr = alloc.alloc(n, f);
+    owned.set(ptr, n);
+    return new Uint8Array(buf(), ptr, n).fill(0);
+  }
+  function release(arr: ArrayBufferView): void {
+    const f = 'release';
+    if (disposed) return;
+    if (!ArrayBuffer.isView(arr) || !isResident(arr) || !owned.has(arr.byteOffset)) {
+      throw new ArgumentError(f, 'array', arr, 'must be an array returned by allocate() of this backend and not yet released');
+    }
+    owned.delete(arr.byteOffset);
+    alloc.release(arr.byteOffset);
+  }
+
+  async function dispose(): Promise<void> {
+    if (disposed) return;
+    disposed = true;
+    for (const w of workers) {
+      try { post(w, [-1]); } catch { /* ignore */ }
+      w.handle.terminate();
+    }
+    workers.length = 0;
+  }
+
+  const features = ['simd'];
+  if (relaxed) features.push('relaxed-simd');
+  if (shared) features.push('shared-memory');
+  if (nThreads > 1) features.push('threads');
+
+  const extra = makeExtras({ K, alive, isResident, buf, alloc });
+
+  const backend: WasmBackend = {
+    name,
+    capabilities: Object.freeze({ dtypes: Object.freeze(['f32', 'f64'] as const), syncRead: true, threads: nThreads, features: Object.freeze(features) }),
+    gemm, gemv, binary, unary, reduce,
+    memory,
+    isResident,
+    release,
+    dispose,
+    extra,
+    ...(shared ? { allocate, allocateBytes } : {}),
+  } as WasmBackend;
+  return backend;
+}
+
+/** Context the extra (integer) routines need. */
+export interface ExtraContext {
+  K: Kernels;
+  alive(fn: string): void;
+  isResident(a: ArrayBufferView): boolean;
+  buf(): ArrayBufferLike;
+  alloc: LinearAllocator;
+}
+
+// Filled in by extras.ts (kept separate so the core stays readable).
+import { makeExtras } from './extras.js';

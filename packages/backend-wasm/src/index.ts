@@ -1,0 +1,54 @@
+/**
+ * @llmpress/backend-wasm — WebAssembly SIMD backend (browser-safe main entry).
+ *
+ *   const backend = await createWasmBackend({ threads: 'auto' });   // null without WASM SIMD
+ *
+ * Threads here use Web Workers and need a cross-origin-isolated page (COOP/COEP headers, see the
+ * README); without isolation the backend runs single-threaded. In Node use `@llmpress/backend-wasm/node`.
+ */
+import { createWasmBackendWith, detectWasmFeatures, type Platform, type WasmBackend, type WasmBackendOptions } from './core.js';
+import { WEB_WORKER_SOURCE } from './worker-source.js';
+
+export type { WasmBackend, WasmBackendOptions, Platform, WorkerHandle } from './core.js';
+export { createWasmBackendWith } from './core.js';
+
+/** The web platform: Web Workers from a Blob URL when the page is cross-origin isolated. */
+export const webPlatform: Platform = {
+  hardwareConcurrency: () => (globalThis as any).navigator?.hardwareConcurrency ?? 1,
+  canBlock: typeof (globalThis as any).window === 'undefined', // workers may block; a page's main thread spins
+  spawnWorker() {
+    const g = globalThis as any;
+    if (typeof g.Worker !== 'function' || typeof g.Blob !== 'function' || g.crossOriginIsolated !== true) return null;
+    const url = g.URL.createObjectURL(new g.Blob([WEB_WORKER_SOURCE], { type: 'text/javascript' }));
+    const w = new g.Worker(url);
+    return {
+      postMessage: (m: unknown) => w.postMessage(m),
+      firstMessage: () => new Promise((resolve, reject) => {
+        w.onmessage = (e: any) => { w.onmessage = null; resolve(e.data); };
+        w.onerror = (e: any) => { reject(new Error(String(e?.message ?? e))); };
+      }),
+      terminate: () => { w.terminate(); g.URL.revokeObjectURL(url); },
+    };
+  },
+  threadsUnavailableReason() {
+    const g = globalThis as any;
+    if (typeof g.Worker !== 'function') return 'no Worker constructor';
+    if (g.crossOriginIsolated !== true) return 'page is not cross-origin isolated (COOP/COEP headers)';
+    return undefined;
+  },
+};
+
+/**
+ * Creates the WASM backend, or resolves to `null` when this engine lacks WebAssembly SIMD.
+ * Uses relaxed SIMD (FMA) when the engine accepts it. `threads` > 1 needs SharedArrayBuffer and
+ * Web Workers (a cross-origin-isolated page); otherwise it quietly runs on one thread
+ * (`capabilities.threads` says how many it got).
+ */
+export function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend | null> {
+  return createWasmBackendWith(webPlatform, options);
+}
+
+/** Which kernel builds this engine accepts (without starting a backend). */
+export function wasmFeatures(): { simd: boolean; relaxedSimd: boolean; sharedMemory: boolean } {
+  return detectWasmFeatures(webPlatform);
+}

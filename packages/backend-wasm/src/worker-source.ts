@@ -1,0 +1,51 @@
+/**
+ * The body every kernel worker runs (plain JS, as a string, so it needs no bundler or file URL).
+ * The worker instantiates the compiled module on the shared memory, posts 'ready', then loops:
+ * Atomics.wait on its control word, run the job whose parameters sit in the shared memory,
+ * publish completion with Atomics.store + Atomics.notify. Control block at `base` (Int32):
+ * [0] job sequence (written by the main thread), [1] completed sequence, [2] error flag;
+ * parameters: Float64Array at base + 64: [op, ...args]. op: 1 sgemm, 2 dgemm, 3 sgemv, 4 dgemv, <0 quit.
+ */
+export const WORKER_CORE = String.raw`
+function llmpressWasmWorkerStart(data, post) {
+  var inst = new WebAssembly.Instance(data.module, { env: { memory: data.memory } });
+  var ex = inst.exports;
+  var ctl = new Int32Array(data.memory.buffer, data.base, 16);
+  var p = new Float64Array(data.memory.buffer, data.base + 64, 24);
+  post('ready');
+  var seq = 0;
+  for (;;) {
+    Atomics.wait(ctl, 0, seq);
+    var s = Atomics.load(ctl, 0);
+    if (s === seq) continue;
+    seq = s;
+    var op = p[0];
+    if (op < 0) { Atomics.store(ctl, 1, seq); Atomics.notify(ctl, 1); return; }
+    try {
+      if (op === 1 || op === 2) {
+        (op === 1 ? ex.sgemm : ex.dgemm)(p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14]);
+      } else if (op === 3 || op === 4) {
+        (op === 3 ? ex.sgemv : ex.dgemv)(p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11]);
+      } else if (op === 5) {
+        ex.int4Gemv(p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9]);
+      }
+      ctl[2] = 0;
+    } catch (e) {
+      ctl[2] = 1;
+    }
+    Atomics.store(ctl, 1, seq);
+    Atomics.notify(ctl, 1);
+  }
+}
+`;
+
+/** Web Worker wrapper (browsers, Deno). */
+export const WEB_WORKER_SOURCE = WORKER_CORE + `
+self.onmessage = function (e) { self.onmessage = null; llmpressWasmWorkerStart(e.data, function (m) { self.postMessage(m); }); };
+`;
+
+/** Node worker_threads wrapper (eval: true, CommonJS). */
+export const NODE_WORKER_SOURCE = WORKER_CORE + `
+var wt = require('node:worker_threads');
+wt.parentPort.once('message', function (d) { llmpressWasmWorkerStart(d, function (m) { wt.parentPort.postMessage(m); }); });
+`;
