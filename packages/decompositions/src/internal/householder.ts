@@ -1,0 +1,72 @@
+/**
+ * Compact-WY block reflectors. Reflector r of a sequence is stored explicitly as row r of a
+ * row-major matrix V (k × m): zeros before its start s_r, 1 at s_r, its tail after. The product
+ * H_{r0} ⋯ H_{r1-1} = I − V_bᵀ T V_b with T upper triangular (LAPACK dlarft, forward, columnwise).
+ * Every update is three GEMMs through the backend.
+ */
+import { alloc, gemm, type Ctx, type FA } from './util.js';
+
+/** Block size for the blocked algorithms. */
+export const NB = 48;
+
+/**
+ * T (nb × nb, upper) for reflectors Vb (nb rows of length len, row stride ld, offset vo) and taus.
+ * Uses one GEMM for the Gram matrix Vb Vbᵀ, then O(nb³) scalar work.
+ */
+export function larft(ctx: Ctx, V: FA, vo: number, ld: number, nb: number, len: number, tau: ArrayLike<number>, tauOff: number): FA {
+  const G = alloc(ctx.dtype, nb * nb);
+  gemm(ctx, false, true, nb, nb, len, 1, V, vo, ld, V, vo, ld, 0, G, 0, nb);
+  const T = new Float64Array(nb * nb);
+  const z = new Float64Array(nb);
+  for (let i = 0; i < nb; i++) {
+    const ti = tau[tauOff + i]!;
+    T[i * nb + i] = ti;
+    if (i === 0) continue;
+    // T[0:i, i] = -tau_i T[0:i,0:i] (Vᵀ v_i)[0:i]
+    for (let j = 0; j < i; j++) z[j] = G[j * nb + i]!;
+    for (let r = 0; r < i; r++) {
+      let s = 0;
+      for (let c = r; c < i; c++) s += T[r * nb + c]! * z[c]!;
+      T[r * nb + i] = -ti * s;
+    }
+  }
+  const out = alloc(ctx.dtype, nb * nb);
+  out.set(T);
+  return out;
+}
+
+/**
+ * X ← X − (X Vbᵀ) op(T) Vb for X (rows × len, row stride ldx, offset xo), Vb (nb × len).
+ * With op(T) = T this is X·(H_{r0}⋯H_{r1-1}); with Tᵀ it is X·(H_{r0}⋯H_{r1-1})ᵀ.
+ */
+export function applyBlockRight(ctx: Ctx, X: FA, xo: number, ldx: number, rows: number, len: number,
+  V: FA, vo: number, ldv: number, nb: number, T: FA, transT: boolean): void {
+  if (rows <= 0 || len <= 0 || nb <= 0) return;
+  const W = alloc(ctx.dtype, rows * nb);
+  gemm(ctx, false, true, rows, nb, len, 1, X, xo, ldx, V, vo, ldv, 0, W, 0, nb);
+  const W2 = alloc(ctx.dtype, rows * nb);
+  gemm(ctx, false, transT, rows, nb, nb, 1, W, 0, nb, T, 0, nb, 0, W2, 0, nb);
+  gemm(ctx, false, false, rows, len, nb, -1, W2, 0, nb, V, vo, ldv, 1, X, xo, ldx);
+}
+
+/**
+ * Qᵀ stored row-major (ncols × m), i.e. row j = column j of Q = H_0 H_1 ⋯ H_{k-1}, where reflector
+ * r starts at index r + shift and is row r of V (k × m). Blocked backward accumulation (dorgqr).
+ */
+export function formQt(ctx: Ctx, V: FA, tau: ArrayLike<number>, k: number, m: number, ncols: number, shift: number): FA {
+  const Qt = alloc(ctx.dtype, ncols * m);
+  for (let j = 0; j < Math.min(ncols, m); j++) Qt[j * m + j] = 1;
+  if (k <= 0) return Qt;
+  const nblocks = Math.ceil(k / NB);
+  for (let b = nblocks - 1; b >= 0; b--) {
+    const r0 = b * NB, r1 = Math.min(k, r0 + NB), nb = r1 - r0;
+    const c0 = r0 + shift;
+    if (c0 >= m) continue;
+    const len = m - c0;
+    const T = larft(ctx, V, r0 * m + c0, m, nb, len, tau, r0);
+    // rows c0..ncols-1 of Qt are the only ones with non-zeros in columns ≥ c0
+    const rowStart = Math.min(c0, ncols);
+    applyBlockRight(ctx, Qt, rowStart * m + c0, m, ncols - rowStart, len, V, r0 * m + c0, m, nb, T, true);
+  }
+  return Qt;
+}

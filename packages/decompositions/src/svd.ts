@@ -1,0 +1,296 @@
+/**
+ * SVD: (QR when tall) → Householder bidiagonalisation → implicit-shift bidiagonal QR (LINPACK dsvdc /
+ * Golub–Kahan–Reinsch with Wilkinson shift), rotations applied to rows of Uᵀ and Vᵀ (contiguous).
+ */
+import { ArgumentError, NoConvergenceError, type Backend, type Tensor } from '@llmpress/tensor';
+import { alloc, checkMatrix, checkPositiveInt, copyOf, gemm, house, makeCtx, rot, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
+import { formQt } from './internal/householder.js';
+import { extractR, geqrf } from './qr.js';
+
+export interface SvdOptions {
+  /** 'thin' (default): u m×k, vt k×n (k = min(m, n)); 'full': u m×m, vt n×n; 'none': s only. */
+  vectors?: 'thin' | 'full' | 'none';
+  backend?: Backend;
+}
+export interface SvdResult { u?: Tensor; s: Tensor; vt?: Tensor }
+
+const MAX_ITER = 75;
+
+/**
+ * Golub–Kahan bidiagonalisation of a square n×n row-major B (in place): B = Q_L · bidiag(d, e) · Q_Rᵀ.
+ * Left reflector j starts at row j (rows of VL), right reflector j at column j+1 (rows of VR).
+ */
+export function gebrd(ctx: Ctx, B: FA, n: number, wantVectors: boolean) {
+  const d = new Float64Array(n), e = new Float64Array(n);
+  const tauL = new Float64Array(n), tauR = new Float64Array(Math.max(0, n - 2));
+  const VL = wantVectors ? alloc(ctx.dtype, n * n) : null;
+  const VR = wantVectors ? alloc(ctx.dtype, Math.max(0, n - 2) * n) : null;
+  const v = alloc(ctx.dtype, n);
+  const w = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    // left reflector from column k, rows k..n-1
+    const len = n - k;
+    for (let i = 0; i < len; i++) v[k + i] = B[(k + i) * n + k]!;
+    const tl = house(v, k, len);
+    d[k] = v[k]!;
+    v[k] = 1;
+    tauL[k] = tl;
+    if (VL) { const o = k * n; for (let i = k; i < n; i++) VL[o + i] = v[i]!; }
+    if (tl !== 0 && k + 1 < n) {
+      // w = vᵀ B[k:, k+1:] ; B[k:, k+1:] -= tau v wᵀ
+      w.fill(0, k + 1, n);
+      for (let i = k; i < n; i++) {
+        const vi = v[i]!; if (vi === 0) continue;
+        const io = i * n;
+        for (let c = k + 1; c < n; c++) w[c] = w[c]! + vi * B[io + c]!;
+      }
+      for (let i = k; i < n; i++) {
+        const f = tl * v[i]!; if (f === 0) continue;
+        const io = i * n;
+        for (let c = k + 1; c < n; c++) B[io + c] = B[io + c]! - f * w[c]!;
+      }
+    }
+    if (k < n - 2) {
+      // right reflector from row k, columns k+1..n-1
+      const s = k + 1, l2 = n - s, ko = k * n;
+      for (let i = 0; i < l2; i++) v[s + i] = B[ko + s + i]!;
+      const tr = house(v, s, l2);
+      e[k] = v[s]!;
+      v[s] = 1;
+      tauR[k] = tr;
+      if (VR) { const o = k * n; for (let i = s; i < n; i++) VR[o + i] = v[i]!; }
+      if (tr !== 0) {
+        for (let i = k + 1; i < n; i++) {
+          const io = i * n;
+          let sum = 0;
+          for (let c = s; c < n; c++) sum += B[io + c]! * v[c]!;
+          const f = tr * sum; if (f === 0) continue;
+          for (let c = s; c < n; c++) B[io + c] = B[io + c]! - f * v[c]!;
+        }
+      }
+    } else if (k === n - 2) {
+      e[k] = B[k * n + k + 1]!;
+    }
+  }
+  e[n - 1] = 0;
+  return { d, e, VL, tauL, VR, tauR };
+}
+
+/**
+ * Singular values of the upper bidiagonal (s, e) (e[k] couples k, k+1; e[n-1] = 0) by implicit-shift
+ * QR (LINPACK dsvdc structure). Ut / Vt rows (n × ldu / n × ldv) receive the left / right rotations.
+ * On return s ≥ 0 (unsorted).
+ */
+export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, Ut: FA | null, ldu: number, Vt: FA | null, ldv: number): void {
+  const eps = 2 ** -52, tiny = 2 ** -966;
+  let p = n, iter = 0, total = 0;
+  while (p > 0) {
+    let k: number, kase: number;
+    for (k = p - 2; k >= -1; k--) {
+      if (k === -1) break;
+      if (Math.abs(e[k]!) <= tiny + eps * (Math.abs(s[k]!) + Math.abs(s[k + 1]!))) { e[k] = 0; break; }
+    }
+    if (k === p - 2) kase = 4;
+    else {
+      let ks: number;
+      for (ks = p - 1; ks >= k; ks--) {
+        if (ks === k) break;
+        const t = (ks !== p ? Math.abs(e[ks]!) : 0) + (ks !== k + 1 ? Math.abs(e[ks - 1]!) : 0);
+        if (Math.abs(s[ks]!) <= tiny + eps * t) { s[ks] = 0; break; }
+      }
+      if (ks === k) kase = 3;
+      else if (ks === p - 1) kase = 1;
+      else { kase = 2; k = ks; }
+    }
+    k++;
+    switch (kase) {
+      case 1: { // deflate negligible s[p-1]
+        let f = e[p - 2]!;
+        e[p - 2] = 0;
+        for (let j = p - 2; j >= k; j--) {
+          let t = Math.hypot(s[j]!, f);
+          const cs = s[j]! / t, sn = f / t;
+          s[j] = t;
+          if (j !== k) { f = -sn * e[j - 1]!; e[j - 1] = cs * e[j - 1]!; }
+          if (Vt) rot(Vt, j * ldv, (p - 1) * ldv, ldv, cs, sn);
+        }
+        break;
+      }
+      case 2: { // split at negligible s[k-1]
+        let f = e[k - 1]!;
+        e[k - 1] = 0;
+        for (let j = k; j < p; j++) {
+          const t = Math.hypot(s[j]!, f);
+          const cs = s[j]! / t, sn = f / t;
+          s[j] = t;
+          f = -sn * e[j]!;
+          e[j] = cs * e[j]!;
+          if (Ut) rot(Ut, j * ldu, (k - 1) * ldu, ldu, cs, sn);
+        }
+        break;
+      }
+      case 3: { // one implicit QR step
+        if (++iter > MAX_ITER) {
+          let res = 0; for (let i = 0; i < p - 1; i++) res = Math.max(res, Math.abs(e[i]!));
+          throw new NoConvergenceError(fn, total, res);
+        }
+        total++;
+        const scale = Math.max(Math.abs(s[p - 1]!), Math.abs(s[p - 2]!), Math.abs(e[p - 2]!), Math.abs(s[k]!), Math.abs(e[k]!));
+        const sp = s[p - 1]! / scale, spm1 = s[p - 2]! / scale, epm1 = e[p - 2]! / scale;
+        const sk = s[k]! / scale, ek = e[k]! / scale;
+        const b = ((spm1 + sp) * (spm1 - sp) + epm1 * epm1) / 2;
+        const c = (sp * epm1) * (sp * epm1);
+        let shift = 0;
+        if (b !== 0 || c !== 0) {
+          shift = Math.sqrt(b * b + c);
+          if (b < 0) shift = -shift;
+          shift = c / (b + shift);
+        }
+        let f = (sk + sp) * (sk - sp) + shift;
+        let g = sk * ek;
+        for (let j = k; j < p - 1; j++) {
+          let t = Math.hypot(f, g);
+          let cs = f / t, sn = g / t;
+          if (j !== k) e[j - 1] = t;
+          f = cs * s[j]! + sn * e[j]!;
+          e[j] = cs * e[j]! - sn * s[j]!;
+          g = sn * s[j + 1]!;
+          s[j + 1] = cs * s[j + 1]!;
+          if (Vt) rot(Vt, j * ldv, (j + 1) * ldv, ldv, cs, sn);
+          t = Math.hypot(f, g);
+          cs = f / t; sn = g / t;
+          s[j] = t;
+          f = cs * e[j]! + sn * s[j + 1]!;
+          s[j + 1] = -sn * e[j]! + cs * s[j + 1]!;
+          g = sn * e[j + 1]!;
+          e[j + 1] = cs * e[j + 1]!;
+          if (Ut) rot(Ut, j * ldu, (j + 1) * ldu, ldu, cs, sn);
+        }
+        e[p - 2] = f;
+        if (!Number.isFinite(f)) throw new NoConvergenceError(fn, total, NaN);
+        break;
+      }
+      case 4: { // convergence of s[k]
+        if (s[k]! <= 0) {
+          s[k] = s[k]! < 0 ? -s[k]! : 0;
+          if (Vt) { const o = k * ldv; for (let i = 0; i < ldv; i++) Vt[o + i] = -Vt[o + i]!; }
+        }
+        iter = 0;
+        p--;
+        break;
+      }
+    }
+  }
+}
+
+/** Descending order permutation of s. */
+function descPerm(s: Float64Array): number[] {
+  const idx = Array.from(s, (_, i) => i);
+  idx.sort((x, y) => s[y]! - s[x]!);
+  return idx;
+}
+
+function permuteRows(X: FA, perm: number[], ld: number): FA {
+  const out = new (X.constructor as any)(X.length) as FA;
+  for (let i = 0; i < perm.length; i++) out.set(X.subarray(perm[i]! * ld, perm[i]! * ld + ld), i * ld);
+  return out;
+}
+
+export interface RawSvd { s: Float64Array; u: FA | null; ucols: number; vt: FA | null }
+
+/** SVD of a tall (m ≥ n) row-major matrix. Returns u (m × ucols), s (n), vt (n × n). */
+export function svdTall(ctx: Ctx, A: FA, m: number, n: number, mode: 'thin' | 'full' | 'none'): RawSvd {
+  const want = mode !== 'none';
+  let R: FA;
+  let qf: ReturnType<typeof geqrf> | null = null;
+  if (m > n) {
+    qf = geqrf(ctx, transposeOf(A, m, n), m, n);
+    R = extractR(ctx.dtype, qf, m, n, n);
+  } else R = A;
+  const { d, e, VL, tauL, VR, tauR } = gebrd(ctx, R, n, want);
+  if (!want) {
+    bdsqr(ctx.fn, d, e, n, null, 0, null, 0);
+    return { s: Float64Array.from(descPerm(d), (i) => d[i]!), u: null, ucols: 0, vt: null };
+  }
+  let Ut = formQt(ctx, VL!, tauL, n, n, n, 0);
+  let Vt = formQt(ctx, VR!, tauR, Math.max(0, n - 2), n, n, 1);
+  bdsqr(ctx.fn, d, e, n, Ut, n, Vt, n);
+  const perm = descPerm(d);
+  const s = Float64Array.from(perm, (i) => d[i]!);
+  Ut = permuteRows(Ut, perm, n);
+  Vt = permuteRows(Vt, perm, n);
+  if (!qf) return { s, u: transposeOf(Ut, n, n), ucols: n, vt: Vt };
+  if (mode === 'thin') {
+    const Qt = formQt(ctx, qf.V, qf.tau, n, m, n, 0); // n × m
+    const U = alloc(ctx.dtype, m * n);
+    gemm(ctx, true, true, m, n, n, 1, Qt, 0, m, Ut, 0, n, 0, U, 0, n);
+    return { s, u: U, ucols: n, vt: Vt };
+  }
+  const Qt = formQt(ctx, qf.V, qf.tau, n, m, m, 0); // m × m
+  const U = alloc(ctx.dtype, m * m);
+  gemm(ctx, true, true, m, n, n, 1, Qt, 0, m, Ut, 0, n, 0, U, 0, m);
+  for (let i = 0; i < m; i++) for (let j = n; j < m; j++) U[i * m + j] = Qt[j * m + i]!;
+  return { s, u: U, ucols: m, vt: Vt };
+}
+
+/** Any-shape raw SVD (wide matrices go through the transpose). u: m × ucols, vt: vrows × n. */
+export function svdRaw(ctx: Ctx, A: FA, m: number, n: number, mode: 'thin' | 'full' | 'none'): { s: Float64Array; u: FA | null; ucols: number; vt: FA | null; vrows: number } {
+  if (m >= n) {
+    const r = svdTall(ctx, A, m, n, mode);
+    return { s: r.s, u: r.u, ucols: r.ucols, vt: r.vt, vrows: n };
+  }
+  // Aᵀ = U' S V'ᵀ  ⇒  A = V' S U'ᵀ
+  const r = svdTall(ctx, transposeOf(A, m, n), n, m, mode);
+  if (mode === 'none') return { s: r.s, u: null, ucols: 0, vt: null, vrows: 0 };
+  const u = transposeOf(r.vt!, m, m);          // m × m
+  const vt = transposeOf(r.u!, n, r.ucols);    // ucols × n
+  return { s: r.s, u, ucols: m, vt, vrows: r.ucols };
+}
+
+function checkVectors(fn: string, v: unknown): 'thin' | 'full' | 'none' {
+  const x = v ?? 'thin';
+  if (x !== 'thin' && x !== 'full' && x !== 'none') throw new ArgumentError(fn, 'options.vectors', x, "must be 'thin', 'full' or 'none'");
+  return x;
+}
+
+function sTensor(ctx: Ctx, s: Float64Array, k = s.length): Tensor {
+  const out = alloc(ctx.dtype, k);
+  for (let i = 0; i < k; i++) out[i] = s[i]!;
+  return tensorOf(ctx.dtype, out, [k]);
+}
+
+/** Singular value decomposition `A = U diag(s) Vᵀ`; s non-negative and non-increasing. */
+export function svd(a: Tensor, options: SvdOptions & { vectors: 'none' }): { s: Tensor };
+export function svd(a: Tensor, options?: SvdOptions & { vectors?: 'thin' | 'full' }): Required<SvdResult>;
+export function svd(a: Tensor, options?: SvdOptions): SvdResult;
+export function svd(a: Tensor, options: SvdOptions = {}): SvdResult {
+  const fn = 'svd';
+  const [m, n] = checkMatrix(fn, 'a', a);
+  const mode = checkVectors(fn, options.vectors);
+  const ctx = makeCtx(fn, a.dtype as 'f32' | 'f64', options.backend);
+  const r = svdRaw(ctx, copyOf(a), m, n, mode);
+  const s = sTensor(ctx, r.s);
+  if (mode === 'none') return { s };
+  return { u: tensorOf(ctx.dtype, r.u!, [m, r.ucols]), s, vt: tensorOf(ctx.dtype, r.vt!, [r.vrows, n]) };
+}
+
+/** Singular values only (non-increasing). */
+export function svdvals(a: Tensor, options: { backend?: Backend } = {}): Tensor {
+  const fn = 'svdvals';
+  const [m, n] = checkMatrix(fn, 'a', a);
+  const ctx = makeCtx(fn, a.dtype as 'f32' | 'f64', options.backend);
+  return sTensor(ctx, svdRaw(ctx, copyOf(a), m, n, 'none').s);
+}
+
+/** Best rank-k approximation factors (exact SVD, then the top k): u m×k, s k, vt k×n. */
+export function truncatedSvd(a: Tensor, k: number, options: { backend?: Backend } = {}): Required<SvdResult> {
+  const fn = 'truncatedSvd';
+  const [m, n] = checkMatrix(fn, 'a', a);
+  checkPositiveInt(fn, 'k', k, Math.min(m, n));
+  const ctx = makeCtx(fn, a.dtype as 'f32' | 'f64', options.backend);
+  const r = svdRaw(ctx, copyOf(a), m, n, 'thin');
+  const u = alloc(ctx.dtype, m * k);
+  for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) u[i * k + j] = r.u![i * r.ucols + j]!;
+  const vt = r.vt!.slice(0, k * n) as FA;
+  return { u: tensorOf(ctx.dtype, u, [m, k]), s: sTensor(ctx, r.s, k), vt: tensorOf(ctx.dtype, vt, [k, n]) };
+}
