@@ -131,12 +131,18 @@ describe('svdLlm bad input', () => {
     const err = outputError(W, layer.toDense(), Xs);
     expect(err).toBeLessThanOrEqual(outputError(W, svdLowRank(W, { rank: 4 }).toDense(), Xs) * (1 + 1e-3));
   });
-  it('an indefinite Gram is rejected by cholesky and floored by eigh', () => {
-    const Gi = G.contiguous(true);
-    for (let i = 0; i < n; i++) Gi.data[i * n + i]! -= 1e6;
+  it('an indefinite Gram is rejected by cholesky and floored by eigh; a negative definite one is a typed error', () => {
+    const Gi = gramOf(syntheticInputs(n, 10, 6)).contiguous(true);
+    let tr = 0;
+    for (let i = 0; i < n; i++) tr += Gi.data[i * n + i]!;
+    for (let i = 0; i < n; i++) Gi.data[i * n + i]! -= 1e-6 * tr / n; // null eigenvalues become negative
     expect(() => svdLlm(W, Gi, { rank: 4, whitening: 'cholesky' })).toThrow(NotPositiveDefiniteError);
-    const { report } = svdLlmFactor(W, Gi, { rank: 4 });
-    expect(report.whitening!.floored).toBeGreaterThan(0);
+    const { layer, report } = svdLlmFactor(W, Gi, { rank: 4 });
+    expect(report.whitening!.floored).toBeGreaterThanOrEqual(n - 10);
+    for (const v of layer.toDense().data) expect(Number.isFinite(v)).toBe(true);
+    const Gneg = G.contiguous(true);
+    for (let i = 0; i < Gneg.data.length; i++) Gneg.data[i] = -Gneg.data[i]!;
+    expect(() => svdLlm(W, Gneg, { rank: 4 })).toThrow(NotPositiveDefiniteError);
   });
   it('ASVD input checks', () => {
     expect(() => asvdFactor(W, meanAbsOf(X).slice([0, n - 1]), { rank: 3 })).toThrow(ShapeError);

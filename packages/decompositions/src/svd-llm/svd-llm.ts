@@ -7,7 +7,9 @@
  * the calibration inputs is ‖(W − W_u W_v) X‖_F² = Σ_{i>k} σ_i², exactly the dropped energy.
  */
 import { ArgumentError, ShapeError, assertMatrix, assertFloat, type Backend, type Tensor } from '@llmpress/tensor';
-import { svd, randomizedSvd, whiten } from '../index.js';
+import { svd } from '../svd.js';
+import { randomizedSvd } from '../randomized.js';
+import { whiten } from '../helpers.js';
 import { LowRankLinear } from './low-rank.js';
 import { checkRankSpec, rankFromEnergy, type RankSpec } from './rank.js';
 import { toF64, toF32, mm, scaleCols, scaleRows, checkSquare, checkFinite, type M64 } from './mat.js';

@@ -1,0 +1,157 @@
+/**
+ * Whole-model low-rank compression: every q, k, v, o, gate, up, down of every block of a Llama
+ * model, with SVD-LLM (whitening, optionally + the closed-form sequential update), plain SVD or
+ * ASVD, at one parameter-removal ratio. Shapes come from each layer (hence from the config), so
+ * GQA models (k/v narrower than q) need nothing special.
+ */
+import { ArgumentError, DenseLinear, type Backend, type LinearLayer, type Tensor } from '@llmpress/tensor';
+import { captureLinearStats, sequentialCalibration, LINEAR_ROLES, type LlamaModel, type LinearRole } from '@llmpress/models';
+import { LowRankLinear } from './low-rank.js';
+import { svdLlmFactor, svdLowRankFactor, asvdFactor, type LowRankReport, type Whitening, type LowRankMethodName } from './svd-llm.js';
+import { updateLowRank, type UpdateOptions, type UpdateReport } from './update.js';
+import { rankFromRatio } from './rank.js';
+
+/** Token windows, as `evalSplit().calibration` returns them. */
+export type Windows = Parameters<typeof captureLinearStats>[1];
+
+export interface CompressModelOptions {
+  method: LowRankMethodName;
+  /** Fraction of each compressed linear's parameters to remove, in (0, 1). */
+  ratio: number;
+  /** SVD-LLM's sequential update (closed form). `true` = defaults; an object sets ridge/sweeps. Only for method 'svd-llm'. */
+  update?: boolean | UpdateOptions;
+  /** Calibration token windows (disjoint from evaluation!). Required for 'svd-llm' and 'asvd'. */
+  calibration?: Windows;
+  whitening?: Whitening;
+  floor?: number;
+  /** ASVD exponent (default 0.5). */
+  alpha?: number;
+  /** Which roles to compress (default all seven). */
+  roles?: readonly LinearRole[];
+  /**
+   * Calibration with fewer tokens than a layer's input width gives a singular Gram. By default that
+   * is an ArgumentError; `true` accepts it (the eigh whitening floors the missing directions).
+   */
+  allowRankDeficient?: boolean;
+  onProgress?: (event: CompressProgress) => void;
+  backend?: Backend;
+}
+
+export interface CompressProgress {
+  stage: 'calibrate' | 'compress';
+  name?: string;
+  block: number;
+  role?: LinearRole;
+  done: number;
+  total: number;
+}
+
+export interface CompressedLayerInfo {
+  name: string;
+  block: number;
+  role: LinearRole;
+  outFeatures: number;
+  inFeatures: number;
+  rank: number;
+  params: number;
+  bytes: number;
+  denseParams: number;
+  report: LowRankReport;
+  update?: UpdateReport;
+}
+
+export interface CompressModelResult {
+  model: LlamaModel;
+  layers: CompressedLayerInfo[];
+  /** Parameters / bytes of the compressed linears, and what they were dense. */
+  params: number;
+  bytes: number;
+  denseParams: number;
+  denseBytes: number;
+}
+
+/** Loader map for `loadCompressedModel(file, { kinds })`. */
+export const lowRankKinds = { 'low-rank': LowRankLinear.deserialize, dense: DenseLinear.deserialize } as const;
+
+function denseWeight(fn: string, name: string, layer: LinearLayer): Tensor {
+  if (layer.kind !== 'dense') throw new ArgumentError(fn, `model.${name}`, layer.kind, "must be a dense layer (compress an uncompressed model)");
+  return layer.toDense();
+}
+
+function checkCount(fn: string, name: string, count: number, n: number, allow: boolean): void {
+  if (!allow && !(count >= n)) {
+    throw new ArgumentError(fn, 'options.calibration', `${count} tokens`, `must hold at least ${n} tokens so the Gram of '${name}' (${n} inputs) can be full rank (or set allowRankDeficient: true to floor it)`);
+  }
+}
+
+export async function compressModel(model: LlamaModel, options: CompressModelOptions): Promise<CompressModelResult> {
+  const fn = 'compressModel';
+  if (!model || typeof (model as any).linears !== 'function' || typeof (model as any).clone !== 'function') throw new ArgumentError(fn, 'model', model, 'must be a LlamaModel');
+  if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object');
+  const method = options.method;
+  if (method !== 'svd-llm' && method !== 'svd' && method !== 'asvd') throw new ArgumentError(fn, 'options.method', method, "must be 'svd-llm', 'svd' or 'asvd'");
+  const ratio = options.ratio;
+  if (typeof ratio !== 'number' || !(ratio > 0 && ratio < 1)) throw new ArgumentError(fn, 'options.ratio', ratio, 'must be a number in the open interval (0, 1)');
+  const update = options.update === true ? {} : options.update || undefined;
+  if (update && method !== 'svd-llm') throw new ArgumentError(fn, 'options.update', options.update, "is only defined for method 'svd-llm'");
+  const roles = options.roles ?? LINEAR_ROLES;
+  for (const r of roles) if (!LINEAR_ROLES.includes(r)) throw new ArgumentError(fn, 'options.roles', roles, `must hold only ${LINEAR_ROLES.join(', ')}`);
+  const needCal = method !== 'svd';
+  if (needCal && (!options.calibration || (options.calibration as any).length === 0)) throw new ArgumentError(fn, 'options.calibration', options.calibration, `must be a non-empty list of token windows for method '${method}'`);
+  const allow = options.allowRankDeficient ?? false;
+  const be = options.backend;
+  const entries = model.linears().filter((e) => roles.includes(e.role));
+  // validate every shape up front (fail before any heavy work)
+  for (const e of entries) { denseWeight(fn, e.name, e.layer); rankFromRatio(e.layer.outFeatures, e.layer.inFeatures, ratio, fn); }
+  const total = entries.length;
+  let done = 0;
+  const working = model.clone();
+  const layers: CompressedLayerInfo[] = [];
+  const record = (e: { name: string; block: number; role: LinearRole }, layer: LowRankLinear, report: LowRankReport, upd?: UpdateReport) => {
+    working.setLinear(e.name, layer);
+    layers.push({
+      name: e.name, block: e.block, role: e.role, outFeatures: layer.outFeatures, inFeatures: layer.inFeatures, rank: layer.rank,
+      params: layer.params(), bytes: layer.bytes(), denseParams: layer.outFeatures * layer.inFeatures, report, update: upd,
+    });
+    done++;
+    options.onProgress?.({ stage: 'compress', name: e.name, block: e.block, role: e.role, done, total });
+  };
+  const factorOpts = { ratio, backend: be };
+
+  if (!needCal) {
+    for (const e of entries) {
+      const r = svdLowRankFactor(denseWeight(fn, e.name, e.layer), factorOpts);
+      record(e, r.layer, r.report);
+    }
+  } else if (!update) {
+    options.onProgress?.({ stage: 'calibrate', block: 0, done, total });
+    const stats = await captureLinearStats(model, options.calibration as Windows, { gram: method === 'svd-llm', meanAbs: method === 'asvd' } as any);
+    for (const e of entries) {
+      const st = (stats as any).get(e.name);
+      if (!st) throw new ArgumentError(fn, 'calibration', e.name, 'produced no statistics for this layer');
+      const W = denseWeight(fn, e.name, e.layer);
+      checkCount(fn, e.name, st.count, e.layer.inFeatures, allow);
+      const r = method === 'svd-llm'
+        ? svdLlmFactor(W, st.gram, { ...factorOpts, whitening: options.whitening, floor: options.floor })
+        : asvdFactor(W, st.meanAbs, { ...factorOpts, alpha: options.alpha });
+      record(e, r.layer, r.report);
+    }
+  } else {
+    // sequential: block b is calibrated with the inputs the already-compressed blocks 0..b-1 produce
+    await sequentialCalibration(model, working, options.calibration as Windows, (b: number, stats: Map<LinearRole, any>) => {
+      options.onProgress?.({ stage: 'calibrate', block: b, done, total });
+      for (const e of entries.filter((x) => x.block === b)) {
+        const st = stats.get(e.role);
+        if (!st) throw new ArgumentError(fn, 'calibration', e.name, 'produced no statistics for this layer');
+        const W = denseWeight(fn, e.name, e.layer);
+        checkCount(fn, e.name, st.count, e.layer.inFeatures, allow);
+        const r = svdLlmFactor(W, st.gram, { ...factorOpts, whitening: options.whitening, floor: options.floor });
+        const u = updateLowRank(W, r.layer, { gram: st.gram, origGram: st.origGram, crossGram: st.crossGram }, { ...update, backend: be });
+        record(e, u.layer, r.report, u.report);
+      }
+    });
+  }
+  let params = 0, bytes = 0, denseParams = 0;
+  for (const l of layers) { params += l.params; bytes += l.bytes; denseParams += l.denseParams; }
+  return { model: working, layers, params, bytes, denseParams, denseBytes: 4 * denseParams };
+}
