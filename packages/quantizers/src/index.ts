@@ -2,3 +2,8 @@ export * from './pack.js';
 export * from './scheme.js';
 export * from './quantized-linear.js';
 export * from './rtn.js';
+export * from './linalg.js';
+export * from './rotation.js';
+export * from './act-quant.js';
+export * from './act-linear.js';
+export * from './gptq.js';
