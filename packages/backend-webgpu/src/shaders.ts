@@ -1,0 +1,277 @@
+/**
+ * WGSL sources. Every shader is generated from a few parameters (transposes, tile sizes, op) and
+ * the pipeline cache is keyed by the generated source, so equal parameters share one pipeline.
+ * All kernels compute in f32.
+ */
+import type { BinaryOp, ReduceOp, UnaryOp } from '@llmpress/tensor';
+
+/** Which GEMM kernel family to use. */
+export type GemmKernel = 'tiled' | 'register';
+
+export interface GemmShaderOptions {
+  transA: boolean;
+  transB: boolean;
+  kernel: GemmKernel;
+}
+
+/** Uniform layout shared by the GEMM shaders: 8 × u32/f32 = 32 bytes. */
+export const GEMM_UNIFORM_BYTES = 32;
+
+const gemmHeader = (o: GemmShaderOptions) => /* wgsl */ `
+struct Params { m: u32, n: u32, k: u32, lda: u32, ldb: u32, alpha: f32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+// op(A)[i, q] and op(B)[q, j] (row-major storage, transposes resolved at generation time)
+fn a_at(i: u32, q: u32) -> f32 { return A[${o.transA ? 'q * p.lda + i' : 'i * p.lda + q'}]; }
+fn b_at(q: u32, j: u32) -> f32 { return B[${o.transB ? 'j * p.ldb + q' : 'q * p.ldb + j'}]; }
+`;
+
+/** Rows/columns of C one workgroup covers, per kernel. */
+export function gemmTile(kernel: GemmKernel): { rows: number; cols: number } {
+  return kernel === 'tiled' ? { rows: 64, cols: 64 } : { rows: 32, cols: 32 };
+}
+
+/**
+ * Register-blocked GEMM without workgroup memory: every invocation computes a 4 × 4 block of C
+ * straight from global memory (out-of-range rows/columns are clamped on load and skipped on store).
+ * On software Vulkan (lavapipe, SwiftShader) this is several times faster than shared-memory tiles,
+ * because workgroup barriers are expensive there and the CPU caches do the tiling anyway.
+ */
+function gemmRegister(o: GemmShaderOptions): string {
+  const R = 4, Cn = 4;
+  const lines: string[] = [];
+  lines.push(gemmHeader(o));
+  lines.push('@compute @workgroup_size(8, 8)');
+  lines.push('fn main(@builtin(global_invocation_id) g: vec3u) {');
+  lines.push(`  let r0 = g.y * ${R}u; let c0 = g.x * ${Cn}u;`);
+  lines.push('  if (r0 >= p.m || c0 >= p.n) { return; }');
+  for (let i = 0; i < R; i++) lines.push(`  let ri${i} = min(r0 + ${i}u, p.m - 1u);`);
+  for (let j = 0; j < Cn; j++) lines.push(`  let cj${j} = min(c0 + ${j}u, p.n - 1u);`);
+  for (let i = 0; i < R; i++) lines.push(`  var acc${i} = vec4f(0.0);`);
+  lines.push('  for (var q = 0u; q < p.k; q++) {');
+  lines.push(`    let bv = vec4f(${Array.from({ length: Cn }, (_, j) => `b_at(q, cj${j})`).join(', ')});`);
+  for (let i = 0; i < R; i++) lines.push(`    acc${i} = fma(vec4f(a_at(ri${i}, q)), bv, acc${i});`);
+  lines.push('  }');
+  for (let i = 0; i < R; i++) {
+    lines.push(`  if (r0 + ${i}u < p.m) {`);
+    for (let j = 0; j < Cn; j++) lines.push(`    if (c0 + ${j}u < p.n) { C[(r0 + ${i}u) * p.n + c0 + ${j}u] = p.alpha * acc${i}[${j}]; }`);
+    lines.push('  }');
+  }
+  lines.push('}');
+  return lines.join('\n');
+}
+
+/**
+ * Classic shared-memory tiled GEMM for real GPUs: a 16 × 16 workgroup computes a 64 × 64 tile of C,
+ * each invocation a 4 × 4 register block; A and B panels of depth 16 are staged in workgroup memory.
+ */
+function gemmTiled(o: GemmShaderOptions): string {
+  const BK = 16, T = 64;
+  return `${gemmHeader(o)}
+const BK = ${BK}u;
+const T = ${T}u;
+var<workgroup> As: array<f32, ${BK * T}>; // As[kk * T + r]
+var<workgroup> Bs: array<f32, ${BK * T}>; // Bs[kk * T + c]
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l: vec3u, @builtin(local_invocation_index) li: u32) {
+  let rowBase = wg.y * T;
+  let colBase = wg.x * T;
+  var acc0 = vec4f(0.0); var acc1 = vec4f(0.0); var acc2 = vec4f(0.0); var acc3 = vec4f(0.0);
+  let numTiles = (p.k + BK - 1u) / BK;
+  for (var t = 0u; t < numTiles; t++) {
+    let k0 = t * BK;
+    for (var e = 0u; e < ${(BK * T) / 256}u; e++) {
+      let idx = li + e * 256u;
+      ${o.transA
+        ? `let r = idx % T; let kk = idx / T;`
+        : `let r = idx / BK; let kk = idx % BK;`}
+      let gr = rowBase + r; let gk = k0 + kk;
+      var v = 0.0;
+      if (gr < p.m && gk < p.k) { v = a_at(gr, gk); }
+      As[kk * T + r] = v;
+    }
+    for (var e = 0u; e < ${(BK * T) / 256}u; e++) {
+      let idx = li + e * 256u;
+      ${o.transB
+        ? `let c = idx / BK; let kk = idx % BK;`
+        : `let c = idx % T; let kk = idx / T;`}
+      let gc = colBase + c; let gk = k0 + kk;
+      var v = 0.0;
+      if (gc < p.n && gk < p.k) { v = b_at(gk, gc); }
+      Bs[kk * T + c] = v;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk++) {
+      let ar = kk * T + l.y * 4u;
+      let bc = kk * T + l.x * 4u;
+      let bv = vec4f(Bs[bc], Bs[bc + 1u], Bs[bc + 2u], Bs[bc + 3u]);
+      acc0 = fma(vec4f(As[ar]), bv, acc0);
+      acc1 = fma(vec4f(As[ar + 1u]), bv, acc1);
+      acc2 = fma(vec4f(As[ar + 2u]), bv, acc2);
+      acc3 = fma(vec4f(As[ar + 3u]), bv, acc3);
+    }
+    workgroupBarrier();
+  }
+  let r0 = rowBase + l.y * 4u;
+  let c0 = colBase + l.x * 4u;
+  var accs = array<vec4f, 4>(acc0, acc1, acc2, acc3);
+  for (var i = 0u; i < 4u; i++) {
+    let r = r0 + i;
+    if (r < p.m) {
+      for (var j = 0u; j < 4u; j++) {
+        if (c0 + j < p.n) { C[r * p.n + c0 + j] = p.alpha * accs[i][j]; }
+      }
+    }
+  }
+}
+`;
+}
+
+export function gemmShader(o: GemmShaderOptions): string {
+  return o.kernel === 'tiled' ? gemmTiled(o) : gemmRegister(o);
+}
+
+/** GEMV uniforms: m, n, lda, alpha (16 bytes). */
+export const GEMV_UNIFORM_BYTES = 16;
+export const GEMV_WG = 64;
+
+/**
+ * y = alpha · op(A) · x (beta is applied on readback). Non-transposed: one workgroup per row, a
+ * strided partial dot per invocation, then a tree reduction in workgroup memory. Transposed: one
+ * invocation per output column, reading A row by row (coalesced across invocations).
+ */
+export function gemvShader(trans: boolean): string {
+  const head = `
+struct Params { m: u32, n: u32, lda: u32, alpha: f32 }
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+`;
+  if (trans) {
+    return `${head}
+@compute @workgroup_size(${GEMV_WG})
+fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let j = g.x + g.y * nw.x * ${GEMV_WG}u;
+  if (j >= p.n) { return; }
+  var s = 0.0;
+  for (var i = 0u; i < p.m; i++) { s = fma(A[i * p.lda + j], X[i], s); }
+  Y[j] = p.alpha * s;
+}
+`;
+  }
+  return `${head}
+var<workgroup> part: array<f32, ${GEMV_WG}>;
+@compute @workgroup_size(${GEMV_WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) li: u32) {
+  let row = wg.x + wg.y * nw.x;
+  var s = 0.0;
+  if (row < p.m) {
+    let base = row * p.lda;
+    for (var q = li; q < p.n; q += ${GEMV_WG}u) { s = fma(A[base + q], X[q], s); }
+  }
+  part[li] = s;
+  workgroupBarrier();
+  for (var w = ${GEMV_WG / 2}u; w > 0u; w = w >> 1u) {
+    if (li < w) { part[li] = part[li] + part[li + w]; }
+    workgroupBarrier();
+  }
+  if (li == 0u && row < p.m) { Y[row] = p.alpha * part[0]; }
+}
+`;
+}
+
+export const ELEMENTWISE_WG = 64;
+/** Elementwise uniforms: n, scalar (f32), pad, pad (16 bytes). */
+export const ELEMENTWISE_UNIFORM_BYTES = 16;
+
+const BINARY_EXPR: Record<BinaryOp, string> = {
+  add: 'x + y', sub: 'x - y', mul: 'x * y', div: 'x / y',
+  // NaN in x propagates, like the reference backend: x > y || x is NaN ? x : y
+  max: 'select(y, x, x > y || x != x)', min: 'select(y, x, x < y || x != x)',
+};
+const UNARY_EXPR: Record<UnaryOp, string> = {
+  neg: '-x', abs: 'abs(x)', sqrt: 'sqrt(x)', exp: 'exp(x)', log: 'log(x)', square: 'x * x',
+  silu: 'x / (1.0 + exp(-x))',
+  // tanh via exp of a non-positive argument: no overflow, sign restored afterwards
+  tanh: 'sign(x) * (1.0 - exp(-2.0 * abs(x))) / (1.0 + exp(-2.0 * abs(x)))',
+};
+
+export function binaryShader(op: BinaryOp, scalar: boolean): string {
+  return `
+struct Params { n: u32, s: f32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+${scalar ? '' : '@group(0) @binding(3) var<storage, read> B: array<f32>;'}
+@group(0) @binding(1) var<storage, read_write> O: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+@compute @workgroup_size(${ELEMENTWISE_WG})
+fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = g.x + g.y * nw.x * ${ELEMENTWISE_WG}u;
+  if (i >= p.n) { return; }
+  let x = A[i];
+  let y = ${scalar ? 'p.s' : 'B[i]'};
+  O[i] = ${BINARY_EXPR[op]};
+}
+`;
+}
+
+export function unaryShader(op: UnaryOp): string {
+  return `
+struct Params { n: u32, s: f32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read_write> O: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+@compute @workgroup_size(${ELEMENTWISE_WG})
+fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = g.x + g.y * nw.x * ${ELEMENTWISE_WG}u;
+  if (i >= p.n) { return; }
+  let x = A[i];
+  O[i] = ${UNARY_EXPR[op]};
+}
+`;
+}
+
+export const REDUCE_WG = 256;
+/** Upper bound on the number of partial results one reduction dispatch writes. */
+export const REDUCE_MAX_GROUPS = 256;
+
+const REDUCE_INIT: Record<ReduceOp, string> = { sum: '0.0', sumsq: '0.0', max: '-bitcast<f32>(p.infBits)', min: 'bitcast<f32>(p.infBits)', absmax: '0.0' };
+const REDUCE_MAP: Record<ReduceOp, string> = { sum: 'v', sumsq: 'v * v', max: 'v', min: 'v', absmax: 'abs(v)' };
+const REDUCE_COMBINE: Record<ReduceOp, string> = {
+  sum: 'a + b', sumsq: 'a + b',
+  max: 'select(a, b, b > a || b != b)', min: 'select(a, b, b < a || b != b)', absmax: 'select(a, b, b > a || b != b)',
+};
+
+/**
+ * First stage of a reduction: each of G workgroups reduces a strided share of the input into one
+ * partial (tree reduction in workgroup memory); the G partials are combined on the CPU in f64.
+ */
+export function reduceShader(op: ReduceOp): string {
+  return `
+// infBits = 0x7f800000 (+Inf) comes from the uniform: WGSL constant expressions cannot be infinite
+struct Params { n: u32, infBits: u32, pad1: u32, pad2: u32 }
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read_write> O: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+var<workgroup> part: array<f32, ${REDUCE_WG}>;
+fn combine(a: f32, b: f32) -> f32 { return ${REDUCE_COMBINE[op]}; }
+@compute @workgroup_size(${REDUCE_WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) li: u32) {
+  let stride = nw.x * ${REDUCE_WG}u;
+  var acc = ${REDUCE_INIT[op]};
+  for (var i = wg.x * ${REDUCE_WG}u + li; i < p.n; i += stride) {
+    let v = A[i];
+    acc = combine(acc, ${REDUCE_MAP[op]});
+  }
+  part[li] = acc;
+  workgroupBarrier();
+  for (var w = ${REDUCE_WG / 2}u; w > 0u; w = w >> 1u) {
+    if (li < w) { part[li] = combine(part[li], part[li + w]); }
+    workgroupBarrier();
+  }
+  if (li == 0u) { O[wg.x] = part[0]; }
+}
+`;
+}
