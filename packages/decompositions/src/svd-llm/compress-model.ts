@@ -4,15 +4,20 @@
  * ASVD, at one parameter-removal ratio. Shapes come from each layer (hence from the config), so
  * GQA models (k/v narrower than q) need nothing special.
  */
-import { ArgumentError, DenseLinear, type Backend, type LinearLayer, type Tensor } from '@llmpress/tensor';
-import { captureLinearStats, sequentialCalibration, LINEAR_ROLES, type LlamaModel, type LinearRole } from '@llmpress/models';
+import { ArgumentError, DenseLinear, Tensor, type Backend, type LinearLayer } from '@llmpress/tensor';
+import { captureLinearStats, sequentialCalibration, LINEAR_ROLES, type LlamaModel, type LinearRole, type CalibrationWindows, type SequentialStats } from '@llmpress/models';
 import { LowRankLinear } from './low-rank.js';
 import { svdLlmFactor, svdLowRankFactor, asvdFactor, type LowRankReport, type Whitening, type LowRankMethodName } from './svd-llm.js';
 import { updateLowRank, type UpdateOptions, type UpdateReport } from './update.js';
 import { rankFromRatio } from './rank.js';
 
-/** Token windows, as `evalSplit().calibration` returns them. */
-export type Windows = Parameters<typeof captureLinearStats>[1];
+/** Token windows, as `evalSplit().calibration` returns them (or plain token arrays). */
+export type Windows = CalibrationWindows;
+
+function sq(fn: string, name: string, a: Float64Array | undefined, n: number): Tensor<'f64'> {
+  if (!(a instanceof Float64Array) || a.length !== n * n) throw new ArgumentError(fn, `stats of '${name}'`, a, `must hold an ${n}×${n} f64 Gram`);
+  return new Tensor('f64', a, [n, n]);
+}
 
 export interface CompressModelOptions {
   method: LowRankMethodName;
@@ -125,31 +130,33 @@ export async function compressModel(model: LlamaModel, options: CompressModelOpt
     }
   } else if (!update) {
     options.onProgress?.({ stage: 'calibrate', block: 0, done, total });
-    const stats = await captureLinearStats(model, options.calibration as Windows, { gram: method === 'svd-llm', meanAbs: method === 'asvd' } as any);
+    const stats = captureLinearStats(model, options.calibration as Windows, { gram: method === 'svd-llm', meanAbs: method === 'asvd', roles, backend: be });
     for (const e of entries) {
-      const st = (stats as any).get(e.name);
+      const st = stats.get(e.name);
       if (!st) throw new ArgumentError(fn, 'calibration', e.name, 'produced no statistics for this layer');
       const W = denseWeight(fn, e.name, e.layer);
       checkCount(fn, e.name, st.count, e.layer.inFeatures, allow);
       const r = method === 'svd-llm'
-        ? svdLlmFactor(W, st.gram, { ...factorOpts, whitening: options.whitening, floor: options.floor })
-        : asvdFactor(W, st.meanAbs, { ...factorOpts, alpha: options.alpha });
+        ? svdLlmFactor(W, sq(fn, e.name, st.gram, st.n), { ...factorOpts, whitening: options.whitening, floor: options.floor })
+        : asvdFactor(W, new Tensor('f64', st.meanAbs!, [st.n]), { ...factorOpts, alpha: options.alpha });
       record(e, r.layer, r.report);
     }
   } else {
     // sequential: block b is calibrated with the inputs the already-compressed blocks 0..b-1 produce
-    await sequentialCalibration(model, working, options.calibration as Windows, (b: number, stats: Map<LinearRole, any>) => {
+    await sequentialCalibration(model, working, options.calibration as Windows, (b: number, stats: Map<LinearRole, SequentialStats>) => {
       options.onProgress?.({ stage: 'calibrate', block: b, done, total });
       for (const e of entries.filter((x) => x.block === b)) {
         const st = stats.get(e.role);
         if (!st) throw new ArgumentError(fn, 'calibration', e.name, 'produced no statistics for this layer');
         const W = denseWeight(fn, e.name, e.layer);
         checkCount(fn, e.name, st.count, e.layer.inFeatures, allow);
-        const r = svdLlmFactor(W, st.gram, { ...factorOpts, whitening: options.whitening, floor: options.floor });
-        const u = updateLowRank(W, r.layer, { gram: st.gram, origGram: st.origGram, crossGram: st.crossGram }, { ...update, backend: be });
+        const n = st.n;
+        const gram = sq(fn, e.name, st.gram, n), origGram = sq(fn, e.name, st.origGram, n), crossGram = sq(fn, e.name, st.crossGram, n);
+        const r = svdLlmFactor(W, gram, { ...factorOpts, whitening: options.whitening, floor: options.floor });
+        const u = updateLowRank(W, r.layer, { gram, origGram, crossGram }, { ...update, backend: be });
         record(e, u.layer, r.report, u.report);
       }
-    });
+    }, { backend: be, roles });
   }
   let params = 0, bytes = 0, denseParams = 0;
   for (const l of layers) { params += l.params; bytes += l.bytes; denseParams += l.denseParams; }
