@@ -56,12 +56,12 @@ export function waterfillSchedule(variances: ArrayLike<number>, mean: number, ma
 
 /**
  * Data-independent preset for any head dimension: water-filling on an assumed power-law spectrum
- * `variance_c = (c+1)^-2` (latent channels of real keys decay at least this fast), so the
+ * `variance_c = (c+1)^-3` (a decay between what 8-wide and 128-wide heads show), so the
  * schedule is a staircase of 8/4/…/1/0 bits like the paper's. Mean = round(mean·d)/d (exactly `mean`
  * when mean·d is an integer, e.g. 1.25 for d divisible by 4).
  */
 export function presetSchedule(headDim: number, mean: 2 | 1.5 | 1.25 | number): number[] {
   if (!Number.isInteger(headDim) || headDim < 1) throw new ArgumentError('presetSchedule', 'headDim', headDim, 'must be a positive integer');
-  const v = Array.from({ length: headDim }, (_, c) => 1 / ((c + 1) * (c + 1)));
+  const v = Array.from({ length: headDim }, (_, c) => (c + 1) ** -3);
   return waterfillSchedule(v, mean, 8);
 }

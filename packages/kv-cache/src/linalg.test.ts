@@ -1,0 +1,83 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { ArgumentError, Rng, tolerance } from '@llmpress/tensor';
+import { symmetricEigen } from './eigh.js';
+import { fitKeyBasis, identityBasis } from './basis.js';
+import { checkSchedule, meanBits, presetSchedule, waterfillSchedule } from './schedule.js';
+
+describe('symmetricEigen', () => {
+  it('A V = V Λ, VᵀV = I, eigenvalues descending', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 24 }), fc.integer(), (n, seed) => {
+      const rng = new Rng(seed);
+      const a = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) for (let j = i; j < n; j++) { const x = rng.normal(); a[i * n + j] = x; a[j * n + i] = x; }
+      const { values, vectors: v } = symmetricEigen(a, n);
+      let norm = 0; for (const x of a) norm += x * x; norm = Math.sqrt(norm);
+      const tol = tolerance('f64', n, 100) * Math.max(1, norm);
+      for (let c = 1; c < n; c++) expect(values[c]!).toBeLessThanOrEqual(values[c - 1]!);
+      for (let i = 0; i < n; i++) for (let c = 0; c < n; c++) {
+        let av = 0; for (let k = 0; k < n; k++) av += a[i * n + k]! * v[k * n + c]!;
+        expect(Math.abs(av - values[c]! * v[i * n + c]!)).toBeLessThanOrEqual(tol);
+        let vv = 0; for (let k = 0; k < n; k++) vv += v[k * n + i]! * v[k * n + c]!;
+        expect(Math.abs(vv - (i === c ? 1 : 0))).toBeLessThanOrEqual(tol);
+      }
+    }), { numRuns: 30 });
+  });
+  it('rejects non-square input', () => {
+    expect(() => symmetricEigen(new Float64Array(6), 3)).toThrow(ArgumentError);
+  });
+});
+
+describe('fitKeyBasis', () => {
+  it('latent variances are the eigenvalues of the (centered) Gram / n and sum to the key energy', () => {
+    const rng = new Rng(3), n = 200, d = 8;
+    const keys = new Float32Array(n * d);
+    for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) keys[r * d + i] = rng.normal() * (i + 1) + (i === 2 ? 20 : 0);
+    for (const center of [false, true]) {
+      const b = fitKeyBasis(keys, n, d, { center });
+      let energy = 0;
+      const mu = b.mean ?? new Float32Array(d);
+      for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) energy += (keys[r * d + i]! - mu[i]!) ** 2;
+      const total = b.variances.reduce((s, x) => s + x, 0) * n;
+      expect(Math.abs(total - energy) / energy).toBeLessThan(1e-5);
+      // latent channel 0 variance equals the variance of keys projected on column 0
+      let p0 = 0;
+      for (let r = 0; r < n; r++) { let s = 0; for (let i = 0; i < d; i++) s += (keys[r * d + i]! - mu[i]!) * b.v[i * d]!; p0 += s * s; }
+      expect(Math.abs(p0 / n - b.variances[0]!) / b.variances[0]!).toBeLessThan(1e-4);
+    }
+    // uncentered: the mean (20 on channel 2) dominates the leading direction
+    const unc = fitKeyBasis(keys, n, d);
+    expect(Math.abs(unc.v[2 * d]!)).toBeGreaterThan(0.5);
+  });
+  it('identityBasis permutes channels by variance', () => {
+    const keys = new Float32Array([0, 3, 1, 0, -3, -1]);
+    const b = identityBasis(keys, 2, 3);
+    expect(b.v[1 * 3 + 0]).toBe(1); // channel 1 first
+    expect(b.v[2 * 3 + 1]).toBe(1);
+  });
+});
+
+describe('bit schedules', () => {
+  it('presets hit mean 2, 1.5 and 1.25 exactly for head dims divisible by 4, non-increasing, bits ≤ 8', () => {
+    for (const d of [8, 16, 32, 64, 128]) for (const m of [2, 1.5, 1.25]) {
+      const s = presetSchedule(d, m);
+      expect(s.length).toBe(d);
+      expect(meanBits(s)).toBeCloseTo(m, 12);
+      for (let c = 1; c < d; c++) expect(s[c]!).toBeLessThanOrEqual(s[c - 1]!);
+      expect(Math.max(...s)).toBeLessThanOrEqual(8);
+      expect(s[d - 1]).toBe(0); // a tail is dropped at these rates
+    }
+  });
+  it('water-filling gives more bits to larger variances', () => {
+    const s = waterfillSchedule([100, 10, 1, 0.1], 2);
+    expect(s.reduce((a, b) => a + b, 0)).toBe(8);
+    expect(s[0]).toBeGreaterThan(s[3]!);
+  });
+  it('rejects schedules longer than the head dim and bits out of range', () => {
+    expect(() => checkSchedule('f', [1, 1, 1], 2)).toThrow(/at most headDim = 2/);
+    expect(() => checkSchedule('f', [9], 2)).toThrow(ArgumentError);
+    expect(() => checkSchedule('f', [-1], 2)).toThrow(ArgumentError);
+    expect(() => checkSchedule('f', [1.5], 2)).toThrow(ArgumentError);
+    expect(() => presetSchedule(0, 2)).toThrow(ArgumentError);
+  });
+});
