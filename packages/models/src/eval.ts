@@ -1,0 +1,178 @@
+import { ArgumentError, ShapeError, Tensor, type Backend } from '@llmpress/tensor';
+import type { LlamaModel } from './model.js';
+
+/** One scoring window: the model reads `input` at positions 0..len-1 and is scored on `targets`. */
+export interface Window {
+  /** Window number b in its protocol. */
+  index: number;
+  input: number[];
+  targets: number[];
+  /** Token range [start, end) of the text-token stream `t` (standard) or of `ids` (contiguous) the targets cover. */
+  span: [number, number];
+}
+
+export interface StandardWindowOptions { start?: number; count?: number; len?: number; bos?: number }
+
+/**
+ * The standard protocol: `t = ids[1:]` (ids = [BOS] + encode(text)); window b has input
+ * `[BOS] + t[len·b : len·b + len − 1]` at positions 0..len−1 and targets `t[len·b : len·b + len]`.
+ * Windows `start .. start+count−1` (count defaults to every complete window).
+ */
+export function standardWindows(ids: readonly number[], options: StandardWindowOptions = {}): Window[] {
+  const fn = 'standardWindows';
+  if (!Array.isArray(ids) || ids.length < 2) throw new ArgumentError(fn, 'ids', ids, 'must be [BOS] + text tokens (at least 2 ids)');
+  const len = options.len ?? 256, bos = options.bos ?? 1, start = options.start ?? 0;
+  if (!Number.isInteger(len) || len < 1) throw new ArgumentError(fn, 'options.len', len, 'must be a positive integer');
+  if (!Number.isInteger(start) || start < 0) throw new ArgumentError(fn, 'options.start', start, 'must be a non-negative integer');
+  const nText = ids.length - 1;
+  const available = Math.floor(nText / len);
+  const count = options.count ?? Math.max(0, available - start);
+  if (!Number.isInteger(count) || count < 0) throw new ArgumentError(fn, 'options.count', count, 'must be a non-negative integer');
+  if (start + count > available) throw new ArgumentError(fn, 'options.count', count, `asks for windows ${start}..${start + count - 1} but the text has only ${available} complete windows of ${len} tokens`);
+  const out: Window[] = [];
+  for (let b = start; b < start + count; b++) {
+    const s = 1 + len * b; // index into ids of t[len*b]
+    out.push({ index: b, input: [bos, ...ids.slice(s, s + len - 1)], targets: ids.slice(s, s + len), span: [len * b, len * b + len] });
+  }
+  return out;
+}
+
+/**
+ * reference.json's protocol: window b is `ids[len·b : len·b + len + 1]`; inputs are its first len tokens,
+ * targets the window shifted by one (no BOS per window).
+ */
+export function contiguousWindows(ids: readonly number[], options: { start?: number; count?: number; len?: number } = {}): Window[] {
+  const fn = 'contiguousWindows';
+  if (!Array.isArray(ids)) throw new ArgumentError(fn, 'ids', ids, 'must be an array of token ids');
+  const len = options.len ?? 512, start = options.start ?? 0;
+  if (!Number.isInteger(len) || len < 1) throw new ArgumentError(fn, 'options.len', len, 'must be a positive integer');
+  const available = Math.floor((ids.length - 1) / len);
+  const count = options.count ?? Math.max(0, available - start);
+  if (start + count > available) throw new ArgumentError(fn, 'options.count', count, `asks for windows ${start}..${start + count - 1} but only ${available} complete windows of ${len} exist`);
+  const out: Window[] = [];
+  for (let b = start; b < start + count; b++) {
+    const s = len * b;
+    out.push({ index: b, input: ids.slice(s, s + len), targets: ids.slice(s + 1, s + len + 1), span: [s + 1, s + len + 1] });
+  }
+  return out;
+}
+
+export interface EvalSplit { eval: Window[]; calibration: Window[] }
+
+/**
+ * The standard split: evaluation windows 0..63 and calibration windows 200..231 of the same text
+ * (256 tokens each). Disjointness of the token spans is checked, not assumed.
+ */
+export function evalSplit(ids: readonly number[], options: { len?: number; bos?: number; evalStart?: number; evalCount?: number; calibStart?: number; calibCount?: number } = {}): EvalSplit {
+  const len = options.len ?? 256, bos = options.bos ?? 1;
+  const ev = standardWindows(ids, { start: options.evalStart ?? 0, count: options.evalCount ?? 64, len, bos });
+  const cal = standardWindows(ids, { start: options.calibStart ?? 200, count: options.calibCount ?? 32, len, bos });
+  assertDisjoint('evalSplit', ev, cal);
+  return { eval: ev, calibration: cal };
+}
+
+/** Throws if any evaluation window's token span overlaps a calibration window's. */
+export function assertDisjoint(fn: string, a: readonly Window[], b: readonly Window[]): void {
+  for (const x of a) for (const y of b) {
+    if (x.span[0] < y.span[1] && y.span[0] < x.span[1]) {
+      throw new ArgumentError(fn, 'windows', `eval window ${x.index} [${x.span}] and calibration window ${y.index} [${y.span}]`, 'must not overlap (calibration and evaluation text must be disjoint)');
+    }
+  }
+}
+
+export interface EvalResult {
+  /** Mean natural-log NLL per predicted token. */
+  nll: number;
+  ppl: number;
+  /** Mean KL(reference ‖ model) per token, nats (when a reference is given). */
+  kl?: number;
+  /** Fraction of positions where argmax agrees with the reference's argmax. */
+  top1?: number;
+  tokens: number;
+  /** Scored tokens per second of the model's forward passes (reference time excluded). */
+  tokensPerSecond: number;
+  perWindowNll: number[];
+}
+
+export interface EvaluateOptions {
+  /** A reference model, or its precomputed logits (one [T, vocab] tensor per window, same order). */
+  reference?: LlamaModel | readonly Tensor<'f32'>[];
+  backend?: Backend;
+  onProgress?(done: number, total: number): void;
+}
+
+/** log-softmax row statistics in f64: returns logsumexp and fills nothing. */
+function logSumExp(x: Float32Array, o: number, n: number): number {
+  let mx = -Infinity;
+  for (let i = 0; i < n; i++) if (x[o + i]! > mx) mx = x[o + i]!;
+  let s = 0;
+  for (let i = 0; i < n; i++) s += Math.exp(x[o + i]! - mx);
+  return mx + Math.log(s);
+}
+
+/** Logits of every window (for `evaluate`'s precomputed reference). */
+export function referenceLogits(model: LlamaModel, windows: readonly Window[], options: { backend?: Backend } = {}): Tensor<'f32'>[] {
+  return windows.map((w) => model.forward(w.input, { backend: options.backend }));
+}
+
+function checkWindows(fn: string, windows: readonly Window[]): void {
+  if (!Array.isArray(windows) || windows.length === 0) throw new ArgumentError(fn, 'windows', windows, 'must be a non-empty array of windows');
+  windows.forEach((w, i) => {
+    if (!w || !Array.isArray(w.input) || !Array.isArray(w.targets) || w.input.length !== w.targets.length || w.input.length === 0) {
+      throw new ArgumentError(fn, `windows[${i}]`, w, 'must have input and targets arrays of equal non-zero length');
+    }
+  });
+}
+
+/** Perplexity (and KL / top-1 agreement against a reference) over the windows. */
+export function evaluate(model: LlamaModel, windows: readonly Window[], options: EvaluateOptions = {}): EvalResult {
+  const fn = 'evaluate';
+  checkWindows(fn, windows);
+  const ref = options.reference;
+  if (ref !== undefined && Array.isArray(ref) && ref.length !== windows.length) throw new ArgumentError(fn, 'options.reference', ref, `must hold ${windows.length} logit tensors, one per window`);
+  const V = model.config.vocabSize;
+  let nllSum = 0, klSum = 0, agree = 0, tokens = 0, ms = 0;
+  const perWindowNll: number[] = [];
+  for (let wi = 0; wi < windows.length; wi++) {
+    const w = windows[wi]!;
+    const t0 = performance.now();
+    const logits = model.forward(w.input, { backend: options.backend });
+    ms += performance.now() - t0;
+    const L = logits.data;
+    let R: Float32Array | undefined;
+    if (ref !== undefined) {
+      const rt = Array.isArray(ref) ? (ref as readonly Tensor<'f32'>[])[wi]! : (ref as LlamaModel).forward(w.input, { backend: options.backend });
+      if (rt.ndim !== 2 || rt.shape[0] !== w.input.length || rt.shape[1] !== V) throw new ShapeError(fn, `reference logits of window ${wi} have shape [${rt.shape}], expected [${w.input.length}, ${V}]`);
+      R = rt.contiguous().data as Float32Array;
+    }
+    let wSum = 0;
+    for (let i = 0; i < w.input.length; i++) {
+      const o = i * V;
+      const tgt = w.targets[i]!;
+      if (!Number.isInteger(tgt) || tgt < 0 || tgt >= V) throw new ArgumentError(fn, `windows[${wi}].targets[${i}]`, tgt, `must be an integer in [0, ${V})`);
+      const lse = logSumExp(L, o, V);
+      wSum += lse - L[o + tgt]!;
+      if (R) {
+        const rl = logSumExp(R, o, V);
+        let kl = 0;
+        for (let j = 0; j < V; j++) {
+          const lr = R[o + j]! - rl;
+          const pr = Math.exp(lr);
+          if (pr > 0) kl += pr * (lr - (L[o + j]! - lse));
+        }
+        klSum += Math.max(0, kl);
+        let am = 0, ar = 0;
+        for (let j = 1; j < V; j++) { if (L[o + j]! > L[o + am]!) am = j; if (R[o + j]! > R[o + ar]!) ar = j; }
+        if (am === ar) agree++;
+      }
+    }
+    nllSum += wSum;
+    tokens += w.input.length;
+    perWindowNll.push(wSum / w.input.length);
+    options.onProgress?.(wi + 1, windows.length);
+  }
+  const nll = nllSum / tokens;
+  const res: EvalResult = { nll, ppl: Math.exp(nll), tokens, tokensPerSecond: tokens / (ms / 1000), perWindowNll };
+  if (ref !== undefined) { res.kl = klSum / tokens; res.top1 = agree / tokens; }
+  return res;
+}
