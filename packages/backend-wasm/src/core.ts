@@ -142,7 +142,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   if (!feat.simd) return null;
   const relaxed = feat.relaxedSimd && options.relaxedSimd !== false;
   const wanted = th === 'auto' ? Math.max(1, Math.min(16, platform.hardwareConcurrency())) : th;
-  const canThread = feat.sharedMemory && typeof platform.spawnWorker === 'function';
+  const canThread = feat.sharedMemory && typeof platform.spawnWorker === 'function' && platform.threadsUnavailableReason?.() === undefined;
   const nThreads = canThread ? wanted : 1;
 
   // Memory: shared whenever the engine allows it (so `grow` never detaches arrays from allocate()).

@@ -1,0 +1,269 @@
+/**
+ * `pnpm bench gemm` — f32 GEMM/GEMV speed of the WASM backend against same-run peers:
+ * numpy/OpenBLAS single-thread (python3 child, OPENBLAS_NUM_THREADS=1, OPENBLAS_CORETYPE and
+ * OPENBLAS_L2_SIZE unset for that child), @tensorflow/tfjs-backend-wasm (1 thread, SIMD),
+ * and the reference backend (small sizes only). Every result is checked (Freivalds test
+ * C·v vs A·(B·v) with an error bound, plus sampled entries against f64 dot products).
+ * Writes bench/results/gemm.json. Timings are best-of-N wall clock on a shared, busy machine: noisy.
+ *
+ * Options: --quick (fewer/smaller shapes), --reps N (minimum repetitions, default 3).
+ */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { referenceBackend, type Backend } from '@llmpress/tensor';
+import { createWasmBackend, type WasmBackend } from '../src/node.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../../..');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const minReps = Number(args[args.indexOf('--reps') + 1]) || 3;
+
+interface Case { kind: 'gemm' | 'gemv'; m: number; n: number; k: number; dtype: 'f32' | 'f64'; label: string }
+const cases: Case[] = quick
+  ? [{ kind: 'gemm', m: 512, n: 512, k: 512, dtype: 'f32', label: '512x512x512' }, { kind: 'gemv', m: 2048, n: 2048, k: 1, dtype: 'f32', label: 'gemv 2048x2048' }]
+  : [
+      { kind: 'gemm', m: 512, n: 512, k: 512, dtype: 'f32', label: '512x512x512' },
+      { kind: 'gemm', m: 1024, n: 1024, k: 1024, dtype: 'f32', label: '1024x1024x1024' },
+      { kind: 'gemm', m: 2048, n: 2048, k: 2048, dtype: 'f32', label: '2048x2048x2048' },
+      { kind: 'gemm', m: 2048, n: 5632, k: 128, dtype: 'f32', label: '2048x5632x128' },
+      { kind: 'gemv', m: 4096, n: 4096, k: 1, dtype: 'f32', label: 'gemv 4096x4096' },
+      { kind: 'gemm', m: 1024, n: 1024, k: 1024, dtype: 'f64', label: 'f64 1024x1024x1024' },
+    ];
+const flopsOf = (c: Case) => (c.kind === 'gemm' ? 2 * c.m * c.n * c.k : 2 * c.m * c.n);
+
+// ---------------------------------------------------------------- numpy / OpenBLAS 1 thread
+const PY = String.raw`
+import json, sys, time
+import numpy as np
+cases = json.loads(sys.argv[1]); min_reps = int(sys.argv[2])
+rng = np.random.default_rng(0)
+out = []
+for c in cases:
+    dt = np.float32 if c['dtype'] == 'f32' else np.float64
+    if c['kind'] == 'gemm':
+        a = rng.uniform(-1, 1, (c['m'], c['k'])).astype(dt); b = rng.uniform(-1, 1, (c['k'], c['n'])).astype(dt)
+        f = lambda: a @ b
+    else:
+        a = rng.uniform(-1, 1, (c['m'], c['n'])).astype(dt); b = rng.uniform(-1, 1, c['n']).astype(dt)
+        f = lambda: a @ b
+    r = f()
+    # check sampled entries against float64
+    ok = True
+    for t in range(16):
+        i = int(rng.integers(c['m']))
+        if c['kind'] == 'gemm':
+            j = int(rng.integers(c['n'])); want = float(a[i].astype(np.float64) @ b[:, j].astype(np.float64)); got = float(r[i, j])
+            bound = float(np.abs(a[i]).astype(np.float64) @ np.abs(b[:, j]).astype(np.float64))
+        else:
+            want = float(a[i].astype(np.float64) @ b.astype(np.float64)); got = float(r[i]); bound = float(np.abs(a[i]).astype(np.float64) @ np.abs(b).astype(np.float64))
+        eps = np.finfo(dt).eps
+        if abs(got - want) > 4 * (c['k'] + c['n'] + 2) * eps * bound: ok = False
+    times = []
+    t_end = time.perf_counter() + 1.0
+    while len(times) < min_reps or (time.perf_counter() < t_end and len(times) < 50):
+        t0 = time.perf_counter(); f(); times.append(time.perf_counter() - t0)
+    out.append({'label': c['label'], 'times': times, 'ok': ok})
+print(json.dumps({'numpy': np.__version__, 'results': out}))
+`;
+function runNumpy(): Map<string, { times: number[]; ok: boolean }> | null {
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
+  const r = spawnSync('python3', ['-c', PY, JSON.stringify(cases), String(minReps)], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) { console.log(`numpy reference unavailable: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`); return null; }
+  const j = JSON.parse(r.stdout);
+  console.log(`numpy ${j.numpy} (OpenBLAS, OPENBLAS_NUM_THREADS=1)`);
+  return new Map(j.results.map((x: any) => [x.label, x]));
+}
+
+// ---------------------------------------------------------------- data and checking
+function fill(arr: Float32Array | Float64Array, seed: number) {
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < arr.length; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; arr[i] = (s / 4294967296) * 2 - 1; }
+  return arr;
+}
+/** Freivalds: ‖C v − A (B v)‖ within γ·(|A|(|B||v|)), and 32 sampled entries vs f64 dots. */
+function check(c: Case, A: ArrayLike<number>, B: ArrayLike<number>, C: ArrayLike<number>): string | null {
+  const { m, n, k } = c;
+  const eps = c.dtype === 'f32' ? 2 ** -23 : 2 ** -52;
+  if (c.kind === 'gemv') {
+    for (let i = 0; i < m; i++) {
+      let s = 0, bd = 0;
+      for (let j = 0; j < n; j++) { s += A[i * n + j]! * B[j]!; bd += Math.abs(A[i * n + j]! * B[j]!); }
+      if (!(Math.abs(C[i]! - s) <= 4 * (n + 2) * eps * bd + 1e-30)) return `y[${i}] = ${C[i]}, want ${s}`;
+    }
+    return null;
+  }
+  const v = new Float64Array(n); fill(v, 99);
+  const bv = new Float64Array(k), abv = new Float64Array(k);
+  for (let p = 0; p < k; p++) { let s = 0, t = 0; for (let j = 0; j < n; j++) { s += B[p * n + j]! * v[j]!; t += Math.abs(B[p * n + j]! * v[j]!); } bv[p] = s; abv[p] = t; }
+  for (let i = 0; i < m; i++) {
+    let want = 0, bound = 0, got = 0, gb = 0;
+    for (let p = 0; p < k; p++) { want += A[i * k + p]! * bv[p]!; bound += Math.abs(A[i * k + p]!) * abv[p]!; }
+    for (let j = 0; j < n; j++) { got += C[i * n + j]! * v[j]!; gb += Math.abs(C[i * n + j]! * v[j]!); }
+    const tol = 4 * (k + 2) * eps * bound + 4 * (n + 2) * 2 ** -52 * gb + 1e-20;
+    if (!(Math.abs(got - want) <= tol)) return `Freivalds row ${i}: C·v = ${got}, A·(B·v) = ${want}, tol ${tol}`;
+  }
+  let s = 12345;
+  for (let t = 0; t < 32; t++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0; const i = s % m;
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0; const j = s % n;
+    let want = 0, bd = 0;
+    for (let p = 0; p < k; p++) { want += A[i * k + p]! * B[p * n + j]!; bd += Math.abs(A[i * k + p]! * B[p * n + j]!); }
+    if (!(Math.abs(C[i * n + j]! - want) <= 4 * (k + 2) * eps * bd + 1e-30)) return `C[${i},${j}] = ${C[i * n + j]}, want ${want}`;
+  }
+  return null;
+}
+
+function timeIt(f: () => void, flops: number): number[] {
+  f(); // warm-up
+  const times: number[] = [];
+  const budget = performance.now() + 1500;
+  while (times.length < minReps || (performance.now() < budget && times.length < 30)) {
+    const t = performance.now(); f(); times.push((performance.now() - t) / 1000);
+  }
+  return times;
+}
+
+interface Row { shape: string; impl: string; threads: number; gflops: number; gflops_median: number; ratio_vs_openblas_1t: number | null; verified: boolean; note?: string }
+const rows: Row[] = [];
+const stat = (times: number[], flops: number) => {
+  const s = [...times].sort((x, y) => x - y);
+  return { best: flops / s[0]! / 1e9, median: flops / s[Math.floor(s.length / 2)]! / 1e9 };
+};
+
+// ---------------------------------------------------------------- run
+console.log(`machine: ${cpus()[0]?.model ?? '?'} × ${availableParallelism()}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (shared machine: numbers are noisy)`);
+const np = runNumpy();
+const npGflops = new Map<string, number>();
+if (np) for (const c of cases) {
+  const r = np.get(c.label)!;
+  const st = stat(r.times, flopsOf(c));
+  npGflops.set(c.label, st.best);
+  rows.push({ shape: c.label, impl: 'numpy/OpenBLAS', threads: 1, gflops: st.best, gflops_median: st.median, ratio_vs_openblas_1t: 1, verified: r.ok });
+}
+
+const wasmConfigs: { impl: string; threads: number; relaxedSimd: boolean }[] = [
+  { impl: 'wasm relaxed-simd', threads: 1, relaxedSimd: true },
+  { impl: 'wasm simd', threads: 1, relaxedSimd: false },
+  { impl: 'wasm relaxed-simd', threads: 2, relaxedSimd: true },
+];
+const backends: { impl: string; threads: number; be: WasmBackend }[] = [];
+for (const cfg of wasmConfigs) {
+  const be = await createWasmBackend({ threads: cfg.threads, relaxedSimd: cfg.relaxedSimd });
+  if (!be) { console.log(`${cfg.impl}: WebAssembly SIMD unavailable`); continue; }
+  if (cfg.relaxedSimd && !be.capabilities.features.includes('relaxed-simd')) { console.log(`${cfg.impl}: relaxed SIMD unavailable here, skipped`); await be.dispose(); continue; }
+  backends.push({ impl: cfg.impl, threads: be.capabilities.threads, be });
+}
+
+// tfjs-backend-wasm, 1 thread (its SIMD build; it has no thread support in Node)
+let tf: any = null;
+try {
+  const req = createRequire(join(here, '..', 'package.json'));
+  tf = req('@tensorflow/tfjs-core');
+  const tfw = req('@tensorflow/tfjs-backend-wasm');
+  tfw.setThreadsCount?.(1);
+  if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
+  await tf.ready();
+  console.log(`tfjs-backend-wasm ${tf.version_core}: simd=${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')} threads=${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}`);
+} catch (e) {
+  console.log(`tfjs-backend-wasm cannot load, skipped: ${String((e as Error)?.message ?? e)}`);
+  tf = null;
+}
+
+const push = (c: Case, impl: string, threads: number, times: number[], err: string | null, note?: string) => {
+  const st = stat(times, flopsOf(c));
+  const ob = npGflops.get(c.label);
+  rows.push({ shape: c.label, impl, threads, gflops: st.best, gflops_median: st.median, ratio_vs_openblas_1t: ob ? st.best / ob : null, verified: err === null, ...(note ? { note } : {}) });
+  if (err) console.log(`  ✗ ${impl} ${threads}T ${c.label}: WRONG RESULT: ${err}`);
+};
+
+let failures = 0;
+for (const c of cases) {
+  const Arr = c.dtype === 'f32' ? Float32Array : Float64Array;
+  const { m, n, k } = c;
+  const A = fill(new Arr(c.kind === 'gemm' ? m * k : m * n), 1);
+  const B = fill(new Arr(c.kind === 'gemm' ? k * n : n), 2);
+  process.stdout.write(`${c.label} ...`);
+  for (const { impl, threads, be } of backends) {
+    if (c.dtype === 'f64' && impl === 'wasm simd') continue;
+    if (c.kind === 'gemm') {
+      const C = new Arr(m * n);
+      const f = () => be.gemm({ transA: false, transB: false, m, n, k, alpha: 1, a: A, aOffset: 0, lda: k, b: B, bOffset: 0, ldb: n, beta: 0, c: C, cOffset: 0, ldc: n });
+      const times = timeIt(f, flopsOf(c));
+      const err = check(c, A, B, C); if (err) failures++;
+      push(c, impl, threads, times, err);
+    } else {
+      // resident weights (as the forward pass uses them) and plain arrays (copied in per call)
+      const Ar = be.allocate!(c.dtype, m * n); Ar.set(A);
+      const xr = be.allocate!(c.dtype, n); xr.set(B);
+      const yr = be.allocate!(c.dtype, m);
+      const fr = () => be.gemv({ trans: false, m, n, alpha: 1, a: Ar, aOffset: 0, lda: n, x: xr, xOffset: 0, beta: 0, y: yr, yOffset: 0 });
+      const tr = timeIt(fr, flopsOf(c));
+      const er = check(c, A, B, yr); if (er) failures++;
+      push(c, impl, threads, tr, er, 'weights resident (allocate)');
+      be.release(Ar); be.release(xr); be.release(yr);
+      if (threads === 1) {
+        const y = new Arr(m);
+        const fc = () => be.gemv({ trans: false, m, n, alpha: 1, a: A, aOffset: 0, lda: n, x: B, xOffset: 0, beta: 0, y, yOffset: 0 });
+        const tc = timeIt(fc, flopsOf(c));
+        const ec = check(c, A, B, y); if (ec) failures++;
+        push(c, `${impl} (copy-in)`, threads, tc, ec, 'A copied into WASM memory per call');
+      }
+    }
+    process.stdout.write('.');
+  }
+  if (tf && c.dtype === 'f32') {
+    const ta = c.kind === 'gemm' ? tf.tensor2d(A, [m, k]) : tf.tensor2d(A, [m, n]);
+    const tb = c.kind === 'gemm' ? tf.tensor2d(B, [k, n]) : tf.tensor2d(B, [n, 1]);
+    let out: Float32Array = new Float32Array(0);
+    const f = () => { const r = tf.matMul(ta, tb); out = r.dataSync(); r.dispose(); };
+    const times = timeIt(f, flopsOf(c));
+    const err = check(c, A, B, out); if (err) failures++;
+    push(c, 'tfjs-backend-wasm', 1, times, err);
+    ta.dispose(); tb.dispose();
+  }
+  if (flopsOf(c) <= 2 * 512 ** 3) {
+    const C = new Arr(c.kind === 'gemm' ? m * n : m);
+    const be: Backend = referenceBackend;
+    const f = c.kind === 'gemm'
+      ? () => be.gemm!({ transA: false, transB: false, m, n, k, alpha: 1, a: A, aOffset: 0, lda: k, b: B, bOffset: 0, ldb: n, beta: 0, c: C, cOffset: 0, ldc: n })
+      : () => be.gemv!({ trans: false, m, n, alpha: 1, a: A, aOffset: 0, lda: n, x: B, xOffset: 0, beta: 0, y: C, yOffset: 0 });
+    const times = timeIt(f, flopsOf(c));
+    const err = check(c, A, B, C); if (err) failures++;
+    push(c, 'reference (@stdlib/blas)', 1, times, err);
+  }
+  console.log(' done');
+}
+for (const { be } of backends) await be.dispose();
+
+// ---------------------------------------------------------------- report
+const fmt = (x: number | null, d = 2) => (x === null ? '—' : x.toFixed(d));
+console.log('\n| shape | impl | threads | GFLOP/s (best) | GFLOP/s (median) | × OpenBLAS 1T | verified |');
+console.log('|---|---|---:|---:|---:|---:|:---:|');
+for (const r of rows) console.log(`| ${r.shape} | ${r.impl}${r.note ? ` (${r.note})` : ''} | ${r.threads} | ${fmt(r.gflops, 1)} | ${fmt(r.gflops_median, 1)} | ${fmt(r.ratio_vs_openblas_1t)} | ${r.verified ? '✓' : '✗'} |`);
+
+// targets (issue 3)
+const g = (shape: string, impl: string, threads: number) => rows.find((r) => r.shape === shape && r.impl === impl && r.threads === threads);
+console.log('\nTargets (issue 3; measured on a shared machine — load changes these):');
+for (const shape of ['1024x1024x1024', '2048x2048x2048']) {
+  const r1 = g(shape, 'wasm relaxed-simd', 1), p1 = g(shape, 'wasm simd', 1);
+  if (r1) console.log(`  ${shape}: relaxed 1T ${fmt(r1.ratio_vs_openblas_1t)}× OpenBLAS (target ≥ 0.45); plain 1T ${fmt(p1?.ratio_vs_openblas_1t ?? null)}× (target ≥ 0.33)`);
+}
+for (const c of cases.filter((c) => c.dtype === 'f32')) {
+  const r1 = g(c.label, 'wasm relaxed-simd', 1), r2 = g(c.label, 'wasm relaxed-simd', 2), t = g(c.label, 'tfjs-backend-wasm', 1);
+  const parts: string[] = [];
+  if (r1 && r2) parts.push(`2T/1T = ${(r2.gflops / r1.gflops).toFixed(2)} best, ${(r2.gflops_median / r1.gflops_median).toFixed(2)} median (target ≥ 1.6 in a quiet window)`);
+  if (r1 && t) parts.push(`wasm 1T / tfjs-wasm = ${(r1.gflops / t.gflops).toFixed(2)} (target ≥ 1.8)`);
+  if (parts.length) console.log(`  ${c.label}: ${parts.join('; ')}`);
+}
+
+const outDir = join(root, 'bench', 'results');
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, 'gemm.json'), JSON.stringify(rows.map((r) => ({ ...r, gflops: +r.gflops.toFixed(2), gflops_median: +r.gflops_median.toFixed(2), ratio_vs_openblas_1t: r.ratio_vs_openblas_1t === null ? null : +r.ratio_vs_openblas_1t.toFixed(3) })), null, 2) + '\n');
+console.log(`\nwrote ${join('bench', 'results', 'gemm.json')}`);
+if (failures) { console.log(`${failures} result(s) failed verification`); process.exit(1); }
