@@ -7,3 +7,5 @@ export * from './rotation.js';
 export * from './act-quant.js';
 export * from './act-linear.js';
 export * from './gptq.js';
+export * from './model-quant.js';
+export * from './quad.js';
