@@ -351,67 +351,91 @@ export interface ShapeSearchOptions {
   orders?: readonly number[];
   /** Factorizations tried per side and order (default 3 most balanced). */
   perSide?: number;
-  /** Bisection steps on ε (default 18). */
+  /** Points of the ε grid (log-spaced in [1e-4, 1], default 16). */
   steps?: number;
+  /**
+   * Data-aware search: maps the matrix into another space per factorization (e.g. a Kronecker-
+   * factored whitening W·(S_1 ⊗ … ⊗ S_d)) and back (`unmap` applied to the TT found there). Errors
+   * compared between candidates are then relative errors in the mapped space.
+   */
+  map?: (rowDims: readonly number[], colDims: readonly number[]) => { w: ArrayLike<number>; unmap: (tt: TTMatrix & TTSvdResult) => TTMatrix & TTSvdResult };
 }
 
-export interface ShapeSearchResult {
+export interface ShapeCandidate {
   tt: TTMatrix & TTSvdResult;
-  /** ‖W − W_TT‖_F / ‖W‖_F. */
-  relError: number;
   params: number;
+  /** ‖W − W_TT‖_F / ‖W‖_F in the space the search ran in (see `map`). */
+  relError: number;
+}
+
+export interface ShapeSearchResult extends ShapeCandidate {
   /** Every candidate tried, for reports. */
   tried: { rowDims: number[]; colDims: number[]; ranks: number[]; params: number; relError: number }[];
 }
 
 /**
+ * Every TT-matrix candidate for a dense m × n matrix: for each order d and each pair of the most
+ * balanced factorizations, TT-SVDs at a ladder of uniform rank caps and at a log-spaced grid of
+ * error budgets ε (adaptive ranks). Reuse the list to pick the best candidate at several budgets
+ * (`bestCandidate`) without recomputing SVDs.
+ */
+export function ttCandidates(w: ArrayLike<number>, m: number, n: number, options: ShapeSearchOptions = {}): ShapeCandidate[] {
+  const fn = 'ttCandidates';
+  if (w.length !== m * n) throw new ShapeError(fn, `argument 'w' has ${w.length} values, expected ${m}·${n}`);
+  const orders = options.orders ?? [2, 3, 4];
+  const perSide = options.perSide ?? 3;
+  const steps = options.steps ?? 16;
+  if (!Number.isInteger(steps) || steps < 1 || steps > 200) throw new ArgumentError(fn, 'options.steps', steps, 'must be an integer in 1..200');
+  const out: ShapeCandidate[] = [];
+  const seen = new Set<string>();
+  for (const d of orders) {
+    if (!Number.isInteger(d) || d < 1 || d > 8) throw new ArgumentError(fn, 'options.orders', orders, 'must hold integers in 1..8');
+    for (const rd of balancedFactorizations(m, d, perSide)) {
+      for (const cd of balancedFactorizations(n, d, perSide)) {
+        const mapped = options.map ? options.map(rd, cd) : { w, unmap: (t: TTMatrix & TTSvdResult) => t };
+        const wNorm = frob(mapped.w);
+        const push = (t: TTMatrix & TTSvdResult) => {
+          const key = `${rd}|${cd}|${t.ranks}`;
+          if (seen.has(key)) return;
+          seen.add(key);
+          const relError = wNorm > 0 ? t.error / wNorm : 0;
+          const tt = mapped.unmap(t);
+          out.push({ tt, params: ttMatrixParams(rd, cd, tt.ranks), relError });
+        };
+        const full = fullRanks(rd, cd);
+        const hi = Math.max(...full);
+        // uniform caps: 1, 2, 3, 4, 6, 8, 12, 16, ... up to the largest useful rank
+        const caps: number[] = [];
+        for (let r = 1; r < hi; r = r < 4 ? r + 1 : Math.ceil(r * 1.5)) caps.push(r);
+        caps.push(hi);
+        for (const cap of caps) push(ttMatrixFromDense(mapped.w, m, n, rd, cd, { maxRank: cap }));
+        for (let s = 0; s < steps; s++) {
+          const eps = 10 ** (-4 + (4 * s) / Math.max(1, steps - 1));
+          push(ttMatrixFromDense(mapped.w, m, n, rd, cd, { eps }));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** The candidate with the smallest error among those with at most `maxParams` values (null if none). */
+export function bestCandidate(candidates: readonly ShapeCandidate[], maxParams: number): ShapeCandidate | null {
+  let best: ShapeCandidate | null = null;
+  for (const c of candidates) if (c.params <= maxParams && (!best || c.relError < best.relError || (c.relError === best.relError && c.params < best.params))) best = c;
+  return best;
+}
+
+/**
  * Chooses TT-matrix factorizations and ranks for a dense m × n matrix at a parameter budget:
- * for every order d and pair of balanced factorizations, (a) the largest uniform rank cap that
- * fits and (b) a bisection on the error budget ε (adaptive ranks) under that cap; returns the
- * candidate with the smallest Frobenius error among those within `maxParams`.
+ * the candidate of `ttCandidates` with the smallest error within `maxParams`.
  * Returns null when not even rank 1 fits.
  */
 export function searchTTShape(w: ArrayLike<number>, m: number, n: number, maxParams: number, options: ShapeSearchOptions = {}): ShapeSearchResult | null {
   const fn = 'searchTTShape';
   if (!(maxParams >= 0) || !Number.isFinite(maxParams)) throw new ArgumentError(fn, 'maxParams', maxParams, 'must be a finite number ≥ 0');
-  const orders = options.orders ?? [2, 3, 4];
-  const perSide = options.perSide ?? 3;
-  const steps = options.steps ?? 18;
-  let best: ShapeSearchResult['tt'] | null = null;
-  let bestErr = Infinity;
-  const tried: ShapeSearchResult['tried'] = [];
-  const wNorm = frob(w);
-  const consider = (tt: TTMatrix & TTSvdResult) => {
-    const params = ttMatrixParams(tt.rowDims, tt.colDims, tt.ranks);
-    const relError = wNorm > 0 ? tt.error / wNorm : 0;
-    tried.push({ rowDims: tt.rowDims, colDims: tt.colDims, ranks: tt.ranks.slice(), params, relError });
-    if (params <= maxParams && relError < bestErr) { best = tt; bestErr = relError; }
-  };
-  for (const d of orders) {
-    for (const rd of balancedFactorizations(m, d, perSide)) {
-      for (const cd of balancedFactorizations(n, d, perSide)) {
-        const full = fullRanks(rd, cd);
-        // (a) largest uniform cap that fits
-        let cap = 0;
-        const hi = Math.max(...full);
-        for (let r = 1; r <= hi; r++) {
-          const ranks = full.map((f) => Math.min(f, r));
-          if (ttMatrixParams(rd, cd, ranks) <= maxParams) cap = r; else break;
-        }
-        if (cap === 0) continue;
-        consider(ttMatrixFromDense(w, m, n, rd, cd, { maxRank: cap }));
-        // (b) adaptive ranks by bisection on ε (log scale), never above 2·cap per bond
-        let lo = -8, hiE = 0, found: (TTMatrix & TTSvdResult) | null = null;
-        for (let s = 0; s < steps; s++) {
-          const mid = (lo + hiE) / 2;
-          const t = ttMatrixFromDense(w, m, n, rd, cd, { eps: 10 ** mid, maxRank: 2 * cap });
-          if (ttMatrixParams(rd, cd, t.ranks) <= maxParams) { found = t; hiE = mid; } else lo = mid;
-        }
-        if (found) consider(found);
-      }
-    }
-  }
+  const cands = ttCandidates(w, m, n, options);
+  const best = bestCandidate(cands, maxParams);
   if (!best) return null;
-  const b = best as TTMatrix & TTSvdResult;
-  return { tt: b, relError: bestErr, params: ttMatrixParams(b.rowDims, b.colDims, b.ranks), tried };
+  return { ...best, tried: cands.map((c) => ({ rowDims: c.tt.rowDims, colDims: c.tt.colDims, ranks: c.tt.ranks.slice(), params: c.params, relError: c.relError })) };
 }
