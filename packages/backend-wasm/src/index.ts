@@ -12,15 +12,22 @@ import { WEB_WORKER_SOURCE } from './worker-source.js';
 export type { WasmBackend, WasmBackendOptions, Platform, WorkerHandle } from './core.js';
 export { createWasmBackendWith } from './core.js';
 
+/** SharedArrayBuffer may be shared with workers: a cross-origin-isolated page, or Deno. */
+function isolated(): boolean {
+  const g = globalThis as any;
+  return g.crossOriginIsolated === true || (typeof g.Deno === 'object' && typeof g.SharedArrayBuffer === 'function');
+}
+
 /** The web platform: Web Workers from a Blob URL when the page is cross-origin isolated. */
 export const webPlatform: Platform = {
   hardwareConcurrency: () => (globalThis as any).navigator?.hardwareConcurrency ?? 1,
   canBlock: typeof (globalThis as any).window === 'undefined', // workers may block; a page's main thread spins
   spawnWorker() {
     const g = globalThis as any;
-    if (typeof g.Worker !== 'function' || typeof g.Blob !== 'function' || g.crossOriginIsolated !== true) return null;
+    if (typeof g.Worker !== 'function' || typeof g.Blob !== 'function' || !isolated()) return null;
     const url = g.URL.createObjectURL(new g.Blob([WEB_WORKER_SOURCE], { type: 'text/javascript' }));
-    const w = new g.Worker(url);
+    // Deno only has module workers; the source is valid as either kind.
+    const w = new g.Worker(url, g.Deno ? { type: 'module' } : undefined);
     return {
       postMessage: (m: unknown) => w.postMessage(m),
       firstMessage: () => new Promise((resolve, reject) => {
@@ -33,7 +40,7 @@ export const webPlatform: Platform = {
   threadsUnavailableReason() {
     const g = globalThis as any;
     if (typeof g.Worker !== 'function') return 'no Worker constructor';
-    if (g.crossOriginIsolated !== true) return 'page is not cross-origin isolated (COOP/COEP headers)';
+    if (!isolated()) return 'page is not cross-origin isolated (COOP/COEP headers)';
     return undefined;
   },
 };
