@@ -140,7 +140,7 @@ function rhsShape(fn: string, t: Tensor, b: unknown): { k: number; shape: number
   checkSameDtype(fn, t, 'b', b);
   const n = t.shape[0]!;
   if (b.ndim === 1) {
-    if (b.shape[0] !== n) throw new ShapeError(fn, `argument 'b' must have ${n} rows, got shape [${b.shape.join(', ')}]`);
+    if (b.shape[0] !== n) throw new ShapeError(fn, `argument 'b' must be [${n}] or [${n}, k], got shape [${b.shape.join(', ')}]`);
     return { k: 1, shape: [n] };
   }
   if (b.ndim !== 2 || b.shape[0] !== n) throw new ShapeError(fn, `argument 'b' must be [${n}] or [${n}, k], got shape [${b.shape.join(', ')}]`);
