@@ -179,7 +179,9 @@ describe('CompressedKVCache', () => {
     expect(() => c.append(2, new Float32Array(kvDim), new Float32Array(kvDim), 1)).toThrow(/argument 'layer'/);
     const nan = new Float32Array(kvDim); nan[3] = NaN;
     expect(() => c.append(1, nan, new Float32Array(kvDim), 1)).toThrow(NonFiniteError);
-    expect(() => c.attend(0, new Float32Array(qDim), 2)).toThrow(ArgumentError);
+    expect(() => c.attend(0, new Float32Array(2 * qDim), 2)).toThrow(ArgumentError);
+    expect(c.attend(0, new Float32Array(0), 0).length).toBe(0);
+    expect(() => c.append(0, new Float32Array(kvDim), new Float32Array(kvDim), -1)).toThrow(ArgumentError);
     expect(() => c.attend(0, new Float32Array(qDim - 1), 1)).toThrow(ShapeError);
     try { c.append(0, new Float32Array(3), new Float32Array(3), 1); } catch (e) { expect(LlmpressError.isInstance(e)).toBe(true); expect(String(e)).toMatch(/CompressedKVCache.append/); }
     const f = new Fp32KVCache(shape);

@@ -195,13 +195,14 @@ export class CompressedKVCache implements KVCacheLike {
   append(layer: number, k: Float32Array, v: Float32Array, t: number): void {
     const fn = 'CompressedKVCache.append';
     const L = this.layer(fn, layer);
-    if (!Number.isInteger(t) || t < 1) throw new ArgumentError(fn, 't', t, 'must be a positive integer');
+    if (!Number.isInteger(t) || t < 0) throw new ArgumentError(fn, 't', t, 'must be a non-negative integer');
     if (!(k instanceof Float32Array)) throw new ArgumentError(fn, 'k', k, 'must be a Float32Array');
     if (!(v instanceof Float32Array)) throw new ArgumentError(fn, 'v', v, 'must be a Float32Array');
     if (k.length !== t * this.kvDim) throw new ShapeError(fn, `argument 'k' must have shape [t, nKvHeads*headDim] = [${t}, ${this.kvDim}] (${t * this.kvDim} values), got ${k.length} values`);
     if (v.length !== t * this.kvDim) throw new ShapeError(fn, `argument 'v' must have shape [t, nKvHeads*headDim] = [${t}, ${this.kvDim}] (${t * this.kvDim} values), got ${v.length} values`);
     if (L.len + t > this.maxContext) throw new ArgumentError(fn, 't', t, `would grow layer ${layer} past maxContext = ${this.maxContext} (holds ${L.len})`);
     checkFinite(fn, 'k', k); checkFinite(fn, 'v', v);
+    if (t === 0) return;
     this.dropTransient(L);
     const kvDim = this.kvDim, d = this.shape.headDim;
     const have = (L.len - L.fpStart) * kvDim, need = have + t * kvDim;
@@ -258,7 +259,7 @@ export class CompressedKVCache implements KVCacheLike {
     const fn = 'CompressedKVCache.attend';
     const L = this.layer(fn, layer);
     const { nHeads, nKvHeads, headDim: d } = this.shape;
-    if (!Number.isInteger(t) || t < 1 || t > L.len) throw new ArgumentError(fn, 't', t, `must be an integer in [1, ${L.len}] (tokens cached in layer ${layer})`);
+    if (!Number.isInteger(t) || t < 0 || t > L.len) throw new ArgumentError(fn, 't', t, `must be an integer in [0, ${L.len}] (tokens cached in layer ${layer})`);
     if (!(q instanceof Float32Array) || q.length !== t * nHeads * d) throw new ShapeError(fn, `argument 'q' must have shape [t, nHeads*headDim] = [${t}, ${nHeads * d}], got ${q instanceof Float32Array ? q.length + ' values' : typeof q}`);
     if (this.sc.length < L.len) { this.sc = new Float32Array(L.len * 2); this.sel = new Float32Array(L.len * 2); }
     const out = new Float32Array(t * nHeads * d);
@@ -353,7 +354,7 @@ export class Fp32KVCache implements KVCacheLike {
   append(layer: number, k: Float32Array, v: Float32Array, t: number): void {
     const fn = 'Fp32KVCache.append';
     this.check(fn, layer);
-    if (!Number.isInteger(t) || t < 1) throw new ArgumentError(fn, 't', t, 'must be a positive integer');
+    if (!Number.isInteger(t) || t < 0) throw new ArgumentError(fn, 't', t, 'must be a non-negative integer');
     if (!(k instanceof Float32Array) || k.length !== t * this.kvDim) throw new ShapeError(fn, `argument 'k' must have shape [t, nKvHeads*headDim] = [${t}, ${this.kvDim}], got ${k?.length} values`);
     if (!(v instanceof Float32Array) || v.length !== t * this.kvDim) throw new ShapeError(fn, `argument 'v' must have shape [t, nKvHeads*headDim] = [${t}, ${this.kvDim}], got ${v?.length} values`);
     const have = this.len[layer]! * this.kvDim, need = have + t * this.kvDim;
@@ -370,7 +371,7 @@ export class Fp32KVCache implements KVCacheLike {
     this.check(fn, layer);
     const n = this.len[layer]!;
     const { nHeads, nKvHeads, headDim: d } = this.shape;
-    if (!Number.isInteger(t) || t < 1 || t > n) throw new ArgumentError(fn, 't', t, `must be an integer in [1, ${n}]`);
+    if (!Number.isInteger(t) || t < 0 || t > n) throw new ArgumentError(fn, 't', t, `must be an integer in [0, ${n}]`);
     if (!(q instanceof Float32Array) || q.length !== t * nHeads * d) throw new ShapeError(fn, `argument 'q' must have shape [t, nHeads*headDim] = [${t}, ${nHeads * d}]`);
     if (this.sc.length < n) this.sc = new Float32Array(2 * n);
     const K = this.K[layer]!, V = this.V[layer]!, kvDim = this.kvDim, group = nHeads / nKvHeads, scale = 1 / Math.sqrt(d);
