@@ -16,7 +16,7 @@ import {
 import { QuantizedLinear } from './quantized-linear.js';
 import { quantizeActivations, checkActOptions, type ActQuantOptions } from './act-quant.js';
 import { unpackRow } from './pack.js';
-import { DenseRotation, HadamardRotation, type Rotation } from './rotation.js';
+import { DenseRotation, HadamardRotation, KroneckerRotation, type Rotation } from './rotation.js';
 
 export interface QuantActLinearParts {
   /** The layer on the non-outlier input channels [out, in − outlierColumns]. */
@@ -119,8 +119,12 @@ export class QuantActLinear implements LinearLayer {
     };
     for (const [k, v] of Object.entries(inner.meta)) meta[`weight.${k}`] = v;
     if (this.rotation instanceof HadamardRotation) tensors.rotationSigns = new Tensor('i8', this.rotation.signs.slice(), [this.rotation.n]);
-    else if (this.rotation instanceof DenseRotation) tensors.rotationMatrix = new Tensor('f32', Float32Array.from(this.rotation.r), [this.rotation.n, this.rotation.n]);
-    else if (this.rotation) throw new ArgumentError('QuantActLinear.serialize', 'rotation.kind', this.rotation.kind, "must be 'hadamard' or 'dense' to serialize");
+    else if (this.rotation instanceof DenseRotation) tensors.rotationMatrix = new Tensor('f64', this.rotation.r.slice(), [this.rotation.n, this.rotation.n]);
+    else if (this.rotation instanceof KroneckerRotation) {
+      tensors.rotationSigns = new Tensor('i8', this.rotation.signs.slice(), [this.rotation.n]);
+      tensors.rotationMatrix = new Tensor('f64', this.rotation.rm.slice(), [this.rotation.m, this.rotation.m]);
+    }
+    else if (this.rotation) throw new ArgumentError('QuantActLinear.serialize', 'rotation.kind', this.rotation.kind, "must be 'hadamard', 'dense' or 'kronecker' to serialize");
     return { kind: 'quant-act', meta, tensors };
   }
 
@@ -134,7 +138,11 @@ export class QuantActLinear implements LinearLayer {
     const weight: LinearLayer = inner.kind === 'quantized' ? QuantizedLinear.deserialize(inner) : inner.kind === 'dense' ? DenseLinear.deserialize(inner) : (() => { throw new ArgumentError(fn, 'meta.weightKind', inner.kind, "must be 'quantized' or 'dense'"); })();
     let rotation: Rotation | null = null;
     if (s.meta.rotation === 'hadamard') { const t = s.tensors.rotationSigns!; rotation = new HadamardRotation(t.size, (t.contiguous().data as Int8Array).slice()); }
-    else if (s.meta.rotation === 'dense') { const t = s.tensors.rotationMatrix!; rotation = new DenseRotation(t.shape[0]!, Float64Array.from(t.contiguous().data as Float32Array)); }
+    else if (s.meta.rotation === 'dense') { const t = s.tensors.rotationMatrix!; rotation = new DenseRotation(t.shape[0]!, Float64Array.from(t.contiguous().data as ArrayLike<number>)); }
+    else if (s.meta.rotation === 'kronecker') {
+      const sg = s.tensors.rotationSigns!, t = s.tensors.rotationMatrix!, m = t.shape[0]!;
+      rotation = new KroneckerRotation(sg.size / m, m, Float64Array.from(t.contiguous().data as ArrayLike<number>), (sg.contiguous().data as Int8Array).slice());
+    }
     const bits = Number(s.meta.actBits);
     const r = Number(s.meta.outlierColumns);
     return new QuantActLinear({

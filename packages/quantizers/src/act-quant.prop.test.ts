@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { ArgumentError, NonFiniteError, Tensor, randn } from '@llmpress/tensor';
-import { quantizeActivations, fakeQuantActivations, QuantActLinear, rtnQuantize, hadamardRotation, DenseRotation, randomOrthogonal } from './index.js';
+import { quantizeActivations, fakeQuantActivations, QuantActLinear, rtnQuantize, hadamardRotation, DenseRotation, randomOrthogonal, randomRotation } from './index.js';
 import { DenseLinear } from '@llmpress/tensor';
 
 describe('per-token activation quantization', () => {
@@ -69,11 +69,13 @@ describe('QuantActLinear', () => {
     for (let i = 0; i < D.size; i++) expect(Math.abs(D.data[i]! - W.data[i]!)).toBeLessThanOrEqual(1e-5);
     expect(L.bytes()).toBe(m * (n - r) * 4 + m * r * 4);
   });
-  it('serialize round trip', () => {
+  it('serialize round trip (Hadamard, dense and Kronecker rotations)', () => {
     const q = rtnQuantize(W.slice(null, [2, n]).contiguous(true), { bits: 4 });
-    const L = new QuantActLinear({ weight: q, outlier: new Float32Array(m * 2).fill(0.5), outlierColumns: 2, act: { bits: 4, clip: 0.9 }, rotation: hadamardRotation(n, 1) });
-    const L2 = QuantActLinear.deserialize(L.serialize());
-    expect(Array.from(L2.forward(x).data)).toEqual(Array.from(L.forward(x).data));
-    expect(L2.bytes()).toBe(L.bytes());
+    for (const rotation of [hadamardRotation(n, 1), new DenseRotation(n, randomOrthogonal(n, 2)), randomRotation(n, 3)]) {
+      const L = new QuantActLinear({ weight: q, outlier: new Float32Array(m * 2).fill(0.5), outlierColumns: 2, act: { bits: 4, clip: 0.9 }, rotation });
+      const L2 = QuantActLinear.deserialize(L.serialize());
+      expect(Array.from(L2.forward(x).data)).toEqual(Array.from(L.forward(x).data));
+      expect(L2.bytes()).toBe(L.bytes());
+    }
   });
 });

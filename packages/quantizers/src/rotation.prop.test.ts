@@ -32,9 +32,10 @@ describe('rotations', () => {
     expect(Array.from(f)).toEqual([0.5, -0.5, 0.5, -0.5]);
   });
   it('randomized Hadamard, random orthogonal and block rotations are orthogonal and agree with their matrices', () => {
-    for (const n of [8, 12, 33]) {
-      const R = randomRotation(n, n);
-      expect(R.kind).toBe(n === 8 ? 'hadamard' : 'dense');
+    for (const [n, kind] of [[8, 'hadamard'], [12, 'kronecker'], [33, 'kronecker'], [172, 'kronecker'], [12, 'dense']] as const) {
+      const R = randomRotation(n, n, { nonPowerOfTwo: kind === 'dense' ? 'dense' : 'kronecker' });
+      expect(R.kind).toBe(kind);
+      if (n === 172) expect(R.bytes()).toBe(8 * 43 * 43 + 172);
       const M = R.matrix();
       expect(orthErr(M, n)).toBeLessThanOrEqual(tolerance('f64', n, 100));
       const x = new Float64Array(n).map((_, i) => Math.sin(i + 1));
@@ -46,7 +47,7 @@ describe('rotations', () => {
     const M = B.matrix();
     expect(orthErr(M, 7)).toBeLessThanOrEqual(tolerance('f64', 7, 100));
     expect(M[0 * 7 + 5]).toBe(0); // block-diagonal
-    expect(B.bytes()).toBe(4 + 36);
+    expect(B.bytes()).toBe(4 + 8 * 9);
   });
   it('different seeds give different sign patterns; bad sizes are rejected', () => {
     expect(Array.from(hadamardRotation(64, 1).signs)).not.toEqual(Array.from(hadamardRotation(64, 2).signs));

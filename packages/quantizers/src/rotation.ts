@@ -25,12 +25,12 @@ export function fwht(a: Float32Array | Float64Array, offset: number, n: number):
 
 export interface Rotation {
   readonly n: number;
-  readonly kind: 'hadamard' | 'dense' | 'block';
+  readonly kind: 'hadamard' | 'dense' | 'kronecker' | 'block';
   /** Each row x (length n) of `x` (rows × n, row-major) becomes R x, in place. */
   apply(x: Float32Array | Float64Array, rows: number): void;
   /** Dense R (n × n, row-major f64). */
   matrix(): Float64Array;
-  /** Stored bytes (signs as 1 byte each; dense matrices as f32). */
+  /** Stored bytes (signs as 1 byte each; dense factors as f64, as `QuantActLinear.serialize` stores them). */
   bytes(): number;
 }
 
@@ -73,7 +73,46 @@ export class DenseRotation implements Rotation {
     }
   }
   matrix(): Float64Array { return this.r.slice(); }
-  bytes(): number { return 4 * this.n * this.n; }
+  bytes(): number { return 8 * this.n * this.n; }
+}
+
+/**
+ * R = (H_p ⊗ R_m) · diag(signs) for n = p · m, p a power of two, R_m a dense m × m orthogonal
+ * matrix: the cheap orthogonal mixer for widths like 172 = 4 · 43 (stores m² f32 + n sign bytes
+ * instead of n² f32). Index i = a · m + b (a < p, b < m): X = reshape(D x, [p, m]) → H_p X R_mᵀ.
+ */
+export class KroneckerRotation implements Rotation {
+  readonly kind = 'kronecker';
+  readonly n: number;
+  readonly p: number;
+  readonly m: number;
+  readonly signs: Int8Array;
+  readonly rm: Float64Array;
+  constructor(p: number, m: number, rm: Float64Array, signs: Int8Array) {
+    if (!isPowerOfTwo(p)) throw new ArgumentError('KroneckerRotation', 'p', p, 'must be a power of two');
+    if (rm.length !== m * m) throw new ArgumentError('KroneckerRotation', 'rm.length', rm.length, `must be ${m * m}`);
+    if (signs.length !== p * m) throw new ArgumentError('KroneckerRotation', 'signs.length', signs.length, `must be ${p * m}`);
+    this.p = p; this.m = m; this.n = p * m; this.rm = rm; this.signs = signs;
+  }
+  apply(x: Float32Array | Float64Array, rows: number): void {
+    const { n, p, m } = this, R = this.rm, tmp = new Float64Array(m), col = new Float64Array(p);
+    for (let t = 0; t < rows; t++) {
+      const o = t * n;
+      for (let i = 0; i < n; i++) if (this.signs[i]! < 0) x[o + i] = -x[o + i]!;
+      for (let a = 0; a < p; a++) {
+        const ra = o + a * m;
+        for (let b = 0; b < m; b++) tmp[b] = x[ra + b]!;
+        for (let b = 0; b < m; b++) { let s = 0; for (let k = 0; k < m; k++) s += R[b * m + k]! * tmp[k]!; x[ra + b] = s; }
+      }
+      if (p > 1) for (let b = 0; b < m; b++) {
+        for (let a = 0; a < p; a++) col[a] = x[o + a * m + b]!;
+        fwht(col, 0, p);
+        for (let a = 0; a < p; a++) x[o + a * m + b] = col[a]!;
+      }
+    }
+  }
+  matrix(): Float64Array { return denseOf(this); }
+  bytes(): number { return 8 * this.m * this.m + this.n; }
 }
 
 /** diag(R1, R2, …): each part acts on its own consecutive channels. */
@@ -110,8 +149,16 @@ export function hadamardRotation(n: number, seed = 0): HadamardRotation {
   return new HadamardRotation(n, s);
 }
 
-/** Hadamard when n is a power of two, else a Haar-random dense orthogonal matrix. */
-export function randomRotation(n: number, seed = 0): Rotation {
+/**
+ * Hadamard when n is a power of two; otherwise n = 2^k · m (m odd): `'kronecker'` (default)
+ * H_{2^k} ⊗ (random orthogonal m × m) with random signs, or `'dense'` a Haar-random n × n matrix.
+ */
+export function randomRotation(n: number, seed = 0, options: { nonPowerOfTwo?: 'kronecker' | 'dense' } = {}): Rotation {
   if (!Number.isInteger(n) || n <= 0) throw new ArgumentError('randomRotation', 'n', n, 'must be a positive integer');
-  return isPowerOfTwo(n) ? hadamardRotation(n, seed) : new DenseRotation(n, randomOrthogonal(n, seed));
+  if (isPowerOfTwo(n)) return hadamardRotation(n, seed);
+  if ((options.nonPowerOfTwo ?? 'kronecker') === 'dense') return new DenseRotation(n, randomOrthogonal(n, seed));
+  let p = 1; while ((n / p) % 2 === 0) p *= 2;
+  const m = n / p, rng = new Rng(seed ^ 0x5bd1e995), s = new Int8Array(n);
+  for (let i = 0; i < n; i++) s[i] = rng.uniform() < 0.5 ? -1 : 1;
+  return new KroneckerRotation(p, m, randomOrthogonal(m, seed), s);
 }
