@@ -6,3 +6,6 @@ export * from './tokenizer.js';
 export * from './generate.js';
 export * from './eval.js';
 export * from './calibration.js';
+export * from './safetensors.js';
+export * from './hf.js';
+export * from './gguf.js';

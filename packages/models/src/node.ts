@@ -1,5 +1,5 @@
 /** Node-only entry (`@llmpress/models/node`): file loading and atomic writes. */
-import { readFileSync, writeFileSync, renameSync, existsSync, statSync, unlinkSync, realpathSync } from 'node:fs';
+import { readFileSync, writeFileSync, renameSync, existsSync, statSync, unlinkSync, realpathSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { resolve, dirname, basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArgumentError, UnsupportedError } from '@llmpress/tensor';
@@ -7,6 +7,9 @@ import { parseLlama2c } from './llama2c.js';
 import { parseLlama2cTokenizer, type BpeTokenizer, type Tokenizer } from './tokenizer.js';
 import type { LlamaModel } from './model.js';
 import { FormatError } from './errors.js';
+import { SafetensorsFile, type ByteSource } from './safetensors.js';
+import { hfConfigToLlama, modelFromHfTensors } from './hf.js';
+import { GgufFile, ggufToLlamaModel, ggufTokenizer } from './gguf.js';
 
 /** Where the shared data lives: env LLMPRESS_DATA, default `<repo>/../shared/data`. */
 export function dataDir(): string {
@@ -23,27 +26,60 @@ function readBytes(fn: string, path: string): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-/** Loads a model by extension / magic: llama2.c `.bin`, `.safetensors` or a Hugging Face folder, `.gguf`. */
+/**
+ * A synchronous ByteSource over a file descriptor: reads byte ranges on demand (the file is never
+ * read whole). Call `close()` when done.
+ */
+export function fileSource(path: string): ByteSource & { read(offset: number, length: number): Uint8Array; close(): void } {
+  const fd = openSync(path, 'r');
+  const size = fstatSync(fd).size;
+  return {
+    size, name: path,
+    read(offset: number, length: number): Uint8Array {
+      const n = Math.max(0, Math.min(length, size - offset));
+      const buf = new Uint8Array(n);
+      let got = 0;
+      while (got < n) { const r = readSync(fd, buf, got, n - got, offset + got); if (r <= 0) break; got += r; }
+      return got === n ? buf : buf.subarray(0, got);
+    },
+    close() { closeSync(fd); },
+  };
+}
+
+/** Loads a model by extension / magic: llama2.c `.bin`, `.safetensors` (with config.json beside it) or a Hugging Face folder, `.gguf`. */
 export function loadModel(path: string): LlamaModel {
   const fn = 'loadModel';
   if (typeof path !== 'string' || !existsSync(path)) throw new ArgumentError(fn, 'path', path, 'must name an existing file or folder');
-  if (statSync(path).isDirectory()) return loadModelDir(path);
-  const bytes = readBytes(fn, path);
-  const head = bytes.subarray(0, 4);
-  if (head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46) return loadGgufBytes(bytes, path);
-  if (path.endsWith('.safetensors')) return loadModelDir(dirname(path), path);
-  if (path.endsWith('.bin')) return parseLlama2c(bytes, { file: path });
+  if (statSync(path).isDirectory()) return loadHfModel(path);
+  const src = fileSource(path);
+  try {
+    const head = src.read(0, 4) as Uint8Array;
+    if (head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46) return ggufToLlamaModel(new GgufFile(src, { file: path }));
+  } finally { src.close(); }
+  if (path.endsWith('.safetensors')) return loadHfModel(dirname(path), path);
+  if (path.endsWith('.bin')) return parseLlama2c(readBytes(fn, path), { file: path });
   throw new UnsupportedError(fn, `cannot tell the format of '${path}' (expected .bin, .safetensors, .gguf or a Hugging Face folder)`);
 }
 
-// filled in by the safetensors/GGUF modules (kept in separate files)
-let loadModelDir = (dir: string, _file?: string): LlamaModel => { throw new UnsupportedError('loadModel', `Hugging Face folders are not supported yet ('${dir}')`); };
-let loadGgufBytes = (_b: Uint8Array, path: string): LlamaModel => { throw new UnsupportedError('loadModel', `GGUF is not supported yet ('${path}')`); };
-export function _registerLoaders(dir: typeof loadModelDir, gguf: typeof loadGgufBytes): void { loadModelDir = dir; loadGgufBytes = gguf; }
+/** A Hugging Face Llama folder (config.json + model.safetensors), weights read tensor by tensor. */
+export function loadHfModel(dir: string, weights = join(dir, 'model.safetensors')): LlamaModel {
+  const cfgPath = join(dir, 'config.json');
+  if (!existsSync(cfgPath)) throw new ArgumentError('loadHfModel', 'dir', dir, 'must contain config.json');
+  if (!existsSync(weights)) throw new ArgumentError('loadHfModel', 'weights', weights, 'must exist (sharded checkpoints are not supported)');
+  let cfg: unknown;
+  try { cfg = JSON.parse(readFileSync(cfgPath, 'utf8')); } catch (e) { throw new FormatError('loadHfModel', cfgPath, { field: '(root)' }, `is not valid JSON (${(e as Error).message})`); }
+  const config = hfConfigToLlama(cfg, cfgPath);
+  const src = fileSource(weights);
+  try {
+    const f = SafetensorsFile.openSync(src, { file: weights });
+    return modelFromHfTensors(config, (n) => (f.has(n) ? f.tensorSync(n) : undefined), weights);
+  } finally { src.close(); }
+}
 
-/** Loads a llama2.c tokenizer `.bin` (vocab size from the option or 512 by default). */
+/** Loads a tokenizer: llama2.c `.bin` (vocab size from the option, default 512) or the one inside a `.gguf`. */
 export function loadTokenizer(path: string, options: { vocabSize?: number } = {}): Tokenizer {
   const bytes = readBytes('loadTokenizer', path);
+  if (bytes[0] === 0x47 && bytes[1] === 0x47 && bytes[2] === 0x55 && bytes[3] === 0x46) return ggufTokenizer(new GgufFile({ size: bytes.byteLength, name: path, read: (o, n) => bytes.subarray(o, o + n) }, { file: path }));
   return parseLlama2cTokenizer(bytes, options.vocabSize ?? 512, { file: path });
 }
 

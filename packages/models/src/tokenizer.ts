@@ -81,7 +81,13 @@ export class BpeTokenizer implements Tokenizer {
   /** Text the dummy prefix is (run.c: " "). */
   private dummy: number;
 
-  constructor(pieces: Uint8Array[], scores: Float32Array, options: { bosId?: number; eosId?: number; maxTokenLength?: number; byteOffset?: number } = {}) {
+  /** 'llama2c': run.c exactly (raw spaces, unknown code points → byte ids + 3 at once).
+   *  'spm': llama.cpp's SentencePiece conventions (spaces → '▁', '▁' prefix, unknown code points stay text
+   *  and can still merge, leftovers → `<0xNN>` pieces). */
+  readonly mode: 'llama2c' | 'spm';
+  readonly tokenTypes: Int32Array | undefined;
+
+  constructor(pieces: Uint8Array[], scores: Float32Array, options: { bosId?: number; eosId?: number; maxTokenLength?: number; mode?: 'llama2c' | 'spm'; tokenTypes?: Int32Array } = {}) {
     if (pieces.length !== scores.length) throw new ArgumentError('BpeTokenizer', 'scores', scores, `must have one score per piece (${pieces.length})`);
     this.vocabSize = pieces.length;
     this.pieces = pieces;
@@ -98,19 +104,22 @@ export class BpeTokenizer implements Tokenizer {
       const m = BYTE_RE.exec(this.keys[i]!);
       if (m) { const b = parseInt(m[1]!, 16); this.byteOf[i] = b; if (this.byteId[b]! < 0) this.byteId[b] = i; }
     }
-    this.dummy = this.lookup.get(' ') ?? -1;
+    this.mode = options.mode ?? 'llama2c';
+    this.tokenTypes = options.tokenTypes;
+    this.dummy = this.lookup.get(this.mode === 'spm' ? SPACE : ' ') ?? -1;
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
     const fn = 'Tokenizer.encode';
     if (typeof text !== 'string') throw new ArgumentError(fn, 'text', text, 'must be a string');
-    const bytes = new TextEncoder().encode(text);
-    const toks: number[] = [];
-    if (options.bos ?? true) toks.push(this.bosId);
-    const start = toks.length;
-    if (bytes.length > 0) {
+    const spm = this.mode === 'spm';
+    const bytes = new TextEncoder().encode(spm && text.length > 0 ? ' ' + text : text);
+    const keys: string[] = [];
+    const ids: number[] = [];
+    if (options.bos ?? true) { ids.push(this.bosId); keys.push(this.keys[this.bosId] ?? ''); }
+    if (!spm && bytes.length > 0) {
       if (this.dummy < 0) throw new ArgumentError(fn, 'text', text, "needs the dummy-prefix piece ' ', which this vocabulary lacks");
-      toks.push(this.dummy);
+      ids.push(this.dummy); keys.push(' ');
     }
     // code points (run.c groups a lead byte with up to 3 continuation bytes)
     let i = 0;
@@ -118,38 +127,37 @@ export class BpeTokenizer implements Tokenizer {
       let j = i + 1;
       while (j < bytes.length && (bytes[j]! & 0xc0) === 0x80 && j - i < 4) j++;
       let key = '';
-      for (let k = i; k < j; k++) key += String.fromCharCode(bytes[k]!);
+      if (spm && j === i + 1 && bytes[i] === 0x20) key = SPACE;
+      else for (let k = i; k < j; k++) key += String.fromCharCode(bytes[k]!);
       const id = this.lookup.get(key);
-      if (id !== undefined) toks.push(id);
-      else for (let k = i; k < j; k++) toks.push(bytes[k]! + 3);
+      if (id !== undefined) { ids.push(id); keys.push(key); }
+      else if (spm) { ids.push(-1); keys.push(key); }
+      else for (let k = i; k < j; k++) { const b = bytes[k]! + 3; ids.push(b); keys.push(this.keys[b] ?? ''); }
       i = j;
     }
-    this.merge(toks, start);
-    if (options.eos) toks.push(this.eosId);
-    return toks;
+    const out = this.merge(ids, keys);
+    if (options.eos) out.push(this.eosId);
+    return out;
   }
 
-  /** Merges toks[start..] in place (the BOS before `start` never merges, as in run.c, where BOS's piece never forms a pair piece). */
-  private merge(toks: number[], start: number): void {
-    // run.c also considers pairs with BOS; its piece ("\n<s>\n" here) never forms a known concatenation in
-    // practice, but to be exact we include it: merge over the whole array.
-    void start;
-    const n = toks.length;
-    if (n < 2) return;
-    const id = Int32Array.from(toks);
-    const prev = new Int32Array(n), next = new Int32Array(n);
+  /** Merges the symbols: repeatedly the adjacent pair whose concatenation is a piece with the highest
+   *  score, leftmost on ties (run.c's loop, and llama.cpp's SPM bigram queue). */
+  private merge(id0: number[], key0: string[]): number[] {
+    const n = id0.length;
+    const id = Int32Array.from(id0);
+    const key = key0.slice();
+    const next = new Int32Array(n), prev = new Int32Array(n);
     for (let k = 0; k < n; k++) { prev[k] = k - 1; next[k] = k + 1 < n ? k + 1 : -1; }
     const alive = new Uint8Array(n).fill(1);
     const heap = new CandidateHeap();
     const pairId = (a: number, b: number): number => {
-      const ia = id[a]!, ib = id[b]!;
-      if (ia < 0 || ib < 0 || ia >= this.vocabSize || ib >= this.vocabSize) return -1;
-      if (this.pieces[ia]!.length + this.pieces[ib]!.length > this.maxTokenLength * 2 + 8) return -1;
-      return this.lookup.get(this.keys[ia]! + this.keys[ib]!) ?? -1;
+      if (key[a]!.length + key[b]!.length > this.maxTokenLength) return -1;
+      return this.lookup.get(key[a]! + key[b]!) ?? -1;
     };
     const consider = (a: number) => {
+      if (a < 0) return;
       const b = next[a]!;
-      if (a < 0 || b < 0) return;
+      if (b < 0) return;
       const m = pairId(a, b);
       // run.c: only candidates with score > -1e10 count (best_score starts at -1e10)
       if (m >= 0 && this.scores[m]! > -1e10) heap.push(this.scores[m]!, a);
@@ -164,16 +172,25 @@ export class BpeTokenizer implements Tokenizer {
       if (b < 0) continue;
       const m = pairId(a, b);
       if (m < 0 || this.scores[m]! !== score) continue; // stale candidate
-      id[a] = m;
+      id[a] = m; key[a] = this.keys[m]!;
       alive[b] = 0;
       const nb = next[b]!;
       next[a] = nb;
       if (nb >= 0) prev[nb] = a;
-      if (prev[a]! >= 0) consider(prev[a]!);
+      consider(prev[a]!);
       consider(a);
     }
-    toks.length = 0;
-    for (let k = 0; k >= 0; k = next[k]!) toks.push(id[k]!);
+    const out: number[] = [];
+    for (let k = n > 0 ? 0 : -1; k >= 0; k = next[k]!) {
+      if (id[k]! >= 0) { out.push(id[k]!); continue; }
+      // spm leftover: byte fallback through the <0xNN> pieces
+      const s = key[k]!;
+      for (let c = 0; c < s.length; c++) {
+        const bid = this.byteId[s.charCodeAt(c)]!;
+        out.push(bid >= 0 ? bid : 0);
+      }
+    }
+    return out;
   }
 
   piece(id: number): Uint8Array {
@@ -183,6 +200,7 @@ export class BpeTokenizer implements Tokenizer {
 
   decodeTokenBytes(prev: number, id: number): Uint8Array {
     let p = this.piece(id);
+    if (this.mode === 'spm') p = replaceSpace(p);
     if (prev === this.bosId && p[0] === 0x20) p = p.subarray(1);
     const b = this.byteOf[id]!;
     if (b >= 0) return Uint8Array.of(b);
@@ -206,6 +224,19 @@ export class BpeTokenizer implements Tokenizer {
     for (const c of chunks) { all.set(c, o); o += c.length; }
     return new TextDecoder().decode(all);
   }
+}
+
+const SPACE = '\u00e2\u0096\u0081'; // '▁' (U+2581) as UTF-8 bytes in a latin1 string
+
+function replaceSpace(p: Uint8Array): Uint8Array {
+  let hit = false;
+  for (let i = 0; i + 2 < p.length; i++) if (p[i] === 0xe2 && p[i + 1] === 0x96 && p[i + 2] === 0x81) { hit = true; break; }
+  if (!hit) return p;
+  const out: number[] = [];
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === 0xe2 && p[i + 1] === 0x96 && p[i + 2] === 0x81) { out.push(0x20); i += 2; } else out.push(p[i]!);
+  }
+  return Uint8Array.from(out);
 }
 
 function latin1(b: Uint8Array): string {
