@@ -1,0 +1,139 @@
+/**
+ * `llmpress demo` (what `pnpm demo` runs): compress the real model with every method, evaluate each
+ * against the dense model on held-out windows disjoint from calibration, save one compressed model and
+ * reload it, and write an HTML report (plus results/demo.json). Without ../shared/data it uses a
+ * deterministic generated model and text sampled from it, so it runs anywhere.
+ */
+import { parseArgs } from 'node:util';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Rng, randn, Tensor, type LinearLayer } from '@llmpress/tensor';
+import { svdvals } from '@llmpress/decompositions';
+import {
+  LlamaModel, denseBlock, evaluate, evalSplit, generate, saveModel, loadCompressedModel, type LlamaConfig, type Window,
+} from '@llmpress/models';
+import { dataDir, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
+import { compressWith, ALL_KINDS, type MethodName } from './methods.js';
+import { renderReport, type ReportRow } from './report/report.js';
+import { normaliseRows } from './results.js';
+import { createProgress } from './progress.js';
+
+const PLAN: Array<{ method: MethodName; label: string; ratio?: number; bits?: number; budget?: number }> = [
+  { method: 'svd', label: 'SVD', ratio: 0.4 },
+  { method: 'asvd', label: 'ASVD', ratio: 0.4 },
+  { method: 'svd-llm', label: 'SVD-LLM', ratio: 0.4 },
+  { method: 'svd-llm-update', label: 'SVD-LLM + update', ratio: 0.4 },
+  { method: 'tt', label: 'TT', budget: 0.6 },
+  { method: 'saten', label: 'Saten (TT + sparse)', budget: 0.6 },
+  { method: 'rtn', label: 'RTN', bits: 4 },
+  { method: 'gptq', label: 'GPTQ', bits: 4 },
+  { method: 'quad', label: 'QUAD W4A4', bits: 4 },
+];
+
+/** A deterministic generated model (random weights with decaying spectra) and text sampled from it. */
+export function generatedModel(seed = 7): { model: LlamaModel; ids: number[] } {
+  const config: LlamaConfig = { dim: 64, hiddenDim: 172, nLayers: 2, nHeads: 8, nKvHeads: 4, headDim: 8, vocabSize: 256, seqLen: 512, normEps: 1e-5, ropeTheta: 10000, ropeStyle: 'interleaved', tiedEmbeddings: true } as LlamaConfig;
+  let s = seed;
+  const mat = (out: number, inp: number) => {
+    const w = randn([out, inp], { seed: s++ });
+    // decaying column scales give a realistic singular-value decay
+    for (let i = 0; i < out; i++) for (let j = 0; j < inp; j++) w.data[i * inp + j]! *= 0.6 / Math.sqrt(inp) / (1 + j / 8);
+    return w as Tensor<'f32'>;
+  };
+  const ones = (n: number) => new Float32Array(n).fill(1);
+  const kv = config.nKvHeads * config.headDim;
+  const blocks = Array.from({ length: config.nLayers }, () => denseBlock({
+    attnNorm: ones(64), ffnNorm: ones(64), q: mat(64, 64), k: mat(kv, 64), v: mat(kv, 64), o: mat(64, 64),
+    gate: mat(172, 64), up: mat(172, 64), down: mat(64, 172),
+  }));
+  const emb = randn([256, 64], { seed: s++, std: 1 }) as Tensor<'f32'>;
+  const model = new LlamaModel(config, { embedding: emb, blocks, finalNorm: ones(64) });
+  const ids: number[] = [1];
+  const rng = new Rng(seed);
+  while (ids.length < 240 * 256 + 2) ids.push(...generate(model, [1, rng.int(255) + 1], { maxTokens: 255, temperature: 1, seed: rng.nextU32() }).slice(0, 256));
+  return { model, ids };
+}
+
+export async function runDemo(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { windows: { type: 'string' }, 'out-dir': { type: 'string' }, methods: { type: 'string' }, generated: { type: 'boolean' } } });
+  const nWin = Number(values.windows ?? 16);
+  const outDir = resolve(values['out-dir'] ?? 'llmpress-demo');
+  mkdirSync(outDir, { recursive: true });
+  const only = values.methods?.split(',');
+  const plan = PLAN.filter((p) => !only || only.includes(p.method));
+
+  let model: LlamaModel, ids: number[], modelName: string;
+  const real = !values.generated && existsSync(join(dataDir(), 'stories260K', 'stories260K.bin'));
+  if (real) {
+    const S = loadStories260K(dataDir());
+    model = S.model; ids = S.tokenizer.encode(S.text); modelName = 'stories260K (real, ../shared/data)';
+  } else {
+    process.stderr.write(`demo: no model at ${dataDir()} — using the generated deterministic model (set LLMPRESS_DATA to use the real one)\n`);
+    ({ model, ids } = generatedModel());
+    modelName = 'generated 2-layer Llama (random weights, text sampled from it)';
+  }
+  const split = evalSplit(ids);
+  const evalWindows: Window[] = split.eval.slice(0, nWin);
+  const denseLinearBytes = model.linearBytes();
+  process.stderr.write(`demo: ${modelName}; eval windows 0..${nWin - 1} × 256, calibration windows 200..231 (disjoint)\n`);
+
+  const dense = evaluate(model, evalWindows, {});
+  const rows: ReportRow[] = [];
+  const layerErrors: Array<{ method: string; layer: string; relErr: number }> = [];
+  const table: string[] = ['| method | setting | linear bytes | compression | bits/weight | ppl | KL | top-1 | time |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| dense | f32 | ${denseLinearBytes} | 1.00× | 32.00 | ${dense.ppl.toFixed(4)} | 0 | 100% | |`];
+  let saved: { method: string; path: string; ppl: number } | undefined;
+  for (const p of plan) {
+    const t0 = performance.now();
+    const bar = createProgress(`demo ${p.label}`, 1);
+    try {
+      const res = await compressWith(p.method, model, { ratio: p.ratio, bits: p.bits, budget: p.budget, calibration: split.calibration, onProgress: (l, d, t) => { (bar as any); bar.tick(l, Math.round((d / Math.max(1, t)) * 1)); } });
+      const e = evaluate(res.model, evalWindows, { reference: model });
+      const secs = (performance.now() - t0) / 1000;
+      bar.done(`ppl ${e.ppl.toFixed(3)}`);
+      const bytes = res.model.linearBytes();
+      rows.push({ method: p.label, setting: res.setting, source: 'demo', bytes, denseBytes: denseLinearBytes, bitsPerWeight: res.model.effectiveBitsPerWeight(), ppl: e.ppl, kl: e.kl, top1: e.top1 });
+      table.push(`| ${p.label} | ${res.setting} | ${bytes} | ${(denseLinearBytes / bytes).toFixed(2)}× | ${res.model.effectiveBitsPerWeight().toFixed(2)} | ${e.ppl.toFixed(4)} | ${e.kl?.toFixed(4)} | ${((e.top1 ?? 0) * 100).toFixed(1)}% | ${secs.toFixed(1)}s |`);
+      if (p.method !== 'quad') {
+        for (const entry of model.linears()) {
+          const c = res.model.linears().find((x) => x.name === entry.name);
+          if (!c) continue;
+          const W = entry.layer.toDense().data, H = c.layer.toDense().data;
+          let num = 0, den = 0;
+          for (let i = 0; i < W.length; i++) { const d = W[i]! - H[i]!; num += d * d; den += W[i]! * W[i]!; }
+          layerErrors.push({ method: p.label, layer: entry.name, relErr: Math.sqrt(num / den) });
+        }
+      }
+      if (p.method === 'svd-llm-update') {
+        const path = join(outDir, 'stories260K-svd-llm-40.safetensors');
+        writeFileAtomic(path, saveModel(res.model, { method: p.method, setting: res.setting } as any) as Uint8Array);
+        const back = loadCompressedModel(new Uint8Array(readFileSync(path)), { kinds: ALL_KINDS, file: path } as any);
+        saved = { method: p.label, path, ppl: evaluate(back, evalWindows, {}).ppl };
+      }
+    } catch (err) {
+      bar.done('FAILED');
+      process.stderr.write(`demo: ${p.label} failed: ${(err as Error).message}\n`);
+      table.push(`| ${p.label} | failed: ${(err as Error).message.slice(0, 80)} | | | | | | | |`);
+    }
+  }
+  const spectra = model.linears().filter((e) => e.block === 0).map((e) => ({ layer: e.name, values: Array.from(svdvals(e.layer.toDense().astype('f64')).data as Float64Array) }));
+  // fold in the full tables of the eval commands when they have been run
+  const resultsDir = resolve('results');
+  if (existsSync(resultsDir)) {
+    for (const f of readdirSync(resultsDir).filter((x) => x.endsWith('.json') && x !== 'dense.json' && x !== 'demo.json')) {
+      try { rows.push(...normaliseRows(f.replace(/\.json$/, ''), JSON.parse(readFileSync(join(resultsDir, f), 'utf8')), real ? denseLinearBytes : undefined)); } catch { /* not a table */ }
+    }
+  }
+  const notes = [
+    `Demo rows: ${nWin} evaluation windows of 256 tokens (standard protocol), calibration windows 200..231; command: pnpm demo.`,
+    `Other sections come from results/*.json written by pnpm eval:svd-llm, eval:saten, eval:quad, eval:q2n, eval:kv (64 windows).`,
+    saved ? `Saved ${saved.method} to ${saved.path}; reloaded perplexity ${saved.ppl.toFixed(4)} (identical model).` : 'No model saved.',
+  ];
+  const html = renderReport({ title: 'llmpress — what compression cost', subtitle: modelName, model: { name: modelName, params: model.linears().reduce((a, e) => a + e.layer.params(), 0), bytes: model.storedBytes() }, dense: { ppl: dense.ppl }, rows, spectra, layerErrors, notes, generatedAt: new Date().toISOString() });
+  const reportPath = join(outDir, 'report.html');
+  writeFileAtomic(reportPath, new TextEncoder().encode(html));
+  mkdirSync(resolve('results'), { recursive: true });
+  writeFileAtomic(resolve('results', 'demo.json'), new TextEncoder().encode(JSON.stringify(rows.filter((r) => r.source === 'demo').map((r) => ({ ...r, windows: nWin })), null, 2) + '\n'));
+  process.stdout.write(`\n${table.join('\n')}\n\n${notes[2]}\nreport: ${reportPath}\n`);
+  return rows.some((r) => r.source === 'demo') ? 0 : 1;
+}

@@ -1,0 +1,174 @@
+/**
+ * `llmpress` — inspect, compress, eval, kv-eval, report, demo.
+ * Exit codes (stable, for scripts): 0 ok · 1 unexpected failure · 2 usage error · 3 bad input
+ * file or data · 4 refused to overwrite.
+ */
+import { parseArgs } from 'node:util';
+import { existsSync, readFileSync, readdirSync, statSync, mkdirSync } from 'node:fs';
+import { join, resolve, dirname, basename } from 'node:path';
+import { LlmpressError, ArgumentError } from '@llmpress/tensor';
+import { evaluate, evalSplit, standardWindows, saveModel, loadCompressedModel, type LlamaModel, type Tokenizer } from '@llmpress/models';
+import { dataDir, loadModel, loadTokenizer, writeFileAtomic } from '@llmpress/models/node';
+import { createProgress } from './progress.js';
+import { METHODS, ALL_KINDS, compressWith, isMethod, type MethodName } from './methods.js';
+import { renderReport, type ReportRow } from './report/report.js';
+import { normaliseRows } from './results.js';
+import { inspectFile } from './inspect.js';
+import { runDemo } from './demo.js';
+
+export const EXIT = { ok: 0, failure: 1, usage: 2, badInput: 3, refused: 4 } as const;
+
+class UsageError extends Error {}
+
+const HELP = `llmpress — compress LLM weights and KV caches
+
+usage:
+  llmpress inspect <model>                         format, config, tensors, bytes, dtype histogram
+  llmpress compress <model> --method <m> --out <file.safetensors>
+           [--ratio 0.4] [--bits 4] [--group-size 32] [--budget 0.4]
+           [--calib <text file>] [--tokenizer <file>] [--eval]
+           methods: ${METHODS.join(', ')}
+  llmpress eval <model> [--text <file>] [--reference <model>] [--windows 64] [--tokenizer <file>]
+  llmpress report [--results <dir>] [--out report.html]
+  llmpress demo [--windows 16] [--out-dir <dir>]     every method on the real model (or a generated one), then the report
+
+models: llama2.c .bin, .safetensors (file or Hugging Face folder), .gguf, or a compressed .safetensors written by llmpress.
+data:   $LLMPRESS_DATA (default ../shared/data) holds stories260K and the held-out text.`;
+
+function out(s: string) { process.stdout.write(s + '\n'); }
+
+/** Loads a dense checkpoint or an llmpress-compressed safetensors file. */
+export function openModel(path: string): LlamaModel {
+  if (path.endsWith('.safetensors') && existsSync(path) && statSync(path).isFile()) {
+    const bytes = new Uint8Array(readFileSync(path));
+    const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+    const head = n > 0 && n < bytes.length ? new TextDecoder().decode(bytes.subarray(8, 8 + Math.min(n, 1 << 20))) : '';
+    if (head.includes('"llmpress')) return loadCompressedModel(bytes, { kinds: ALL_KINDS, file: path } as any);
+  }
+  return loadModel(path);
+}
+
+function findTokenizer(modelPath: string, explicit: string | undefined, vocabSize: number): Tokenizer {
+  if (explicit) return loadTokenizer(explicit, { vocabSize });
+  const dir = statSync(modelPath).isDirectory() ? modelPath : dirname(modelPath);
+  for (const cand of [join(dir, 'tok512.bin'), join(dir, 'tokenizer.bin'), join(dir, 'tokenizer.json')]) {
+    if (existsSync(cand)) return loadTokenizer(cand, { vocabSize });
+  }
+  const dflt = join(dataDir(), 'stories260K', 'tok512.bin');
+  if (vocabSize === 512 && existsSync(dflt)) return loadTokenizer(dflt, { vocabSize });
+  throw new ArgumentError('llmpress', '--tokenizer', undefined, `is needed: no tokenizer found beside '${modelPath}'`);
+}
+
+function defaultText(): string { return join(dataDir(), 'tinystories', 'tinystories_val.txt'); }
+
+async function cmdCompress(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
+    method: { type: 'string' }, out: { type: 'string' }, ratio: { type: 'string' }, bits: { type: 'string' },
+    'group-size': { type: 'string' }, budget: { type: 'string' }, calib: { type: 'string' }, tokenizer: { type: 'string' },
+    eval: { type: 'boolean' }, force: { type: 'boolean' },
+  } });
+  const [input] = positionals;
+  if (!input) throw new UsageError('compress: missing <model>');
+  if (!values.method || !isMethod(values.method)) throw new UsageError(`compress: --method must be one of ${METHODS.join(', ')}, got ${values.method ?? 'nothing'}`);
+  if (!values.out) throw new UsageError('compress: --out <file.safetensors> is required');
+  const outPath = resolve(values.out);
+  if (resolve(input) === outPath) { process.stderr.write(`compress: refusing to overwrite the input '${input}'\n`); return EXIT.refused; }
+  if (existsSync(outPath) && !values.force) { process.stderr.write(`compress: '${values.out}' exists; pass --force to replace it (the input is never touched)\n`); return EXIT.refused; }
+  const num = (k: string, v: string | undefined) => { if (v === undefined) return undefined; const x = Number(v); if (!Number.isFinite(x)) throw new UsageError(`compress: --${k} must be a number, got ${v}`); return x; };
+  const model = openModel(input);
+  const tokenizer = findTokenizer(input, values.tokenizer, model.config.vocabSize);
+  const text = readFileSync(values.calib ?? defaultText(), 'utf8');
+  const split = evalSplit(tokenizer.encode(text));
+  const bar = createProgress(`compress ${values.method}`, 1);
+  const res = await compressWith(values.method as MethodName, model, {
+    ratio: num('ratio', values.ratio), bits: num('bits', values.bits), groupSize: num('group-size', values['group-size']),
+    budget: num('budget', values.budget), calibration: split.calibration,
+    onProgress: (label, done, total) => { (bar as any).total = total; bar.tick(label, done); },
+  });
+  bar.done();
+  const saved = saveModel(res.model, { method: values.method, setting: res.setting, source: basename(input) } as any);
+  writeFileAtomic(outPath, saved as Uint8Array, { input });
+  out(`| | linears bytes | total bytes | bits/weight (linears) |\n| --- | ---: | ---: | ---: |`);
+  out(`| input | ${model.linearBytes()} | ${model.storedBytes()} | ${model.effectiveBitsPerWeight().toFixed(2)} |`);
+  out(`| ${values.method} (${res.setting}) | ${res.model.linearBytes()} | ${res.model.storedBytes()} | ${res.model.effectiveBitsPerWeight().toFixed(2)} |`);
+  if (values.eval) {
+    const windows = split.eval.slice(0, 16);
+    const e = evaluate(res.model, windows, { reference: model });
+    out(`\nquick eval (16 windows): ppl ${e.ppl.toFixed(4)}, KL ${e.kl?.toFixed(4)}, top-1 ${((e.top1 ?? 0) * 100).toFixed(1)}%`);
+  }
+  out(`wrote ${values.out}`);
+  return EXIT.ok;
+}
+
+async function cmdEval(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
+    text: { type: 'string' }, reference: { type: 'string' }, windows: { type: 'string' }, tokenizer: { type: 'string' }, json: { type: 'boolean' },
+  } });
+  const [input] = positionals;
+  if (!input) throw new UsageError('eval: missing <model>');
+  const model = openModel(input);
+  const tokenizer = findTokenizer(values.reference ?? input, values.tokenizer, model.config.vocabSize);
+  const text = readFileSync(values.text ?? defaultText(), 'utf8');
+  const count = Number(values.windows ?? 64);
+  if (!Number.isInteger(count) || count < 1) throw new UsageError(`eval: --windows must be a positive integer, got ${values.windows}`);
+  const windows = standardWindows(tokenizer.encode(text), { start: 0, count, len: Math.min(256, model.config.seqLen) });
+  const reference = values.reference ? openModel(values.reference) : undefined;
+  const bar = createProgress('eval', windows.length);
+  const r = evaluate(model, windows, { reference, onProgress: (d: number) => bar.tick('window', d) } as any);
+  bar.done();
+  if (values.json) out(JSON.stringify({ ppl: r.ppl, nll: r.nll, kl: r.kl, top1: r.top1, tokens: r.tokens, tokensPerSecond: r.tokensPerSecond }));
+  else {
+    out('| model | windows | ppl | KL | top-1 | tokens/s |\n| --- | ---: | ---: | ---: | ---: | ---: |');
+    out(`| ${basename(input)} | ${windows.length} | ${r.ppl.toFixed(4)} | ${r.kl === undefined ? '—' : r.kl.toFixed(4)} | ${r.top1 === undefined ? '—' : (100 * r.top1).toFixed(1) + '%'} | ${r.tokensPerSecond.toFixed(0)} |`);
+  }
+  return EXIT.ok;
+}
+
+export function collectReportRows(dir: string): { rows: ReportRow[]; densePpl?: number } {
+  const rows: ReportRow[] = [];
+  let densePpl: number | undefined;
+  if (!existsSync(dir)) return { rows };
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) {
+    let json: unknown;
+    try { json = JSON.parse(readFileSync(join(dir, f), 'utf8')); } catch { continue; }
+    const source = f.replace(/\.json$/, '');
+    if (source === 'dense') { densePpl = (json as any)?.ppl; continue; }
+    rows.push(...normaliseRows(source, json));
+  }
+  return { rows, densePpl };
+}
+
+async function cmdReport(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { results: { type: 'string' }, out: { type: 'string' } } });
+  const dir = resolve(values.results ?? 'results');
+  const { rows, densePpl } = collectReportRows(dir);
+  if (!rows.length) { process.stderr.write(`report: no result tables (*.json with ppl rows) in ${dir}\n`); return EXIT.badInput; }
+  const html = renderReport({ title: 'llmpress report', subtitle: `from ${dir}`, dense: densePpl ? { ppl: densePpl } : undefined, rows, generatedAt: new Date().toISOString() });
+  const outPath = resolve(values.out ?? join(dir, 'report.html'));
+  mkdirSync(dirname(outPath), { recursive: true });
+  writeFileAtomic(outPath, new TextEncoder().encode(html));
+  out(`wrote ${outPath} (${rows.length} rows)`);
+  return EXIT.ok;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'inspect': { if (!rest[0]) throw new UsageError('inspect: missing <model>'); out(inspectFile(rest[0])); return EXIT.ok; }
+      case 'compress': return await cmdCompress(rest);
+      case 'eval': return await cmdEval(rest);
+      case 'report': return await cmdReport(rest);
+      case 'demo': return await runDemo(rest);
+      case undefined: case '-h': case '--help': case 'help': out(HELP); return cmd === undefined ? EXIT.usage : EXIT.ok;
+      default: throw new UsageError(`unknown command '${cmd}'`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as any)?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (e as any)?.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      process.stderr.write(`llmpress: ${(e as Error).message}\n\n${HELP}\n`);
+      return EXIT.usage;
+    }
+    if (LlmpressError.isInstance(e)) { process.stderr.write(`llmpress: ${(e as Error).message}\n`); return EXIT.badInput; }
+    throw e;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * One registry from a method name to the package that implements it, so `llmpress compress
+ * --method X` and the demo run every method the same way. Each entry documents its setting.
+ */
+import { ArgumentError, DenseLinear, type Backend, type LinearLayer, type SerializedLayer } from '@llmpress/tensor';
+import { captureLinearStats, type LlamaModel, type Window } from '@llmpress/models';
+import { compressModel, LowRankLinear } from '@llmpress/decompositions';
+import { compressModelTT, TTLinear, TTSparseLinear, LowRankSparseLinear } from '@llmpress/tt-networks';
+import { rtnModel, gptqModel, QuantizedLinear, QuantActLinear, quadRotate, quantizeRotated } from '@llmpress/quantizers';
+
+export const METHODS = ['svd-llm', 'svd-llm-update', 'svd', 'asvd', 'tt', 'saten', 'saten-2:4', 'rtn', 'gptq', 'quad'] as const;
+export type MethodName = (typeof METHODS)[number];
+
+export interface CompressRequest {
+  /** Fraction of the linears' parameters to remove (low-rank methods), default 0.4. */
+  ratio?: number;
+  /** Weight bits (quantizers), default 4. */
+  bits?: number;
+  groupSize?: number;
+  /** Stored bytes of the compressed linears as a fraction of their dense f32 bytes (TT methods), default 0.4. */
+  budget?: number;
+  calibration: Window[];
+  backend?: Backend;
+  onProgress?: (label: string, done: number, total: number) => void;
+}
+
+export interface CompressOutcome { model: LlamaModel; setting: string; notes: string[] }
+
+/** Deserializers for every layer kind the methods write (for `loadCompressedModel(file, { kinds })`). */
+export const ALL_KINDS: Record<string, (s: SerializedLayer) => LinearLayer> = {
+  dense: DenseLinear.deserialize,
+  'low-rank': LowRankLinear.deserialize,
+  tt: TTLinear.deserialize,
+  'tt-sparse': TTSparseLinear.deserialize,
+  'low-rank-sparse': LowRankSparseLinear.deserialize,
+  quantized: QuantizedLinear.deserialize,
+  'quant-act': QuantActLinear.deserialize,
+};
+
+export function isMethod(x: unknown): x is MethodName { return typeof x === 'string' && (METHODS as readonly string[]).includes(x); }
+
+export async function compressWith(method: MethodName, model: LlamaModel, req: CompressRequest): Promise<CompressOutcome> {
+  const fn = 'compressWith';
+  if (!isMethod(method)) throw new ArgumentError(fn, 'method', method, `must be one of ${METHODS.join(', ')}`);
+  const progress = req.onProgress ?? (() => {});
+  const ratio = req.ratio ?? 0.4, bits = req.bits ?? 4, budget = req.budget ?? 0.4;
+  switch (method) {
+    case 'svd-llm': case 'svd-llm-update': case 'svd': case 'asvd': {
+      const r = await compressModel(model, {
+        method: method === 'svd-llm-update' ? 'svd-llm' : method, ratio, update: method === 'svd-llm-update',
+        calibration: method === 'svd' ? undefined : req.calibration, backend: req.backend,
+        onProgress: (e) => progress(e.name ?? `block ${e.block}`, e.done, e.total),
+      });
+      return { model: r.model, setting: `${Math.round(ratio * 100)}% params removed`, notes: [`${r.params} of ${r.denseParams} linear params kept`] };
+    }
+    case 'tt': case 'saten': case 'saten-2:4': {
+      const denseBytes = model.linears().reduce((a, e) => a + 4 * e.layer.inFeatures * e.layer.outFeatures, 0);
+      progress('calibration', 0, 1);
+      const calibration = captureLinearStats(model, req.calibration, { gram: true, backend: req.backend });
+      progress('calibration', 1, 1);
+      const r = compressModelTT(model, { method: method === 'tt' ? 'tt' : method === 'saten' ? 'saten-u' : 'saten-2:4', budget: budget * denseBytes, calibration });
+      return { model: r.model as LlamaModel, setting: `${Math.round(budget * 100)}% of dense bytes`, notes: [] };
+    }
+    case 'rtn': {
+      const spec = { bits: bits as any, groupSize: req.groupSize ?? 32 };
+      return { model: rtnModel(model, spec), setting: `W${bits} g${spec.groupSize}`, notes: [] };
+    }
+    case 'gptq': {
+      const total = model.linears().length;
+      let done = 0;
+      const m = await gptqModel(model, req.calibration, { bits: bits as any, groupSize: req.groupSize ?? 32, onLayer: (name) => progress(name, ++done, total) });
+      return { model: m, setting: `W${bits} g${req.groupSize ?? 32}`, notes: [] };
+    }
+    case 'quad': {
+      const r = Math.max(1, Math.round(model.config.dim / 64) * 4);
+      progress('rotate', 0, 2);
+      const rot = quadRotate(model, req.calibration, { r });
+      progress('quantize', 1, 2);
+      const m = await quantizeRotated(rot, req.calibration, { bits: bits as any } as any);
+      progress('quantize', 2, 2);
+      return { model: m, setting: `W${bits}A4, r=${r}`, notes: [] };
+    }
+  }
+}

@@ -1,0 +1,43 @@
+import { describe, it, expect } from 'vitest';
+import { renderReport } from './report.js';
+import { lineChart, stackedBars } from './svg.js';
+import { normaliseRows } from '../results.js';
+
+describe('report', () => {
+  it('renders a self-contained page with a plot per table, the rows and escaped text', () => {
+    const html = renderReport({
+      title: 'R <&>', dense: { ppl: 4.62 },
+      rows: [
+        { method: 'SVD', setting: '40%', source: 'svd-llm', bytes: 500, denseBytes: 1000, ppl: 9 },
+        { method: 'SVD', setting: '20%', source: 'svd-llm', bytes: 800, denseBytes: 1000, ppl: 6, kl: 0.2, top1: 0.8 },
+        { method: 'SVD-LLM', setting: '40%', source: 'svd-llm', bytes: 500, denseBytes: 1000, ppl: 7, components: { factors: 480, meta: 20 } },
+      ],
+      spectra: [{ layer: 'blocks.0.q', values: [4, 2, 1, 0.5] }],
+      layerErrors: [{ method: 'SVD', layer: 'blocks.0.q', relErr: 0.3 }],
+    });
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+    expect(html).toContain('R &lt;&amp;&gt;');
+    expect((html.match(/<svg/g) ?? []).length).toBe(4); // ppl plot, spectra, layer error, bytes
+    expect(html).toContain('<b>7</b>');
+    expect(html).toContain('80.0%');
+    expect(html).toContain('2×'); // 1000/500
+  });
+  it('line chart places points monotonically and draws the dense reference', () => {
+    const svg = lineChart([{ name: 'a', points: [{ x: 1, y: 1 }, { x: 2, y: 10 }] }], { title: 't', xLabel: 'x', yLabel: 'y', logY: true, reference: { y: 5, label: 'dense' } });
+    const cs = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    expect(cs).toHaveLength(2);
+    expect(cs[1]![0]).toBeGreaterThan(cs[0]![0]!);
+    expect(cs[1]![1]).toBeLessThan(cs[0]![1]!); // larger y is higher on screen
+    expect(svg).toContain('stroke-dasharray');
+    expect(lineChart([], { title: 'empty', xLabel: '', yLabel: '' })).toContain('no data');
+    expect(stackedBars([{ label: 'm', parts: [{ name: 'a', value: 1 }, { name: 'b', value: 3 }] }], { title: 'b', unit: 'KiB' })).toContain('4 KiB');
+  });
+  it('normalises eval tables with differing field names and drops rows without ppl', () => {
+    const rows = normaliseRows('quad', [{ method: 'RTN', bits: 4, groupSize: 32, bytes: 10, ppl: 5 }, { method: 'x' }, { name: 'KV', keyBytes: 3, fp32KeyBytes: 30, perplexity: 4.7, setting: '1.25 bits' }]);
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({ method: 'RTN', setting: '4 bits g32', bytes: 10, ppl: 5, source: 'quad' });
+    expect(rows[1]).toMatchObject({ method: 'KV', bytes: 3, denseBytes: 30, ppl: 4.7 });
+    expect(normaliseRows('x', { rows: [{ ppl: 1 }] })).toHaveLength(1);
+  });
+});
