@@ -11,7 +11,7 @@
  * multiplied and summed in exact integer arithmetic per group, then scaled by s_x · s_w.
  */
 import {
-  ArgumentError, ShapeError, Tensor, DenseLinear, type LinearLayer, type LinearForwardOptions, type SerializedLayer,
+  ArgumentError, ShapeError, Tensor, DenseLinear, type Backend, type LinearLayer, type LinearForwardOptions, type SerializedLayer,
 } from '@llmpress/tensor';
 import { QuantizedLinear } from './quantized-linear.js';
 import { quantizeActivations, checkActOptions, type ActQuantOptions } from './act-quant.js';
@@ -65,8 +65,10 @@ export class QuantActLinear implements LinearLayer {
     if (this.rotation) { xd = xd.slice(); this.rotation.apply(xd, T); }
     let y: Float32Array;
     const w = this.weight;
+    const be = options.backend;
     if (this.act && this.integerKernel && w instanceof QuantizedLinear && w.symmetric) {
-      y = integerForward(w, quantizeActivations(xd, T, nr, this.act, n, r), T);
+      const a = quantizeActivations(xd, T, nr, this.act, n, r);
+      y = be && w.int4KernelReady(be) && (be.extra!.w4a4Gemm || be.extra!.w4a8Gemv) ? backendIntegerForward(w, a, T, this.act.bits, be) : integerForward(w, a, T);
     } else {
       const xr = new Float32Array(T * nr);
       if (this.act) {
@@ -150,6 +152,25 @@ export class QuantActLinear implements LinearLayer {
       act: bits === 0 ? null : { bits: bits as 4 | 8, clip: Number(s.meta.clip) }, rotation, integerKernel: s.meta.integerKernel !== false,
     });
   }
+}
+
+/** The WASM integer kernels: W4A4 GEMM (activations packed to int4, per-token scale per group) or W4A8 GEMV per token. */
+export function backendIntegerForward(w: QuantizedLinear, a: { codes: Int8Array; scales: Float32Array }, T: number, actBits: 4 | 8, be: Backend): Float32Array {
+  const n = w.inFeatures, m = w.outFeatures, g = w.groupSize, ng = w.nGroups;
+  let qx = a.codes;
+  if (w.perm) { const p = w.perm, t2 = new Int8Array(T * n); for (let t = 0; t < T; t++) for (let j = 0; j < n; j++) t2[t * n + j] = qx[t * n + p[j]!]!; qx = t2; }
+  const { w: wk, scales } = w.kernelWeights(be);
+  const y = new Float32Array(T * m);
+  if (actBits === 4 && be.extra!.w4a4Gemm) {
+    const ap = new Uint8Array((T * n) / 2);
+    for (let i = 0; i < ap.length; i++) ap[i] = (qx[2 * i]! & 15) | ((qx[2 * i + 1]! & 15) << 4);
+    const as = new Float32Array(T * ng);
+    for (let t = 0; t < T; t++) as.fill(a.scales[t]!, t * ng, t * ng + ng);
+    be.extra!.w4a4Gemm({ m: T, n: m, k: n, groupSize: g, a: ap, aScales: as, w: wk, wScales: scales, c: y });
+  } else if (be.extra!.w4a8Gemv) {
+    for (let t = 0; t < T; t++) be.extra!.w4a8Gemv({ m, n, groupSize: g, w: wk, scales, x: qx.subarray(t * n, t * n + n), xScale: a.scales[t]!, y: y.subarray(t * m, t * m + m) });
+  } else return integerForward(w, a, T);
+  return y;
 }
 
 /** y[t, i] = s_x[t] · Σ_g s_w[i, g] · Σ_{j ∈ g} qx[t, j] · qw[i, j]  (exact integer inner sums). */

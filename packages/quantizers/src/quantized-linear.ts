@@ -5,7 +5,7 @@
  */
 import {
   ArgumentError, ShapeError, Tensor, NonFiniteError, f16ToF32,
-  type LinearLayer, type LinearForwardOptions, type SerializedLayer,
+  type Backend, type LinearLayer, type LinearForwardOptions, type SerializedLayer,
 } from '@llmpress/tensor';
 import { packBits, packedRowBytes, unpackRow, checkBits, type Bits } from './pack.js';
 import type { ScaleDType } from './scheme.js';
@@ -107,19 +107,56 @@ export class QuantizedLinear implements LinearLayer {
     }
   }
 
+  /** Whether `backend.extra` int4 kernels (WASM: signed int4, even groups, f32 scales) can run this layer. */
+  int4KernelReady(backend: Backend | undefined): boolean {
+    return !!backend?.extra?.int4Gemv && this.bits === 4 && this.symmetric && this.inFeatures % 2 === 0 && this.groupSize % 2 === 0;
+  }
+
+  private readonly kernelCache = new WeakMap<Backend, { w: Uint8Array; scales: Float32Array }>();
+  /**
+   * The weights in the backend kernels' layout (two's-complement nibbles = stored code XOR 8, f32
+   * scales), built once per backend, in the backend's own memory when it can `allocate`. A runtime
+   * cache of the same size as the packed codes (not counted by `bytes()`, which is what is stored).
+   */
+  kernelWeights(backend: Backend): { w: Uint8Array; scales: Float32Array } {
+    let c = this.kernelCache.get(backend);
+    if (c) return c;
+    const nb = this.packed.length, ns = this.scales.length;
+    let w: Uint8Array, scales: Float32Array;
+    if (backend.allocate) {
+      const a = backend.allocate('f32', Math.ceil(nb / 4)) as Float32Array;
+      w = new Uint8Array(a.buffer, a.byteOffset, nb);
+      scales = backend.allocate('f32', ns) as Float32Array;
+    } else { w = new Uint8Array(nb); scales = new Float32Array(ns); }
+    for (let i = 0; i < nb; i++) w[i] = this.packed[i]! ^ 0x88;
+    scales.set(this.decodedScales());
+    c = { w, scales };
+    this.kernelCache.set(backend, c);
+    return c;
+  }
+
+  /** Input columns in stored order (gathered by `perm`). */
+  gatherInput(xd: Float32Array, T: number): Float32Array {
+    if (!this.perm) return xd;
+    const n = this.inFeatures, p = this.perm, g = new Float32Array(T * n);
+    for (let t = 0; t < T; t++) for (let j = 0; j < n; j++) g[t * n + j] = xd[t * n + p[j]!]!;
+    return g;
+  }
+
   forward(x: Tensor<'f32'>, options: LinearForwardOptions = {}): Tensor<'f32'> {
-    void options; // the packed dequantize-on-the-fly kernel is JS; see README (no backend.extra kernel exists yet)
     const fn = 'QuantizedLinear.forward';
     const n = this.inFeatures, m = this.outFeatures;
     if (x.ndim !== 2 || x.shape[1] !== n) throw new ShapeError(fn, `x must be [T, ${n}], got [${x.shape.join(', ')}]`);
     const T = x.shape[0]!;
-    let xd = x.contiguous().data as Float32Array;
-    if (this.perm) {
-      const p = this.perm, g = new Float32Array(T * n);
-      for (let t = 0; t < T; t++) for (let j = 0; j < n; j++) g[t * n + j] = xd[t * n + p[j]!]!;
-      xd = g;
-    }
+    const xd = this.gatherInput(x.contiguous().data as Float32Array, T);
     const y = new Float32Array(T * m);
+    const be = options.backend;
+    if (be && this.int4KernelReady(be)) {
+      // WASM int4 GEMV (dequantize-on-the-fly in SIMD), one call per token
+      const { w, scales } = this.kernelWeights(be);
+      for (let t = 0; t < T; t++) be.extra!.int4Gemv!({ m, n, groupSize: this.groupSize, w, scales, x: xd.subarray(t * n, t * n + n), y: y.subarray(t * m, t * m + m) });
+      return new Tensor('f32', y, [T, m]);
+    }
     const scales = this.decodedScales(), zeros = this.decodedZeros();
     const row = new Float32Array(n);
     for (let r = 0; r < m; r++) {

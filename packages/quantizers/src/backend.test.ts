@@ -1,0 +1,37 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { Tensor, randn, type Backend } from '@llmpress/tensor';
+import { createWasmBackend } from '@llmpress/backend-wasm/node';
+import { rtnQuantize, gptqQuantize, gramAccumulate, QuantActLinear } from './index.js';
+
+let be: Backend | null = null;
+beforeAll(async () => { be = await createWasmBackend(); });
+afterAll(async () => { await be?.dispose?.(); });
+
+function close(a: Tensor<'f32'>, b: Tensor<'f32'>, rel: number): void {
+  let s = 0; for (const v of b.data) s = Math.max(s, Math.abs(v));
+  for (let i = 0; i < a.size; i++) expect(Math.abs(a.data[i]! - b.data[i]!)).toBeLessThanOrEqual(rel * s);
+}
+
+describe('backend.extra integer kernels (WASM) give the same answers as the JS paths', () => {
+  const m = 24, n = 64, T = 6;
+  const W = randn([m, n], { seed: 1 }) as Tensor<'f32'>;
+  const x = randn([T, n], { seed: 2 }) as Tensor<'f32'>;
+  it('int4 GEMV (per-channel and groups, with an act-order permutation)', (ctx) => {
+    if (!be) return ctx.skip();
+    const X = randn([80, n], { seed: 3 }).data as Float32Array, G = new Float64Array(n * n);
+    gramAccumulate(G, X, 80, n);
+    for (const q of [rtnQuantize(W, { bits: 4 }), rtnQuantize(W, { bits: 4, groupSize: 16 }), gptqQuantize(W, G, { bits: 4, actOrder: true, groupSize: 16 })]) {
+      expect(q.int4KernelReady(be)).toBe(true);
+      close(q.forward(x, { backend: be }), q.forward(x), 1e-5);
+    }
+    expect(rtnQuantize(W, { bits: 4, symmetric: false }).int4KernelReady(be)).toBe(false);
+  });
+  it('W4A4 GEMM and W4A8 GEMV inside QuantActLinear', (ctx) => {
+    if (!be) return ctx.skip();
+    for (const bits of [4, 8] as const) {
+      const q = rtnQuantize(W.slice(null, [4, n]).contiguous(true), { bits: 4, groupSize: 20 });
+      const L = new QuantActLinear({ weight: q, outlier: new Float32Array(m * 4).fill(0.25), outlierColumns: 4, act: { bits, clip: 0.9 }, rotation: null });
+      close(L.forward(x, { backend: be }), L.forward(x), 1e-5);
+    }
+  });
+});
