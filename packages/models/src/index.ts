@@ -9,3 +9,4 @@ export * from './calibration.js';
 export * from './safetensors.js';
 export * from './hf.js';
 export * from './gguf.js';
+export * from './save.js';

@@ -10,6 +10,7 @@ import { FormatError } from './errors.js';
 import { SafetensorsFile, type ByteSource } from './safetensors.js';
 import { hfConfigToLlama, modelFromHfTensors } from './hf.js';
 import { GgufFile, ggufToLlamaModel, ggufTokenizer } from './gguf.js';
+import { saveModelBytes, loadCompressedModel, type LoadCompressedOptions } from './save.js';
 
 /** Where the shared data lives: env LLMPRESS_DATA, default `<repo>/../shared/data`. */
 export function dataDir(): string {
@@ -113,6 +114,17 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, options: { inpu
     if (existsSync(tmp)) unlinkSync(tmp);
     throw e;
   }
+}
+
+/** Saves a (compressed) model as safetensors, atomically; refuses to overwrite `options.input`. */
+export function saveModelFile(path: string, model: LlamaModel, options: { input?: string } = {}): void {
+  writeFileAtomic(path, saveModelBytes(model), options);
+}
+
+/** Loads a model written by saveModelFile, reading tensors by byte range. */
+export function loadCompressedModelFile(path: string, options: LoadCompressedOptions = {}): LlamaModel {
+  const src = fileSource(path);
+  try { return loadCompressedModel(src, { ...options, file: path }); } finally { src.close(); }
 }
 
 export { FormatError };
