@@ -132,7 +132,11 @@ export class BpeTokenizer implements Tokenizer {
       const id = this.lookup.get(key);
       if (id !== undefined) { ids.push(id); keys.push(key); }
       else if (spm) { ids.push(-1); keys.push(key); }
-      else for (let k = i; k < j; k++) { const b = bytes[k]! + 3; ids.push(b); keys.push(this.keys[b] ?? ''); }
+      else for (let k = i; k < j; k++) {
+        const b = bytes[k]! + 3;
+        if (b >= this.vocabSize) throw new ArgumentError(fn, 'text', text, `needs byte-fallback id ${b} for byte ${bytes[k]}, beyond the vocabulary of ${this.vocabSize}`);
+        ids.push(b); keys.push(this.keys[b]!);
+      }
       i = j;
     }
     const out = this.merge(ids, keys);
