@@ -513,3 +513,165 @@ export function dreduce(op: i32, a: usize, n: i32): f64 {
   }
   return t;
 }
+
+// ---------------------------------------------------------------- int4 routines
+// Packed int4 layout: two values per byte, low nibble = even column, high nibble = odd column,
+// signed two's complement (-8..7). Rows are contiguous, row stride = n/2 bytes. Groups of `group`
+// consecutive columns share one f32 scale; scales are row-major [rows × n/group].
+
+/** 16 int4 values from 8 bytes at p, as an i8x16 in column order. */
+// @ts-ignore: decorator
+@inline function unpack16(p: usize): v128 {
+  const b = v128.load64_zero(p);
+  const lo = i8x16.shr_s(i8x16.shl(b, 4), 4);   // even columns
+  const hi = i8x16.shr_s(b, 4);                 // odd columns
+  return v128.shuffle<u8>(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+}
+// @ts-ignore: decorator
+@inline function nib(p: usize, j: i32): i32 {
+  const b = <i32>load<i8>(p + (<usize>j >> 1));
+  return (j & 1) ? (b >> 4) : ((b << 28) >> 28);
+}
+
+/** Σ over 16 columns of int4(w) · f32(x), 4 f32x4 partial sums added into acc. */
+// @ts-ignore: decorator
+@inline function dot16f(w: usize, x: usize, acc: v128): v128 {
+  const q = unpack16(w);
+  const q0 = i16x8.extend_low_i8x16_s(q), q1 = i16x8.extend_high_i8x16_s(q);
+  const f0 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(q0));
+  const f1 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(q0));
+  const f2 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(q1));
+  const f3 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(q1));
+  acc = fma<f32>(f0, v128.load(x), acc);
+  acc = fma<f32>(f1, v128.load(x, 16), acc);
+  acc = fma<f32>(f2, v128.load(x, 32), acc);
+  return fma<f32>(f3, v128.load(x, 48), acc);
+}
+
+/**
+ * Dequantize-on-the-fly GEMV, rows [r0, r1): y[i] = alpha · Σ_g scale[i, g] · Σ_{j∈g} q[i, j] · x[j] + beta · y[i].
+ * n even, group divides n.
+ */
+export function int4Gemv(r0: i32, r1: i32, n: i32, group: i32, alpha: f32, w: usize, scales: usize, x: usize, beta: f32, y: usize): void {
+  const rowB = <usize>(n >> 1);
+  const ng = n / group;
+  const simd = (group & 15) == 0;
+  for (let i = r0; i < r1; i++) {
+    const wr = w + <usize>i * rowB;
+    const sr = scales + <usize>i * <usize>ng * 4;
+    let t: f32 = 0;
+    for (let g = 0; g < ng; g++) {
+      const j0 = g * group;
+      let s: f32 = 0;
+      if (simd) {
+        let acc = f32x4.splat(0);
+        for (let j = j0; j < j0 + group; j += 16) acc = dot16f(wr + (<usize>j >> 1), x + (<usize>j << 2), acc);
+        s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+      } else {
+        for (let j = j0; j < j0 + group; j++) s += <f32>nib(wr, j) * load<f32>(x + (<usize>j << 2));
+      }
+      t += load<f32>(sr + (<usize>g << 2)) * s;
+    }
+    const yp = y + (<usize>i << 2);
+    store<f32>(yp, beta == 0 ? alpha * t : alpha * t + beta * load<f32>(yp));
+  }
+}
+
+/** Σ over 16 columns of int4(w) · int8(x) as i32x4 partial sums (i32x4.dot_i16x8_s). */
+// @ts-ignore: decorator
+@inline function dot16w4a8(w: usize, x: usize, acc: v128): v128 {
+  const q = unpack16(w);
+  const xv = v128.load(x);
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(q), i16x8.extend_low_i8x16_s(xv)));
+  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(q), i16x8.extend_high_i8x16_s(xv)));
+}
+// @ts-ignore: decorator
+@inline function hsumI(v: v128): i32 {
+  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+}
+
+/**
+ * W4A8 GEMV, rows [r0, r1): y[i] = alpha · xScale · Σ_g scale[i, g] · (Σ_{j∈g} q[i, j] · xq[j])_i32 + beta · y[i].
+ * xq is int8 (one byte per column).
+ */
+export function w4a8Gemv(r0: i32, r1: i32, n: i32, group: i32, alpha: f32, w: usize, scales: usize, xq: usize, xScale: f32, beta: f32, y: usize): void {
+  const rowB = <usize>(n >> 1);
+  const ng = n / group;
+  const simd = (group & 15) == 0;
+  for (let i = r0; i < r1; i++) {
+    const wr = w + <usize>i * rowB;
+    const sr = scales + <usize>i * <usize>ng * 4;
+    let t: f32 = 0;
+    for (let g = 0; g < ng; g++) {
+      const j0 = g * group;
+      let s: i32 = 0;
+      if (simd) {
+        let acc = i32x4.splat(0);
+        for (let j = j0; j < j0 + group; j += 16) acc = dot16w4a8(wr + (<usize>j >> 1), xq + <usize>j, acc);
+        s = hsumI(acc);
+      } else {
+        for (let j = j0; j < j0 + group; j++) s += nib(wr, j) * <i32>load<i8>(xq + <usize>j);
+      }
+      t += load<f32>(sr + (<usize>g << 2)) * <f32>s;
+    }
+    const yp = y + (<usize>i << 2);
+    const v = alpha * xScale * t;
+    store<f32>(yp, beta == 0 ? v : v + beta * load<f32>(yp));
+  }
+}
+
+/** Σ over 16 columns of int4(a) · int4(w), i32x4 partial sums. */
+// @ts-ignore: decorator
+@inline function dot16w4a4(a: usize, w: usize, acc: v128): v128 {
+  const qa = unpack16(a), qw = unpack16(w);
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(qa), i16x8.extend_low_i8x16_s(qw)));
+  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(qa), i16x8.extend_high_i8x16_s(qw)));
+}
+
+/**
+ * W4A4 GEMM, rows [r0, r1) of C: C[i, j] = alpha · Σ_g aScale[i, g] · wScale[j, g] · (Σ_{p∈g} qa[i, p] · qw[j, p])_i32 + beta · C[i, j].
+ * A is m × k int4 (activations), W is n × k int4 (weights, out × in), C = A · Wᵀ is m × n f32 with row stride ldc.
+ */
+export function w4a4Gemm(r0: i32, r1: i32, n: i32, k: i32, group: i32, alpha: f32, a: usize, aScales: usize, w: usize, wScales: usize, beta: f32, c: usize, ldc: i32): void {
+  const rowB = <usize>(k >> 1);
+  const ng = k / group;
+  const simd = (group & 15) == 0;
+  for (let i = r0; i < r1; i++) {
+    const ar = a + <usize>i * rowB;
+    const sa = aScales + <usize>i * <usize>ng * 4;
+    const cr = c + <usize>i * <usize>ldc * 4;
+    for (let j = 0; j < n; j++) {
+      const wr = w + <usize>j * rowB;
+      const sw = wScales + <usize>j * <usize>ng * 4;
+      let t: f32 = 0;
+      for (let g = 0; g < ng; g++) {
+        const p0 = g * group;
+        let s: i32 = 0;
+        if (simd) {
+          let acc = i32x4.splat(0);
+          for (let p = p0; p < p0 + group; p += 16) acc = dot16w4a4(ar + (<usize>p >> 1), wr + (<usize>p >> 1), acc);
+          s = hsumI(acc);
+        } else {
+          for (let p = p0; p < p0 + group; p++) s += nib(ar, p) * nib(wr, p);
+        }
+        t += load<f32>(sa + (<usize>g << 2)) * load<f32>(sw + (<usize>g << 2)) * <f32>s;
+      }
+      const cp = cr + (<usize>j << 2);
+      store<f32>(cp, beta == 0 ? alpha * t : alpha * t + beta * load<f32>(cp));
+    }
+  }
+}
+
+/** Plain integer dot products: out[i] = Σ_p qa[i, p] · qw[i, p] (int4 × int4, i32), rows of length k. */
+export function int4Dot(rows: i32, k: i32, a: usize, w: usize, out: usize): void {
+  const rowB = <usize>(k >> 1);
+  const kv = k & ~15;
+  for (let i = 0; i < rows; i++) {
+    const ar = a + <usize>i * rowB, wr = w + <usize>i * rowB;
+    let acc = i32x4.splat(0);
+    for (let p = 0; p < kv; p += 16) acc = dot16w4a4(ar + (<usize>p >> 1), wr + (<usize>p >> 1), acc);
+    let s = hsumI(acc);
+    for (let p = kv; p < k; p++) s += nib(ar, p) * nib(wr, p);
+    store<i32>(out + (<usize>i << 2), s);
+  }
+}

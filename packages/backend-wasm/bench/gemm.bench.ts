@@ -71,7 +71,7 @@ for c in cases:
 print(json.dumps({'numpy': np.__version__, 'results': out}))
 `;
 function runNumpy(): Map<string, { times: number[]; ok: boolean }> | null {
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
   delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
   const r = spawnSync('python3', ['-c', PY, JSON.stringify(cases), String(minReps)], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) { console.log(`numpy reference unavailable: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`); return null; }

@@ -8,6 +8,7 @@ import {
 } from '@llmpress/tensor';
 import { KERNELS_BASE64 } from './generated/kernels.js';
 import { LinearAllocator } from './allocator.js';
+import type { WasmExtras } from './extras.js';
 
 /** A started worker, as the core needs it. */
 export interface WorkerHandle {
@@ -42,6 +43,13 @@ export interface WasmBackendOptions {
 
 /** What `createWasmBackend` returns: a `Backend` plus a few WASM-specific facts. */
 export interface WasmBackend extends Backend {
+  gemm(args: GemmArgs): void;
+  gemv(args: GemvArgs): void;
+  binary(op: BinaryOp, a: FloatArray, b: FloatArray | number, out: FloatArray, n: number): void;
+  unary(op: UnaryOp, a: FloatArray, out: FloatArray, n: number): void;
+  reduce(op: ReduceOp, a: FloatArray, offset: number, n: number): number;
+  /** Integer routines for the quantizers; see extras.ts and the README for the packed layout. */
+  readonly extra: WasmExtras;
   readonly memory: WebAssembly.Memory;
   /** True when `arr` lives in this backend's linear memory (routines then use it in place). */
   isResident(arr: ArrayBufferView): boolean;
@@ -206,11 +214,29 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   };
   const post = (w: { base: number; seq: number }, params: number[]) => {
     const b = buf();
-    new Float64Array(b, w.base + 64, 24).set(params);
+    new Float64Array(b, w.base + 64, 24).set([params[0]!, params.length - 1, ...params.slice(1)]);
     const ctl = new Int32Array(b, w.base, 16);
     w.seq = (w.seq + 1) | 0;
     Atomics.store(ctl, 0, w.seq);
     Atomics.notify(ctl, 0);
+  };
+  const OPS: Record<string, number> = { sgemm: 1, dgemm: 2, sgemv: 3, dgemv: 4, int4Gemv: 5, w4a8Gemv: 6, w4a4Gemm: 7 };
+  /**
+   * Splits [0, total) into per-thread ranges (multiples of `unit`) when `work` is large enough and
+   * runs kernel `name` with the arguments `mk(lo, hi)` on each: the first range here, the rest on workers.
+   */
+  const runSplit = (name: string, total: number, unit: number, work: number, mk: (lo: number, hi: number) => number[]) => {
+    const T = work >= minParallelWork ? nThreads : 1;
+    const parts = Math.min(T, Math.max(1, Math.floor(total / unit)));
+    const kern = K[name] as (...a: number[]) => void;
+    if (parts <= 1) { kern(...mk(0, total)); return; }
+    const chunk = Math.ceil(total / parts / unit) * unit;
+    const jobs: number[][] = [];
+    for (let t = 0; t < parts; t++) {
+      const lo = t * chunk, hi = Math.min(total, lo + chunk);
+      if (lo < hi) jobs.push(mk(lo, hi));
+    }
+    runParallel(OPS[name]!, jobs, (j) => kern(...j));
   };
   /** Runs jobs[0] here and jobs[1..] on workers, waiting for all. */
   const runParallel = (op: number, jobs: number[][], local: (args: number[]) => void) => {
@@ -440,7 +466,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   if (shared) features.push('shared-memory');
   if (nThreads > 1) features.push('threads');
 
-  const extra = makeExtras({ K, alive, isResident, buf, alloc });
+  const extra = makeExtras({ K, alive, isResident, buf, alloc, runSplit });
 
   const backend: WasmBackend = {
     name,
@@ -463,6 +489,7 @@ export interface ExtraContext {
   isResident(a: ArrayBufferView): boolean;
   buf(): ArrayBufferLike;
   alloc: LinearAllocator;
+  runSplit(name: string, total: number, unit: number, work: number, mk: (lo: number, hi: number) => number[]): void;
 }
 
 // Filled in by extras.ts (kept separate so the core stays readable).

@@ -1,6 +1,209 @@
+/**
+ * Integer routines for the quantizers (`backend.extra`). Packed int4 layout everywhere:
+ * two values per byte, LOW nibble = EVEN column, high nibble = odd column, signed two's complement
+ * (-8..7); rows contiguous with row stride = (columns / 2) bytes; groups of `groupSize` consecutive
+ * columns (along the input / reduction dimension) share one f32 scale; scales row-major
+ * [rows × columns / groupSize]. Symmetric quantization (no zero points).
+ */
+import { ArgumentError, DTypeError, ShapeError } from '@llmpress/tensor';
 import type { ExtraContext } from './core.js';
 
-/** Backend-specific integer routines (`backend.extra`). */
-export function makeExtras(_ctx: ExtraContext): Readonly<Record<string, (...args: any[]) => any>> {
-  return Object.freeze({});
+export interface Int4GemvArgs {
+  /** Output rows (weight rows). */
+  m: number;
+  /** Input columns (even; a multiple of groupSize). */
+  n: number;
+  groupSize: number;
+  /** Packed int4 weights, m × n/2 bytes. */
+  w: Uint8Array;
+  /** Per-group scales, m × n/groupSize. */
+  scales: Float32Array;
+  x: Float32Array;
+  y: Float32Array;
+  alpha?: number;
+  beta?: number;
+}
+export interface W4A8GemvArgs extends Omit<Int4GemvArgs, 'x'> {
+  /** Int8 activations (length n) and their one scale. */
+  x: Int8Array;
+  xScale: number;
+}
+export interface W4A4GemmArgs {
+  /** C is m × n; A is m × k (activations), W is n × k (weights); C = A · Wᵀ. */
+  m: number; n: number; k: number;
+  groupSize: number;
+  a: Uint8Array; aScales: Float32Array;
+  w: Uint8Array; wScales: Float32Array;
+  c: Float32Array;
+  /** Row stride of C in elements (default n). */
+  ldc?: number;
+  alpha?: number;
+  beta?: number;
+}
+
+/** Packs signed integers in [-8, 7] into the int4 layout above (row-major, `cols` even). */
+export function packInt4(values: ArrayLike<number>, rows: number, cols: number): Uint8Array {
+  const fn = 'packInt4';
+  if (!Number.isInteger(rows) || rows < 0) throw new ArgumentError(fn, 'rows', rows, 'must be a non-negative integer');
+  if (!Number.isInteger(cols) || cols < 0 || cols % 2 !== 0) throw new ArgumentError(fn, 'cols', cols, 'must be a non-negative even integer');
+  if (values.length !== rows * cols) throw new ShapeError(fn, `argument 'values' must hold rows·cols = ${rows * cols} values, got length ${values.length}`);
+  const out = new Uint8Array((rows * cols) / 2);
+  for (let i = 0; i < values.length; i += 2) {
+    const lo = values[i]!, hi = values[i + 1]!;
+    if (!Number.isInteger(lo) || lo < -8 || lo > 7) throw new ArgumentError(fn, `values[${i}]`, lo, 'must be an integer in [-8, 7]');
+    if (!Number.isInteger(hi) || hi < -8 || hi > 7) throw new ArgumentError(fn, `values[${i + 1}]`, hi, 'must be an integer in [-8, 7]');
+    out[i >> 1] = (lo & 15) | ((hi & 15) << 4);
+  }
+  return out;
+}
+
+/** Inverse of packInt4. */
+export function unpackInt4(packed: Uint8Array, count = packed.length * 2): Int8Array {
+  const out = new Int8Array(count);
+  for (let i = 0; i < count; i++) {
+    const b = packed[i >> 1]!;
+    const v = i & 1 ? b >> 4 : b & 15;
+    out[i] = v >= 8 ? v - 16 : v;
+  }
+  return out;
+}
+
+const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
+
+/** `backend.extra` of the WASM backend. */
+export type WasmExtras = {
+  readonly int4Gemv: (args: Int4GemvArgs) => void;
+  readonly w4a8Gemv: (args: W4A8GemvArgs) => void;
+  readonly w4a4Gemm: (args: W4A4GemmArgs) => void;
+  readonly int4Dot: (rows: number, k: number, a: Uint8Array, w: Uint8Array, out: Int32Array) => void;
+};
+
+export function makeExtras(ctx: ExtraContext): WasmExtras {
+  const { K, alloc } = ctx;
+  interface Op { ptr: number; temp: number | null; bytes: number }
+  const inMem = (fn: string, arr: ArrayBufferView, copy = true): Op => {
+    if (ctx.isResident(arr)) return { ptr: arr.byteOffset, temp: null, bytes: arr.byteLength };
+    const ptr = alloc.alloc(arr.byteLength, fn);
+    if (copy && arr.byteLength) new Uint8Array(ctx.buf(), ptr, arr.byteLength).set(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
+    return { ptr, temp: ptr, bytes: arr.byteLength };
+  };
+  const outOf = (arr: ArrayBufferView, o: Op) => {
+    if (o.temp !== null && o.bytes) new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength).set(new Uint8Array(ctx.buf(), o.ptr, o.bytes));
+  };
+  const free = (ops: Op[]) => { for (const o of ops) if (o.temp !== null) alloc.release(o.temp); };
+
+  const dim = (fn: string, name: string, v: unknown) => { if (!isInt(v) || v < 0) throw new ArgumentError(fn, name, v, 'must be a non-negative integer'); return v; };
+  const typed = (fn: string, name: string, v: unknown, C: any, want: string) => {
+    if (!(v instanceof C)) throw new DTypeError(fn, `argument '${name}' must be a ${want}, got ${v === null ? 'null' : typeof v === 'object' ? (v as object).constructor?.name : typeof v}`);
+  };
+  const len = (fn: string, name: string, v: ArrayBufferView & { length: number }, need: number) => {
+    if (v.length < need) throw new ShapeError(fn, `argument '${name}' is too short: needs ${need} elements, got length ${v.length}`);
+  };
+  const groups = (fn: string, cols: number, colsName: string, g: unknown) => {
+    if (!isInt(g) || g < 2 || g % 2 !== 0) throw new ArgumentError(fn, 'groupSize', g, 'must be an even integer >= 2');
+    if (cols % g !== 0) throw new ArgumentError(fn, 'groupSize', g, `must divide ${colsName} = ${cols}`);
+    return g;
+  };
+  const num = (fn: string, name: string, v: unknown, dflt: number) => {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number') throw new ArgumentError(fn, name, v, 'must be a number');
+    return v;
+  };
+
+  function int4Gemv(p: Int4GemvArgs): void {
+    const fn = 'int4Gemv';
+    ctx.alive(fn);
+    const m = dim(fn, 'm', p?.m), n = dim(fn, 'n', p.n);
+    const g = groups(fn, n, 'n', p.groupSize);
+    typed(fn, 'w', p.w, Uint8Array, 'Uint8Array of packed int4'); typed(fn, 'scales', p.scales, Float32Array, 'Float32Array');
+    typed(fn, 'x', p.x, Float32Array, 'Float32Array'); typed(fn, 'y', p.y, Float32Array, 'Float32Array');
+    len(fn, 'w', p.w, (m * n) / 2); len(fn, 'scales', p.scales, (m * n) / g); len(fn, 'x', p.x, n); len(fn, 'y', p.y, m);
+    const alpha = num(fn, 'alpha', p.alpha, 1), beta = num(fn, 'beta', p.beta, 0);
+    if (m === 0) return;
+    const ops: Op[] = [];
+    try {
+      const W = inMem(fn, p.w.subarray(0, (m * n) / 2)); ops.push(W);
+      const Sc = inMem(fn, p.scales.subarray(0, (m * n) / g)); ops.push(Sc);
+      const X = inMem(fn, p.x.subarray(0, n)); ops.push(X);
+      const ySub = p.y.subarray(0, m);
+      const Y = inMem(fn, ySub, beta !== 0); ops.push(Y);
+      ctx.runSplit('int4Gemv', m, 4, (m * n) >> 2, (lo, hi) => [lo, hi, n, g, alpha, W.ptr, Sc.ptr, X.ptr, beta, Y.ptr]);
+      outOf(ySub, Y);
+    } finally { free(ops); }
+  }
+
+  function w4a8Gemv(p: W4A8GemvArgs): void {
+    const fn = 'w4a8Gemv';
+    ctx.alive(fn);
+    const m = dim(fn, 'm', p?.m), n = dim(fn, 'n', p.n);
+    const g = groups(fn, n, 'n', p.groupSize);
+    typed(fn, 'w', p.w, Uint8Array, 'Uint8Array of packed int4'); typed(fn, 'scales', p.scales, Float32Array, 'Float32Array');
+    typed(fn, 'x', p.x, Int8Array, 'Int8Array'); typed(fn, 'y', p.y, Float32Array, 'Float32Array');
+    len(fn, 'w', p.w, (m * n) / 2); len(fn, 'scales', p.scales, (m * n) / g); len(fn, 'x', p.x, n); len(fn, 'y', p.y, m);
+    const alpha = num(fn, 'alpha', p.alpha, 1), beta = num(fn, 'beta', p.beta, 0);
+    if (typeof p.xScale !== 'number') throw new ArgumentError(fn, 'xScale', p.xScale, 'must be a number');
+    if (m === 0) return;
+    const ops: Op[] = [];
+    try {
+      const W = inMem(fn, p.w.subarray(0, (m * n) / 2)); ops.push(W);
+      const Sc = inMem(fn, p.scales.subarray(0, (m * n) / g)); ops.push(Sc);
+      const X = inMem(fn, p.x.subarray(0, n)); ops.push(X);
+      const ySub = p.y.subarray(0, m);
+      const Y = inMem(fn, ySub, beta !== 0); ops.push(Y);
+      ctx.runSplit('w4a8Gemv', m, 4, (m * n) >> 2, (lo, hi) => [lo, hi, n, g, alpha, W.ptr, Sc.ptr, X.ptr, p.xScale, beta, Y.ptr]);
+      outOf(ySub, Y);
+    } finally { free(ops); }
+  }
+
+  function w4a4Gemm(p: W4A4GemmArgs): void {
+    const fn = 'w4a4Gemm';
+    ctx.alive(fn);
+    const m = dim(fn, 'm', p?.m), n = dim(fn, 'n', p.n), k = dim(fn, 'k', p.k);
+    const g = groups(fn, k, 'k', p.groupSize);
+    typed(fn, 'a', p.a, Uint8Array, 'Uint8Array of packed int4'); typed(fn, 'aScales', p.aScales, Float32Array, 'Float32Array');
+    typed(fn, 'w', p.w, Uint8Array, 'Uint8Array of packed int4'); typed(fn, 'wScales', p.wScales, Float32Array, 'Float32Array');
+    typed(fn, 'c', p.c, Float32Array, 'Float32Array');
+    const ldc = p.ldc ?? n;
+    if (!isInt(ldc) || ldc < Math.max(1, n)) throw new ArgumentError(fn, 'ldc', ldc, `must be an integer >= ${Math.max(1, n)}`);
+    len(fn, 'a', p.a, (m * k) / 2); len(fn, 'aScales', p.aScales, (m * k) / g);
+    len(fn, 'w', p.w, (n * k) / 2); len(fn, 'wScales', p.wScales, (n * k) / g);
+    const cSpan = m === 0 || n === 0 ? 0 : (m - 1) * ldc + n;
+    len(fn, 'c', p.c, cSpan);
+    const alpha = num(fn, 'alpha', p.alpha, 1), beta = num(fn, 'beta', p.beta, 0);
+    if (m === 0 || n === 0) return;
+    const ops: Op[] = [];
+    try {
+      const A = inMem(fn, p.a.subarray(0, (m * k) / 2)); ops.push(A);
+      const SA = inMem(fn, p.aScales.subarray(0, (m * k) / g)); ops.push(SA);
+      const W = inMem(fn, p.w.subarray(0, (n * k) / 2)); ops.push(W);
+      const SW = inMem(fn, p.wScales.subarray(0, (n * k) / g)); ops.push(SW);
+      const cSub = p.c.subarray(0, cSpan);
+      const C = inMem(fn, cSub); ops.push(C);
+      ctx.runSplit('w4a4Gemm', m, 1, m * n * k, (lo, hi) => [lo, hi, n, k, g, alpha, A.ptr, SA.ptr, W.ptr, SW.ptr, beta, C.ptr, ldc]);
+      outOf(cSub, C);
+    } finally { free(ops); }
+  }
+
+  /** out[i] = Σ_p a[i, p] · w[i, p] over `rows` rows of k int4 values each (exact i32). */
+  function int4Dot(rows: number, k: number, a: Uint8Array, w: Uint8Array, out: Int32Array): void {
+    const fn = 'int4Dot';
+    ctx.alive(fn);
+    dim(fn, 'rows', rows); dim(fn, 'k', k);
+    if (k % 2 !== 0) throw new ArgumentError(fn, 'k', k, 'must be even (two int4 values per byte)');
+    typed(fn, 'a', a, Uint8Array, 'Uint8Array of packed int4'); typed(fn, 'w', w, Uint8Array, 'Uint8Array of packed int4');
+    typed(fn, 'out', out, Int32Array, 'Int32Array');
+    len(fn, 'a', a, (rows * k) / 2); len(fn, 'w', w, (rows * k) / 2); len(fn, 'out', out, rows);
+    if (rows === 0) return;
+    const ops: Op[] = [];
+    try {
+      const A = inMem(fn, a.subarray(0, (rows * k) / 2)); ops.push(A);
+      const W = inMem(fn, w.subarray(0, (rows * k) / 2)); ops.push(W);
+      const oSub = out.subarray(0, rows);
+      const O = inMem(fn, oSub, false); ops.push(O);
+      K.int4Dot(rows, k, A.ptr, W.ptr, O.ptr);
+      outOf(oSub, O);
+    } finally { free(ops); }
+  }
+
+  return Object.freeze({ int4Gemv, w4a8Gemv, w4a4Gemm, int4Dot });
 }

@@ -4,9 +4,10 @@
  * Atomics.wait on its control word, run the job whose parameters sit in the shared memory,
  * publish completion with Atomics.store + Atomics.notify. Control block at `base` (Int32):
  * [0] job sequence (written by the main thread), [1] completed sequence, [2] error flag;
- * parameters: Float64Array at base + 64: [op, ...args]. op: 1 sgemm, 2 dgemm, 3 sgemv, 4 dgemv, <0 quit.
+ * parameters: Float64Array at base + 64: [op, argc, ...args]; op names a kernel export (NAMES), < 0 quits.
  */
 export const WORKER_CORE = String.raw`
+var NAMES = { 1: 'sgemm', 2: 'dgemm', 3: 'sgemv', 4: 'dgemv', 5: 'int4Gemv', 6: 'w4a8Gemv', 7: 'w4a4Gemm' };
 function llmpressWasmWorkerStart(data, post) {
   var inst = new WebAssembly.Instance(data.module, { env: { memory: data.memory } });
   var ex = inst.exports;
@@ -22,13 +23,9 @@ function llmpressWasmWorkerStart(data, post) {
     var op = p[0];
     if (op < 0) { Atomics.store(ctl, 1, seq); Atomics.notify(ctl, 1); return; }
     try {
-      if (op === 1 || op === 2) {
-        (op === 1 ? ex.sgemm : ex.dgemm)(p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14]);
-      } else if (op === 3 || op === 4) {
-        (op === 3 ? ex.sgemv : ex.dgemv)(p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11]);
-      } else if (op === 5) {
-        ex.int4Gemv(p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9]);
-      }
+      var argc = p[1], args = [];
+      for (var i = 0; i < argc; i++) args.push(p[2 + i]);
+      ex[NAMES[op]].apply(null, args);
       ctl[2] = 0;
     } catch (e) {
       ctl[2] = 1;
