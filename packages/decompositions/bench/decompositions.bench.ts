@@ -1,0 +1,141 @@
+/**
+ * `pnpm bench decompositions [--quick] [--no-ml-matrix] [--reference] [--only svd,eigh,...]`
+ *
+ * Times SVD / eigh / Cholesky / QR / randomized SVD on LLM-sized matrices, checks every result, and
+ * prints ratios against numpy/LAPACK run in the same process tree (single-threaded OpenBLAS).
+ * Writes bench/results/decompositions.json: [{op, shape, dtype, impl, ms, ratio_vs_lapack}].
+ * The machine is shared and busy: numbers are noisy (best of a few repetitions where affordable).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { randn, matmul, norm, sub, referenceBackend, Tensor, type Backend, type FloatDType } from '@llmpress/tensor';
+import { createWasmBackend } from '@llmpress/backend-wasm/node';
+import { svd, eigh, cholesky, qr, randomizedSvd } from '@llmpress/decompositions';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const useRef = args.includes('--reference');
+const onlyIdx = args.indexOf('--only');
+const only = onlyIdx >= 0 ? new Set(args[onlyIdx + 1]!.split(',')) : null;
+const S = quick ? 4 : 1; // --quick divides sizes by 4
+
+interface Case { op: 'svd' | 'eigh' | 'cholesky' | 'qr' | 'randomizedSvd'; shape: [number, number]; dtype: FloatDType; reps: number; k?: number }
+const cases: Case[] = ([
+  { op: 'svd', shape: [1024 / S, 1024 / S], dtype: 'f32', reps: 1 },
+  { op: 'svd', shape: [1024 / S, 1024 / S], dtype: 'f64', reps: 1 },
+  { op: 'svd', shape: [4096 / S, 1024 / S], dtype: 'f32', reps: 1 },
+  { op: 'svd', shape: [4096 / S, 1024 / S], dtype: 'f64', reps: 1 },
+  { op: 'eigh', shape: [1024 / S, 1024 / S], dtype: 'f64', reps: 1 },
+  { op: 'eigh', shape: [2048 / S, 2048 / S], dtype: 'f64', reps: 1 },
+  { op: 'eigh', shape: [1024 / S, 1024 / S], dtype: 'f32', reps: 1 },
+  { op: 'cholesky', shape: [4096 / S, 4096 / S], dtype: 'f64', reps: 2 },
+  { op: 'cholesky', shape: [4096 / S, 4096 / S], dtype: 'f32', reps: 2 },
+  { op: 'qr', shape: [4096 / S, 1024 / S], dtype: 'f64', reps: 2 },
+  { op: 'qr', shape: [4096 / S, 1024 / S], dtype: 'f32', reps: 2 },
+  { op: 'randomizedSvd', shape: [4096 / S, 4096 / S], dtype: 'f32', reps: 1, k: 256 / S },
+  { op: 'randomizedSvd', shape: [4096 / S, 4096 / S], dtype: 'f64', reps: 1, k: 256 / S },
+] as Case[]).filter((c) => !only || only.has(c.op));
+
+// ---- numpy / LAPACK reference, same run, single-threaded BLAS
+function numpyRef(cs: Case[]): Map<string, number> {
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
+  const r = spawnSync('python3', [fileURLToPath(new URL('./numpy_ref.py', import.meta.url))], { input: JSON.stringify(cs), env, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const out = new Map<string, number>();
+  if (r.status !== 0) { console.error(`numpy reference failed: ${r.stderr}`); return out; }
+  const parsed = JSON.parse(r.stdout);
+  console.log(`numpy ${parsed.numpy} (OPENBLAS_NUM_THREADS=1)`);
+  for (const x of parsed.results) out.set(key(x), x.ms);
+  return out;
+}
+const key = (c: { op: string; shape: number[]; dtype: string }) => `${c.op}:${c.shape.join('x')}:${c.dtype}`;
+
+// ---- inputs (same distributions as numpy_ref.py, different generator)
+function input(c: Case): Tensor {
+  const [m, n] = c.shape;
+  const a = randn([m, n], { seed: 1, dtype: c.dtype });
+  if (c.op === 'eigh') { const s = a.contiguous(true); for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) { const v = 0.5 * (s.data[i * n + j]! + s.data[j * n + i]!); s.data[i * n + j] = v; s.data[j * n + i] = v; } return s; }
+  if (c.op === 'cholesky') {
+    const g = matmul(a, a.T, { backend: referenceBackend }).contiguous(true);
+    for (let i = 0; i < n * n; i++) g.data[i] = g.data[i]! / n;
+    for (let i = 0; i < n; i++) g.data[i * n + i] = g.data[i * n + i]! + 1;
+    return g;
+  }
+  return a;
+}
+
+/** Relative residual of the result (checked against a dtype-scaled bound; throws when wrong). */
+function check(c: Case, a: Tensor, r: any, backend: Backend): number {
+  const o = { backend };
+  const eps = c.dtype === 'f32' ? 2 ** -23 : 2 ** -52;
+  const [m, n] = c.shape;
+  let res: number;
+  const scaleCols = (u: Tensor, s: Tensor) => { const x = u.contiguous(true); const k = s.shape[0]!; for (let i = 0; i < x.shape[0]!; i++) for (let j = 0; j < k; j++) x.data[i * k + j] = x.data[i * k + j]! * s.data[j]!; return x; };
+  switch (c.op) {
+    case 'svd': res = norm(sub(matmul(scaleCols(r.u, r.s), r.vt, o), a)) / norm(a); break;
+    case 'qr': res = norm(sub(matmul(r.q, r.r, o), a)) / norm(a); break;
+    case 'cholesky': res = norm(sub(matmul(r.l, r.l.T, o), a)) / norm(a); break;
+    case 'eigh': res = norm(sub(matmul(a, r.vectors, o), scaleCols(r.vectors, r.values))) / norm(a); break;
+    case 'randomizedSvd': {
+      // sanity check against σ₀ from 30 power iterations (also a lower bound; Gaussian spectra are flat
+      // at the top so both converge slowly): the properties test the accuracy, this catches garbage
+      res = 0; let v = randn([n, 1], { seed: 9, dtype: c.dtype });
+      for (let it = 0; it < 30; it++) { const w = matmul(a.T, matmul(a, v, o), o); const nv = norm(w); v = new Tensor(c.dtype, (w.data as any).map((x: number) => x / nv), [n, 1]) as any; }
+      const s0 = norm(matmul(a, v, o));
+      res = Math.abs(r.s.data[0] - s0) / s0;
+      if (!(res < 5e-2)) throw new Error(`randomizedSvd top singular value off by ${res}`);
+      return res;
+    }
+  }
+  const bound = 200 * eps * Math.sqrt(Math.max(m, n));
+  if (!(res <= bound)) throw new Error(`${key(c)}: residual ${res} exceeds ${bound}`);
+  return res;
+}
+
+function run(c: Case, a: Tensor, backend: Backend): any {
+  const o = { backend };
+  switch (c.op) {
+    case 'svd': return svd(a, o);
+    case 'eigh': return eigh(a, o);
+    case 'cholesky': return cholesky(a, o);
+    case 'qr': return qr(a, o);
+    case 'randomizedSvd': return randomizedSvd(a, c.k!, { ...o, oversample: 10, powerIterations: 2, seed: 0 });
+  }
+}
+
+const wasm = useRef ? null : ((await createWasmBackend({ threads: 1 })) as Backend | null);
+const backend = wasm ?? referenceBackend;
+const impl = `llmpress (${backend.name}${wasm ? ', 1 thread' : ''})`;
+console.log(`backend: ${impl}; machine shared and busy — timings are noisy`);
+const lapack = numpyRef(cases);
+const rows: { op: string; shape: string; dtype: string; impl: string; ms: number; ratio_vs_lapack: number | null; residual?: number }[] = [];
+for (const c of cases) {
+  const a = input(c);
+  let best = Infinity, result: any;
+  for (let i = 0; i < c.reps; i++) { const t = performance.now(); result = run(c, a, backend); best = Math.min(best, performance.now() - t); }
+  const residual = check(c, a, result, backend);
+  const ref = lapack.get(key(c));
+  const shape = c.op === 'randomizedSvd' ? `${c.shape.join('x')} top-${c.k}` : c.shape.join('x');
+  rows.push({ op: c.op, shape, dtype: c.dtype, impl: 'numpy/LAPACK (1 thread)', ms: ref ?? NaN, ratio_vs_lapack: ref ? 1 : null });
+  rows.push({ op: c.op, shape, dtype: c.dtype, impl, ms: best, ratio_vs_lapack: ref ? best / ref : null, residual });
+  console.log(`${c.op} ${shape} ${c.dtype}: ${best.toFixed(0)} ms vs LAPACK ${ref?.toFixed(0)} ms (×${ref ? (best / ref).toFixed(2) : '?'}), residual ${residual.toExponential(2)}`);
+}
+if (!args.includes('--no-ml-matrix') && (!only || only.has('svd'))) {
+  const { Matrix, SVD } = await import('ml-matrix');
+  const n = 1024 / S;
+  const a = randn([n, n], { seed: 1, dtype: 'f64' });
+  const M = new Matrix(Array.from({ length: n }, (_, i) => Array.from(a.data.subarray(i * n, i * n + n))));
+  const t = performance.now();
+  new SVD(M, { autoTranspose: true });
+  const ms = performance.now() - t;
+  const ref = lapack.get(`svd:${n}x${n}:f64`);
+  rows.push({ op: 'svd', shape: `${n}x${n}`, dtype: 'f64', impl: 'ml-matrix 6.15', ms, ratio_vs_lapack: ref ? ms / ref : null });
+  console.log(`ml-matrix svd ${n}x${n} f64: ${ms.toFixed(0)} ms`);
+}
+console.log('\n| op | shape | dtype | impl | ms | ratio vs LAPACK |\n| --- | --- | --- | --- | ---: | ---: |');
+for (const r of rows) console.log(`| ${r.op} | ${r.shape} | ${r.dtype} | ${r.impl} | ${r.ms.toFixed(0)} | ${r.ratio_vs_lapack === null ? '—' : r.ratio_vs_lapack.toFixed(2)} |`);
+const outDir = fileURLToPath(new URL('./results/', import.meta.url));
+mkdirSync(outDir, { recursive: true });
+writeFileSync(outDir + (quick ? 'decompositions-quick.json' : 'decompositions.json'), JSON.stringify(rows.map(({ residual, ...r }) => r), null, 1) + '\n');
+await (wasm as any)?.dispose?.();
