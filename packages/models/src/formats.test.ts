@@ -221,3 +221,15 @@ describe('safetensors writer', () => {
     expect(() => parseSafetensors(huge, { file: 'm.safetensors' })).toThrow(/file 'm\.safetensors', field 'header length'/);
   });
 });
+
+describe.skipIf(skip)(`hf-tiny-random-llama-2 tokenizer.json through @huggingface/tokenizers${why}`, () => {
+  it('reproduces the 5 tokenizer_cases and decodes back', async () => {
+    const { loadTokenizer } = await import('./node.js');
+    const tok = loadTokenizer(join(F, 'hf-tiny-random-llama-2/tokenizer.json'));
+    const ref = JSON.parse(readFileSync(join(F, 'hf-tiny-random-llama-2/reference_corpus.json'), 'utf8'));
+    for (const c of ref.tokenizer_cases) expect(tok.encode(c.text, { bos: c.add_special_tokens })).toEqual(c.token_ids);
+    expect(tok.decode(tok.encode('hello world')).replace(/\u2581/g, ' ').trim()).toBe('hello world'); // byte-only vocab: the decoder's Replace runs before ByteFallback
+    expect(tok.bosId).toBe(1);
+    expect(tok.vocabSize).toBe(3000);
+  });
+});

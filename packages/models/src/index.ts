@@ -10,3 +10,4 @@ export * from './safetensors.js';
 export * from './hf.js';
 export * from './gguf.js';
 export * from './save.js';
+export * from './hf-tokenizer.js';

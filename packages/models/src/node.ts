@@ -10,6 +10,7 @@ import { FormatError } from './errors.js';
 import { SafetensorsFile, type ByteSource } from './safetensors.js';
 import { hfConfigToLlama, modelFromHfTensors } from './hf.js';
 import { GgufFile, ggufToLlamaModel, ggufTokenizer } from './gguf.js';
+import { parseHfTokenizer } from './hf-tokenizer.js';
 import { saveModelBytes, loadCompressedModel, type LoadCompressedOptions } from './save.js';
 
 /** Where the shared data lives: env LLMPRESS_DATA, default `<repo>/../shared/data`. */
@@ -77,8 +78,14 @@ export function loadHfModel(dir: string, weights = join(dir, 'model.safetensors'
   } finally { src.close(); }
 }
 
-/** Loads a tokenizer: llama2.c `.bin` (vocab size from the option, default 512) or the one inside a `.gguf`. */
+/** Loads a tokenizer: llama2.c `.bin` (vocab size from the option, default 512), the one inside a `.gguf`,
+ *  or Hugging Face `tokenizer.json` (or a folder holding it, with tokenizer_config.json when present). */
 export function loadTokenizer(path: string, options: { vocabSize?: number } = {}): Tokenizer {
+  if (typeof path === 'string' && existsSync(path) && statSync(path).isDirectory()) path = join(path, 'tokenizer.json');
+  if (path.endsWith('.json')) {
+    const cfg = join(dirname(path), 'tokenizer_config.json');
+    return parseHfTokenizer(readFileSync(path, 'utf8'), existsSync(cfg) ? readFileSync(cfg, 'utf8') : undefined, { file: path });
+  }
   const bytes = readBytes('loadTokenizer', path);
   if (bytes[0] === 0x47 && bytes[1] === 0x47 && bytes[2] === 0x55 && bytes[3] === 0x46) return ggufTokenizer(new GgufFile({ size: bytes.byteLength, name: path, read: (o, n) => bytes.subarray(o, o + n) }, { file: path }));
   return parseLlama2cTokenizer(bytes, options.vocabSize ?? 512, { file: path });
