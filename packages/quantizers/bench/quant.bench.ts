@@ -1,0 +1,213 @@
+/**
+ * `pnpm bench quant [--n 4096] [--tokens 2048] [--reps 5] [--skip-gptq]`
+ *
+ * 1. GPTQ on an n × n layer (default 4096 × 4096) with `tokens` calibration tokens (default 2048):
+ *    this package's GPTQ (f64, per-channel symmetric 4-bit, f16 scales, block 128, percdamp 0.01)
+ *    against a numpy implementation of the same algorithm on the same data, in the same run
+ *    (python3 child: OPENBLAS_NUM_THREADS=1, OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset for it).
+ *    Gram (XᵀX) time reported separately. Check: code agreement and GPTQ loss agreement.
+ * 2. int4 GEMV and W4A4 GEMM throughput (4096 × 4096, 64 tokens for the GEMM) against f32 GEMV/GEMM
+ *    of the same shape on the same WASM backend (1 thread; weights resident in WASM memory), the JS
+ *    paths of this package, and numpy f32 (1 thread). Results checked against f64 dots.
+ * Writes bench/results/quant.json. Timings are wall clock on a shared, busy 2-core machine: noisy.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { Rng, Tensor, type Backend } from '@llmpress/tensor';
+import { createWasmBackend } from '@llmpress/backend-wasm/node';
+import { gptq, gramAccumulate, rtnQuantize, quantizeActivations, integerForward } from '@llmpress/quantizers';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../../..');
+const args = process.argv.slice(2);
+const opt = (k: string, d: number) => { const i = args.indexOf(`--${k}`); return i >= 0 ? Number(args[i + 1]) : d; };
+const N = opt('n', 4096), TOK = opt('tokens', 2048), REPS = opt('reps', 5);
+const skipGptq = args.includes('--skip-gptq');
+const log = (s: string) => process.stderr.write(s + '\n');
+
+function pyEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+function median(xs: number[]): number { const s = xs.slice().sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; }
+function time(f: () => void, reps: number): number { f(); const t: number[] = []; for (let i = 0; i < reps; i++) { const t0 = performance.now(); f(); t.push(performance.now() - t0); } return median(t); }
+
+const out: Record<string, unknown> = { date: new Date().toISOString(), loadavgAtStart: loadavg(), n: N, tokens: TOK };
+
+// ------------------------------------------------------------------ 1. GPTQ vs numpy
+const PY_GPTQ = String.raw`
+import sys, time, json
+import numpy as np
+d, m, n, T = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+W = np.fromfile(d + '/w.f32', dtype=np.float32).reshape(m, n).astype(np.float64)
+X = np.fromfile(d + '/x.f32', dtype=np.float32).reshape(T, n).astype(np.float64)
+t0 = time.perf_counter(); G = X.T @ X; tg = time.perf_counter() - t0
+t0 = time.perf_counter()
+H = 2.0 * G
+dead = np.diag(H) == 0
+H[dead, dead] = 1.0; W[:, dead] = 0.0
+H[np.diag_indices(n)] += 0.01 * np.mean(np.diag(H))
+L = np.linalg.cholesky(H)
+Linv = np.linalg.solve(L, np.eye(n))   # numpy has no triangular solve; scipy.linalg would be faster
+Hinv = Linv.T @ Linv
+U = np.linalg.cholesky(Hinv).T          # upper: Hinv = U^T U
+amax = np.abs(W).max(axis=1)
+s = np.where(amax > 0, amax / 7.0, 1.0)
+s16 = s.astype(np.float16)
+lo = s16.astype(np.float64) < s
+s16[lo] = np.nextafter(s16[lo], np.float16(np.inf))
+s = s16.astype(np.float64)
+codes = np.zeros((m, n), dtype=np.uint8)
+B = 128; loss = 0.0
+for i1 in range(0, n, B):
+    i2 = min(i1 + B, n)
+    W1 = W[:, i1:i2].copy(); E1 = np.zeros((m, i2 - i1)); U1 = U[i1:i2, i1:i2]
+    for i in range(i2 - i1):
+        w = W1[:, i]; dd = U1[i, i]
+        q = np.clip(np.floor(w / s + 0.5) + 8, 0, 15)
+        codes[:, i1 + i] = q
+        e = (w - s * (q - 8)) / dd
+        loss += float(e @ e)
+        W1[:, i:] -= np.outer(e, U1[i, i:])
+        E1[:, i] = e
+    W[:, i2:] -= E1 @ U[i1:i2, i2:]
+tq = time.perf_counter() - t0
+codes.tofile(d + '/codes_np.u8')
+print(json.dumps({'gram_s': tg, 'gptq_s': tq, 'loss': loss, 'numpy': np.__version__}))
+`;
+
+if (!skipGptq) {
+  log(`GPTQ ${N} x ${N}, ${TOK} tokens ...`);
+  const rng = new Rng(7);
+  const W = new Float32Array(N * N); for (let i = 0; i < W.length; i++) W[i] = rng.normal() * 0.02;
+  // correlated activations with a few large channels, like a real layer input
+  const X = new Float32Array(TOK * N); const mix = Float32Array.from({ length: N }, () => rng.normal());
+  for (let t = 0; t < TOK; t++) { const z = rng.normal(); for (let j = 0; j < N; j++) X[t * N + j] = (rng.normal() + z * mix[j]!) * (j % 97 === 0 ? 8 : 1); }
+  const dir = mkdtempSync(join(tmpdir(), 'llmpress-gptq-'));
+  try {
+    writeFileSync(join(dir, 'w.f32'), new Uint8Array(W.buffer)); writeFileSync(join(dir, 'x.f32'), new Uint8Array(X.buffer));
+    const t0 = performance.now();
+    const G = new Float64Array(N * N); gramAccumulate(G, X, TOK, N);
+    const gramMs = performance.now() - t0;
+    log(`  JS gram ${(gramMs / 1000).toFixed(1)} s`);
+    const t1 = performance.now();
+    const { layer, report } = gptq(new Tensor('f32', W, [N, N]), G, { bits: 4, percdamp: 0.01, blockSize: 128 });
+    const gptqMs = performance.now() - t1;
+    log(`  JS GPTQ ${(gptqMs / 1000).toFixed(1)} s (loss ${report.loss.toExponential(4)})`);
+    const py = spawnSync('python3', ['-c', PY_GPTQ, dir, String(N), String(N), String(TOK)], { env: pyEnv(), encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (py.status !== 0) throw new Error(`numpy GPTQ failed: ${py.stderr}`);
+    const np = JSON.parse(py.stdout.trim().split('\n').pop()!);
+    log(`  numpy gram ${np.gram_s.toFixed(1)} s, GPTQ ${np.gptq_s.toFixed(1)} s (loss ${np.loss.toExponential(4)})`);
+    const codesNp = new Uint8Array(readFileSync(join(dir, 'codes_np.u8')));
+    const ours = new Uint8Array(N * N);
+    for (let r = 0; r < N; r++) { const row = new Uint8Array(N); const pk = layer.packed; for (let j = 0; j < N; j++) row[j] = (pk[r * layer.rowBytes + (j >> 1)]! >> ((j & 1) * 4)) & 15; ours.set(row, r * N); }
+    let same = 0; for (let i = 0; i < ours.length; i++) if (ours[i] === codesNp[i]) same++;
+    const agree = same / ours.length, lossRel = Math.abs(report.loss - np.loss) / np.loss;
+    const ok = agree > 0.99 && lossRel < 0.01;
+    log(`  check: ${(100 * agree).toFixed(3)}% identical codes, loss rel. diff ${lossRel.toExponential(2)} → ${ok ? 'OK' : 'MISMATCH'}`);
+    out.gptq = { shape: `${N}x${N}`, tokens: TOK, jsGramSeconds: gramMs / 1000, jsGptqSeconds: gptqMs / 1000, numpyGramSeconds: np.gram_s, numpyGptqSeconds: np.gptq_s,
+      gptqRatio: gptqMs / 1000 / np.gptq_s, gramRatio: gramMs / 1000 / np.gram_s, codeAgreement: agree, lossRelDiff: lossRel, ok, numpy: np.numpy };
+    if (!ok) process.exitCode = 1;
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+}
+
+// ------------------------------------------------------------------ 2. kernels
+const PY_KER = String.raw`
+import sys, time, json
+import numpy as np
+n, T, reps = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(0)
+W = rng.standard_normal((n, n)).astype(np.float32); x = rng.standard_normal(n).astype(np.float32); X = rng.standard_normal((T, n)).astype(np.float32)
+def med(f):
+    f(); ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter(); f(); ts.append(time.perf_counter() - t0)
+    return sorted(ts)[len(ts) // 2]
+print(json.dumps({'gemv_s': med(lambda: W @ x), 'gemm_s': med(lambda: X @ W.T)}))
+`;
+const KN = Math.min(N, 4096), KT = 64;
+log(`kernels ${KN} x ${KN} (GEMM with ${KT} tokens) ...`);
+const be = (await createWasmBackend({ threads: 1 })) as Backend | null;
+const rng = new Rng(11);
+const Wf = new Float32Array(KN * KN); for (let i = 0; i < Wf.length; i++) Wf[i] = rng.normal() * 0.02;
+const xv = new Float32Array(KN); for (let i = 0; i < KN; i++) xv[i] = rng.normal();
+const Xm = new Float32Array(KT * KN); for (let i = 0; i < Xm.length; i++) Xm[i] = rng.normal();
+const q = rtnQuantize(new Tensor('f32', Wf, [KN, KN]), { bits: 4, groupSize: 128 });
+const Wd = q.toDense().data as Float32Array;
+const check = (name: string, y: Float32Array, X: Float32Array, rows: number, deq: Float32Array, xs?: Float32Array) => {
+  let worst = 0;
+  for (let s = 0; s < 16; s++) {
+    const t = s % rows, i = (s * 977) % KN;
+    let want = 0, bound = 0;
+    for (let j = 0; j < KN; j++) { const xx = xs ? xs[t * KN + j]! : X[t * KN + j]!; want += deq[i * KN + j]! * xx; bound += Math.abs(deq[i * KN + j]! * xx); }
+    worst = Math.max(worst, Math.abs(y[t * KN + i]! - want) / (bound * 1e-5 + 1e-30));
+  }
+  if (worst > 1) { log(`  CHECK FAILED: ${name}`); process.exitCode = 1; }
+  return worst <= 1;
+};
+const kern: Record<string, unknown> = { shape: `${KN}x${KN}`, gemmTokens: KT, backend: be?.name ?? 'none' };
+// JS paths (always)
+const yJs = q.forward(new Tensor('f32', xv, [1, KN])).data as Float32Array;
+kern.jsInt4GemvMs = time(() => { q.forward(new Tensor('f32', xv, [1, KN])); }, REPS);
+check('js int4 gemv', yJs, xv, 1, Wd);
+const aq = quantizeActivations(Xm, KT, KN, { bits: 4, clip: 1 });
+const xs4 = new Float32Array(KT * KN); for (let t = 0; t < KT; t++) for (let j = 0; j < KN; j++) xs4[t * KN + j] = aq.scales[t]! * aq.codes[t * KN + j]!;
+const yJs44 = integerForward(q, aq, KT);
+kern.jsW4a4GemmMs = time(() => { integerForward(q, aq, KT); }, Math.max(1, Math.floor(REPS / 2)));
+check('js w4a4 gemm', yJs44, Xm, KT, Wd, xs4);
+if (be) {
+  const Wr = be.allocate!('f32', KN * KN) as Float32Array; Wr.set(Wf);
+  const xr = be.allocate!('f32', KN) as Float32Array; xr.set(xv);
+  const yr = be.allocate!('f32', KN) as Float32Array;
+  const Xr = be.allocate!('f32', KT * KN) as Float32Array; Xr.set(Xm);
+  const Cr = be.allocate!('f32', KT * KN) as Float32Array;
+  kern.f32GemvMs = time(() => be.gemv!({ trans: false, m: KN, n: KN, alpha: 1, a: Wr, aOffset: 0, lda: KN, x: xr, xOffset: 0, beta: 0, y: yr, yOffset: 0 }), REPS);
+  check('wasm f32 gemv', yr, xv, 1, Wf);
+  kern.f32GemmMs = time(() => be.gemm!({ transA: false, transB: true, m: KT, n: KN, k: KN, alpha: 1, a: Xr, aOffset: 0, lda: KN, b: Wr, bOffset: 0, ldb: KN, beta: 0, c: Cr, cOffset: 0, ldc: KN }), REPS);
+  check('wasm f32 gemm', Cr, Xm, KT, Wf);
+  const { w, scales } = q.kernelWeights(be);
+  const y4 = be.allocate!('f32', KN) as Float32Array;
+  kern.int4GemvMs = time(() => be.extra!.int4Gemv!({ m: KN, n: KN, groupSize: 128, w, scales, x: xr, y: y4 }), REPS);
+  check('wasm int4 gemv', y4, xv, 1, Wd);
+  kern.layerInt4GemvMs = time(() => { q.forward(new Tensor('f32', xv, [1, KN]), { backend: be }); }, REPS);
+  const ap = new Uint8Array((KT * KN) / 2); for (let i = 0; i < ap.length; i++) ap[i] = (aq.codes[2 * i]! & 15) | ((aq.codes[2 * i + 1]! & 15) << 4);
+  const as = new Float32Array(KT * (KN / 128)); for (let t = 0; t < KT; t++) as.fill(aq.scales[t]!, t * (KN / 128), (t + 1) * (KN / 128));
+  const C4 = be.allocate!('f32', KT * KN) as Float32Array;
+  kern.w4a4GemmMs = time(() => be.extra!.w4a4Gemm!({ m: KT, n: KN, k: KN, groupSize: 128, a: ap, aScales: as, w, wScales: scales, c: C4 }), REPS);
+  check('wasm w4a4 gemm', C4, Xm, KT, Wd, xs4);
+}
+const pk = spawnSync('python3', ['-c', PY_KER, String(KN), String(KT), String(REPS)], { env: pyEnv(), encoding: 'utf8' });
+if (pk.status === 0) { const r = JSON.parse(pk.stdout.trim()); kern.numpyF32GemvMs = r.gemv_s * 1000; kern.numpyF32GemmMs = r.gemm_s * 1000; }
+out.kernels = kern;
+out.loadavgAtEnd = loadavg();
+await be?.dispose?.();
+
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+writeFileSync(join(root, 'bench', 'results', 'quant.json'), JSON.stringify(out, null, 2) + '\n');
+
+const f = (v: unknown, d = 1) => (typeof v === 'number' ? v.toFixed(d) : 'n/a');
+const g = out.gptq as any;
+if (g) {
+  console.log(`\n| GPTQ ${g.shape}, ${g.tokens} tokens | llmpress (JS, f64) | numpy (1 thread) | ratio |`);
+  console.log('| --- | ---: | ---: | ---: |');
+  console.log(`| Gram XᵀX | ${f(g.jsGramSeconds)} s | ${f(g.numpyGramSeconds)} s | ${f(g.gramRatio, 2)}× |`);
+  console.log(`| GPTQ (damp, Cholesky, lazy-batch loop) | ${f(g.jsGptqSeconds)} s | ${f(g.numpyGptqSeconds)} s | ${f(g.gptqRatio, 2)}× |`);
+  console.log(`\ncheck: ${(100 * g.codeAgreement).toFixed(3)}% identical 4-bit codes, GPTQ loss rel. diff ${g.lossRelDiff.toExponential(2)}`);
+}
+const k = kern as any;
+console.log(`\n| kernel ${k.shape} | time (ms) | speed vs WASM f32 (>1 = faster) |`);
+console.log('| --- | ---: | ---: |');
+console.log(`| WASM f32 GEMV | ${f(k.f32GemvMs, 2)} | 1.00× |`);
+console.log(`| WASM int4 GEMV (backend.extra.int4Gemv, g128) | ${f(k.int4GemvMs, 2)} | ${f(k.f32GemvMs / k.int4GemvMs, 2)}× |`);
+console.log(`| QuantizedLinear.forward, 1 token, WASM backend | ${f(k.layerInt4GemvMs, 2)} | ${f(k.f32GemvMs / k.layerInt4GemvMs, 2)}× |`);
+console.log(`| QuantizedLinear.forward, 1 token, JS path | ${f(k.jsInt4GemvMs, 2)} | ${f(k.f32GemvMs / k.jsInt4GemvMs, 2)}× |`);
+console.log(`| numpy f32 GEMV (1 thread) | ${f(k.numpyF32GemvMs, 2)} | |`);
+console.log(`| WASM f32 GEMM (${k.gemmTokens} tokens) | ${f(k.f32GemmMs, 2)} | 1.00× |`);
+console.log(`| WASM W4A4 GEMM (backend.extra.w4a4Gemm) | ${f(k.w4a4GemmMs, 2)} | ${f(k.f32GemmMs / k.w4a4GemmMs, 2)}× |`);
+console.log(`| JS W4A4 integer kernel (integerForward) | ${f(k.jsW4a4GemmMs, 2)} | ${f(k.f32GemmMs / k.jsW4a4GemmMs, 2)}× |`);
+console.log(`| numpy f32 GEMM (1 thread) | ${f(k.numpyF32GemmMs, 2)} | |`);
+console.log(`\nwrote bench/results/quant.json — shared busy machine (load ${loadavg()[0]!.toFixed(1)}): timings are noisy`);
