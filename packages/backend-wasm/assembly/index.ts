@@ -675,3 +675,66 @@ export function int4Dot(rows: i32, k: i32, a: usize, w: usize, out: usize): void
     store<i32>(out + (<usize>i << 2), s);
   }
 }
+
+// ---------------------------------------------------------------- threaded GEMM pieces
+// The caller packs one KC × NC panel of op(B) into a shared buffer (spackB/dpackB), then every
+// thread runs gemmRows on that panel: it takes row chunks from a shared counter (atomic add, so
+// a thread slowed by other load simply takes fewer chunks), packs its own A blocks into its own
+// scratch and runs the micro-kernel. Per-entry arithmetic is identical to the one-thread gemm.
+
+/** Blocking constants for the JS side: 0 MC(f32), 1 NC(f32), 2 MC(f64), 3 NC(f64), 4 KC. */
+export function blocking(which: i32): i32 {
+  switch (which) {
+    case 0: return mcOf<f32>();
+    case 1: return ncOf<f32>();
+    case 2: return mcOf<f64>();
+    case 3: return ncOf<f64>();
+    default: return KC;
+  }
+}
+
+export function spackB(transB: i32, kc: i32, nc: i32, b: usize, ldb: i32, dst: usize): void { packB<f32>(transB, kc, nc, b, ldb, dst); }
+export function dpackB(transB: i32, kc: i32, nc: i32, b: usize, ldb: i32, dst: usize): void { packB<f64>(transB, kc, nc, b, ldb, dst); }
+
+// @ts-ignore: decorator
+@inline function nextChunk(counter: usize): i32 {
+  if (ASC_FEATURE_THREADS) {
+    return atomic.add<i32>(counter, 1);
+  } else {
+    const v = load<i32>(counter);
+    store<i32>(counter, v + 1);
+    return v;
+  }
+}
+
+function gemmRows<T>(transA: i32, m: i32, kc: i32, nc: i32, alpha: T, a: usize, lda: i32, bp: usize, beta: T, c: usize, ldc: i32, scratch: usize, counter: usize, chunk: i32): void {
+  const S = <usize>sizeof<T>();
+  const MC = mcOf<T>(), NC = ncOf<T>(), NR = nrOf<T>();
+  const ap = scratch;
+  const tmp = scratch + <usize>MC * <usize>KC * S + <usize>NC * <usize>KC * S;
+  const ldcB = <usize>ldc * S;
+  for (;;) {
+    const r0 = nextChunk(counter) * chunk;
+    if (r0 >= m) break;
+    const r1 = min(m, r0 + chunk);
+    for (let ic = r0; ic < r1; ic += MC) {
+      const mc = min(MC, r1 - ic);
+      const asrc = transA ? a + <usize>ic * S : a + <usize>ic * <usize>lda * S;
+      packA<T>(transA, mc, kc, asrc, lda, ap);
+      for (let jr = 0; jr < nc; jr += NR) {
+        const nr = min(NR, nc - jr);
+        const bpan = bp + <usize>jr * <usize>kc * S;
+        const cbase = c + <usize>ic * ldcB + <usize>jr * S;
+        for (let ir = 0; ir < mc; ir += MR) {
+          kernel<T>(kc, ap + <usize>ir * <usize>kc * S, bpan, cbase + <usize>ir * ldcB, ldcB, alpha, beta, min(MR, mc - ir), nr, tmp);
+        }
+      }
+    }
+  }
+}
+export function sgemmRows(transA: i32, m: i32, kc: i32, nc: i32, alpha: f32, a: usize, lda: i32, bp: usize, beta: f32, c: usize, ldc: i32, scratch: usize, counter: usize, chunk: i32): void {
+  gemmRows<f32>(transA, m, kc, nc, alpha, a, lda, bp, beta, c, ldc, scratch, counter, chunk);
+}
+export function dgemmRows(transA: i32, m: i32, kc: i32, nc: i32, alpha: f64, a: usize, lda: i32, bp: usize, beta: f64, c: usize, ldc: i32, scratch: usize, counter: usize, chunk: i32): void {
+  gemmRows<f64>(transA, m, kc, nc, alpha, a, lda, bp, beta, c, ldc, scratch, counter, chunk);
+}

@@ -78,6 +78,9 @@ interface Kernels {
   sunary(op: number, a: number, out: number, n: number): void;
   dunary(op: number, a: number, out: number, n: number): void;
   sreduce(op: number, a: number, n: number): number;
+  blocking(which: number): number;
+  spackB(...args: number[]): void;
+  dpackB(...args: number[]): void;
   dreduce(op: number, a: number, n: number): number;
   [name: string]: any;
 }
@@ -180,6 +183,10 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   const scratch: number[] = [];
   for (let t = 0; t < nThreads; t++) scratch.push(alloc.alloc(scratchBytes, fn));
   const workers: { handle: WorkerHandle; base: number; seq: number }[] = [];
+  // Threaded GEMM: one shared packed-B panel (KC × NC) and a chunk counter.
+  const KC = K.blocking(4), MC32 = K.blocking(0), NC32 = K.blocking(1), MC64 = K.blocking(2), NC64 = K.blocking(3);
+  const sharedB = nThreads > 1 ? alloc.alloc(Math.max(NC32 * KC * 4, NC64 * KC * 8), fn) : 0;
+  const counterPtr = nThreads > 1 ? alloc.alloc(64, fn) : 0;
   if (nThreads > 1) {
     try {
       for (let t = 1; t < nThreads; t++) {
@@ -220,7 +227,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
     Atomics.store(ctl, 0, w.seq);
     Atomics.notify(ctl, 0);
   };
-  const OPS: Record<string, number> = { sgemm: 1, dgemm: 2, sgemv: 3, dgemv: 4, int4Gemv: 5, w4a8Gemv: 6, w4a4Gemm: 7 };
+  const OPS: Record<string, number> = { sgemm: 1, dgemm: 2, sgemv: 3, dgemv: 4, int4Gemv: 5, w4a8Gemv: 6, w4a4Gemm: 7, sgemmRows: 8, dgemmRows: 9 };
   /**
    * Splits [0, total) into per-thread ranges (multiples of `unit`) when `work` is large enough and
    * runs kernel `name` with the arguments `mk(lo, hi)` on each: the first range here, the rest on workers.
@@ -286,28 +293,41 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
       const B = operandIn(f, b, p.bOffset, sb); ops.push(B);
       const C = operandIn(f, c, p.cOffset, sc); ops.push(C);
       const kern = f64 ? K.dgemm : K.sgemm;
-      const T = Math.min(nThreads, m * n * k >= minParallelWork ? nThreads : 1);
-      const splitRows = m >= n;
-      const unit = splitRows ? MR : 16;
-      const extent = splitRows ? m : n;
-      const parts = Math.min(T, Math.max(1, Math.floor(extent / unit)));
-      if (parts <= 1) {
-        kern(tA ? 1 : 0, tB ? 1 : 0, m, n, k, alpha, A.ptr, p.lda, B.ptr, p.ldb, beta, C.ptr, p.ldc, scratch[0]!);
-      } else {
-        const chunk = Math.ceil(extent / parts / unit) * unit;
-        const jobs: number[][] = [];
-        for (let t = 0; t < parts; t++) {
-          const lo = t * chunk, hi = Math.min(extent, lo + chunk);
-          if (lo >= hi) break;
-          if (splitRows) {
-            const aP = A.ptr + (tA ? lo : lo * p.lda) * S;
-            jobs.push([tA ? 1 : 0, tB ? 1 : 0, hi - lo, n, k, alpha, aP, p.lda, B.ptr, p.ldb, beta, C.ptr + lo * p.ldc * S, p.ldc, scratch[t]!]);
-          } else {
-            const bP = B.ptr + (tB ? lo * p.ldb : lo) * S;
-            jobs.push([tA ? 1 : 0, tB ? 1 : 0, m, hi - lo, k, alpha, A.ptr, p.lda, bP, p.ldb, beta, C.ptr + lo * S, p.ldc, scratch[t]!]);
+      const T = m * n * k >= minParallelWork ? nThreads : 1;
+      const MC = f64 ? MC64 : MC32, NC = f64 ? NC64 : NC32;
+      if (T > 1 && m >= n && m >= 2 * MR && k > 0 && alpha !== 0) {
+        // rows: shared packed B per (jc, pc) step, row chunks handed out by an atomic counter
+        const chunk = m >= 4 * T * MC ? MC : Math.max(MR, Math.ceil(m / (2 * T) / MR) * MR);
+        const rowsKern = f64 ? 'dgemmRows' : 'sgemmRows';
+        const packB = f64 ? K.dpackB : K.spackB;
+        const counter = new Int32Array(buf(), counterPtr, 1);
+        for (let jc = 0; jc < n; jc += NC) {
+          const nc = Math.min(NC, n - jc);
+          for (let pc = 0; pc < k; pc += KC) {
+            const kc = Math.min(KC, k - pc);
+            packB(tB ? 1 : 0, kc, nc, B.ptr + (tB ? jc * p.ldb + pc : pc * p.ldb + jc) * S, p.ldb, sharedB);
+            Atomics.store(counter, 0, 0);
+            const be = pc === 0 ? beta : 1;
+            const aP = A.ptr + (tA ? pc * p.lda : pc) * S;
+            const jobs: number[][] = [];
+            for (let t = 0; t < T; t++) jobs.push([tA ? 1 : 0, m, kc, nc, alpha, aP, p.lda, sharedB, be, C.ptr + jc * S, p.ldc, scratch[t]!, counterPtr, chunk]);
+            runParallel(OPS[rowsKern]!, jobs, (j) => (K[rowsKern] as (...a: number[]) => void)(...j));
           }
         }
+      } else if (T > 1 && n > m && n >= 32) {
+        // columns: each thread packs its own B columns (no duplicated packing of B)
+        const parts = Math.min(T, Math.floor(n / 16));
+        const chunk = Math.ceil(n / parts / 16) * 16;
+        const jobs: number[][] = [];
+        for (let t = 0; t < parts; t++) {
+          const lo = t * chunk, hi = Math.min(n, lo + chunk);
+          if (lo >= hi) break;
+          const bP = B.ptr + (tB ? lo * p.ldb : lo) * S;
+          jobs.push([tA ? 1 : 0, tB ? 1 : 0, m, hi - lo, k, alpha, A.ptr, p.lda, bP, p.ldb, beta, C.ptr + lo * S, p.ldc, scratch[t]!]);
+        }
         runParallel(f64 ? 2 : 1, jobs, (j) => kern(...j));
+      } else {
+        kern(tA ? 1 : 0, tB ? 1 : 0, m, n, k, alpha, A.ptr, p.lda, B.ptr, p.ldb, beta, C.ptr, p.ldc, scratch[0]!);
       }
       operandOut(c, p.cOffset, sc, C);
     } finally { freeAll(ops); }
