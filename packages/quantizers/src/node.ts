@@ -1,2 +1,0 @@
-/** Node-only helpers (file reading). */
-export {};
