@@ -1,7 +1,8 @@
 /** Symmetric eigendecomposition: Householder tridiagonalisation + implicit QL (tql2) with Wilkinson-type shifts. */
 import { ArgumentError, NoConvergenceError, type Backend, type Tensor } from '@llmpress/tensor';
-import { alloc, checkMatrix, copyOf, dot, house, makeCtx, rot, tensorOf, type Ctx, type FA } from './internal/util.js';
+import { alloc, checkMatrix, copyOf, dot, gemm, house, makeCtx, rot, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
 import { formQt } from './internal/householder.js';
+import { stedc } from './internal/stedc.js';
 
 export interface EighOptions {
   /** Order of the eigenvalues (default 'ascending', like numpy/LAPACK). */
@@ -111,7 +112,7 @@ function checkOrder(fn: string, order: unknown): 'ascending' | 'descending' {
   return o;
 }
 
-function symmetricCopy(a: Tensor, n: number): FA {
+export function symmetricCopy(a: Tensor, n: number): FA {
   const A = copyOf(a);
   // only the lower triangle is referenced (LAPACK 'L')
   for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) A[i * n + j] = A[j * n + i]!;
@@ -124,23 +125,33 @@ function sortPerm(d: Float64Array, order: 'ascending' | 'descending'): number[] 
   return idx;
 }
 
+/**
+ * Full symmetric eigendecomposition on raw storage (A is overwritten): eigenvalues ascending and
+ * V (n × n row-major, column j = eigenvector j). Tridiagonal reduction, then divide and conquer
+ * (eigenvector updates as GEMMs), then V = Q Z by one GEMM.
+ */
+export function eighCore(ctx: Ctx, A: FA, n: number): { w: Float64Array; V: FA } {
+  const { d, e, V, tau } = sytrd(ctx, A, n, true);
+  const Qt = formQt(ctx, V!, tau, Math.max(0, n - 2), n, n, 1);
+  const { w, Z } = stedc(ctx, d, e, n);
+  const out = alloc(ctx.dtype, n * n);
+  gemm(ctx, true, false, n, n, n, 1, Qt, 0, n, Z, 0, n, 0, out, 0, n);
+  return { w, V: out };
+}
+
 /** Eigenvalues and eigenvectors of a real symmetric matrix (only its lower triangle is read). */
 export function eigh(a: Tensor, options: EighOptions = {}): EighResult {
   const fn = 'eigh';
   const [n] = checkMatrix(fn, 'a', a, { square: true });
   const order = checkOrder(fn, options.order);
   const ctx = makeCtx(fn, a.dtype as 'f32' | 'f64', options.backend);
-  const A = symmetricCopy(a, n);
-  const { d, e, V, tau } = sytrd(ctx, A, n, true);
-  const Zt = formQt(ctx, V!, tau, Math.max(0, n - 2), n, n, 1);
-  tql2(fn, d, e, n, Zt);
-  const perm = sortPerm(d, order);
-  const values = alloc(ctx.dtype, n), vecs = alloc(ctx.dtype, n * n);
+  const { w, V } = eighCore(ctx, symmetricCopy(a, n), n);
+  const values = alloc(ctx.dtype, n);
+  if (order === 'ascending') { values.set(w); return { values: tensorOf(ctx.dtype, values, [n]), vectors: tensorOf(ctx.dtype, V, [n, n]) }; }
+  const vecs = alloc(ctx.dtype, n * n);
   for (let c = 0; c < n; c++) {
-    const src = perm[c]!;
-    values[c] = d[src]!;
-    const so = src * n;
-    for (let r = 0; r < n; r++) vecs[r * n + c] = Zt[so + r]!;
+    values[c] = w[n - 1 - c]!;
+    for (let r = 0; r < n; r++) vecs[r * n + c] = V[r * n + n - 1 - c]!;
   }
   return { values: tensorOf(ctx.dtype, values, [n]), vectors: tensorOf(ctx.dtype, vecs, [n, n]) };
 }

@@ -1,9 +1,8 @@
 /** Helpers built on the factorisations: pinv, lstsq, SPD square roots, null/range bases, whitening. */
 import { ArgumentError, NotPositiveDefiniteError, ShapeError, EPS, assertTensor, assertFloat, assertFinite, type Backend, type Tensor } from '@llmpress/tensor';
-import { alloc, checkMatrix, checkSameDtype, checkTolerance, copyOf, gemm, makeCtx, tensorOf, type Ctx, type FA } from './internal/util.js';
+import { alloc, checkMatrix, checkSameDtype, checkTolerance, copyOf, gemm, makeCtx, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
 import { svdRaw } from './svd.js';
-import { sytrd, tql2 } from './eigh.js';
-import { formQt } from './internal/householder.js';
+import { eighCore, symmetricCopy } from './eigh.js';
 import { potrf, trsm } from './cholesky.js';
 
 /** Default relative cutoff for rank decisions: max(m, n) · eps(dtype) (LAPACK/numpy matrix_rank). */
@@ -58,15 +57,8 @@ export function lstsq(a: Tensor, b: Tensor, options: { rcond?: number; backend?:
 
 /** Eigendecomposition on raw storage: values (ascending) and Zt (row i = eigenvector i). */
 export function eighRaw(ctx: Ctx, a: Tensor, n: number): { w: Float64Array; Zt: FA } {
-  const A = copyOf(a);
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) A[i * n + j] = A[j * n + i]!;
-  const { d, e, V, tau } = sytrd(ctx, A, n, true);
-  const Zt = formQt(ctx, V!, tau, Math.max(0, n - 2), n, n, 1);
-  tql2(ctx.fn, d, e, n, Zt);
-  const idx = Array.from(d, (_, i) => i).sort((x, y) => d[x]! - d[y]!);
-  const out = alloc(ctx.dtype, n * n);
-  for (let i = 0; i < n; i++) out.set(Zt.subarray(idx[i]! * n, idx[i]! * n + n), i * n);
-  return { w: Float64Array.from(idx, (i) => d[i]!), Zt: out };
+  const { w, V } = eighCore(ctx, symmetricCopy(a, n), n);
+  return { w, Zt: transposeOf(V, n, n) };
 }
 
 /** Q diag(f(λ)) Qᵀ from Zt rows. */
