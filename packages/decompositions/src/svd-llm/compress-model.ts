@@ -31,6 +31,12 @@ export interface CompressModelOptions {
   floor?: number;
   /** ASVD exponent (default 0.5). */
   alpha?: number;
+  /**
+   * With `update`: whiten with the Gram of the inputs the ORIGINAL model produces ('original', the
+   * same factors as whitening-only, then refit) or of the inputs the compressed prefix produces
+   * ('compressed'). Default 'original'.
+   */
+  updateWhitening?: 'original' | 'compressed';
   /** Which roles to compress (default all seven). */
   roles?: readonly LinearRole[];
   /**
@@ -99,6 +105,8 @@ export async function compressModel(model: LlamaModel, options: CompressModelOpt
   if (typeof ratio !== 'number' || !(ratio > 0 && ratio < 1)) throw new ArgumentError(fn, 'options.ratio', ratio, 'must be a number in the open interval (0, 1)');
   const update = options.update === true ? {} : options.update || undefined;
   if (update && method !== 'svd-llm') throw new ArgumentError(fn, 'options.update', options.update, "is only defined for method 'svd-llm'");
+  const uw = options.updateWhitening ?? 'original';
+  if (uw !== 'original' && uw !== 'compressed') throw new ArgumentError(fn, 'options.updateWhitening', uw, "must be 'original' or 'compressed'");
   const roles = options.roles ?? LINEAR_ROLES;
   for (const r of roles) if (!LINEAR_ROLES.includes(r)) throw new ArgumentError(fn, 'options.roles', roles, `must hold only ${LINEAR_ROLES.join(', ')}`);
   const needCal = method !== 'svd';
@@ -152,7 +160,7 @@ export async function compressModel(model: LlamaModel, options: CompressModelOpt
         checkCount(fn, e.name, st.count, e.layer.inFeatures, allow);
         const n = st.n;
         const gram = sq(fn, e.name, st.gram, n), origGram = sq(fn, e.name, st.origGram, n), crossGram = sq(fn, e.name, st.crossGram, n);
-        const r = svdLlmFactor(W, gram, { ...factorOpts, whitening: options.whitening, floor: options.floor });
+        const r = svdLlmFactor(W, (options.updateWhitening ?? 'original') === 'original' ? origGram : gram, { ...factorOpts, whitening: options.whitening, floor: options.floor });
         const u = updateLowRank(W, r.layer, { gram, origGram, crossGram }, { ...update, backend: be });
         record(e, u.layer, r.report, u.report);
       }
