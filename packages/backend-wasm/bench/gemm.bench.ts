@@ -70,13 +70,14 @@ for c in cases:
     out.append({'label': c['label'], 'times': times, 'ok': ok})
 print(json.dumps({'numpy': np.__version__, 'results': out}))
 `;
-function runNumpy(): Map<string, { times: number[]; ok: boolean }> | null {
+let npVersionShown = false;
+function runNumpy(cases: Case[]): Map<string, { times: number[]; ok: boolean }> | null {
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
   delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
   const r = spawnSync('python3', ['-c', PY, JSON.stringify(cases), String(minReps)], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) { console.log(`numpy reference unavailable: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`); return null; }
   const j = JSON.parse(r.stdout);
-  console.log(`numpy ${j.numpy} (OpenBLAS, OPENBLAS_NUM_THREADS=1)`);
+  if (!npVersionShown) { console.log(`numpy ${j.numpy} (OpenBLAS, OPENBLAS_NUM_THREADS=1)`); npVersionShown = true; }
   return new Map(j.results.map((x: any) => [x.label, x]));
 }
 
@@ -119,34 +120,15 @@ function check(c: Case, A: ArrayLike<number>, B: ArrayLike<number>, C: ArrayLike
   return null;
 }
 
-function timeIt(f: () => void, flops: number): number[] {
-  f(); // warm-up
-  const times: number[] = [];
-  const budget = performance.now() + 1500;
-  while (times.length < minReps || (performance.now() < budget && times.length < 30)) {
-    const t = performance.now(); f(); times.push((performance.now() - t) / 1000);
-  }
-  return times;
-}
-
-interface Row { shape: string; impl: string; threads: number; gflops: number; gflops_median: number; ratio_vs_openblas_1t: number | null; verified: boolean; note?: string }
+interface Row { shape: string; impl: string; threads: number; gflops: number; gflops_median: number; gflops_worst: number; runs: number; ratio_vs_openblas_1t: number | null; verified: boolean; note?: string }
 const rows: Row[] = [];
 const stat = (times: number[], flops: number) => {
   const s = [...times].sort((x, y) => x - y);
-  return { best: flops / s[0]! / 1e9, median: flops / s[Math.floor(s.length / 2)]! / 1e9 };
+  return { best: flops / s[0]! / 1e9, median: flops / s[Math.floor(s.length / 2)]! / 1e9, worst: flops / s[s.length - 1]! / 1e9, runs: s.length };
 };
 
 // ---------------------------------------------------------------- run
 console.log(`machine: ${cpus()[0]?.model ?? '?'} × ${availableParallelism()}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (shared machine: numbers are noisy)`);
-const np = runNumpy();
-const npGflops = new Map<string, number>();
-if (np) for (const c of cases) {
-  const r = np.get(c.label)!;
-  const st = stat(r.times, flopsOf(c));
-  npGflops.set(c.label, st.best);
-  rows.push({ shape: c.label, impl: 'numpy/OpenBLAS', threads: 1, gflops: st.best, gflops_median: st.median, ratio_vs_openblas_1t: 1, verified: r.ok });
-}
-
 const wasmConfigs: { impl: string; threads: number; relaxedSimd: boolean }[] = [
   { impl: 'wasm relaxed-simd', threads: 1, relaxedSimd: true },
   { impl: 'wasm simd', threads: 1, relaxedSimd: false },
@@ -175,77 +157,90 @@ try {
   tf = null;
 }
 
-const push = (c: Case, impl: string, threads: number, times: number[], err: string | null, note?: string) => {
-  const st = stat(times, flopsOf(c));
-  const ob = npGflops.get(c.label);
-  rows.push({ shape: c.label, impl, threads, gflops: st.best, gflops_median: st.median, ratio_vs_openblas_1t: ob ? st.best / ob : null, verified: err === null, ...(note ? { note } : {}) });
-  if (err) console.log(`  ✗ ${impl} ${threads}T ${c.label}: WRONG RESULT: ${err}`);
-};
+interface Entry { impl: string; threads: number; note?: string; run: () => void; verify: () => string | null; done?: () => void; times: number[] }
 
 let failures = 0;
 for (const c of cases) {
   const Arr = c.dtype === 'f32' ? Float32Array : Float64Array;
   const { m, n, k } = c;
+  const flops = flopsOf(c);
   const A = fill(new Arr(c.kind === 'gemm' ? m * k : m * n), 1);
   const B = fill(new Arr(c.kind === 'gemm' ? k * n : n), 2);
   process.stdout.write(`${c.label} ...`);
+  const entries: Entry[] = [];
   for (const { impl, threads, be } of backends) {
     if (c.dtype === 'f64' && impl === 'wasm simd') continue;
     if (c.kind === 'gemm') {
       const C = new Arr(m * n);
-      const f = () => be.gemm({ transA: false, transB: false, m, n, k, alpha: 1, a: A, aOffset: 0, lda: k, b: B, bOffset: 0, ldb: n, beta: 0, c: C, cOffset: 0, ldc: n });
-      const times = timeIt(f, flopsOf(c));
-      const err = check(c, A, B, C); if (err) failures++;
-      push(c, impl, threads, times, err);
+      entries.push({ impl, threads, times: [], run: () => be.gemm({ transA: false, transB: false, m, n, k, alpha: 1, a: A, aOffset: 0, lda: k, b: B, bOffset: 0, ldb: n, beta: 0, c: C, cOffset: 0, ldc: n }), verify: () => check(c, A, B, C) });
     } else {
       // resident weights (as the forward pass uses them) and plain arrays (copied in per call)
       const Ar = be.allocate!(c.dtype, m * n); Ar.set(A);
       const xr = be.allocate!(c.dtype, n); xr.set(B);
       const yr = be.allocate!(c.dtype, m);
-      const fr = () => be.gemv({ trans: false, m, n, alpha: 1, a: Ar, aOffset: 0, lda: n, x: xr, xOffset: 0, beta: 0, y: yr, yOffset: 0 });
-      const tr = timeIt(fr, flopsOf(c));
-      const er = check(c, A, B, yr); if (er) failures++;
-      push(c, impl, threads, tr, er, 'weights resident (allocate)');
-      be.release(Ar); be.release(xr); be.release(yr);
+      entries.push({ impl: `${impl} (resident A)`, threads, note: 'weights resident (allocate)', times: [], run: () => be.gemv({ trans: false, m, n, alpha: 1, a: Ar, aOffset: 0, lda: n, x: xr, xOffset: 0, beta: 0, y: yr, yOffset: 0 }), verify: () => check(c, A, B, yr), done: () => { be.release(Ar); be.release(xr); be.release(yr); } });
       if (threads === 1) {
         const y = new Arr(m);
-        const fc = () => be.gemv({ trans: false, m, n, alpha: 1, a: A, aOffset: 0, lda: n, x: B, xOffset: 0, beta: 0, y, yOffset: 0 });
-        const tc = timeIt(fc, flopsOf(c));
-        const ec = check(c, A, B, y); if (ec) failures++;
-        push(c, `${impl} (copy-in)`, threads, tc, ec, 'A copied into WASM memory per call');
+        entries.push({ impl: `${impl} (copy-in)`, threads, note: 'A copied into WASM memory per call', times: [], run: () => be.gemv({ trans: false, m, n, alpha: 1, a: A, aOffset: 0, lda: n, x: B, xOffset: 0, beta: 0, y, yOffset: 0 }), verify: () => check(c, A, B, y) });
       }
     }
-    process.stdout.write('.');
   }
+  let tfTensors: any[] = [];
   if (tf && c.dtype === 'f32') {
     const ta = c.kind === 'gemm' ? tf.tensor2d(A, [m, k]) : tf.tensor2d(A, [m, n]);
     const tb = c.kind === 'gemm' ? tf.tensor2d(B, [k, n]) : tf.tensor2d(B, [n, 1]);
+    tfTensors = [ta, tb];
     let out: Float32Array = new Float32Array(0);
-    const f = () => { const r = tf.matMul(ta, tb); out = r.dataSync(); r.dispose(); };
-    const times = timeIt(f, flopsOf(c));
-    const err = check(c, A, B, out); if (err) failures++;
-    push(c, 'tfjs-backend-wasm', 1, times, err);
-    ta.dispose(); tb.dispose();
+    entries.push({ impl: 'tfjs-backend-wasm', threads: 1, times: [], run: () => { const r = tf.matMul(ta, tb); out = r.dataSync(); r.dispose(); }, verify: () => check(c, A, B, out) });
   }
-  if (flopsOf(c) <= 2 * 512 ** 3) {
+  if (flops <= 2 * 512 ** 3) {
     const C = new Arr(c.kind === 'gemm' ? m * n : m);
     const be: Backend = referenceBackend;
-    const f = c.kind === 'gemm'
-      ? () => be.gemm!({ transA: false, transB: false, m, n, k, alpha: 1, a: A, aOffset: 0, lda: k, b: B, bOffset: 0, ldb: n, beta: 0, c: C, cOffset: 0, ldc: n })
-      : () => be.gemv!({ trans: false, m, n, alpha: 1, a: A, aOffset: 0, lda: n, x: B, xOffset: 0, beta: 0, y: C, yOffset: 0 });
-    const times = timeIt(f, flopsOf(c));
-    const err = check(c, A, B, C); if (err) failures++;
-    push(c, 'reference (@stdlib/blas)', 1, times, err);
+    entries.push({
+      impl: 'reference (@stdlib/blas)', threads: 1, times: [], verify: () => check(c, A, B, C),
+      run: c.kind === 'gemm'
+        ? () => be.gemm!({ transA: false, transB: false, m, n, k, alpha: 1, a: A, aOffset: 0, lda: k, b: B, bOffset: 0, ldb: n, beta: 0, c: C, cOffset: 0, ldc: n })
+        : () => be.gemv!({ trans: false, m, n, alpha: 1, a: A, aOffset: 0, lda: n, x: B, xOffset: 0, beta: 0, y: C, yOffset: 0 }),
+    });
   }
+  // numpy before and after; JS impls round-robin in between, so load swings hit all of them alike
+  const np1 = runNumpy([c]);
+  for (const e of entries) e.run(); // warm-up
+  const budget = performance.now() + 12_000;
+  for (let round = 0; round < 30 && (round < minReps || performance.now() < budget); round++) {
+    for (const e of entries) {
+      if (e.impl.startsWith('reference') && round >= minReps) continue;
+      const t = performance.now(); e.run(); e.times.push((performance.now() - t) / 1000);
+    }
+    process.stdout.write('.');
+  }
+  const np2 = runNumpy([c]);
+  let obBest: number | undefined;
+  if (np1 || np2) {
+    const r1 = np1?.get(c.label), r2 = np2?.get(c.label);
+    const times = [...(r1?.times ?? []), ...(r2?.times ?? [])];
+    const st = stat(times, flops);
+    obBest = st.best;
+    rows.push({ shape: c.label, impl: 'numpy/OpenBLAS', threads: 1, gflops: st.best, gflops_median: st.median, gflops_worst: st.worst, runs: st.runs, ratio_vs_openblas_1t: 1, verified: (r1?.ok ?? true) && (r2?.ok ?? true) });
+  }
+  for (const e of entries) {
+    const err = e.verify();
+    if (err) { failures++; console.log(`  ✗ ${e.impl} ${e.threads}T ${c.label}: WRONG RESULT: ${err}`); }
+    const st = stat(e.times, flops);
+    rows.push({ shape: c.label, impl: e.impl, threads: e.threads, gflops: st.best, gflops_median: st.median, gflops_worst: st.worst, runs: st.runs, ratio_vs_openblas_1t: obBest ? st.best / obBest : null, verified: err === null, ...(e.note ? { note: e.note } : {}) });
+    e.done?.();
+  }
+  for (const t of tfTensors) t.dispose();
   console.log(' done');
 }
 for (const { be } of backends) await be.dispose();
 
 // ---------------------------------------------------------------- report
 const fmt = (x: number | null, d = 2) => (x === null ? '—' : x.toFixed(d));
-console.log('\n| shape | impl | threads | GFLOP/s (best) | GFLOP/s (median) | × OpenBLAS 1T | verified |');
-console.log('|---|---|---:|---:|---:|---:|:---:|');
-for (const r of rows) console.log(`| ${r.shape} | ${r.impl}${r.note ? ` (${r.note})` : ''} | ${r.threads} | ${fmt(r.gflops, 1)} | ${fmt(r.gflops_median, 1)} | ${fmt(r.ratio_vs_openblas_1t)} | ${r.verified ? '✓' : '✗'} |`);
+console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log('\n| shape | impl | threads | GFLOP/s best | median | worst | runs | × OpenBLAS 1T (best/best) | verified |');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|:---:|');
+for (const r of rows) console.log(`| ${r.shape} | ${r.impl} | ${r.threads} | ${fmt(r.gflops, 1)} | ${fmt(r.gflops_median, 1)} | ${fmt(r.gflops_worst, 1)} | ${r.runs} | ${fmt(r.ratio_vs_openblas_1t)} | ${r.verified ? '✓' : '✗'} |`);
 
 // targets (issue 3)
 const g = (shape: string, impl: string, threads: number) => rows.find((r) => r.shape === shape && r.impl === impl && r.threads === threads);
@@ -264,6 +259,6 @@ for (const c of cases.filter((c) => c.dtype === 'f32')) {
 
 const outDir = join(root, 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, 'gemm.json'), JSON.stringify(rows.map((r) => ({ ...r, gflops: +r.gflops.toFixed(2), gflops_median: +r.gflops_median.toFixed(2), ratio_vs_openblas_1t: r.ratio_vs_openblas_1t === null ? null : +r.ratio_vs_openblas_1t.toFixed(3) })), null, 2) + '\n');
+writeFileSync(join(outDir, 'gemm.json'), JSON.stringify(rows.map((r) => ({ ...r, gflops: +r.gflops.toFixed(2), gflops_median: +r.gflops_median.toFixed(2), gflops_worst: +r.gflops_worst.toFixed(2), ratio_vs_openblas_1t: r.ratio_vs_openblas_1t === null ? null : +r.ratio_vs_openblas_1t.toFixed(3) })), null, 2) + '\n');
 console.log(`\nwrote ${join('bench', 'results', 'gemm.json')}`);
 if (failures) { console.log(`${failures} result(s) failed verification`); process.exit(1); }
