@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DenseLinear, Tensor, referenceBackend, type Backend } from '@llmpress/tensor';
-import { Fp32KVCache, LlamaModel, standardWindows, type LlamaConfig, type LlamaBlock } from '@llmpress/models';
+import { Fp32KVCache, LlamaModel, placeOnBackend, standardWindows, type LlamaConfig, type LlamaBlock } from '@llmpress/models';
 import { dataDir, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -92,8 +92,10 @@ else console.log(`numpy anchor failed: ${py.stderr}`);
 const wantGreedy: number[] = ref.greedy_from_bos.ids_including_leading_bos.slice(1, 1 + nDecode);
 let refLogits: Tensor<'f32'> | undefined;
 for (const { name, backend } of backends) {
-  const sc = scoreTps(S.model, windows, backend);
-  const de = decodeTps(S.model, nDecode, backend);
+  const placed = placeOnBackend(S.model, backend); // weights resident in the backend's memory (no per-call copy-in)
+  const sc = scoreTps(placed.model, windows, backend);
+  const de = decodeTps(placed.model, nDecode, backend);
+  placed.release();
   const greedyOk = JSON.stringify(de.ids.slice(0, wantGreedy.length)) === JSON.stringify(wantGreedy);
   const V = S.model.config.vocabSize, T = windows[0]!.length;
   const npDiff = np ? Math.max(maxDiff(sc.logits.data.subarray(0, 8), np.first_window_logits_row0_8), maxDiff(sc.logits.data.subarray((T - 1) * V, (T - 1) * V + 8), np.first_window_last_row_8)) : NaN;
@@ -117,8 +119,10 @@ if (!args.includes('--no-synthetic')) {
   const win = [1, ...Array.from({ length: synT - 1 }, (_, i) => (i * 7919) % 32000)];
   let base: Tensor<'f32'> | undefined;
   for (const { name, backend } of backends) {
-    const sc = scoreTps(M, [win], backend);
-    const de = decodeTps(M, synDecode, backend);
+    const placed = placeOnBackend(M, backend);
+    const sc = scoreTps(placed.model, [win], backend);
+    const de = decodeTps(placed.model, synDecode, backend);
+    placed.release();
     const d = base ? maxDiff(sc.logits.data, base.data) : 0;
     base ??= sc.logits;
     let fin = true;

@@ -114,7 +114,7 @@ export async function streamLinearStats(
       accs.set(`blocks.${b}.${r}`, new Accumulator(`blocks.${b}.${r}`, r, b, L.inFeatures, opts));
     }
     for (let w = 0; w < inputs.length; w++) {
-      const cache = new Fp32KVCache(model.config);
+      const cache = new Fp32KVCache(model.config, { backend });
       model.runBlock(b, streams[w]!, inputs[w]!.length, cache, {
         backend,
         hooks: want ? { onLinearInput: (name, _role, _blk, x) => { accs.get(name)?.add(x, backend); } } : undefined,
@@ -142,7 +142,7 @@ export function captureLinearStats(model: LlamaModel, windows: CalibrationWindow
   const last = blocks[blocks.length - 1]!;
   for (const ids of inputs) {
     const x = model.embed(ids);
-    const cache = new Fp32KVCache(model.config);
+    const cache = new Fp32KVCache(model.config, { backend });
     const hooks = { onLinearInput: (name: string, _r: LinearRole, _b: number, t: Tensor<'f32'>) => { accs.get(name)?.add(t, backend); } };
     for (let b = 0; b <= last; b++) model.runBlock(b, x, ids.length, cache, { backend, hooks });
   }
@@ -207,9 +207,9 @@ export async function sequentialCalibration(
     for (let i = 0; i < inputs.length; i++) {
       const t = inputs[i]!.length;
       const capO = new Map<LinearRole, Float32Array>();
-      original.runBlock(b, xs[i]!, t, new Fp32KVCache(a), { backend, hooks: { onLinearInput: (_n, r, _b, x) => { if (stats.has(r)) capO.set(r, x.contiguous().data as Float32Array); } } });
+      original.runBlock(b, xs[i]!, t, new Fp32KVCache(a, { backend }), { backend, hooks: { onLinearInput: (_n, r, _b, x) => { if (stats.has(r)) capO.set(r, x.contiguous().data as Float32Array); } } });
       const capW = new Map<LinearRole, Float32Array>();
-      working.runBlock(b, xh[i]!.slice(), t, new Fp32KVCache(w), { backend, hooks: { onLinearInput: (_n, r, _b, x) => { if (stats.has(r)) capW.set(r, x.contiguous().data as Float32Array); } } });
+      working.runBlock(b, xh[i]!.slice(), t, new Fp32KVCache(w, { backend }), { backend, hooks: { onLinearInput: (_n, r, _b, x) => { if (stats.has(r)) capW.set(r, x.contiguous().data as Float32Array); } } });
       for (const [r, s] of stats) {
         const X = capO.get(r)!, Xh = capW.get(r)!;
         accumulateGram(s.gram, Xh, t, s.n, backend);
@@ -226,6 +226,6 @@ export async function sequentialCalibration(
     }
     await onBlock(b, stats);
     // advance the working stream through the (now replaced) block b
-    for (let i = 0; i < inputs.length; i++) working.runBlock(b, xh[i]!, inputs[i]!.length, new Fp32KVCache(w), { backend });
+    for (let i = 0; i < inputs.length; i++) working.runBlock(b, xh[i]!, inputs[i]!.length, new Fp32KVCache(w, { backend }), { backend });
   }
 }

@@ -1,5 +1,5 @@
 import {
-  ArgumentError, ShapeError, NonFiniteError, DenseLinear, Tensor, resolveBackend,
+  ArgumentError, ShapeError, NonFiniteError, DenseLinear, Tensor, resolveBackend, routine, referenceBackend,
   type Backend, type LinearLayer,
 } from '@llmpress/tensor';
 import { validateConfig, type LlamaConfig } from './config.js';
@@ -71,8 +71,11 @@ export class Fp32KVCache implements KVCacheLike {
   private cap: number[];
   private scores = new Float64Array(64);
   private acc = new Float64Array(8);
+  private probs = new Float32Array(0);
+  /** When set, attention of many queries at once (scoring) runs QKᵀ and PV as GEMMs on this backend. */
+  readonly backend: Backend | undefined;
 
-  constructor(config: LlamaConfig, options: { capacity?: number } = {}) {
+  constructor(config: LlamaConfig, options: { capacity?: number; backend?: Backend } = {}) {
     validateConfig('Fp32KVCache', config);
     this.nLayers = config.nLayers; this.nHeads = config.nHeads; this.nKvHeads = config.nKvHeads; this.headDim = config.headDim;
     const cap0 = options.capacity ?? 0;
@@ -84,6 +87,7 @@ export class Fp32KVCache implements KVCacheLike {
       this.lens.push(0); this.cap.push(cap0);
     }
     this.acc = new Float64Array(this.headDim);
+    this.backend = options.backend === undefined ? undefined : resolveBackend('Fp32KVCache', options.backend);
   }
 
   private checkLayer(fn: string, layer: number): void {
@@ -127,7 +131,11 @@ export class Fp32KVCache implements KVCacheLike {
     if (!Number.isInteger(t) || t < 0 || t > len) throw new ArgumentError(fn, 't', t, `must be an integer in [0, ${len}] (cached length)`);
     if (q.length < t * qDim) throw new ArgumentError(fn, 'q', q, `must hold t*nHeads*headDim = ${t * qDim} values`);
     const out = new Float32Array(t * qDim);
-    attendInto(q, t, this.keys[layer]!, this.values[layer]!, len, nH, this.nKvHeads, hd, this.scratch(len), this.acc, out);
+    // the reference backend's GEMM is slower than the plain loops at these sizes; accelerated backends win
+    if (this.backend && this.backend !== referenceBackend && t >= 8) {
+      if (this.probs.length < t * len) this.probs = new Float32Array(t * len);
+      attendGemm(q, t, this.keys[layer]!, this.values[layer]!, len, nH, this.nKvHeads, hd, this.probs, out, this.backend);
+    } else attendInto(q, t, this.keys[layer]!, this.values[layer]!, len, nH, this.nKvHeads, hd, this.scratch(len), this.acc, out);
     void kvDim;
     return out;
   }
@@ -173,6 +181,34 @@ export function attendInto(
       const inv = 1 / sum;
       for (let d = 0; d < hd; d++) out[qo + d] = acc[d]! * inv;
     }
+  }
+}
+
+/**
+ * The same attention with the two products as GEMMs per head (S = Q_h K_hᵀ/√hd, then O_h = P V_h), the
+ * causal softmax in between in f64 (masked entries set to 0). Used for batched scoring.
+ */
+export function attendGemm(
+  q: Float32Array, t: number, keys: Float32Array, values: Float32Array, len: number,
+  nHeads: number, nKvHeads: number, headDim: number, probs: Float32Array, out: Float32Array, backend: Backend,
+): void {
+  const hd = headDim, kvDim = nKvHeads * hd, qDim = nHeads * hd, group = nHeads / nKvHeads;
+  const gemm = routine(backend, 'gemm');
+  const scale = 1 / Math.sqrt(hd);
+  for (let h = 0; h < nHeads; h++) {
+    const ko = Math.floor(h / group) * hd;
+    gemm({ transA: false, transB: true, m: t, n: len, k: hd, alpha: scale, a: q, aOffset: h * hd, lda: qDim, b: keys, bOffset: ko, ldb: kvDim, beta: 0, c: probs, cOffset: 0, ldc: len });
+    for (let i = 0; i < t; i++) {
+      const o = i * len, last = len - t + i;
+      let mx = -Infinity;
+      for (let j = 0; j <= last; j++) if (probs[o + j]! > mx) mx = probs[o + j]!;
+      let sum = 0;
+      for (let j = 0; j <= last; j++) { const e = Math.exp(probs[o + j]! - mx); probs[o + j] = e; sum += e; }
+      const inv = 1 / sum;
+      for (let j = 0; j <= last; j++) probs[o + j]! *= inv;
+      for (let j = last + 1; j < len; j++) probs[o + j] = 0;
+    }
+    gemm({ transA: false, transB: false, m: t, n: hd, k: len, alpha: 1, a: probs, aOffset: 0, lda: len, b: values, bOffset: ko, ldb: kvDim, beta: 0, c: out, cOffset: h * hd, ldc: qDim });
   }
 }
 
@@ -465,7 +501,7 @@ export class LlamaModel {
     this.checkTokens(fn, tokens);
     const c = this.config;
     const t = tokens.length;
-    const cache = options.cache ?? new Fp32KVCache(c, { capacity: t });
+    const cache = options.cache ?? new Fp32KVCache(c, { capacity: t, backend: resolveBackend(fn, options.backend) });
     const pos0 = cache.length(0);
     for (let l = 1; l < c.nLayers; l++) if (cache.length(l) !== pos0) throw new ArgumentError(fn, 'options.cache', `lengths ${cache.length(0)} and ${cache.length(l)}`, 'must hold the same number of tokens in every layer');
     const x = this.embed(tokens);
@@ -489,4 +525,38 @@ export function denseBlock(w: {
     q: new DenseLinear(w.q), k: new DenseLinear(w.k), v: new DenseLinear(w.v), o: new DenseLinear(w.o),
     gate: new DenseLinear(w.gate), up: new DenseLinear(w.up), down: new DenseLinear(w.down),
   };
+}
+
+/**
+ * A copy of the model whose dense weights (every DenseLinear, and the embedding, hence a tied head)
+ * live in the backend's own memory (`backend.allocate`), so GEMMs skip the per-call copy-in. Other
+ * layer kinds are kept as they are. Returns the model and a `release()` that frees those arrays.
+ * Without `backend.allocate` the model is returned unchanged.
+ */
+export function placeOnBackend(model: LlamaModel, backend: Backend): { model: LlamaModel; release(): void } {
+  const b = resolveBackend('placeOnBackend', backend);
+  if (typeof b.allocate !== 'function') return { model, release() {} };
+  const owned: Float32Array[] = [];
+  const resident = (t: Tensor<'f32'>): Tensor<'f32'> => {
+    const c = t.contiguous();
+    const a = b.allocate!('f32', c.size) as Float32Array;
+    a.set(c.data as Float32Array);
+    owned.push(a);
+    return new Tensor('f32', a, c.shape);
+  };
+  const tied = model.headIsTied();
+  const embedding = resident(model.embedding);
+  const seen = new Map<LinearLayer, LinearLayer>(); // layers shared between blocks are placed once
+  const place = (L: LinearLayer): LinearLayer => {
+    if (!(L instanceof DenseLinear)) return L;
+    let r = seen.get(L);
+    if (!r) { r = new DenseLinear(resident(L.weight)); seen.set(L, r); }
+    return r;
+  };
+  const blocks = model.blocks.map((blk) => ({
+    ...blk, attnNorm: blk.attnNorm.slice(), ffnNorm: blk.ffnNorm.slice(),
+    q: place(blk.q), k: place(blk.k), v: place(blk.v), o: place(blk.o), gate: place(blk.gate), up: place(blk.up), down: place(blk.down),
+  }));
+  const m = new LlamaModel(model.config, { embedding, blocks, finalNorm: model.finalNorm.slice(), lmHead: tied ? undefined : place(model.lmHead) });
+  return { model: m, release() { for (const a of owned.splice(0)) b.release?.(a); } };
 }
