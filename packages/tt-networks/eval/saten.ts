@@ -1,0 +1,161 @@
+/**
+ * `pnpm eval:saten [--text <file>] [--model <file>] [--tokenizer <file>] [--windows 64] [--budgets 0.6,0.4] [--threads 1]`
+ *
+ * stories260K (or --model) under the standard protocol (methods.md): evaluation windows 0..63 of
+ * 256 tokens, calibration windows 200..231 (disjoint). Every per-block linear is replaced at equal
+ * stored bytes (a fraction of the dense f32 linears): truncated SVD, SVD + sparse, SVD-LLM
+ * (whitened SVD, `svdLlm` of @llmpress/decompositions), TT alone, TT + unstructured sparse,
+ * TT + 2:4, and the data-aware (whitened) variants. Reports PPL, KL and top-1 agreement against
+ * the dense model, relative Frobenius error, whitened error, bytes. Writes results/saten.json.
+ */
+import { readFileSync, mkdirSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Tensor, type Backend, type LinearLayer } from '@llmpress/tensor';
+import { evaluate, evalSplit, referenceLogits, captureLinearStats, type LlamaModel } from '@llmpress/models';
+import { dataDir, loadModel, loadTokenizer, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
+import { createWasmBackend } from '@llmpress/backend-wasm/node';
+import { svdLlm, svdLowRank } from '@llmpress/decompositions';
+import { compressModelTT, planLayer, planErrors, type TTMethod, type LayerPlan } from '@llmpress/tt-networks';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const args = process.argv.slice(2);
+const opt = (k: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : undefined; };
+const log = (s: string) => process.stderr.write(s + '\n');
+
+const threads = Number(opt('threads') ?? 1);
+const wasm = await createWasmBackend({ threads });
+const backend: Backend | undefined = wasm ?? undefined;
+const backendName = wasm ? `wasm (${threads} thread${threads > 1 ? 's' : ''})` : 'reference';
+
+const modelPath = opt('model');
+const S = loadStories260K(dataDir());
+const model: LlamaModel = modelPath ? loadModel(modelPath) : S.model;
+const tokenizer = opt('tokenizer') ? loadTokenizer(opt('tokenizer')!, { vocabSize: model.config.vocabSize }) : S.tokenizer;
+const textPath = opt('text') ?? join(dataDir(), 'tinystories', 'tinystories_val.txt');
+const text = readFileSync(textPath, 'utf8');
+const nWin = Number(opt('windows') ?? 64);
+const budgets = (opt('budgets') ?? '0.6,0.4').split(',').map(Number);
+
+const ids = tokenizer.encode(text);
+const split = evalSplit(ids, { bos: model.config.bosId ?? 1, evalCount: nWin });
+log(`eval windows ${split.eval.length}, calibration windows ${split.calibration.length}, backend ${backendName}`);
+let t0 = performance.now();
+const refLogits = referenceLogits(model, split.eval, { backend });
+const dense = evaluate(model, split.eval, { reference: refLogits, backend });
+log(`dense: ppl ${dense.ppl.toFixed(4)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+t0 = performance.now();
+const stats = captureLinearStats(model, split.calibration, { gram: true, meanAbs: false, backend });
+log(`calibration Grams: ${stats.size} linears (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+const calibration = new Map([...stats].map(([k, v]) => [k, { gram: v.gram! }]));
+
+const entries = model.linears();
+const denseBytes = entries.reduce((a, e) => a + e.layer.bytes(), 0);
+const denseParams = entries.reduce((a, e) => a + e.layer.inFeatures * e.layer.outFeatures, 0);
+// per-layer error plans (data-aware metric only; no fitting)
+const metric = new Map<string, LayerPlan>(entries.map((e) => [e.name, planLayer(Float64Array.from(e.layer.toDense().data), e.layer.outFeatures, e.layer.inFeatures, { gram: calibration.get(e.name)!.gram, whitened: false })]));
+
+function errorsOf(m: LlamaModel): { relFrob: number; meanRelFrob: number; meanWhitened: number } {
+  let num = 0, den = 0, sumRel = 0, sumWh = 0;
+  for (const e of m.linears()) {
+    const plan = metric.get(e.name)!;
+    const approx = e.layer.toDense().data;
+    const er = planErrors(plan, approx);
+    let w2 = 0; for (let i = 0; i < plan.w.length; i++) w2 += plan.w[i]! ** 2;
+    num += er.relError ** 2 * w2; den += w2;
+    sumRel += er.relError; sumWh += er.whitenedError!;
+  }
+  const n = m.linears().length;
+  return { relFrob: Math.sqrt(num / den), meanRelFrob: sumRel / n, meanWhitened: sumWh / n };
+}
+
+interface Row {
+  method: string; family: string; sparse: string; dataAware: boolean; budget: number;
+  bytes: number; bitsPerWeight: number; ppl: number; kl: number; top1: number;
+  relFrob: number; meanRelFrob: number; meanWhitened: number; compressSeconds: number;
+  sparseShareMean?: number; ttShapes?: Record<string, number>;
+}
+const rows: Row[] = [];
+
+function lowRankByDecompositions(kind: 'svd' | 'svd-llm', frac: number): LlamaModel {
+  const out = model.clone();
+  for (const e of entries) {
+    const m = e.layer.outFeatures, n = e.layer.inFeatures;
+    const k = Math.max(1, Math.floor((frac * m * n) / (m + n)));
+    const w = e.layer.toDense();
+    const layer: LinearLayer = kind === 'svd'
+      ? svdLowRank(w, { rank: k, backend })
+      : svdLlm(w, new Tensor('f64', calibration.get(e.name)!.gram, [n, n]), { rank: k, backend });
+    out.setLinear(e.name, layer);
+  }
+  return out;
+}
+
+const cacheFree = new Map<string, unknown>(), cacheData = new Map<string, unknown>();
+const search = { orders: [2, 3, 4], perSide: 2, steps: 10 };
+
+function record(method: string, family: string, sparse: string, dataAware: boolean, frac: number, m: LlamaModel, seconds: number, extra: Partial<Row> = {}) {
+  const bytes = m.linears().reduce((a, e) => a + e.layer.bytes(), 0);
+  const budget = frac * denseBytes;
+  if (bytes > budget) throw new Error(`${method}: ${bytes} bytes exceed the budget ${budget}`);
+  const t = performance.now();
+  const r = evaluate(m, split.eval, { reference: refLogits, backend });
+  const errs = errorsOf(m);
+  const row: Row = { method, family, sparse, dataAware, budget: frac, bytes, bitsPerWeight: (8 * bytes) / denseParams, ppl: r.ppl, kl: r.kl!, top1: r.top1!, ...errs, compressSeconds: seconds, ...extra };
+  rows.push(row);
+  log(`  ${frac} ${method}: ppl ${r.ppl.toFixed(3)} kl ${r.kl!.toFixed(4)} top1 ${r.top1!.toFixed(3)} relFrob ${errs.relFrob.toFixed(4)} whitened ${errs.meanWhitened.toFixed(4)} bytes ${bytes} (fit ${seconds.toFixed(0)} s, eval ${((performance.now() - t) / 1000).toFixed(0)} s)`);
+}
+
+const ttMethods: { name: string; method: TTMethod; data: boolean; family: string; sparse: string }[] = [
+  { name: 'SVD + sparse (unstructured)', method: 'lowrank-u', data: false, family: 'svd', sparse: 'unstructured' },
+  { name: 'SVD + 2:4', method: 'lowrank-2:4', data: false, family: 'svd', sparse: '2:4' },
+  { name: 'whitened SVD + sparse (unstructured)', method: 'lowrank-u', data: true, family: 'svd', sparse: 'unstructured' },
+  { name: 'TT', method: 'tt', data: false, family: 'tt', sparse: 'none' },
+  { name: 'TT + sparse (Saten, unstructured)', method: 'saten-u', data: false, family: 'tt', sparse: 'unstructured' },
+  { name: 'TT + 2:4 (Saten, 2:4)', method: 'saten-2:4', data: false, family: 'tt', sparse: '2:4' },
+  { name: 'whitened TT', method: 'tt', data: true, family: 'tt', sparse: 'none' },
+  { name: 'whitened TT + sparse (unstructured)', method: 'saten-u', data: true, family: 'tt', sparse: 'unstructured' },
+  { name: 'whitened TT + 2:4', method: 'saten-2:4', data: true, family: 'tt', sparse: '2:4' },
+];
+
+for (const frac of budgets) {
+  log(`budget ${frac} of the dense linears (${Math.floor(frac * denseBytes)} bytes)`);
+  let t = performance.now();
+  record('truncated SVD', 'svd', 'none', false, frac, lowRankByDecompositions('svd', frac), (performance.now() - t) / 1000);
+  t = performance.now();
+  record('SVD-LLM (whitened SVD)', 'svd', 'none', true, frac, lowRankByDecompositions('svd-llm', frac), (performance.now() - t) / 1000);
+  for (const spec of ttMethods) {
+    t = performance.now();
+    const res = compressModelTT(model, {
+      method: spec.method, budget: frac * denseBytes, search, backend,
+      calibration: spec.data ? calibration : undefined, cache: spec.data ? cacheData : cacheFree,
+    });
+    const shapes: Record<string, number> = {};
+    for (const l of res.layers) if (l.report.rowDims) { const k = `${l.report.rowDims.join('x')}|${l.report.colDims!.join('x')}`; shapes[k] = (shapes[k] ?? 0) + 1; }
+    const share = res.layers.reduce((a, l) => a + l.report.sparseBytes / l.report.bytes, 0) / res.layers.length;
+    record(spec.name, spec.family, spec.sparse, spec.data, frac, res.model, (performance.now() - t) / 1000, { sparseShareMean: share, ...(spec.family === 'tt' ? { ttShapes: shapes } : {}) });
+  }
+}
+
+const out = {
+  model: modelPath ?? 'stories260K/stories260K.bin',
+  text: textPath.startsWith(dataDir()) ? textPath.slice(dataDir().length + 1) : textPath,
+  protocol: `standard: eval windows 0..${nWin - 1} × 256 (BOS per window), calibration windows 200..231`,
+  backend: backendName,
+  svdLlm: '@llmpress/decompositions svdLlm (eigh whitening, no parameter update); truncated SVD = svdLowRank',
+  budgetRule: 'each linear gets budget·(its dense bytes); inside a layer the sparse share in {0,0.1,…,0.6} with the smallest proxy error wins',
+  denseLinearBytes: denseBytes, denseParams,
+  dense: { ppl: dense.ppl, nll: dense.nll, tokens: dense.tokens },
+  rows, date: new Date().toISOString(),
+};
+mkdirSync(join(root, 'results'), { recursive: true });
+writeFileAtomic(join(root, 'results', 'saten.json'), new TextEncoder().encode(JSON.stringify(out, null, 2) + '\n'));
+
+console.log(`dense: PPL ${dense.ppl.toFixed(4)} over ${dense.tokens} tokens; dense linears ${denseBytes} bytes; backend ${backendName}\n`);
+console.log('| budget | method | data-aware | bytes | bits/weight | PPL | KL (nats) | top-1 | rel. Frobenius err | mean whitened err | sparse share |');
+console.log('| ---: | --- | :---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of rows) {
+  console.log(`| ${Math.round(r.budget * 100)}% | ${r.method} | ${r.dataAware ? 'yes' : 'no'} | ${r.bytes} | ${r.bitsPerWeight.toFixed(2)} | ${r.ppl.toFixed(3)} | ${r.kl.toFixed(4)} | ${r.top1.toFixed(3)} | ${r.relFrob.toFixed(4)} | ${r.meanWhitened.toFixed(4)} | ${r.sparseShareMean === undefined ? '—' : r.sparseShareMean.toFixed(2)} |`);
+}
+console.log('\nwrote results/saten.json');
+await wasm?.dispose?.();
