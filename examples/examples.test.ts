@@ -1,0 +1,25 @@
+// Every example runs in CI and asserts its own output (each exits non-zero on a failed check).
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const tsx = join(root, 'node_modules', '.bin', 'tsx');
+const hasData = existsSync(join(process.env.LLMPRESS_DATA ?? join(root, '..', 'shared', 'data'), 'stories260K', 'stories260K.bin'));
+const examples = readdirSync(here).filter((d) => statSync(join(here, d)).isDirectory() && d !== 'node_modules')
+  .flatMap((d) => readdirSync(join(here, d)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => `${d}/${f}`));
+
+describe('examples', () => {
+  for (const ex of examples) {
+    it.skipIf(!hasData)(`${ex} runs and its checks pass${hasData ? '' : ' (skipped: ../shared/data is absent)'}`, () => {
+      const r = spawnSync(tsx, [join(here, ex)], { cwd: root, encoding: 'utf8', timeout: 240_000 });
+      if (r.status !== 0) console.error(r.stdout, r.stderr);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/✓/);
+      expect(r.stdout).not.toMatch(/✗/);
+    }, 250_000);
+  }
+});
