@@ -291,6 +291,11 @@ class WebGpuBackendImpl implements WebGpuBackend {
     return [max, y, 1];
   }
 
+  private gemvGroups(trans: boolean, m: number, n: number): [number, number, number] {
+    if (trans) return this.grid1d(Math.ceil(n / GEMV_WG));
+    return this.gemmKernel === 'register' ? this.grid1d(Math.ceil(m / GEMV_WG)) : this.grid1d(m);
+  }
+
   private fits(...bytes: number[]): boolean {
     const lim = Math.min(this.limits.maxStorageBufferBindingSize || 134217728, this.limits.maxBufferSize || Infinity);
     return bytes.every((b) => b <= lim);
@@ -417,12 +422,12 @@ class WebGpuBackendImpl implements WebGpuBackend {
     }
     if (!this.fits(sa * 4)) { this.fallback('too-large'); referenceBackend.gemv!(p); return; }
     await this.exec(fn, async () => {
-      const pipeline = await this.compile(`gemv${p.trans ? '-t' : ''}`, gemvShader(p.trans));
+      const pipeline = await this.compile(`gemv${p.trans ? '-t' : ''}`, gemvShader(p.trans, this.gemmKernel));
       const a = this.upload(p.a as Float32Array, p.aOffset, sa);
       const x = this.upload(p.x as Float32Array, p.xOffset, lx);
       const y = this.pool.acquire(ly * 4, STORAGE_OUT, 'llmpress-out');
       const u = this.uniform([['u32', m], ['u32', n], ['u32', p.lda], ['f32', p.alpha]], GEMV_UNIFORM_BYTES);
-      const groups = p.trans ? this.grid1d(Math.ceil(n / GEMV_WG)) : this.grid1d(m);
+      const groups = this.gemvGroups(p.trans, m, n);
       const out = await this.run(fn, [{ pipeline, bindings: [{ buffer: a, size: sa * 4 }, { buffer: x, size: lx * 4 }, { buffer: y, size: ly * 4 }, { buffer: u, size: GEMV_UNIFORM_BYTES }], groups }], [a, x, y, u], { buffer: y, size: ly * 4 });
       for (let i = 0; i < ly; i++) {
         const idx = p.yOffset + i;
@@ -603,12 +608,12 @@ class WebGpuBackendImpl implements WebGpuBackend {
     const m = checkInt(fn, 'm', shape.m, 1), n = checkInt(fn, 'n', shape.n, 1);
     checkInt(fn, 'runs', runs, 1);
     const trans = !!shape.trans;
-    const pipeline = await this.compile(`gemv${trans ? '-t' : ''}`, gemvShader(trans));
+    const pipeline = await this.compile(`gemv${trans ? '-t' : ''}`, gemvShader(trans, this.gemmKernel));
     const lx = trans ? m : n, ly = trans ? n : m;
     const a = this.randomBuffer(m * n, 1), x = this.randomBuffer(lx, 2);
     const y = this.pool.acquire(ly * 4, STORAGE_OUT);
     const u = this.uniform([['u32', m], ['u32', n], ['u32', n], ['f32', 1]], GEMV_UNIFORM_BYTES);
-    const pass: Pass = { pipeline, bindings: [{ buffer: a, size: m * n * 4 }, { buffer: x, size: lx * 4 }, { buffer: y, size: ly * 4 }, { buffer: u, size: GEMV_UNIFORM_BYTES }], groups: trans ? this.grid1d(Math.ceil(n / GEMV_WG)) : this.grid1d(m) };
+    const pass: Pass = { pipeline, bindings: [{ buffer: a, size: m * n * 4 }, { buffer: x, size: lx * 4 }, { buffer: y, size: ly * 4 }, { buffer: u, size: GEMV_UNIFORM_BYTES }], groups: this.gemvGroups(trans, m, n) };
     return this.timePasses(fn, [pass], [a, x, y, u], runs);
   }
 

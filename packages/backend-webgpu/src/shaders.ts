@@ -142,7 +142,7 @@ export const GEMV_WG = 64;
  * strided partial dot per invocation, then a tree reduction in workgroup memory. Transposed: one
  * invocation per output column, reading A row by row (coalesced across invocations).
  */
-export function gemvShader(trans: boolean): string {
+export function gemvShader(trans: boolean, kernel: GemmKernel = 'tiled'): string {
   const head = `
 struct Params { m: u32, n: u32, lda: u32, alpha: f32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
@@ -159,6 +159,27 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: ve
   var s = 0.0;
   for (var i = 0u; i < p.m; i++) { s = fma(A[i * p.lda + j], X[i], s); }
   Y[j] = p.alpha * s;
+}
+`;
+  }
+  if (kernel === 'register') {
+    // software adapters: one row per invocation (a sequential dot), no workgroup memory or barriers
+    return `${head}
+@compute @workgroup_size(${GEMV_WG})
+fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let row = g.x + g.y * nw.x * ${GEMV_WG}u;
+  if (row >= p.m) { return; }
+  let base = row * p.lda;
+  var s0 = 0.0; var s1 = 0.0; var s2 = 0.0; var s3 = 0.0;
+  let n4 = p.n & ~3u;
+  for (var q = 0u; q < n4; q += 4u) {
+    s0 = fma(A[base + q], X[q], s0);
+    s1 = fma(A[base + q + 1u], X[q + 1u], s1);
+    s2 = fma(A[base + q + 2u], X[q + 2u], s2);
+    s3 = fma(A[base + q + 3u], X[q + 3u], s3);
+  }
+  for (var q = n4; q < p.n; q++) { s0 = fma(A[base + q], X[q], s0); }
+  Y[row] = p.alpha * ((s0 + s1) + (s2 + s3));
 }
 `;
   }
