@@ -210,12 +210,13 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   const alive = (f: string) => { if (disposed) throw new UnsupportedError(f, `backend '${name}' has been disposed`); };
 
   // ---- dispatching jobs to workers
-  const waitDone = (w: { base: number; seq: number }) => {
+  // A worker that died (out of memory, killed) would leave its job unfinished: never wait forever.
+  // The deadline is generous (30 s plus 10 ns per unit of work) and only guards against hangs.
+  const waitDone = (w: { base: number; seq: number }, deadline: number) => {
     const ctl = new Int32Array(buf(), w.base, 16);
-    if (platform.canBlock) {
-      for (let cur = Atomics.load(ctl, 1); cur !== w.seq; cur = Atomics.load(ctl, 1)) Atomics.wait(ctl, 1, cur, 1000);
-    } else {
-      while (Atomics.load(ctl, 1) !== w.seq) { /* spin: the browser main thread may not block */ }
+    for (let cur = Atomics.load(ctl, 1); cur !== w.seq; cur = Atomics.load(ctl, 1)) {
+      if (platform.canBlock) Atomics.wait(ctl, 1, cur, 200);
+      if (performance.now() > deadline) throw new UnsupportedError('wasm worker', `a worker thread did not finish its job (sequence ${w.seq}) before the deadline; it may have died — dispose this backend`);
     }
     if (ctl[2] !== 0) throw new UnsupportedError('wasm worker', 'a kernel trapped in a worker thread');
   };
@@ -243,14 +244,15 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
       const lo = t * chunk, hi = Math.min(total, lo + chunk);
       if (lo < hi) jobs.push(mk(lo, hi));
     }
-    runParallel(OPS[name]!, jobs, (j) => kern(...j));
+    runParallel(OPS[name]!, jobs, (j) => kern(...j), work);
   };
   /** Runs jobs[0] here and jobs[1..] on workers, waiting for all. */
-  const runParallel = (op: number, jobs: number[][], local: (args: number[]) => void) => {
+  const runParallel = (op: number, jobs: number[][], local: (args: number[]) => void, work: number) => {
     for (let t = 1; t < jobs.length; t++) post(workers[t - 1]!, [op, ...jobs[t]!]);
     let err: unknown;
     try { local(jobs[0]!); } catch (e) { err = e; }
-    for (let t = 1; t < jobs.length; t++) waitDone(workers[t - 1]!);
+    const deadline = performance.now() + 30_000 + work * 1e-5;
+    for (let t = 1; t < jobs.length; t++) waitDone(workers[t - 1]!, deadline);
     if (err) throw err;
   };
 
@@ -311,7 +313,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
             const aP = A.ptr + (tA ? pc * p.lda : pc) * S;
             const jobs: number[][] = [];
             for (let t = 0; t < T; t++) jobs.push([tA ? 1 : 0, m, kc, nc, alpha, aP, p.lda, sharedB, be, C.ptr + jc * S, p.ldc, scratch[t]!, counterPtr, chunk]);
-            runParallel(OPS[rowsKern]!, jobs, (j) => (K[rowsKern] as (...a: number[]) => void)(...j));
+            runParallel(OPS[rowsKern]!, jobs, (j) => (K[rowsKern] as (...a: number[]) => void)(...j), m * nc * kc);
           }
         }
       } else if (T > 1 && n > m && n >= 32) {
@@ -325,7 +327,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
           const bP = B.ptr + (tB ? lo * p.ldb : lo) * S;
           jobs.push([tA ? 1 : 0, tB ? 1 : 0, m, hi - lo, k, alpha, A.ptr, p.lda, bP, p.ldb, beta, C.ptr + lo * S, p.ldc, scratch[t]!]);
         }
-        runParallel(f64 ? 2 : 1, jobs, (j) => kern(...j));
+        runParallel(f64 ? 2 : 1, jobs, (j) => kern(...j), m * n * k);
       } else {
         kern(tA ? 1 : 0, tB ? 1 : 0, m, n, k, alpha, A.ptr, p.lda, B.ptr, p.ldb, beta, C.ptr, p.ldc, scratch[0]!);
       }
@@ -370,7 +372,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
           if (lo >= hi) break;
           jobs.push([tr ? 1 : 0, m, lo, hi, n, alpha, A.ptr, p.lda, X.ptr, beta, Y.ptr]);
         }
-        runParallel(f64 ? 4 : 3, jobs, (j) => kern(...j));
+        runParallel(f64 ? 4 : 3, jobs, (j) => kern(...j), m * n);
       }
       operandOut(y, p.yOffset, ly, Y);
     } finally { freeAll(ops); }
