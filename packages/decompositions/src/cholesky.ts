@@ -1,6 +1,6 @@
 /** Cholesky (blocked, left-looking, lower), triangular solves, SPD solve and inverse. */
 import { ArgumentError, NotPositiveDefiniteError, ShapeError, EPS, assertTensor, assertFloat, assertFinite, type Backend, type Tensor } from '@llmpress/tensor';
-import { SingularMatrixError, alloc, checkMatrix, checkSameDtype, copyOf, gemm, makeCtx, tensorOf, type Ctx, type FA } from './internal/util.js';
+import { SingularMatrixError, alloc, checkMatrix, checkSameDtype, copyOf, gemm, withCtx, tensorOf, type Ctx, type FA } from './internal/util.js';
 
 export interface CholeskyOptions {
   /**
@@ -49,38 +49,39 @@ export function potrf(ctx: Ctx, L: FA, n: number): void {
 export function cholesky(a: Tensor, options: CholeskyOptions = {}): CholeskyResult {
   const fn = 'cholesky';
   const [n] = checkMatrix(fn, 'a', a, { square: true });
-  const ctx = makeCtx(fn, a.dtype as 'f32' | 'f64', options.backend);
-  const jit = options.jitter ?? false;
-  if (typeof jit === 'number' && !(Number.isFinite(jit) && jit > 0)) throw new ArgumentError(fn, 'options.jitter', jit, 'must be true, false or a positive finite relative amount');
-  if (typeof jit !== 'number' && typeof jit !== 'boolean') throw new ArgumentError(fn, 'options.jitter', jit, 'must be true, false or a positive finite relative amount');
-  const A0 = copyOf(a);
-  const L = alloc(ctx.dtype, n * n);
-  L.set(A0);
-  try {
-    potrf(ctx, L, n);
-    return { l: tensorOf(ctx.dtype, L, [n, n]), jitter: 0 };
-  } catch (e) {
-    if (!jit || !NotPositiveDefiniteError.isInstance(e)) throw e;
-    let lastErr = e;
-    let meanDiag = 0;
-    for (let i = 0; i < n; i++) meanDiag += Math.abs(A0[i * n + i]!);
-    meanDiag /= n;
-    if (meanDiag === 0) meanDiag = 1;
-    let rel = typeof jit === 'number' ? jit : 10 * EPS[ctx.dtype];
-    for (let attempt = 0; attempt < 16; attempt++, rel *= 10) {
-      const delta = rel * meanDiag;
-      L.set(A0);
-      for (let i = 0; i < n; i++) L[i * n + i] = L[i * n + i]! + delta;
-      try {
-        potrf(ctx, L, n);
-        return { l: tensorOf(ctx.dtype, L, [n, n]), jitter: delta };
-      } catch (e2) {
-        if (!NotPositiveDefiniteError.isInstance(e2)) throw e2;
-        lastErr = e2;
+  return withCtx(fn, a.dtype as 'f32' | 'f64', options.backend, (ctx) => {
+    const jit = options.jitter ?? false;
+    if (typeof jit === 'number' && !(Number.isFinite(jit) && jit > 0)) throw new ArgumentError(fn, 'options.jitter', jit, 'must be true, false or a positive finite relative amount');
+    if (typeof jit !== 'number' && typeof jit !== 'boolean') throw new ArgumentError(fn, 'options.jitter', jit, 'must be true, false or a positive finite relative amount');
+    const A0 = copyOf(a);
+    const L = ctx.work(n * n);
+    L.set(A0);
+    try {
+      potrf(ctx, L, n);
+      return { l: tensorOf(ctx.dtype, L.slice(), [n, n]), jitter: 0 };
+    } catch (e) {
+      if (!jit || !NotPositiveDefiniteError.isInstance(e)) throw e;
+      let lastErr = e;
+      let meanDiag = 0;
+      for (let i = 0; i < n; i++) meanDiag += Math.abs(A0[i * n + i]!);
+      meanDiag /= n;
+      if (meanDiag === 0) meanDiag = 1;
+      let rel = typeof jit === 'number' ? jit : 10 * EPS[ctx.dtype];
+      for (let attempt = 0; attempt < 16; attempt++, rel *= 10) {
+        const delta = rel * meanDiag;
+        L.set(A0);
+        for (let i = 0; i < n; i++) L[i * n + i] = L[i * n + i]! + delta;
+        try {
+          potrf(ctx, L, n);
+          return { l: tensorOf(ctx.dtype, L.slice(), [n, n]), jitter: delta };
+        } catch (e2) {
+          if (!NotPositiveDefiniteError.isInstance(e2)) throw e2;
+          lastErr = e2;
+        }
       }
+      throw lastErr;
     }
-    throw lastErr;
-  }
+  });
 }
 
 export interface TriangularOptions {
@@ -153,11 +154,12 @@ export function solveTriangular(t: Tensor, b: Tensor, options: TriangularOptions
   const [n] = checkMatrix(fn, 't', t, { square: true });
   const { k, shape } = rhsShape(fn, t, b);
   assertFinite(fn, 'b', b);
-  const ctx = makeCtx(fn, t.dtype as 'f32' | 'f64', options.backend);
-  const T = t.contiguous().data as FA;
-  const X = copyOf(b);
-  if (k > 0) trsm(ctx, T, n, X, k, options.lower ?? true, options.trans ?? false, options.unitDiagonal ?? false);
-  return tensorOf(ctx.dtype, X, shape);
+  return withCtx(fn, t.dtype as 'f32' | 'f64', options.backend, (ctx) => {
+    const T = t.contiguous().data as FA;
+    const X = copyOf(b);
+    if (k > 0) trsm(ctx, T, n, X, k, options.lower ?? true, options.trans ?? false, options.unitDiagonal ?? false);
+    return tensorOf(ctx.dtype, X, shape);
+  });
 }
 
 /** Solves `(L Lᵀ) X = B` given the Cholesky factor `l`. */
@@ -166,30 +168,32 @@ export function choleskySolve(l: Tensor, b: Tensor, options: { backend?: Backend
   const [n] = checkMatrix(fn, 'l', l, { square: true });
   const { k, shape } = rhsShape(fn, l, b);
   assertFinite(fn, 'b', b);
-  const ctx = makeCtx(fn, l.dtype as 'f32' | 'f64', options.backend);
-  const L = l.contiguous().data as FA;
-  const X = copyOf(b);
-  if (k > 0) {
-    trsm(ctx, L, n, X, k, true, false, false);
-    trsm(ctx, L, n, X, k, true, true, false);
-  }
-  return tensorOf(ctx.dtype, X, shape);
+  return withCtx(fn, l.dtype as 'f32' | 'f64', options.backend, (ctx) => {
+    const L = l.contiguous().data as FA;
+    const X = copyOf(b);
+    if (k > 0) {
+      trsm(ctx, L, n, X, k, true, false, false);
+      trsm(ctx, L, n, X, k, true, true, false);
+    }
+    return tensorOf(ctx.dtype, X, shape);
+  });
 }
 
 /** `(L Lᵀ)⁻¹` from the Cholesky factor: L⁻ᵀ L⁻¹ (symmetric). */
 export function choleskyInverse(l: Tensor, options: { backend?: Backend } = {}): Tensor {
   const fn = 'choleskyInverse';
   const [n] = checkMatrix(fn, 'l', l, { square: true });
-  const ctx = makeCtx(fn, l.dtype as 'f32' | 'f64', options.backend);
-  const L = l.contiguous().data as FA;
-  const X = alloc(ctx.dtype, n * n);
-  for (let i = 0; i < n; i++) X[i * n + i] = 1;
-  trsm(ctx, L, n, X, n, true, false, false); // X = L⁻¹ (lower)
-  const out = alloc(ctx.dtype, n * n);
-  gemm(ctx, true, false, n, n, n, 1, X, 0, n, X, 0, n, 0, out, 0, n);
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
-    const v = 0.5 * (out[i * n + j]! + out[j * n + i]!);
-    out[i * n + j] = v; out[j * n + i] = v;
-  }
-  return tensorOf(ctx.dtype, out, [n, n]);
+  return withCtx(fn, l.dtype as 'f32' | 'f64', options.backend, (ctx) => {
+    const L = l.contiguous().data as FA;
+    const X = alloc(ctx.dtype, n * n);
+    for (let i = 0; i < n; i++) X[i * n + i] = 1;
+    trsm(ctx, L, n, X, n, true, false, false); // X = L⁻¹ (lower)
+    const out = alloc(ctx.dtype, n * n);
+    gemm(ctx, true, false, n, n, n, 1, X, 0, n, X, 0, n, 0, out, 0, n);
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
+      const v = 0.5 * (out[i * n + j]! + out[j * n + i]!);
+      out[i * n + j] = v; out[j * n + i] = v;
+    }
+    return tensorOf(ctx.dtype, out, [n, n]);
+  });
 }

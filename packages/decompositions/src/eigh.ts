@@ -1,6 +1,6 @@
 /** Symmetric eigendecomposition: Householder tridiagonalisation + implicit QL (tql2) with Wilkinson-type shifts. */
 import { ArgumentError, NoConvergenceError, type Backend, type Tensor } from '@llmpress/tensor';
-import { alloc, checkMatrix, copyOf, dot, gemm, house, makeCtx, rot, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
+import { alloc, checkMatrix, copyOf, gemm, gemv, house, withCtx, rot, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
 import { formQt } from './internal/householder.js';
 import { stedc } from './internal/stedc.js';
 
@@ -18,42 +18,74 @@ export interface EighResult {
 
 /** Max QL iterations per eigenvalue before NoConvergenceError. */
 const MAX_ITER = 60;
+/** Panel width of the blocked tridiagonal reduction. */
+const TRD_NB = 32;
 
 /**
  * Householder reduction A = Q T Qᵀ of a full symmetric n×n matrix (in place, both triangles kept).
  * Returns d (diagonal), e (e[i] couples i and i+1; e[n-1] = 0), reflectors V ((n-2) × n) and taus.
  */
-export function sytrd(ctx: Ctx, A: FA, n: number, wantV: boolean): { d: Float64Array; e: Float64Array; V: FA | null; tau: Float64Array } {
+export function sytrd(ctx: Ctx, A0: FA, n: number, wantV: boolean): { d: Float64Array; e: Float64Array; V: FA | null; tau: Float64Array } {
   const d = new Float64Array(n), e = new Float64Array(n);
   const k = Math.max(0, n - 2);
   const tau = new Float64Array(k);
-  const V = wantV ? alloc(ctx.dtype, k * n) : null;
-  const v = alloc(ctx.dtype, n), p = new Float64Array(n), w = alloc(ctx.dtype, n);
-  for (let j = 0; j < k; j++) {
-    const len = n - j - 1, s = j + 1;
-    d[j] = A[j * n + j]!;
-    // x = A[j, j+1:] (= column j below the diagonal)
-    for (let i = 0; i < len; i++) v[s + i] = A[j * n + s + i]!;
-    const t = house(v, s, len);
-    e[j] = v[s]!;
-    v[s] = 1;
-    tau[j] = t;
-    if (V) { const vo = j * n; for (let i = s; i < n; i++) V[vo + i] = v[i]!; }
-    if (t === 0) continue;
-    // p = tau A22 v ; w = p - (tau/2)(pᵀv) v ; A22 -= v wᵀ + w vᵀ
-    let pv = 0;
-    for (let i = s; i < n; i++) { const pi = t * dot(A, i * n + s, v, s, len); p[i] = pi; pv += pi * v[i]!; }
-    const K = 0.5 * t * pv;
-    for (let i = s; i < n; i++) w[i] = p[i]! - K * v[i]!;
-    for (let i = s; i < n; i++) {
-      const io = i * n, vi = v[i]!, wi = w[i]!;
-      for (let c = s; c < n; c++) A[io + c] = A[io + c]! - vi * w[c]! - wi * v[c]!;
+  // work arrays resident in the backend (no copy-in per GEMV/GEMM call)
+  const A = ctx.work(n * n);
+  A.set(A0);
+  // reflector i lives in row i of V (support i+1 .. n-1, V[i][i+1] = 1)
+  const V = ctx.work(Math.max(1, k) * n);
+  const W = ctx.work(TRD_NB * n);
+  const y = ctx.work(n);
+  const vv = alloc(ctx.dtype, TRD_NB), wv = alloc(ctx.dtype, TRD_NB), colV = alloc(ctx.dtype, TRD_NB), colW = alloc(ctx.dtype, TRD_NB);
+  for (let k0 = 0; k0 < k; k0 += TRD_NB) {
+    const nb = Math.min(TRD_NB, k - k0);
+    W.fill(0);
+    for (let j = 0; j < nb; j++) {
+      const i = k0 + j, io = i * n, s = i + 1, len = n - s;
+      // bring row i (= column i) up to date with this block's earlier reflectors
+      if (j > 0) {
+        for (let p = 0; p < j; p++) { colW[p] = W[p * n + i]!; colV[p] = V[(k0 + p) * n + i]!; }
+        gemv(ctx, true, j, n - i, -1, V, k0 * n + i, n, colW, 0, 1, A, io + i);
+        gemv(ctx, true, j, n - i, -1, W, i, n, colV, 0, 1, A, io + i);
+      }
+      d[i] = A[io + i]!;
+      const t = house(A, io + s, len);
+      e[i] = A[io + s]!;
+      tau[i] = t;
+      const vo = i * n;
+      V[vo + s] = 1;
+      for (let r = s + 1; r < n; r++) V[vo + r] = A[io + r]!;
+      if (t === 0) continue;
+      // y = A22 v with A22 the block-start trailing matrix (both triangles stored)
+      gemv(ctx, false, len, len, 1, A, s * n + s, n, V, vo + s, 0, y, s);
+      if (j > 0) {
+        // y -= V_blkᵀ (W_blk v) + W_blkᵀ (V_blk v)
+        gemv(ctx, false, j, len, 1, W, s, n, V, vo + s, 0, wv, 0);
+        gemv(ctx, false, j, len, 1, V, k0 * n + s, n, V, vo + s, 0, vv, 0);
+        gemv(ctx, true, j, len, -1, V, k0 * n + s, n, wv, 0, 1, y, s);
+        gemv(ctx, true, j, len, -1, W, s, n, vv, 0, 1, y, s);
+      }
+      // w = tau y − (tau/2)(tau yᵀv) v
+      let yv = 0;
+      for (let r = s; r < n; r++) yv += y[r]! * V[vo + r]!;
+      const alpha = -0.5 * t * t * yv;
+      const wo = j * n;
+      for (let r = s; r < n; r++) W[wo + r] = t * y[r]! + alpha * V[vo + r]!;
+    }
+    // trailing update A[k1:, k1:] -= Vᵀ W + Wᵀ V over this block (two GEMMs, full symmetric storage)
+    const k1 = k0 + nb;
+    if (k1 < n) {
+      const N2 = n - k1;
+      gemm(ctx, true, false, N2, N2, nb, -1, V, k0 * n + k1, n, W, k1, n, 1, A, k1 * n + k1, n);
+      gemm(ctx, true, false, N2, N2, nb, -1, W, k1, n, V, k0 * n + k1, n, 1, A, k1 * n + k1, n);
     }
   }
   if (n >= 2) { d[n - 2] = A[(n - 2) * n + n - 2]!; e[n - 2] = A[(n - 1) * n + n - 2]!; }
   d[n - 1] = A[(n - 1) * n + n - 1]!;
   e[n - 1] = 0;
-  return { d, e, V, tau };
+  ctx.free(A); ctx.free(W); ctx.free(y);
+  if (!wantV) ctx.free(V);
+  return { d, e, V: wantV ? V : null, tau };
 }
 
 /**
@@ -144,16 +176,17 @@ export function eigh(a: Tensor, options: EighOptions = {}): EighResult {
   const fn = 'eigh';
   const [n] = checkMatrix(fn, 'a', a, { square: true });
   const order = checkOrder(fn, options.order);
-  const ctx = makeCtx(fn, a.dtype as 'f32' | 'f64', options.backend);
-  const { w, V } = eighCore(ctx, symmetricCopy(a, n), n);
-  const values = alloc(ctx.dtype, n);
-  if (order === 'ascending') { values.set(w); return { values: tensorOf(ctx.dtype, values, [n]), vectors: tensorOf(ctx.dtype, V, [n, n]) }; }
-  const vecs = alloc(ctx.dtype, n * n);
-  for (let c = 0; c < n; c++) {
-    values[c] = w[n - 1 - c]!;
-    for (let r = 0; r < n; r++) vecs[r * n + c] = V[r * n + n - 1 - c]!;
-  }
-  return { values: tensorOf(ctx.dtype, values, [n]), vectors: tensorOf(ctx.dtype, vecs, [n, n]) };
+  return withCtx(fn, a.dtype as 'f32' | 'f64', options.backend, (ctx) => {
+    const { w, V } = eighCore(ctx, symmetricCopy(a, n), n);
+    const values = alloc(ctx.dtype, n);
+    if (order === 'ascending') { values.set(w); return { values: tensorOf(ctx.dtype, values, [n]), vectors: tensorOf(ctx.dtype, V, [n, n]) }; }
+    const vecs = alloc(ctx.dtype, n * n);
+    for (let c = 0; c < n; c++) {
+      values[c] = w[n - 1 - c]!;
+      for (let r = 0; r < n; r++) vecs[r * n + c] = V[r * n + n - 1 - c]!;
+    }
+    return { values: tensorOf(ctx.dtype, values, [n]), vectors: tensorOf(ctx.dtype, vecs, [n, n]) };
+  });
 }
 
 /** Eigenvalues only (O(n²) after the O(n³) reduction). */
@@ -161,12 +194,13 @@ export function eigvalsh(a: Tensor, options: EighOptions = {}): Tensor {
   const fn = 'eigvalsh';
   const [n] = checkMatrix(fn, 'a', a, { square: true });
   const order = checkOrder(fn, options.order);
-  const ctx = makeCtx(fn, a.dtype as 'f32' | 'f64', options.backend);
-  const A = symmetricCopy(a, n);
-  const { d, e } = sytrd(ctx, A, n, false);
-  tql2(fn, d, e, n, null);
-  const perm = sortPerm(d, order);
-  const values = alloc(ctx.dtype, n);
-  for (let c = 0; c < n; c++) values[c] = d[perm[c]!]!;
-  return tensorOf(ctx.dtype, values, [n]);
+  return withCtx(fn, a.dtype as 'f32' | 'f64', options.backend, (ctx) => {
+    const A = symmetricCopy(a, n);
+    const { d, e } = sytrd(ctx, A, n, false);
+    tql2(fn, d, e, n, null);
+    const perm = sortPerm(d, order);
+    const values = alloc(ctx.dtype, n);
+    for (let c = 0; c < n; c++) values[c] = d[perm[c]!]!;
+    return tensorOf(ctx.dtype, values, [n]);
+  });
 }

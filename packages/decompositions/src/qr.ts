@@ -1,6 +1,6 @@
 /** QR factorisation: blocked Householder (compact WY) with GEMM trailing updates, optional column pivoting. */
 import { ArgumentError, type Backend, type Tensor } from '@llmpress/tensor';
-import { alloc, checkMatrix, copyOf, dot, house, makeCtx, nrm2, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
+import { alloc, checkMatrix, copyOf, dot, house, withCtx, nrm2, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
 import { NB, applyBlockRight, formQt, larft } from './internal/householder.js';
 
 export interface QrOptions {
@@ -19,10 +19,12 @@ export interface QrFactors { At: FA; V: FA; tau: Float64Array; k: number; perm?:
  * Householder QR of A (m × n row-major) on its transpose At (n × m), so column operations on A are
  * contiguous row operations. Panels of NB columns; trailing columns updated with three GEMMs.
  */
-export function geqrf(ctx: Ctx, At: FA, m: number, n: number): QrFactors {
+export function geqrf(ctx: Ctx, At0: FA, m: number, n: number): QrFactors {
   const k = Math.min(m, n);
   const tau = new Float64Array(k);
-  const V = alloc(ctx.dtype, k * m);
+  const V = ctx.work(k * m);
+  const At = ctx.work(n * m);
+  At.set(At0);
   for (let j0 = 0; j0 < k; j0 += NB) {
     const j1 = Math.min(k, j0 + NB), nb = j1 - j0;
     for (let j = j0; j < j1; j++) {
@@ -46,6 +48,7 @@ export function geqrf(ctx: Ctx, At: FA, m: number, n: number): QrFactors {
       const len = m - j0;
       const T = larft(ctx, V, j0 * m + j0, m, nb, len, tau, j0);
       applyBlockRight(ctx, At, j1 * m + j0, m, n - j1, len, V, j0 * m + j0, m, nb, T, false);
+      ctx.free(T);
     }
   }
   return { At, V, tau, k };
@@ -112,18 +115,19 @@ export function qr(a: Tensor, options: QrOptions = {}): QrResult {
   const [m, n] = checkMatrix(fn, 'a', a);
   const mode = options.mode ?? 'thin';
   if (mode !== 'thin' && mode !== 'full' && mode !== 'r') throw new ArgumentError(fn, 'options.mode', mode, "must be 'thin', 'full' or 'r'");
-  const ctx = makeCtx(fn, a.dtype as 'f32' | 'f64', options.backend);
-  const At = transposeOf(copyOf(a), m, n);
-  const f = options.pivoting ? geqp3(ctx, At, m, n) : geqrf(ctx, At, m, n);
-  const k = f.k;
-  const rRows = mode === 'full' ? m : k;
-  const r = tensorOf(ctx.dtype, extractR(ctx.dtype, f, m, n, rRows), [rRows, n]);
-  const out: QrResult = { r };
-  if (f.perm) out.perm = f.perm;
-  if (mode !== 'r') {
-    const qc = mode === 'full' ? m : k;
-    const Qt = formQt(ctx, f.V, f.tau, k, m, qc, 0);
-    out.q = tensorOf(ctx.dtype, transposeOf(Qt, qc, m), [m, qc]);
-  }
-  return out;
+  return withCtx(fn, a.dtype as 'f32' | 'f64', options.backend, (ctx) => {
+    const At = transposeOf(copyOf(a), m, n);
+    const f = options.pivoting ? geqp3(ctx, At, m, n) : geqrf(ctx, At, m, n);
+    const k = f.k;
+    const rRows = mode === 'full' ? m : k;
+    const r = tensorOf(ctx.dtype, extractR(ctx.dtype, f, m, n, rRows), [rRows, n]);
+    const out: QrResult = { r };
+    if (f.perm) out.perm = f.perm;
+    if (mode !== 'r') {
+      const qc = mode === 'full' ? m : k;
+      const Qt = formQt(ctx, f.V, f.tau, k, m, qc, 0);
+      out.q = tensorOf(ctx.dtype, transposeOf(Qt, qc, m), [m, qc]);
+    }
+    return out;
+  });
 }

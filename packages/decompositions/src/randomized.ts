@@ -1,6 +1,6 @@
 /** Randomized SVD (Halko, Martinsson, Tropp 2011, Alg. 4.4 with QR re-orthonormalised power iterations). */
 import { ArgumentError, Rng, type Backend, type Tensor } from '@llmpress/tensor';
-import { alloc, checkMatrix, checkPositiveInt, copyOf, gemm, makeCtx, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
+import { alloc, checkMatrix, checkPositiveInt, copyOf, gemm, withCtx, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
 import { formQt } from './internal/householder.js';
 import { geqrf } from './qr.js';
 import { svdRaw } from './svd.js';
@@ -34,29 +34,30 @@ export function randomizedSvd(a: Tensor, k: number, options: RandomizedSvdOption
   if (!Number.isInteger(q) || q < 0 || q > 100) throw new ArgumentError(fn, 'options.powerIterations', q, 'must be an integer in [0, 100]');
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new ArgumentError(fn, 'options.seed', seed, 'must be an integer');
-  const ctx = makeCtx(fn, a.dtype as 'f32' | 'f64', options.backend);
-  const A = copyOf(a);
-  const l = Math.min(k + p, mn);
-  const rng = new Rng(seed);
-  const Om = alloc(ctx.dtype, n * l);
-  for (let i = 0; i < Om.length; i++) Om[i] = rng.normal();
-  let Y = alloc(ctx.dtype, m * l);
-  gemm(ctx, false, false, m, l, n, 1, A, 0, n, Om, 0, l, 0, Y, 0, l);
-  let Q = orth(ctx, Y, m, l);
-  const Z = alloc(ctx.dtype, n * l);
-  for (let it = 0; it < q; it++) {
-    gemm(ctx, true, false, n, l, m, 1, A, 0, n, Q, 0, l, 0, Z, 0, l);      // Z = Aᵀ Q
-    const Qz = orth(ctx, Z, n, l);
-    gemm(ctx, false, false, m, l, n, 1, A, 0, n, Qz, 0, l, 0, Y, 0, l);    // Y = A Qz
-    Q = orth(ctx, Y, m, l);
-  }
-  // B = Qᵀ A (l × n), SVD of the small B
-  const B = alloc(ctx.dtype, l * n);
-  gemm(ctx, true, false, l, n, m, 1, Q, 0, l, A, 0, n, 0, B, 0, n);
-  const r = svdRaw(ctx, B, l, n, 'thin'); // u: l × l, vt: l × n
-  const U = alloc(ctx.dtype, m * k);
-  gemm(ctx, false, false, m, k, l, 1, Q, 0, l, r.u!, 0, r.ucols, 0, U, 0, k);
-  const s = alloc(ctx.dtype, k);
-  for (let i = 0; i < k; i++) s[i] = r.s[i]!;
-  return { u: tensorOf(ctx.dtype, U, [m, k]), s: tensorOf(ctx.dtype, s, [k]), vt: tensorOf(ctx.dtype, r.vt!.slice(0, k * n) as FA, [k, n]) };
+  return withCtx(fn, a.dtype as 'f32' | 'f64', options.backend, (ctx) => {
+    const A = copyOf(a);
+    const l = Math.min(k + p, mn);
+    const rng = new Rng(seed);
+    const Om = alloc(ctx.dtype, n * l);
+    for (let i = 0; i < Om.length; i++) Om[i] = rng.normal();
+    let Y = alloc(ctx.dtype, m * l);
+    gemm(ctx, false, false, m, l, n, 1, A, 0, n, Om, 0, l, 0, Y, 0, l);
+    let Q = orth(ctx, Y, m, l);
+    const Z = alloc(ctx.dtype, n * l);
+    for (let it = 0; it < q; it++) {
+      gemm(ctx, true, false, n, l, m, 1, A, 0, n, Q, 0, l, 0, Z, 0, l);      // Z = Aᵀ Q
+      const Qz = orth(ctx, Z, n, l);
+      gemm(ctx, false, false, m, l, n, 1, A, 0, n, Qz, 0, l, 0, Y, 0, l);    // Y = A Qz
+      Q = orth(ctx, Y, m, l);
+    }
+    // B = Qᵀ A (l × n), SVD of the small B
+    const B = alloc(ctx.dtype, l * n);
+    gemm(ctx, true, false, l, n, m, 1, Q, 0, l, A, 0, n, 0, B, 0, n);
+    const r = svdRaw(ctx, B, l, n, 'thin'); // u: l × l, vt: l × n
+    const U = alloc(ctx.dtype, m * k);
+    gemm(ctx, false, false, m, k, l, 1, Q, 0, l, r.u!, 0, r.ucols, 0, U, 0, k);
+    const s = alloc(ctx.dtype, k);
+    for (let i = 0; i < k; i++) s[i] = r.s[i]!;
+    return { u: tensorOf(ctx.dtype, U, [m, k]), s: tensorOf(ctx.dtype, s, [k]), vt: tensorOf(ctx.dtype, r.vt!.slice(0, k * n) as FA, [k, n]) };
+  });
 }

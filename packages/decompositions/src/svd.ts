@@ -3,7 +3,7 @@
  * Golub–Kahan–Reinsch with Wilkinson shift), rotations applied to rows of Uᵀ and Vᵀ (contiguous).
  */
 import { ArgumentError, NoConvergenceError, type Backend, type Tensor } from '@llmpress/tensor';
-import { alloc, checkMatrix, checkPositiveInt, copyOf, gemm, house, makeCtx, rot, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
+import { alloc, checkMatrix, checkPositiveInt, copyOf, gemm, house, withCtx, rot, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
 import { formQt } from './internal/householder.js';
 import { extractR, geqrf } from './qr.js';
 
@@ -267,19 +267,21 @@ export function svd(a: Tensor, options: SvdOptions = {}): SvdResult {
   const fn = 'svd';
   const [m, n] = checkMatrix(fn, 'a', a);
   const mode = checkVectors(fn, options.vectors);
-  const ctx = makeCtx(fn, a.dtype as 'f32' | 'f64', options.backend);
-  const r = svdRaw(ctx, copyOf(a), m, n, mode);
-  const s = sTensor(ctx, r.s);
-  if (mode === 'none') return { s };
-  return { u: tensorOf(ctx.dtype, r.u!, [m, r.ucols]), s, vt: tensorOf(ctx.dtype, r.vt!, [r.vrows, n]) };
+  return withCtx(fn, a.dtype as 'f32' | 'f64', options.backend, (ctx) => {
+    const r = svdRaw(ctx, copyOf(a), m, n, mode);
+    const s = sTensor(ctx, r.s);
+    if (mode === 'none') return { s };
+    return { u: tensorOf(ctx.dtype, r.u!, [m, r.ucols]), s, vt: tensorOf(ctx.dtype, r.vt!, [r.vrows, n]) };
+  });
 }
 
 /** Singular values only (non-increasing). */
 export function svdvals(a: Tensor, options: { backend?: Backend } = {}): Tensor {
   const fn = 'svdvals';
   const [m, n] = checkMatrix(fn, 'a', a);
-  const ctx = makeCtx(fn, a.dtype as 'f32' | 'f64', options.backend);
-  return sTensor(ctx, svdRaw(ctx, copyOf(a), m, n, 'none').s);
+  return withCtx(fn, a.dtype as 'f32' | 'f64', options.backend, (ctx) => {
+    return sTensor(ctx, svdRaw(ctx, copyOf(a), m, n, 'none').s);
+  });
 }
 
 /** Best rank-k approximation factors (exact SVD, then the top k): u m×k, s k, vt k×n. */
@@ -287,10 +289,11 @@ export function truncatedSvd(a: Tensor, k: number, options: { backend?: Backend 
   const fn = 'truncatedSvd';
   const [m, n] = checkMatrix(fn, 'a', a);
   checkPositiveInt(fn, 'k', k, Math.min(m, n));
-  const ctx = makeCtx(fn, a.dtype as 'f32' | 'f64', options.backend);
-  const r = svdRaw(ctx, copyOf(a), m, n, 'thin');
-  const u = alloc(ctx.dtype, m * k);
-  for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) u[i * k + j] = r.u![i * r.ucols + j]!;
-  const vt = r.vt!.slice(0, k * n) as FA;
-  return { u: tensorOf(ctx.dtype, u, [m, k]), s: sTensor(ctx, r.s, k), vt: tensorOf(ctx.dtype, vt, [k, n]) };
+  return withCtx(fn, a.dtype as 'f32' | 'f64', options.backend, (ctx) => {
+    const r = svdRaw(ctx, copyOf(a), m, n, 'thin');
+    const u = alloc(ctx.dtype, m * k);
+    for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) u[i * k + j] = r.u![i * r.ucols + j]!;
+    const vt = r.vt!.slice(0, k * n) as FA;
+    return { u: tensorOf(ctx.dtype, u, [m, k]), s: sTensor(ctx, r.s, k), vt: tensorOf(ctx.dtype, vt, [k, n]) };
+  });
 }

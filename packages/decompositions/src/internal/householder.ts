@@ -4,7 +4,7 @@
  * H_{r0} ⋯ H_{r1-1} = I − V_bᵀ T V_b with T upper triangular (LAPACK dlarft, forward, columnwise).
  * Every update is three GEMMs through the backend.
  */
-import { alloc, gemm, type Ctx, type FA } from './util.js';
+import { gemm, type Ctx, type FA } from './util.js';
 
 /** Block size for the blocked algorithms. */
 export const NB = 48;
@@ -14,7 +14,7 @@ export const NB = 48;
  * Uses one GEMM for the Gram matrix Vb Vbᵀ, then O(nb³) scalar work.
  */
 export function larft(ctx: Ctx, V: FA, vo: number, ld: number, nb: number, len: number, tau: ArrayLike<number>, tauOff: number): FA {
-  const G = alloc(ctx.dtype, nb * nb);
+  const G = ctx.work(nb * nb);
   gemm(ctx, false, true, nb, nb, len, 1, V, vo, ld, V, vo, ld, 0, G, 0, nb);
   const T = new Float64Array(nb * nb);
   const z = new Float64Array(nb);
@@ -30,7 +30,8 @@ export function larft(ctx: Ctx, V: FA, vo: number, ld: number, nb: number, len: 
       T[r * nb + i] = -ti * s;
     }
   }
-  const out = alloc(ctx.dtype, nb * nb);
+  ctx.free(G);
+  const out = ctx.work(nb * nb);
   out.set(T);
   return out;
 }
@@ -42,11 +43,12 @@ export function larft(ctx: Ctx, V: FA, vo: number, ld: number, nb: number, len: 
 export function applyBlockRight(ctx: Ctx, X: FA, xo: number, ldx: number, rows: number, len: number,
   V: FA, vo: number, ldv: number, nb: number, T: FA, transT: boolean): void {
   if (rows <= 0 || len <= 0 || nb <= 0) return;
-  const W = alloc(ctx.dtype, rows * nb);
+  const W = ctx.work(rows * nb);
   gemm(ctx, false, true, rows, nb, len, 1, X, xo, ldx, V, vo, ldv, 0, W, 0, nb);
-  const W2 = alloc(ctx.dtype, rows * nb);
+  const W2 = ctx.work(rows * nb);
   gemm(ctx, false, transT, rows, nb, nb, 1, W, 0, nb, T, 0, nb, 0, W2, 0, nb);
   gemm(ctx, false, false, rows, len, nb, -1, W2, 0, nb, V, vo, ldv, 1, X, xo, ldx);
+  ctx.free(W); ctx.free(W2);
 }
 
 /**
@@ -54,7 +56,7 @@ export function applyBlockRight(ctx: Ctx, X: FA, xo: number, ldx: number, rows: 
  * r starts at index r + shift and is row r of V (k × m). Blocked backward accumulation (dorgqr).
  */
 export function formQt(ctx: Ctx, V: FA, tau: ArrayLike<number>, k: number, m: number, ncols: number, shift: number): FA {
-  const Qt = alloc(ctx.dtype, ncols * m);
+  const Qt = ctx.work(ncols * m);
   for (let j = 0; j < Math.min(ncols, m); j++) Qt[j * m + j] = 1;
   if (k <= 0) return Qt;
   const nblocks = Math.ceil(k / NB);
@@ -67,6 +69,7 @@ export function formQt(ctx: Ctx, V: FA, tau: ArrayLike<number>, k: number, m: nu
     // rows c0..ncols-1 of Qt are the only ones with non-zeros in columns ≥ c0
     const rowStart = Math.min(c0, ncols);
     applyBlockRight(ctx, Qt, rowStart * m + c0, m, ncols - rowStart, len, V, r0 * m + c0, m, nb, T, true);
+    ctx.free(T);
   }
   return Qt;
 }

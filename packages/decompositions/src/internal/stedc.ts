@@ -5,7 +5,7 @@
  * O(n³) part of the work runs in the backend's GEMM.
  */
 import { NoConvergenceError } from '@llmpress/tensor';
-import { alloc, gemm, type Ctx, type FA } from './util.js';
+import { gemm, type Ctx, type FA } from './util.js';
 import { tql2 } from '../eigh.js';
 
 const SMALL = 32;
@@ -16,7 +16,7 @@ const EPS = 2 ** -52;
  * and Z (n × n row-major, column j = eigenvector j) in the context dtype.
  */
 export function stedc(ctx: Ctx, d: Float64Array, e: Float64Array, n: number): { w: Float64Array; Z: FA } {
-  const Z = alloc(ctx.dtype, n * n);
+  const Z = ctx.work(n * n);
   const w = new Float64Array(n);
   // scale to avoid over/underflow in the secular equation
   let scale = 0;
@@ -61,7 +61,7 @@ function solve(ctx: Ctx, d: Float64Array, e: Float64Array, lo: number, s: number
 function merge(ctx: Ctx, lo: number, n1: number, n2: number, rho: number, sign: number, w: Float64Array, Z: FA, ldz: number): void {
   const s = n1 + n2;
   // the s × s block of eigenvectors so far (block diagonal), copied as columns we can permute/rotate
-  const Q = alloc(ctx.dtype, s * s);
+  const Q = ctx.work(s * s);
   for (let r = 0; r < n1; r++) for (let c = 0; c < n1; c++) Q[r * s + c] = Z[(lo + r) * ldz + lo + c]!;
   for (let r = 0; r < n2; r++) for (let c = 0; c < n2; c++) Q[(n1 + r) * s + n1 + c] = Z[(lo + n1 + r) * ldz + lo + n1 + c]!;
   const z = new Float64Array(s), dd = new Float64Array(s);
@@ -139,7 +139,7 @@ function merge(ctx: Ctx, lo: number, n1: number, n2: number, rho: number, sign: 
     zh[i] = Math.sign(zK[i]!) * Math.sqrt(Math.abs(p));
   }
   // ---- eigenvectors of the rank-one problem: u_j(i) = ẑ_i / (d_i − λ_j), normalised
-  const U = alloc(ctx.dtype, k * k);
+  const U = ctx.work(k * k);
   const col = new Float64Array(k);
   for (let j = 0; j < k; j++) {
     let nn = 0;
@@ -148,9 +148,9 @@ function merge(ctx: Ctx, lo: number, n1: number, n2: number, rho: number, sign: 
     for (let i = 0; i < k; i++) U[i * k + j] = col[i]! * nn;
   }
   // ---- Z block ← Q[:, keep] · U (one GEMM) and the deflated columns as they are; sort by eigenvalue
-  const Qk = alloc(ctx.dtype, s * k);
+  const Qk = ctx.work(s * k);
   for (let r = 0; r < s; r++) for (let j = 0; j < k; j++) Qk[r * k + j] = Q[r * s + perm[keepS[j]!]!]!;
-  const Zk = alloc(ctx.dtype, s * k);
+  const Zk = ctx.work(s * k);
   gemm(ctx, false, false, s, k, k, 1, Qk, 0, k, U, 0, k, 0, Zk, 0, k);
   const vals: { v: number; src: number; defl: boolean }[] = [];
   for (let j = 0; j < k; j++) vals.push({ v: lam[j]!, src: j, defl: false });
@@ -162,6 +162,7 @@ function merge(ctx: Ctx, lo: number, n1: number, n2: number, rho: number, sign: 
     if (x.defl) { const qc = perm[x.src]!; for (let r = 0; r < s; r++) Z[(lo + r) * ldz + lo + c] = Q[r * s + qc]!; }
     else for (let r = 0; r < s; r++) Z[(lo + r) * ldz + lo + c] = Zk[r * k + x.src]!;
   }
+  ctx.free(Q); ctx.free(U); ctx.free(Qk); ctx.free(Zk);
 }
 
 /**

@@ -12,13 +12,54 @@ export interface Ctx {
   fn: string;
   backend: Backend;
   gemmFn: BackendRoutines['gemm'];
+  gemvFn: BackendRoutines['gemv'];
   dtype: FloatDType;
   eps: number;
+  /** Zeroed work array, resident in the backend's memory when it offers `allocate` (no copy-in per call). */
+  work(n: number): FA;
+  /** Returns a work array early (no-op for ordinary arrays). */
+  free(a: FA): void;
+  /** Releases every work array still held (call in `finally`). */
+  done(): void;
 }
 
 export function makeCtx(fn: string, dtype: FloatDType, backend?: Backend): Ctx {
   const b = resolveBackend(fn, backend);
-  return { fn, backend: b, gemmFn: routine(b, 'gemm'), dtype, eps: EPS[dtype] };
+  const owned = new Set<FA>();
+  const canAlloc = typeof b.allocate === 'function' && typeof b.release === 'function';
+  return {
+    fn, backend: b, gemmFn: routine(b, 'gemm'), gemvFn: routine(b, 'gemv'), dtype, eps: EPS[dtype],
+    work(n: number): FA {
+      if (canAlloc && n >= 256) {
+        try {
+          const a = b.allocate!(dtype, n) as FA;
+          a.fill(0);
+          owned.add(a);
+          return a;
+        } catch { /* out of backend memory: fall back to an ordinary array */ }
+      }
+      return alloc(dtype, n);
+    },
+    free(a: FA): void { if (owned.delete(a)) b.release!(a); },
+    done(): void { for (const a of owned) b.release!(a); owned.clear(); },
+  };
+}
+
+/** Runs `body` with a context whose work arrays are released afterwards. */
+export function withCtx<T>(fn: string, dtype: FloatDType, backend: Backend | undefined, body: (ctx: Ctx) => T): T {
+  const ctx = makeCtx(fn, dtype, backend);
+  try { return body(ctx); } finally { ctx.done(); }
+}
+
+/** y = alpha op(A) x + beta y through the backend. */
+export function gemv(ctx: Ctx, trans: boolean, m: number, n: number, alpha: number, a: FA, aOffset: number, lda: number,
+  x: FA, xOffset: number, beta: number, y: FA, yOffset: number): void {
+  if (m <= 0 || n <= 0) {
+    const ly = trans ? n : m;
+    for (let i = 0; i < ly; i++) y[yOffset + i] = beta === 0 ? 0 : beta * y[yOffset + i]!;
+    return;
+  }
+  ctx.gemvFn({ trans, m, n, alpha, a, aOffset, lda: Math.max(lda, 1), x, xOffset, beta, y, yOffset });
 }
 
 export function alloc(dtype: FloatDType, n: number): FA {
