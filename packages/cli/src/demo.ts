@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { Rng, randn, Tensor, type LinearLayer } from '@llmpress/tensor';
 import { svdvals } from '@llmpress/decompositions';
 import {
-  LlamaModel, denseBlock, evaluate, evalSplit, generate, saveModel, loadCompressedModel, type LlamaConfig, type Window,
+  LlamaModel, denseBlock, evaluate, evalSplit, generate, saveModelBytes, loadCompressedModel, type LlamaConfig, type Window,
 } from '@llmpress/models';
 import { dataDir, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
 import { compressWith, ALL_KINDS, type MethodName } from './methods.js';
@@ -106,8 +106,8 @@ export async function runDemo(argv: string[]): Promise<number> {
       }
       if (p.method === 'svd-llm-update') {
         const path = join(outDir, 'stories260K-svd-llm-40.safetensors');
-        writeFileAtomic(path, saveModel(res.model, { method: p.method, setting: res.setting } as any) as Uint8Array);
-        const back = loadCompressedModel(new Uint8Array(readFileSync(path)), { kinds: ALL_KINDS, file: path } as any);
+        writeFileAtomic(path, saveModelBytes(res.model));
+        const back = loadCompressedModel(new Uint8Array(readFileSync(path)), { kinds: ALL_KINDS, file: path });
         saved = { method: p.label, path, ppl: evaluate(back, evalWindows, {}).ppl };
       }
     } catch (err) {

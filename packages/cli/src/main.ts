@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { existsSync, readFileSync, readdirSync, statSync, mkdirSync } from 'node:fs';
 import { join, resolve, dirname, basename } from 'node:path';
 import { LlmpressError, ArgumentError } from '@llmpress/tensor';
-import { evaluate, evalSplit, standardWindows, saveModel, loadCompressedModel, type LlamaModel, type Tokenizer } from '@llmpress/models';
+import { evaluate, evalSplit, standardWindows, saveModelBytes, loadCompressedModel, type LlamaModel, type Tokenizer } from '@llmpress/models';
 import { dataDir, loadModel, loadTokenizer, writeFileAtomic } from '@llmpress/models/node';
 import { createProgress } from './progress.js';
 import { METHODS, ALL_KINDS, compressWith, isMethod, type MethodName } from './methods.js';
@@ -43,7 +43,7 @@ export function openModel(path: string): LlamaModel {
     const bytes = new Uint8Array(readFileSync(path));
     const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
     const head = n > 0 && n < bytes.length ? new TextDecoder().decode(bytes.subarray(8, 8 + Math.min(n, 1 << 20))) : '';
-    if (head.includes('"llmpress')) return loadCompressedModel(bytes, { kinds: ALL_KINDS, file: path } as any);
+    if (head.includes('"llmpress')) return loadCompressedModel(bytes, { kinds: ALL_KINDS, file: path });
   }
   return loadModel(path);
 }
@@ -86,8 +86,7 @@ async function cmdCompress(argv: string[]): Promise<number> {
     onProgress: (label, done, total) => { (bar as any).total = total; bar.tick(label, done); },
   });
   bar.done();
-  const saved = saveModel(res.model, { method: values.method, setting: res.setting, source: basename(input) } as any);
-  writeFileAtomic(outPath, saved as Uint8Array, { input });
+  writeFileAtomic(outPath, saveModelBytes(res.model), { input });
   out(`| | linears bytes | total bytes | bits/weight (linears) |\n| --- | ---: | ---: | ---: |`);
   out(`| input | ${model.linearBytes()} | ${model.storedBytes()} | ${model.effectiveBitsPerWeight().toFixed(2)} |`);
   out(`| ${values.method} (${res.setting}) | ${res.model.linearBytes()} | ${res.model.storedBytes()} | ${res.model.effectiveBitsPerWeight().toFixed(2)} |`);
