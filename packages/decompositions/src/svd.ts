@@ -3,7 +3,7 @@
  * Golub–Kahan–Reinsch with Wilkinson shift), rotations applied to rows of Uᵀ and Vᵀ (contiguous).
  */
 import { ArgumentError, NoConvergenceError, type Backend, type Tensor } from '@llmpress/tensor';
-import { alloc, checkMatrix, checkPositiveInt, copyOf, gemm, house, withCtx, rot, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
+import { alloc, checkMatrix, checkPositiveInt, copyOf, gemm, gemv, house, withCtx, rot, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
 import { formQt } from './internal/householder.js';
 import { extractR, geqrf } from './qr.js';
 
@@ -20,59 +20,52 @@ const MAX_ITER = 75;
  * Golub–Kahan bidiagonalisation of a square n×n row-major B (in place): B = Q_L · bidiag(d, e) · Q_Rᵀ.
  * Left reflector j starts at row j (rows of VL), right reflector j at column j+1 (rows of VR).
  */
-export function gebrd(ctx: Ctx, B: FA, n: number, wantVectors: boolean) {
+export function gebrd(ctx: Ctx, B0: FA, n: number, wantVectors: boolean) {
   const d = new Float64Array(n), e = new Float64Array(n);
   const tauL = new Float64Array(n), tauR = new Float64Array(Math.max(0, n - 2));
-  const VL = wantVectors ? alloc(ctx.dtype, n * n) : null;
-  const VR = wantVectors ? alloc(ctx.dtype, Math.max(0, n - 2) * n) : null;
-  const v = alloc(ctx.dtype, n);
-  const w = new Float64Array(n);
+  // work arrays resident in the backend: every step is one GEMV + one rank-1 GEMM per side
+  const B = ctx.work(n * n);
+  B.set(B0);
+  const VL = wantVectors ? ctx.work(n * n) : null;
+  const VR = wantVectors ? ctx.work(Math.max(1, n - 2) * n) : null;
+  const vbuf = wantVectors ? null : ctx.work(n);
+  const w = ctx.work(n);
   for (let k = 0; k < n; k++) {
-    // left reflector from column k, rows k..n-1
+    // left reflector from column k, rows k..n-1 (stored in row k of VL, or vbuf)
     const len = n - k;
-    for (let i = 0; i < len; i++) v[k + i] = B[(k + i) * n + k]!;
-    const tl = house(v, k, len);
-    d[k] = v[k]!;
-    v[k] = 1;
+    const L = VL ?? vbuf!, lo = VL ? k * n : 0;
+    for (let i = 0; i < len; i++) L[lo + k + i] = B[(k + i) * n + k]!;
+    const tl = house(L, lo + k, len);
+    d[k] = L[lo + k]!;
+    L[lo + k] = 1;
     tauL[k] = tl;
-    if (VL) { const o = k * n; for (let i = k; i < n; i++) VL[o + i] = v[i]!; }
     if (tl !== 0 && k + 1 < n) {
-      // w = vᵀ B[k:, k+1:] ; B[k:, k+1:] -= tau v wᵀ
-      w.fill(0, k + 1, n);
-      for (let i = k; i < n; i++) {
-        const vi = v[i]!; if (vi === 0) continue;
-        const io = i * n;
-        for (let c = k + 1; c < n; c++) w[c] = w[c]! + vi * B[io + c]!;
-      }
-      for (let i = k; i < n; i++) {
-        const f = tl * v[i]!; if (f === 0) continue;
-        const io = i * n;
-        for (let c = k + 1; c < n; c++) B[io + c] = B[io + c]! - f * w[c]!;
-      }
+      const nc = n - k - 1;
+      // w = B[k:, k+1:]ᵀ v ; B[k:, k+1:] -= tau v wᵀ
+      gemv(ctx, true, len, nc, 1, B, k * n + k + 1, n, L, lo + k, 0, w, k + 1);
+      gemm(ctx, false, false, len, nc, 1, -tl, L, lo + k, 1, w, k + 1, nc, 1, B, k * n + k + 1, n);
     }
     if (k < n - 2) {
-      // right reflector from row k, columns k+1..n-1
+      // right reflector from row k, columns k+1..n-1 (stored in row k of VR, or vbuf)
       const s = k + 1, l2 = n - s, ko = k * n;
-      for (let i = 0; i < l2; i++) v[s + i] = B[ko + s + i]!;
-      const tr = house(v, s, l2);
-      e[k] = v[s]!;
-      v[s] = 1;
+      const R = VR ?? vbuf!, ro = VR ? k * n : 0;
+      for (let i = 0; i < l2; i++) R[ro + s + i] = B[ko + s + i]!;
+      const tr = house(R, ro + s, l2);
+      e[k] = R[ro + s]!;
+      R[ro + s] = 1;
       tauR[k] = tr;
-      if (VR) { const o = k * n; for (let i = s; i < n; i++) VR[o + i] = v[i]!; }
       if (tr !== 0) {
-        for (let i = k + 1; i < n; i++) {
-          const io = i * n;
-          let sum = 0;
-          for (let c = s; c < n; c++) sum += B[io + c]! * v[c]!;
-          const f = tr * sum; if (f === 0) continue;
-          for (let c = s; c < n; c++) B[io + c] = B[io + c]! - f * v[c]!;
-        }
+        const nr = n - k - 1;
+        // w = B[k+1:, k+1:] u ; B[k+1:, k+1:] -= tau w uᵀ
+        gemv(ctx, false, nr, l2, 1, B, (k + 1) * n + s, n, R, ro + s, 0, w, k + 1);
+        gemm(ctx, false, false, nr, l2, 1, -tr, w, k + 1, 1, R, ro + s, l2, 1, B, (k + 1) * n + s, n);
       }
     } else if (k === n - 2) {
       e[k] = B[k * n + k + 1]!;
     }
   }
   e[n - 1] = 0;
+  ctx.free(B); ctx.free(w); if (vbuf) ctx.free(vbuf);
   return { d, e, VL, tauL, VR, tauR };
 }
 
