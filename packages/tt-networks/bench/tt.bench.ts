@@ -1,5 +1,5 @@
 /**
- * `pnpm bench tt [--reps 7] [--rank 64] [--threads 1]`
+ * `pnpm bench tt [--reps 7] [--ranks 16,64] [--threads 1]`
  *
  * TT-matvec and TT + sparse forward against the dense GEMV of the same layer (the TT layer's own
  * dense weight), for 4096 × 4096 and 4096 × 11008 (out × in), at T = 1 and T = 16 tokens, with a
@@ -19,7 +19,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const args = process.argv.slice(2);
 const opt = (k: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : undefined; };
 const reps = Number(opt('reps') ?? 7);
-const rank = Number(opt('rank') ?? 64);
+const rankList = (opt('ranks') ?? '16,64').split(',').map(Number);
 const threads = Number(opt('threads') ?? 1);
 const wasm = await createWasmBackend({ threads });
 const backend: Backend = wasm ?? referenceBackend;
@@ -43,7 +43,7 @@ const Ts = [1, 16];
 // ---- numpy reference (same shapes, same ranks, random values) ----
 const py = String.raw`
 import json, sys, time, numpy as np
-reps = int(sys.argv[1]); rank = int(sys.argv[2])
+reps = int(sys.argv[1]); rankList = json.loads(sys.argv[2])
 cases = json.loads(sys.argv[3]); Ts = json.loads(sys.argv[4])
 rng = np.random.default_rng(0)
 def med(f):
@@ -52,7 +52,7 @@ def med(f):
         t = time.perf_counter(); f(); ts.append((time.perf_counter() - t) * 1e3)
     return float(np.median(ts))
 out = []
-for c in cases:
+for c, rank in [(c, r) for c in cases for r in rankList]:
     m, n, rd, cd = c['m'], c['n'], c['rowDims'], c['colDims']
     d = len(rd); ranks = [1] + [rank] * (d - 1) + [1]
     W = rng.standard_normal((m, n), dtype=np.float32)
@@ -69,27 +69,27 @@ for c in cases:
                 P *= mk
             return z.reshape(T, m)
         assert tt().shape == (T, m)
-        out.append({'m': m, 'n': n, 'T': T, 'denseMs': med(lambda: X @ W.T), 'ttMs': med(tt)})
+        out.append({'m': m, 'n': n, 'T': T, 'rank': rank, 'denseMs': med(lambda: X @ W.T), 'ttMs': med(tt)})
 print(json.dumps({'numpy': np.__version__, 'rows': out}))
 `;
 const env = { ...process.env, OPENBLAS_NUM_THREADS: '1' } as Record<string, string | undefined>;
 delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
-const pr = spawnSync('python3', ['-c', py, String(reps), String(rank), JSON.stringify(cases), JSON.stringify(Ts)], { env: env as NodeJS.ProcessEnv, encoding: 'utf8', maxBuffer: 1 << 24 });
-let numpy: { numpy: string; rows: { m: number; n: number; T: number; denseMs: number; ttMs: number }[] } | null = null;
+const pr = spawnSync('python3', ['-c', py, String(reps), JSON.stringify(rankList), JSON.stringify(cases), JSON.stringify(Ts)], { env: env as NodeJS.ProcessEnv, encoding: 'utf8', maxBuffer: 1 << 24 });
+let numpy: { numpy: string; rows: { m: number; n: number; T: number; rank: number; denseMs: number; ttMs: number }[] } | null = null;
 if (pr.status === 0) numpy = JSON.parse(pr.stdout.trim().split('\n').pop()!);
 else console.error(`numpy reference failed (status ${pr.status}): ${pr.stderr.slice(-500)}`);
 
 // ---- ours ----
 const rows: any[] = [];
 const gemm = routine(backend, 'gemm');
-for (const c of cases) {
+for (const c of cases) for (const rank of rankList) {
   const { m, n, rowDims, colDims } = c;
   const d = rowDims.length;
   const ranks = [1, ...Array(d - 1).fill(rank), 1];
   const rng = new Rng(1);
   const cores = rowDims.map((mk, k) => Float32Array.from({ length: ranks[k]! * mk * colDims[k]! * ranks[k + 1]! }, () => rng.normal() / Math.sqrt(ranks[k]! * colDims[k]!)));
   const tt = new TTLinear(rowDims, colDims, ranks, cores);
-  process.stderr.write(`${m}×${n}: forming the TT layer's dense weight for the checks and the dense GEMV...\n`);
+  process.stderr.write(`${m}×${n} rank ${rank}: forming the TT layer's dense weight for the checks and the dense GEMV...\n`);
   const W = tt.toDense().data; // [m, n] f32
   // sparse parts: 2% unstructured residual (random positions and values), and full 2:4
   const resid = new Float64Array(m * n);
@@ -108,7 +108,7 @@ for (const c of cases) {
     const y = new Float32Array(T * m);
     const dense = (w: Float32Array) => gemm({ transA: false, transB: true, m: T, n: m, k: n, alpha: 1, a: x.data, aOffset: 0, lda: n, b: w, bOffset: 0, ldb: n, beta: 0, c: y, cOffset: 0, ldc: m });
     const denseMs = time(() => dense(W));
-    const np = numpy?.rows.find((r) => r.m === m && r.n === n && r.T === T);
+    const np = numpy?.rows.find((r) => r.m === m && r.n === n && r.T === T && r.rank === rank);
     for (const L of layers) {
       // check: layer forward vs dense product with the same effective weight
       dense(L.w);
@@ -130,16 +130,16 @@ for (const c of cases) {
   }
 }
 
-const out = { backend: backendName, reps, rank, numpy: numpy?.numpy ?? null, numpyRows: numpy?.rows ?? null, rows, note: 'medians of reps runs on a shared, busy 2-core machine: noisy', date: new Date().toISOString() };
+const out = { backend: backendName, reps, ranks: rankList, numpy: numpy?.numpy ?? null, numpyRows: numpy?.rows ?? null, rows, note: 'medians of reps runs on a shared, busy 2-core machine: noisy', date: new Date().toISOString() };
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 writeFileSync(join(root, 'bench', 'results', 'tt.json'), JSON.stringify(out, null, 2) + '\n');
 
-console.log(`backend ${backendName}; TT ranks ${rank}; median of ${reps}; numpy ${numpy?.numpy ?? 'n/a'} (1 thread). Noisy: shared machine.\n`);
-console.log('| layer (out × in) | T | form | bytes (% dense) | ms | tokens/s | dense GEMV ms (ours) | speed-up vs dense | numpy dense ms | numpy TT ms | ours / numpy |');
-console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log(`backend ${backendName}; TT ranks ${rankList.join(', ')} (uniform); median of ${reps}; numpy ${numpy?.numpy ?? 'n/a'} (1 thread). Noisy: shared machine.\n`);
+console.log('| layer (out × in) | TT rank | T | form | bytes (% dense) | ms | tokens/s | dense GEMV ms (ours) | speed-up vs dense | numpy dense ms | numpy TT ms | ours / numpy |');
+console.log('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) {
   const npMs = r.layer === 'TT' ? r.numpyTTMs : undefined;
-  console.log(`| ${r.m} × ${r.n} | ${r.T} | ${r.layer} | ${r.bytes} (${((100 * r.bytes) / r.denseBytes).toFixed(1)}%) | ${r.ms.toFixed(2)} | ${r.tokensPerSecond.toFixed(0)} | ${r.denseMs.toFixed(2)} | ${r.speedupVsDense.toFixed(2)}× | ${r.numpyDenseMs?.toFixed(2) ?? '—'} | ${npMs?.toFixed(2) ?? '—'} | ${npMs ? (r.ms / npMs).toFixed(2) + ' (TT)' : r.numpyDenseMs ? (r.denseMs / r.numpyDenseMs).toFixed(2) + ' (dense)' : '—'} |`);
+  console.log(`| ${r.m} × ${r.n} | ${r.ranks[1]} | ${r.T} | ${r.layer} | ${r.bytes} (${((100 * r.bytes) / r.denseBytes).toFixed(1)}%) | ${r.ms.toFixed(2)} | ${r.tokensPerSecond.toFixed(0)} | ${r.denseMs.toFixed(2)} | ${r.speedupVsDense.toFixed(2)}× | ${r.numpyDenseMs?.toFixed(2) ?? '—'} | ${npMs?.toFixed(2) ?? '—'} | ${npMs ? (r.ms / npMs).toFixed(2) + ' (TT)' : r.numpyDenseMs ? (r.denseMs / r.numpyDenseMs).toFixed(2) + ' (dense)' : '—'} |`);
 }
 console.log('\nwrote bench/results/tt.json');
 await wasm?.dispose?.();

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Rng, Tensor, randn, dotTolerance, type LinearLayer, type SerializedLayer } from '@llmpress/tensor';
 import {
-  TTLinear, TTSparseLinear, LowRankSparseLinear, CsrMatrix, Sparse24Matrix, ttMatrixToDense, indexWidth, type SparseMatrix,
+  TTLinear, TTSparseLinear, LowRankSparseLinear, CsrMatrix, Sparse24Matrix, ttMatrixToDense, indexWidth, topK, type SparseMatrix,
 } from './index.js';
 
 function randomTTLinear(rowDims: number[], colDims: number[], r: number, seed: number): TTLinear {
@@ -111,6 +111,10 @@ describe('sparse parts', () => {
       const s = sp.serialize('x.');
       expect(Object.values(s.tensors).reduce((a, t) => a + t.data.byteLength, 0)).toBe(sp.bytes());
     }), { numRuns: 60 });
+    expect(Array.from(topK([1, 3, 3, 2, 3, NaN], 3))).toEqual([1, 2, 4]);
+    expect(Array.from(topK([1, 3, 3, 2, 3, NaN], 2))).toEqual([1, 2]);
+    expect(Array.from(topK([5, NaN, 1], 3))).toEqual([0, 1, 2]);
+    expect(topK([1, 2], 0).length).toBe(0);
     expect(indexWidth(255)).toBe(1); expect(indexWidth(256)).toBe(2); expect(indexWidth(65536)).toBe(4);
     expect(CsrMatrix.bytesFor(10, 300, CsrMatrix.nnzForBytes(10, 300, 1000))).toBeLessThanOrEqual(1000);
     expect(CsrMatrix.bytesFor(10, 300, CsrMatrix.nnzForBytes(10, 300, 1000) + 1)).toBeGreaterThan(1000);
