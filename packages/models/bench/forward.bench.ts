@@ -20,6 +20,8 @@ const root = resolve(here, '../../..');
 const args = process.argv.slice(2);
 const opt = (k: string, d: number) => { const i = args.indexOf(`--${k}`); return i >= 0 ? Number(args[i + 1]) : d; };
 const nWindows = opt('windows', 4), nDecode = opt('decode', 128), synT = opt('synthetic-tokens', 8), synDecode = opt('synthetic-decode', 3);
+/** Rounds for stories260K: numpy and every backend are measured in alternation, best round kept (load on the shared machine fluctuates). */
+const rounds = opt('rounds', 3);
 
 // ---------------------------------------------------------------- backends
 const backends: Array<{ name: string; backend: Backend }> = [{ name: 'reference', backend: referenceBackend }];
@@ -82,20 +84,36 @@ const windows = standardWindows(ids, { count: nWindows }).map((w) => w.input);
 // numpy anchor, same run
 const wfile = join(tmpdir(), `llmpress-bench-windows-${process.pid}.json`);
 writeFileSync(wfile, JSON.stringify(windows));
-const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
 delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
-const py = spawnSync('python3', [join(here, 'forward_numpy.py'), join(dataDir(), 'stories260K', 'stories260K.bin'), wfile, String(nDecode)], { env, encoding: 'utf8' });
+const runNumpy = () => {
+  const py = spawnSync('python3', [join(here, 'forward_numpy.py'), join(dataDir(), 'stories260K', 'stories260K.bin'), wfile, String(nDecode)], { env, encoding: 'utf8' });
+  if (py.status !== 0) { console.log(`numpy anchor failed: ${py.stderr}`); return null; }
+  return JSON.parse(py.stdout.trim().split('\n').pop()!);
+};
 let np: any = null;
-if (py.status === 0) np = JSON.parse(py.stdout.trim().split('\n').pop()!);
-else console.log(`numpy anchor failed: ${py.stderr}`);
+const best = new Map<string, { score: number; decode: number }>();
+const keep = (k: string, score: number, decode: number) => { const b = best.get(k); best.set(k, { score: Math.max(score, b?.score ?? 0), decode: Math.max(decode, b?.decode ?? 0) }); };
+const placedModels = backends.map(({ backend }) => placeOnBackend(S.model, backend)); // weights resident in each backend's memory
+const results = new Map<string, { sc: { tps: number; logits: Tensor<'f32'> }; de: { tps: number; ids: number[] } }>();
+for (let r = 0; r < rounds; r++) {
+  const n = runNumpy();
+  if (n) { np = n; keep('numpy', n.score_tokens_per_s, n.decode_tokens_per_s); }
+  backends.forEach(({ name, backend }, i) => {
+    const sc = scoreTps(placedModels[i]!.model, windows, backend);
+    const de = decodeTps(placedModels[i]!.model, nDecode, backend);
+    keep(name, sc.tps, de.tps);
+    results.set(name, { sc, de });
+  });
+}
+placedModels.forEach((p) => p.release());
+if (np) { np.score_tokens_per_s = best.get('numpy')!.score; np.decode_tokens_per_s = best.get('numpy')!.decode; }
 
 const wantGreedy: number[] = ref.greedy_from_bos.ids_including_leading_bos.slice(1, 1 + nDecode);
 let refLogits: Tensor<'f32'> | undefined;
-for (const { name, backend } of backends) {
-  const placed = placeOnBackend(S.model, backend); // weights resident in the backend's memory (no per-call copy-in)
-  const sc = scoreTps(placed.model, windows, backend);
-  const de = decodeTps(placed.model, nDecode, backend);
-  placed.release();
+for (const { name } of backends) {
+  const { sc, de } = results.get(name)!;
+  sc.tps = best.get(name)!.score; de.tps = best.get(name)!.decode;
   const greedyOk = JSON.stringify(de.ids.slice(0, wantGreedy.length)) === JSON.stringify(wantGreedy);
   const V = S.model.config.vocabSize, T = windows[0]!.length;
   const npDiff = np ? Math.max(maxDiff(sc.logits.data.subarray(0, 8), np.first_window_logits_row0_8), maxDiff(sc.logits.data.subarray((T - 1) * V, (T - 1) * V + 8), np.first_window_last_row_8)) : NaN;
@@ -137,7 +155,7 @@ const f = (x: number | null, d = 1) => (x === null || x === undefined ? '—' : 
 console.log(`\n| model | backend | scoring tokens/s | decoding tokens/s | scoring vs numpy | decoding vs numpy | checked |`);
 console.log('| --- | --- | ---: | ---: | ---: | ---: | --- |');
 for (const r of rows) console.log(`| ${r.model} | ${r.backend} | ${f(r.scoreTokensPerS)} | ${f(r.decodeTokensPerS)} | ${f(r.scoreVsNumpy, 2)}× | ${f(r.decodeVsNumpy, 2)}× | ${r.ok ? 'ok' : 'FAIL'} |`);
-console.log(`\nstories260K: scoring = ${nWindows} standard windows of 256 tokens; decoding = ${nDecode} greedy steps from BOS through the KV cache.`);
+console.log(`\nstories260K: scoring = ${nWindows} standard windows of 256 tokens; decoding = ${nDecode} greedy steps from BOS through the KV cache; best of ${rounds} alternating rounds.`);
 for (const c of checks) console.log(`- ${c}`);
 console.log('Numbers are noisy: 2 shared CPU cores under load from other processes.');
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });

@@ -195,6 +195,7 @@ export function attendGemm(
   const hd = headDim, kvDim = nKvHeads * hd, qDim = nHeads * hd, group = nHeads / nKvHeads;
   const gemm = routine(backend, 'gemm');
   const scale = 1 / Math.sqrt(hd);
+  const invSum = new Float64Array(t);
   for (let h = 0; h < nHeads; h++) {
     const ko = Math.floor(h / group) * hd;
     gemm({ transA: false, transB: true, m: t, n: len, k: hd, alpha: scale, a: q, aOffset: h * hd, lda: qDim, b: keys, bOffset: ko, ldb: kvDim, beta: 0, c: probs, cOffset: 0, ldc: len });
@@ -204,11 +205,12 @@ export function attendGemm(
       for (let j = 0; j <= last; j++) if (probs[o + j]! > mx) mx = probs[o + j]!;
       let sum = 0;
       for (let j = 0; j <= last; j++) { const e = Math.exp(probs[o + j]! - mx); probs[o + j] = e; sum += e; }
-      const inv = 1 / sum;
-      for (let j = 0; j <= last; j++) probs[o + j]! *= inv;
-      for (let j = last + 1; j < len; j++) probs[o + j] = 0;
+      probs.fill(0, o + last + 1, o + len);
+      invSum[i] = 1 / sum;
     }
+    // O_h = (unnormalised P) V, then each row scaled by 1/Σ (one pass over t×hd instead of t×len)
     gemm({ transA: false, transB: false, m: t, n: hd, k: len, alpha: 1, a: probs, aOffset: 0, lda: len, b: values, bOffset: ko, ldb: kvDim, beta: 0, c: out, cOffset: h * hd, ldc: qDim });
+    for (let i = 0; i < t; i++) { const r = invSum[i]!, ob = i * qDim + h * hd; for (let d = 0; d < hd; d++) out[ob + d]! *= r; }
   }
 }
 
