@@ -63,15 +63,15 @@ for c in cases:
             want = float(a[i].astype(np.float64) @ b.astype(np.float64)); got = float(r[i]); bound = float(np.abs(a[i]).astype(np.float64) @ np.abs(b).astype(np.float64))
         eps = np.finfo(dt).eps
         if abs(got - want) > 4 * (c['k'] + c['n'] + 2) * eps * bound: ok = False
-    times = []
+    times = []; cpu = []
     t_end = time.perf_counter() + 1.0
     while len(times) < min_reps or (time.perf_counter() < t_end and len(times) < 50):
-        t0 = time.perf_counter(); f(); times.append(time.perf_counter() - t0)
-    out.append({'label': c['label'], 'times': times, 'ok': ok})
+        t0 = time.perf_counter(); p0 = time.process_time(); f(); cpu.append(time.process_time() - p0); times.append(time.perf_counter() - t0)
+    out.append({'label': c['label'], 'times': times, 'cpu': cpu, 'ok': ok})
 print(json.dumps({'numpy': np.__version__, 'results': out}))
 `;
 let npVersionShown = false;
-function runNumpy(cases: Case[]): Map<string, { times: number[]; ok: boolean }> | null {
+function runNumpy(cases: Case[]): Map<string, { times: number[]; cpu: number[]; ok: boolean }> | null {
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
   delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
   const r = spawnSync('python3', ['-c', PY, JSON.stringify(cases), String(minReps)], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -120,7 +120,7 @@ function check(c: Case, A: ArrayLike<number>, B: ArrayLike<number>, C: ArrayLike
   return null;
 }
 
-interface Row { shape: string; impl: string; threads: number; gflops: number; gflops_median: number; gflops_worst: number; runs: number; ratio_vs_openblas_1t: number | null; verified: boolean; note?: string }
+interface Row { shape: string; impl: string; threads: number; gflops_per_cpu_s?: number; cpu_ratio_vs_openblas?: number | null; gflops: number; gflops_median: number; gflops_worst: number; runs: number; ratio_vs_openblas_1t: number | null; verified: boolean; note?: string }
 const rows: Row[] = [];
 const stat = (times: number[], flops: number) => {
   const s = [...times].sort((x, y) => x - y);
@@ -157,7 +157,7 @@ try {
   tf = null;
 }
 
-interface Entry { impl: string; threads: number; note?: string; run: () => void; verify: () => string | null; done?: () => void; times: number[] }
+interface Entry { impl: string; threads: number; note?: string; run: () => void; verify: () => string | null; done?: () => void; times: number[]; cpu: number[] }
 
 let failures = 0;
 for (const c of cases) {
@@ -172,16 +172,16 @@ for (const c of cases) {
     if (c.dtype === 'f64' && impl === 'wasm simd') continue;
     if (c.kind === 'gemm') {
       const C = new Arr(m * n);
-      entries.push({ impl, threads, times: [], run: () => be.gemm({ transA: false, transB: false, m, n, k, alpha: 1, a: A, aOffset: 0, lda: k, b: B, bOffset: 0, ldb: n, beta: 0, c: C, cOffset: 0, ldc: n }), verify: () => check(c, A, B, C) });
+      entries.push({ impl, threads, times: [], cpu: [], run: () => be.gemm({ transA: false, transB: false, m, n, k, alpha: 1, a: A, aOffset: 0, lda: k, b: B, bOffset: 0, ldb: n, beta: 0, c: C, cOffset: 0, ldc: n }), verify: () => check(c, A, B, C) });
     } else {
       // resident weights (as the forward pass uses them) and plain arrays (copied in per call)
       const Ar = be.allocate!(c.dtype, m * n); Ar.set(A);
       const xr = be.allocate!(c.dtype, n); xr.set(B);
       const yr = be.allocate!(c.dtype, m);
-      entries.push({ impl: `${impl} (resident A)`, threads, note: 'weights resident (allocate)', times: [], run: () => be.gemv({ trans: false, m, n, alpha: 1, a: Ar, aOffset: 0, lda: n, x: xr, xOffset: 0, beta: 0, y: yr, yOffset: 0 }), verify: () => check(c, A, B, yr), done: () => { be.release(Ar); be.release(xr); be.release(yr); } });
+      entries.push({ impl: `${impl} (resident A)`, threads, note: 'weights resident (allocate)', times: [], cpu: [], run: () => be.gemv({ trans: false, m, n, alpha: 1, a: Ar, aOffset: 0, lda: n, x: xr, xOffset: 0, beta: 0, y: yr, yOffset: 0 }), verify: () => check(c, A, B, yr), done: () => { be.release(Ar); be.release(xr); be.release(yr); } });
       if (threads === 1) {
         const y = new Arr(m);
-        entries.push({ impl: `${impl} (copy-in)`, threads, note: 'A copied into WASM memory per call', times: [], run: () => be.gemv({ trans: false, m, n, alpha: 1, a: A, aOffset: 0, lda: n, x: B, xOffset: 0, beta: 0, y, yOffset: 0 }), verify: () => check(c, A, B, y) });
+        entries.push({ impl: `${impl} (copy-in)`, threads, note: 'A copied into WASM memory per call', times: [], cpu: [], run: () => be.gemv({ trans: false, m, n, alpha: 1, a: A, aOffset: 0, lda: n, x: B, xOffset: 0, beta: 0, y, yOffset: 0 }), verify: () => check(c, A, B, y) });
       }
     }
   }
@@ -191,13 +191,13 @@ for (const c of cases) {
     const tb = c.kind === 'gemm' ? tf.tensor2d(B, [k, n]) : tf.tensor2d(B, [n, 1]);
     tfTensors = [ta, tb];
     let out: Float32Array = new Float32Array(0);
-    entries.push({ impl: 'tfjs-backend-wasm', threads: 1, times: [], run: () => { const r = tf.matMul(ta, tb); out = r.dataSync(); r.dispose(); }, verify: () => check(c, A, B, out) });
+    entries.push({ impl: 'tfjs-backend-wasm', threads: 1, times: [], cpu: [], run: () => { const r = tf.matMul(ta, tb); out = r.dataSync(); r.dispose(); }, verify: () => check(c, A, B, out) });
   }
   if (flops <= 2 * 512 ** 3) {
     const C = new Arr(c.kind === 'gemm' ? m * n : m);
     const be: Backend = referenceBackend;
     entries.push({
-      impl: 'reference (@stdlib/blas)', threads: 1, times: [], verify: () => check(c, A, B, C),
+      impl: 'reference (@stdlib/blas)', threads: 1, times: [], cpu: [], verify: () => check(c, A, B, C),
       run: c.kind === 'gemm'
         ? () => be.gemm!({ transA: false, transB: false, m, n, k, alpha: 1, a: A, aOffset: 0, lda: k, b: B, bOffset: 0, ldb: n, beta: 0, c: C, cOffset: 0, ldc: n })
         : () => be.gemv!({ trans: false, m, n, alpha: 1, a: A, aOffset: 0, lda: n, x: B, xOffset: 0, beta: 0, y: C, yOffset: 0 }),
@@ -210,24 +210,29 @@ for (const c of cases) {
   for (let round = 0; round < 30 && (round < minReps || performance.now() < budget); round++) {
     for (const e of entries) {
       if (e.impl.startsWith('reference') && round >= minReps) continue;
-      const t = performance.now(); e.run(); e.times.push((performance.now() - t) / 1000);
+      const c0 = process.cpuUsage(), t = performance.now();
+      e.run();
+      e.times.push((performance.now() - t) / 1000);
+      const dc = process.cpuUsage(c0); e.cpu.push((dc.user + dc.system) / 1e6);
     }
     process.stdout.write('.');
   }
   const np2 = runNumpy([c]);
-  let obBest: number | undefined;
+  let obBest: number | undefined, obCpu: number | undefined;
   if (np1 || np2) {
     const r1 = np1?.get(c.label), r2 = np2?.get(c.label);
     const times = [...(r1?.times ?? []), ...(r2?.times ?? [])];
     const st = stat(times, flops);
     obBest = st.best;
-    rows.push({ shape: c.label, impl: 'numpy/OpenBLAS', threads: 1, gflops: st.best, gflops_median: st.median, gflops_worst: st.worst, runs: st.runs, ratio_vs_openblas_1t: 1, verified: (r1?.ok ?? true) && (r2?.ok ?? true) });
+    obCpu = flops / Math.min(...[...(r1?.cpu ?? []), ...(r2?.cpu ?? [])].filter((x) => x > 0)) / 1e9;
+    rows.push({ shape: c.label, impl: 'numpy/OpenBLAS', threads: 1, gflops_per_cpu_s: obCpu, cpu_ratio_vs_openblas: 1, gflops: st.best, gflops_median: st.median, gflops_worst: st.worst, runs: st.runs, ratio_vs_openblas_1t: 1, verified: (r1?.ok ?? true) && (r2?.ok ?? true) });
   }
   for (const e of entries) {
     const err = e.verify();
     if (err) { failures++; console.log(`  ✗ ${e.impl} ${e.threads}T ${c.label}: WRONG RESULT: ${err}`); }
     const st = stat(e.times, flops);
-    rows.push({ shape: c.label, impl: e.impl, threads: e.threads, gflops: st.best, gflops_median: st.median, gflops_worst: st.worst, runs: st.runs, ratio_vs_openblas_1t: obBest ? st.best / obBest : null, verified: err === null, ...(e.note ? { note: e.note } : {}) });
+    const cpuG = flops / Math.min(...e.cpu.filter((x) => x > 0)) / 1e9;
+    rows.push({ shape: c.label, impl: e.impl, threads: e.threads, gflops_per_cpu_s: cpuG, cpu_ratio_vs_openblas: obCpu && e.threads === 1 ? cpuG / obCpu : null, gflops: st.best, gflops_median: st.median, gflops_worst: st.worst, runs: st.runs, ratio_vs_openblas_1t: obBest ? st.best / obBest : null, verified: err === null, ...(e.note ? { note: e.note } : {}) });
     e.done?.();
   }
   for (const t of tfTensors) t.dispose();
@@ -238,9 +243,9 @@ for (const { be } of backends) await be.dispose();
 // ---------------------------------------------------------------- report
 const fmt = (x: number | null, d = 2) => (x === null ? '—' : x.toFixed(d));
 console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-console.log('\n| shape | impl | threads | GFLOP/s best | median | worst | runs | × OpenBLAS 1T (best/best) | verified |');
-console.log('|---|---|---:|---:|---:|---:|---:|---:|:---:|');
-for (const r of rows) console.log(`| ${r.shape} | ${r.impl} | ${r.threads} | ${fmt(r.gflops, 1)} | ${fmt(r.gflops_median, 1)} | ${fmt(r.gflops_worst, 1)} | ${r.runs} | ${fmt(r.ratio_vs_openblas_1t)} | ${r.verified ? '✓' : '✗'} |`);
+console.log('\n| shape | impl | threads | GFLOP/s best | median | worst | runs | × OpenBLAS 1T (best/best) | GFLOP per CPU-s | × OpenBLAS per CPU-s | verified |');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|');
+for (const r of rows) console.log(`| ${r.shape} | ${r.impl} | ${r.threads} | ${fmt(r.gflops, 1)} | ${fmt(r.gflops_median, 1)} | ${fmt(r.gflops_worst, 1)} | ${r.runs} | ${fmt(r.ratio_vs_openblas_1t)} | ${fmt(r.gflops_per_cpu_s ?? null, 1)} | ${fmt(r.cpu_ratio_vs_openblas ?? null)} | ${r.verified ? '✓' : '✗'} |`);
 
 // targets (issue 3)
 const g = (shape: string, impl: string, threads: number) => rows.find((r) => r.shape === shape && r.impl === impl && r.threads === threads);
@@ -259,6 +264,6 @@ for (const c of cases.filter((c) => c.dtype === 'f32')) {
 
 const outDir = join(root, 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, 'gemm.json'), JSON.stringify(rows.map((r) => ({ ...r, gflops: +r.gflops.toFixed(2), gflops_median: +r.gflops_median.toFixed(2), gflops_worst: +r.gflops_worst.toFixed(2), ratio_vs_openblas_1t: r.ratio_vs_openblas_1t === null ? null : +r.ratio_vs_openblas_1t.toFixed(3) })), null, 2) + '\n');
+writeFileSync(join(outDir, 'gemm.json'), JSON.stringify(rows.map((r) => ({ ...r, gflops: +r.gflops.toFixed(2), gflops_median: +r.gflops_median.toFixed(2), gflops_worst: +r.gflops_worst.toFixed(2), gflops_per_cpu_s: r.gflops_per_cpu_s === undefined ? null : +r.gflops_per_cpu_s.toFixed(2), cpu_ratio_vs_openblas: r.cpu_ratio_vs_openblas == null ? null : +r.cpu_ratio_vs_openblas.toFixed(3), ratio_vs_openblas_1t: r.ratio_vs_openblas_1t === null ? null : +r.ratio_vs_openblas_1t.toFixed(3) })), null, 2) + '\n');
 console.log(`\nwrote ${join('bench', 'results', 'gemm.json')}`);
 if (failures) { console.log(`${failures} result(s) failed verification`); process.exit(1); }

@@ -179,6 +179,28 @@ describe('wasm backend: resident arrays and bad input', () => {
   });
 });
 
+describe('wasm backend: vector-shaped GEMMs (m = 1, n = 1) take the GEMV kernels', () => {
+  for (const threads of [1, 2]) {
+    it(`all transposes, padding, offsets and beta match the reference (${threads} thread${threads > 1 ? 's' : ''})`, async () => {
+      const be = (await createWasmBackend({ threads, minParallelWork: 0 }))!;
+      try {
+        for (const [m, n, k] of [[1, 37, 53], [1, 300, 2], [41, 1, 29], [1, 1, 17], [1, 64, 1], [64, 1, 1]]) {
+          for (const tA of [false, true]) for (const tB of [false, true]) for (const pad of [0, 3]) for (const beta of [0, 0.5]) {
+            const ar = tA ? k : m, ac = tA ? m : k, br = tB ? n : k, bc = tB ? k : n;
+            const lda = ac + pad, ldb = bc + pad, ldc = n + pad, off = 2;
+            const a = fill(new Float32Array(off + ar * lda), m + 1), b = fill(new Float32Array(off + br * ldb), n + 2);
+            const c = fill(new Float32Array(off + m * ldc), 7), want = c.slice();
+            const args = { transA: tA, transB: tB, m, n, k, alpha: -0.5, a, aOffset: off, lda, b, bOffset: off, ldb, beta, cOffset: off, ldc };
+            be.gemm({ ...args, c });
+            referenceBackend.gemm!({ ...args, c: want });
+            for (let i = 0; i < c.length; i++) expect(Math.abs(c[i]! - want[i]!), `m=${m} n=${n} k=${k} tA=${tA} tB=${tB} pad=${pad} i=${i}`).toBeLessThanOrEqual(4 * (k + 2) * EPS.f32 * (k + 1));
+          }
+        }
+      } finally { await be.dispose(); }
+    });
+  }
+});
+
 describe('wasm backend: 2 threads agree with 1 thread on shapes that split', () => {
   let one: WasmBackend, two: WasmBackend;
   beforeAll(async () => { one = (await createWasmBackend())!; two = (await createWasmBackend({ threads: 2, minParallelWork: 0 }))!; });

@@ -295,6 +295,22 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
       const B = operandIn(f, b, p.bOffset, sb); ops.push(B);
       const C = operandIn(f, c, p.cOffset, sc); ops.push(C);
       const kern = f64 ? K.dgemm : K.sgemm;
+      // Vector shapes go to the GEMV kernels (no packing): m = 1 (one token) or n = 1.
+      const gv = f64 ? 'dgemv' : 'sgemv';
+      if (m === 1 && k > 0 && (!tA || k === 1)) {
+        // c[0, j] = alpha · Σ_p a[p] · op(B)[p, j] + beta · c[0, j]
+        if (!tB) runSplit(gv, n, 16, k * n, (lo, hi) => [1, k, lo, hi, n, alpha, B.ptr, p.ldb, A.ptr, beta, C.ptr]);
+        else runSplit(gv, n, 4, k * n, (lo, hi) => [0, n, lo, hi, k, alpha, B.ptr, p.ldb, A.ptr, beta, C.ptr]);
+        operandOut(c, p.cOffset, sc, C);
+        return;
+      }
+      if (n === 1 && k > 0 && (tB || k === 1) && (p.ldc === 1 || m === 1)) {
+        // c[i, 0] = alpha · Σ_p op(A)[i, p] · b[p] + beta · c[i, 0]
+        if (!tA) runSplit(gv, m, 4, m * k, (lo, hi) => [0, m, lo, hi, k, alpha, A.ptr, p.lda, B.ptr, beta, C.ptr]);
+        else runSplit(gv, m, 16, m * k, (lo, hi) => [1, k, lo, hi, m, alpha, A.ptr, p.lda, B.ptr, beta, C.ptr]);
+        operandOut(c, p.cOffset, sc, C);
+        return;
+      }
       const T = m * n * k >= minParallelWork ? nThreads : 1;
       const MC = f64 ? MC64 : MC32, NC = f64 ? NC64 : NC32;
       if (T > 1 && m >= n && m >= 2 * MR && k > 0 && alpha !== 0) {
