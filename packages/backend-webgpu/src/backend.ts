@@ -12,7 +12,12 @@ import { BufferPool, type PoolStats } from './pool.js';
 import {
   binaryShader, ELEMENTWISE_UNIFORM_BYTES, ELEMENTWISE_WG, gemmShader, gemmTile, GEMM_UNIFORM_BYTES, gemvShader,
   GEMV_UNIFORM_BYTES, GEMV_WG, reduceShader, REDUCE_MAX_GROUPS, REDUCE_WG, unaryShader, type GemmKernel,
+  int4GemvShader, int4DequantShader, int4QuantShader,
 } from './shaders.js';
+import {
+  checkInt4Shape, checkTyped, dequantizeInt4Reference, int4GemvReference, quantizeInt4Reference,
+  type Int4GemvArgs, type Int4Packed, type Int4QuantizeArgs,
+} from './int4.js';
 
 // GPUBufferUsage / GPUMapMode values (spelled out: Node has no such globals unless installed).
 const U = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
@@ -88,6 +93,12 @@ export interface WebGpuBackend extends Backend {
   /** Times the GEMM / GEMV kernels on device-resident random data (no transfers). */
   timeGemm(shape: { m: number; n: number; k: number; transA?: boolean; transB?: boolean }, runs?: number): Promise<KernelTiming>;
   timeGemv(shape: { m: number; n: number; trans?: boolean }, runs?: number): Promise<KernelTiming>;
+  /** y = alpha · dequant(W) · x + beta · y for packed symmetric int4 weights (layout: see `int4.ts`). */
+  int4GemvAsync(args: Int4GemvArgs): Promise<void>;
+  /** Symmetric per-group int4 quantization of a row-major m × n f32 matrix. */
+  quantizeInt4Async(args: Int4QuantizeArgs): Promise<Int4Packed>;
+  /** The f32 matrix the packed codes and scales stand for. */
+  dequantizeInt4Async(args: Int4Packed): Promise<Float32Array>;
   /** Test hook: destroys the device as a driver reset would (the backend stays usable per `onDeviceLost`). */
   simulateDeviceLoss(): void;
   dispose(): Promise<void>;
@@ -199,6 +210,9 @@ class WebGpuBackendImpl implements WebGpuBackend {
       compile: (label: string, source: string) => this.compile(label, source),
       timeGemm: (shape: any, runs?: number) => this.timeGemm(shape, runs),
       timeGemv: (shape: any, runs?: number) => this.timeGemv(shape, runs),
+      int4GemvAsync: (a: Int4GemvArgs) => this.int4GemvAsync(a),
+      quantizeInt4Async: (a: Int4QuantizeArgs) => this.quantizeInt4Async(a),
+      dequantizeInt4Async: (a: Int4Packed) => this.dequantizeInt4Async(a),
     });
   }
 
@@ -307,10 +321,14 @@ class WebGpuBackendImpl implements WebGpuBackend {
    * with error scopes; every temporary buffer goes back to the pool (or is destroyed on error).
    */
   private async run(fn: string, passes: Pass[], temps: GPUBuffer[], read: Binding): Promise<Float32Array> {
+    return new Float32Array((await this.runMulti(fn, passes, temps, [read]))[0]!);
+  }
+
+  private async runMulti(fn: string, passes: Pass[], temps: GPUBuffer[], reads: Binding[]): Promise<ArrayBuffer[]> {
     const device = this.device;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
-    const staging = this.pool.acquire(read.size, U.MAP_READ | U.COPY_DST, 'llmpress-staging');
+    const stagings = reads.map((r) => this.pool.acquire(r.size, U.MAP_READ | U.COPY_DST, 'llmpress-staging'));
     const enc = device.createCommandEncoder({ label: fn });
     for (const p of passes) {
       const bg = device.createBindGroup({
@@ -324,7 +342,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
       pass.end();
       this.counters.dispatches++;
     }
-    enc.copyBufferToBuffer(read.buffer, 0, staging, 0, read.size);
+    reads.forEach((r, i) => enc.copyBufferToBuffer(r.buffer, 0, stagings[i]!, 0, r.size));
     device.queue.submit([enc.finish()]);
     const validation = device.popErrorScope();
     const oom = device.popErrorScope();
@@ -333,14 +351,17 @@ class WebGpuBackendImpl implements WebGpuBackend {
       const [v, o] = await this.guard(Promise.all([validation, oom]));
       if (v) throw new WebGpuError(fn, 'validation', v.message);
       if (o) throw new WebGpuError(fn, 'out-of-memory', o.message);
-      await this.guard(staging.mapAsync(MAP_READ, 0, read.size));
-      const out = new Float32Array(staging.getMappedRange(0, read.size).slice(0));
-      staging.unmap();
-      this.counters.downloadedBytes += read.size;
+      await this.guard(Promise.all(stagings.map((st, i) => st.mapAsync(MAP_READ, 0, reads[i]!.size))));
+      const out = stagings.map((st, i) => {
+        const copy = st.getMappedRange(0, reads[i]!.size).slice(0);
+        st.unmap();
+        this.counters.downloadedBytes += reads[i]!.size;
+        return copy;
+      });
       ok = true;
       return out;
     } finally {
-      for (const b of [...temps, staging]) {
+      for (const b of [...temps, ...stagings]) {
         if (ok) this.pool.release(b);
         else { try { this.pool.discard(b); } catch { /* device gone */ } }
       }
@@ -511,6 +532,86 @@ class WebGpuBackendImpl implements WebGpuBackend {
       }
       return op === 'sum' || op === 'sumsq' ? Math.fround(acc) : acc;
     }, () => referenceBackend.reduce!(op, a, offset, n));
+  }
+
+  // ---------------------------------------------------------------- int4
+
+  private uploadBytes(data: Uint8Array, count: number): GPUBuffer {
+    const padded = Math.max(4, Math.ceil(count / 4) * 4);
+    const buf = this.pool.acquire(padded, STORAGE_IN, 'llmpress-in-u8');
+    let src = data.subarray(0, count);
+    if (padded !== count || src.byteOffset % 4 !== 0) { const t = new Uint8Array(padded); t.set(src); src = t; }
+    this.device.queue.writeBuffer(buf, 0, src as Uint8Array<ArrayBuffer>, 0, padded);
+    this.counters.uploadedBytes += padded;
+    return buf;
+  }
+
+  async int4GemvAsync(p: Int4GemvArgs): Promise<void> {
+    const fn = 'WebGpuBackend.int4GemvAsync';
+    this.checkUsable(fn);
+    if (typeof p !== 'object' || p === null) throw new ArgumentError(fn, 'args', p, 'must be an Int4GemvArgs object');
+    const { m, n, g } = checkInt4Shape(fn, p.m, p.n, p.groupSize);
+    checkTyped(fn, 'w', p.w, Uint8Array, 'Uint8Array of packed int4', (m * n) / 2);
+    checkTyped(fn, 'scales', p.scales, Float32Array, 'Float32Array', (m * n) / g);
+    checkTyped(fn, 'x', p.x, Float32Array, 'Float32Array', n);
+    checkTyped(fn, 'y', p.y, Float32Array, 'Float32Array', m);
+    const alpha = p.alpha ?? 1, beta = p.beta ?? 0;
+    if (!Number.isFinite(alpha) || !Number.isFinite(beta)) throw new ArgumentError(fn, 'alpha/beta', [alpha, beta], 'must be finite');
+    if (m === 0) return;
+    if (n === 0) { for (let i = 0; i < m; i++) p.y[i] = beta === 0 ? 0 : beta * p.y[i]!; return; }
+    if (!this.fits((m * n) / 2, m * n / g * 4)) { this.fallback('too-large'); int4GemvReference(p); return; }
+    await this.exec(fn, async () => {
+      const pipeline = await this.compile('int4-gemv', int4GemvShader());
+      const w = this.uploadBytes(p.w, (m * n) / 2);
+      const sc = this.upload(p.scales, 0, (m * n) / g);
+      const x = this.upload(p.x, 0, n);
+      const y = this.pool.acquire(m * 4, STORAGE_OUT, 'llmpress-out');
+      const u = this.uniform([['u32', m], ['u32', n], ['u32', g], ['f32', alpha]], 16);
+      const out = await this.run(fn, [{ pipeline, bindings: [{ buffer: w, size: Math.ceil((m * n) / 8) * 4 }, { buffer: sc, size: (m * n / g) * 4 }, { buffer: x, size: n * 4 }, { buffer: y, size: m * 4 }, { buffer: u, size: 16 }], groups: this.grid1d(Math.ceil(m / GEMV_WG)) }], [w, sc, x, y, u], { buffer: y, size: m * 4 });
+      for (let i = 0; i < m; i++) p.y[i] = beta === 0 ? out[i]! : out[i]! + beta * p.y[i]!;
+    }, () => int4GemvReference(p));
+  }
+
+  async quantizeInt4Async(p: Int4QuantizeArgs): Promise<Int4Packed> {
+    const fn = 'WebGpuBackend.quantizeInt4Async';
+    this.checkUsable(fn);
+    if (typeof p !== 'object' || p === null) throw new ArgumentError(fn, 'args', p, 'must be an Int4QuantizeArgs object');
+    const { m, n, g } = checkInt4Shape(fn, p.m, p.n, p.groupSize);
+    checkTyped(fn, 'a', p.a, Float32Array, 'Float32Array', m * n);
+    for (let i = 0; i < m * n; i++) if (!Number.isFinite(p.a[i]!)) throw new ArgumentError(fn, 'a', p.a, `must be finite (index ${i} is ${p.a[i]})`);
+    // the GPU path writes whole u32 words per invocation: rows must be word aligned (n % 8 == 0)
+    if (m === 0 || n === 0 || n % 8 !== 0) { if (m * n > 0) this.fallback('int4-unaligned'); return quantizeInt4Reference(p); }
+    if (!this.fits(m * n * 4)) { this.fallback('too-large'); return quantizeInt4Reference(p); }
+    return this.exec(fn, async () => {
+      const pipeline = await this.compile('int4-quantize', int4QuantShader());
+      const a = this.upload(p.a, 0, m * n);
+      const words = (m * n) / 8;
+      const w = this.pool.acquire(words * 4, STORAGE_OUT, 'llmpress-out-u8');
+      const sc = this.pool.acquire((m * n / g) * 4, STORAGE_OUT, 'llmpress-out');
+      const u = this.uniform([['u32', m], ['u32', n], ['u32', g], ['u32', 0]], 16);
+      const [wb, sb] = await this.runMulti(fn, [{ pipeline, bindings: [{ buffer: a, size: m * n * 4 }, { buffer: w, size: words * 4 }, { buffer: sc, size: (m * n / g) * 4 }, { buffer: u, size: 16 }], groups: this.grid1d(Math.ceil(words / ELEMENTWISE_WG)) }], [a, w, sc, u], [{ buffer: w, size: words * 4 }, { buffer: sc, size: (m * n / g) * 4 }]);
+      return { m, n, groupSize: g, w: new Uint8Array(wb!), scales: new Float32Array(sb!) };
+    }, () => quantizeInt4Reference(p));
+  }
+
+  async dequantizeInt4Async(p: Int4Packed): Promise<Float32Array> {
+    const fn = 'WebGpuBackend.dequantizeInt4Async';
+    this.checkUsable(fn);
+    if (typeof p !== 'object' || p === null) throw new ArgumentError(fn, 'args', p, 'must be an Int4Packed object');
+    const { m, n, g } = checkInt4Shape(fn, p.m, p.n, p.groupSize);
+    checkTyped(fn, 'w', p.w, Uint8Array, 'Uint8Array of packed int4', (m * n) / 2);
+    checkTyped(fn, 'scales', p.scales, Float32Array, 'Float32Array', (m * n) / g);
+    if (m * n === 0) return new Float32Array(0);
+    if (!this.fits(m * n * 4)) { this.fallback('too-large'); return dequantizeInt4Reference(p); }
+    return this.exec(fn, async () => {
+      const pipeline = await this.compile('int4-dequantize', int4DequantShader());
+      const w = this.uploadBytes(p.w, (m * n) / 2);
+      const sc = this.upload(p.scales, 0, (m * n) / g);
+      const o = this.pool.acquire(m * n * 4, STORAGE_OUT, 'llmpress-out');
+      const u = this.uniform([['u32', m], ['u32', n], ['u32', g], ['u32', 0]], 16);
+      const out = await this.run(fn, [{ pipeline, bindings: [{ buffer: w, size: Math.ceil((m * n) / 8) * 4 }, { buffer: sc, size: (m * n / g) * 4 }, { buffer: o, size: m * n * 4 }, { buffer: u, size: 16 }], groups: this.grid1d(Math.ceil((m * n) / ELEMENTWISE_WG)) }], [w, sc, o, u], { buffer: o, size: m * n * 4 });
+      return out.length === m * n ? out : out.slice(0, m * n);
+    }, () => dequantizeInt4Reference(p));
   }
 
   // ---------------------------------------------------------------- timing

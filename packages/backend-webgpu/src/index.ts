@@ -2,3 +2,5 @@ export { createWebGpuBackend, type WebGpuBackend, type WebGpuBackendOptions, typ
 export { ShaderCompileError, WebGpuError, DeviceLostError, type ShaderMessage } from './errors.js';
 export { gemmShader, gemvShader, binaryShader, unaryShader, reduceShader, gemmTile, type GemmKernel, type GemmShaderOptions } from './shaders.js';
 export { BufferPool, sizeClass } from './pool.js';
+export { int4GemvShader, int4DequantShader, int4QuantShader } from './shaders.js';
+export { int4GemvReference, quantizeInt4Reference, dequantizeInt4Reference, type Int4GemvArgs, type Int4QuantizeArgs, type Int4Packed } from './int4.js';

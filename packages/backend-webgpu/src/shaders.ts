@@ -296,3 +296,108 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u, @b
 }
 `;
 }
+
+// ---------------------------------------------------------------- int4 (symmetric, per-group scales)
+// Layout (the same as the WASM backend's `extra`): two signed two's-complement nibbles per byte,
+// LOW nibble = EVEN column; rows of n/2 bytes; groups of g consecutive columns share one f32 scale,
+// scales row-major [m, n/g]. Buffers of bytes are bound as array<u32> (little-endian words).
+
+const INT4_HELPERS = `
+fn byteAt(b: u32) -> u32 { return (W[b >> 2u] >> ((b & 3u) * 8u)) & 0xffu; }
+fn lo4(x: u32) -> f32 { return f32(bitcast<i32>(x << 28u) >> 28u); }
+fn hi4(x: u32) -> f32 { return f32(bitcast<i32>(x << 24u) >> 28u); }
+`;
+
+/** y = alpha · dequant(W) · x, one output row per invocation (dequantized on the fly). */
+export function int4GemvShader(): string {
+  return `
+struct Params { m: u32, n: u32, g: u32, alpha: f32 }
+@group(0) @binding(0) var<storage, read> W: array<u32>;
+@group(0) @binding(1) var<storage, read> S: array<f32>;
+@group(0) @binding(2) var<storage, read> X: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+${INT4_HELPERS}
+@compute @workgroup_size(${GEMV_WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let row = gid.x + gid.y * nw.x * ${GEMV_WG}u;
+  if (row >= p.m) { return; }
+  let rowByte = row * (p.n / 2u);
+  let ng = p.n / p.g;
+  var acc = 0.0;
+  for (var gi = 0u; gi < ng; gi++) {
+    var s = 0.0;
+    let j0 = gi * p.g;
+    for (var j = j0; j < j0 + p.g; j += 2u) {
+      let bv = byteAt(rowByte + j / 2u);
+      s = fma(lo4(bv), X[j], s);
+      s = fma(hi4(bv), X[j + 1u], s);
+    }
+    acc = fma(S[row * ng + gi], s, acc);
+  }
+  Y[row] = p.alpha * acc;
+}
+`;
+}
+
+/** Dequantizes every element: out[r, j] = scale[r, j / g] · code[r, j]. */
+export function int4DequantShader(): string {
+  return `
+struct Params { m: u32, n: u32, g: u32, pad: u32 }
+@group(0) @binding(0) var<storage, read> W: array<u32>;
+@group(0) @binding(1) var<storage, read> S: array<f32>;
+@group(0) @binding(2) var<storage, read_write> O: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+${INT4_HELPERS}
+@compute @workgroup_size(${ELEMENTWISE_WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * ${ELEMENTWISE_WG}u;
+  if (i >= p.m * p.n) { return; }
+  let r = i / p.n; let j = i % p.n;
+  let bv = byteAt(r * (p.n / 2u) + j / 2u);
+  let q = select(lo4(bv), hi4(bv), (j & 1u) == 1u);
+  O[i] = S[r * (p.n / p.g) + j / p.g] * q;
+}
+`;
+}
+
+/**
+ * Symmetric per-group int4 quantization, one packed u32 word (8 columns) per invocation; needs
+ * n % 8 == 0 so no two rows share a word. scale = absmax(group) / 7, code = clamp(round(x / scale), -8, 7)
+ * (round half to even); an all-zero group gets scale 0 and codes 0. Scales are written by the
+ * invocation holding the group's first column.
+ */
+export function int4QuantShader(): string {
+  return `
+struct Params { m: u32, n: u32, g: u32, pad: u32 }
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read_write> W: array<u32>;
+@group(0) @binding(2) var<storage, read_write> S: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+fn groupScale(r: u32, gi: u32) -> f32 {
+  var mx = 0.0;
+  let base = r * p.n + gi * p.g;
+  for (var j = 0u; j < p.g; j++) { mx = max(mx, abs(A[base + j])); }
+  return mx / 7.0;
+}
+@compute @workgroup_size(${ELEMENTWISE_WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let wi = gid.x + gid.y * nw.x * ${ELEMENTWISE_WG}u;
+  let wordsPerRow = p.n / 8u;
+  if (wi >= p.m * wordsPerRow) { return; }
+  let r = wi / wordsPerRow; let c0 = (wi % wordsPerRow) * 8u;
+  var word = 0u;
+  var gi = c0 / p.g;
+  var s = groupScale(r, gi);
+  for (var t = 0u; t < 8u; t++) {
+    let j = c0 + t;
+    if (j / p.g != gi) { gi = j / p.g; s = groupScale(r, gi); }
+    if (j % p.g == 0u) { S[r * (p.n / p.g) + gi] = s; }
+    var q = 0;
+    if (s > 0.0) { q = i32(clamp(round(A[r * p.n + j] / s), -8.0, 7.0)); }
+    word = word | ((bitcast<u32>(q) & 15u) << (4u * t));
+  }
+  W[wi] = word;
+}
+`;
+}
