@@ -61,20 +61,20 @@ class Recorder implements KVCacheLike {
 
 // ---- calibration keys → bases
 const calKeys: Float32Array[][] = Array.from({ length: cfg.nLayers }, () => []);
-for (const w of calW) {
+for (const w of arg('merge') ? [] : calW) {
   const c = new Fp32KVCache(shape);
   model.forward(w.input, { cache: c });
   for (let l = 0; l < cfg.nLayers; l++) for (let h = 0; h < H; h++) (calKeys[l]![h] ??= new Float32Array(0), calKeys[l]![h] = concat(calKeys[l]![h]!, c.keys(l, h)));
 }
 function concat(a: Float32Array, b: Float32Array): Float32Array { const o = new Float32Array(a.length + b.length); o.set(a); o.set(b, a.length); return o; }
 const calBasis = (center: boolean): KeyBasis[][] => calKeys.map((hs) => hs.map((k) => fitKeyBasis(k, k.length / d, d, { center })));
-const calibC = calBasis(true), calibU = calBasis(false);
+const calibC = arg('merge') ? [] : calBasis(true), calibU = arg('merge') ? [] : calBasis(false);
 
 // ---- reference (fp32 dense forward) logits per window
 const refLogits: Float32Array[] = [];
 const fpKeys: Float32Array[][][] = []; // [window][layer][head] keys (score-error table)
 const fpQ: Float32Array[][] = [];      // [window][layer] queries
-for (let wi = 0; wi < evalW.length; wi++) {
+for (let wi = 0; wi < (arg('merge') ? 0 : evalW.length); wi++) {
   const rec = new Recorder(new Fp32KVCache(shape));
   refLogits.push(model.forward(evalW[wi]!.input, { cache: rec }).data as Float32Array);
   if (wi < scoreWindows) {
@@ -145,14 +145,31 @@ for (const m of means) {
     specs.push({ name: `SVDq ${m} calibration basis${c}`, method: 'SVDq', setting: `${m} calib${c}`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m }, basis: center ? calibC : calibU }), center }), group: 'svdq' });
   }
   specs.push({ name: `per-channel ${m} (same schedule on raw channels)`, method: 'per-channel', setting: `${m}`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m }, basis: 'prefill-channels' }) }), group: 'per-channel' });
-  specs.push({ name: `SVDq ${m} prefill, water-filled schedule, centered`, method: 'SVDq', setting: `${m} prefill waterfill centered`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'waterfill' }, basis: 'prefill' }), center: true }), group: 'svdq-wf' });
+  if (args.includes('--waterfill')) specs.push({ name: `SVDq ${m} prefill, water-filled schedule, centered`, method: 'SVDq', setting: `${m} prefill waterfill centered`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'waterfill' }, basis: 'prefill' }), center: true }), group: 'svdq-wf' });
 }
-specs.push({ name: `SVDq uniform 2-bit schedule, prefill basis, centered`, method: 'SVDq', setting: '2 uniform prefill centered', codeBits: 2, make: base({ keys: svdqKeys({ schedule: new Array(d).fill(2), basis: 'prefill' }), center: true }), group: 'svdq-uniform' });
+for (const m of means) {
+  specs.push({ name: `SVDq ${m} flat schedule, prefill basis, centered`, method: 'SVDq', setting: `${m} flat prefill centered`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'flat' }, basis: 'prefill' }), center: true }), group: 'svdq-flat' });
+  specs.push({ name: `SVDq ${m} flat schedule, calibration basis, centered`, method: 'SVDq', setting: `${m} flat calib centered`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'flat' }, basis: calibC }), center: true }), group: 'svdq-flat' });
+  if (m !== 2) specs.push({ name: `per-channel ${m} flat schedule (raw channels by variance)`, method: 'per-channel', setting: `${m} flat`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'flat' }, basis: 'prefill-channels' }) }), group: 'per-channel-flat' });
+}
 for (const keep of [0.25, 0.125]) {
   specs.push({ name: `SVDq 1.25 calib centered + top-${keep * 100}%`, method: 'SVDq+sparsity', setting: `1.25 calib centered keep ${keep}`, codeBits: 1.25, keep, make: base({ keys: svdqKeys({ schedule: { mean: 1.25 }, basis: calibC }), center: true, sparsity: { keep } }), group: 'sparse' });
 }
 const only = arg('only');
-const rows = specs.filter((s) => !only || s.name.includes(only)).map(score);
+// --shard i/n: run every n-th row (plus the free fp32 row) in this process; i=0 also does the score-error table,
+// i=1 (or 0 when n=1) the generation table. --merge n: combine results/kv.shard-*.tmp into results/kv.json.
+const shardArg = arg('shard');
+const [shardI, shardN] = shardArg ? shardArg.split('/').map(Number) as [number, number] : [0, 1];
+const mergeN = arg('merge') ? Number(arg('merge')) : 0;
+const doScore = !only && !mergeN && shardI === 0;
+const doGen = !only && !mergeN && shardI === (shardN > 1 ? 1 : 0);
+const rows: Row[] = [];
+const shardPath = join(root, 'results', `kv.shard-${shardI}.tmp`);
+for (const [i, sp] of specs.entries()) {
+  if (mergeN || (only && !sp.name.includes(only)) || (sp.make && i % shardN !== shardI)) continue;
+  rows.push(score(sp));
+  if (shardN > 1) { mkdirSync(dirname(shardPath), { recursive: true }); writeFileSync(shardPath, JSON.stringify({ rows, scoreError: [], generation: [] })); }
+}
 
 // ---- attention-score error: SVDq vs per-channel quantization at equal bits (same cache code path, window 0)
 function scoreError(keys: KeyCodec, center: boolean): { rel: number; relCentered: number } {
@@ -182,14 +199,16 @@ function scoreError(keys: KeyCodec, center: boolean): { rel: number; relCentered
   }
   return { rel: Math.sqrt(num / den), relCentered: Math.sqrt(numC / denC) };
 }
-const scoreRows: { bits: number; center: boolean; svdqPrefill: number; svdqCalib: number; perChannelSameSchedule: number; kiviUniform?: { bits: number; err: number }; ratioPrefill: number; ratioVsKivi?: number }[] = [];
-if (!only) for (const m of means) for (const center of [false, true]) {
+const scoreRows: { svdqFlat: number; perChannelFlat: number; ratioFlat: number; bits: number; center: boolean; svdqPrefill: number; svdqCalib: number; perChannelSameSchedule: number; kiviUniform?: { bits: number; err: number }; ratioPrefill: number; ratioVsKivi?: number }[] = [];
+if (doScore) for (const m of means) for (const center of [false, true]) {
   const sp = scoreError(svdqKeys({ schedule: { mean: m }, basis: 'prefill' }), center).relCentered;
   const sc = scoreError(svdqKeys({ schedule: { mean: m }, basis: center ? calibC : calibU }), center).relCentered;
   const pc = scoreError(svdqKeys({ schedule: { mean: m }, basis: 'prefill-channels' }), center).relCentered;
   const kb = m === 2 ? 2 : m === 1.25 ? 1 : undefined;
   const kv = kb ? scoreError(kiviKeys({ bits: kb }), center).relCentered : undefined;
-  scoreRows.push({ bits: m, center, svdqPrefill: sp, svdqCalib: sc, perChannelSameSchedule: pc, kiviUniform: kb ? { bits: kb, err: kv! } : undefined, ratioPrefill: sp / pc, ratioVsKivi: kv ? sp / kv : undefined });
+  const sf = scoreError(svdqKeys({ schedule: { mean: m, allocation: 'flat' }, basis: 'prefill' }), center).relCentered;
+  const pf = scoreError(svdqKeys({ schedule: { mean: m, allocation: 'flat' }, basis: 'prefill-channels' }), center).relCentered;
+  scoreRows.push({ bits: m, center, svdqPrefill: sp, svdqCalib: sc, perChannelSameSchedule: pc, kiviUniform: kb ? { bits: kb, err: kv! } : undefined, ratioPrefill: sp / pc, ratioVsKivi: kv ? sp / kv : undefined, svdqFlat: sf, perChannelFlat: pf, ratioFlat: sf / pf });
   console.error(`score error mean ${m}${center ? ' centered' : ''}: svdq prefill ${sp.toFixed(4)}, calib ${sc.toFixed(4)}, per-channel ${pc.toFixed(4)}${kv ? `, KIVI-${kb} ${kv.toFixed(4)}` : ''}`);
 }
 
@@ -207,8 +226,8 @@ function greedy(make: () => KVCacheLike, steps: number): number[] {
   return out;
 }
 const genSteps = Math.min(len - 1, quick ? 64 : 255);
-const genRef = greedy(() => new Fp32KVCache(shape), genSteps);
-const genRows = (only ? [] : specs.filter((s) => s.make && /KIVI 2-bit keys \(|KIVI 1-bit keys \(|SVDq (2|1\.25) (prefill|calibration) basis, centered|top-12.5% /.test(s.name))).map((s) => {
+const genRef = doGen ? greedy(() => new Fp32KVCache(shape), genSteps) : [];
+const genRows = (!doGen ? [] : specs.filter((s) => s.make && /KIVI 2-bit keys \(|KIVI 1-bit keys \(|SVDq (2|1\.25) (prefill|calibration) basis, centered|top-12.5% /.test(s.name))).map((s) => {
   const g = greedy(s.make!, genSteps);
   let prefix = 0;
   while (prefix < g.length && g[prefix] === genRef[prefix]) prefix++;
@@ -219,6 +238,16 @@ const genRows = (only ? [] : specs.filter((s) => s.make && /KIVI 2-bit keys \(|K
 });
 
 // ---- output
+type Shard = { rows: Row[]; scoreError: typeof scoreRows; generation: typeof genRows };
+if (mergeN) {
+  for (let i = 0; i < mergeN; i++) {
+    const sh = JSON.parse(readFileSync(join(root, 'results', `kv.shard-${i}.tmp`), 'utf8')) as Shard;
+    for (const r of sh.rows) if (!rows.some((x) => x.name === r.name)) rows.push(r);
+    scoreRows.push(...sh.scoreError); genRows.push(...sh.generation);
+  }
+  const order = specs.map((s) => s.name);
+  rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+}
 const fmt = (x: number, p = 4) => (Number.isFinite(x) ? x.toFixed(p) : String(x));
 const lines: string[] = [];
 lines.push(`KV cache on ${modelPath.split('/').slice(-2).join('/')} (head dim ${d}, ${cfg.nLayers} layers × ${H} KV heads), ${evalW.length} windows × ${len} tokens (reference.json protocol), fp window ${fpWindow}, block ${blockSize} tokens, f16 scales; KL / top-1 vs the fp32 cache`);
@@ -236,11 +265,11 @@ try {
 if (fpRow) lines.push('', `fp32 cache mean NLL ${fpRow.nll.toFixed(5)} over ${evalW.length} windows${refNll !== undefined ? ` (reference.json float64, same windows: ${refNll.toFixed(5)})` : ''}.`);
 if (scoreRows.length) {
   lines.push('');
-  lines.push(`Attention-score error ‖Ŝ−S‖/‖S‖ (rows centered: softmax ignores shifts), ${fpKeys.length} windows, all heads, keys quantized with window 0:`);
+  lines.push(`Attention-score error ‖Ŝ−S‖/‖S‖ (rows centered: softmax ignores shifts), ${scoreWindows} windows, every ${queryStride}th query, all heads, keys quantized with window 0 (preset schedules; per-channel = same schedule on raw channels by variance):`);
   lines.push('');
-  lines.push('| mean bits | centered | SVDq prefill | SVDq calibration | per-channel, same schedule | KIVI uniform | SVDq / per-channel | SVDq / KIVI |');
-  lines.push('|---|---|---|---|---|---|---|---|');
-  for (const s of scoreRows) lines.push(`| ${s.bits} | ${s.center ? 'yes' : 'no'} | ${fmt(s.svdqPrefill)} | ${fmt(s.svdqCalib)} | ${fmt(s.perChannelSameSchedule)} | ${s.kiviUniform ? `${s.kiviUniform.bits}-bit ${fmt(s.kiviUniform.err)}` : '—'} | ${fmt(s.ratioPrefill, 3)}× | ${s.ratioVsKivi ? fmt(s.ratioVsKivi, 3) + '×' : '—'} |`);
+  lines.push('| mean bits | centered | SVDq prefill | SVDq calibration | per-channel, same schedule | KIVI uniform | SVDq / per-channel | SVDq / KIVI | SVDq flat | per-channel flat | flat ratio |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const s of scoreRows) lines.push(`| ${s.bits} | ${s.center ? 'yes' : 'no'} | ${fmt(s.svdqPrefill)} | ${fmt(s.svdqCalib)} | ${fmt(s.perChannelSameSchedule)} | ${s.kiviUniform ? `${s.kiviUniform.bits}-bit ${fmt(s.kiviUniform.err)}` : '—'} | ${fmt(s.ratioPrefill, 3)}× | ${s.ratioVsKivi ? fmt(s.ratioVsKivi, 3) + '×' : '—'} | ${fmt(s.svdqFlat)} | ${fmt(s.perChannelFlat)} | ${fmt(s.ratioFlat, 3)}× |`);
 }
 if (genRows.length) {
   lines.push('');
@@ -259,7 +288,7 @@ const out = {
   presetSchedules: schedules, presetMeans: Object.fromEntries(means.map((m) => [m, meanBits(presetSchedule(d, m))])),
   referenceNllSameWindows: refNll, rows, scoreError: scoreRows, generation: genRows, markdown: lines.join('\n'),
 };
-const outPath = join(root, 'results', 'kv.json');
+const outPath = join(root, 'results', shardN > 1 ? `kv.shard-${shardI}.tmp` : 'kv.json');
 mkdirSync(dirname(outPath), { recursive: true });
 if (!only) writeFileSync(outPath, JSON.stringify(out, null, 2) + '\n');
 console.error(only ? '(--only: results not written)' : `wrote ${outPath}`);

@@ -60,6 +60,20 @@ describe('CompressedKVCache', () => {
     }), { numRuns: 10 });
   });
 
+  it('head dim 64: 8-bit SVDq keys (centered, prefill basis) ≈ fp32; the 1.25-bit preset drops channels and is worse', () => {
+    const d = 64, t = 200, sh = { nLayers: 1, nHeads: 2, nKvHeads: 1, headDim: d };
+    const rng = new Rng(11);
+    const k = keysLike(rng, t, d, 1), v = randn(rng, t * d), q = randn(rng, 4 * 2 * d, 0.3);
+    const outs = [new Fp32KVCache(sh), new CompressedKVCache(sh, { keys: svdqKeys({ schedule: new Array(d).fill(8) }), window: 16, blockSize: 32, center: true }),
+      new CompressedKVCache(sh, { keys: svdqKeys({ schedule: { mean: 1.25 } }), window: 16, blockSize: 32, center: true })].map((c) => {
+      c.append(0, k.subarray(0, (t - 4) * d), v.subarray(0, (t - 4) * d), t - 4);
+      c.append(0, k.subarray((t - 4) * d), v.subarray((t - 4) * d), 4);
+      return c.attend(0, q, 4);
+    });
+    expect(relErr(outs[1]!, outs[0]!)).toBeLessThan(2e-2);
+    expect(relErr(outs[2]!, outs[0]!)).toBeGreaterThan(relErr(outs[1]!, outs[0]!));
+  });
+
   it('one prefill append equals appending token by token (decode emulation is exact)', () => {
     fc.assert(fc.property(fc.integer({ min: 17, max: 90 }), fc.integer(), fc.integer({ min: 0, max: 20 }), fc.boolean(), (t, seed, window, sparse) => {
       const opts = () => ({ keys: kiviKeys({ bits: 2 }), values: kiviValues({ bits: 2 }), window, blockSize: 8, center: false, sparsity: sparse ? { keep: 0.5 } : undefined });
@@ -171,6 +185,8 @@ describe('CompressedKVCache', () => {
     expect(() => svdqKeys({ schedule: { mean: 0 } })).toThrow(ArgumentError);
     expect(() => new CompressedKVCache(shape, { keys: svdqKeys({ schedule: new Array(9).fill(1) }) })).toThrow(/at most headDim = 8/);
     expect(() => kiviKeys({ bits: 0 })).toThrow(ArgumentError);
+    const wrongBasis = new CompressedKVCache({ nLayers: 1, nHeads: 1, nKvHeads: 1, headDim: 8 }, { keys: svdqKeys({ schedule: { mean: 2 }, basis: [[fitKeyBasis(new Float32Array(64), 16, 4)]] }), window: 0, blockSize: 8 });
+    expect(() => wrongBasis.append(0, new Float32Array(64), new Float32Array(64), 8)).toThrow(/basis\[0\]\[0\]/);
     expect(() => kiviValues({ bits: 3, groupSize: 3 }).create({ layer: 0, head: 0, headDim: 8, blockSize: 8, scaleDType: 'f16' })).toThrow(/groupSize/);
     const c = new CompressedKVCache(shape, { ...ok, maxContext: 4, window: 2 });
     expect(() => c.append(0, new Float32Array(kvDim + 1), new Float32Array(kvDim), 1)).toThrow(ShapeError);

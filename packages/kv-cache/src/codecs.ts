@@ -2,7 +2,7 @@ import { ArgumentError } from '@llmpress/tensor';
 import { packBits, packedBytes } from './bits.js';
 import { fitKeyBasis, identityBasis, type KeyBasis } from './basis.js';
 import { axpyCodes, ByteBuffer, quantizeGroup, ScaleStore, type ScaleDType } from './quant.js';
-import { checkSchedule, presetSchedule, waterfillSchedule, type BitSchedule } from './schedule.js';
+import { checkSchedule, flatSchedule, presetSchedule, waterfillSchedule, type BitSchedule } from './schedule.js';
 
 /** What a codec knows about the head it serves. */
 export interface CodecContext {
@@ -119,8 +119,8 @@ class LatentKeyState implements KeyCodecState {
     let schedule: number[];
     if (Array.isArray(s.schedule)) schedule = checkSchedule(s.fn, s.schedule, d);
     else {
-      const sp = s.schedule as { mean: number; allocation?: 'preset' | 'waterfill' };
-      schedule = sp.allocation === 'waterfill' ? waterfillSchedule(basis.variances, sp.mean) : presetSchedule(d, sp.mean);
+      const sp = s.schedule as { mean: number; allocation?: 'preset' | 'waterfill' | 'flat' };
+      schedule = sp.allocation === 'waterfill' ? waterfillSchedule(basis.variances, sp.mean) : sp.allocation === 'flat' ? flatSchedule(d, sp.mean) : presetSchedule(d, sp.mean);
     }
     this.setup(basis.v, schedule);
     if (!center) return null;
@@ -210,7 +210,7 @@ class LatentKeyState implements KeyCodecState {
 interface LatentKeySpec {
   fn: string;
   basis: 'none' | 'prefill' | 'prefill-channels' | KeyBasis[][];
-  schedule: BitSchedule | { mean: number; allocation?: 'preset' | 'waterfill' };
+  schedule: BitSchedule | { mean: number; allocation?: 'preset' | 'waterfill' | 'flat' };
 }
 
 function checkBitsArg(fn: string, bits: unknown): number {
@@ -228,8 +228,11 @@ export function kiviKeys(options: { bits: number }): KeyCodec {
 }
 
 export interface SvdqKeyOptions {
-  /** Bits per latent channel (≤ headDim entries, 0..8), or a mean for the preset / water-filling allocation. */
-  schedule: BitSchedule | { mean: number; allocation?: 'preset' | 'waterfill' };
+  /**
+   * Bits per latent channel (≤ headDim entries, 0..8), or `{ mean, allocation }`: 'preset' (default; staircase from
+   * `presetSchedule`), 'waterfill' (reverse water-filling on the fitted latent variances) or 'flat' (`flatSchedule`).
+   */
+  schedule: BitSchedule | { mean: number; allocation?: 'preset' | 'waterfill' | 'flat' };
   /**
    * `'prefill'`: right singular vectors of the keys cached when the first block is quantized (the prefill);
    * `'prefill-channels'`: raw channels ordered by variance (the per-channel baseline at equal bits);
@@ -243,7 +246,7 @@ export function svdqKeys(options: SvdqKeyOptions): KeyCodec {
   const fn = 'svdqKeys';
   if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object');
   const raw = options.schedule;
-  const sch = raw as readonly number[] & { mean: number; allocation?: 'preset' | 'waterfill' };
+  const sch = raw as readonly number[] & { mean: number; allocation?: 'preset' | 'waterfill' | 'flat' };
   if (Array.isArray(raw)) {
     if (sch.length === 0) throw new ArgumentError(fn, 'schedule', sch, 'must be a non-empty array of bit widths');
     sch.forEach((b, i) => { if (!Number.isInteger(b) || b < 0 || b > 8) throw new ArgumentError(fn, `schedule[${i}]`, b, 'must be an integer number of bits in [0, 8]'); });
@@ -252,7 +255,7 @@ export function svdqKeys(options: SvdqKeyOptions): KeyCodec {
   }
   const basis = options.basis ?? 'prefill';
   if (basis !== 'prefill' && basis !== 'prefill-channels' && !Array.isArray(basis)) throw new ArgumentError(fn, 'basis', basis, "must be 'prefill', 'prefill-channels' or KeyBasis[][]");
-  const tag = Array.isArray(sch) ? `[${sch.join(',')}]` : `${sch.mean}${sch.allocation === 'waterfill' ? 'w' : ''}`;
+  const tag = Array.isArray(sch) ? `[${sch.join(',')}]` : `${sch.mean}${sch.allocation === 'waterfill' ? 'w' : sch.allocation === 'flat' ? 'f' : ''}`;
   return {
     name: `svdq-${tag}-${Array.isArray(basis) ? 'calib' : basis}`,
     create: (ctx) => {

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { ArgumentError, Rng, tolerance } from '@llmpress/tensor';
 import { symmetricEigen } from './eigh.js';
 import { fitKeyBasis, identityBasis } from './basis.js';
-import { checkSchedule, meanBits, presetSchedule, waterfillSchedule } from './schedule.js';
+import { checkSchedule, flatSchedule, meanBits, presetSchedule, waterfillSchedule } from './schedule.js';
 
 describe('symmetricEigen', () => {
   it('A V = V Λ, VᵀV = I, eigenvalues descending', () => {
@@ -67,6 +67,12 @@ describe('bit schedules', () => {
       expect(Math.max(...s)).toBeLessThanOrEqual(8);
       expect(s[d - 1]).toBe(0); // a tail is dropped at these rates
     }
+  });
+  it('flat schedules keep every channel with ⌊mean⌋ or ⌈mean⌉ bits', () => {
+    expect(flatSchedule(8, 1.25)).toEqual([2, 2, 1, 1, 1, 1, 1, 1]);
+    expect(flatSchedule(8, 1.5)).toEqual([2, 2, 2, 2, 1, 1, 1, 1]);
+    expect(meanBits(flatSchedule(64, 1.25))).toBe(1.25);
+    expect(() => flatSchedule(8, 9)).toThrow(ArgumentError);
   });
   it('water-filling gives more bits to larger variances', () => {
     const s = waterfillSchedule([100, 10, 1, 0.1], 2);

@@ -65,3 +65,14 @@ export function presetSchedule(headDim: number, mean: 2 | 1.5 | 1.25 | number): 
   const v = Array.from({ length: headDim }, (_, c) => (c + 1) ** -3);
   return waterfillSchedule(v, mean, 8);
 }
+
+/**
+ * Flat schedule: every channel gets ⌊mean⌋ or ⌈mean⌉ bits (the extra bits go to the leading, highest-energy
+ * channels), nothing dropped. For narrow heads (d = 8), where latent energy decays slowly, this beats the staircase.
+ */
+export function flatSchedule(headDim: number, mean: number): number[] {
+  if (!Number.isInteger(headDim) || headDim < 1) throw new ArgumentError('flatSchedule', 'headDim', headDim, 'must be a positive integer');
+  if (!(mean > 0 && mean <= 8)) throw new ArgumentError('flatSchedule', 'mean', mean, 'must be in (0, 8]');
+  const total = Math.round(mean * headDim), base = Math.floor(total / headDim), extra = total - base * headDim;
+  return Array.from({ length: headDim }, (_, c) => base + (c < extra ? 1 : 0));
+}
