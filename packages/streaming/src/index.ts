@@ -1,0 +1,3 @@
+export { SHAPES, blockTensors, type ShapePreset, type ShapeName } from './shapes.js';
+export { syntheticWeight } from './synthetic.js';
+export { JournalMismatchError, OutputWriteError } from './errors.js';

@@ -1,0 +1,339 @@
+/**
+ * Layer-streaming compression of a Hugging Face Llama checkpoint (safetensors + config.json):
+ * read one block's weights, push the calibration activations through it, compress its seven
+ * linears, append their tensors to the journal's data file, save the activations, free the block.
+ * Peak memory ≈ one block in f32 + its Grams + the calibration activations.
+ *
+ * Safety: the output is assembled under a temporary name and renamed only when complete; the input
+ * is only ever opened read-only; a journal folder `<output>.journal/` records every finished block
+ * (tensor byte ranges, layer records, the activations after it), so killing the process at any
+ * point and rerunning the same command resumes after the last finished block and produces a
+ * byte-identical file. A journal written for another input or other options is refused.
+ */
+import { existsSync, mkdirSync, openSync, closeSync, writeSync, readFileSync, writeFileSync, renameSync, rmSync, statSync, ftruncateSync, fsyncSync, realpathSync, readSync, fstatSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join, resolve, dirname, basename } from 'node:path';
+import { ArgumentError, DenseLinear, Tensor, type Backend, type LinearLayer, type SerializedLayer } from '@llmpress/tensor';
+import {
+  LlamaModel, SafetensorsFile, hfConfigToLlama, accumulateGram, Fp32KVCache, LINEAR_ROLES, FormatError,
+  type LlamaConfig, type LinearRole, type SafetensorsEntry,
+} from '@llmpress/models';
+import { svdLlm, svdLowRank } from '@llmpress/decompositions';
+import { gptqQuantize, rtnQuantize } from '@llmpress/quantizers';
+import { getReferenceBackend } from '@llmpress/tensor';
+import { fileSource } from './file-source.node.js';
+import { JournalMismatchError, OutputWriteError } from './errors.js';
+
+export type StreamMethod = 'svd-llm' | 'svd' | 'gptq' | 'rtn';
+
+export interface StreamCompressOptions {
+  method: StreamMethod;
+  /** Low-rank methods: fraction of parameters removed (default 0.2). */
+  ratio?: number;
+  /** Quantizers: bits (default 4) and group size (default 128, or the width when it does not divide). */
+  bits?: number;
+  groupSize?: number;
+  /** Calibration token windows (each one sequence, fresh KV cache). */
+  calibration: number[][];
+  backend?: Backend;
+  /** Called after block b is durably journaled (tests inject a kill here). */
+  onBlock?(b: number, info: { seconds: number; rss: number }): void;
+  onProgress?(stage: string, done: number, total: number): void;
+  /** Low-level write (fault injection in tests); default fs.writeSync. */
+  write?(fd: number, bytes: Uint8Array, position: number): number;
+  /** Replace an existing output file (never the input). Default false. */
+  overwrite?: boolean;
+}
+
+export interface StreamCompressResult { output: string; blocks: number; resumedFrom: number; seconds: number; peakRss: number; bytes: number; inputBytes: number }
+
+const HF: Record<LinearRole, string> = { q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj', gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj' };
+/** Which Gram each role reads: q/k/v share the attention-norm output, gate/up the ffn-norm output. */
+const GRAM_OF: Record<LinearRole, LinearRole> = { q: 'q', k: 'q', v: 'q', o: 'o', gate: 'gate', up: 'gate', down: 'down' };
+
+interface TensorRec { name: string; dtype: string; shape: number[]; begin: number; end: number }
+interface LayerRecord { kind: string; meta: SerializedLayer['meta']; tensors: string[] }
+interface Journal {
+  version: 1;
+  fingerprint: { input: string; options: string };
+  /** Blocks finished, in order; data.bin is valid up to `dataEnd` of the last one. */
+  blocks: Array<{ block: number; dataEnd: number; tensors: TensorRec[]; layers: Record<string, LayerRecord> }>;
+}
+
+const ST_DTYPE: Record<string, string> = { f32: 'F32', f64: 'F64', i8: 'I8', u8: 'U8', i32: 'I32' };
+
+function inputFiles(fn: string, input: string): { st: string; config: string } {
+  if (!existsSync(input)) throw new ArgumentError(fn, 'input', input, 'must name an existing Hugging Face folder or .safetensors file');
+  const isDir = statSync(input).isDirectory();
+  const st = isDir ? join(input, 'model.safetensors') : input;
+  const config = join(isDir ? input : dirname(input), 'config.json');
+  if (!existsSync(st)) throw new ArgumentError(fn, 'input', input, 'has no model.safetensors');
+  if (!existsSync(config)) throw new ArgumentError(fn, 'input', input, 'has no config.json beside the weights');
+  return { st, config };
+}
+
+function rss(): number { return (globalThis as any).process?.memoryUsage?.().rss ?? 0; }
+
+export async function compressCheckpointStreaming(input: string, output: string, options: StreamCompressOptions): Promise<StreamCompressResult> {
+  const fn = 'compressCheckpointStreaming';
+  const t0 = performance.now();
+  if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object');
+  const method = options.method;
+  if (!['svd-llm', 'svd', 'gptq', 'rtn'].includes(method)) throw new ArgumentError(fn, 'options.method', method, "must be 'svd-llm', 'svd', 'gptq' or 'rtn'");
+  const ratio = options.ratio ?? 0.2, bits = options.bits ?? 4;
+  if (!(ratio > 0 && ratio < 1)) throw new ArgumentError(fn, 'options.ratio', ratio, 'must be in (0, 1)');
+  if (!Array.isArray(options.calibration) || options.calibration.length === 0 || options.calibration.some((w) => !Array.isArray(w) || w.length === 0)) {
+    throw new ArgumentError(fn, 'options.calibration', options.calibration, 'must be a non-empty array of non-empty token windows');
+  }
+  const { st, config: cfgPath } = inputFiles(fn, input);
+  const outPath = resolve(output);
+  const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
+  if (real(outPath) === real(st) || real(outPath) === real(input) || real(outPath) === real(cfgPath)) throw new ArgumentError(fn, 'output', output, `must not be the input '${input}'`);
+  if (existsSync(outPath) && !options.overwrite) throw new ArgumentError(fn, 'output', output, 'already exists (pass overwrite: true to replace it; the input is never touched)');
+  const write = options.write ?? ((fd: number, b: Uint8Array, pos: number) => writeSync(fd, b, 0, b.length, pos));
+  const backend = options.backend ?? getReferenceBackend();
+  let peak = rss();
+  const sample = () => { peak = Math.max(peak, rss()); };
+
+  const config: LlamaConfig = hfConfigToLlama(JSON.parse(readFileSync(cfgPath, 'utf8')), cfgPath);
+  const src = fileSource(st);
+  try {
+    const file = SafetensorsFile.openSync(src, { file: st });
+    const need = (name: string): SafetensorsEntry => {
+      if (!file.has(name)) throw new FormatError(fn, st, { tensor: name }, 'is missing');
+      return file.entry(name);
+    };
+    const mat = (name: string, rows: number, cols: number): Tensor<'f32'> => {
+      const e = need(name);
+      if (e.shape.length !== 2 || e.shape[0] !== rows || e.shape[1] !== cols) throw new FormatError(fn, st, { tensor: name, field: 'shape' }, `is [${e.shape}], expected [${rows}, ${cols}]`);
+      const t = file.tensorSync(name);
+      return (t.dtype === 'f32' ? t : t.astype('f32')) as Tensor<'f32'>;
+    };
+    const vec = (name: string): Float32Array => {
+      const e = need(name);
+      if (e.shape.length !== 1 || e.shape[0] !== config.dim) throw new FormatError(fn, st, { tensor: name, field: 'shape' }, `is [${e.shape}], expected [${config.dim}]`);
+      return file.tensorSync(name).astype('f32').data as Float32Array;
+    };
+    const embName = 'model.embed_tokens.weight';
+    const emb = need(embName);
+    if (emb.shape[0] !== config.vocabSize || emb.shape[1] !== config.dim) throw new FormatError(fn, st, { tensor: embName, field: 'shape' }, `is [${emb.shape}], expected [${config.vocabSize}, ${config.dim}]`);
+
+    // ---- journal: fingerprint of the input (size, mtime, header hash) and of the options
+    const headerBytes = src.read(0, Math.min(src.size, file.header.dataStart)) as Uint8Array;
+    const inputFp = JSON.stringify({ file: basename(st), size: src.size, mtimeMs: Math.floor(statSync(st).mtimeMs), header: createHash('sha256').update(headerBytes).digest('hex') });
+    const calHash = createHash('sha256').update(JSON.stringify(options.calibration)).digest('hex');
+    const optFp = JSON.stringify({ method, ratio: method.startsWith('svd') ? ratio : undefined, bits: method.startsWith('svd') ? undefined : bits, groupSize: options.groupSize, calibration: calHash });
+    const jdir = `${outPath}.journal`;
+    const jfile = join(jdir, 'journal.json');
+    const dataFile = join(jdir, 'data.bin');
+    let journal: Journal = { version: 1, fingerprint: { input: inputFp, options: optFp }, blocks: [] };
+    if (existsSync(jfile)) {
+      const old = JSON.parse(readFileSync(jfile, 'utf8')) as Journal;
+      if (old.fingerprint?.input !== inputFp) throw new JournalMismatchError(fn, jdir, 'input', old.fingerprint?.input ?? '?', inputFp);
+      if (old.fingerprint?.options !== optFp) throw new JournalMismatchError(fn, jdir, 'options', old.fingerprint?.options ?? '?', optFp);
+      journal = old;
+    } else mkdirSync(jdir, { recursive: true });
+    const saveJournal = () => { const tmp = jfile + '.tmp'; writeFileSync(tmp, JSON.stringify(journal)); renameSync(tmp, jfile); };
+    const resumedFrom = journal.blocks.length;
+
+    // ---- the data file: truncate to the last finished block, then append
+    const dfd = openSync(dataFile, existsSync(dataFile) ? 'r+' : 'w+');
+    let dataEnd = journal.blocks.at(-1)?.dataEnd ?? 0;
+    try {
+      if (fstatSync(dfd).size < dataEnd) throw new FormatError(fn, dataFile, { field: 'size' }, `is ${fstatSync(dfd).size} bytes, the journal says ${dataEnd}: delete '${jdir}' to start over`);
+      ftruncateSync(dfd, dataEnd);
+      const append = (name: string, t: Tensor, recs: TensorRec[]) => {
+        const c = t.contiguous();
+        const bytes = new Uint8Array(c.data.buffer, c.data.byteOffset, c.size * c.data.BYTES_PER_ELEMENT);
+        try {
+          let done = 0;
+          while (done < bytes.length) done += write(dfd, bytes.subarray(done), dataEnd + done);
+        } catch (e) { throw new OutputWriteError(fn, dataFile, e); }
+        recs.push({ name, dtype: ST_DTYPE[t.dtype]!, shape: [...t.shape], begin: dataEnd, end: dataEnd + bytes.length });
+        dataEnd += bytes.length;
+      };
+
+      // ---- calibration activations: embedding rows read on demand, or the state saved after the last finished block
+      const T = options.calibration.map((w) => w.length);
+      let h: Float32Array[];
+      if (resumedFrom > 0) {
+        const buf = readFileSync(join(jdir, `h-${resumedFrom - 1}.f32`));
+        const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+        let o = 0;
+        h = T.map((t) => { const x = all.slice(o, o + t * config.dim); o += t * config.dim; return x; });
+      } else {
+        h = options.calibration.map((w) => {
+          const x = new Float32Array(w.length * config.dim);
+          w.forEach((tok, i) => {
+            if (!Number.isInteger(tok) || tok < 0 || tok >= config.vocabSize) throw new ArgumentError(fn, 'options.calibration', tok, `must hold token ids in [0, ${config.vocabSize})`);
+            const row = mat1Row(file, embName, tok, config.dim);
+            x.set(row, i * config.dim);
+          });
+          return x;
+        });
+      }
+
+      const kv = config.nKvHeads * config.headDim, qd = config.nHeads * config.headDim;
+      const shapes: Record<LinearRole, [number, number]> = { q: [qd, config.dim], k: [kv, config.dim], v: [kv, config.dim], o: [config.dim, qd], gate: [config.hiddenDim, config.dim], up: [config.hiddenDim, config.dim], down: [config.dim, config.hiddenDim] };
+      const shellCfg: LlamaConfig = { ...config, nLayers: 1, vocabSize: 1 };
+      const total = config.nLayers;
+      for (let b = resumedFrom; b < total; b++) {
+        const tb = performance.now();
+        options.onProgress?.(`block ${b}: read`, b, total);
+        const pre = `model.layers.${b}.`;
+        const dense: Record<LinearRole, Tensor<'f32'>> = {} as any;
+        for (const r of LINEAR_ROLES) dense[r] = mat(pre + HF[r] + '.weight', ...shapes[r]);
+        const attnNorm = vec(pre + 'input_layernorm.weight'), ffnNorm = vec(pre + 'post_attention_layernorm.weight');
+        const block = { attnNorm, ffnNorm, ...Object.fromEntries(LINEAR_ROLES.map((r) => [r, new DenseLinear(dense[r])])) } as any;
+        const shell = new LlamaModel(shellCfg, { embedding: new Tensor('f32', new Float32Array(config.dim), [1, config.dim]), blocks: [block], finalNorm: new Float32Array(config.dim).fill(1) });
+        // Grams of the inputs of this block's linears, with earlier blocks already compressed (sequential)
+        const grams: Partial<Record<LinearRole, Float64Array>> = {};
+        const widths: Record<LinearRole, number> = { q: config.dim, k: config.dim, v: config.dim, o: qd, gate: config.dim, up: config.dim, down: config.hiddenDim };
+        for (const r of ['q', 'o', 'gate', 'down'] as LinearRole[]) grams[r] = new Float64Array(widths[r] * widths[r]);
+        let count = 0;
+        for (let w = 0; w < h.length; w++) {
+          const x = h[w]!.slice();
+          shell.runBlock(0, x, T[w]!, new Fp32KVCache(shellCfg, { capacity: T[w]!, backend }), {
+            backend, hooks: { onLinearInput: (_n: string, role: LinearRole, _b: number, xin: Tensor) => { if (grams[role]) accumulateGram(grams[role]!, xin.data as Float32Array, xin.shape[0]!, xin.shape[1]!, backend); } } as any,
+          });
+          count += T[w]!;
+        }
+        sample();
+        options.onProgress?.(`block ${b}: compress`, b, total);
+        const recs: TensorRec[] = [];
+        const layers: Record<string, LayerRecord> = {};
+        for (const r of LINEAR_ROLES) {
+          const W = dense[r];
+          const n = widths[r];
+          const G = new Tensor('f64', grams[GRAM_OF[r]]!, [n, n]);
+          let layer: LinearLayer;
+          if (method === 'svd-llm') layer = svdLlm(W, G, { ratio });
+          else if (method === 'svd') layer = svdLowRank(W, { ratio });
+          else {
+            const gs = options.groupSize ?? (n % 128 === 0 ? 128 : 0);
+            layer = method === 'gptq' ? gptqQuantize(W, G, { bits: bits as any, groupSize: gs }) : rtnQuantize(W, { bits: bits as any, groupSize: gs });
+          }
+          block[r] = layer;
+          const s = layer.serialize();
+          const name = `blocks.${b}.${r}`;
+          const names: string[] = [];
+          for (const [tn, t] of Object.entries(s.tensors)) { append(`${name}.${tn}`, t, recs); names.push(tn); }
+          layers[name] = { kind: s.kind, meta: s.meta, tensors: names };
+          sample();
+        }
+        append(`blocks.${b}.attn_norm`, new Tensor('f32', attnNorm, [config.dim]), recs);
+        append(`blocks.${b}.ffn_norm`, new Tensor('f32', ffnNorm, [config.dim]), recs);
+        // propagate the calibration through the COMPRESSED block
+        const compressed = new LlamaModel(shellCfg, { embedding: new Tensor('f32', new Float32Array(config.dim), [1, config.dim]), blocks: [block], finalNorm: new Float32Array(config.dim).fill(1) });
+        for (let w = 0; w < h.length; w++) compressed.runBlock(0, h[w]!, T[w]!, new Fp32KVCache(shellCfg, { capacity: T[w]!, backend }), { backend });
+        // durability: data first, then the activations, then the journal entry that points at both
+        fsyncSync(dfd);
+        const hAll = new Float32Array(h.reduce((a, x) => a + x.length, 0));
+        let o = 0; for (const x of h) { hAll.set(x, o); o += x.length; }
+        const hTmp = join(jdir, `h-${b}.f32.tmp`);
+        writeFileSync(hTmp, new Uint8Array(hAll.buffer)); renameSync(hTmp, join(jdir, `h-${b}.f32`));
+        journal.blocks.push({ block: b, dataEnd, tensors: recs, layers });
+        saveJournal();
+        if (b > 0 && existsSync(join(jdir, `h-${b - 1}.f32`))) rmSync(join(jdir, `h-${b - 1}.f32`));
+        sample();
+        void count;
+        options.onBlock?.(b, { seconds: (performance.now() - tb) / 1000, rss: rss() });
+      }
+
+      // ---- the rest: final norm, embedding (f32, converted in row chunks), untied head (dense)
+      options.onProgress?.('finish', total, total);
+      const tail: TensorRec[] = [];
+      append('final_norm', new Tensor('f32', vec('model.norm.weight'), [config.dim]), tail);
+      const copyMatrix = (srcName: string, dstName: string) => {
+        const e = need(srcName);
+        const [rows, cols] = e.shape as [number, number];
+        const begin = dataEnd;
+        const chunk = Math.max(1, Math.floor((1 << 22) / cols));
+        for (let r0 = 0; r0 < rows; r0 += chunk) {
+          const r = Math.min(chunk, rows - r0);
+          const t = rowsAsF32(file, srcName, r0, r, cols);
+          const tmp: TensorRec[] = [];
+          append('_', new Tensor('f32', t, [r, cols]), tmp);
+        }
+        tail.push({ name: dstName, dtype: 'F32', shape: [rows, cols], begin, end: dataEnd });
+      };
+      copyMatrix(embName, 'embedding');
+      const headLayers: Record<string, LayerRecord> = {};
+      const tied = config.tiedEmbeddings || !file.has('lm_head.weight');
+      if (!tied) { copyMatrix('lm_head.weight', 'lm_head.weight'); headLayers['lm_head'] = { kind: 'dense', meta: {}, tensors: ['weight'] }; }
+      fsyncSync(dfd);
+
+      // ---- assemble: header (same metadata as models' saveModel) + data, under a temp name, then rename
+      const all = [...journal.blocks.flatMap((x) => x.tensors), ...tail];
+      const layerRecords = Object.assign({}, ...journal.blocks.map((x) => x.layers), headLayers);
+      const header: Record<string, unknown> = {
+        __metadata__: {
+          format: 'llmpress-model/1', 'llmpress.format': 'llmpress-model/1', 'llmpress.config': JSON.stringify(config),
+          'llmpress.head': tied ? 'tied' : 'lm_head', 'llmpress.layers': JSON.stringify(layerRecords),
+          'llmpress.method': method, 'llmpress.streamed': 'true',
+        },
+      };
+      for (const r of all) header[r.name] = { dtype: r.dtype, shape: r.shape, data_offsets: [r.begin, r.end] };
+      let json = new TextEncoder().encode(JSON.stringify(header));
+      const pad = (8 - ((8 + json.length) % 8)) % 8;
+      if (pad) { const j = new Uint8Array(json.length + pad).fill(0x20); j.set(json); json = j; }
+      const tmpOut = join(dirname(outPath), `.${basename(outPath)}.${process.pid}.tmp`);
+      const ofd = openSync(tmpOut, 'w');
+      try {
+        const prefix = new Uint8Array(8);
+        new DataView(prefix.buffer).setUint32(0, json.length, true);
+        let pos = 0;
+        const put = (b: Uint8Array) => { let d = 0; while (d < b.length) d += write(ofd, b.subarray(d), pos + d); pos += b.length; };
+        put(prefix); put(json);
+        const buf = new Uint8Array(1 << 22);
+        for (let off = 0; off < dataEnd; off += buf.length) {
+          const n = Math.min(buf.length, dataEnd - off);
+          const got = readSync(dfd, buf, 0, n, off);
+          if (got !== n) throw new Error(`short read of the journal data at ${off}`);
+          put(buf.subarray(0, n));
+        }
+        fsyncSync(ofd);
+      } catch (e) {
+        closeSync(ofd);
+        rmSync(tmpOut, { force: true });
+        throw e instanceof OutputWriteError ? e : new OutputWriteError(fn, outPath, e);
+      }
+      closeSync(ofd);
+      renameSync(tmpOut, outPath);
+      sample();
+      closeSync(dfd);
+      rmSync(jdir, { recursive: true, force: true });
+      return { output: outPath, blocks: total, resumedFrom, seconds: (performance.now() - t0) / 1000, peakRss: peak, bytes: statSync(outPath).size, inputBytes: src.size };
+    } catch (e) {
+      try { closeSync(dfd); } catch { /* already closed */ }
+      throw e;
+    }
+  } finally { src.close(); }
+}
+
+/** One embedding row as f32, read by byte range. */
+function mat1Row(file: SafetensorsFile, name: string, row: number, cols: number): Float32Array {
+  return rowsAsF32(file, name, row, 1, cols);
+}
+
+/** `count` rows starting at `row` of a 2-D tensor as f32, reading only their bytes. */
+function rowsAsF32(file: SafetensorsFile, name: string, row: number, count: number, cols: number): Float32Array {
+  const e = file.entry(name);
+  const size = e.dtype === 'F32' ? 4 : e.dtype === 'F16' || e.dtype === 'BF16' ? 2 : 0;
+  if (!size) throw new FormatError('compressCheckpointStreaming', file.header.file, { tensor: name, field: 'dtype' }, `${e.dtype} is not supported for streaming (F32, F16, BF16)`);
+  const src = (file as any).src as { read(o: number, n: number): Uint8Array };
+  const raw = src.read(file.header.dataStart + e.begin + row * cols * size, count * cols * size);
+  const out = new Float32Array(count * cols);
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (size === 4) for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(4 * i, true);
+  else if (e.dtype === 'BF16') { const u = new Uint32Array(out.buffer); for (let i = 0; i < out.length; i++) u[i] = dv.getUint16(2 * i, true) << 16; }
+  else { for (let i = 0; i < out.length; i++) out[i] = f16(dv.getUint16(2 * i, true)); }
+  return out;
+}
+
+function f16(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}

@@ -1,0 +1,106 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { writeSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { ArgumentError, Rng, DenseLinear } from '@llmpress/tensor';
+import { loadCompressedModel, FormatError, parseHfModel } from '@llmpress/models';
+import { LowRankLinear } from '@llmpress/decompositions';
+import { QuantizedLinear } from '@llmpress/quantizers';
+import { compressCheckpointStreaming, writeSyntheticCheckpoint, JournalMismatchError, OutputWriteError } from './node.js';
+
+const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+
+const child = fileURLToPath(new URL('./testing/kill-child.ts', import.meta.url));
+
+describe('streaming compression: 4-block synthetic checkpoint', () => {
+  let dir: string, ckpt: string, inputHash: string, reference: string;
+  const rng = new Rng(3);
+  const calibration = [0, 1].map(() => Array.from({ length: 48 }, () => rng.int(256)));
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'llmpress-stream-'));
+    ckpt = writeSyntheticCheckpoint(join(dir, 'ckpt'), 'tiny', { dtype: 'bf16', seed: 5 });
+    inputHash = sha(join(ckpt, 'model.safetensors'));
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes a HF checkpoint that loads and runs through the forward pass', () => {
+    const m = parseHfModel(readFileSync(join(ckpt, 'config.json'), 'utf8'), new Uint8Array(readFileSync(join(ckpt, 'model.safetensors'))));
+    expect(m.config.nLayers).toBe(4);
+    expect(m.config.nKvHeads).toBe(4);
+    const logits = m.forward([1, 2, 3]);
+    expect(logits.shape).toEqual([3, 256]);
+  });
+
+  it('an uninterrupted SVD-LLM run produces a loadable compressed model with real savings', async () => {
+    reference = join(dir, 'ref.safetensors');
+    const blocks: number[] = [];
+    const r = await compressCheckpointStreaming(ckpt, reference, { method: 'svd-llm', ratio: 0.3, calibration, onBlock: (b) => blocks.push(b) });
+    expect(blocks).toEqual([0, 1, 2, 3]);
+    expect(r.resumedFrom).toBe(0);
+    expect(existsSync(`${reference}.journal`)).toBe(false);
+    const m = loadCompressedModel(new Uint8Array(readFileSync(reference)), { kinds: { 'low-rank': LowRankLinear.deserialize, dense: DenseLinear.deserialize } });
+    expect(m.linears().every((e) => e.layer.kind === 'low-rank')).toBe(true);
+    expect(m.linearBytes()).toBeLessThan(0.75 * m.denseParams() * 4);
+    expect(m.forward([5, 6, 7]).shape).toEqual([3, 256]);
+    expect(sha(join(ckpt, 'model.safetensors'))).toBe(inputHash);
+  });
+
+  it('killed (SIGKILL) after block 2 and rerun: resumes at block 3 and the output is byte-identical', async () => {
+    const out = join(dir, 'killed.safetensors');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', child, ckpt, out, '2', JSON.stringify(calibration)], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.signal).toBe('SIGKILL');
+    expect(existsSync(out)).toBe(false); // no half-written output under the final name
+    expect(existsSync(join(`${out}.journal`, 'journal.json'))).toBe(true);
+    const res = await compressCheckpointStreaming(ckpt, out, { method: 'svd-llm', ratio: 0.3, calibration });
+    expect(res.resumedFrom).toBe(3);
+    expect(sha(out)).toBe(sha(reference));
+    expect(sha(join(ckpt, 'model.safetensors'))).toBe(inputHash);
+  }, 120_000);
+
+  it('refuses a journal written for other options, and an output equal to the input', async () => {
+    const out = join(dir, 'mismatch.safetensors');
+    spawnSync(process.execPath, ['--import', 'tsx', child, ckpt, out, '0', JSON.stringify(calibration)], { encoding: 'utf8', timeout: 120_000 });
+    await expect(compressCheckpointStreaming(ckpt, out, { method: 'svd-llm', ratio: 0.5, calibration })).rejects.toThrow(JournalMismatchError);
+    await expect(compressCheckpointStreaming(ckpt, out, { method: 'svd-llm', ratio: 0.5, calibration })).rejects.toThrow(/journal .* was written for options/);
+    await expect(compressCheckpointStreaming(ckpt, join(ckpt, 'model.safetensors'), { method: 'svd', calibration, overwrite: true })).rejects.toThrow(ArgumentError);
+    await expect(compressCheckpointStreaming(ckpt, out, { method: 'svd-llm', ratio: 1.5, calibration })).rejects.toThrow(/options.ratio/);
+  }, 120_000);
+
+  it('a full disk (injected write error) leaves no output, the input untouched, and the run resumable', async () => {
+    const out = join(dir, 'full.safetensors');
+    let written = 0;
+    const enospc = (fd: number, b: Uint8Array, pos: number) => {
+      if (written + b.length > 300_000) { const e: any = new Error('ENOSPC: no space left on device, write'); e.code = 'ENOSPC'; throw e; }
+      written += b.length;
+      return writeSync(fd, b, 0, b.length, pos);
+    };
+    await expect(compressCheckpointStreaming(ckpt, out, { method: 'svd-llm', ratio: 0.3, calibration, write: enospc })).rejects.toThrow(OutputWriteError);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(sha(join(ckpt, 'model.safetensors'))).toBe(inputHash);
+    const res = await compressCheckpointStreaming(ckpt, out, { method: 'svd-llm', ratio: 0.3, calibration });
+    expect(res.resumedFrom).toBeGreaterThan(0);
+    expect(sha(out)).toBe(sha(reference));
+  }, 120_000);
+
+  it('a truncated checkpoint is a FormatError naming the file', async () => {
+    const bad = join(dir, 'bad');
+    mkdirSync(bad, { recursive: true });
+    copyFileSync(join(ckpt, 'config.json'), join(bad, 'config.json'));
+    const bytes = readFileSync(join(ckpt, 'model.safetensors'));
+    writeFileSync(join(bad, 'model.safetensors'), bytes.subarray(0, bytes.length - 1000));
+    await expect(compressCheckpointStreaming(bad, join(dir, 'x.safetensors'), { method: 'svd', calibration })).rejects.toThrow(FormatError);
+    await expect(compressCheckpointStreaming(bad, join(dir, 'x.safetensors'), { method: 'svd', calibration })).rejects.toThrow(/model\.safetensors/);
+  });
+
+  it('GPTQ W4 streams too and loads as quantized layers', async () => {
+    const out = join(dir, 'gptq.safetensors');
+    await compressCheckpointStreaming(ckpt, out, { method: 'gptq', bits: 4, groupSize: 32, calibration });
+    const m = loadCompressedModel(new Uint8Array(readFileSync(out)), { kinds: { quantized: QuantizedLinear.deserialize } });
+    expect(m.linears().every((e) => e.layer.kind === 'quantized')).toBe(true);
+    expect(m.effectiveBitsPerWeight()).toBeLessThan(5);
+  });
+});
