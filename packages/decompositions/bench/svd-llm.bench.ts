@@ -79,7 +79,7 @@ async function main() {
   let Q = orth(AL(Om));
   for (let it = 0; it < q; it++) { const Z = orth(ALt(Q)); Q = orth(AL(Z)); }
   const Bt = ALt(Q); // n × l = (Qᵀ A)ᵀ
-  const sv = svd(Bt.T.contiguous(), { vectors: 'thin', backend } as any);
+  const sv = svd(Bt.T.contiguous(), { vectors: 'thin', backend });
   const U = matmul(Q, sv.u!, be).slice(null, [0, k]).contiguous();
   const sigma = Float64Array.from(sv.s.contiguous().data as Float64Array).slice(0, k);
   const Vk = sv.vt!.slice([0, k]).contiguous(); // k × n
@@ -89,12 +89,12 @@ async function main() {
   for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) Wu.data[i * k + j]! *= rs[j]!;
   const VkS = Vk.T.contiguous(true) as Tensor<'f64'>; // n × k, columns scaled by √σ
   for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) VkS.data[i * k + j]! *= rs[j]!;
-  const WvT = solveTriangular(L, VkS, { lower: true, trans: true, backend } as any); // L⁻ᵀ (V √σ)
+  const WvT = solveTriangular(L, VkS, { lower: true, trans: true, backend }); // L⁻ᵀ (V √σ)
   const t3 = performance.now(); ms.factors = t3 - t2; ms.total = t3 - t0;
   const y = matmul(Wu, matmul(WvT.T, probe, be), be).contiguous().data as Float64Array;
 
   // ---------------- numpy, same run
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
   delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
   const res = spawnSync('python3', [fileURLToPath(new URL('./svd-llm_ref.py', import.meta.url))], { input: JSON.stringify({ dir, m, n, r, k, p, q, noise }), env, encoding: 'utf8', maxBuffer: 1 << 28 });
   rmSync(dir, { recursive: true, force: true });

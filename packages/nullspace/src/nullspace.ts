@@ -99,7 +99,7 @@ export function nullSpace(gram: Tensor, options: NullSpaceOptions = {}): NullSpa
   // symmetrise before the eigensolver (Grams accumulated in f32 can be off by rounding)
   const sym = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sym[i * n + j] = 0.5 * (g.data[i * n + j]! + g.data[j * n + i]!);
-  const { values, vectors } = eigh(new Tensor('f64', sym, [n, n]), { order: 'descending', backend: options.backend } as any);
+  const { values, vectors } = eigh(new Tensor('f64', sym, [n, n]), { order: 'descending', backend: options.backend });
   const lam = Float64Array.from(values.contiguous().data as ArrayLike<number>, (v) => Math.max(0, v));
   const total = lam.reduce((a, b) => a + b, 0);
   const prefix = new Float64Array(n + 1);

@@ -86,10 +86,10 @@ function factor(fn: string, method: LowRankMethodName, w64: M64, scaling: Scalin
   checkFinite(fn, 'w·S', a);
   let u: Tensor, s: Tensor, vt: Tensor;
   if (solver === 'randomized') {
-    const r = randomizedSvd(a, spec.k!, { oversample: opts.oversample, powerIterations: opts.powerIterations, seed: opts.seed, backend: opts.backend } as any);
-    ({ u, s, vt } = r);
+    ({ u, s, vt } = randomizedSvd(a, spec.k!, { oversample: opts.oversample, powerIterations: opts.powerIterations, seed: opts.seed, backend: opts.backend }));
   } else {
-    ({ u, s, vt } = svd(a, { vectors: 'thin', backend: opts.backend } as any));
+    const r = svd(a, { vectors: 'thin', backend: opts.backend });
+    u = r.u!; s = r.s; vt = r.vt!;
   }
   const sigma = Float64Array.from(s.contiguous().data as ArrayLike<number>);
   const k = spec.k ?? rankFromEnergy(sigma, opts.energy!, fn);
@@ -120,13 +120,13 @@ export function svdLlmFactor(w: Tensor, g: Tensor, options: SvdLlmOptions = {}):
   const method = options.whitening ?? 'eigh';
   if (method !== 'eigh' && method !== 'cholesky') throw new ArgumentError(fn, 'options.whitening', method, "must be 'eigh' or 'cholesky'");
   checkRankSpec(fn, w.shape[0]!, n, options);
-  const wh = whiten(toF64(g), { method, floor: options.floor } as any) as any;
+  const wh = whiten(toF64(g), { method, floor: options.floor, backend: options.backend });
   const sMat = toF64(wh.s), sInv = toF64(wh.sInv);
   const res = factor(fn, 'svd-llm', toF64(w), {
     apply: (w64) => mm(w64, sMat, options.backend),
     applyInv: (vtk) => mm(vtk, sInv, options.backend),
   }, options);
-  res.report.whitening = { method: String(wh.method ?? method), floor: Number(wh.floor ?? 0), floored: Number(wh.floored ?? 0) };
+  res.report.whitening = { method: wh.method, floor: wh.floor, floored: wh.floored };
   return res;
 }
 

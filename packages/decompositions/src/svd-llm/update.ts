@@ -73,7 +73,7 @@ function solveRight(fn: string, b: M64, m: M64): M64 {
   const x = solveSpdRight(b, m);
   if (x) return x;
   // X M = B  <=>  Mᵀ Xᵀ = Bᵀ (M symmetric)
-  const r = lstsq(m, b.T.contiguous(), {}) as any;
+  const r = lstsq(m, b.T.contiguous());
   const out = toF64(r.x).T.contiguous() as M64;
   checkFinite(fn, 'solution', out);
   return out;
