@@ -339,7 +339,7 @@ export function fitLowRank(plan: LayerPlan, options: FitOptions): FitResult<LowR
     if (k < 1) continue;
     // a = U_k Σ_k^{1/2}, b = Σ_k^{1/2} V_kᵀ (S⁻¹)
     const a = new Float32Array(m * k);
-    let bt = new Float64Array(k * n);
+    let bt: Float64Array = new Float64Array(k * n);
     for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) a[i * k + p] = lr.u[i * lr.r + p]! * Math.sqrt(lr.s[p]!);
     for (let p = 0; p < k; p++) { const sq = Math.sqrt(lr.s[p]!); for (let j = 0; j < n; j++) bt[p * n + j] = sq * lr.vt[p * n + j]!; }
     if (lr.sInv) bt = matmulF64(bt, lr.sInv, k, n, n);
