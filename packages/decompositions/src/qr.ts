@@ -1,6 +1,6 @@
 /** QR factorisation: blocked Householder (compact WY) with GEMM trailing updates, optional column pivoting. */
 import { ArgumentError, type Backend, type Tensor } from '@llmpress/tensor';
-import { alloc, checkMatrix, copyOf, dot, house, withCtx, nrm2, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
+import { alloc, checkMatrix, copyOf, dot, gemm, gemv, house, withCtx, nrm2, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
 import { NB, applyBlockRight, formQt, larft } from './internal/householder.js';
 
 export interface QrOptions {
@@ -25,6 +25,7 @@ export function geqrf(ctx: Ctx, At0: FA, m: number, n: number): QrFactors {
   const V = ctx.work(k * m);
   const At = ctx.work(n * m);
   At.set(At0);
+  const wcol = alloc(ctx.dtype, NB);
   for (let j0 = 0; j0 < k; j0 += NB) {
     const j1 = Math.min(k, j0 + NB), nb = j1 - j0;
     for (let j = j0; j < j1; j++) {
@@ -35,13 +36,11 @@ export function geqrf(ctx: Ctx, At0: FA, m: number, n: number): QrFactors {
       const vo = j * m;
       V[vo + j] = 1;
       for (let i = j + 1; i < m; i++) V[vo + i] = At[j * m + i]!;
-      if (t !== 0) {
-        // apply to the remaining rows of this panel (columns of A)
-        for (let i = j + 1; i < j1; i++) {
-          const ro = i * m;
-          const w = t * dot(At, ro + j, V, vo + j, len);
-          if (w !== 0) for (let p = j; p < m; p++) At[ro + p] = At[ro + p]! - w * V[vo + p]!;
-        }
+      if (t !== 0 && j + 1 < j1) {
+        // apply to the remaining columns of this panel (rows of At): w = P v, P -= tau w vᵀ
+        const rows = j1 - j - 1;
+        gemv(ctx, false, rows, len, 1, At, (j + 1) * m + j, m, V, vo + j, 0, wcol, 0);
+        gemm(ctx, false, false, rows, len, 1, -t, wcol, 0, 1, V, vo + j, len, 1, At, (j + 1) * m + j, m);
       }
     }
     if (j1 < n) {
