@@ -53,14 +53,27 @@ export function accumulateGram(gram: Float64Array, x: Float32Array, t: number, n
 class Accumulator {
   readonly stats: LinearStats;
   private absSum?: Float64Array;
+  /** Set when another accumulator already processes the very same input tensors (q/k/v, gate/up). */
+  private leader: Accumulator | undefined;
+  private done = false;
   constructor(name: string, role: LinearRole, block: number, n: number, private opts: { gram: boolean; meanAbs: boolean; samples: number }) {
     this.stats = { name, role, block, n, count: 0 };
     if (opts.gram) this.stats.gram = new Float64Array(n * n);
     if (opts.meanAbs) { this.absSum = new Float64Array(n); this.stats.meanAbs = new Float64Array(n); }
     if (opts.samples > 0) { this.stats.samples = new Float32Array(opts.samples * n); this.stats.sampleRows = 0; }
   }
-  add(x: Tensor<'f32'>, backend: Backend): void {
+  add(x: Tensor<'f32'>, backend: Backend, seen?: WeakMap<object, Accumulator>): void {
     const t = x.shape[0]!, n = this.stats.n;
+    if (seen) {
+      const lead = seen.get(x);
+      if (lead && lead !== this && (this.leader === undefined || this.leader === lead) && (this.leader !== undefined || this.stats.count === 0)) {
+        this.leader = lead; this.stats.count += t; return;
+      }
+      if (this.leader) { // inputs diverged from the leader's: cannot share any more (not expected)
+        throw new Error('captureLinearStats: internal error: shared-input accumulator saw a different input');
+      }
+      seen.set(x, this);
+    }
     const d = x.contiguous().data as Float32Array;
     if (this.stats.gram) accumulateGram(this.stats.gram, d, t, n, backend);
     if (this.absSum) for (let i = 0; i < t; i++) for (let j = 0; j < n; j++) this.absSum[j]! += Math.abs(d[i * n + j]!);
@@ -72,6 +85,15 @@ class Accumulator {
     this.stats.count += t;
   }
   finish(): LinearStats {
+    if (this.leader) {
+      const L = this.leader.finish();
+      if (L.gram) this.stats.gram = L.gram.slice();
+      if (L.meanAbs) this.stats.meanAbs = L.meanAbs.slice();
+      if (L.samples) { this.stats.samples = L.samples.slice(); this.stats.sampleRows = L.sampleRows; }
+      return this.stats;
+    }
+    if (this.done) return this.stats;
+    this.done = true;
     if (this.absSum) for (let j = 0; j < this.stats.n; j++) this.stats.meanAbs![j] = this.absSum[j]! / Math.max(1, this.stats.count);
     if (this.stats.samples && this.stats.sampleRows! < this.opts.samples) this.stats.samples = this.stats.samples.slice(0, this.stats.sampleRows! * this.stats.n);
     return this.stats;
@@ -113,11 +135,12 @@ export async function streamLinearStats(
       const L = model.blocks[b]![r];
       accs.set(`blocks.${b}.${r}`, new Accumulator(`blocks.${b}.${r}`, r, b, L.inFeatures, opts));
     }
+    const seen = new WeakMap<object, Accumulator>();
     for (let w = 0; w < inputs.length; w++) {
       const cache = new Fp32KVCache(model.config, { backend });
       model.runBlock(b, streams[w]!, inputs[w]!.length, cache, {
         backend,
-        hooks: want ? { onLinearInput: (name, _role, _blk, x) => { accs.get(name)?.add(x, backend); } } : undefined,
+        hooks: want ? { onLinearInput: (name, _role, _blk, x) => { accs.get(name)?.add(x, backend, seen); } } : undefined,
       });
     }
     if (want) {
@@ -140,10 +163,11 @@ export function captureLinearStats(model: LlamaModel, windows: CalibrationWindow
   const accs = new Map<string, Accumulator>();
   for (const b of blocks) for (const r of roles) accs.set(`blocks.${b}.${r}`, new Accumulator(`blocks.${b}.${r}`, r, b, model.blocks[b]![r].inFeatures, opts));
   const last = blocks[blocks.length - 1]!;
+  const seen = new WeakMap<object, Accumulator>();
   for (const ids of inputs) {
     const x = model.embed(ids);
     const cache = new Fp32KVCache(model.config, { backend });
-    const hooks = { onLinearInput: (name: string, _r: LinearRole, _b: number, t: Tensor<'f32'>) => { accs.get(name)?.add(t, backend); } };
+    const hooks = { onLinearInput: (name: string, _r: LinearRole, _b: number, t: Tensor<'f32'>) => { accs.get(name)?.add(t, backend, seen); } };
     for (let b = 0; b <= last; b++) model.runBlock(b, x, ids.length, cache, { backend, hooks });
   }
   const out = new Map<string, LinearStats>();
