@@ -1,12 +1,13 @@
 /**
- * `pnpm eval:dense [--text <file>] [--model <file>] [--tokenizer <file>] [--windows 64] [--len 256]`
+ * `pnpm eval:dense [--text <file>] [--model <file>] [--tokenizer <file>] [--windows 64] [--len 256] [--backend reference|wasm]`
  * Dense perplexity under the standard protocol (methods.md): windows 0..63 of 256 tokens, BOS at each
  * window start, fresh context per window. Writes results/dense.json and prints a markdown table.
  */
 import { readFileSync, mkdirSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { evaluate, standardWindows } from '@llmpress/models';
+import { referenceBackend, type Backend } from '@llmpress/tensor';
+import { evaluate, placeOnBackend, standardWindows } from '@llmpress/models';
 import { dataDir, loadModel, loadTokenizer, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -21,11 +22,18 @@ const tokenizer = opt('tokenizer') ? loadTokenizer(opt('tokenizer')!, { vocabSiz
 const text = readFileSync(textPath, 'utf8');
 const count = Number(opt('windows') ?? 64), len = Number(opt('len') ?? 256);
 
+let backend: Backend = referenceBackend;
+if (opt('backend') === 'wasm') {
+  const mod: any = await import('@llmpress/backend-wasm/node');
+  backend = (await mod.createWasmBackend({ threads: 1 })) ?? referenceBackend;
+}
+const placed = placeOnBackend(model, backend);
+
 const t0 = performance.now();
 const ids = tokenizer.encode(text);
 const encodeMs = performance.now() - t0;
 const windows = standardWindows(ids, { start: 0, count, len, bos: model.config.bosId ?? 1 });
-const r = evaluate(model, windows, { onProgress: (d, n) => { if (d % 16 === 0 || d === n) process.stderr.write(`  ${d}/${n} windows\n`); } });
+const r = evaluate(placed.model, windows, { backend, onProgress: (d, n) => { if (d % 16 === 0 || d === n) process.stderr.write(`  ${d}/${n} windows\n`); } });
 
 const row = {
   model: modelPath ?? 'stories260K/stories260K.bin',
@@ -33,12 +41,14 @@ const row = {
   protocol: `standard: windows 0..${count - 1} × ${len}, BOS per window`,
   windows: count, tokens: r.tokens, nll: r.nll, ppl: r.ppl,
   storedBytes: model.storedBytes(), linearBytes: model.linearBytes(), bitsPerWeight: model.effectiveBitsPerWeight(),
-  tokensPerSecond: r.tokensPerSecond, backend: 'reference', encodeMs,
+  tokensPerSecond: r.tokensPerSecond, backend: backend.name, encodeMs,
 };
 mkdirSync(join(root, 'results'), { recursive: true });
 writeFileAtomic(join(root, 'results', 'dense.json'), new TextEncoder().encode(JSON.stringify({ ...row, perWindowNll: r.perWindowNll, date: new Date().toISOString() }, null, 2) + '\n'));
 
-console.log('| model | text | windows × len | tokens | NLL (nats) | PPL | stored bytes | bits/weight (linears) | tokens/s (reference backend) |');
+console.log(`| model | text | windows × len | tokens | NLL (nats) | PPL | stored bytes | bits/weight (linears) | tokens/s (${backend.name} backend) |`);
 console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 console.log(`| ${row.model} | ${row.text} | ${count} × ${len} | ${r.tokens} | ${r.nll.toFixed(5)} | ${r.ppl.toFixed(4)} | ${row.storedBytes} | ${row.bitsPerWeight.toFixed(2)} | ${r.tokensPerSecond.toFixed(0)} |`);
 console.log(`\nwrote results/dense.json (tokens/s is noisy: shared machine)`);
+placed.release();
+await backend.dispose?.();
