@@ -70,6 +70,11 @@ function packA<T>(transA: i32, mc: i32, kc: i32, a: usize, lda: i32, dst: usize)
       }
     } else {
       // op(A)[i, p] = a[i*lda + p]: read rows contiguously, 4×4 (f32) / 2×2 (f64) transposes in registers
+      if (rows == MR) {
+        packAFull<T>(kc, a + <usize>i0 * ldaB, ldaB, dst);
+        dst += <usize>MR * <usize>kc * S;
+        continue;
+      }
       for (let r = 0; r < MR; r++) {
         let d = dst + <usize>r * S;
         if (r < rows) {
@@ -82,6 +87,69 @@ function packA<T>(transA: i32, mc: i32, kc: i32, a: usize, lda: i32, dst: usize)
       dst += <usize>MR * <usize>kc * S;
     }
     if (transA) { /* dst already advanced */ }
+  }
+}
+
+/** One full MR-row panel of non-transposed A (rows at a, a + ldaB, ...), vectorized. */
+// @ts-ignore: decorator
+@inline function packAFull<T>(kc: i32, a: usize, ldaB: usize, dst: usize): void {
+  const S = <usize>sizeof<T>();
+  const step = <usize>MR * S;
+  const a0 = a, a1 = a0 + ldaB, a2 = a1 + ldaB, a3 = a2 + ldaB, a4 = a3 + ldaB, a5 = a4 + ldaB;
+  let d = dst;
+  let p = 0;
+  if (S == 4) {
+    for (; p + 4 <= kc; p += 4) {
+      const o = <usize>p << 2;
+      const x0 = v128.load(a0 + o), x1 = v128.load(a1 + o), x2 = v128.load(a2 + o), x3 = v128.load(a3 + o);
+      const t0 = v128.shuffle<u32>(x0, x1, 0, 4, 1, 5), t1 = v128.shuffle<u32>(x2, x3, 0, 4, 1, 5);
+      const t2 = v128.shuffle<u32>(x0, x1, 2, 6, 3, 7), t3 = v128.shuffle<u32>(x2, x3, 2, 6, 3, 7);
+      v128.store(d, v128.shuffle<u64>(t0, t1, 0, 2));
+      v128.store(d + step, v128.shuffle<u64>(t0, t1, 1, 3));
+      v128.store(d + 2 * step, v128.shuffle<u64>(t2, t3, 0, 2));
+      v128.store(d + 3 * step, v128.shuffle<u64>(t2, t3, 1, 3));
+      const x4 = v128.load(a4 + o);
+      if (MR == 6) {
+        const x5 = v128.load(a5 + o);
+        const u0 = v128.shuffle<u32>(x4, x5, 0, 4, 1, 5), u1 = v128.shuffle<u32>(x4, x5, 2, 6, 3, 7);
+        store<i64>(d + 16, i64x2.extract_lane(u0, 0));
+        store<i64>(d + step + 16, i64x2.extract_lane(u0, 1));
+        store<i64>(d + 2 * step + 16, i64x2.extract_lane(u1, 0));
+        store<i64>(d + 3 * step + 16, i64x2.extract_lane(u1, 1));
+      } else {
+        store<f32>(d + 16, f32x4.extract_lane(x4, 0));
+        store<f32>(d + step + 16, f32x4.extract_lane(x4, 1));
+        store<f32>(d + 2 * step + 16, f32x4.extract_lane(x4, 2));
+        store<f32>(d + 3 * step + 16, f32x4.extract_lane(x4, 3));
+      }
+      d += 4 * step;
+    }
+  } else {
+    for (; p + 2 <= kc; p += 2) {
+      const o = <usize>p << 3;
+      const x0 = v128.load(a0 + o), x1 = v128.load(a1 + o), x2 = v128.load(a2 + o), x3 = v128.load(a3 + o);
+      v128.store(d, v128.shuffle<u64>(x0, x1, 0, 2));
+      v128.store(d + step, v128.shuffle<u64>(x0, x1, 1, 3));
+      v128.store(d + 16, v128.shuffle<u64>(x2, x3, 0, 2));
+      v128.store(d + step + 16, v128.shuffle<u64>(x2, x3, 1, 3));
+      const x4 = v128.load(a4 + o);
+      if (MR == 6) {
+        const x5 = v128.load(a5 + o);
+        v128.store(d + 32, v128.shuffle<u64>(x4, x5, 0, 2));
+        v128.store(d + step + 32, v128.shuffle<u64>(x4, x5, 1, 3));
+      } else {
+        store<f64>(d + 32, f64x2.extract_lane(x4, 0));
+        store<f64>(d + step + 32, f64x2.extract_lane(x4, 1));
+      }
+      d += 2 * step;
+    }
+  }
+  for (; p < kc; p++) {
+    const o = <usize>p * S;
+    store<T>(d, load<T>(a0 + o)); store<T>(d + S, load<T>(a1 + o)); store<T>(d + 2 * S, load<T>(a2 + o));
+    store<T>(d + 3 * S, load<T>(a3 + o)); store<T>(d + 4 * S, load<T>(a4 + o));
+    if (MR == 6) store<T>(d + 5 * S, load<T>(a5 + o));
+    d += step;
   }
 }
 
