@@ -5,6 +5,7 @@
 import { ArgumentError, NoConvergenceError, type Backend, type Tensor } from '@llmpress/tensor';
 import { alloc, checkMatrix, checkPositiveInt, copyOf, gemm, gemv, house, withCtx, rot, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
 import { formQt } from './internal/householder.js';
+import { RotationBatch, rotKernels } from './internal/rot-kernel.js';
 import { extractR, geqrf } from './qr.js';
 
 export interface SvdOptions {
@@ -77,6 +78,12 @@ export function gebrd(ctx: Ctx, B0: FA, n: number, wantVectors: boolean) {
 export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, Ut: FA | null, ldu: number, Vt: FA | null, ldv: number): void {
   const eps = 2 ** -52, tiny = 2 ** -966;
   let p = n, iter = 0, total = 0;
+  // rotations go to a batched WASM SIMD kernel when available (JS rot otherwise)
+  const K = (Ut || Vt) && n >= 16 ? rotKernels() : null;
+  const RB = K ? new RotationBatch(K, Ut, n, ldu, Vt, n, ldv, Math.max(256, 2 * n)) : null;
+  const rotU = RB ? (a: number, b: number, c: number, sn: number) => RB.u(a, b, c, sn) : Ut ? (a: number, b: number, c: number, sn: number) => rot(Ut, a * ldu, b * ldu, ldu, c, sn) : null;
+  const rotV = RB ? (a: number, b: number, c: number, sn: number) => RB.v(a, b, c, sn) : Vt ? (a: number, b: number, c: number, sn: number) => rot(Vt, a * ldv, b * ldv, ldv, c, sn) : null;
+  try {
   while (p > 0) {
     let k: number, kase: number;
     for (k = p - 2; k >= -1; k--) {
@@ -105,7 +112,7 @@ export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, U
           const cs = s[j]! / t, sn = f / t;
           s[j] = t;
           if (j !== k) { f = -sn * e[j - 1]!; e[j - 1] = cs * e[j - 1]!; }
-          if (Vt) rot(Vt, j * ldv, (p - 1) * ldv, ldv, cs, sn);
+          rotV?.(j, p - 1, cs, sn);
         }
         break;
       }
@@ -118,7 +125,7 @@ export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, U
           s[j] = t;
           f = -sn * e[j]!;
           e[j] = cs * e[j]!;
-          if (Ut) rot(Ut, j * ldu, (k - 1) * ldu, ldu, cs, sn);
+          rotU?.(j, k - 1, cs, sn);
         }
         break;
       }
@@ -149,7 +156,7 @@ export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, U
           e[j] = cs * e[j]! - sn * s[j]!;
           g = sn * s[j + 1]!;
           s[j + 1] = cs * s[j + 1]!;
-          if (Vt) rot(Vt, j * ldv, (j + 1) * ldv, ldv, cs, sn);
+          rotV?.(j, j + 1, cs, sn);
           t = Math.hypot(f, g);
           cs = f / t; sn = g / t;
           s[j] = t;
@@ -157,7 +164,7 @@ export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, U
           s[j + 1] = -sn * e[j]! + cs * s[j + 1]!;
           g = sn * e[j + 1]!;
           e[j + 1] = cs * e[j + 1]!;
-          if (Ut) rot(Ut, j * ldu, (j + 1) * ldu, ldu, cs, sn);
+          rotU?.(j, j + 1, cs, sn);
         }
         e[p - 2] = f;
         if (!Number.isFinite(f)) throw new NoConvergenceError(fn, total, NaN);
@@ -166,7 +173,7 @@ export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, U
       case 4: { // convergence of s[k]
         if (s[k]! <= 0) {
           s[k] = s[k]! < 0 ? -s[k]! : 0;
-          if (Vt) { const o = k * ldv; for (let i = 0; i < ldv; i++) Vt[o + i] = -Vt[o + i]!; }
+          if (RB) RB.v(k, k, -1, 0); else if (Vt) { const o = k * ldv; for (let i = 0; i < ldv; i++) Vt[o + i] = -Vt[o + i]!; }
         }
         iter = 0;
         p--;
@@ -174,6 +181,7 @@ export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, U
       }
     }
   }
+  } finally { RB?.finish(); }
 }
 
 /** Descending order permutation of s. */
