@@ -59,34 +59,30 @@ function solve(ctx: Ctx, d: Float64Array, e: Float64Array, lo: number, s: number
  * then Z ← blockdiag(Z1, Z2) · U.
  */
 function merge(ctx: Ctx, lo: number, n1: number, n2: number, rho: number, sign: number, w: Float64Array, Z: FA, ldz: number): void {
-  const s = n1 + n2;
-  // the s × s block of eigenvectors so far (block diagonal), copied as columns we can permute/rotate
-  const Q = ctx.work(s * s);
-  for (let r = 0; r < n1; r++) for (let c = 0; c < n1; c++) Q[r * s + c] = Z[(lo + r) * ldz + lo + c]!;
-  for (let r = 0; r < n2; r++) for (let c = 0; c < n2; c++) Q[(n1 + r) * s + n1 + c] = Z[(lo + n1 + r) * ldz + lo + n1 + c]!;
+  const s = n1 + n2, zo = lo * ldz + lo; // the s × s block of Z (block diagonal on entry) at zo, stride ldz
   const z = new Float64Array(s), dd = new Float64Array(s);
-  for (let c = 0; c < n1; c++) z[c] = Z[(lo + n1 - 1) * ldz + lo + c]!;
-  for (let c = 0; c < n2; c++) z[n1 + c] = sign * Z[(lo + n1) * ldz + lo + n1 + c]!;
+  for (let c = 0; c < n1; c++) z[c] = Z[zo + (n1 - 1) * ldz + c]!;
+  for (let c = 0; c < n2; c++) z[n1 + c] = sign * Z[zo + n1 * ldz + n1 + c]!;
   for (let i = 0; i < s; i++) dd[i] = w[lo + i]!;
   // normalise: ‖z‖² = 2 → z/√2, ρ·2
   for (let i = 0; i < s; i++) z[i] = z[i]! / Math.SQRT2;
   rho *= 2;
-  // sort the poles ascending (columns of Q follow)
+  // sort the poles ascending; perm[j] = block column of the j-th sorted pole
   const order = Array.from(dd, (_, i) => i).sort((a, b) => dd[a]! - dd[b]!);
   const D = Float64Array.from(order, (i) => dd[i]!), Zv = Float64Array.from(order, (i) => z[i]!);
-  const perm = Int32Array.from(order); // column perm[j] of Q is the j-th sorted pole's vector
+  const perm = Int32Array.from(order);
   // ---- deflation (dlaed2)
   let dmax = 0, zmax = 0;
   for (let i = 0; i < s; i++) { dmax = Math.max(dmax, Math.abs(D[i]!)); zmax = Math.max(zmax, Math.abs(Zv[i]!)); }
   const tol = 8 * EPS * Math.max(dmax, zmax);
   const deflated = new Uint8Array(s);
   const rotate = (ci: number, cj: number, c: number, sn: number) => {
-    // columns ci, cj of Q: (qi, qj) ← (c qi − s qj?, ...) — Givens on columns
-    const a = perm[ci]!, b = perm[cj]!;
+    // Givens on block columns perm[ci], perm[cj] (in place in Z): (x, y) ← (c x + s y, c y − s x)
+    const a = zo + perm[ci]!, b = zo + perm[cj]!;
     for (let r = 0; r < s; r++) {
-      const x = Q[r * s + a]!, y = Q[r * s + b]!;
-      Q[r * s + a] = c * x + sn * y;
-      Q[r * s + b] = c * y - sn * x;
+      const o = r * ldz, x = Z[a + o]!, y = Z[b + o]!;
+      Z[a + o] = c * x + sn * y;
+      Z[b + o] = c * y - sn * x;
     }
   };
   if (rho * zmax <= tol) {
@@ -103,7 +99,6 @@ function merge(ctx: Ctx, lo: number, n1: number, n2: number, rho: number, sign: 
       const t = D[i]! - D[pj]!;
       if (Math.abs(t * c * sn) <= tol) {
         Zv[i] = tau; Zv[pj] = 0;
-        // G = [c s; -s c] acting on (pj, i): q_pj' = c q_pj + s q_i ... choose so that z_pj → 0
         rotate(pj, i, c, sn);
         const dp = D[pj]! * c * c + D[i]! * sn * sn;
         D[i] = D[pj]! * sn * sn + D[i]! * c * c;
@@ -113,56 +108,61 @@ function merge(ctx: Ctx, lo: number, n1: number, n2: number, rho: number, sign: 
       } else pj = i;
     }
   }
-  const keep: number[] = [];
-  for (let i = 0; i < s; i++) if (!deflated[i]) keep.push(i);
-  const k = keep.length;
-  // ---- secular equation for the k non-deflated poles
-  const dk = Float64Array.from(keep, (i) => D[i]!), zk = Float64Array.from(keep, (i) => Zv[i]!);
-  // D may be slightly unsorted after deflation rotations; keep order consistent
-  const ko = Array.from(dk, (_, i) => i).sort((a, b) => dk[a]! - dk[b]!);
-  const dK = Float64Array.from(ko, (i) => dk[i]!), zK = Float64Array.from(ko, (i) => zk[i]!), keepS = ko.map((i) => keep[i]!);
-  const lam = new Float64Array(k);
-  const origin = new Int32Array(k), tauv = new Float64Array(k);
+  const keep: number[] = [], defl: number[] = [];
+  for (let i = 0; i < s; i++) (deflated[i] ? defl : keep).push(i);
+  // ---- secular equation for the k non-deflated poles (re-sorted: rotations may have nudged D)
+  const ko = keep.slice().sort((a, b) => D[a]! - D[b]!);
+  const k = ko.length;
+  const dK = Float64Array.from(ko, (i) => D[i]!), zK = Float64Array.from(ko, (i) => Zv[i]!);
+  const lam = new Float64Array(k), origin = new Int32Array(k), tauv = new Float64Array(k);
   let zz = 0;
   for (let i = 0; i < k; i++) zz += zK[i]! * zK[i]!;
   for (let j = 0; j < k; j++) {
     const r = secular(ctx.fn, dK, zK, rho, j, k, zz);
     origin[j] = r.origin; tauv[j] = r.tau; lam[j] = dK[r.origin]! + r.tau;
   }
-  // ---- Gu–Eisenstat: recompute ẑ from the computed roots
-  const diffLam = (j: number, i: number) => (dK[origin[j]!]! - dK[i]!) + tauv[j]!; // λ_j − d_i
+  // ---- Gu–Eisenstat: recompute ẑ from the computed roots; λ_j − d_i = (d_origin(j) − d_i) + τ_j
   const zh = new Float64Array(k);
   for (let i = 0; i < k; i++) {
-    let p = diffLam(k - 1, i) / rho;
-    for (let j = 0; j < i; j++) p *= diffLam(j, i) / (dK[j]! - dK[i]!);
-    for (let j = i; j < k - 1; j++) p *= diffLam(j, i) / (dK[j + 1]! - dK[i]!);
+    const di = dK[i]!;
+    let p = ((dK[origin[k - 1]!]! - di) + tauv[k - 1]!) / rho;
+    for (let j = 0; j < i; j++) p *= ((dK[origin[j]!]! - di) + tauv[j]!) / (dK[j]! - di);
+    for (let j = i; j < k - 1; j++) p *= ((dK[origin[j]!]! - di) + tauv[j]!) / (dK[j + 1]! - di);
     zh[i] = Math.sign(zK[i]!) * Math.sqrt(Math.abs(p));
   }
-  // ---- eigenvectors of the rank-one problem: u_j(i) = ẑ_i / (d_i − λ_j), normalised
+  // ---- eigenvectors of the rank-one problem, row-wise: U[i][j] = ẑ_i / (d_i − λ_j), columns normalised
   const U = ctx.work(k * k);
-  const col = new Float64Array(k);
-  for (let j = 0; j < k; j++) {
-    let nn = 0;
-    for (let i = 0; i < k; i++) { const v = zh[i]! / -diffLam(j, i); col[i] = v; nn += v * v; }
-    nn = 1 / Math.sqrt(nn);
-    for (let i = 0; i < k; i++) U[i * k + j] = col[i]! * nn;
+  const nrm = new Float64Array(k);
+  for (let i = 0; i < k; i++) {
+    const di = dK[i]!, zi = zh[i]!, o = i * k;
+    for (let j = 0; j < k; j++) { const v = zi / -((dK[origin[j]!]! - di) + tauv[j]!); U[o + j] = v; nrm[j] = nrm[j]! + v * v; }
   }
-  // ---- Z block ← Q[:, keep] · U (one GEMM) and the deflated columns as they are; sort by eigenvalue
-  const Qk = ctx.work(s * k);
-  for (let r = 0; r < s; r++) for (let j = 0; j < k; j++) Qk[r * k + j] = Q[r * s + perm[keepS[j]!]!]!;
+  for (let j = 0; j < k; j++) nrm[j] = 1 / Math.sqrt(nrm[j]!);
+  for (let i = 0; i < k; i++) { const o = i * k; for (let j = 0; j < k; j++) U[o + j] = U[o + j]! * nrm[j]!; }
+  // ---- gather Q[:, kept] and the deflated columns, one GEMM, write the block back sorted by eigenvalue
+  const nd = defl.length;
+  const Qk = ctx.work(s * k), Dq = nd > 0 ? ctx.work(s * nd) : null;
+  const colK = Int32Array.from(ko, (i) => perm[i]!), colD = Int32Array.from(defl, (i) => perm[i]!);
+  for (let r = 0; r < s; r++) {
+    const ro = zo + r * ldz;
+    for (let j = 0; j < k; j++) Qk[r * k + j] = Z[ro + colK[j]!]!;
+    if (Dq) for (let j = 0; j < nd; j++) Dq[r * nd + j] = Z[ro + colD[j]!]!;
+  }
   const Zk = ctx.work(s * k);
   gemm(ctx, false, false, s, k, k, 1, Qk, 0, k, U, 0, k, 0, Zk, 0, k);
-  const vals: { v: number; src: number; defl: boolean }[] = [];
-  for (let j = 0; j < k; j++) vals.push({ v: lam[j]!, src: j, defl: false });
-  for (let i = 0; i < s; i++) if (deflated[i]) vals.push({ v: D[i]!, src: i, defl: true });
-  vals.sort((a, b) => a.v - b.v);
+  // merge the two ascending lists (λ, deflated D) into the final order
+  const dOrd = defl.slice().map((i, j) => ({ v: D[i]!, j })).sort((a, b) => a.v - b.v);
+  const src = new Int32Array(s), isK = new Uint8Array(s);
+  let a = 0, b = 0;
   for (let c = 0; c < s; c++) {
-    const x = vals[c]!;
-    w[lo + c] = x.v;
-    if (x.defl) { const qc = perm[x.src]!; for (let r = 0; r < s; r++) Z[(lo + r) * ldz + lo + c] = Q[r * s + qc]!; }
-    else for (let r = 0; r < s; r++) Z[(lo + r) * ldz + lo + c] = Zk[r * k + x.src]!;
+    if (b >= nd || (a < k && lam[a]! <= dOrd[b]!.v)) { w[lo + c] = lam[a]!; src[c] = a++; isK[c] = 1; }
+    else { w[lo + c] = dOrd[b]!.v; src[c] = dOrd[b++]!.j; }
   }
-  ctx.free(Q); ctx.free(U); ctx.free(Qk); ctx.free(Zk);
+  for (let r = 0; r < s; r++) {
+    const ro = zo + r * ldz, ko2 = r * k, do2 = r * nd;
+    for (let c = 0; c < s; c++) Z[ro + c] = isK[c] ? Zk[ko2 + src[c]!]! : Dq![do2 + src[c]!]!;
+  }
+  ctx.free(U); ctx.free(Qk); ctx.free(Zk); if (Dq) ctx.free(Dq);
 }
 
 /**
