@@ -5,6 +5,7 @@
  * prints ratios against numpy/LAPACK run in the same process tree (single-threaded OpenBLAS).
  * Writes bench/results/decompositions.json: [{op, shape, dtype, impl, ms, ratio_vs_lapack}].
  * The machine is shared and busy: numbers are noisy (best of a few repetitions where affordable).
+ * Each case is preceded by one untimed warm-up run on a 192-sized matrix (JIT warm-up).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -111,6 +112,9 @@ console.log(`backend: ${impl}; machine shared and busy — timings are noisy`);
 const lapack = numpyRef(cases);
 const rows: { op: string; shape: string; dtype: string; impl: string; ms: number; ratio_vs_lapack: number | null; residual?: number }[] = [];
 for (const c of cases) {
+  // warm-up on a small matrix of the same kind so V8 has optimised the JS paths (LAPACK needs no JIT)
+  const small: Case = { ...c, shape: [Math.min(c.shape[0], 192), Math.min(c.shape[1], 192)] as [number, number], k: Math.min(c.k ?? 1, 32) };
+  run(small, input(small), backend);
   const a = input(c);
   let best = Infinity, result: any;
   for (let i = 0; i < c.reps; i++) { const t = performance.now(); result = run(c, a, backend); best = Math.min(best, performance.now() - t); }
