@@ -233,3 +233,25 @@ describe.skipIf(skip)(`hf-tiny-random-llama-2 tokenizer.json through @huggingfac
     expect(tok.vocabSize).toBe(3000);
   });
 });
+
+describe.skipIf(skip)(`sharded Hugging Face checkpoint (the tiny model split into two shards + index)${why}`, () => {
+  it('loads through model.safetensors.index.json and gives the same logits', async () => {
+    const { mkdtempSync, writeFileSync, copyFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'llmpress-shards-'));
+    const f = SafetensorsFile.openSync(bytesSource(rd('hf-tiny-random-llama-2/model.safetensors')));
+    const names = f.names();
+    const weightMap: Record<string, string> = {};
+    [names.slice(0, 10), names.slice(10)].forEach((part, i) => {
+      const file = `model-0000${i + 1}-of-00002.safetensors`;
+      writeFileSync(join(dir, file), writeSafetensors(Object.fromEntries(part.map((n) => [n, { dtype: f.entry(n).dtype, shape: f.entry(n).shape, data: f.rawSync(n) }])), { format: 'pt' }));
+      for (const n of part) weightMap[n] = file;
+    });
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    copyFileSync(join(F, 'hf-tiny-random-llama-2/config.json'), join(dir, 'config.json'));
+    const a = loadModel(dir), b = loadModel(join(F, 'hf-tiny-random-llama-2'));
+    expect(Buffer.from(a.forward([1, 42, 99]).data.buffer).equals(Buffer.from(b.forward([1, 42, 99]).data.buffer))).toBe(true);
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { ...weightMap, 'lm_head.weight': '../evil.safetensors' } }));
+    expect(() => loadModel(dir)).toThrow(/plain file name/);
+  });
+});

@@ -63,19 +63,43 @@ export function loadModel(path: string): LlamaModel {
   throw new UnsupportedError(fn, `cannot tell the format of '${path}' (expected .bin, .safetensors, .gguf or a Hugging Face folder)`);
 }
 
-/** A Hugging Face Llama folder (config.json + model.safetensors), weights read tensor by tensor. */
-export function loadHfModel(dir: string, weights = join(dir, 'model.safetensors')): LlamaModel {
+/**
+ * A Hugging Face Llama folder: config.json + model.safetensors, or a sharded checkpoint
+ * (model.safetensors.index.json + its shards). Weights are read tensor by tensor through file descriptors.
+ */
+export function loadHfModel(dir: string, weights?: string): LlamaModel {
+  const fn = 'loadHfModel';
   const cfgPath = join(dir, 'config.json');
-  if (!existsSync(cfgPath)) throw new ArgumentError('loadHfModel', 'dir', dir, 'must contain config.json');
-  if (!existsSync(weights)) throw new ArgumentError('loadHfModel', 'weights', weights, 'must exist (sharded checkpoints are not supported)');
+  if (!existsSync(cfgPath)) throw new ArgumentError(fn, 'dir', dir, 'must contain config.json');
   let cfg: unknown;
-  try { cfg = JSON.parse(readFileSync(cfgPath, 'utf8')); } catch (e) { throw new FormatError('loadHfModel', cfgPath, { field: '(root)' }, `is not valid JSON (${(e as Error).message})`); }
+  try { cfg = JSON.parse(readFileSync(cfgPath, 'utf8')); } catch (e) { throw new FormatError(fn, cfgPath, { field: '(root)' }, `is not valid JSON (${(e as Error).message})`); }
   const config = hfConfigToLlama(cfg, cfgPath);
-  const src = fileSource(weights);
+  const single = weights ?? join(dir, 'model.safetensors');
+  const indexPath = join(dir, 'model.safetensors.index.json');
+  const where = new Map<string, string>(); // tensor → shard file
+  if (weights === undefined && !existsSync(single) && existsSync(indexPath)) {
+    let idx: any;
+    try { idx = JSON.parse(readFileSync(indexPath, 'utf8')); } catch (e) { throw new FormatError(fn, indexPath, { field: '(root)' }, `is not valid JSON (${(e as Error).message})`); }
+    if (typeof idx?.weight_map !== 'object' || idx.weight_map === null) throw new FormatError(fn, indexPath, { field: 'weight_map' }, 'must be an object of tensor name → shard file');
+    for (const [t, f] of Object.entries(idx.weight_map)) {
+      if (typeof f !== 'string' || f.includes('/') || f.includes('\\') || f.startsWith('.')) throw new FormatError(fn, indexPath, { tensor: t, field: 'weight_map' }, `shard ${JSON.stringify(f)} must be a plain file name in the folder`);
+      where.set(t, join(dir, f));
+    }
+  } else if (!existsSync(single)) throw new ArgumentError(fn, 'weights', single, 'must exist (or the folder must hold model.safetensors.index.json)');
+  const open = new Map<string, { src: ReturnType<typeof fileSource>; file: SafetensorsFile }>();
+  const shard = (path: string) => {
+    let o = open.get(path);
+    if (!o) { const src = fileSource(path); o = { src, file: SafetensorsFile.openSync(src, { file: path }) }; open.set(path, o); }
+    return o.file;
+  };
   try {
-    const f = SafetensorsFile.openSync(src, { file: weights });
-    return modelFromHfTensors(config, (n) => (f.has(n) ? f.tensorSync(n) : undefined), weights);
-  } finally { src.close(); }
+    return modelFromHfTensors(config, (n) => {
+      const path = where.size > 0 ? where.get(n) : single;
+      if (path === undefined) return undefined;
+      const f = shard(path);
+      return f.has(n) ? f.tensorSync(n) : undefined;
+    }, where.size > 0 ? indexPath : single);
+  } finally { for (const o of open.values()) o.src.close(); }
 }
 
 /** Loads a tokenizer: llama2.c `.bin` (vocab size from the option, default 512), the one inside a `.gguf`,
