@@ -16,7 +16,7 @@ export class ShaderCompileError extends LlmpressError {
   readonly messages: readonly ShaderMessage[];
   constructor(fn: string, shader: string, messages: readonly ShaderMessage[]) {
     const first = messages.find((m) => m.type === 'error') ?? messages[0];
-    const where = first ? `line ${first.line}:${first.column}: ${first.message}\n    ${first.source.trim()}` : 'no compiler message';
+    const where = first ? `line ${first.line}:${first.column}: ${first.message.split('\n')[0]}\n    ${first.source.trim()}` : 'no compiler message';
     super(fn, `WGSL shader '${shader}' failed to compile: ${where}${messages.length > 1 ? ` (+${messages.length - 1} more messages)` : ''}`, 'E_WGSL_COMPILE');
     this.shader = shader;
     this.messages = messages;

@@ -39,8 +39,7 @@ export function gemmTile(kernel: GemmKernel): { rows: number; cols: number } {
  * On software Vulkan (lavapipe, SwiftShader) this is several times faster than shared-memory tiles,
  * because workgroup barriers are expensive there and the CPU caches do the tiling anyway.
  */
-function gemmRegister(o: GemmShaderOptions): string {
-  const R = 4, Cn = 4;
+export function gemmRegister(o: GemmShaderOptions, R = 4, Cn = 4): string {
   const lines: string[] = [];
   lines.push(gemmHeader(o));
   lines.push('@compute @workgroup_size(8, 8)');
@@ -49,10 +48,10 @@ function gemmRegister(o: GemmShaderOptions): string {
   lines.push('  if (r0 >= p.m || c0 >= p.n) { return; }');
   for (let i = 0; i < R; i++) lines.push(`  let ri${i} = min(r0 + ${i}u, p.m - 1u);`);
   for (let j = 0; j < Cn; j++) lines.push(`  let cj${j} = min(c0 + ${j}u, p.n - 1u);`);
-  for (let i = 0; i < R; i++) lines.push(`  var acc${i} = vec4f(0.0);`);
+  for (let i = 0; i < R; i++) lines.push(`  var acc${i} = vec${Cn}f(0.0);`);
   lines.push('  for (var q = 0u; q < p.k; q++) {');
-  lines.push(`    let bv = vec4f(${Array.from({ length: Cn }, (_, j) => `b_at(q, cj${j})`).join(', ')});`);
-  for (let i = 0; i < R; i++) lines.push(`    acc${i} = fma(vec4f(a_at(ri${i}, q)), bv, acc${i});`);
+  lines.push(`    let bv = vec${Cn}f(${Array.from({ length: Cn }, (_, j) => `b_at(q, cj${j})`).join(', ')});`);
+  for (let i = 0; i < R; i++) lines.push(`    acc${i} = fma(vec${Cn}f(a_at(ri${i}, q)), bv, acc${i});`);
   lines.push('  }');
   for (let i = 0; i < R; i++) {
     lines.push(`  if (r0 + ${i}u < p.m) {`);
