@@ -24,50 +24,90 @@ const MAX_ITER = 75;
 export function gebrd(ctx: Ctx, B0: FA, n: number, wantVectors: boolean) {
   const d = new Float64Array(n), e = new Float64Array(n);
   const tauL = new Float64Array(n), tauR = new Float64Array(Math.max(0, n - 2));
-  // work arrays resident in the backend: every step is one GEMV + one rank-1 GEMM per side
-  const B = ctx.work(n * n);
-  B.set(B0);
-  const VL = wantVectors ? ctx.work(n * n) : null;
-  const VR = wantVectors ? ctx.work(Math.max(1, n - 2) * n) : null;
-  const vbuf = wantVectors ? null : ctx.work(n);
-  const w = ctx.work(n);
-  for (let k = 0; k < n; k++) {
-    // left reflector from column k, rows k..n-1 (stored in row k of VL, or vbuf)
-    const len = n - k;
-    const L = VL ?? vbuf!, lo = VL ? k * n : 0;
-    for (let i = 0; i < len; i++) L[lo + k + i] = B[(k + i) * n + k]!;
-    const tl = house(L, lo + k, len);
-    d[k] = L[lo + k]!;
-    L[lo + k] = 1;
-    tauL[k] = tl;
-    if (tl !== 0 && k + 1 < n) {
-      const nc = n - k - 1;
-      // w = B[k:, k+1:]ᵀ v ; B[k:, k+1:] -= tau v wᵀ
-      gemv(ctx, true, len, nc, 1, B, k * n + k + 1, n, L, lo + k, 0, w, k + 1);
-      gemm(ctx, false, false, len, nc, 1, -tl, L, lo + k, 1, w, k + 1, nc, 1, B, k * n + k + 1, n);
-    }
-    if (k < n - 2) {
-      // right reflector from row k, columns k+1..n-1 (stored in row k of VR, or vbuf)
-      const s = k + 1, l2 = n - s, ko = k * n;
-      const R = VR ?? vbuf!, ro = VR ? k * n : 0;
-      for (let i = 0; i < l2; i++) R[ro + s + i] = B[ko + s + i]!;
-      const tr = house(R, ro + s, l2);
-      e[k] = R[ro + s]!;
-      R[ro + s] = 1;
-      tauR[k] = tr;
-      if (tr !== 0) {
-        const nr = n - k - 1;
-        // w = B[k+1:, k+1:] u ; B[k+1:, k+1:] -= tau w uᵀ
-        gemv(ctx, false, nr, l2, 1, B, (k + 1) * n + s, n, R, ro + s, 0, w, k + 1);
-        gemm(ctx, false, false, nr, l2, 1, -tr, w, k + 1, 1, R, ro + s, l2, 1, B, (k + 1) * n + s, n);
+  // Blocked (LAPACK dlabrd-style): within a panel of NB steps the matrix is kept as
+  // Â = A0 − Σ u_j y_jᵀ − Σ x_j v_jᵀ (A0 = panel-start matrix, untouched), so each step costs two
+  // GEMV passes over the trailing matrix; the panel is then applied with two GEMMs.
+  const NBB = 32;
+  const A = ctx.work(n * n);
+  A.set(B0);
+  const VL = ctx.work(n * n);                 // row g = left reflector u_g (1 at g)
+  const VR = ctx.work(n * n);                 // row g = right reflector v_g (1 at g+1); rows ≥ n-2 stay 0
+  const Yt = ctx.work(NBB * n), Xt = ctx.work(NBB * n);
+  const col = ctx.work(n), rowv = ctx.work(n);
+  const sv = (len: number) => alloc(ctx.dtype, len);
+  const yg = sv(NBB), vg = sv(NBB), ug = sv(NBB + 1), xg = sv(NBB), t1 = sv(NBB), t2 = sv(NBB), t3 = sv(NBB + 1), t4 = sv(NBB);
+  for (let k0 = 0; k0 < n; k0 += NBB) {
+    const nb = Math.min(NBB, n - k0);
+    Yt.fill(0); Xt.fill(0);
+    for (let i = 0; i < nb; i++) {
+      const g = k0 + i, len = n - g, blk = k0 * n;
+      // 1. column g of Â, rows g..n-1
+      for (let r = 0; r < len; r++) col[r] = A[(g + r) * n + g]!;
+      if (i > 0) {
+        for (let j = 0; j < i; j++) { yg[j] = Yt[j * n + g]!; vg[j] = VR[(k0 + j) * n + g]!; }
+        gemv(ctx, true, i, len, -1, VL, blk + g, n, yg, 0, 1, col, 0);
+        gemv(ctx, true, i, len, -1, Xt, g, n, vg, 0, 1, col, 0);
       }
-    } else if (k === n - 2) {
-      e[k] = B[k * n + k + 1]!;
+      const tq = house(col, 0, len);
+      d[g] = col[0]!;
+      col[0] = 1;
+      tauL[g] = tq;
+      const uo = g * n;
+      for (let r = 0; r < len; r++) VL[uo + g + r] = col[r]!;
+      const nc = n - g - 1;
+      if (nc <= 0) continue;
+      // 3. y_i = τq Âᵀ u over columns g+1..  (= A0ᵀu − Y(Uᵀu) − V(Xᵀu))
+      const yo = i * n + g + 1;
+      if (tq !== 0) {
+        gemv(ctx, true, len, nc, 1, A, g * n + g + 1, n, VL, uo + g, 0, Yt, yo);
+        if (i > 0) {
+          gemv(ctx, false, i, len, 1, VL, blk + g, n, VL, uo + g, 0, t1, 0);
+          gemv(ctx, false, i, len, 1, Xt, g, n, VL, uo + g, 0, t2, 0);
+          gemv(ctx, true, i, nc, -1, Yt, g + 1, n, t1, 0, 1, Yt, yo);
+          gemv(ctx, true, i, nc, -1, VR, blk + g + 1, n, t2, 0, 1, Yt, yo);
+        }
+        for (let c = 0; c < nc; c++) Yt[yo + c] = Yt[yo + c]! * tq;
+      }
+      // row g of Â after the left reflector: A0[g, g+1:] − Σ_{j≤i} u_j[g] y_j − Σ_{j<i} x_j[g] v_j
+      for (let c = 0; c < nc; c++) rowv[c] = A[g * n + g + 1 + c]!;
+      for (let j = 0; j <= i; j++) ug[j] = VL[(k0 + j) * n + g]!;
+      gemv(ctx, true, i + 1, nc, -1, Yt, g + 1, n, ug, 0, 1, rowv, 0);
+      if (i > 0) {
+        for (let j = 0; j < i; j++) xg[j] = Xt[j * n + g]!;
+        gemv(ctx, true, i, nc, -1, VR, blk + g + 1, n, xg, 0, 1, rowv, 0);
+      }
+      if (nc === 1) { e[g] = rowv[0]!; continue; }
+      // 4. right reflector v_g from the row
+      const tp = house(rowv, 0, nc);
+      e[g] = rowv[0]!;
+      rowv[0] = 1;
+      tauR[g] = tp;
+      const vo = g * n + g + 1;
+      for (let c = 0; c < nc; c++) VR[vo + c] = rowv[c]!;
+      if (tp === 0) continue;
+      // 5. x_i = τp Â v over rows g+1..  (= A0 v − U(Yᵀv) − X(Vᵀv))
+      const xo = i * n + g + 1;
+      gemv(ctx, false, nc, nc, 1, A, (g + 1) * n + g + 1, n, VR, vo, 0, Xt, xo);
+      gemv(ctx, false, i + 1, nc, 1, Yt, g + 1, n, VR, vo, 0, t3, 0);
+      gemv(ctx, true, i + 1, nc, -1, VL, blk + g + 1, n, t3, 0, 1, Xt, xo);
+      if (i > 0) {
+        gemv(ctx, false, i, nc, 1, VR, blk + g + 1, n, VR, vo, 0, t4, 0);
+        gemv(ctx, true, i, nc, -1, Xt, g + 1, n, t4, 0, 1, Xt, xo);
+      }
+      for (let c = 0; c < nc; c++) Xt[xo + c] = Xt[xo + c]! * tp;
+    }
+    // apply the panel: A0[k1:, k1:] −= U[:, k1:]ᵀ Y[:, k1:] + X[:, k1:]ᵀ V[:, k1:]
+    const k1 = k0 + nb;
+    if (k1 < n) {
+      const N2 = n - k1;
+      gemm(ctx, true, false, N2, N2, nb, -1, VL, k0 * n + k1, n, Yt, k1, n, 1, A, k1 * n + k1, n);
+      gemm(ctx, true, false, N2, N2, nb, -1, Xt, k1, n, VR, k0 * n + k1, n, 1, A, k1 * n + k1, n);
     }
   }
   e[n - 1] = 0;
-  ctx.free(B); ctx.free(w); if (vbuf) ctx.free(vbuf);
-  return { d, e, VL, tauL, VR, tauR };
+  ctx.free(A); ctx.free(Yt); ctx.free(Xt); ctx.free(col); ctx.free(rowv);
+  if (!wantVectors) { ctx.free(VL); ctx.free(VR); }
+  return { d, e, VL: wantVectors ? VL : null, tauL, VR: wantVectors ? VR : null, tauR };
 }
 
 /**
