@@ -29,7 +29,7 @@ const data = process.env.LLMPRESS_DATA ? resolve(process.env.LLMPRESS_DATA) : re
 const modelPath = resolve(arg('model', join(data, 'stories260K/stories260K.bin'))!);
 const tokPath = resolve(arg('tokenizer', join(dirname(modelPath), 'tok512.bin'))!);
 const textPath = resolve(arg('text', join(data, 'tinystories/tinystories_val.txt'))!);
-const nWindows = Number(arg('windows', quick ? '4' : '40'));
+const nWindows = Number(arg('windows', quick ? '4' : '16'));
 const calibStart = Number(arg('calib-start', '100'));
 const calibCount = Number(arg('calib-count', '8'));
 const fpWindow = Number(arg('window', '32'));
@@ -138,22 +138,22 @@ for (const b of [2, 1]) {
   specs.push({ name: `KIVI ${b}-bit keys + ${b}-bit values`, method: 'KIVI', setting: `K${b}V${b}`, codeBits: b, make: base({ keys: kiviKeys({ bits: b }), values: kiviValues({ bits: b }) }), group: 'kivi' });
 }
 const means = [2, 1.5, 1.25] as const;
+// required rows first (a run cut short still has them), then the extra baselines
 for (const m of means) {
   for (const center of [false, true]) {
     const c = center ? ', centered' : '';
     specs.push({ name: `SVDq ${m} prefill basis${c}`, method: 'SVDq', setting: `${m} prefill${c}`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m }, basis: 'prefill' }), center }), group: 'svdq' });
     specs.push({ name: `SVDq ${m} calibration basis${c}`, method: 'SVDq', setting: `${m} calib${c}`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m }, basis: center ? calibC : calibU }), center }), group: 'svdq' });
   }
-  specs.push({ name: `per-channel ${m} (same schedule on raw channels)`, method: 'per-channel', setting: `${m}`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m }, basis: 'prefill-channels' }) }), group: 'per-channel' });
-  if (args.includes('--waterfill')) specs.push({ name: `SVDq ${m} prefill, water-filled schedule, centered`, method: 'SVDq', setting: `${m} prefill waterfill centered`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'waterfill' }, basis: 'prefill' }), center: true }), group: 'svdq-wf' });
-}
-for (const m of means) {
-  specs.push({ name: `SVDq ${m} flat schedule, prefill basis, centered`, method: 'SVDq', setting: `${m} flat prefill centered`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'flat' }, basis: 'prefill' }), center: true }), group: 'svdq-flat' });
-  specs.push({ name: `SVDq ${m} flat schedule, calibration basis, centered`, method: 'SVDq', setting: `${m} flat calib centered`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'flat' }, basis: calibC }), center: true }), group: 'svdq-flat' });
-  if (m !== 2) specs.push({ name: `per-channel ${m} flat schedule (raw channels by variance)`, method: 'per-channel', setting: `${m} flat`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'flat' }, basis: 'prefill-channels' }) }), group: 'per-channel-flat' });
 }
 for (const keep of [0.25, 0.125]) {
   specs.push({ name: `SVDq 1.25 calib centered + top-${keep * 100}%`, method: 'SVDq+sparsity', setting: `1.25 calib centered keep ${keep}`, codeBits: 1.25, keep, make: base({ keys: svdqKeys({ schedule: { mean: 1.25 }, basis: calibC }), center: true, sparsity: { keep } }), group: 'sparse' });
+}
+for (const m of means) {
+  specs.push({ name: `per-channel ${m} (same schedule on raw channels)`, method: 'per-channel', setting: `${m}`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m }, basis: 'prefill-channels' }) }), group: 'per-channel' });
+  specs.push({ name: `SVDq ${m} flat schedule, prefill basis, centered`, method: 'SVDq', setting: `${m} flat prefill centered`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'flat' }, basis: 'prefill' }), center: true }), group: 'svdq-flat' });
+  if (m !== 2) specs.push({ name: `per-channel ${m} flat schedule (raw channels by variance)`, method: 'per-channel', setting: `${m} flat`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'flat' }, basis: 'prefill-channels' }) }), group: 'per-channel-flat' });
+  if (args.includes('--waterfill')) specs.push({ name: `SVDq ${m} prefill, water-filled schedule, centered`, method: 'SVDq', setting: `${m} prefill waterfill centered`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'waterfill' }, basis: 'prefill' }), center: true }), group: 'svdq-wf' });
 }
 const only = arg('only');
 // --shard i/n: run every n-th row (plus the free fp32 row) in this process; i=0 also does the score-error table,
@@ -227,7 +227,7 @@ function greedy(make: () => KVCacheLike, steps: number): number[] {
 }
 const genSteps = Math.min(len - 1, quick ? 64 : 255);
 const genRef = doGen ? greedy(() => new Fp32KVCache(shape), genSteps) : [];
-const genRows = (!doGen ? [] : specs.filter((s) => s.make && /KIVI 2-bit keys \(|KIVI 1-bit keys \(|SVDq (2|1\.25) (prefill|calibration) basis, centered|top-12.5% /.test(s.name))).map((s) => {
+const genRows = (!doGen ? [] : specs.filter((s) => s.make && /KIVI 2-bit keys \(|KIVI 1-bit keys \(|SVDq (2|1\.25) (prefill|calibration) basis, centered|SVDq (2|1\.25) flat schedule|top-12.5% /.test(s.name))).map((s) => {
   const g = greedy(s.make!, genSteps);
   let prefix = 0;
   while (prefix < g.length && g[prefix] === genRef[prefix]) prefix++;
