@@ -106,3 +106,20 @@ for (const nb of BACKENDS) {
     }
   });
 }
+
+describe('cholesky across several outer blocks (n > 128)', () => {
+  for (const dtype of ['f64', 'f32'] as FloatDType[]) {
+    it(`${dtype}: n = 300, L Lᵀ = A; a non-PD pivot in a late block is reported with its index`, () => {
+      const n = 300;
+      const { g, G } = spd(n, dtype, 77);
+      const L = f64(cholesky(g).l);
+      expect(diffFro(mm(L, n, n, L, n, n, false, true), G)).toBeLessThanOrEqual(recTol(dtype, n, n) * fro(G));
+      const bad = G.slice();
+      bad[250 * n + 250] = -1e3;
+      let e: any;
+      try { cholesky(toTensor(bad, [n, n], dtype)); } catch (err) { e = err; }
+      expect(NotPositiveDefiniteError.isInstance(e)).toBe(true);
+      expect(e.pivot).toBe(250);
+    });
+  }
+});

@@ -14,28 +14,33 @@ export interface CholeskyOptions {
 /** `l` lower triangular with A + jitter·I = L Lᵀ; `jitter` is the absolute amount added (0 when none). */
 export interface CholeskyResult { l: Tensor; jitter: number }
 
-const CHOL_NB = 64;
+const CHOL_NB = 128;
+const CHOL_NBI = 16;
 
 /** In-place blocked Cholesky of the lower triangle of L (n × n row-major). Throws NotPositiveDefiniteError. */
 export function potrf(ctx: Ctx, L: FA, n: number): void {
   for (let j0 = 0; j0 < n; j0 += CHOL_NB) {
     const j1 = Math.min(n, j0 + CHOL_NB);
-    const b = j1 - j0;
     // left-looking update of the block column: L[j0:, j0:j1] -= L[j0:, :j0] L[j0:j1, :j0]ᵀ
-    if (j0 > 0) gemm(ctx, false, true, n - j0, b, j0, -1, L, j0 * n, n, L, j0 * n, n, 1, L, j0 * n + j0, n);
-    for (let j = j0; j < j1; j++) {
-      const jo = j * n;
-      let d = L[jo + j]!;
-      for (let p = j0; p < j; p++) { const v = L[jo + p]!; d -= v * v; }
-      if (!(d > 0) || !Number.isFinite(d)) throw new NotPositiveDefiniteError(ctx.fn, j, d);
-      const ljj = Math.sqrt(d);
-      L[jo + j] = ljj;
-      const inv = 1 / ljj;
-      for (let i = j + 1; i < n; i++) {
-        const io = i * n;
-        let s = L[io + j]!;
-        for (let p = j0; p < j; p++) s -= L[io + p]! * L[jo + p]!;
-        L[io + j] = s * inv;
+    if (j0 > 0) gemm(ctx, false, true, n - j0, j1 - j0, j0, -1, L, j0 * n, n, L, j0 * n, n, 1, L, j0 * n + j0, n);
+    // inside the block column, again left-looking in sub-blocks of CHOL_NBI columns
+    for (let s0 = j0; s0 < j1; s0 += CHOL_NBI) {
+      const s1 = Math.min(j1, s0 + CHOL_NBI);
+      if (s0 > j0) gemm(ctx, false, true, n - s0, s1 - s0, s0 - j0, -1, L, s0 * n + j0, n, L, s0 * n + j0, n, 1, L, s0 * n + s0, n);
+      for (let j = s0; j < s1; j++) {
+        const jo = j * n;
+        let d = L[jo + j]!;
+        for (let p = s0; p < j; p++) { const v = L[jo + p]!; d -= v * v; }
+        if (!(d > 0) || !Number.isFinite(d)) throw new NotPositiveDefiniteError(ctx.fn, j, d);
+        const ljj = Math.sqrt(d);
+        L[jo + j] = ljj;
+        const inv = 1 / ljj;
+        for (let i = j + 1; i < n; i++) {
+          const io = i * n;
+          let s = L[io + j]!;
+          for (let p = s0; p < j; p++) s -= L[io + p]! * L[jo + p]!;
+          L[io + j] = s * inv;
+        }
       }
     }
   }
