@@ -59,16 +59,23 @@ async function main() {
   const F = f64([n, r], () => rng.normal() / Math.sqrt(r));
   const D = new Float64Array(n);
   for (let i = 0; i < n; i++) D[i] = Math.exp(0.5 * rng.normal()) * (rng.uniform() < 0.005 ? 20 : 1);
-  const FF = matmul(F, F.T, be) as Tensor<'f64'>;
-  const G = FF; // in place
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) G.data[i * n + j] = (G.data[i * n + j]! + (i === j ? noise * noise : 0)) * D[i]! * D[j]!;
   const Om = f64([n, l], () => rng.normal());
   const probe = f64([n], () => rng.normal());
   const dir = mkdtempSync(join(tmpdir(), 'svd-llm-bench-'));
   const dump = (name: string, t: Tensor | Float64Array) => writeFileSync(join(dir, name), new Uint8Array((t instanceof Float64Array ? t : (t.contiguous().data as Float64Array)).buffer));
   dump('W.f64', W); dump('F.f64', F); dump('D.f64', D); dump('Omega.f64', Om); dump('probe.f64', probe);
 
+  // ---------------- numpy, same run (first, so both processes never hold the n × n matrices at once)
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
+  const res = spawnSync('python3', [fileURLToPath(new URL('./svd-llm_ref.py', import.meta.url))], { input: JSON.stringify({ dir, m, n, r, k, p, q, noise }), env, encoding: 'utf8', maxBuffer: 1 << 28 });
+  rmSync(dir, { recursive: true, force: true });
+  if (res.status !== 0) throw new Error(`numpy reference failed: ${res.stderr}`);
+  const ref = JSON.parse(res.stdout) as { numpy: string; ms: Record<string, number>; sigma: number[]; probe: number[] };
+
   // ---------------- llmpress
+  const G = matmul(F, F.T, be) as Tensor<'f64'>;
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) G.data[i * n + j] = (G.data[i * n + j]! + (i === j ? noise * noise : 0)) * D[i]! * D[j]!;
   const ms: Record<string, number> = {};
   const t0 = performance.now();
   const L = cholesky(G, be).l;
@@ -92,14 +99,6 @@ async function main() {
   const WvT = solveTriangular(L, VkS, { lower: true, trans: true, backend }); // L⁻ᵀ (V √σ)
   const t3 = performance.now(); ms.factors = t3 - t2; ms.total = t3 - t0;
   const y = matmul(Wu, matmul(WvT.T, probe, be), be).contiguous().data as Float64Array;
-
-  // ---------------- numpy, same run
-  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
-  delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
-  const res = spawnSync('python3', [fileURLToPath(new URL('./svd-llm_ref.py', import.meta.url))], { input: JSON.stringify({ dir, m, n, r, k, p, q, noise }), env, encoding: 'utf8', maxBuffer: 1 << 28 });
-  rmSync(dir, { recursive: true, force: true });
-  if (res.status !== 0) throw new Error(`numpy reference failed: ${res.stderr}`);
-  const ref = JSON.parse(res.stdout) as { numpy: string; ms: Record<string, number>; sigma: number[]; probe: number[] };
 
   // ---------------- checks
   let sErr = 0;
