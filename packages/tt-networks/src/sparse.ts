@@ -244,19 +244,23 @@ export class Sparse24Matrix implements SparseMatrix {
     const { rows, cols, rowList, values, pos } = this;
     const covered = this.coveredRows;
     const half = cols / 2;
-    for (let t = 0; t < T; t++) {
-      const xo = t * cols, yo = t * rows;
-      for (let c = 0; c < covered; c++) {
-        const i = rowList ? rowList[c]! : c;
+    // decode one row's 2-bit positions into column indices once, reuse them for every token
+    const col = new Int32Array(half);
+    for (let c = 0; c < covered; c++) {
+      const i = rowList ? rowList[c]! : c;
+      const v0 = c * half;
+      for (let k = 0; k < half; k += 2) {
+        const v = v0 + k;
+        const b = pos[v >> 2]! >> ((v & 3) * 2); // v is even: both positions sit in this byte
+        const base = 2 * k; // 4 · (k / 2)
+        col[k] = base + (b & 3);
+        col[k + 1] = base + ((b >> 2) & 3);
+      }
+      for (let t = 0; t < T; t++) {
+        const xo = t * cols;
         let s = 0;
-        let v = c * half;
-        for (let base = xo; base < xo + cols; base += 4) {
-          const p0 = (pos[v >> 2]! >> ((v & 3) * 2)) & 3;
-          const p1 = (pos[(v + 1) >> 2]! >> (((v + 1) & 3) * 2)) & 3;
-          s += values[v]! * x[base + p0]! + values[v + 1]! * x[base + p1]!;
-          v += 2;
-        }
-        y[yo + i] += s;
+        for (let k = 0; k < half; k++) s += values[v0 + k]! * x[xo + col[k]!]!;
+        y[t * rows + i] += s;
       }
     }
   }
