@@ -50,3 +50,18 @@ for (const nb of BACKENDS) {
     }
   });
 }
+
+describe('qr across several panels (min(m, n) > block size)', () => {
+  for (const dtype of ['f64', 'f32'] as FloatDType[]) for (const [m, n] of [[260, 210], [210, 260], [230, 230]] as const) {
+    it(`${dtype} ${m}×${n}: thin and full Q R = A, Q orthonormal`, () => {
+      const { a } = makeMatrix('illConditioned', m, n, dtype, m + n);
+      const A = f64(a), nA = fro(A);
+      for (const mode of ['thin', 'full'] as const) {
+        const { q, r } = qr(a, { mode });
+        const qc = q!.shape[1]!;
+        expect(diffFro(mm(f64(q!), m, qc, f64(r), qc, n), A)).toBeLessThanOrEqual(recTol(dtype, m, n) * nA);
+        expect(orthErr(f64(q!), m, qc)).toBeLessThanOrEqual(orthTol(dtype, m));
+      }
+    });
+  }
+});

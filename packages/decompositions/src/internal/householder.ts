@@ -7,7 +7,7 @@
 import { gemm, type Ctx, type FA } from './util.js';
 
 /** Block size for the blocked algorithms. */
-export const NB = 48;
+export const NB = 96;
 
 /**
  * T (nb × nb, upper) for reflectors Vb (nb rows of length len, row stride ld, offset vo) and taus.
