@@ -1,4 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { ArgumentError, DTypeError, ShapeError, UnsupportedError, LlmpressError, referenceBackend, matmul, randn, maxAbsDiff, EPS } from '@llmpress/tensor';
 import { createWasmBackend, wasmFeatures, type WasmBackend } from './node.js';
@@ -40,6 +42,19 @@ describe('createWasmBackend', () => {
     expect(b.capabilities.threads).toBe(2);
     expect(b.capabilities.features).toContain('threads');
     await b.dispose();
+  });
+
+  it('workers start when the host process is an ES-module eval (--input-type=module)', () => {
+    const src = fileURLToPath(new URL('./node.ts', import.meta.url));
+    const code = `const { createWasmBackend } = await import(${JSON.stringify(pathToFileURL(src).href)});
+      const b = await createWasmBackend({ threads: 2, minParallelWork: 0 });
+      const n = 40, a = new Float32Array(n * n).fill(1), c = new Float32Array(n * n);
+      b.gemm({ transA: false, transB: false, m: n, n, k: n, alpha: 1, a, aOffset: 0, lda: n, b: a, bOffset: 0, ldb: n, beta: 0, c, cOffset: 0, ldc: n });
+      console.log(JSON.stringify([b.capabilities.threads, c[0], c[n * n - 1]]));
+      await b.dispose();`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual([2, 40, 40]);
   });
 
   it('the browser entry stays single-threaded without Web Workers (Node has none)', async () => {

@@ -22,7 +22,7 @@ export const nodePlatform: Platform = {
   hardwareConcurrency: () => availableParallelism(),
   canBlock: true,
   spawnWorker() {
-    const w = new Worker(NODE_WORKER_SOURCE, { eval: true });
+    const w = new Worker(new URL(`data:text/javascript,${encodeURIComponent(NODE_WORKER_SOURCE)}`));
     w.unref(); // an undisposed backend must not keep the process alive
     return {
       postMessage: (m: unknown) => w.postMessage(m),

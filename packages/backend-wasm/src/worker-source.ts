@@ -41,8 +41,11 @@ export const WEB_WORKER_SOURCE = WORKER_CORE + `
 self.onmessage = function (e) { self.onmessage = null; llmpressWasmWorkerStart(e.data, function (m) { self.postMessage(m); }); };
 `;
 
-/** Node worker_threads wrapper (eval: true, CommonJS). */
+/**
+ * Node worker_threads wrapper: an ES module started from a data: URL (not `eval: true`, whose
+ * CommonJS-or-ESM mode follows the parent's `--input-type`, and `require` is missing in ESM).
+ */
 export const NODE_WORKER_SOURCE = WORKER_CORE + `
-var wt = require('node:worker_threads');
-wt.parentPort.once('message', function (d) { llmpressWasmWorkerStart(d, function (m) { wt.parentPort.postMessage(m); }); });
+import { parentPort } from 'node:worker_threads';
+parentPort.once('message', function (d) { llmpressWasmWorkerStart(d, function (m) { parentPort.postMessage(m); }); });
 `;
