@@ -39,7 +39,7 @@ for (const nb of BACKENDS) {
           } else expect(perm).toBeUndefined();
           expect(diffFro(mm(Q, m, qc, R, qc, n), Ap)).toBeLessThanOrEqual(recTol(dtype, m, n) * nA);
           expect(orthErr(Q, m, qc)).toBeLessThanOrEqual(orthTol(dtype, m));
-        }), { numRuns: 30, seed: 21 });
+        }), { numRuns: 20, seed: 21 });
       });
       it(`${dtype}: mode 'r' returns the same R without Q`, () => {
         const { a } = makeMatrix('random', 70, 55, dtype, 4);
@@ -52,7 +52,7 @@ for (const nb of BACKENDS) {
 }
 
 describe('qr across several panels (min(m, n) > block size)', () => {
-  for (const dtype of ['f64', 'f32'] as FloatDType[]) for (const [m, n] of [[260, 210], [210, 260], [230, 230]] as const) {
+  for (const dtype of ['f64', 'f32'] as FloatDType[]) for (const [m, n] of [[200, 110], [110, 200]] as const) {
     it(`${dtype} ${m}×${n}: thin and full Q R = A, Q orthonormal`, () => {
       const { a } = makeMatrix('illConditioned', m, n, dtype, m + n);
       const A = f64(a), nA = fro(A);
