@@ -71,3 +71,31 @@ describe('evaluate', () => {
     expect(() => evaluate(p, ws, { reference: referenceLogits(m, ws).slice(1) })).toThrow(/one per window/);
   });
 });
+
+describe('relativeLayerErrors', () => {
+  it('0 for an unchanged layer, 1 for a zeroed one, and equals ‖(W−Ŵ)X‖²/‖WX‖² computed from the inputs', async () => {
+    const { relativeLayerErrors } = await import('./eval.js');
+    const { captureLinearStats } = await import('./calibration.js');
+    const m = randomModel({}, 31);
+    const windows = [[1, 2, 3, 4, 5, 6], [1, 7, 8, 9]];
+    const stats = captureLinearStats(m, windows, { blocks: [0] });
+    const c = m.clone();
+    const up = c.getLinear('blocks.0.up') as DenseLinear;
+    const scaled = new DenseLinear(new Tensor('f32', up.weight.data.map((x, i) => x * (i % 3 === 0 ? 0.5 : 1)), up.weight.shape));
+    c.setLinear('blocks.0.up', scaled);
+    c.setLinear('blocks.0.q', new DenseLinear(new Tensor('f32', new Float32Array(c.getLinear('blocks.0.q').inFeatures * c.getLinear('blocks.0.q').outFeatures), [c.getLinear('blocks.0.q').outFeatures, c.getLinear('blocks.0.q').inFeatures])));
+    const err = relativeLayerErrors(m, c, stats);
+    expect(err.get('blocks.0.k')).toBe(0);
+    expect(err.get('blocks.0.q')).toBeCloseTo(1, 12);
+    expect(err.has('blocks.1.k')).toBe(false);
+    // direct: inputs of blocks.0.up through the original model
+    let num = 0, den = 0;
+    for (const w of windows) m.forward(w, { hooks: { onLinearInput: (name, _r, _b, x) => {
+      if (name !== 'blocks.0.up') return;
+      const y = up.forward(x).data, yh = scaled.forward(x).data;
+      for (let i = 0; i < y.length; i++) { num += (y[i]! - yh[i]!) ** 2; den += y[i]! ** 2; }
+    } } });
+    expect(Math.abs(err.get('blocks.0.up')! - num / den)).toBeLessThan(1e-5);
+    expect(err.get('blocks.0.up')).toBeGreaterThan(0.01);
+  });
+});

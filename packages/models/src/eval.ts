@@ -1,4 +1,4 @@
-import { ArgumentError, ShapeError, Tensor, type Backend } from '@llmpress/tensor';
+import { ArgumentError, ShapeError, Tensor, resolveBackend, routine, type Backend } from '@llmpress/tensor';
 import type { LlamaModel } from './model.js';
 
 /** One scoring window: the model reads `input` at positions 0..len-1 and is scored on `targets`. */
@@ -175,4 +175,36 @@ export function evaluate(model: LlamaModel, windows: readonly Window[], options:
   const res: EvalResult = { nll, ppl: Math.exp(nll), tokens, tokensPerSecond: tokens / (ms / 1000), perWindowNll };
   if (ref !== undefined) { res.kl = klSum / tokens; res.top1 = agree / tokens; }
   return res;
+}
+
+/**
+ * Relative output error of each replaced linear on calibration inputs:
+ * ‖(W − Ŵ) X‖²_F / ‖W X‖²_F = tr(D G Dᵀ) / tr(W G Wᵀ) with D = W − Ŵ and G = Σ x xᵀ (from captureLinearStats
+ * on the original model). Uses each layer's `toDense()`; names without stats or without a gram are skipped.
+ */
+export function relativeLayerErrors(original: LlamaModel, compressed: LlamaModel, stats: ReadonlyMap<string, { gram?: Float64Array; n: number }>, options: { backend?: Backend } = {}): Map<string, number> {
+  const fn = 'relativeLayerErrors';
+  const backend = resolveBackend(fn, options.backend);
+  const gemm = routine(backend, 'gemm');
+  const out = new Map<string, number>();
+  for (const e of original.linears()) {
+    const s = stats.get(e.name);
+    if (!s?.gram) continue;
+    const W = e.layer.toDense(), Wh = compressed.getLinear(e.name).toDense();
+    const [o, n] = W.shape as [number, number];
+    if (s.n !== n || Wh.shape[0] !== o || Wh.shape[1] !== n) throw new ShapeError(fn, `layer '${e.name}': weights [${W.shape}] / [${Wh.shape}] and gram of ${s.n} features do not match`);
+    const w = Float64Array.from(W.contiguous().data as Float32Array), wh = Wh.contiguous().data;
+    const d = new Float64Array(o * n);
+    for (let i = 0; i < d.length; i++) d[i] = w[i]! - wh[i]!;
+    const quad = (A: Float64Array) => {
+      const AG = new Float64Array(o * n);
+      gemm({ transA: false, transB: false, m: o, n, k: n, alpha: 1, a: A, aOffset: 0, lda: n, b: s.gram!, bOffset: 0, ldb: n, beta: 0, c: AG, cOffset: 0, ldc: n });
+      let t = 0;
+      for (let i = 0; i < AG.length; i++) t += AG[i]! * A[i]!;
+      return t;
+    };
+    const den = quad(w);
+    out.set(e.name, den > 0 ? quad(d) / den : (quad(d) > 0 ? Infinity : 0));
+  }
+  return out;
 }
