@@ -89,3 +89,19 @@ describe('gptq', () => {
     expect(() => gptq(Wb, G, { bits: 4 })).toThrow(NonFiniteError);
   });
 });
+
+describe('gptq on a backend', () => {
+  it('the backend GEMM lazy update and Gram give the same result as the JS loops', async () => {
+    const { referenceBackend } = await import('@llmpress/tensor');
+    const m = 9, n = 40, T = 64;
+    const W = randn([m, n], { seed: 21 }) as Tensor<'f32'>;
+    const X = calib(T, n, 22);
+    const G1 = gramOf(X, T, n), G2 = new Float64Array(n * n);
+    gramAccumulate(G2, X, T, n, referenceBackend);
+    for (let i = 0; i < n * n; i++) expect(Math.abs(G1[i]! - G2[i]!)).toBeLessThanOrEqual(1e-9 * (1 + Math.abs(G1[i]!)));
+    const a = gptq(W, G1, { bits: 4, blockSize: 8 }), b = gptq(W, G1, { bits: 4, blockSize: 8, backend: referenceBackend });
+    let same = 0; for (let i = 0; i < m * n; i++) if (a.layer.toDense().data[i] === b.layer.toDense().data[i]) same++;
+    expect(same).toBeGreaterThanOrEqual(m * n - 2);
+    expect(Math.abs(a.report.loss - b.report.loss)).toBeLessThanOrEqual(1e-9 * a.report.loss);
+  });
+});

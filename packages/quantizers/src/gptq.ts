@@ -7,7 +7,7 @@
  * with the permutation, so groups follow the permuted order consistently); per-channel or groups.
  * All arithmetic in f64.
  */
-import { ArgumentError, NonFiniteError, NotPositiveDefiniteError, ShapeError, Tensor, assertMatrix } from '@llmpress/tensor';
+import { ArgumentError, NonFiniteError, NotPositiveDefiniteError, ShapeError, Tensor, assertMatrix, routine, type Backend } from '@llmpress/tensor';
 import { QuantizedLinear } from './quantized-linear.js';
 import { resolveSpec, groupParams, quantCode, type QuantSpec } from './scheme.js';
 import { inverseUpperCholesky } from './linalg.js';
@@ -21,6 +21,8 @@ export interface GptqOptions extends QuantSpec {
   actOrder?: boolean;
   /** How many times damping may grow ×10 when Cholesky fails (default 4). */
   maxDampEscalations?: number;
+  /** When given, the lazy batch update (a GEMM) runs on this backend's f64 `gemm`; otherwise a JS loop. */
+  backend?: Backend;
 }
 
 export interface GptqReport {
@@ -132,6 +134,10 @@ export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqO
       }
     }
     // lazy batch update: Wt[j, :] −= Σ_{i in block} U[i, j] · Err[i, :]  for j ≥ i2
+    if (options.backend && i2 < n) {
+      routine(options.backend, 'gemm')({ transA: true, transB: false, m: n - i2, n: m, k: bc, alpha: -1, a: U!, aOffset: i1 * n + i2, lda: n, b: Err, bOffset: 0, ldb: m, beta: 1, c: Wt, cOffset: i2 * m, ldc: m });
+      continue;
+    }
     for (let r0 = 0; r0 < m; r0 += TILE) {
       const r1 = Math.min(r0 + TILE, m);
       for (let j = i2; j < n; j++) {

@@ -3,7 +3,7 @@
  * GPTQ has a tight, allocation-free inner loop; `@llmpress/decompositions` is the general-purpose
  * home of Cholesky / eigh / QR.
  */
-import { NotPositiveDefiniteError, NoConvergenceError, Rng } from '@llmpress/tensor';
+import { NotPositiveDefiniteError, NoConvergenceError, Rng, routine, type Backend } from '@llmpress/tensor';
 
 /**
  * In-place lower Cholesky of the n × n row-major `a` (only the lower triangle is read; the strict
@@ -65,8 +65,16 @@ export function inverseUpperCholesky(h: Float64Array, n: number): { u: Float64Ar
   return { u, pivot: -1 };
 }
 
-/** G += Xᵀ X for X = rows × n (row-major, f32 or f64); G is n × n f64, filled fully (symmetric). */
-export function gramAccumulate(g: Float64Array, x: ArrayLike<number>, rows: number, n: number): void {
+/**
+ * G += Xᵀ X for X = rows × n (row-major, f32 or f64); G is n × n f64, filled fully (symmetric).
+ * With a backend, one f64 GEMM on it (X converted to f64); otherwise a blocked JS loop.
+ */
+export function gramAccumulate(g: Float64Array, x: ArrayLike<number>, rows: number, n: number, backend?: Backend): void {
+  if (backend) {
+    const a = x instanceof Float64Array ? x.subarray(0, rows * n) : Float64Array.from({ length: rows * n }, (_, i) => x[i]!);
+    routine(backend, 'gemm')({ transA: true, transB: false, m: n, n, k: rows, alpha: 1, a, aOffset: 0, lda: n, b: a, bOffset: 0, ldb: n, beta: 1, c: g, cOffset: 0, ldc: n });
+    return;
+  }
   const CH = 64;
   const tmp = new Float64Array(CH * n);
   for (let t0 = 0; t0 < rows; t0 += CH) {
