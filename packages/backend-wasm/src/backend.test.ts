@@ -37,10 +37,20 @@ describe('createWasmBackend', () => {
     await p.dispose();
   });
 
-  it('starts worker threads when asked and declares them', async () => {
+  it('starts worker threads when asked and declares them; small problems stay on one thread', async () => {
     const b = (await createWasmBackend({ threads: 2 }))!;
     expect(b.capabilities.threads).toBe(2);
     expect(b.capabilities.features).toContain('threads');
+    const gemm = (m: number, n: number, k: number) => {
+      const a = fill(new Float32Array(m * k), 1), bb = fill(new Float32Array(k * n), 2), c = new Float32Array(m * n);
+      b.gemm({ transA: false, transB: false, m, n, k, alpha: 1, a, aOffset: 0, lda: k, b: bb, bOffset: 0, ldb: n, beta: 0, c, cOffset: 0, ldc: n });
+    };
+    gemm(32, 32, 32);
+    expect(b.stats()).toEqual({ singleThreadCalls: 1, parallelCalls: 0 });
+    gemm(192, 128, 128); // 3.1M multiply-adds ≥ the 2^21 default threshold, split by rows
+    expect(b.stats().parallelCalls).toBeGreaterThan(0);
+    gemm(16, 300, 600); // n > m: split by columns
+    expect(b.stats().parallelCalls).toBeGreaterThan(1);
     await b.dispose();
   });
 

@@ -59,6 +59,8 @@ export interface WasmBackend extends Backend {
   allocateBytes?(n: number): Uint8Array;
   release(array: ArrayBufferView): void;
   dispose(): Promise<void>;
+  /** Counters for diagnostics: calls that ran on one thread vs split across threads. */
+  stats(): { singleThreadCalls: number; parallelCalls: number };
 }
 
 type Variant = keyof typeof KERNELS_BASE64;
@@ -237,7 +239,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
     const T = work >= minParallelWork ? nThreads : 1;
     const parts = Math.min(T, Math.max(1, Math.floor(total / unit)));
     const kern = K[name] as (...a: number[]) => void;
-    if (parts <= 1) { kern(...mk(0, total)); return; }
+    if (parts <= 1) { singleThreadCalls++; kern(...mk(0, total)); return; }
     const chunk = Math.ceil(total / parts / unit) * unit;
     const jobs: number[][] = [];
     for (let t = 0; t < parts; t++) {
@@ -247,7 +249,9 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
     runParallel(OPS[name]!, jobs, (j) => kern(...j), work);
   };
   /** Runs jobs[0] here and jobs[1..] on workers, waiting for all. */
+  let parallelCalls = 0, singleThreadCalls = 0;
   const runParallel = (op: number, jobs: number[][], local: (args: number[]) => void, work: number) => {
+    parallelCalls++;
     for (let t = 1; t < jobs.length; t++) post(workers[t - 1]!, [op, ...jobs[t]!]);
     let err: unknown;
     try { local(jobs[0]!); } catch (e) { err = e; }
@@ -345,6 +349,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
         }
         runParallel(f64 ? 2 : 1, jobs, (j) => kern(...j), m * n * k);
       } else {
+        singleThreadCalls++;
         kern(tA ? 1 : 0, tB ? 1 : 0, m, n, k, alpha, A.ptr, p.lda, B.ptr, p.ldb, beta, C.ptr, p.ldc, scratch[0]!);
       }
       operandOut(c, p.cOffset, sc, C);
@@ -379,6 +384,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
       const T = m * n >= (minParallelWork >> 2) ? nThreads : 1;
       const parts = Math.min(T, Math.max(1, Math.floor(ly / unit)));
       if (parts <= 1) {
+        singleThreadCalls++;
         kern(tr ? 1 : 0, m, 0, ly, n, alpha, A.ptr, p.lda, X.ptr, beta, Y.ptr);
       } else {
         const chunk = Math.ceil(ly / parts / unit) * unit;
@@ -514,6 +520,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
     isResident,
     release,
     dispose,
+    stats: () => ({ singleThreadCalls, parallelCalls }),
     extra,
     ...(shared ? { allocate, allocateBytes } : {}),
   } as WasmBackend;
