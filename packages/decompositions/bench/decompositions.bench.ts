@@ -3,7 +3,7 @@
  *
  * Times SVD / eigh / Cholesky / QR / randomized SVD on LLM-sized matrices, checks every result, and
  * prints ratios against numpy/LAPACK run in the same process tree (single-threaded OpenBLAS).
- * Writes bench/results/decompositions.json: [{op, shape, dtype, impl, ms, ratio_vs_lapack}].
+ * Writes <repo>/bench/results/decompositions.json: [{op, shape, dtype, impl, ms, ratio_vs_lapack}].
  * The machine is shared and busy: numbers are noisy (best of a few repetitions where affordable).
  * Each case is preceded by one untimed warm-up run on a 192-sized matrix (JIT warm-up).
  */
@@ -139,7 +139,8 @@ if (!args.includes('--no-ml-matrix') && (!only || only.has('svd'))) {
 }
 console.log('\n| op | shape | dtype | impl | ms | ratio vs LAPACK |\n| --- | --- | --- | --- | ---: | ---: |');
 for (const r of rows) console.log(`| ${r.op} | ${r.shape} | ${r.dtype} | ${r.impl} | ${r.ms.toFixed(0)} | ${r.ratio_vs_lapack === null ? '—' : r.ratio_vs_lapack.toFixed(2)} |`);
-const outDir = fileURLToPath(new URL('./results/', import.meta.url));
+// the full run goes to the repo-root bench/results; --quick runs stay beside the bench
+const outDir = fileURLToPath(new URL(quick ? './results/' : '../../../bench/results/', import.meta.url));
 mkdirSync(outDir, { recursive: true });
 writeFileSync(outDir + (quick ? 'decompositions-quick.json' : 'decompositions.json'), JSON.stringify(rows.map(({ residual, ...r }) => r), null, 1) + '\n');
 await (wasm as any)?.dispose?.();
