@@ -11,3 +11,4 @@ export * from './hf.js';
 export * from './gguf.js';
 export * from './save.js';
 export * from './hf-tokenizer.js';
+export { randomModel } from './testing/random-model.js';
