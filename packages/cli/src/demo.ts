@@ -27,6 +27,7 @@ const PLAN: Array<{ method: MethodName; label: string; ratio?: number; bits?: nu
   { method: 'saten', label: 'Saten (TT + sparse)', budget: 0.6 },
   { method: 'rtn', label: 'RTN', bits: 4 },
   { method: 'gptq', label: 'GPTQ', bits: 4 },
+  { method: 'q2n-gptq', label: 'GPTQ + Q2N', bits: 4 },
   { method: 'quad', label: 'QUAD W4A4', bits: 4 },
 ];
 

@@ -6,9 +6,10 @@ import { ArgumentError, DenseLinear, type Backend, type LinearLayer, type Serial
 import { captureLinearStats, type LlamaModel, type Window } from '@llmpress/models';
 import { compressModel, LowRankLinear } from '@llmpress/decompositions';
 import { compressModelTT, TTLinear, TTSparseLinear, LowRankSparseLinear } from '@llmpress/tt-networks';
-import { rtnModel, gptqModel, QuantizedLinear, QuantActLinear, quadRotate, quantizeRotated } from '@llmpress/quantizers';
+import { QuantizedLinear, QuantActLinear, quadRotate, quantizeRotated } from '@llmpress/quantizers';
+import { quantizeWithGrams, applyQ2n } from '@llmpress/nullspace';
 
-export const METHODS = ['svd-llm', 'svd-llm-update', 'svd', 'asvd', 'tt', 'saten', 'saten-2:4', 'rtn', 'gptq', 'quad'] as const;
+export const METHODS = ['svd-llm', 'svd-llm-update', 'svd', 'asvd', 'tt', 'saten', 'saten-2:4', 'rtn', 'gptq', 'q2n-rtn', 'q2n-gptq', 'quad'] as const;
 export type MethodName = (typeof METHODS)[number];
 
 export interface CompressRequest {
@@ -61,15 +62,18 @@ export async function compressWith(method: MethodName, model: LlamaModel, req: C
       const r = compressModelTT(model, { method: method === 'tt' ? 'tt' : method === 'saten' ? 'saten-u' : 'saten-2:4', budget: budget * denseBytes, calibration });
       return { model: r.model as LlamaModel, setting: `${Math.round(budget * 100)}% of dense bytes`, notes: [] };
     }
-    case 'rtn': {
-      const spec = { bits: bits as any, groupSize: req.groupSize ?? 32 };
-      return { model: rtnModel(model, spec), setting: `W${bits} g${spec.groupSize}`, notes: [] };
-    }
-    case 'gptq': {
-      const total = model.linears().length;
-      let done = 0;
-      const m = await gptqModel(model, req.calibration, { bits: bits as any, groupSize: req.groupSize ?? 32, onLayer: (name) => progress(name, ++done, total) });
-      return { model: m, setting: `W${bits} g${req.groupSize ?? 32}`, notes: [] };
+    case 'rtn': case 'gptq': case 'q2n-rtn': case 'q2n-gptq': {
+      // group size 32 by default; layers whose width it does not divide (stories260K's down_proj, 172) go per channel
+      const groupSize = req.groupSize ?? 32;
+      const quantizer = method.endsWith('rtn') ? 'rtn' : 'gptq';
+      progress('quantize', 0, 2);
+      const base = await quantizeWithGrams(model, req.calibration, { quantizer, bits: bits as any, groupSize, scaleDtype: 'f16', actOrder: quantizer === 'gptq', backend: req.backend } as any);
+      progress('quantize', 1, 2);
+      const setting = `W${bits} g${groupSize}`;
+      if (!method.startsWith('q2n')) return { model: base.model, setting, notes: [] };
+      const q = applyQ2n(base.model, base.layers, { lambda: 0.2, nullSpace: { t: 0.1 }, skipDown: true });
+      progress('q2n', 2, 2);
+      return { model: q.model, setting: `${setting}, Q2N t=0.1 λ=0.2`, notes: [] };
     }
     case 'quad': {
       const r = Math.max(1, Math.round(model.config.dim / 64) * 4);

@@ -1,0 +1,69 @@
+import { describe, it, expect, vi, beforeEach, afterEach } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dataDir, hasData } from '@llmpress/tensor/testing';
+import { main, EXIT } from './main.js';
+
+let stdout = '', stderr = '';
+beforeEach(() => {
+  stdout = ''; stderr = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((s: any) => { stdout += String(s); return true; });
+  vi.spyOn(process.stderr, 'write').mockImplementation((s: any) => { stderr += String(s); return true; });
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe('llmpress CLI', () => {
+  it('usage errors exit 2 with the help text', async () => {
+    expect(await main([])).toBe(EXIT.usage);
+    expect(await main(['frobnicate'])).toBe(EXIT.usage);
+    expect(stderr).toMatch(/unknown command 'frobnicate'/);
+    expect(await main(['compress', 'x.bin', '--method', 'zip', '--out', 'y'])).toBe(EXIT.usage);
+    expect(stderr).toMatch(/--method must be one of svd-llm/);
+    expect(await main(['--help'])).toBe(EXIT.ok);
+  });
+
+  it('a malformed model file exits 3 with a message naming the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmpress-cli-'));
+    try {
+      const bad = join(dir, 'bad.safetensors');
+      writeFileSync(bad, new Uint8Array([255, 255, 255, 255, 0, 0, 0, 0, 1, 2]));
+      expect(await main(['inspect', bad])).toBe(EXIT.badInput);
+      expect(stderr).toMatch(/bad\.safetensors/);
+      expect(await main(['inspect', join(dir, 'missing.bin')])).toBe(EXIT.badInput);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  it.skipIf(!hasData())('inspects llama2.c, GGUF and Hugging Face checkpoints', async () => {
+    expect(await main(['inspect', join(dataDir(), 'stories260K', 'stories260K.bin')])).toBe(EXIT.ok);
+    expect(stdout).toMatch(/llama2\.c checkpoint .*shared classifier/);
+    expect(stdout).toMatch(/260,032 parameters/);
+    expect(await main(['inspect', join(dataDir(), 'formats', 'gguf-stories260K-requantized', 'stories260K-q4_0-f16.gguf')])).toBe(EXIT.ok);
+    expect(stdout).toMatch(/GGUF v3/);
+    expect(stdout).toMatch(/\| Q4_0 \|/);
+    expect(await main(['inspect', join(dataDir(), 'formats', 'hf-tiny-random-llama-2')])).toBe(EXIT.ok);
+    expect(stdout).toMatch(/\| BF16 \| 21 \|/);
+  });
+
+  it.skipIf(!hasData())('compress never overwrites its input or an existing output, and writes atomically', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmpress-cli-'));
+    try {
+      const model = join(dataDir(), 'stories260K', 'stories260K.bin');
+      const before = readFileSync(model);
+      expect(await main(['compress', model, '--method', 'rtn', '--out', model])).toBe(EXIT.refused);
+      const existing = join(dir, 'keep.safetensors');
+      writeFileSync(existing, 'precious');
+      expect(await main(['compress', model, '--method', 'rtn', '--out', existing])).toBe(EXIT.refused);
+      expect(readFileSync(existing, 'utf8')).toBe('precious');
+      const out = join(dir, 'rtn.safetensors');
+      expect(await main(['compress', model, '--method', 'rtn', '--bits', '4', '--out', out])).toBe(EXIT.ok);
+      expect(existsSync(out)).toBe(true);
+      expect(stdout).toMatch(/\| rtn \(W4 g32\) \|/);
+      expect(readFileSync(model).equals(before)).toBe(true);
+      expect(await main(['eval', out, '--windows', '1', '--json'])).toBe(EXIT.ok);
+      const r = JSON.parse(stdout.trim().split('\n').at(-1)!);
+      expect(r.ppl).toBeGreaterThan(1);
+      expect(r.ppl).toBeLessThan(20);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+});
