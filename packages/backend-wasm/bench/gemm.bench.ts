@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { referenceBackend, type Backend } from '@llmpress/tensor';
-import { createWasmBackend, type WasmBackend } from '../src/node.js';
+import { createWasmBackend, packInt4, type WasmBackend } from '../src/node.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
@@ -182,6 +182,27 @@ for (const c of cases) {
       if (threads === 1) {
         const y = new Arr(m);
         entries.push({ impl: `${impl} (copy-in)`, threads, note: 'A copied into WASM memory per call', times: [], cpu: [], run: () => be.gemv({ trans: false, m, n, alpha: 1, a: A, aOffset: 0, lda: n, x: B, xOffset: 0, beta: 0, y, yOffset: 0 }), verify: () => check(c, A, B, y) });
+      }
+      if (c.dtype === 'f32' && impl === 'wasm relaxed-simd') {
+        // int4 weights (resident, packed, group 128) dequantized on the fly: the quantizers' GEMV
+        const G = 128, q = new Int8Array(m * n);
+        for (let i = 0; i < q.length; i++) q[i] = Math.max(-8, Math.min(7, Math.round(A[i]! * 7)));
+        const w = be.allocateBytes!((m * n) / 2); w.set(packInt4(q, m, n));
+        const scales = new Float32Array((m * n) / G).fill(1 / 7);
+        const x = B as Float32Array, y = new Float32Array(m);
+        entries.push({
+          impl: `wasm int4Gemv g${G} (resident W)`, threads, times: [], cpu: [],
+          run: () => be.extra.int4Gemv({ m, n, groupSize: G, w, scales, x, y }),
+          verify: () => {
+            for (let i = 0; i < m; i++) {
+              let s = 0, bd = 0;
+              for (let j = 0; j < n; j++) { const v = scales[(i * n + j) / G | 0]! * q[i * n + j]! * x[j]!; s += v; bd += Math.abs(v); }
+              if (!(Math.abs(y[i]! - s) <= 4 * (n + 4) * 2 ** -23 * bd + 1e-30)) return `int4Gemv y[${i}] = ${y[i]}, want ${s}`;
+            }
+            return null;
+          },
+          done: () => be.release(w),
+        });
       }
     }
   }
