@@ -48,7 +48,7 @@ describe('TTLinear', () => {
         const ref = reference(w, absW, x.data, T, m, n);
         const K = layer.ranks.reduce((a, b) => a + b, 0) * Math.max(...cd) * rd.length + n;
         for (let i = 0; i < y.size; i++) expect(Math.abs(y.data[i]! - ref.y[i]!)).toBeLessThanOrEqual(dotTolerance('f32', K, 4) * ref.b[i]! + 1e-30);
-      }), { numRuns: 60 });
+      }), { numRuns: 40 });
   });
 
   it('a large-P, small-R shape exercises the permuted single-GEMM path', () => {
@@ -110,7 +110,7 @@ describe('sparse parts', () => {
       expect(sp.bytes()).toBe(CsrMatrix.bytesFor(m, n, nnz));
       const s = sp.serialize('x.');
       expect(Object.values(s.tensors).reduce((a, t) => a + t.data.byteLength, 0)).toBe(sp.bytes());
-    }), { numRuns: 60 });
+    }), { numRuns: 40 });
     expect(Array.from(topK([1, 3, 3, 2, 3, NaN], 3))).toEqual([1, 2, 4]);
     expect(Array.from(topK([1, 3, 3, 2, 3, NaN], 2))).toEqual([1, 2]);
     expect(Array.from(topK([5, NaN, 1], 3))).toEqual([0, 1, 2]);
@@ -152,7 +152,7 @@ describe('sparse parts', () => {
       expect(Sparse24Matrix.bytesFor(m, n, covered)).toBe(want);
       const s = sp.serialize('y.');
       expect(Object.values(s.tensors).reduce((a, t) => a + t.data.byteLength, 0)).toBe(sp.bytes());
-    }), { numRuns: 60 });
+    }), { numRuns: 40 });
     expect(() => Sparse24Matrix.fromDense(new Float64Array(6), 2, 3)).toThrow(/Sparse24Matrix.fromDense: argument 'n'/);
   });
 });

@@ -48,7 +48,7 @@ describe('TT-SVD', () => {
       expect(res.ranks).toEqual(ranks);
       const back = ttToDense(res);
       expect(diffNorm(back, w)).toBeLessThanOrEqual(tolerance('f64', w.length, 100) * frob(w));
-    }), { numRuns: 40 });
+    }), { numRuns: 30 });
   });
 
   it('respects the error budget ε‖W‖ and reports the true error', () => {
@@ -61,7 +61,7 @@ describe('TT-SVD', () => {
       expect(err).toBeLessThanOrEqual(eps * nw * (1 + 1e-10));
       expect(Math.abs(err - res.error)).toBeLessThanOrEqual(tolerance('f64', w.length, 1000) * nw);
       for (const disc of res.discarded) expect(disc).toBeLessThanOrEqual(eps * nw / Math.sqrt(dims.length - 1) * (1 + 1e-12));
-    }), { numRuns: 40 });
+    }), { numRuns: 30 });
   });
 
   it('caps ranks with maxRank', () => {
