@@ -70,6 +70,10 @@ describe('calibration capture', () => {
     const m = randomModel({}, 6);
     const ref = captureLinearStats(m, windows);
     await sequentialCalibration(m, m.clone(), windows, (b, st) => {
+      expect(st.get('k')!.gram).toEqual(st.get('q')!.gram);
+      expect(st.get('k')!.gram).not.toBe(st.get('q')!.gram); // copies, not shared arrays
+      expect(st.get('up')!.crossGram).toEqual(st.get('gate')!.crossGram);
+      expect(st.get('v')!.count).toBe(13);
       for (const [r, s] of st) {
         expect(relErr(s.gram, s.origGram)).toBe(0);
         expect(relErr(s.crossGram, s.origGram)).toBeLessThan(1e-12);

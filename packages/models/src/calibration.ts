@@ -218,6 +218,11 @@ export async function sequentialCalibration(
   const inputs = inputsOf(fn, windows);
   const { roles } = checkRolesBlocks(fn, original, opts.roles);
   const backend = resolveBackend(fn, opts.backend);
+  // linears that read the same input (q/k/v, gate/up) share one accumulation: the first requested role of each site leads
+  const SITE: Record<LinearRole, string> = { q: 'attn', k: 'attn', v: 'attn', o: 'o', gate: 'ffn', up: 'ffn', down: 'down' };
+  const leaderOf = new Map<LinearRole, LinearRole>();
+  const siteLeader = new Map<string, LinearRole>();
+  for (const r of roles) { if (!siteLeader.has(SITE[r])) siteLeader.set(SITE[r], r); leaderOf.set(r, siteLeader.get(SITE[r])!); }
   const xs = inputs.map((ids) => original.embed(ids));
   const xh = inputs.map((ids) => working.embed(ids));
   for (let b = 0; b < a.nLayers; b++) {
@@ -235,6 +240,7 @@ export async function sequentialCalibration(
       const capW = new Map<LinearRole, Float32Array>();
       working.runBlock(b, xh[i]!.slice(), t, new Fp32KVCache(w, { backend }), { backend, hooks: { onLinearInput: (_n, r, _b, x) => { if (stats.has(r)) capW.set(r, x.contiguous().data as Float32Array); } } });
       for (const [r, s] of stats) {
+        if (leaderOf.get(r) !== r) { s.count += t; continue; } // same input as its site's leader: copied below
         const X = capO.get(r)!, Xh = capW.get(r)!;
         accumulateGram(s.gram, Xh, t, s.n, backend);
         accumulateGram(s.origGram, X, t, s.n, backend);
@@ -245,8 +251,15 @@ export async function sequentialCalibration(
       }
     }
     for (const [r, s] of stats) {
+      if (leaderOf.get(r) !== r) continue;
       const ao = absO.get(r)!, aw = absW.get(r)!;
       for (let j = 0; j < s.n; j++) { s.origMeanAbs[j] = ao[j]! / s.count; s.meanAbs[j] = aw[j]! / s.count; }
+    }
+    for (const [r, s] of stats) {
+      const L = stats.get(leaderOf.get(r)!)!;
+      if (L === s) continue;
+      s.gram = L.gram.slice(); s.origGram = L.origGram.slice(); s.crossGram = L.crossGram.slice();
+      s.meanAbs = L.meanAbs.slice(); s.origMeanAbs = L.origMeanAbs.slice();
     }
     await onBlock(b, stats);
     // advance the working stream through the (now replaced) block b
