@@ -40,7 +40,7 @@ const cases: Case[] = ([
 
 // ---- numpy / LAPACK reference, same run, single-threaded BLAS
 function numpyRef(cs: Case[]): Map<string, number> {
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  const env: Record<string, string | undefined> = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
   delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
   const r = spawnSync('python3', [fileURLToPath(new URL('./numpy_ref.py', import.meta.url))], { input: JSON.stringify(cs), env, encoding: 'utf8', maxBuffer: 1 << 24 });
   const out = new Map<string, number>();
