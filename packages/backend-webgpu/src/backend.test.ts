@@ -3,7 +3,7 @@
  * errors with shader and line, pipeline cache and buffer pool, f64 fallback, device loss.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArgumentError, referenceBackend, dotTolerance } from '@llmpress/tensor';
+import { ArgumentError, referenceBackend, dotTolerance, pickBackend } from '@llmpress/tensor';
 import { createWebGpuBackend, DeviceLostError, ShaderCompileError, type WebGpuBackend } from '@llmpress/backend-webgpu';
 import { createNodeWebGpuBackend, nodeWebGpuUnavailableReason } from '@llmpress/backend-webgpu/node';
 
@@ -31,6 +31,13 @@ describe('createWebGpuBackend without WebGPU', () => {
     expect(await createWebGpuBackend({ gpu: throwing, onUnavailable: (r) => reasons.push(r) })).toBeNull();
     expect(reasons[0]).toMatch(/no WebGPU adapter/);
     expect(reasons[1]).toMatch(/driver exploded/);
+  });
+  it('lets pickBackend fall back to the next candidate', async () => {
+    const noAdapter = { requestAdapter: async () => null } as unknown as GPU;
+    const skipped: string[] = [];
+    const picked = await pickBackend([() => createWebGpuBackend({ gpu: noAdapter }), referenceBackend], { onSkip: (n, r) => skipped.push(`${n}: ${r}`) });
+    expect(picked).toBe(referenceBackend);
+    expect(skipped).toEqual(['candidates[0]: factory returned null (not available here)']);
   });
 });
 
@@ -116,6 +123,26 @@ const reason = await nodeWebGpuUnavailableReason();
     expect(t.method).toBe(b.deviceFeatures.includes('timestamp-query') ? 'timestamp-query' : 'wall-clock');
     const g = await b.timeGemv({ m: 256, n: 256 }, 2);
     expect(g.ms).toBeGreaterThan(0);
+  });
+});
+
+(reason ? describe.skip : describe)('WebGPU calls larger than a binding', () => {
+  it('run on the reference backend (counted, still correct) instead of failing', async () => {
+    const b = (await createNodeWebGpuBackend({ maxBindingBytes: 4096 }))!;
+    try {
+      const m = 40, n = 30, k = 50; // A is 8000 bytes > 4096
+      const a = rand(m * k, 1), bb = rand(k * n, 2), c = new Float32Array(m * n), want = new Float32Array(m * n);
+      const args = { transA: false, transB: false, m, n, k, alpha: 1, a, aOffset: 0, lda: k, b: bb, bOffset: 0, ldb: n, beta: 0, cOffset: 0, ldc: n };
+      await b.gemmAsync({ ...args, c });
+      referenceBackend.gemm!({ ...args, c: want });
+      expect(Array.from(c)).toEqual(Array.from(want));
+      const small = new Float32Array(16);
+      await b.unaryAsync('abs', a.subarray(0, 16), small, 16); // 64 bytes: on the GPU
+      const s = b.stats();
+      expect(s.fallbacks['too-large']).toBe(1);
+      expect(s.dispatches).toBe(1);
+      await expect(createNodeWebGpuBackend({ maxBindingBytes: -1 })).rejects.toThrow(/options.maxBindingBytes/);
+    } finally { await b.dispose(); }
   });
 });
 

@@ -43,6 +43,11 @@ export interface WebGpuBackendOptions {
   onUnavailable?: (reason: string) => void;
   /** Called once when the device is lost. */
   onLost?: (error: DeviceLostError) => void;
+  /**
+   * Largest buffer binding a call may use, in bytes (default and upper bound: the device's
+   * `maxStorageBufferBindingSize`). Larger calls run on the reference backend, counted as `too-large`.
+   */
+  maxBindingBytes?: number;
 }
 
 export interface AdapterSummary {
@@ -145,6 +150,10 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
     device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'llmpress' });
   } catch (e) {
     return unavailable(`requestDevice failed: ${(e as Error)?.message ?? e}`);
+  }
+  if (options.maxBindingBytes !== undefined && !(typeof options.maxBindingBytes === 'number' && options.maxBindingBytes > 0)) {
+    device.destroy();
+    throw new ArgumentError('createWebGpuBackend', 'options.maxBindingBytes', options.maxBindingBytes, 'must be a positive number of bytes');
   }
   if (options.gemmKernel !== undefined && !['auto', 'tiled', 'register'].includes(options.gemmKernel)) {
     device.destroy();
@@ -311,7 +320,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
   }
 
   private fits(...bytes: number[]): boolean {
-    const lim = Math.min(this.limits.maxStorageBufferBindingSize || 134217728, this.limits.maxBufferSize || Infinity);
+    const lim = Math.min(this.limits.maxStorageBufferBindingSize || 134217728, this.limits.maxBufferSize || Infinity, this.options.maxBindingBytes ?? Infinity);
     return bytes.every((b) => b <= lim);
   }
 
