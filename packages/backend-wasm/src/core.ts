@@ -297,7 +297,8 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
     try {
       const A = operandIn(f, a, p.aOffset, sa); ops.push(A);
       const B = operandIn(f, b, p.bOffset, sb); ops.push(B);
-      const C = operandIn(f, c, p.cOffset, sc); ops.push(C);
+      // beta = 0 never reads C: skip its copy-in when C has no padding between rows to preserve
+      const C = operandIn(f, c, p.cOffset, sc, !(beta === 0 && (p.ldc === n || m === 1))); ops.push(C);
       const kern = f64 ? K.dgemm : K.sgemm;
       // Vector shapes go to the GEMV kernels (no packing): m = 1 (one token) or n = 1.
       const gv = f64 ? 'dgemv' : 'sgemv';
