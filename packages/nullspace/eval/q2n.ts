@@ -15,7 +15,7 @@ import type { Backend } from '@llmpress/tensor';
 import { evaluate, evalSplit, referenceLogits, type LlamaModel } from '@llmpress/models';
 import * as modelsNode from '@llmpress/models/node';
 import type { Bits } from '@llmpress/quantizers';
-import { quantizeWithGrams, applyQ2n, type ModelQ2nOptions, type QuantizedLayerRecord } from '../src/index.js';
+import { quantizeWithGrams, applyQ2n, gptqWorkingWeights, type ModelQ2nOptions, type QuantizedLayerRecord } from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -53,7 +53,8 @@ async function main() {
   console.log(`# Q2N on ${modelName}: ${split.eval.length} eval windows, ${split.calibration.length} calibration windows, g${group}, backend ${backend?.name ?? 'reference'}`);
   const ref = referenceLogits(model, split.eval, { backend });
   const rows: Row[] = [];
-  const dense = evaluate(model, split.eval, { reference: ref, backend });
+  const workingOnly = args.includes('--working-only');
+  const dense = workingOnly ? { ppl: NaN, kl: 0, top1: 1 } : evaluate(model, split.eval, { reference: ref, backend });
   rows.push({ method: 'dense', bits: 32, groupSize: 0, variant: '-', bytes: model.linearBytes(), bitsPerWeight: 32, ppl: dense.ppl, kl: dense.kl!, top1: dense.top1! });
   console.log(`dense: ppl ${dense.ppl.toFixed(4)}`);
   const evalRow = (m: LlamaModel, method: string, bits: number, variant: string, reports?: Map<string, any>) => {
@@ -73,7 +74,7 @@ async function main() {
     console.log(`${method} W${bits} [${variant}]: ppl ${r.ppl.toFixed(4)} kl ${r.kl!.toFixed(4)} top1 ${r.top1!.toFixed(4)} bytes ${row.bytes} (${((performance.now() - t) / 1000).toFixed(1)} s)`);
   };
   const q2nDefault: ModelQ2nOptions = { lambda: 0.2, nullSpace: { t: 0.1 }, skipDown: true };
-  for (const bits of bitsList) {
+  for (const bits of workingOnly ? [] : bitsList) {
     const spec = { bits, groupSize: group, scaleDtype: 'f16' as const };
     const rtn = await quantizeWithGrams(model, split.calibration, { quantizer: 'rtn', ...spec, backend });
     evalRow(rtn.model, 'RTN', bits, 'base');
@@ -98,12 +99,38 @@ async function main() {
       ab('incl. down', { skipDown: false });
     }
   }
+  // ablation: B built from GPTQ's error-fed working copy (the reference code's choice) instead of the original W
+  for (const bits of workingOnly ? ablateBits : []) {
+    const spec = { bits: bits as Bits, groupSize: group, scaleDtype: 'f16' as const };
+    const gp = await quantizeWithGrams(model, split.calibration, { quantizer: 'gptq', ...spec, actOrder: true, backend });
+    const layers = gp.layers.map((rec) => {
+      const n = rec.weight.shape[1]!;
+      const g = group > 0 && n % group === 0 ? group : 0;
+      return { ...rec, reference: gptqWorkingWeights(rec.weight, rec.gram, { ...spec, groupSize: g, actOrder: true }) };
+    });
+    const r = applyQ2n(gp.model, layers, q2nDefault);
+    evalRow(r.model, 'GPTQ+Q2N', bits, 'B from GPTQ working copy (reference code)', r.reports);
+  }
+  if (workingOnly) {
+    // merge into the existing table (rows with the same method/bits/variant are replaced)
+    let prev: any = { rows: [] };
+    try { prev = JSON.parse(readFileSync(out, 'utf8')); } catch { /* no table yet */ }
+    const key = (r: Row) => `${r.method}|${r.bits}|${r.variant}`;
+    const fresh = rows.filter((r) => r.method !== 'dense');
+    const keep = (prev.rows as Row[]).filter((r) => !fresh.some((f) => key(f) === key(r)));
+    prev.rows = [...keep, ...fresh];
+    prev.notes = (prev.notes ?? []).filter((x: string) => !x.includes('working weights'));
+    prev.notes.push("rows 'B from GPTQ working copy' come from `pnpm eval:q2n --working-only` (same protocol; GPTQ's working copy replayed by gptqWorkingWeights, checked code-for-code against gptq)");
+    writeFileSync(out, JSON.stringify(prev, null, 2) + '\n');
+    console.log(`merged ${fresh.length} rows into ${out}`);
+    await (backend as any)?.dispose?.();
+    return;
+  }
   const result = {
     model: modelName, protocol: { evalWindows: split.eval.length, calibrationWindows: split.calibration.length }, groupSize: group,
     notes: [
       'down_proj (172 inputs) is quantized per channel: 32 does not divide 172',
       'Q2N is a post-step: each layer uses the Gram its base quantizer saw (GPTQ: sequential, quantized prefix; RTN: original model)',
-      "ablation 'B from GPTQ working weights' not run: @llmpress/quantizers' gptq does not expose its error-fed working copy",
     ],
     rows,
   };

@@ -23,6 +23,8 @@ export interface QuantizedLayerRecord {
   layer: QuantizedLinear;
   /** Σ x xᵀ of this layer's calibration inputs (f64). */
   gram: Tensor<'f64'>;
+  /** Optional weight to build B from instead of `weight` (ablation: GPTQ's working copy). */
+  reference?: Tensor;
 }
 
 export interface BaseQuantOptions extends GptqOptions {
@@ -96,7 +98,7 @@ export function applyQ2n(base: LlamaModel, layers: readonly QuantizedLayerRecord
   const reports = new Map<string, Q2nReport>();
   for (const rec of layers) {
     if (skipDown && rec.role === 'down') continue;
-    const { layer, report } = q2nLayer(rec.weight, rec.layer, rec.gram, options);
+    const { layer, report } = q2nLayer(rec.weight, rec.layer, rec.gram, rec.reference ? { ...options, reference: rec.reference } : options);
     out.setLinear(rec.name, layer);
     reports.set(rec.name, report);
   }
