@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { ArgumentError, DTypeError, ShapeError, UnsupportedError, LlmpressError, referenceBackend, matmul, randn, maxAbsDiff, EPS } from '@llmpress/tensor';
 import { createWasmBackend, wasmFeatures, type WasmBackend } from './node.js';
-import { createWasmBackend as createWebBackend } from './index.js';
+import { createWasmBackend as createWebBackend, createWasmBackendWith } from './index.js';
 
 function fill(arr: Float32Array | Float64Array, seed: number) {
   let s = seed >>> 0 || 1;
@@ -77,6 +77,27 @@ describe('createWasmBackend', () => {
     referenceBackend.gemv!({ trans: false, m: 3, n: 4, alpha: 1, a, aOffset: 0, lda: 4, x, xOffset: 0, beta: 0, y: want, yOffset: 0 });
     for (let i = 0; i < 3; i++) expect(Math.abs(y[i]! - want[i]!)).toBeLessThanOrEqual(16 * EPS.f32);
     await b.dispose();
+  });
+
+  it('falls back to one thread, with a note, when workers fail to start', async () => {
+    const { nodePlatform } = await import('./node.js');
+    let terminated = 0;
+    const broken = {
+      ...nodePlatform,
+      spawnWorker: () => ({ postMessage() {}, firstMessage: () => Promise.reject(new Error('boom')), terminate() { terminated++; } }),
+    };
+    const b = (await createWasmBackendWith(broken, { threads: 3 }))!;
+    expect(b.capabilities.threads).toBe(1);
+    expect(b.capabilities.features).not.toContain('threads');
+    expect(b.threadsNote).toContain('boom');
+    expect(terminated).toBe(1);
+    const a = fill(new Float32Array(200 * 200), 1), c = new Float32Array(200 * 200);
+    b.gemm({ transA: false, transB: false, m: 200, n: 200, k: 200, alpha: 1, a, aOffset: 0, lda: 200, b: a, bOffset: 0, ldb: 200, beta: 0, c, cOffset: 0, ldc: 200 });
+    expect(b.stats()).toEqual({ singleThreadCalls: 1, parallelCalls: 0 });
+    await b.dispose();
+    const web = (await createWebBackend({ threads: 2 }))!;
+    expect(web.threadsNote).toBeDefined();
+    await web.dispose();
   });
 
   it('rejects bad options with typed errors', async () => {

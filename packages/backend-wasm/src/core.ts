@@ -59,6 +59,8 @@ export interface WasmBackend extends Backend {
   allocateBytes?(n: number): Uint8Array;
   release(array: ArrayBufferView): void;
   dispose(): Promise<void>;
+  /** Why fewer threads run than were asked for (undefined when all started). */
+  readonly threadsNote?: string;
   /** Counters for diagnostics: calls that ran on one thread vs split across threads. */
   stats(): { singleThreadCalls: number; parallelCalls: number };
 }
@@ -156,7 +158,10 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   const relaxed = feat.relaxedSimd && options.relaxedSimd !== false;
   const wanted = th === 'auto' ? Math.max(1, Math.min(16, platform.hardwareConcurrency())) : th;
   const canThread = feat.sharedMemory && typeof platform.spawnWorker === 'function' && platform.threadsUnavailableReason?.() === undefined;
-  const nThreads = canThread ? wanted : 1;
+  let nThreads = canThread ? wanted : 1;
+  let threadsNote: string | undefined = wanted > 1 && !canThread
+    ? (!feat.sharedMemory ? 'no shared WebAssembly memory here (SharedArrayBuffer unavailable)' : platform.threadsUnavailableReason?.() ?? 'this platform cannot start workers')
+    : undefined;
 
   // Memory: shared whenever the engine allows it (so `grow` never detaches arrays from allocate()).
   let memory: WebAssembly.Memory | undefined;
@@ -203,8 +208,12 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
         if (msg !== 'ready') throw new UnsupportedError(fn, `worker ${t} failed to start: ${String(msg)}`);
       }
     } catch (e) {
+      // fall back to one thread rather than failing: the caller still gets a working backend
       for (const w of workers) w.handle.terminate();
-      throw e;
+      workers.length = 0;
+      threadsNote = `worker threads failed to start (${String((e as Error)?.message ?? e)}); running single-threaded`;
+      nThreads = 1;
+      while (scratch.length > 1) alloc.release(scratch.pop()!);
     }
   }
   let disposed = false;
@@ -522,6 +531,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
     release,
     dispose,
     stats: () => ({ singleThreadCalls, parallelCalls }),
+    threadsNote,
     extra,
     ...(shared ? { allocate, allocateBytes } : {}),
   } as WasmBackend;
