@@ -1,0 +1,73 @@
+/**
+ * The demo's web-safe pipeline in Node: format sniffing, the disjoint text split, one method end to
+ * end on a small random model.
+ */
+import { describe, expect, it } from 'vitest';
+import { ArgumentError } from '@llmpress/tensor';
+import { randomModel, saveModelBytes, loadCompressedModel, writeLlama2c, type Tokenizer } from '@llmpress/models';
+import { loadCheckpoint, runDemo, sniffFormat, splitText, compressedBytes, DEMO_KINDS } from './pipeline.js';
+
+/** A byte-level tokenizer for the random model's 40-token vocabulary (ids 3..39 ← chars). */
+const toyTokenizer: Tokenizer = {
+  encode: (t: string, o: { bos?: boolean } = {}) => [...(o.bos === false ? [] : [1]), ...[...t].map((ch) => 3 + (ch.charCodeAt(0) % 37))],
+  decode: (ids: readonly number[]) => ids.filter((i) => i > 2).map((i) => String.fromCharCode(94 + i - 3)).join(''),
+  decodeToken: () => '', decodeTokenBytes: () => new Uint8Array(),
+} as any;
+
+describe('splitText', () => {
+  it('keeps evaluation and calibration windows disjoint for short texts', () => {
+    const ids = Array.from({ length: 10 * 32 + 1 }, (_, i) => 3 + (i % 30));
+    const s = splitText(ids, 4, { len: 32, calibCount: 8 });
+    expect(s.eval.length).toBe(4);
+    expect(s.calibStart).toBe(4);
+    expect(s.calibration.length).toBe(6); // 10 windows available, 4 for evaluation
+    for (const e of s.eval) for (const c of s.calibration) expect(e.span[1] <= c.span[0] || c.span[1] <= e.span[0]).toBe(true);
+  });
+  it('uses the standard split (calibration 200..231) for long texts', () => {
+    const ids = Array.from({ length: 240 * 16 + 1 }, (_, i) => 3 + (i % 30));
+    const s = splitText(ids, 4, { len: 16 });
+    expect(s.calibStart).toBe(200);
+    expect(s.calibration.length).toBe(32);
+    expect(s.calibration[0]!.span[0]).toBe(200 * 16);
+  });
+  it('names the function and argument when the text is too short', () => {
+    expect(() => splitText([1, 2, 3], 4, { len: 16 })).toThrow(ArgumentError);
+    expect(() => splitText([1, 2, 3], 4, { len: 16 })).toThrow(/splitText: argument 'ids'/);
+    expect(() => splitText([1, 2, 3], 0)).toThrow(/evalCount/);
+  });
+});
+
+describe('loadCheckpoint', () => {
+  it('sniffs llama2c, safetensors and gguf bytes', () => {
+    const m = randomModel({}, 3);
+    expect(sniffFormat({ name: 'x.bin', bytes: writeLlama2c(m) })).toBe('llama2c');
+    expect(sniffFormat({ name: 'x.safetensors', bytes: saveModelBytes(m) })).toBe('safetensors');
+    expect(sniffFormat({ name: 'x.gguf', bytes: new Uint8Array([0x47, 0x47, 0x55, 0x46, 3, 0, 0, 0]) })).toBe('gguf');
+  });
+  it('asks for a tokenizer when the checkpoint has none', () => {
+    const m = randomModel({}, 3);
+    expect(() => loadCheckpoint([{ name: 'm.bin', bytes: writeLlama2c(m) }])).toThrow(/loadCheckpoint: argument 'tokenizerFile'/);
+    expect(() => loadCheckpoint([])).toThrow(/loadCheckpoint: argument 'files'/);
+  });
+});
+
+describe('runDemo (random model)', () => {
+  it('compresses with RTN 3-bit, evaluates, generates and reports; the saved bytes reload to the same perplexity', async () => {
+    const model = randomModel({ seqLen: 64 }, 5);
+    const text = 'the quick brown fox jumps over the lazy dog. '.repeat(40);
+    const stages = new Set<string>();
+    const r = await runDemo({ model, tokenizer: toyTokenizer, format: 'llama2c', name: 'random' }, text, {
+      method: 'rtn', bits: 3, groupSize: 16, evalWindows: 3, windowLen: 32, calibWindows: 8, genTokens: 8, onProgress: (s) => stages.add(s.split(' ')[0]!),
+    });
+    expect(Number.isFinite(r.dense.ppl) && Number.isFinite(r.compressed.ppl)).toBe(true);
+    expect(r.compressed.kl).toBeGreaterThan(0);
+    expect(r.compressed.linearBytes).toBeLessThan(r.dense.linearBytes / 4);
+    expect(r.windows).toMatchObject({ eval: 3, len: 32, calibStart: 3 });
+    expect(r.reportHtml).toContain('<svg');
+    expect(r.generations.dense.length).toBeGreaterThan(0);
+    expect([...stages]).toEqual(expect.arrayContaining(['tokenize', 'dense', 'compressed', 'generation']));
+    const back = loadCompressedModel(compressedBytes(r.model), { kinds: DEMO_KINDS });
+    expect(back.linearBytes()).toBe(r.model.linearBytes());
+  });
+});
+// The real model (stories260K + TinyStories) runs through the page in ../e2e.test.ts.
