@@ -117,6 +117,40 @@ const reason = await nodeWebGpuUnavailableReason();
     expect(worst).toBeGreaterThanOrEqual(0);
   });
 
+  it('pinned operands are uploaded once, read with their offsets, and are snapshots until re-pinned', async () => {
+    const m = 9, n = 7, k = 11, off = 5;
+    const w = rand(off + n * k, 21); // B stored transposed [n, k] after an offset, like a weight matrix
+    const x = rand(m * k, 22), c = new Float32Array(m * n), want = new Float32Array(m * n);
+    const args = { transA: false, transB: true, m, n, k, alpha: 1, a: x, aOffset: 0, lda: k, b: w, bOffset: off, ldb: k, beta: 0, cOffset: 0, ldc: n };
+    b.pin(w);
+    const up0 = b.stats().uploadedBytes;
+    await b.gemmAsync({ ...args, c });
+    await b.gemmAsync({ ...args, c });
+    expect(b.stats().uploadedBytes - up0).toBe(2 * m * k * 4); // only A moved
+    referenceBackend.gemm!({ ...args, c: want });
+    const tol = dotTolerance('f32', k, 4) * k;
+    for (let i = 0; i < m * n; i++) expect(Math.abs(c[i]! - want[i]!)).toBeLessThanOrEqual(tol);
+    w[off] = 100; // CPU change without re-pin: the device still has the snapshot
+    await b.gemmAsync({ ...args, c });
+    for (let i = 0; i < m * n; i++) expect(Math.abs(c[i]! - want[i]!)).toBeLessThanOrEqual(tol);
+    b.pin(w); // refresh
+    await b.gemmAsync({ ...args, c });
+    referenceBackend.gemm!({ ...args, c: want });
+    expect(Math.abs(c[0]! - want[0]!)).toBeLessThanOrEqual(dotTolerance('f32', k, 4) * (k + 100));
+    expect(Math.abs(c[0]! - want[0]!)).toBeLessThan(1); // and it did change
+    // GEMV with a pinned matrix and offset x
+    const xv = rand(3 + k, 23), y = new Float32Array(n), yw = new Float32Array(n);
+    const gv = { trans: false, m: n, n: k, alpha: 1, a: w, aOffset: off, lda: k, x: xv, xOffset: 3, beta: 0, yOffset: 0 };
+    await b.gemvAsync({ ...gv, y });
+    referenceBackend.gemv!({ ...gv, y: yw });
+    for (let i = 0; i < n; i++) expect(Math.abs(y[i]! - yw[i]!)).toBeLessThanOrEqual(dotTolerance('f32', k, 4) * (k + 100));
+    b.unpin(w);
+    const up1 = b.stats().uploadedBytes;
+    await b.gemmAsync({ ...args, c });
+    expect(b.stats().uploadedBytes - up1).toBe(m * k * 4 + ((n - 1) * k + k) * 4); // both operands again
+    expect(() => b.pin(new Float64Array(4) as any)).toThrow(/pin: argument 'array' must be a Float32Array, got Float64Array/);
+  });
+
   it('times kernels with timestamp queries when the device has them', async () => {
     const t = await b.timeGemm({ m: 64, n: 64, k: 64 }, 2);
     expect(t.ms).toBeGreaterThan(0);

@@ -4,7 +4,7 @@
  * GPU object in Node, see `./node`).
  */
 import {
-  ArgumentError, LlmpressError, referenceBackend,
+  ArgumentError, DTypeError, LlmpressError, referenceBackend,
   type Backend, type BackendCapabilities, type BinaryOp, type FloatArray, type GemmArgs, type GemvArgs, type ReduceOp, type UnaryOp,
 } from '@llmpress/tensor';
 import { DeviceLostError, ShaderCompileError, WebGpuError, type ShaderMessage } from './errors.js';
@@ -104,6 +104,14 @@ export interface WebGpuBackend extends Backend {
   quantizeInt4Async(args: Int4QuantizeArgs): Promise<Int4Packed>;
   /** The f32 matrix the packed codes and scales stand for. */
   dequantizeInt4Async(args: Int4Packed): Promise<Float32Array>;
+  /**
+   * Uploads `array` once and keeps it on the device: later calls that pass this same array object
+   * (as GEMM `a`/`b` or GEMV `a`/`x`, any offset) read the resident copy instead of uploading.
+   * The resident copy is a SNAPSHOT: after changing the array on the CPU, call `pin` again
+   * (re-uploads) or `unpin`. For weights that do not change.
+   */
+  pin(array: Float32Array): void;
+  unpin(array: Float32Array): void;
   /** Test hook: destroys the device as a driver reset would (the backend stays usable per `onDeviceLost`). */
   simulateDeviceLoss(): void;
   dispose(): Promise<void>;
@@ -194,6 +202,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
   private warnedLost = false;
   private readonly counters = { dispatches: 0, uploadedBytes: 0, downloadedBytes: 0, pipelinesCompiled: 0, pipelineCacheHits: 0 };
   private readonly fallbackCounts: Record<string, number> = {};
+  private readonly pinned = new WeakMap<FloatArray, GPUBuffer>();
+  private readonly pinnedBuffers = new Set<GPUBuffer>();
 
   constructor(private readonly device: GPUDevice, adapter: AdapterSummary, private readonly options: WebGpuBackendOptions) {
     this.adapter = adapter;
@@ -220,6 +230,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
       timeGemm: (shape: any, runs?: number) => this.timeGemm(shape, runs),
       timeGemv: (shape: any, runs?: number) => this.timeGemv(shape, runs),
       int4GemvAsync: (a: Int4GemvArgs) => this.int4GemvAsync(a),
+      pin: (a: Float32Array) => this.pin(a),
+      unpin: (a: Float32Array) => this.unpin(a),
       quantizeInt4Async: (a: Int4QuantizeArgs) => this.quantizeInt4Async(a),
       dequantizeInt4Async: (a: Int4Packed) => this.dequantizeInt4Async(a),
     });
@@ -287,6 +299,35 @@ class WebGpuBackendImpl implements WebGpuBackend {
     this.cache.set(source, p);
     p.catch(() => this.cache.delete(source));
     return p;
+  }
+
+  pin(array: Float32Array): void {
+    const fn = 'WebGpuBackend.pin';
+    this.checkUsable(fn);
+    if (!(array instanceof Float32Array)) throw new DTypeError(fn, `argument 'array' must be a Float32Array, got ${array === null ? 'null' : typeof array === 'object' ? (array as object).constructor?.name : typeof array}`);
+    if (!this.fits(array.length * 4)) throw new ArgumentError(fn, 'array', array, `must fit one storage binding (${this.limits.maxStorageBufferBindingSize} bytes)`);
+    this.unpin(array);
+    const buf = this.device.createBuffer({ size: Math.max(4, array.length * 4), usage: STORAGE_IN, label: 'llmpress-pinned' });
+    if (array.length) this.device.queue.writeBuffer(buf, 0, array as Float32Array<ArrayBuffer>, 0, array.length);
+    this.counters.uploadedBytes += array.length * 4;
+    this.pinned.set(array, buf);
+    this.pinnedBuffers.add(buf);
+  }
+
+  unpin(array: Float32Array): void {
+    const buf = this.pinned.get(array);
+    if (!buf) return;
+    this.pinned.delete(array);
+    this.pinnedBuffers.delete(buf);
+    try { buf.destroy(); } catch { /* device gone */ }
+  }
+
+  /** A storage binding for `count` elements of `data` from `offset`: the pinned copy, or a fresh upload (a temp). */
+  private operand(data: Float32Array, offset: number, count: number): { buffer: GPUBuffer; size: number; off: number; temp: GPUBuffer | null } {
+    const res = this.pinned.get(data);
+    if (res) return { buffer: res, size: Math.max(4, data.length * 4), off: offset, temp: null };
+    const buf = this.upload(data, offset, count);
+    return { buffer: buf, size: count * 4, off: 0, temp: buf };
   }
 
   private upload(data: Float32Array, offset: number, count: number): GPUBuffer {
@@ -415,11 +456,12 @@ class WebGpuBackendImpl implements WebGpuBackend {
     await this.exec(fn, async () => {
       const source = gemmShader({ transA: p.transA, transB: p.transB, kernel: this.gemmKernel });
       const pipeline = await this.compile(`gemm-${this.gemmKernel}${p.transA ? '-tA' : ''}${p.transB ? '-tB' : ''}`, source);
-      const a = this.upload(p.a as Float32Array, p.aOffset, spans.a);
-      const b = this.upload(p.b as Float32Array, p.bOffset, spans.b);
+      const a = this.operand(p.a as Float32Array, p.aOffset, spans.a);
+      const b = this.operand(p.b as Float32Array, p.bOffset, spans.b);
       const c = this.pool.acquire(m * n * 4, STORAGE_OUT, 'llmpress-out');
-      const u = this.uniform([['u32', m], ['u32', n], ['u32', k], ['u32', p.lda], ['u32', p.ldb], ['f32', p.alpha], ['u32', 0], ['u32', 0]], GEMM_UNIFORM_BYTES);
-      const out = await this.run(fn, [{ pipeline, bindings: [{ buffer: a, size: spans.a * 4 }, { buffer: b, size: spans.b * 4 }, { buffer: c, size: m * n * 4 }, { buffer: u, size: GEMM_UNIFORM_BYTES }], groups: [gx, gy, 1] }], [a, b, c, u], { buffer: c, size: m * n * 4 });
+      const u = this.uniform([['u32', m], ['u32', n], ['u32', k], ['u32', p.lda], ['u32', p.ldb], ['f32', p.alpha], ['u32', a.off], ['u32', b.off]], GEMM_UNIFORM_BYTES);
+      const temps = [a.temp, b.temp, c, u].filter((x): x is GPUBuffer => x !== null);
+      const out = await this.run(fn, [{ pipeline, bindings: [a, b, { buffer: c, size: m * n * 4 }, { buffer: u, size: GEMM_UNIFORM_BYTES }], groups: [gx, gy, 1] }], temps, { buffer: c, size: m * n * 4 });
       const cc = p.c, beta = p.beta;
       for (let i = 0; i < m; i++) {
         const row = p.cOffset + i * p.ldc, src = i * n;
@@ -453,12 +495,13 @@ class WebGpuBackendImpl implements WebGpuBackend {
     if (!this.fits(sa * 4)) { this.fallback('too-large'); referenceBackend.gemv!(p); return; }
     await this.exec(fn, async () => {
       const pipeline = await this.compile(`gemv${p.trans ? '-t' : ''}`, gemvShader(p.trans, this.gemmKernel));
-      const a = this.upload(p.a as Float32Array, p.aOffset, sa);
-      const x = this.upload(p.x as Float32Array, p.xOffset, lx);
+      const a = this.operand(p.a as Float32Array, p.aOffset, sa);
+      const x = this.operand(p.x as Float32Array, p.xOffset, lx);
       const y = this.pool.acquire(ly * 4, STORAGE_OUT, 'llmpress-out');
-      const u = this.uniform([['u32', m], ['u32', n], ['u32', p.lda], ['f32', p.alpha]], GEMV_UNIFORM_BYTES);
+      const u = this.uniform([['u32', m], ['u32', n], ['u32', p.lda], ['f32', p.alpha], ['u32', a.off], ['u32', x.off], ['u32', 0], ['u32', 0]], GEMV_UNIFORM_BYTES);
       const groups = this.gemvGroups(p.trans, m, n);
-      const out = await this.run(fn, [{ pipeline, bindings: [{ buffer: a, size: sa * 4 }, { buffer: x, size: lx * 4 }, { buffer: y, size: ly * 4 }, { buffer: u, size: GEMV_UNIFORM_BYTES }], groups }], [a, x, y, u], { buffer: y, size: ly * 4 });
+      const temps = [a.temp, x.temp, y, u].filter((t): t is GPUBuffer => t !== null);
+      const out = await this.run(fn, [{ pipeline, bindings: [a, x, { buffer: y, size: ly * 4 }, { buffer: u, size: GEMV_UNIFORM_BYTES }], groups }], temps, { buffer: y, size: ly * 4 });
       for (let i = 0; i < ly; i++) {
         const idx = p.yOffset + i;
         p.y[idx] = p.beta === 0 ? out[i]! : out[i]! + p.beta * p.y[idx]!;
@@ -722,7 +765,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
     const lx = trans ? m : n, ly = trans ? n : m;
     const a = this.randomBuffer(m * n, 1), x = this.randomBuffer(lx, 2);
     const y = this.pool.acquire(ly * 4, STORAGE_OUT);
-    const u = this.uniform([['u32', m], ['u32', n], ['u32', n], ['f32', 1]], GEMV_UNIFORM_BYTES);
+    const u = this.uniform([['u32', m], ['u32', n], ['u32', n], ['f32', 1], ['u32', 0], ['u32', 0], ['u32', 0], ['u32', 0]], GEMV_UNIFORM_BYTES);
     const pass: Pass = { pipeline, bindings: [{ buffer: a, size: m * n * 4 }, { buffer: x, size: lx * 4 }, { buffer: y, size: ly * 4 }, { buffer: u, size: GEMV_UNIFORM_BYTES }], groups: this.gemvGroups(trans, m, n) };
     return this.timePasses(fn, [pass], [a, x, y, u], runs);
   }
@@ -737,6 +780,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
     this.disposed = true;
     this.cache.clear();
     try { this.pool.clear(); } catch { /* device may be gone */ }
+    for (const b of this.pinnedBuffers) { try { b.destroy(); } catch { /* device gone */ } }
+    this.pinnedBuffers.clear();
     this.device.destroy();
   }
 }

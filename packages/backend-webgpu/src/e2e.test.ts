@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { referenceBackend, tolerance } from '@llmpress/tensor';
 import { dataDir, hasData } from '@llmpress/tensor/testing';
 import { createNodeWebGpuBackend, nodeWebGpuUnavailableReason } from '@llmpress/backend-webgpu/node';
-import { argmaxRows, asyncOps, forward, parseLlama2c } from '../examples/forward-stories260k.js';
+import { argmaxRows, asyncOps, forward, parseLlama2c, pinWeights } from '../examples/forward-stories260k.js';
 
 const reason = !hasData() ? `no model data under ${dataDir()} (set LLMPRESS_DATA)` : await nodeWebGpuUnavailableReason();
 
@@ -31,6 +31,12 @@ describe('end to end: stories260K forward pass on WebGPU', () => {
       const s = gpu.stats();
       expect(s.dispatches).toBeGreaterThan(5 * 10 * 1); // every layer's GEMMs ran on the device
       expect(s.fallbacks).toEqual({});
+      // with the weights pinned on the device: same logits bit for bit, far fewer bytes uploaded
+      const up0 = gpu.stats().uploadedBytes, pinned = pinWeights(model, gpu);
+      const lp = await forward(model, window, asyncOps(gpu));
+      expect(Array.from(lp)).toEqual(Array.from(lg));
+      const upPinned = gpu.stats().uploadedBytes - up0 - pinned;
+      expect(upPinned).toBe(up0 - pinned); // exactly the weight bytes are no longer uploaded per pass
     } finally {
       await gpu.dispose();
     }

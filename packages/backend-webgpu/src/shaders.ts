@@ -18,14 +18,15 @@ export interface GemmShaderOptions {
 export const GEMM_UNIFORM_BYTES = 32;
 
 const gemmHeader = (o: GemmShaderOptions) => /* wgsl */ `
-struct Params { m: u32, n: u32, k: u32, lda: u32, ldb: u32, alpha: f32, pad0: u32, pad1: u32 }
+struct Params { m: u32, n: u32, k: u32, lda: u32, ldb: u32, alpha: f32, aOff: u32, bOff: u32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 // op(A)[i, q] and op(B)[q, j] (row-major storage, transposes resolved at generation time)
-fn a_at(i: u32, q: u32) -> f32 { return A[${o.transA ? 'q * p.lda + i' : 'i * p.lda + q'}]; }
-fn b_at(q: u32, j: u32) -> f32 { return B[${o.transB ? 'j * p.ldb + q' : 'q * p.ldb + j'}]; }
+// aOff/bOff: element offsets into A and B (non-zero when the operand is a pinned, resident array)
+fn a_at(i: u32, q: u32) -> f32 { return A[p.aOff + ${o.transA ? 'q * p.lda + i' : 'i * p.lda + q'}]; }
+fn b_at(q: u32, j: u32) -> f32 { return B[p.bOff + ${o.transB ? 'j * p.ldb + q' : 'q * p.ldb + j'}]; }
 `;
 
 /** Rows/columns of C one workgroup covers, per kernel. */
@@ -132,8 +133,8 @@ export function gemmShader(o: GemmShaderOptions): string {
   return o.kernel === 'tiled' ? gemmTiled(o) : gemmRegister(o);
 }
 
-/** GEMV uniforms: m, n, lda, alpha (16 bytes). */
-export const GEMV_UNIFORM_BYTES = 16;
+/** GEMV uniforms: m, n, lda, alpha, aOff, xOff, pad, pad (32 bytes). */
+export const GEMV_UNIFORM_BYTES = 32;
 export const GEMV_WG = 64;
 
 /**
@@ -143,7 +144,7 @@ export const GEMV_WG = 64;
  */
 export function gemvShader(trans: boolean, kernel: GemmKernel = 'tiled'): string {
   const head = `
-struct Params { m: u32, n: u32, lda: u32, alpha: f32 }
+struct Params { m: u32, n: u32, lda: u32, alpha: f32, aOff: u32, xOff: u32, pad0: u32, pad1: u32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
@@ -156,7 +157,7 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: ve
   let j = g.x + g.y * nw.x * ${GEMV_WG}u;
   if (j >= p.n) { return; }
   var s = 0.0;
-  for (var i = 0u; i < p.m; i++) { s = fma(A[i * p.lda + j], X[i], s); }
+  for (var i = 0u; i < p.m; i++) { s = fma(A[p.aOff + i * p.lda + j], X[p.xOff + i], s); }
   Y[j] = p.alpha * s;
 }
 `;
@@ -168,16 +169,17 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: ve
 fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let row = g.x + g.y * nw.x * ${GEMV_WG}u;
   if (row >= p.m) { return; }
-  let base = row * p.lda;
+  let base = p.aOff + row * p.lda;
+  let xb = p.xOff;
   var s0 = 0.0; var s1 = 0.0; var s2 = 0.0; var s3 = 0.0;
   let n4 = p.n & ~3u;
   for (var q = 0u; q < n4; q += 4u) {
-    s0 = fma(A[base + q], X[q], s0);
-    s1 = fma(A[base + q + 1u], X[q + 1u], s1);
-    s2 = fma(A[base + q + 2u], X[q + 2u], s2);
-    s3 = fma(A[base + q + 3u], X[q + 3u], s3);
+    s0 = fma(A[base + q], X[xb + q], s0);
+    s1 = fma(A[base + q + 1u], X[xb + q + 1u], s1);
+    s2 = fma(A[base + q + 2u], X[xb + q + 2u], s2);
+    s3 = fma(A[base + q + 3u], X[xb + q + 3u], s3);
   }
-  for (var q = n4; q < p.n; q++) { s0 = fma(A[base + q], X[q], s0); }
+  for (var q = n4; q < p.n; q++) { s0 = fma(A[base + q], X[xb + q], s0); }
   Y[row] = p.alpha * ((s0 + s1) + (s2 + s3));
 }
 `;
@@ -189,8 +191,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u, @b
   let row = wg.x + wg.y * nw.x;
   var s = 0.0;
   if (row < p.m) {
-    let base = row * p.lda;
-    for (var q = li; q < p.n; q += ${GEMV_WG}u) { s = fma(A[base + q], X[q], s); }
+    let base = p.aOff + row * p.lda;
+    for (var q = li; q < p.n; q += ${GEMV_WG}u) { s = fma(A[base + q], X[p.xOff + q], s); }
   }
   part[li] = s;
   workgroupBarrier();
