@@ -16,10 +16,8 @@ import { QuantizedLinear } from '@llmpress/quantizers';
 // '@llmpress/cli/report' to src/report.ts, which does not exist (the entry is src/report/index.ts).
 import { renderReport, type ReportRow } from '../../../packages/cli/src/report/index.js';
 
-export const DEMO_METHODS = ['svd-llm', 'svd', 'asvd', 'rtn', 'gptq'] as const;
-export type DemoMethod = (typeof DEMO_METHODS)[number];
-export const METHOD_LABELS: Record<DemoMethod, string> = { 'svd-llm': 'SVD-LLM', svd: 'SVD', asvd: 'ASVD', rtn: 'RTN', gptq: 'GPTQ' };
-export const isLowRank = (m: DemoMethod) => m === 'svd-llm' || m === 'svd' || m === 'asvd';
+import { DEMO_METHODS, METHOD_LABELS, isLowRank, type DemoMethod } from './pipeline-meta.js';
+export { DEMO_METHODS, METHOD_LABELS, isLowRank, type DemoMethod };
 
 /** Layer kinds the demo's methods write (to reload a model saved by the demo or the CLI). */
 export const DEMO_KINDS: Record<string, (s: SerializedLayer) => LinearLayer> = {

@@ -1,0 +1,85 @@
+/**
+ * The compression worker: picks a backend (WASM SIMD, threaded when the page is cross-origin
+ * isolated; reference otherwise), probes WebGPU, loads the checkpoint from the dropped bytes, runs
+ * the demo pipeline and posts progress, the results, the report and the compressed model's bytes.
+ */
+import { fallbackStats, type Backend } from '@llmpress/tensor';
+import { createWasmBackend } from '@llmpress/backend-wasm';
+import { createWebGpuBackend } from '@llmpress/backend-webgpu';
+import { loadCheckpoint, runDemo, compressedBytes } from './pipeline.js';
+import type { BackendChoice, BackendInfo, RunMessage, WorkerMessage } from './protocol.js';
+
+const post = (m: WorkerMessage, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  try { return await Promise.race([p, new Promise<T>((_, rej) => { t = setTimeout(() => rej(new Error(`${what} timed out after ${ms} ms`)), ms); })]); } finally { clearTimeout(t); }
+}
+
+/** WebGPU: the adapter, and a GEMM on the GPU checked against a CPU product (what it can do here). */
+async function probeWebGpu(): Promise<string> {
+  let reason = '';
+  try {
+    const gpu = await withTimeout(createWebGpuBackend({ onUnavailable: (r) => { reason = r; } }), 8000, 'WebGPU device request');
+    if (!gpu) return `unavailable: ${reason}`;
+    try {
+      const m = 48, n = 16, k = 64;
+      const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37)), b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i * 0.11));
+      const c = new Float32Array(m * n);
+      await withTimeout(gpu.gemmAsync({ transA: false, transB: false, m, n, k, alpha: 1, a, aOffset: 0, lda: k, b, bOffset: 0, ldb: n, beta: 0, c, cOffset: 0, ldc: n }), 15000, 'WebGPU GEMM');
+      let err = 0;
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) { let s = 0; for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!; err = Math.max(err, Math.abs(s - c[i * n + j]!)); }
+      const ad = gpu.adapter;
+      return `available (${[ad.vendor, ad.architecture, ad.device].filter(Boolean).join(' / ') || ad.description || 'adapter'}${ad.software ? ', software adapter' : ''}); GEMM self-check ${m}×${k}·${k}×${n} max |Δ| = ${err.toExponential(1)} `
+        + `— not used for compression: the library's drivers call synchronous routines and WebGPU has only async ones (syncRead = false)`;
+    } finally { await gpu.dispose?.(); }
+  } catch (e) {
+    return `unavailable: ${(e as Error).message}`;
+  }
+}
+
+async function pickBackend(choice: BackendChoice): Promise<{ backend: Backend | undefined; used: string; detail: string }> {
+  if (choice !== 'reference') {
+    try {
+      const w = await createWasmBackend({ threads: 'auto' });
+      if (w) {
+        const iso = (globalThis as any).crossOriginIsolated === true;
+        return { backend: w, used: 'wasm', detail: `WASM SIMD, ${w.capabilities.threads} thread(s)${iso ? '' : ' (page not cross-origin isolated: single-threaded)'}; features ${w.capabilities.features.join(', ')}` };
+      }
+      if (choice === 'wasm') return { backend: undefined, used: 'reference', detail: 'WASM SIMD is not supported by this engine; using the plain-TypeScript reference backend' };
+    } catch (e) {
+      return { backend: undefined, used: 'reference', detail: `WASM backend failed to start (${(e as Error).message}); using the reference backend` };
+    }
+    return { backend: undefined, used: 'reference', detail: 'WASM SIMD is not supported by this engine; using the plain-TypeScript reference backend' };
+  }
+  return { backend: undefined, used: 'reference', detail: 'reference backend (plain TypeScript), as chosen' };
+}
+
+self.onmessage = async (ev: MessageEvent<RunMessage>) => {
+  const msg = ev.data;
+  if (msg?.type !== 'run') return;
+  const t0 = performance.now();
+  let backend: Backend | undefined;
+  try {
+    const [picked, webgpu] = await Promise.all([pickBackend(msg.backend), probeWebGpu()]);
+    backend = picked.backend;
+    const info: BackendInfo = { used: picked.used, detail: picked.detail, webgpu, fallbacks: {} };
+    post({ type: 'backend', info });
+    const ck = loadCheckpoint(msg.files, msg.tokenizer);
+    post({ type: 'loaded', format: ck.format, name: ck.name, config: { ...ck.model.config }, params: ck.model.linears().reduce((a, e) => a + e.layer.params(), 0) });
+    const r = await runDemo(ck, msg.text, {
+      method: msg.method, ratio: msg.ratio, bits: msg.bits, evalWindows: msg.evalWindows, calibWindows: msg.calibWindows,
+      genTokens: msg.genTokens, prompt: msg.prompt, backend,
+      onProgress: (stage, done, total) => post({ type: 'progress', stage, done, total, elapsed: (performance.now() - t0) / 1000 }),
+    });
+    const saved = compressedBytes(r.model);
+    info.fallbacks = Object.fromEntries(fallbackStats());
+    const { model: _m, method: _x, ...result } = r;
+    post({ type: 'result', result, saved, info }, [saved.buffer]);
+  } catch (e) {
+    const err = e as Error;
+    post({ type: 'error', message: err?.message ?? String(e), name: err?.name ?? 'Error' });
+  } finally {
+    await backend?.dispose?.();
+  }
+};
