@@ -4,7 +4,9 @@
  * Times SVD / eigh / Cholesky / QR / randomized SVD on LLM-sized matrices, checks every result, and
  * prints ratios against numpy/LAPACK run in the same process tree (single-threaded OpenBLAS).
  * Writes <repo>/bench/results/decompositions.json: [{op, shape, dtype, impl, ms, ratio_vs_lapack}].
- * The machine is shared and busy: numbers are noisy (best of a few repetitions where affordable).
+ * The machine is shared and busy: numbers are noisy (best of a few repetitions where affordable), so
+ * each case runs LAPACK right before ours and records CPU time (process.cpuUsage / process_time)
+ * beside wall time; on a contended machine the CPU-time ratio is the meaningful one.
  * Each case is preceded by one untimed warm-up run on a 192-sized matrix (JIT warm-up).
  */
 import { spawnSync } from 'node:child_process';
@@ -39,15 +41,15 @@ const cases: Case[] = ([
 ] as Case[]).filter((c) => !only || only.has(c.op));
 
 // ---- numpy / LAPACK reference, same run, single-threaded BLAS
-function numpyRef(cs: Case[]): Map<string, number> {
+function numpyRef(cs: Case[]): Map<string, { ms: number; cpu: number }> {
   const env: Record<string, string | undefined> = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
   delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
   const r = spawnSync('python3', [fileURLToPath(new URL('./numpy_ref.py', import.meta.url))], { input: JSON.stringify(cs), env, encoding: 'utf8', maxBuffer: 1 << 24 });
-  const out = new Map<string, number>();
+  const out = new Map<string, { ms: number; cpu: number }>();
   if (r.status !== 0) { console.error(`numpy reference failed: ${r.stderr}`); return out; }
   const parsed = JSON.parse(r.stdout);
-  console.log(`numpy ${parsed.numpy} (OPENBLAS_NUM_THREADS=1)`);
-  for (const x of parsed.results) out.set(key(x), x.ms);
+  numpyVersion = parsed.numpy;
+  for (const x of parsed.results) out.set(key(x), { ms: x.ms, cpu: x.cpu_ms });
   return out;
 }
 const key = (c: { op: string; shape: number[]; dtype: string }) => `${c.op}:${c.shape.join('x')}:${c.dtype}`;
@@ -108,37 +110,46 @@ function run(c: Case, a: Tensor, backend: Backend): any {
 const wasm = useRef ? null : ((await createWasmBackend({ threads: 1 })) as Backend | null);
 const backend = wasm ?? referenceBackend;
 const impl = `llmpress (${backend.name}${wasm ? ', 1 thread' : ''})`;
-console.log(`backend: ${impl}; machine shared and busy — timings are noisy`);
-const lapack = numpyRef(cases);
-const rows: { op: string; shape: string; dtype: string; impl: string; ms: number; ratio_vs_lapack: number | null; residual?: number }[] = [];
+console.log(`backend: ${impl}; machine shared and busy — timings are noisy (CPU time reported too)`);
+let numpyVersion = '?';
+const rows: { op: string; shape: string; dtype: string; impl: string; ms: number; ratio_vs_lapack: number | null; cpu_ms: number; ratio_vs_lapack_cpu: number | null; residual?: number }[] = [];
+const cpuNow = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; };
 for (const c of cases) {
+  // LAPACK for this case right before ours (same moment of machine load), wall and CPU time
+  const lapack = numpyRef([c]);
   // warm-up on a small matrix of the same kind so V8 has optimised the JS paths (LAPACK needs no JIT)
   const small: Case = { ...c, shape: [Math.min(c.shape[0], 192), Math.min(c.shape[1], 192)] as [number, number], k: Math.min(c.k ?? 1, 32) };
   run(small, input(small), backend);
   const a = input(c);
   let best = Infinity, result: any;
-  for (let i = 0; i < c.reps; i++) { const t = performance.now(); result = run(c, a, backend); best = Math.min(best, performance.now() - t); }
+  let bestCpu = Infinity;
+  for (let i = 0; i < c.reps; i++) {
+    const t = performance.now(), u = cpuNow();
+    result = run(c, a, backend);
+    best = Math.min(best, performance.now() - t); bestCpu = Math.min(bestCpu, cpuNow() - u);
+  }
   const residual = check(c, a, result, backend);
   const ref = lapack.get(key(c));
   const shape = c.op === 'randomizedSvd' ? `${c.shape.join('x')} top-${c.k}` : c.shape.join('x');
-  rows.push({ op: c.op, shape, dtype: c.dtype, impl: 'numpy/LAPACK (1 thread)', ms: ref ?? NaN, ratio_vs_lapack: ref ? 1 : null });
-  rows.push({ op: c.op, shape, dtype: c.dtype, impl, ms: best, ratio_vs_lapack: ref ? best / ref : null, residual });
-  console.log(`${c.op} ${shape} ${c.dtype}: ${best.toFixed(0)} ms vs LAPACK ${ref?.toFixed(0)} ms (×${ref ? (best / ref).toFixed(2) : '?'}), residual ${residual.toExponential(2)}`);
+  rows.push({ op: c.op, shape, dtype: c.dtype, impl: `numpy ${numpyVersion}/OpenBLAS (1 thread)`, ms: ref?.ms ?? NaN, ratio_vs_lapack: ref ? 1 : null, cpu_ms: ref?.cpu ?? NaN, ratio_vs_lapack_cpu: ref ? 1 : null });
+  rows.push({ op: c.op, shape, dtype: c.dtype, impl, ms: best, ratio_vs_lapack: ref ? best / ref.ms : null, cpu_ms: bestCpu, ratio_vs_lapack_cpu: ref ? bestCpu / ref.cpu : null, residual });
+  console.log(`${c.op} ${shape} ${c.dtype}: ${best.toFixed(0)} ms (cpu ${bestCpu.toFixed(0)}) vs LAPACK ${ref?.ms.toFixed(0)} ms (cpu ${ref?.cpu.toFixed(0)}): ×${ref ? (best / ref.ms).toFixed(2) : '?'} wall, ×${ref ? (bestCpu / ref.cpu).toFixed(2) : '?'} cpu; residual ${residual.toExponential(2)}`);
 }
 if (!args.includes('--no-ml-matrix') && (!only || only.has('svd'))) {
   const { Matrix, SVD } = await import('ml-matrix');
   const n = 1024 / S;
   const a = randn([n, n], { seed: 1, dtype: 'f64' });
   const M = new Matrix(Array.from({ length: n }, (_, i) => Array.from(a.data.subarray(i * n, i * n + n))));
-  const t = performance.now();
+  const ref = numpyRef([{ op: 'svd', shape: [n, n], dtype: 'f64', reps: 1 }]).get(`svd:${n}x${n}:f64`);
+  const t = performance.now(), u = cpuNow();
   new SVD(M, { autoTranspose: true });
-  const ms = performance.now() - t;
-  const ref = lapack.get(`svd:${n}x${n}:f64`);
-  rows.push({ op: 'svd', shape: `${n}x${n}`, dtype: 'f64', impl: 'ml-matrix 6.15', ms, ratio_vs_lapack: ref ? ms / ref : null });
-  console.log(`ml-matrix svd ${n}x${n} f64: ${ms.toFixed(0)} ms`);
+  const ms = performance.now() - t, cpu = cpuNow() - u;
+  rows.push({ op: 'svd', shape: `${n}x${n}`, dtype: 'f64', impl: 'ml-matrix 6.15', ms, ratio_vs_lapack: ref ? ms / ref.ms : null, cpu_ms: cpu, ratio_vs_lapack_cpu: ref ? cpu / ref.cpu : null });
+  console.log(`ml-matrix svd ${n}x${n} f64: ${ms.toFixed(0)} ms (cpu ${cpu.toFixed(0)}) vs LAPACK ${ref?.ms.toFixed(0)} ms (cpu ${ref?.cpu.toFixed(0)})`);
 }
-console.log('\n| op | shape | dtype | impl | ms | ratio vs LAPACK |\n| --- | --- | --- | --- | ---: | ---: |');
-for (const r of rows) console.log(`| ${r.op} | ${r.shape} | ${r.dtype} | ${r.impl} | ${r.ms.toFixed(0)} | ${r.ratio_vs_lapack === null ? '—' : r.ratio_vs_lapack.toFixed(2)} |`);
+const f2 = (x: number | null) => (x === null || !Number.isFinite(x) ? '—' : x.toFixed(2));
+console.log('\n| op | shape | dtype | impl | wall ms | × LAPACK (wall) | CPU ms | × LAPACK (CPU) |\n| --- | --- | --- | --- | ---: | ---: | ---: | ---: |');
+for (const r of rows) console.log(`| ${r.op} | ${r.shape} | ${r.dtype} | ${r.impl} | ${r.ms.toFixed(0)} | ${f2(r.ratio_vs_lapack)} | ${r.cpu_ms.toFixed(0)} | ${f2(r.ratio_vs_lapack_cpu)} |`);
 // the full run goes to the repo-root bench/results; --quick runs stay beside the bench
 const outDir = fileURLToPath(new URL(quick ? './results/' : '../../../bench/results/', import.meta.url));
 mkdirSync(outDir, { recursive: true });

@@ -33,11 +33,13 @@ def run(case):
         "qr": lambda: np.linalg.qr(a),
         "randomizedSvd": lambda: rsvd(a, case.get("k", 256)),
     }[op]
-    best = float("inf")
+    f()  # warm-up (first-call overheads), like the TypeScript side
+    best, best_cpu = float("inf"), float("inf")
     for _ in range(reps):
-        t = time.perf_counter(); f(); best = min(best, time.perf_counter() - t)
-    return {"op": op, "shape": shape, "dtype": dtype, "ms": best * 1e3}
+        t, c = time.perf_counter(), time.process_time()
+        f()
+        best = min(best, time.perf_counter() - t); best_cpu = min(best_cpu, time.process_time() - c)
+    return {"op": op, "shape": shape, "dtype": dtype, "ms": best * 1e3, "cpu_ms": best_cpu * 1e3}
 
 cases = json.load(sys.stdin)
-cfg = np.show_config(mode="dicts") if hasattr(np, "show_config") else {}
 print(json.dumps({"numpy": np.__version__, "results": [run(c) for c in cases]}))

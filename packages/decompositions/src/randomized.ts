@@ -35,15 +35,17 @@ export function randomizedSvd(a: Tensor, k: number, options: RandomizedSvdOption
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new ArgumentError(fn, 'options.seed', seed, 'must be an integer');
   return withCtx(fn, a.dtype as 'f32' | 'f64', options.backend, (ctx) => {
-    const A = copyOf(a);
+    // resident in the backend's memory: the 2q + 2 GEMMs over A copy nothing in
+    const A = ctx.work(m * n);
+    A.set(a.contiguous().data as FA);
     const l = Math.min(k + p, mn);
     const rng = new Rng(seed);
-    const Om = alloc(ctx.dtype, n * l);
+    const Om = ctx.work(n * l);
     for (let i = 0; i < Om.length; i++) Om[i] = rng.normal();
-    let Y = alloc(ctx.dtype, m * l);
+    const Y = ctx.work(m * l);
     gemm(ctx, false, false, m, l, n, 1, A, 0, n, Om, 0, l, 0, Y, 0, l);
     let Q = orth(ctx, Y, m, l);
-    const Z = alloc(ctx.dtype, n * l);
+    const Z = ctx.work(n * l);
     for (let it = 0; it < q; it++) {
       gemm(ctx, true, false, n, l, m, 1, A, 0, n, Q, 0, l, 0, Z, 0, l);      // Z = Aᵀ Q
       const Qz = orth(ctx, Z, n, l);
@@ -51,7 +53,7 @@ export function randomizedSvd(a: Tensor, k: number, options: RandomizedSvdOption
       Q = orth(ctx, Y, m, l);
     }
     // B = Qᵀ A (l × n), SVD of the small B
-    const B = alloc(ctx.dtype, l * n);
+    const B = ctx.work(l * n);
     gemm(ctx, true, false, l, n, m, 1, Q, 0, l, A, 0, n, 0, B, 0, n);
     const r = svdRaw(ctx, B, l, n, 'thin'); // u: l × l, vt: l × n
     const U = alloc(ctx.dtype, m * k);
