@@ -1,10 +1,12 @@
 import { describe, it, expect } from 'vitest';
-import { Tensor, matmul, ArgumentError, ShapeError } from '@llmpress/tensor';
+import { Tensor, matmul, ArgumentError, ShapeError, tolerance } from '@llmpress/tensor';
 import { svdLlm } from './svd-llm.js';
 import { updateLowRank } from './update.js';
 import { syntheticWeight, syntheticInputs, gramOf, outputError } from './testutil.js';
 
 const m = 20, n = 24, T = 160;
+const T32 = tolerance('f32', [m, n], 100); // factors are stored in f32
+const T64 = tolerance('f64', [m, n], 1000); // the objective trace is f64 from the same f64 factors
 const W = syntheticWeight(m, n, 11);
 const X = syntheticInputs(n, T, 12);
 // drifted inputs: X̂ = X + structured noise, as if earlier layers were compressed
@@ -25,10 +27,10 @@ describe('updateLowRank (closed-form sequential update)', () => {
   it('objective from Grams matches the activations and never increases', () => {
     const base = svdLlm(W, stats.gram, { rank: 8 });
     const { layer, report } = updateLowRank(W, base, stats, { sweeps: 3 });
-    expect(Math.abs(report.objective[0]! - driftError(base.toDense())) / report.objective[0]!).toBeLessThan(1e-6);
-    for (let i = 1; i < report.objective.length; i++) expect(report.objective[i]!).toBeLessThanOrEqual(report.objective[i - 1]! * (1 + 1e-9));
+    expect(Math.abs(report.objective[0]! - driftError(base.toDense())) / report.objective[0]!).toBeLessThan(T32);
+    for (let i = 1; i < report.objective.length; i++) expect(report.objective[i]!).toBeLessThanOrEqual(report.objective[i - 1]! * (1 + T64));
     const after = driftError(layer.toDense());
-    expect(Math.abs(after - report.objective.at(-1)!) / after).toBeLessThan(1e-4);
+    expect(Math.abs(after - report.objective.at(-1)!) / after).toBeLessThan(T32);
     // and it actually improves on whitening alone against the original outputs
     expect(after).toBeLessThan(0.98 * report.objective[0]!);
     expect(report.relativeAfter).toBeLessThan(report.relativeBefore);
@@ -40,7 +42,7 @@ describe('updateLowRank (closed-form sequential update)', () => {
     const base = svdLlm(W, same.gram, { rank: 8 });
     const { report } = updateLowRank(W, base, same, { ridge: 0 });
     expect(report.objective.at(-1)!).toBeGreaterThan(report.objective[0]! * (1 - 1e-3));
-    expect(report.objective.at(-1)!).toBeLessThanOrEqual(report.objective[0]! * (1 + 1e-5));
+    expect(report.objective.at(-1)!).toBeLessThanOrEqual(report.objective[0]! * (1 + T32));
     expect(outputError(W, base.toDense(), X)).toBeCloseTo(report.objective[0]!, 0);
   });
 
