@@ -19,12 +19,12 @@ import { normaliseRows } from './results.js';
 import { createProgress } from './progress.js';
 
 const PLAN: Array<{ method: MethodName; label: string; ratio?: number; bits?: number; budget?: number }> = [
-  { method: 'svd', label: 'SVD', ratio: 0.4 },
-  { method: 'asvd', label: 'ASVD', ratio: 0.4 },
-  { method: 'svd-llm', label: 'SVD-LLM', ratio: 0.4 },
-  { method: 'svd-llm-update', label: 'SVD-LLM + update', ratio: 0.4 },
-  { method: 'tt', label: 'TT', budget: 0.6 },
-  { method: 'saten', label: 'Saten (TT + sparse)', budget: 0.6 },
+  { method: 'svd', label: 'SVD', ratio: 0.2 },
+  { method: 'asvd', label: 'ASVD', ratio: 0.2 },
+  { method: 'svd-llm', label: 'SVD-LLM', ratio: 0.2 },
+  { method: 'svd-llm-update', label: 'SVD-LLM + update', ratio: 0.2 },
+  { method: 'tt', label: 'TT', budget: 0.8 },
+  { method: 'saten', label: 'Saten (TT + sparse)', budget: 0.8 },
   { method: 'rtn', label: 'RTN', bits: 4 },
   { method: 'gptq', label: 'GPTQ', bits: 4 },
   { method: 'q2n-gptq', label: 'GPTQ + Q2N', bits: 4 },
@@ -88,7 +88,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     const t0 = performance.now();
     const bar = createProgress(`demo ${p.label}`, 1);
     try {
-      const res = await compressWith(p.method, model, { ratio: p.ratio, bits: p.bits, budget: p.budget, calibration: split.calibration, onProgress: (l, d, t) => { (bar as any); bar.tick(l, Math.round((d / Math.max(1, t)) * 1)); } });
+      const res = await compressWith(p.method, model, { ratio: p.ratio, bits: p.bits, budget: p.budget, calibration: split.calibration, onProgress: (l, d, t) => bar.tick(l, d, t) });
       const e = evaluate(res.model, evalWindows, { reference: model });
       const secs = (performance.now() - t0) / 1000;
       bar.done(`ppl ${e.ppl.toFixed(3)}`);
@@ -106,7 +106,7 @@ export async function runDemo(argv: string[]): Promise<number> {
         }
       }
       if (p.method === 'svd-llm-update') {
-        const path = join(outDir, 'stories260K-svd-llm-40.safetensors');
+        const path = join(outDir, 'stories260K-svd-llm-20.safetensors');
         writeFileAtomic(path, saveModelBytes(res.model));
         const back = loadCompressedModel(new Uint8Array(readFileSync(path)), { kinds: ALL_KINDS, file: path });
         saved = { method: p.label, path, ppl: evaluate(back, evalWindows, {}).ppl };

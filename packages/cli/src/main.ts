@@ -88,7 +88,7 @@ async function cmdCompress(argv: string[]): Promise<number> {
   const res = await compressWith(values.method as MethodName, model, {
     ratio: num('ratio', values.ratio), bits: num('bits', values.bits), groupSize: num('group-size', values['group-size']),
     budget: num('budget', values.budget), calibration: split.calibration,
-    onProgress: (label, done, total) => { (bar as any).total = total; bar.tick(label, done); },
+    onProgress: (label, done, total) => bar.tick(label, done, total),
   });
   bar.done();
   writeFileAtomic(outPath, saveModelBytes(res.model), { input });
@@ -142,7 +142,7 @@ async function cmdSynth(argv: string[]): Promise<number> {
   if (!values.out) throw new UsageError('synth: --out <folder> is required');
   if (values.dtype && values.dtype !== 'bf16' && values.dtype !== 'f16') throw new UsageError(`synth: --dtype must be bf16 or f16, got ${values.dtype}`);
   const bar = createProgress(`synth ${shape}`, 1);
-  writeSyntheticCheckpoint(values.out, shape, { dtype: (values.dtype as any) ?? 'bf16', layers: values.layers ? Number(values.layers) : undefined, seed: values.seed ? Number(values.seed) : undefined, onTensor: (n, d, t) => { (bar as any); bar.tick(n, d / t); } });
+  writeSyntheticCheckpoint(values.out, shape, { dtype: (values.dtype as any) ?? 'bf16', layers: values.layers ? Number(values.layers) : undefined, seed: values.seed ? Number(values.seed) : undefined, onTensor: (n, d, t) => bar.tick(n, d, t) });
   bar.done();
   out(`wrote ${values.out}/config.json and model.safetensors`);
   return EXIT.ok;
@@ -162,7 +162,7 @@ async function cmdEval(argv: string[]): Promise<number> {
   const windows = standardWindows(tokenizer.encode(text), { start: 0, count, len: Math.min(256, model.config.seqLen) });
   const reference = values.reference ? openModel(values.reference) : undefined;
   const bar = createProgress('eval', windows.length);
-  const r = evaluate(model, windows, { reference, onProgress: (d: number) => bar.tick('window', d) } as any);
+  const r = evaluate(model, windows, { reference, onProgress: (d: number) => bar.tick('window', d) });
   bar.done();
   if (values.json) out(JSON.stringify({ ppl: r.ppl, nll: r.nll, kl: r.kl, top1: r.top1, tokens: r.tokens, tokensPerSecond: r.tokensPerSecond }));
   else {

@@ -1,12 +1,13 @@
 /** A progress bar with ETA on stderr (one line per 10% when stderr is not a terminal). */
-export interface Progress { tick(label?: string, done?: number): void; done(msg?: string): void }
+export interface Progress { tick(label?: string, done?: number, total?: number): void; done(msg?: string): void }
 
 export function createProgress(title: string, total: number, stream: { write(s: string): unknown; isTTY?: boolean } = (globalThis as any).process?.stderr): Progress {
   const start = Date.now();
   let lastDecile = -1, cur = 0;
   const fmtS = (s: number) => (s >= 90 ? `${Math.floor(s / 60)}m${Math.round(s % 60)}s` : `${s.toFixed(s < 10 ? 1 : 0)}s`);
   return {
-    tick(label = '', done?: number) {
+    tick(label = '', done?: number, newTotal?: number) {
+      if (newTotal !== undefined && newTotal > 0) total = newTotal;
       cur = done ?? cur + 1;
       const frac = total > 0 ? Math.min(1, cur / total) : 1;
       const el = (Date.now() - start) / 1000;
