@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '@llmpress/tensor';
-import { randomModel, saveModelBytes, loadCompressedModel, writeLlama2c, type Tokenizer } from '@llmpress/models';
-import { loadCheckpoint, runDemo, sniffFormat, splitText, compressedBytes, DEMO_KINDS } from './pipeline.js';
+import { evaluate, randomModel, saveModelBytes, loadCompressedModel, writeLlama2c, type Tokenizer } from '@llmpress/models';
+import { loadCheckpoint, runDemo, sniffFormat, splitText, compressedBytes, compressOne, DEMO_KINDS, DEMO_METHODS } from './pipeline.js';
 
 /** A byte-level tokenizer for the random model's 40-token vocabulary (ids 3..39 ← chars). */
 const toyTokenizer: Tokenizer = {
@@ -68,6 +68,30 @@ describe('runDemo (random model)', () => {
     expect([...stages]).toEqual(expect.arrayContaining(['tokenize', 'dense', 'compressed', 'generation']));
     const back = loadCompressedModel(compressedBytes(r.model), { kinds: DEMO_KINDS });
     expect(back.linearBytes()).toBe(r.model.linearBytes());
+    const w = splitText(toyTokenizer.encode(text), 3, { len: 32, calibCount: 8 }).eval;
+    expect(evaluate(back, w).ppl).toBe(evaluate(r.model, w).ppl);
+    expect(evaluate(r.model, w).ppl).toBeCloseTo(r.compressed.ppl, 10);
   });
 });
 // The real model (stories260K + TinyStories) runs through the page in ../e2e.test.ts.
+
+describe('compressOne: every demo method through the library drivers', () => {
+  const model = randomModel({ seqLen: 64 }, 9);
+  const ids = Array.from({ length: 12 * 32 + 1 }, (_, i) => 3 + ((i * 7 + (i >> 3)) % 37));
+  const { calibration } = splitText(ids, 2, { len: 32, calibCount: 10 });
+  for (const method of DEMO_METHODS) {
+    it(`${method} shrinks the linears and changes the weights`, async () => {
+      const r = await compressOne(model, { method, ratio: 0.3, bits: 4, groupSize: 16 }, calibration);
+      expect(r.model.linearBytes()).toBeLessThan(model.linearBytes());
+      const a = model.linears()[0]!.layer.toDense().data, b = r.model.linears()[0]!.layer.toDense().data;
+      let diff = 0;
+      for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+      expect(diff).toBeGreaterThan(0);
+      expect(r.setting).toMatch(method === 'rtn' || method === 'gptq' ? /^W4 g16$/ : /^30% params removed$/);
+    });
+  }
+  it('rejects an unknown method by name', async () => {
+    await expect(compressOne(model, { method: 'zip' as any }, calibration)).rejects.toThrow(/compressOne: argument 'method'/);
+  });
+});
+
