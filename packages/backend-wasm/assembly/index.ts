@@ -601,24 +601,19 @@ export function dreduce(op: i32, a: usize, n: i32): f64 {
   return (j & 1) ? (b >> 4) : ((b << 28) >> 28);
 }
 
-/** Σ over 16 columns of int4(w) · f32(x), 4 f32x4 partial sums added into acc. */
-// @ts-ignore: decorator
-@inline function dot16f(w: usize, x: usize, acc: v128): v128 {
-  const q = unpack16(w);
-  const q0 = i16x8.extend_low_i8x16_s(q), q1 = i16x8.extend_high_i8x16_s(q);
-  const f0 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(q0));
-  const f1 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(q0));
-  const f2 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(q1));
-  const f3 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(q1));
-  acc = fma<f32>(f0, v128.load(x), acc);
-  acc = fma<f32>(f1, v128.load(x, 16), acc);
-  acc = fma<f32>(f2, v128.load(x, 32), acc);
-  return fma<f32>(f3, v128.load(x, 48), acc);
+/** dst = x permuted per 16 columns: the 8 even columns, then the 8 odd ones (n a multiple of 16). */
+export function int4PermuteX(n: i32, x: usize, dst: usize): void {
+  for (let j = 0; j < n; j += 16) {
+    for (let t = 0; t < 8; t++) {
+      store<f32>(dst + (<usize>(j + t) << 2), load<f32>(x + (<usize>(j + 2 * t) << 2)));
+      store<f32>(dst + (<usize>(j + 8 + t) << 2), load<f32>(x + (<usize>(j + 2 * t + 1) << 2)));
+    }
+  }
 }
 
 /**
  * Dequantize-on-the-fly GEMV, rows [r0, r1): y[i] = alpha · Σ_g scale[i, g] · Σ_{j∈g} q[i, j] · x[j] + beta · y[i].
- * n even, group divides n.
+ * n even, group divides n. When group is a multiple of 16, `x` must be permuted by int4PermuteX.
  */
 export function int4Gemv(r0: i32, r1: i32, n: i32, group: i32, alpha: f32, w: usize, scales: usize, x: usize, beta: f32, y: usize): void {
   const rowB = <usize>(n >> 1);
@@ -632,8 +627,21 @@ export function int4Gemv(r0: i32, r1: i32, n: i32, group: i32, alpha: f32, w: us
       const j0 = g * group;
       let s: f32 = 0;
       if (simd) {
-        let acc = f32x4.splat(0);
-        for (let j = j0; j < j0 + group; j += 16) acc = dot16f(wr + (<usize>j >> 1), x + (<usize>j << 2), acc);
+        // xp holds x permuted per 16 columns (even columns, then odd: int4PermuteX), so the nibbles
+        // need no interleaving; i16 shifts (native on x86) instead of i8 shifts (emulated).
+        // Four independent accumulators: one FMA chain would be latency-bound.
+        let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+        for (let j = j0; j < j0 + group; j += 16) {
+          const v = i16x8.extend_low_i8x16_u(v128.load64_zero(wr + (<usize>j >> 1)));
+          const lo = i16x8.shr_s(i16x8.shl(v, 12), 12);   // even columns 0, 2, .., 14
+          const hi = i16x8.shr_s(i16x8.shl(v, 8), 12);    // odd columns 1, 3, .., 15
+          const xp = x + (<usize>j << 2);
+          c0 = fma<f32>(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), v128.load(xp), c0);
+          c1 = fma<f32>(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), v128.load(xp, 16), c1);
+          c2 = fma<f32>(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), v128.load(xp, 32), c2);
+          c3 = fma<f32>(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), v128.load(xp, 48), c3);
+        }
+        const acc = f32x4.add(f32x4.add(c0, c1), f32x4.add(c2, c3));
         s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
       } else {
         for (let j = j0; j < j0 + group; j++) s += <f32>nib(wr, j) * load<f32>(x + (<usize>j << 2));
