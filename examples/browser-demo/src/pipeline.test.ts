@@ -51,6 +51,34 @@ describe('loadCheckpoint', () => {
   });
 });
 
+/** llama2c tokenizer bytes: max token length, then per token (score f32, length i32, UTF-8 bytes). */
+function llama2cTokenizerBytes(pieces: string[]): Uint8Array {
+  const enc = pieces.map((p) => new TextEncoder().encode(p));
+  const out = new Uint8Array(4 + enc.reduce((a, e) => a + 8 + e.length, 0));
+  const dv = new DataView(out.buffer);
+  dv.setInt32(0, Math.max(...enc.map((e) => e.length)), true);
+  let o = 4;
+  enc.forEach((e, i) => { dv.setFloat32(o, -i, true); dv.setInt32(o + 4, e.length, true); out.set(e, o + 8); o += 8 + e.length; });
+  return out;
+}
+
+describe('loadCheckpoint round trips', () => {
+  const pieces = ['<unk>', '<s>', '</s>', ...'abcdefghijklmnopqrstuvwxyz .,!?ABCDEFGHIJ'.slice(0, 37)];
+  const tok = { name: 'tok40.bin', bytes: llama2cTokenizerBytes(pieces) };
+  it('reads a llama2c checkpoint and then the llmpress safetensors the demo offers for download', async () => {
+    const m = randomModel({}, 4);
+    const ck = loadCheckpoint([{ name: 'm.bin', bytes: writeLlama2c(m) }], tok);
+    expect(ck.format).toBe('llama2c');
+    expect(ck.tokenizer.decode(ck.tokenizer.encode('abc', { bos: true }))).toBe('abc');
+    const w = [{ input: [1, 5, 6, 7], targets: [5, 6, 7, 8], index: 0, span: [0, 4] as [number, number] }];
+    expect(evaluate(ck.model, w as any).ppl).toBeCloseTo(evaluate(m, w as any).ppl, 5);
+    const c = await compressOne(m, { method: 'svd', ratio: 0.25 }, []);
+    const back = loadCheckpoint([{ name: 'c.safetensors', bytes: compressedBytes(c.model) }], tok);
+    expect(back.format).toBe('safetensors-llmpress');
+    expect(evaluate(back.model, w as any).ppl).toBe(evaluate(c.model, w as any).ppl);
+  });
+});
+
 describe('runDemo (random model)', () => {
   it('compresses with RTN 3-bit, evaluates, generates and reports; the saved bytes reload to the same perplexity', async () => {
     const model = randomModel({ seqLen: 64 }, 5);
