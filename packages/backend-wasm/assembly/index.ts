@@ -587,14 +587,6 @@ export function dreduce(op: i32, a: usize, n: i32): f64 {
 // signed two's complement (-8..7). Rows are contiguous, row stride = n/2 bytes. Groups of `group`
 // consecutive columns share one f32 scale; scales are row-major [rows × n/group].
 
-/** 16 int4 values from 8 bytes at p, as an i8x16 in column order. */
-// @ts-ignore: decorator
-@inline function unpack16(p: usize): v128 {
-  const b = v128.load64_zero(p);
-  const lo = i8x16.shr_s(i8x16.shl(b, 4), 4);   // even columns
-  const hi = i8x16.shr_s(b, 4);                 // odd columns
-  return v128.shuffle<u8>(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-}
 // @ts-ignore: decorator
 @inline function nib(p: usize, j: i32): i32 {
   const b = <i32>load<i8>(p + (<usize>j >> 1));
@@ -653,13 +645,29 @@ export function int4Gemv(r0: i32, r1: i32, n: i32, group: i32, alpha: f32, w: us
   }
 }
 
-/** Σ over 16 columns of int4(w) · int8(x) as i32x4 partial sums (i32x4.dot_i16x8_s). */
+/** 16 int4 values (8 bytes at p) as two i16x8: even columns, odd columns (i16 shifts are native on x86). */
 // @ts-ignore: decorator
-@inline function dot16w4a8(w: usize, x: usize, acc: v128): v128 {
-  const q = unpack16(w);
-  const xv = v128.load(x);
-  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(q), i16x8.extend_low_i8x16_s(xv)));
-  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(q), i16x8.extend_high_i8x16_s(xv)));
+@inline function nibLo(v: v128): v128 { return i16x8.shr_s(i16x8.shl(v, 12), 12); }
+// @ts-ignore: decorator
+@inline function nibHi(v: v128): v128 { return i16x8.shr_s(i16x8.shl(v, 8), 12); }
+
+/** Σ over 16 columns of int4(w) · int8(x) as i32x4 partial sums (i32x4.dot_i16x8_s); xp permuted (int8PermuteX). */
+// @ts-ignore: decorator
+@inline function dot16w4a8(w: usize, xp: usize, acc: v128): v128 {
+  const v = i16x8.extend_low_i8x16_u(v128.load64_zero(w));
+  const xv = v128.load(xp);
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(nibLo(v), i16x8.extend_low_i8x16_s(xv)));
+  return i32x4.add(acc, i32x4.dot_i16x8_s(nibHi(v), i16x8.extend_high_i8x16_s(xv)));
+}
+
+/** dst = int8 x permuted per 16 columns: the 8 even columns, then the 8 odd ones (n a multiple of 16). */
+export function int8PermuteX(n: i32, x: usize, dst: usize): void {
+  for (let j = 0; j < n; j += 16) {
+    for (let t = 0; t < 8; t++) {
+      store<i8>(dst + <usize>(j + t), load<i8>(x + <usize>(j + 2 * t)));
+      store<i8>(dst + <usize>(j + 8 + t), load<i8>(x + <usize>(j + 2 * t + 1)));
+    }
+  }
 }
 // @ts-ignore: decorator
 @inline function hsumI(v: v128): i32 {
@@ -668,7 +676,7 @@ export function int4Gemv(r0: i32, r1: i32, n: i32, group: i32, alpha: f32, w: us
 
 /**
  * W4A8 GEMV, rows [r0, r1): y[i] = alpha · xScale · Σ_g scale[i, g] · (Σ_{j∈g} q[i, j] · xq[j])_i32 + beta · y[i].
- * xq is int8 (one byte per column).
+ * xq is int8 (one byte per column); when group is a multiple of 16 it must be permuted by int8PermuteX.
  */
 export function w4a8Gemv(r0: i32, r1: i32, n: i32, group: i32, alpha: f32, w: usize, scales: usize, xq: usize, xScale: f32, beta: f32, y: usize): void {
   const rowB = <usize>(n >> 1);
@@ -696,12 +704,12 @@ export function w4a8Gemv(r0: i32, r1: i32, n: i32, group: i32, alpha: f32, w: us
   }
 }
 
-/** Σ over 16 columns of int4(a) · int4(w), i32x4 partial sums. */
+/** Σ over 16 columns of int4(a) · int4(w), i32x4 partial sums (even with even, odd with odd columns). */
 // @ts-ignore: decorator
 @inline function dot16w4a4(a: usize, w: usize, acc: v128): v128 {
-  const qa = unpack16(a), qw = unpack16(w);
-  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(qa), i16x8.extend_low_i8x16_s(qw)));
-  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(qa), i16x8.extend_high_i8x16_s(qw)));
+  const va = i16x8.extend_low_i8x16_u(v128.load64_zero(a)), vw = i16x8.extend_low_i8x16_u(v128.load64_zero(w));
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(nibLo(va), nibLo(vw)));
+  return i32x4.add(acc, i32x4.dot_i16x8_s(nibHi(va), nibHi(vw)));
 }
 
 /**

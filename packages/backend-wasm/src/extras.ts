@@ -155,9 +155,16 @@ export function makeExtras(ctx: ExtraContext): WasmExtras {
       const W = inMem(fn, p.w.subarray(0, (m * n) / 2)); ops.push(W);
       const Sc = inMem(fn, p.scales.subarray(0, (m * n) / g)); ops.push(Sc);
       const X = inMem(fn, p.x.subarray(0, n)); ops.push(X);
+      let xPtr = X.ptr;
+      if (g % 16 === 0) {
+        // the SIMD kernel reads x permuted per 16 columns (even, then odd)
+        const P = alloc.alloc(n, fn); ops.push({ ptr: P, temp: P, bytes: n });
+        K.int8PermuteX(n, X.ptr, P);
+        xPtr = P;
+      }
       const ySub = p.y.subarray(0, m);
       const Y = inMem(fn, ySub, beta !== 0); ops.push(Y);
-      ctx.runSplit('w4a8Gemv', m, 4, (m * n) >> 2, (lo, hi) => [lo, hi, n, g, alpha, W.ptr, Sc.ptr, X.ptr, p.xScale, beta, Y.ptr]);
+      ctx.runSplit('w4a8Gemv', m, 4, (m * n) >> 2, (lo, hi) => [lo, hi, n, g, alpha, W.ptr, Sc.ptr, xPtr, p.xScale, beta, Y.ptr]);
       outOf(ySub, Y);
     } finally { free(ops); }
   }
