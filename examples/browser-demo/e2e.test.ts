@@ -76,11 +76,18 @@ describe('browser demo (vite build + headless chromium)', () => {
       await page.fill('#eval-windows', '4');
       await page.fill('#calib-windows', '8');
       await page.fill('#gen-tokens', '32');
+      // record every progress line the page shows while it works
+      await page.evaluate(() => {
+        const seen: string[] = ((window as any).__stages = []);
+        new MutationObserver(() => seen.push(`${document.getElementById('stage')!.textContent} @${(document.getElementById('progress') as HTMLProgressElement).value}/${(document.getElementById('progress') as HTMLProgressElement).max}`))
+          .observe(document.getElementById('stage')!, { childList: true, characterData: true, subtree: true });
+      });
+      const tClick = Date.now();
       await page.click('#run');
       await page.waitForFunction(() => document.body.dataset.state === 'done' || document.body.dataset.state === 'error', undefined, { timeout: 75_000, polling: 250 });
       const shot = join(shots, 'browser-demo.png');
       await page.screenshot({ path: shot, fullPage: true });
-      process.stderr.write(`browser-demo screenshot: ${shot}\n`);
+      process.stderr.write(`browser-demo screenshot: ${shot} (page work ${((Date.now() - tClick) / 1000).toFixed(1)} s)\n`);
       const state = await page.evaluate(() => document.body.dataset.state);
       if (state !== 'done') throw new Error(`page ended in '${state}': ${await page.textContent('#error')}\n${log.slice(-20).join('\n')}`);
 
@@ -93,6 +100,10 @@ describe('browser demo (vite build + headless chromium)', () => {
       const gens = [await page.textContent('#gen-dense'), await page.textContent('#gen-compressed')];
       for (const g of gens) expect(g!.startsWith('Once upon a time') && g!.length > 'Once upon a time'.length + 10).toBe(true);
       expect(await page.locator('#report svg').count()).toBeGreaterThan(0);
+      const stages: string[] = await page.evaluate(() => (window as any).__stages);
+      for (const s of ['tokenize', 'dense evaluation', 'calibrate', 'compress blocks.', 'compressed evaluation', 'generation', 'done in']) {
+        expect(stages.some((x) => x.startsWith(s)), `progress never showed '${s}': ${stages.slice(0, 8).join(' | ')}`).toBe(true);
+      }
       expect(await page.textContent('#report')).toContain('SVD-LLM');
       const backend = await page.textContent('#backend-info');
       expect(backend).toMatch(/backend used: (wasm|reference)/);
