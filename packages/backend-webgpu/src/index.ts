@@ -4,3 +4,4 @@ export { gemmShader, gemvShader, binaryShader, unaryShader, reduceShader, gemmTi
 export { BufferPool, sizeClass } from './pool.js';
 export { int4GemvShader, int4DequantShader, int4QuantShader } from './shaders.js';
 export { int4GemvReference, quantizeInt4Reference, dequantizeInt4Reference, type Int4GemvArgs, type Int4QuantizeArgs, type Int4Packed } from './int4.js';
+export { matmulAsync } from './matmul.js';
