@@ -119,7 +119,7 @@ async function main() {
   for (const x of rows) console.log(`| ${x.step} | ${x.shape} | ${x.rank} | ${x.llmpressMs.toFixed(0)} | ${x.numpyMs.toFixed(0)} | ${x.ratio.toFixed(2)}× |`);
   const outDir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(outDir, { recursive: true });
-  const file = join(outDir, quick ? 'svd-llm-quick.json' : 'svd-llm.json');
+  const file = join(outDir, args.includes('--shape') ? `svd-llm-${m}x${n}.json` : quick ? 'svd-llm-quick.json' : 'svd-llm.json');
   writeFileSync(file, JSON.stringify({ backend: backend?.name ?? 'reference', dtype: 'f64', m, n, rank: k, oversample: p, powerIterations: q, check: { sigmaErr: sErr, probeErr, ok }, rows }, null, 2) + '\n');
   console.log(`\nwrote ${file}`);
   await (backend as any)?.dispose?.();
