@@ -55,12 +55,12 @@ function numpyRef(cs: Case[]): Map<string, { ms: number; cpu: number }> {
 const key = (c: { op: string; shape: number[]; dtype: string }) => `${c.op}:${c.shape.join('x')}:${c.dtype}`;
 
 // ---- inputs (same distributions as numpy_ref.py, different generator)
-function input(c: Case): Tensor {
+function input(c: Case, backend: Backend): Tensor {
   const [m, n] = c.shape;
   const a = randn([m, n], { seed: 1, dtype: c.dtype });
   if (c.op === 'eigh') { const s = a.contiguous(true); for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) { const v = 0.5 * (s.data[i * n + j]! + s.data[j * n + i]!); s.data[i * n + j] = v; s.data[j * n + i] = v; } return s; }
   if (c.op === 'cholesky') {
-    const g = matmul(a, a.T, { backend: referenceBackend }).contiguous(true);
+    const g = matmul(a, a.T, { backend }).contiguous(true);
     for (let i = 0; i < n * n; i++) g.data[i] = g.data[i]! / n;
     for (let i = 0; i < n; i++) g.data[i * n + i] = g.data[i * n + i]! + 1;
     return g;
@@ -119,8 +119,8 @@ for (const c of cases) {
   const lapack = numpyRef([c]);
   // warm-up on a small matrix of the same kind so V8 has optimised the JS paths (LAPACK needs no JIT)
   const small: Case = { ...c, shape: [Math.min(c.shape[0], 192), Math.min(c.shape[1], 192)] as [number, number], k: Math.min(c.k ?? 1, 32) };
-  run(small, input(small), backend);
-  const a = input(c);
+  run(small, input(small, backend), backend);
+  const a = input(c, backend);
   let best = Infinity, result: any;
   let bestCpu = Infinity;
   for (let i = 0; i < c.reps; i++) {
