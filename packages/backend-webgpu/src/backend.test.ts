@@ -91,6 +91,7 @@ const reason = await nodeWebGpuUnavailableReason();
     expect(after.pipelineCacheHits - before.pipelineCacheHits).toBeGreaterThanOrEqual(2);
     expect(after.pool.hits - before.pool.hits).toBeGreaterThanOrEqual(8); // 2nd and 3rd call: in, in, out, uniform, staging
     for (let i = 0; i < 1000; i++) expect(out[i]).toBe(Math.fround(x[i]! + y[i]!));
+    expect(after.uncapturedErrors).toBe(0); // every error went through an error scope
   });
 
   it('computes f64 inputs on the reference backend (counted), never silently in f32', async () => {

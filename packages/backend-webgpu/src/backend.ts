@@ -65,6 +65,10 @@ export interface WebGpuStats {
   downloadedBytes: number;
   pipelinesCompiled: number;
   pipelineCacheHits: number;
+  /** Errors no error scope caught (reported by the device's `uncapturederror` event). */
+  uncapturedErrors: number;
+  /** The last uncaptured error's message, if any. */
+  lastUncapturedError?: string;
   /** Calls computed on the reference backend, by reason (`f64`, `device-lost`, `too-large`). */
   fallbacks: Record<string, number>;
   pool: PoolStats;
@@ -200,7 +204,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
   private readonly lostSignal: Promise<never>;
   private disposed = false;
   private warnedLost = false;
-  private readonly counters = { dispatches: 0, uploadedBytes: 0, downloadedBytes: 0, pipelinesCompiled: 0, pipelineCacheHits: 0 };
+  private readonly counters: { dispatches: number; uploadedBytes: number; downloadedBytes: number; pipelinesCompiled: number; pipelineCacheHits: number; uncapturedErrors: number; lastUncapturedError?: string } =
+    { dispatches: 0, uploadedBytes: 0, downloadedBytes: 0, pipelinesCompiled: 0, pipelineCacheHits: 0, uncapturedErrors: 0 };
   private readonly fallbackCounts: Record<string, number> = {};
   private readonly pinned = new WeakMap<FloatArray, GPUBuffer>();
   private readonly pinnedBuffers = new Set<GPUBuffer>();
@@ -215,6 +220,12 @@ class WebGpuBackendImpl implements WebGpuBackend {
     this.deviceFeatures = Object.freeze(OPTIONAL_FEATURES.filter((f) => device.features.has(f)));
     this.capabilities = Object.freeze({ dtypes: ['f32'] as const, syncRead: false, threads: 1, features: ['webgpu', ...this.deviceFeatures, `gemm-${this.gemmKernel}`, ...(adapter.software ? ['software-adapter'] : [])] });
     this.pool = new BufferPool(device);
+    try {
+      device.addEventListener?.('uncapturederror', (ev: any) => {
+        this.counters.uncapturedErrors++;
+        this.counters.lastUncapturedError = String(ev?.error?.message ?? ev);
+      });
+    } catch { /* implementations without EventTarget on GPUDevice: the counter stays 0 */ }
     this.lostSignal = new Promise<never>((_, reject) => {
       device.lost.then((info) => {
         const err = new DeviceLostError('webgpu', String(info?.reason ?? 'unknown'), String(info?.message ?? ''));
