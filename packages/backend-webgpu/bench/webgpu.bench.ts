@@ -7,7 +7,7 @@
  * has `timestamp-query`, else wall clock per submission), and one end-to-end `gemmAsync`/`gemvAsync`
  * call (upload + kernel + readback, wall clock) whose result is checked (Freivalds + sampled
  * entries against f64 dots). On software Vulkan (lavapipe) this is slow: `--quick` runs the small
- * shapes only. Writes bench/results/webgpu.json. The machine is shared and busy: numbers are noisy.
+ * shapes only. Writes bench/results/webgpu.json (repository root, like the other benches). The machine is shared and busy: numbers are noisy.
  *
  * Options: --quick, --runs N (kernel timing runs, default 3), --other-kernel (also time the other
  * GEMM kernel family on the two smallest GEMM shapes).
@@ -15,11 +15,12 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { createNodeWebGpuBackend, type WebGpuBackend } from '../src/node.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../../..');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const runs = Number(args[args.indexOf('--runs') + 1]) || 3;
@@ -173,7 +174,7 @@ console.log('\n| shape | kernel | kernel ms | GFLOPS | end-to-end ms (upload+ker
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) console.log(`| ${r.shape} | ${r.kernel} | ${fmt(r.kernel_ms, 1)} | ${fmt(r.gflops, 2)} | ${fmt(r.end_to_end_ms, 0)} | ${fmt(r.numpy_1t_ms, 2)} | ${fmt(r.numpy_gflops, 1)} | ${fmt(r.ratio_vs_numpy_1t, 3)} | ${r.verified === null ? '—' : r.verified ? 'yes' : 'NO'} |`);
 const failed = rows.some((r) => r.verified === false);
-mkdirSync(join(here, 'results'), { recursive: true });
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 const out = {
   bench: 'webgpu', date: new Date().toISOString(), quick, runs,
   machine: { cpu: cpus()[0]?.model ?? '?', cores: availableParallelism(), loadavg_start: load0, loadavg_end: loadavg() },
@@ -181,6 +182,6 @@ const out = {
   note: 'kernel_ms: device-resident data, timestamp queries when available; end_to_end_ms: one gemmAsync/gemvAsync incl. transfers (wall clock). Shared busy machine: noisy.',
   rows,
 };
-writeFileSync(join(here, 'results', 'webgpu.json'), JSON.stringify(out, null, 2) + '\n');
-console.log(`\nwrote ${join('packages/backend-webgpu/bench/results/webgpu.json')}`);
+writeFileSync(join(root, 'bench', 'results', 'webgpu.json'), JSON.stringify(out, null, 2) + '\n');
+console.log(`\nwrote ${join('bench', 'results', 'webgpu.json')}`);
 if (failed) { console.error('some results failed their check'); process.exit(1); }
