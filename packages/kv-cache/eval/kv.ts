@@ -155,20 +155,30 @@ for (const m of means) {
   if (m !== 2) specs.push({ name: `per-channel ${m} flat schedule (raw channels by variance)`, method: 'per-channel', setting: `${m} flat`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'flat' }, basis: 'prefill-channels' }) }), group: 'per-channel-flat' });
   if (args.includes('--waterfill')) specs.push({ name: `SVDq ${m} prefill, water-filled schedule, centered`, method: 'SVDq', setting: `${m} prefill waterfill centered`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'waterfill' }, basis: 'prefill' }), center: true }), group: 'svdq-wf' });
 }
+// 1-bit levels at conditional means instead of min/max (see OneBitMode)
+specs.push({ name: 'KIVI 1-bit keys, 1-bit means mode (fp32 values)', method: 'KIVI', setting: 'K1 means', codeBits: 1, make: base({ keys: kiviKeys({ bits: 1, oneBit: 'means' }) }), group: 'onebit' });
+specs.push({ name: 'SVDq 1.25 calibration basis, centered, 1-bit means mode', method: 'SVDq', setting: '1.25 calib centered means', codeBits: 1.25, make: base({ keys: svdqKeys({ schedule: { mean: 1.25 }, basis: calibC, oneBit: 'means' }), center: true }), group: 'onebit' });
+for (const m of [1.5, 1.25]) specs.push({ name: `SVDq ${m} flat schedule, prefill basis, centered, 1-bit means mode`, method: 'SVDq', setting: `${m} flat prefill centered means`, codeBits: m, make: base({ keys: svdqKeys({ schedule: { mean: m, allocation: 'flat' }, basis: 'prefill', oneBit: 'means' }), center: true }), group: 'onebit' });
+specs.push({ name: 'per-channel 1.25 flat schedule, 1-bit means mode', method: 'per-channel', setting: '1.25 flat means', codeBits: 1.25, make: base({ keys: svdqKeys({ schedule: { mean: 1.25, allocation: 'flat' }, basis: 'prefill-channels', oneBit: 'means' }) }), group: 'onebit' });
+specs.push({ name: 'SVDq 1.25 flat prefill centered means + top-12.5%', method: 'SVDq+sparsity', setting: '1.25 flat prefill centered means keep 0.125', codeBits: 1.25, keep: 0.125, make: base({ keys: svdqKeys({ schedule: { mean: 1.25, allocation: 'flat' }, basis: 'prefill', oneBit: 'means' }), center: true, sparsity: { keep: 0.125 } }), group: 'onebit' });
+const extraArg = arg('extra-shard');
+const [extraI, extraN] = extraArg ? extraArg.split('/').map(Number) as [number, number] : [-1, 0];
 const only = arg('only');
 // --shard i/n: run every n-th row (plus the free fp32 row) in this process; i=0 also does the score-error table,
 // i=1 (or 0 when n=1) the generation table. --merge n: combine results/kv.shard-*.tmp into results/kv.json.
 const shardArg = arg('shard');
 const [shardI, shardN] = shardArg ? shardArg.split('/').map(Number) as [number, number] : [0, 1];
 const mergeN = arg('merge') ? Number(arg('merge')) : 0;
-const doScore = !only && !mergeN && shardI === 0;
-const doGen = !only && !mergeN && shardI === (shardN > 1 ? 1 : 0);
+const doScore = !only && !mergeN && !extraArg && shardI === 0;
+const doGen = !only && !mergeN && !extraArg && shardI === (shardN > 1 ? 1 : 0);
 const rows: Row[] = [];
-const shardPath = join(root, 'results', `kv.shard-${shardI}.tmp`);
+const shardPath = join(root, 'results', extraArg ? `kv.extra-${extraI}.tmp` : `kv.shard-${shardI}.tmp`);
+const extraSpecs = specs.filter((x) => x.group === 'onebit');
 for (const [i, sp] of specs.entries()) {
-  if (mergeN || (only && !sp.name.includes(only)) || (sp.make && i % shardN !== shardI)) continue;
+  if (mergeN || (only && !sp.name.includes(only))) continue;
+  if (extraArg ? sp.group !== 'onebit' || extraSpecs.indexOf(sp) % extraN !== extraI : sp.make && i % shardN !== shardI) continue;
   rows.push(score(sp));
-  if (shardN > 1) { mkdirSync(dirname(shardPath), { recursive: true }); writeFileSync(shardPath, JSON.stringify({ rows, scoreError: [], generation: [] })); }
+  if (shardN > 1 || extraArg) { mkdirSync(dirname(shardPath), { recursive: true }); writeFileSync(shardPath, JSON.stringify({ rows, scoreError: [], generation: [] })); }
 }
 
 // ---- attention-score error: SVDq vs per-channel quantization at equal bits (same cache code path, window 0)
@@ -240,8 +250,9 @@ const genRows = (!doGen ? [] : specs.filter((s) => s.make && /KIVI 2-bit keys \(
 // ---- output
 type Shard = { rows: Row[]; scoreError: typeof scoreRows; generation: typeof genRows };
 if (mergeN) {
-  for (let i = 0; i < mergeN; i++) {
-    const sh = JSON.parse(readFileSync(join(root, 'results', `kv.shard-${i}.tmp`), 'utf8')) as Shard;
+  const files = [...Array.from({ length: mergeN }, (_, i) => `kv.shard-${i}.tmp`), ...[0, 1, 2, 3].map((i) => `kv.extra-${i}.tmp`)].filter((f) => existsSync(join(root, 'results', f)));
+  for (const f of files) {
+    const sh = JSON.parse(readFileSync(join(root, 'results', f), 'utf8')) as Shard;
     for (const r of sh.rows) if (!rows.some((x) => x.name === r.name)) rows.push(r);
     scoreRows.push(...sh.scoreError); genRows.push(...sh.generation);
   }
@@ -288,8 +299,7 @@ const out = {
   presetSchedules: schedules, presetMeans: Object.fromEntries(means.map((m) => [m, meanBits(presetSchedule(d, m))])),
   referenceNllSameWindows: refNll, rows, scoreError: scoreRows, generation: genRows, markdown: lines.join('\n'),
 };
-const outPath = join(root, 'results', shardN > 1 ? `kv.shard-${shardI}.tmp` : 'kv.json');
+const outPath = extraArg ? shardPath : join(root, 'results', shardN > 1 ? `kv.shard-${shardI}.tmp` : 'kv.json');
 mkdirSync(dirname(outPath), { recursive: true });
 if (!only) writeFileSync(outPath, JSON.stringify(out, null, 2) + '\n');
 console.error(only ? '(--only: results not written)' : `wrote ${outPath}`);
-void existsSync;

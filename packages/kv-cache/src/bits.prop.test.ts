@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { ArgumentError, f16ToF32 } from '@llmpress/tensor';
+import { ArgumentError, Rng, f16ToF32 } from '@llmpress/tensor';
 import { packBits, unpackBits, packedBytes, f16Floor, f16Ceil } from './bits.js';
 import { quantizeGroup } from './quant.js';
 
@@ -53,6 +53,21 @@ describe('quantizeGroup', () => {
       expect(f16ToF32(f16Floor(x))).toBeLessThanOrEqual(x);
       expect(f16ToF32(f16Ceil(x))).toBeGreaterThanOrEqual(x);
     }), { numRuns: 300 });
+  });
+  it("1-bit 'means' mode: levels at the conditional means, far below min/max MSE on bell-shaped groups", () => {
+    const rng = new Rng(7);
+    let em = 0, ex = 0;
+    for (let g = 0; g < 200; g++) {
+      const xs = Array.from({ length: 32 }, () => rng.normal());
+      const cm = new Uint8Array(32), cx = new Uint8Array(32);
+      const qm = quantizeGroup('t', xs, 0, 1, 32, 1, 'f16', cm, 'means');
+      const qx = quantizeGroup('t', xs, 0, 1, 32, 1, 'f16', cx);
+      for (let j = 0; j < 32; j++) { em += (qm.min + qm.scale * cm[j]! - xs[j]!) ** 2; ex += (qx.min + qx.scale * cx[j]! - xs[j]!) ** 2; }
+    }
+    expect(em / ex).toBeLessThan(0.5);
+    const c = new Uint8Array(4);
+    const q = quantizeGroup('t', [0, 1, 9, 10], 0, 1, 4, 1, 'f32', c, 'means');
+    expect([q.min, q.min + q.scale, ...c]).toEqual([0.5, 9.5, 0, 0, 1, 1]);
   });
   it('refuses values beyond the f16 range with f16 scales', () => {
     expect(() => quantizeGroup('t', [1e6, 0], 0, 1, 2, 2, 'f16', new Uint8Array(2))).toThrow(ArgumentError);

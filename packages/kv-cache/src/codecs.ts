@@ -1,7 +1,7 @@
 import { ArgumentError } from '@llmpress/tensor';
 import { packBits, packedBytes } from './bits.js';
 import { fitKeyBasis, identityBasis, type KeyBasis } from './basis.js';
-import { axpyCodes, ByteBuffer, quantizeGroup, ScaleStore, type ScaleDType } from './quant.js';
+import { axpyCodes, ByteBuffer, quantizeGroup, ScaleStore, type OneBitMode, type ScaleDType } from './quant.js';
 import { checkSchedule, flatSchedule, presetSchedule, waterfillSchedule, type BitSchedule } from './schedule.js';
 
 /** What a codec knows about the head it serves. */
@@ -155,7 +155,7 @@ class LatentKeyState implements KeyCodecState {
     const base = this.codes.length;
     for (let k = 0; k < this.kept.length; k++) {
       const c = this.kept[k]!, b = this.bitsOf[k]!;
-      const q = quantizeGroup(this.spec.fn, lat, c, d, B, b, this.scaleDType, this.tmpCodes);
+      const q = quantizeGroup(this.spec.fn, lat, c, d, B, b, this.scaleDType, this.tmpCodes, this.spec.oneBit);
       this.scales.push(q);
       packBits(this.tmpCodes, b, this.codes.data, base + this.segOff[k]!, B);
     }
@@ -209,8 +209,15 @@ class LatentKeyState implements KeyCodecState {
 
 interface LatentKeySpec {
   fn: string;
+  oneBit?: OneBitMode;
   basis: 'none' | 'prefill' | 'prefill-channels' | KeyBasis[][];
   schedule: BitSchedule | { mean: number; allocation?: 'preset' | 'waterfill' | 'flat' };
+}
+
+function checkOneBit(fn: string, m: unknown): OneBitMode {
+  if (m === undefined) return 'minmax';
+  if (m !== 'minmax' && m !== 'means') throw new ArgumentError(fn, 'options.oneBit', m, "must be 'minmax' or 'means'");
+  return m;
 }
 
 function checkBitsArg(fn: string, bits: unknown): number {
@@ -219,11 +226,12 @@ function checkBitsArg(fn: string, bits: unknown): number {
 }
 
 /** KIVI keys: every raw channel quantized over the tokens of a block with `bits` bits. */
-export function kiviKeys(options: { bits: number }): KeyCodec {
+export function kiviKeys(options: { bits: number; oneBit?: OneBitMode }): KeyCodec {
   const bits = checkBitsArg('kiviKeys', options?.bits);
+  const oneBit = checkOneBit('kiviKeys', options.oneBit);
   return {
-    name: `kivi-k${bits}`,
-    create: (ctx) => new LatentKeyState(ctx, { fn: 'kiviKeys', basis: 'none', schedule: new Array(ctx.headDim).fill(bits) }),
+    name: `kivi-k${bits}${oneBit === 'means' ? 'm' : ''}`,
+    create: (ctx) => new LatentKeyState(ctx, { fn: 'kiviKeys', basis: 'none', schedule: new Array(ctx.headDim).fill(bits), oneBit }),
   };
 }
 
@@ -239,6 +247,8 @@ export interface SvdqKeyOptions {
    * `KeyBasis[][]` (`[layer][kvHead]`, from `fitKeyBasis` on calibration keys): a fixed calibration basis.
    */
   basis?: 'prefill' | 'prefill-channels' | KeyBasis[][];
+  /** 1-bit channels: 'minmax' (default) or 'means' (levels at the conditional means; see `OneBitMode`). */
+  oneBit?: OneBitMode;
 }
 
 /** SVDq keys: latent channels `L = (K − μ)V`, mixed-precision per-channel quantization, scores `(qV)L̂ᵀ`. */
@@ -254,13 +264,14 @@ export function svdqKeys(options: SvdqKeyOptions): KeyCodec {
     throw new ArgumentError(fn, 'schedule', sch, 'must be an array of bits or { mean } with mean in (0, 8]');
   }
   const basis = options.basis ?? 'prefill';
+  const oneBit = checkOneBit(fn, options.oneBit);
   if (basis !== 'prefill' && basis !== 'prefill-channels' && !Array.isArray(basis)) throw new ArgumentError(fn, 'basis', basis, "must be 'prefill', 'prefill-channels' or KeyBasis[][]");
   const tag = Array.isArray(sch) ? `[${sch.join(',')}]` : `${sch.mean}${sch.allocation === 'waterfill' ? 'w' : sch.allocation === 'flat' ? 'f' : ''}`;
   return {
-    name: `svdq-${tag}-${Array.isArray(basis) ? 'calib' : basis}`,
+    name: `svdq-${tag}-${Array.isArray(basis) ? 'calib' : basis}${oneBit === 'means' ? '-m' : ''}`,
     create: (ctx) => {
       if (Array.isArray(sch) && sch.length > ctx.headDim) throw new ArgumentError(fn, 'schedule', sch, `must have at most headDim = ${ctx.headDim} entries (got ${sch.length})`);
-      return new LatentKeyState(ctx, { fn, basis, schedule: sch });
+      return new LatentKeyState(ctx, { fn, basis, schedule: sch, oneBit });
     },
   };
 }

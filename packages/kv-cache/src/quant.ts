@@ -1,4 +1,4 @@
-import { ArgumentError } from '@llmpress/tensor';
+import { ArgumentError, f32ToF16 } from '@llmpress/tensor';
 import { f16Ceil, f16Floor, f16Table } from './bits.js';
 
 export type ScaleDType = 'f16' | 'f32';
@@ -15,7 +15,8 @@ export interface ScaleArrays {
  * dtype so every value stays inside the representable range and the error is ≤ scale/2.
  * Writes codes into `codes[0..n)` and returns the stored (min, scale) as f16 bits or f32 values.
  */
-export function quantizeGroup(fn: string, x: ArrayLike<number>, off: number, stride: number, n: number, bits: number, dtype: ScaleDType, codes: Uint8Array): { min: number; scale: number; minBits: number; scaleBits: number } {
+export function quantizeGroup(fn: string, x: ArrayLike<number>, off: number, stride: number, n: number, bits: number, dtype: ScaleDType, codes: Uint8Array, oneBit: OneBitMode = 'minmax'): { min: number; scale: number; minBits: number; scaleBits: number } {
+  if (bits === 1 && oneBit === 'means') return quantizeMeans(fn, x, off, stride, n, dtype, codes);
   let lo = Infinity, hi = -Infinity;
   for (let j = 0; j < n; j++) { const v = x[off + j * stride]!; if (v < lo) lo = v; if (v > hi) hi = v; }
   const levels = (1 << bits) - 1;
@@ -40,6 +41,31 @@ export function quantizeGroup(fn: string, x: ArrayLike<number>, off: number, str
     codes[j] = c;
   }
   return { min: m, scale: s, minBits: mb, scaleBits: sb };
+}
+
+/**
+ * How 1-bit groups are quantized: 'minmax' (levels at min and max: error ≤ half the range) or 'means'
+ * (threshold at the group mean, levels at the means of the two sides: the MSE-optimal levels for that split,
+ * far better than min/max for bell-shaped data, but no half-step bound).
+ */
+export type OneBitMode = 'minmax' | 'means';
+
+function quantizeMeans(fn: string, x: ArrayLike<number>, off: number, stride: number, n: number, dtype: ScaleDType, codes: Uint8Array): { min: number; scale: number; minBits: number; scaleBits: number } {
+  let mean = 0;
+  for (let j = 0; j < n; j++) mean += x[off + j * stride]!;
+  mean /= n;
+  let sl = 0, nl = 0, sh = 0, nh = 0;
+  for (let j = 0; j < n; j++) { const v = x[off + j * stride]!; if (v >= mean) { sh += v; nh++; codes[j] = 1; } else { sl += v; nl++; codes[j] = 0; } }
+  const lo = nl ? sl / nl : mean, hi = nh ? sh / nh : mean;
+  if (dtype === 'f16') {
+    if (Math.abs(lo) > 65504 || Math.abs(hi) > 65504) throw new ArgumentError(fn, 'keys/values', Math.max(Math.abs(lo), Math.abs(hi)), "must fit the f16 scale range (|x| ≤ 65504); use scaleDType 'f32'");
+    const t = f16Table();
+    const mb = f32ToF16(lo), m = t[mb]!;
+    const sb = f32ToF16(Math.max(0, hi - m)), s = t[sb]!;
+    return { min: m, scale: s, minBits: mb, scaleBits: sb };
+  }
+  const m = Math.fround(lo), s = Math.fround(Math.max(0, hi - m));
+  return { min: m, scale: s, minBits: 0, scaleBits: 0 };
 }
 
 const f32b = new Float32Array(1), u32b = new Uint32Array(f32b.buffer);
