@@ -1,11 +1,13 @@
 /**
- * The reference backend: plain TypeScript (+ @stdlib/blas for GEMM/GEMV), simple and
+ * The reference backend: plain TypeScript (+ @stdlib/blas for GEMM/GEMV, imported from the
+ * pure-JS `lib/ndarray.js` files: `lib/index.js` probes for a native addon with require('path'),
+ * which breaks browser bundles), simple and
  * f64-capable. It is the oracle every other backend is tested against, so clarity wins over speed.
  */
-import dgemm from '@stdlib/blas/base/dgemm/lib/index.js';
-import sgemm from '@stdlib/blas/base/sgemm/lib/index.js';
-import dgemv from '@stdlib/blas/base/dgemv/lib/index.js';
-import sgemv from '@stdlib/blas/base/sgemv/lib/index.js';
+import dgemm from '@stdlib/blas/base/dgemm/lib/ndarray.js';
+import sgemm from '@stdlib/blas/base/sgemm/lib/ndarray.js';
+import dgemv from '@stdlib/blas/base/dgemv/lib/ndarray.js';
+import sgemv from '@stdlib/blas/base/sgemv/lib/ndarray.js';
 import type { Backend, BinaryOp, GemmArgs, GemvArgs, ReduceOp, UnaryOp } from './backend.js';
 import type { FloatArray } from './dtype.js';
 
@@ -15,9 +17,9 @@ function gemm(p: GemmArgs): void {
   const ta = p.transA ? 'transpose' : 'no-transpose';
   const tb = p.transB ? 'transpose' : 'no-transpose';
   if (p.c instanceof Float64Array) {
-    (dgemm as any).ndarray(ta, tb, m, n, k, p.alpha, p.a, p.lda, 1, p.aOffset, p.b, p.ldb, 1, p.bOffset, p.beta, p.c, p.ldc, 1, p.cOffset);
+    (dgemm as any)(ta, tb, m, n, k, p.alpha, p.a, p.lda, 1, p.aOffset, p.b, p.ldb, 1, p.bOffset, p.beta, p.c, p.ldc, 1, p.cOffset);
   } else {
-    (sgemm as any).ndarray(ta, tb, m, n, k, p.alpha, p.a, p.lda, 1, p.aOffset, p.b, p.ldb, 1, p.bOffset, p.beta, p.c, p.ldc, 1, p.cOffset);
+    (sgemm as any)(ta, tb, m, n, k, p.alpha, p.a, p.lda, 1, p.aOffset, p.b, p.ldb, 1, p.bOffset, p.beta, p.c, p.ldc, 1, p.cOffset);
   }
 }
 
@@ -30,7 +32,7 @@ function gemv(p: GemvArgs): void {
   }
   const t = p.trans ? 'transpose' : 'no-transpose';
   const f: any = p.y instanceof Float64Array ? dgemv : sgemv;
-  f.ndarray(t, p.m, p.n, p.alpha, p.a, p.lda, 1, p.aOffset, p.x, 1, p.xOffset, p.beta, p.y, 1, p.yOffset);
+  f(t, p.m, p.n, p.alpha, p.a, p.lda, 1, p.aOffset, p.x, 1, p.xOffset, p.beta, p.y, 1, p.yOffset);
 }
 
 const BIN: Record<BinaryOp, (x: number, y: number) => number> = {
