@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +50,7 @@ describe('browser demo (vite build + headless chromium)', () => {
     const dist = resolve(here, 'dist');
     expect(existsSync(join(dist, 'index.html'))).toBe(true);
     // the page must not embed the shared data
-    const built = execFileSync('ls', ['-R', dist], { encoding: 'utf8' });
+    const built = (readdirSync(dist, { recursive: true }) as string[]).join('\n');
     expect(built).not.toMatch(/stories260K|tok512|tinystories/);
 
     const { server, port } = await serve(dist);
@@ -68,9 +68,14 @@ describe('browser demo (vite build + headless chromium)', () => {
       await page.goto(`http://localhost:${port}/`);
       expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
       await page.setInputFiles('#model-file', files.model);
-      await page.setInputFiles('#tokenizer-file', files.tokenizer);
       await page.setInputFiles('#text-file', files.text);
       await page.waitForFunction(() => (document.getElementById('text') as HTMLTextAreaElement).value.length > 100_000);
+      // without the tokenizer the page reports a typed error that names the function and argument
+      await page.fill('#eval-windows', '4');
+      await page.click('#run');
+      await page.waitForFunction(() => document.body.dataset.state === 'error', undefined, { timeout: 30_000, polling: 100 });
+      expect(await page.textContent('#error')).toMatch(/^E_ARGUMENT: loadCheckpoint: argument 'tokenizerFile' is needed for a llama2c checkpoint/);
+      await page.setInputFiles('#tokenizer-file', files.tokenizer);
       await page.selectOption('#method', 'svd-llm');
       await page.fill('#ratio', '20');
       await page.fill('#eval-windows', '4');

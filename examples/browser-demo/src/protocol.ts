@@ -33,7 +33,7 @@ export type WorkerMessage =
   | { type: 'backend'; info: BackendInfo }
   | { type: 'loaded'; format: string; name: string; config: Record<string, unknown>; params: number }
   | { type: 'result'; result: PageResult; saved: Uint8Array; info: BackendInfo }
-  | { type: 'error'; message: string; name: string };
+  | { type: 'error'; message: string; /** the llmpress error code (E_ARGUMENT, ...) or the error's name */ name: string };
 
 export interface PageResult {
   label: string; setting: string;

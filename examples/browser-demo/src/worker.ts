@@ -78,7 +78,8 @@ self.onmessage = async (ev: MessageEvent<RunMessage>) => {
     post({ type: 'result', result, saved, info }, [saved.buffer]);
   } catch (e) {
     const err = e as Error;
-    post({ type: 'error', message: err?.message ?? String(e), name: err?.name ?? 'Error' });
+    // class names are minified in the bundle; llmpress errors carry a stable code (E_ARGUMENT, ...)
+    post({ type: 'error', message: err?.message ?? String(e), name: (err as any)?.code ?? err?.name ?? 'Error' });
   } finally {
     await backend?.dispose?.();
   }
