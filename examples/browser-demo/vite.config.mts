@@ -13,6 +13,7 @@ const pkgs = readdirSync(`${root}packages`).filter((d) => existsSync(`${root}pac
 const alias = [
   // @stdlib/blas/base/<x>/lib/index.js requires a Node addon loader (uses __dirname); in a page take
   // its pure-JS lib/main.js. An alias (not a resolve hook) so the dev server's dependency optimizer sees it too.
+  // (@llmpress/tensor now imports lib/ndarray.js, which needs nothing; this keeps older sources working.)
   { find: /^@stdlib\/blas\/base\/([a-z0-9]+)\/lib\/index\.js$/, replacement: '@stdlib/blas/base/$1/lib/main.js' },
   { find: /^@llmpress\/cli\/report$/, replacement: `${root}packages/cli/src/report/index.ts` },
   ...pkgs.map((p) => ({ find: new RegExp(`^@llmpress/${p}$`), replacement: `${root}packages/${p}/src/index.ts` })),
