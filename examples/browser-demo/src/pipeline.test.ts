@@ -123,3 +123,27 @@ describe('compressOne: every demo method through the library drivers', () => {
   });
 });
 
+describe('runDemo: per-layer errors on another device', () => {
+  const model = randomModel({ seqLen: 64 }, 6);
+  const text = 'pack my box with five dozen liquor jugs. '.repeat(40);
+  const req = { method: 'svd' as const, ratio: 0.3, evalWindows: 2, windowLen: 32, calibWindows: 4, genTokens: 4 };
+  const ck = { model, tokenizer: toyTokenizer, format: 'llama2c' as const, name: 'random' };
+  const f32Error = async (W: Float32Array, H: Float32Array) => {
+    let n = 0, d = 0;
+    for (let i = 0; i < W.length; i++) { const x = Math.fround(W[i]! - H[i]!); n = Math.fround(n + x * x); d = Math.fround(d + W[i]! * W[i]!); }
+    return Math.sqrt(n / d);
+  };
+  it('uses the device values when they agree with the CPU', async () => {
+    const r = await runDemo(ck, text, { ...req, layerError: { device: 'fake-gpu', fn: f32Error } });
+    expect(r.layerErrors.device).toBe('fake-gpu');
+    expect(r.layerErrors.layers).toBe(model.linears().length);
+    expect(r.layerErrors.maxRelDiff).toBeLessThan(1e-3);
+    expect(r.notes.join(' ')).toMatch(/Per-layer errors computed on fake-gpu/);
+  });
+  it('falls back to the CPU values, saying so, when the device is wrong', async () => {
+    const r = await runDemo(ck, text, { ...req, layerError: { device: 'bad-gpu', fn: async (W, H) => 1.01 * (await f32Error(W, H)) } });
+    expect(r.layerErrors.device).toBe('cpu');
+    expect(r.notes.join(' ')).toMatch(/bad-gpu disagreed or failed/);
+  });
+});
+

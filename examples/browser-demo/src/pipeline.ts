@@ -113,6 +113,12 @@ export interface DemoRequest {
   prompt?: string;
   backend?: Backend;
   onProgress?: (stage: string, done: number, total: number) => void;
+  /**
+   * Optional other device for the report's per-layer errors ‖W − Ŵ‖_F / ‖W‖_F (the worker passes
+   * WebGPU's async sub + sumsq). Checked against the CPU (f64) value of every layer; if any differs
+   * by more than 1e-3 relative, or is not finite, the CPU values are used and a note says so.
+   */
+  layerError?: { device: string; fn: (W: Float32Array, H: Float32Array) => Promise<number> };
 }
 
 export interface DemoResult {
@@ -124,6 +130,8 @@ export interface DemoResult {
   generations: { dense: string; compressed: string };
   reportHtml: string;
   notes: string[];
+  /** Where the report's per-layer errors were computed, and the largest relative difference to the CPU values. */
+  layerErrors: { device: string; layers: number; maxRelDiff?: number };
   seconds: { compress: number; evaluate: number; total: number };
   model: LlamaModel;
 }
@@ -196,20 +204,36 @@ export async function runDemo(ck: LoadedCheckpoint, text: string, req: DemoReque
 
   const label = METHOD_LABELS[req.method];
   const denseBytes = model.linearBytes(), bytes = c.model.linearBytes();
-  const layerErrors: Array<{ method: string; layer: string; relErr: number }> = [];
-  for (const e of model.linears()) {
-    const h = c.model.linears().find((x) => x.name === e.name);
-    if (!h) continue;
-    const W = e.layer.toDense().data, H = h.layer.toDense().data;
+  const cpuErrors: Array<{ method: string; layer: string; relErr: number }> = [];
+  const devErrors: Array<{ method: string; layer: string; relErr: number }> = [];
+  let maxRelDiff = 0, devFailure: string | undefined;
+  const pairs = model.linears().map((e) => [e, c.model.linears().find((x) => x.name === e.name)] as const).filter(([, h]) => h);
+  for (const [i, [e, h]] of pairs.entries()) {
+    progress('per-layer errors', i, pairs.length);
+    const W = e.layer.toDense().data as Float32Array, H = h!.layer.toDense().data as Float32Array;
     let num = 0, den = 0;
-    for (let i = 0; i < W.length; i++) { const d = W[i]! - H[i]!; num += d * d; den += W[i]! * W[i]!; }
-    layerErrors.push({ method: label, layer: e.name, relErr: Math.sqrt(num / (den || 1)) });
+    for (let k = 0; k < W.length; k++) { const d = W[k]! - H[k]!; num += d * d; den += W[k]! * W[k]!; }
+    const cpu = Math.sqrt(num / (den || 1));
+    cpuErrors.push({ method: label, layer: e.name, relErr: cpu });
+    if (req.layerError && !devFailure) {
+      try {
+        const v = await req.layerError.fn(W, H);
+        const rel = Math.abs(v - cpu) / Math.max(cpu, 1e-12);
+        if (!Number.isFinite(v) || rel > 1e-3) devFailure = `${e.name}: ${req.layerError.device} gave ${v}, CPU ${cpu}`;
+        else { maxRelDiff = Math.max(maxRelDiff, rel); devErrors.push({ method: label, layer: e.name, relErr: v }); }
+      } catch (err) { devFailure = `${e.name}: ${(err as Error).message}`; }
+    }
   }
+  progress('per-layer errors', pairs.length, pairs.length);
+  const onDevice = req.layerError !== undefined && devFailure === undefined;
+  const layerErrors = onDevice ? devErrors : cpuErrors;
   const spectra = model.linears().filter((e) => e.block === 0).map((e) => ({ layer: e.name, values: Array.from(svdvals(e.layer.toDense().astype('f64')).data as Float64Array) }));
   const row: ReportRow = { method: label, setting: c.setting, source: 'browser demo', bytes, denseBytes, bitsPerWeight: c.model.effectiveBitsPerWeight(), ppl: ev.ppl, kl: ev.kl, top1: ev.top1 };
   const notes = [
     `${split.eval.length} evaluation windows of ${len} tokens (0..${split.eval.length - 1}); ${split.calibration.length} calibration windows from ${split.calibStart} (disjoint, checked by evalSplit).`,
     `Backend: ${backend?.name ?? 'reference'}.`, ...c.notes,
+    onDevice ? `Per-layer errors computed on ${req.layerError!.device} (largest relative difference to the CPU f64 values: ${maxRelDiff.toExponential(1)}).`
+      : req.layerError ? `Per-layer errors: ${req.layerError.device} disagreed or failed (${devFailure}); CPU values shown.` : 'Per-layer errors computed on the CPU.',
   ];
   const reportHtml = renderReport({
     title: `llmpress browser demo — ${label}`, subtitle: ck.name,
@@ -222,6 +246,7 @@ export async function runDemo(ck: LoadedCheckpoint, text: string, req: DemoReque
     compressed: { ppl: ev.ppl, nll: ev.nll, kl: ev.kl ?? NaN, top1: ev.top1 ?? NaN, linearBytes: bytes, bitsPerWeight: c.model.effectiveBitsPerWeight() },
     windows: { eval: split.eval.length, calibration: split.calibration.length, len, calibStart: split.calibStart },
     prompt, generations: { dense: gDense, compressed: gComp }, reportHtml, notes,
+    layerErrors: onDevice ? { device: req.layerError!.device, layers: devErrors.length, maxRelDiff } : { device: 'cpu', layers: cpuErrors.length },
     seconds: { compress: compressSecs, evaluate: evalSecs, total: (now() - t0) / 1000 },
     model: c.model,
   };

@@ -44,5 +44,6 @@ export interface PageResult {
   generations: { dense: string; compressed: string };
   reportHtml: string;
   notes: string[];
+  layerErrors: { device: string; layers: number; maxRelDiff?: number };
   seconds: { compress: number; evaluate: number; total: number };
 }

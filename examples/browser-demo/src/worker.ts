@@ -5,7 +5,7 @@
  */
 import { fallbackStats, type Backend } from '@llmpress/tensor';
 import { createWasmBackend } from '@llmpress/backend-wasm';
-import { createWebGpuBackend } from '@llmpress/backend-webgpu';
+import { createWebGpuBackend, type WebGpuBackend } from '@llmpress/backend-webgpu';
 import { loadCheckpoint, runDemo, compressedBytes } from './pipeline.js';
 import type { BackendChoice, BackendInfo, RunMessage, WorkerMessage } from './protocol.js';
 
@@ -16,12 +16,15 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
   try { return await Promise.race([p, new Promise<T>((_, rej) => { t = setTimeout(() => rej(new Error(`${what} timed out after ${ms} ms`)), ms); })]); } finally { clearTimeout(t); }
 }
 
-/** WebGPU: the adapter, and a GEMM on the GPU checked against a CPU product (what it can do here). */
-async function probeWebGpu(): Promise<string> {
+/**
+ * WebGPU: the adapter and a GEMM on the GPU checked against a CPU product. Returns the live backend
+ * (for the report's per-layer errors, which it can compute with its async routines) or why not.
+ */
+async function probeWebGpu(): Promise<{ gpu: WebGpuBackend | null; summary: string }> {
   let reason = '';
   try {
     const gpu = await withTimeout(createWebGpuBackend({ onUnavailable: (r) => { reason = r; } }), 8000, 'WebGPU device request');
-    if (!gpu) return `unavailable: ${reason}`;
+    if (!gpu) return { gpu: null, summary: `unavailable: ${reason}` };
     try {
       const m = 48, n = 16, k = 64;
       const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37)), b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i * 0.11));
@@ -30,12 +33,24 @@ async function probeWebGpu(): Promise<string> {
       let err = 0;
       for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) { let s = 0; for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!; err = Math.max(err, Math.abs(s - c[i * n + j]!)); }
       const ad = gpu.adapter;
-      return `available (${[ad.vendor, ad.architecture, ad.device].filter(Boolean).join(' / ') || ad.description || 'adapter'}${ad.software ? ', software adapter' : ''}); GEMM self-check ${m}×${k}·${k}×${n} max |Δ| = ${err.toExponential(1)} `
-        + `— not used for compression: the library's drivers call synchronous routines and WebGPU has only async ones (syncRead = false)`;
-    } finally { await gpu.dispose?.(); }
+      const summary = `available (${[ad.vendor, ad.architecture, ad.device].filter(Boolean).join(' / ') || ad.description || 'adapter'}${ad.software ? ', software adapter' : ''}); GEMM self-check ${m}×${k}·${k}×${n} max |Δ| = ${err.toExponential(1)}`;
+      if (!(err < 1e-3)) { await gpu.dispose?.(); return { gpu: null, summary: `${summary} — wrong, not used` }; }
+      return { gpu, summary };
+    } catch (e) { await gpu.dispose?.(); throw e; }
   } catch (e) {
-    return `unavailable: ${(e as Error).message}`;
+    return { gpu: null, summary: `unavailable: ${(e as Error).message}` };
   }
+}
+
+/** ‖W − Ŵ‖_F / ‖W‖_F with WebGPU's async elementwise and reduction routines. */
+function gpuLayerError(gpu: WebGpuBackend) {
+  return async (W: Float32Array, H: Float32Array): Promise<number> => {
+    const d = new Float32Array(W.length);
+    await withTimeout(gpu.binaryAsync('sub', W, H, d, W.length), 15000, 'WebGPU sub');
+    const num = await withTimeout(gpu.reduceAsync('sumsq', d, 0, d.length), 15000, 'WebGPU sumsq');
+    const den = await withTimeout(gpu.reduceAsync('sumsq', W, 0, W.length), 15000, 'WebGPU sumsq');
+    return Math.sqrt(num / (den || 1));
+  };
 }
 
 async function pickBackend(choice: BackendChoice): Promise<{ backend: Backend | undefined; used: string; detail: string }> {
@@ -59,21 +74,26 @@ self.onmessage = async (ev: MessageEvent<RunMessage>) => {
   const msg = ev.data;
   if (msg?.type !== 'run') return;
   const t0 = performance.now();
-  let backend: Backend | undefined;
+  let backend: Backend | undefined, gpu: WebGpuBackend | null = null;
   try {
-    const [picked, webgpu] = await Promise.all([pickBackend(msg.backend), probeWebGpu()]);
-    backend = picked.backend;
-    const info: BackendInfo = { used: picked.used, detail: picked.detail, webgpu, fallbacks: {} };
+    const [picked, probe] = await Promise.all([pickBackend(msg.backend), probeWebGpu()]);
+    backend = picked.backend; gpu = probe.gpu;
+    const info: BackendInfo = { used: picked.used, detail: picked.detail, webgpu: probe.summary, fallbacks: {} };
     post({ type: 'backend', info });
     const ck = loadCheckpoint(msg.files, msg.tokenizer);
     post({ type: 'loaded', format: ck.format, name: ck.name, config: { ...ck.model.config }, params: ck.model.linears().reduce((a, e) => a + e.layer.params(), 0) });
     const r = await runDemo(ck, msg.text, {
       method: msg.method, ratio: msg.ratio, bits: msg.bits, evalWindows: msg.evalWindows, calibWindows: msg.calibWindows,
       genTokens: msg.genTokens, prompt: msg.prompt, backend,
+      layerError: gpu ? { device: 'WebGPU', fn: gpuLayerError(gpu) } : undefined,
       onProgress: (stage, done, total) => post({ type: 'progress', stage, done, total, elapsed: (performance.now() - t0) / 1000 }),
     });
     const saved = compressedBytes(r.model);
     info.fallbacks = Object.fromEntries(fallbackStats());
+    const le = r.layerErrors;
+    info.webgpu += le.device === 'WebGPU'
+      ? ` — used for the report's per-layer errors (${le.layers} layers, max relative difference to CPU f64 ${le.maxRelDiff!.toExponential(1)}); not for compression: the library's drivers call synchronous routines and WebGPU has only async ones (syncRead = false)`
+      : gpu ? ' — per-layer errors on WebGPU disagreed or failed, CPU values used (see the report notes)' : '';
     const { model: _m, method: _x, ...result } = r;
     post({ type: 'result', result, saved, info }, [saved.buffer]);
   } catch (e) {
@@ -82,5 +102,6 @@ self.onmessage = async (ev: MessageEvent<RunMessage>) => {
     post({ type: 'error', message: err?.message ?? String(e), name: (err as any)?.code ?? err?.name ?? 'Error' });
   } finally {
     await backend?.dispose?.();
+    await gpu?.dispose?.();
   }
 };
