@@ -293,7 +293,7 @@ if (genRows.length) {
 console.log(lines.join('\n'));
 const schedules = Object.fromEntries(means.map((m) => [m, presetSchedule(d, m)]));
 const out = {
-  command: `pnpm eval:kv ${args.join(' ')}`.trim(), date: new Date().toISOString(),
+  command: mergeN ? `merge of: pnpm eval:kv --shard i/${mergeN} (i < ${mergeN}) and pnpm eval:kv --extra-shard i/n, then pnpm eval:kv ${args.join(' ')}` : `pnpm eval:kv ${args.join(' ')}`.trim(), date: new Date().toISOString(),
   model: modelPath, text: textPath, headDim: d, nLayers: cfg.nLayers, nKvHeads: H, windowLength: len, windows: evalW.length,
   calibrationWindows: [calibStart, calibStart + calibCount - 1], fpWindow, blockSize, scaleDType: 'f16',
   presetSchedules: schedules, presetMeans: Object.fromEntries(means.map((m) => [m, meanBits(presetSchedule(d, m))])),
