@@ -79,6 +79,9 @@ export async function runDemo(argv: string[]): Promise<number> {
   process.stderr.write(`demo: ${modelName}; eval windows 0..${nWin - 1} × 256, calibration windows 200..231 (disjoint)\n`);
 
   const dense = evaluate(model, evalWindows, {});
+  // TT shape search limited for the demo (orders 2–3, 2 factorizations per side, 8 ε steps) and shared across TT/Saten
+  const ttSearch = { orders: [2, 3], perSide: 2, steps: 8 };
+  const ttCache = new Map<string, unknown>();
   const rows: ReportRow[] = [];
   const layerErrors: Array<{ method: string; layer: string; relErr: number }> = [];
   const table: string[] = ['| method | setting | linear bytes | compression | bits/weight | ppl | KL | top-1 | time |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -88,7 +91,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     const t0 = performance.now();
     const bar = createProgress(`demo ${p.label}`, 1);
     try {
-      const res = await compressWith(p.method, model, { ratio: p.ratio, bits: p.bits, budget: p.budget, calibration: split.calibration, onProgress: (l, d, t) => bar.tick(l, d, t) });
+      const res = await compressWith(p.method, model, { ratio: p.ratio, bits: p.bits, budget: p.budget, calibration: split.calibration, ttSearch, ttCache, onProgress: (l, d, t) => bar.tick(l, d, t) });
       const e = evaluate(res.model, evalWindows, { reference: model });
       const secs = (performance.now() - t0) / 1000;
       bar.done(`ppl ${e.ppl.toFixed(3)}`);

@@ -23,6 +23,9 @@ export interface CompressRequest {
   calibration: Window[];
   backend?: Backend;
   onProgress?: (label: string, done: number, total: number) => void;
+  /** TT methods: shape-search limits (default: the package's full search) and a work cache shared across calls on the same model. */
+  ttSearch?: { orders?: number[]; perSide?: number; steps?: number };
+  ttCache?: Map<string, unknown>;
 }
 
 export interface CompressOutcome { model: LlamaModel; setting: string; notes: string[] }
@@ -59,7 +62,10 @@ export async function compressWith(method: MethodName, model: LlamaModel, req: C
       progress('calibration', 0, 1);
       const calibration = captureLinearStats(model, req.calibration, { gram: true, backend: req.backend });
       progress('calibration', 1, 1);
-      const r = compressModelTT(model, { method: method === 'tt' ? 'tt' : method === 'saten' ? 'saten-u' : 'saten-2:4', budget: budget * denseBytes, calibration });
+      const r = compressModelTT(model, {
+        method: method === 'tt' ? 'tt' : method === 'saten' ? 'saten-u' : 'saten-2:4', budget: budget * denseBytes, calibration,
+        search: req.ttSearch, cache: req.ttCache, onLayer: (name, _r, done, total) => progress(name, done, total),
+      });
       return { model: r.model as LlamaModel, setting: `${Math.round(budget * 100)}% of dense bytes`, notes: [] };
     }
     case 'rtn': case 'gptq': case 'q2n-rtn': case 'q2n-gptq': {
