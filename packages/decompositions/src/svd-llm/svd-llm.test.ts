@@ -72,6 +72,16 @@ describe('svdLlm (one layer)', () => {
     }
   });
 
+  it("factors: 'projection' (Σ^{-1/2} U_kᵀ W) equals the paper's 'inverse' form (Σ^{1/2} V_kᵀ S⁻¹)", () => {
+    for (const whitening of ['eigh', 'cholesky'] as const) {
+      const a = svdLlm(W, G, { rank: 9, whitening });
+      const b = svdLlm(W, G, { rank: 9, whitening, factors: 'projection' });
+      expect(maxAbsDiff(a.wu, b.wu)).toBe(0);
+      expect(maxAbsDiff(a.toDense(), b.toDense())).toBeLessThan(TOL * (norm(a.toDense()) + 1));
+    }
+    expect(() => svdLlm(W, G, { rank: 3, factors: 'lu' as any })).toThrow(ArgumentError);
+  });
+
   it('plain SVD drops exactly its tail singular values in the Frobenius norm', () => {
     const { layer, report } = svdLowRankFactor(W, { rank: 7 });
     const d = new Float64Array(m * n);

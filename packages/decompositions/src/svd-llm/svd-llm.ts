@@ -28,6 +28,13 @@ export interface FactorOptions extends RankSpec {
   oversample?: number;
   powerIterations?: number;
   seed?: number;
+  /**
+   * How W_v is formed. 'inverse' (default): W_v = Σ_k^{1/2} V_kᵀ S⁻¹, as in the paper.
+   * 'projection': W_v = Σ_k^{-1/2} U_kᵀ W — the same matrix in exact arithmetic (V_kᵀ = Σ_k⁻¹ U_kᵀ W S),
+   * one k × m × n GEMM, no S⁻¹ (so no amplification through floored eigenvalues); the optimal right
+   * factor for the computed left subspace in the whitened norm. Needs σ_k > 0: rows with σ_i = 0 are 0.
+   */
+  factors?: 'inverse' | 'projection';
   backend?: Backend;
 }
 
@@ -102,7 +109,14 @@ function factor(fn: string, method: LowRankMethodName, w64: M64, scaling: Scalin
   const uk = toF64(u).slice(null, [0, k]).contiguous() as M64;
   const vtk = toF64(vt).slice([0, k]).contiguous() as M64;
   const wu = scaleCols(uk, root);
-  const wv = scaleRows(scaling.applyInv(vtk), root);
+  const form = opts.factors ?? 'inverse';
+  if (form !== 'inverse' && form !== 'projection') throw new ArgumentError(fn, 'options.factors', form, "must be 'inverse' or 'projection'");
+  let wv: M64;
+  if (form === 'inverse') wv = scaleRows(scaling.applyInv(vtk), root);
+  else {
+    const invRoot = root.map((r) => (r > 0 ? 1 / r : 0));
+    wv = scaleRows(mm(uk.T, w64, opts.backend), invRoot);
+  }
   checkFinite(fn, 'W_v', wv);
   const report: LowRankReport = { method, rank: k, m, n, sigma, droppedEnergy: dropped, totalEnergy: total };
   return { layer: new LowRankLinear(toF32(wu), toF32(wv), { method }), report };
