@@ -6,7 +6,8 @@
  * G = D (F Fᵀ + s² I) D (64 shared activation directions, heavy-tailed per-channel scales with
  * outlier channels), then a RANDOMIZED truncated SVD of W·L at rank k (k + 10 samples, 2 power
  * iterations with QR re-orthonormalisation, applied as an operator: W·L is never formed), then
- * the factors W_u = U_k Σ^{1/2}, W_v = Σ^{1/2} V_kᵀ L⁻¹ (triangular solve). k = 256 means ~91.5%
+ * the factors W_u = U_k Σ^{1/2}, W_v = Σ^{-1/2} U_kᵀ W (projection form, one GEMM; total) — the
+ * paper's W_v = Σ^{1/2} V_kᵀ L⁻¹ (triangular solve) is timed as an extra row 'factorsInverse'. k = 256 means ~91.5%
  * of this layer's parameters removed — randomized SVD is the right tool only because k ≪ min(m, n);
  * at 20–60% removal (k ≈ 1.2k–2.2k) a full SVD would be needed.
  * numpy (OPENBLAS_NUM_THREADS=1) runs the identical pipeline on the identical inputs (same W, G,
@@ -94,11 +95,18 @@ async function main() {
   const rs = sigma.map(Math.sqrt);
   const Wu = U.contiguous(true) as Tensor<'f64'>;
   for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) Wu.data[i * k + j]! *= rs[j]!;
+  // factors, projection form (svdLlm's `factors: 'projection'`): W_v = Σ^{-1/2} U_kᵀ W, one GEMM
+  const Wv = matmul(U.T, W, be).contiguous(true) as Tensor<'f64'>;
+  for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) Wv.data[i * n + j]! /= rs[i]!;
+  const t3 = performance.now(); ms.factors = t3 - t2; ms.total = t3 - t0;
+  // factors, the paper's inverse form (svdLlm's default): W_vᵀ = L⁻ᵀ V_k Σ^{1/2} (triangular solve); timed, not in the total
+  const t4 = performance.now();
   const VkS = Vk.T.contiguous(true) as Tensor<'f64'>; // n × k, columns scaled by √σ
   for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) VkS.data[i * k + j]! *= rs[j]!;
-  const WvT = solveTriangular(L, VkS, { lower: true, trans: true, backend }); // L⁻ᵀ (V √σ)
-  const t3 = performance.now(); ms.factors = t3 - t2; ms.total = t3 - t0;
-  const y = matmul(Wu, matmul(WvT.T, probe, be), be).contiguous().data as Float64Array;
+  const WvT = solveTriangular(L, VkS, { lower: true, trans: true, backend });
+  ms.factorsInverse = performance.now() - t4;
+  const y = matmul(Wu, matmul(Wv, probe, be), be).contiguous().data as Float64Array;
+  const yInv = matmul(Wu, matmul(WvT.T, probe, be), be).contiguous().data as Float64Array;
 
   // ---------------- checks
   let sErr = 0;
@@ -106,11 +114,14 @@ async function main() {
   let num = 0, den = 0;
   for (let i = 0; i < m; i++) { num += (y[i]! - ref.probe[i]!) ** 2; den += ref.probe[i]! ** 2; }
   const probeErr = Math.sqrt(num / den);
-  const ok = sErr < 1e-6 && probeErr < 1e-4;
+  let num2 = 0;
+  for (let i = 0; i < m; i++) num2 += (yInv[i]! - ref.probe[i]!) ** 2;
+  const probeErrInverse = Math.sqrt(num2 / den);
+  const ok = sErr < 1e-6 && probeErr < 1e-4 && probeErrInverse < 1e-4;
   if (args.includes("--debug")) console.log(JSON.stringify([Array.from(sigma.slice(0, 5)), ref.sigma.slice(0, 5)]));
-  console.log(`check: max |σ_i − σ_i(numpy)| / σ_1 = ${sErr.toExponential(2)}, ‖W_u W_v x − numpy‖/‖numpy‖ = ${probeErr.toExponential(2)} → ${ok ? 'OK' : 'MISMATCH'}`);
+  console.log(`check: max |σ_i − σ_i(numpy)| / σ_1 = ${sErr.toExponential(2)}, ‖W_u W_v x − numpy‖/‖numpy‖ = ${probeErr.toExponential(2)} (projection), ${probeErrInverse.toExponential(2)} (inverse) → ${ok ? 'OK' : 'MISMATCH'}`);
 
-  const rows = ['cholesky', 'randomizedSvd', 'factors', 'total'].map((step) => ({
+  const rows = ['cholesky', 'randomizedSvd', 'factors', 'total', 'factorsInverse'].map((step) => ({
     step, shape: `${m}x${n}`, rank: k, llmpressMs: ms[step]!, numpyMs: ref.ms[step]!, ratio: ms[step]! / ref.ms[step]!,
   }));
   console.log(`numpy ${ref.numpy} (OPENBLAS_NUM_THREADS=1)\n`);
@@ -120,7 +131,7 @@ async function main() {
   const outDir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, args.includes('--shape') ? `svd-llm-${m}x${n}.json` : quick ? 'svd-llm-quick.json' : 'svd-llm.json');
-  writeFileSync(file, JSON.stringify({ backend: backend?.name ?? 'reference', dtype: 'f64', m, n, rank: k, oversample: p, powerIterations: q, check: { sigmaErr: sErr, probeErr, ok }, rows }, null, 2) + '\n');
+  writeFileSync(file, JSON.stringify({ backend: backend?.name ?? 'reference', dtype: 'f64', m, n, rank: k, oversample: p, powerIterations: q, check: { sigmaErr: sErr, probeErr, probeErrInverse, ok }, rows }, null, 2) + '\n');
   console.log(`\nwrote ${file}`);
   await (backend as any)?.dispose?.();
   if (!ok) process.exit(1);

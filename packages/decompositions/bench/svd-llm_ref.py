@@ -2,7 +2,8 @@
 """Same-run numpy reference for svd-llm.bench.ts: reads {dir, m, n, r, k, p, q} on stdin, loads the
 same W, F, d the TypeScript side wrote, rebuilds G = D (F Fᵀ + s² I) D in f64 and times the same
 pipeline: Cholesky whitening, randomized SVD of W·L (implicit operator, p oversampling, q power
-iterations, QR re-orthonormalisation), factors W_u, W_v (triangular solve). The parent sets
+iterations, QR re-orthonormalisation), factors W_u, W_v (projection form; the inverse form with a
+triangular solve is timed separately). The parent sets
 OPENBLAS_NUM_THREADS=1. Prints JSON {ms: {...}, sigma: [...], numpy}."""
 import json, sys, time
 import numpy as np
@@ -37,9 +38,13 @@ U = (Q @ ub)[:, :k]; s = s[:k]; vt = vt[:k]
 t2 = time.perf_counter(); ms["randomizedSvd"] = (t2 - t1) * 1e3
 rs = np.sqrt(s)
 Wu = U * rs[None, :]
-# W_v = diag(√σ) V_kᵀ L⁻¹  <=>  W_vᵀ = L⁻ᵀ (V_k diag(√σ))
-Wv = sl.solve_triangular(L, (vt.T * rs[None, :]), lower=True, trans="T").T
+# projection form: W_v = diag(σ^{-1/2}) U_kᵀ W
+Wv = (U.T @ W) / rs[:, None]
 t3 = time.perf_counter(); ms["factors"] = (t3 - t2) * 1e3
 ms["total"] = (t3 - t0) * 1e3
+# inverse form: W_v = diag(√σ) V_kᵀ L⁻¹  <=>  W_vᵀ = L⁻ᵀ (V_k diag(√σ))
+t4 = time.perf_counter()
+WvI = sl.solve_triangular(L, (vt.T * rs[None, :]), lower=True, trans="T").T
+ms["factorsInverse"] = (time.perf_counter() - t4) * 1e3
 x = np.fromfile(f"{d}/probe.f64", dtype=np.float64)
 print(json.dumps({"numpy": np.__version__, "ms": ms, "sigma": s.tolist(), "probe": (Wu @ (Wv @ x)).tolist()}))
