@@ -1,5 +1,6 @@
 /**
  * `pnpm bench decompositions [--quick] [--no-ml-matrix] [--reference] [--only svd,eigh,...]`
+ * (`--only` re-measures those ops and keeps the other ops' rows of the results file)
  *
  * Times SVD / eigh / Cholesky / QR / randomized SVD on LLM-sized matrices, checks every result, and
  * prints ratios against numpy/LAPACK run in the same process tree (single-threaded OpenBLAS).
@@ -10,7 +11,7 @@
  * Each case is preceded by one untimed warm-up run on a 192-sized matrix (JIT warm-up).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { randn, matmul, norm, sub, referenceBackend, Tensor, type Backend, type FloatDType } from '@llmpress/tensor';
 import { createWasmBackend } from '@llmpress/backend-wasm/node';
@@ -25,13 +26,13 @@ const S = quick ? 4 : 1; // --quick divides sizes by 4
 
 interface Case { op: 'svd' | 'eigh' | 'cholesky' | 'qr' | 'randomizedSvd'; shape: [number, number]; dtype: FloatDType; reps: number; k?: number }
 const cases: Case[] = ([
-  { op: 'svd', shape: [1024 / S, 1024 / S], dtype: 'f32', reps: 1 },
-  { op: 'svd', shape: [1024 / S, 1024 / S], dtype: 'f64', reps: 1 },
-  { op: 'svd', shape: [4096 / S, 1024 / S], dtype: 'f32', reps: 1 },
-  { op: 'svd', shape: [4096 / S, 1024 / S], dtype: 'f64', reps: 1 },
-  { op: 'eigh', shape: [1024 / S, 1024 / S], dtype: 'f64', reps: 1 },
-  { op: 'eigh', shape: [2048 / S, 2048 / S], dtype: 'f64', reps: 1 },
-  { op: 'eigh', shape: [1024 / S, 1024 / S], dtype: 'f32', reps: 1 },
+  { op: 'svd', shape: [1024 / S, 1024 / S], dtype: 'f32', reps: 2 },
+  { op: 'svd', shape: [1024 / S, 1024 / S], dtype: 'f64', reps: 2 },
+  { op: 'svd', shape: [4096 / S, 1024 / S], dtype: 'f32', reps: 2 },
+  { op: 'svd', shape: [4096 / S, 1024 / S], dtype: 'f64', reps: 2 },
+  { op: 'eigh', shape: [1024 / S, 1024 / S], dtype: 'f64', reps: 2 },
+  { op: 'eigh', shape: [2048 / S, 2048 / S], dtype: 'f64', reps: 2 },
+  { op: 'eigh', shape: [1024 / S, 1024 / S], dtype: 'f32', reps: 2 },
   { op: 'cholesky', shape: [4096 / S, 4096 / S], dtype: 'f64', reps: 2 },
   { op: 'cholesky', shape: [4096 / S, 4096 / S], dtype: 'f32', reps: 2 },
   { op: 'qr', shape: [4096 / S, 1024 / S], dtype: 'f64', reps: 2 },
@@ -140,7 +141,7 @@ if (!args.includes('--no-ml-matrix') && (!only || only.has('svd'))) {
   const n = 1024 / S;
   const a = randn([n, n], { seed: 1, dtype: 'f64' });
   const M = new Matrix(Array.from({ length: n }, (_, i) => Array.from(a.data.subarray(i * n, i * n + n))));
-  const ref = numpyRef([{ op: 'svd', shape: [n, n], dtype: 'f64', reps: 1 }]).get(`svd:${n}x${n}:f64`);
+  const ref = numpyRef([{ op: 'svd', shape: [n, n], dtype: 'f64', reps: 2 }]).get(`svd:${n}x${n}:f64`);
   const t = performance.now(), u = cpuNow();
   new SVD(M, { autoTranspose: true });
   const ms = performance.now() - t, cpu = cpuNow() - u;
@@ -153,5 +154,15 @@ for (const r of rows) console.log(`| ${r.op} | ${r.shape} | ${r.dtype} | ${r.imp
 // the full run goes to the repo-root bench/results; --quick runs stay beside the bench
 const outDir = fileURLToPath(new URL(quick ? './results/' : '../../../bench/results/', import.meta.url));
 mkdirSync(outDir, { recursive: true });
-writeFileSync(outDir + (quick ? 'decompositions-quick.json' : 'decompositions.json'), JSON.stringify(rows.map(({ residual, ...r }) => r), null, 1) + '\n');
+const outFile = outDir + (quick ? 'decompositions-quick.json' : 'decompositions.json');
+let outRows: object[] = rows.map(({ residual, ...r }) => r);
+if (only && existsSync(outFile)) {
+  // --only re-measures some ops: keep the other ops' rows of the previous full run
+  const OPS = ['svd', 'eigh', 'cholesky', 'qr', 'randomizedSvd'];
+  const keepMl = args.includes('--no-ml-matrix');
+  const prev = (JSON.parse(readFileSync(outFile, 'utf8')) as { op: string; impl: string }[])
+    .filter((r) => !only.has(r.op) || (keepMl && r.impl.startsWith('ml-matrix')));
+  outRows = [...prev, ...outRows].sort((a: any, b: any) => OPS.indexOf(a.op) - OPS.indexOf(b.op));
+}
+writeFileSync(outFile, JSON.stringify(outRows, null, 1) + '\n');
 await (wasm as any)?.dispose?.();

@@ -1,7 +1,7 @@
 /** Symmetric eigendecomposition: Householder tridiagonalisation + implicit QL (tql2) with Wilkinson-type shifts. */
 import { ArgumentError, NoConvergenceError, type Backend, type Tensor } from '@llmpress/tensor';
 import { alloc, checkMatrix, copyOf, gemm, gemv, house, withCtx, rot, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
-import { formQt } from './internal/householder.js';
+import { applyQLeft } from './internal/householder.js';
 import { stedc } from './internal/stedc.js';
 
 export interface EighOptions {
@@ -160,15 +160,13 @@ function sortPerm(d: Float64Array, order: 'ascending' | 'descending'): number[] 
 /**
  * Full symmetric eigendecomposition on raw storage (A is overwritten): eigenvalues ascending and
  * V (n × n row-major, column j = eigenvector j). Tridiagonal reduction, then divide and conquer
- * (eigenvector updates as GEMMs), then V = Q Z by one GEMM.
+ * (eigenvector updates as GEMMs), then V = Q Z by applying the reflectors to Z (blocked, GEMMs).
  */
 export function eighCore(ctx: Ctx, A: FA, n: number): { w: Float64Array; V: FA } {
   const { d, e, V, tau } = sytrd(ctx, A, n, true);
-  const Qt = formQt(ctx, V!, tau, Math.max(0, n - 2), n, n, 1);
   const { w, Z } = stedc(ctx, d, e, n);
-  const out = alloc(ctx.dtype, n * n);
-  gemm(ctx, true, false, n, n, n, 1, Qt, 0, n, Z, 0, n, 0, out, 0, n);
-  return { w, V: out };
+  applyQLeft(ctx, V!, tau, Math.max(0, n - 2), n, 1, Z, n); // Z ← Q Z (reflectors applied directly)
+  return { w, V: Z.slice() }; // copy out of the backend-resident work array
 }
 
 /** Eigenvalues and eigenvectors of a real symmetric matrix (only its lower triangle is read). */
