@@ -23,6 +23,28 @@ const args = process.argv.slice(2);
 const opt = (k: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : undefined; };
 const log = (s: string) => process.stderr.write(s + '\n');
 
+const outPath = resolve(root, opt('out') ?? join('results', 'saten.json'));
+
+function printTable(out: any): void {
+  console.log(`dense: PPL ${out.dense.ppl.toFixed(4)} over ${out.dense.tokens} tokens; dense linears ${out.denseLinearBytes} bytes; backend ${out.backend}\n`);
+  console.log('| budget | method | data-aware | bytes | bits/weight | PPL | KL (nats) | top-1 | rel. Frobenius err | mean whitened err | sparse share |');
+  console.log('| ---: | --- | :---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of out.rows) {
+    console.log(`| ${Math.round(r.budget * 100)}% | ${r.method} | ${r.dataAware ? 'yes' : 'no'} | ${r.bytes} | ${r.bitsPerWeight.toFixed(2)} | ${r.ppl.toFixed(3)} | ${r.kl.toFixed(4)} | ${r.top1.toFixed(3)} | ${r.relFrob.toFixed(4)} | ${r.meanWhitened.toFixed(4)} | ${r.sparseShareMean === undefined ? '—' : r.sparseShareMean.toFixed(2)} |`);
+  }
+}
+
+// `--merge a.json,b.json`: one table from runs over different --budgets (e.g. run in parallel)
+if (opt('merge')) {
+  const parts = opt('merge')!.split(',').map((f) => JSON.parse(readFileSync(resolve(root, f), 'utf8')));
+  const merged = { ...parts[0], rows: parts.flatMap((p: any) => p.rows), mergedFrom: opt('merge'), date: new Date().toISOString() };
+  mkdirSync(dirname(outPath), { recursive: true });
+  writeFileAtomic(outPath, new TextEncoder().encode(JSON.stringify(merged, null, 2) + '\n'));
+  printTable(merged);
+  console.log(`\nwrote ${outPath.slice(root.length + 1)}`);
+  process.exit(0);
+}
+
 const threads = Number(opt('threads') ?? 1);
 const wasm = await createWasmBackend({ threads });
 const backend: Backend | undefined = wasm ?? undefined;
@@ -103,6 +125,7 @@ function record(method: string, family: string, sparse: string, dataAware: boole
   const errs = errorsOf(m);
   const row: Row = { method, family, sparse, dataAware, budget: frac, bytes, bitsPerWeight: (8 * bytes) / denseParams, ppl: r.ppl, kl: r.kl!, top1: r.top1!, ...errs, compressSeconds: seconds, ...extra };
   rows.push(row);
+  writeResults(false);
   log(`  ${frac} ${method}: ppl ${r.ppl.toFixed(3)} kl ${r.kl!.toFixed(4)} top1 ${r.top1!.toFixed(3)} relFrob ${errs.relFrob.toFixed(4)} whitened ${errs.meanWhitened.toFixed(4)} bytes ${bytes} (fit ${seconds.toFixed(0)} s, eval ${((performance.now() - t) / 1000).toFixed(0)} s)`);
 }
 
@@ -137,25 +160,23 @@ for (const frac of budgets) {
   }
 }
 
-const out = {
-  model: modelPath ?? 'stories260K/stories260K.bin',
-  text: textPath.startsWith(dataDir()) ? textPath.slice(dataDir().length + 1) : textPath,
-  protocol: `standard: eval windows 0..${nWin - 1} × 256 (BOS per window), calibration windows 200..231`,
-  backend: backendName,
-  svdLlm: '@llmpress/decompositions svdLlm (eigh whitening, no parameter update); truncated SVD = svdLowRank',
-  budgetRule: 'each linear gets budget·(its dense bytes); inside a layer the sparse share in {0,0.1,…,0.6} with the smallest proxy error wins',
-  denseLinearBytes: denseBytes, denseParams,
-  dense: { ppl: dense.ppl, nll: dense.nll, tokens: dense.tokens },
-  rows, date: new Date().toISOString(),
-};
-mkdirSync(join(root, 'results'), { recursive: true });
-writeFileAtomic(join(root, 'results', 'saten.json'), new TextEncoder().encode(JSON.stringify(out, null, 2) + '\n'));
-
-console.log(`dense: PPL ${dense.ppl.toFixed(4)} over ${dense.tokens} tokens; dense linears ${denseBytes} bytes; backend ${backendName}\n`);
-console.log('| budget | method | data-aware | bytes | bits/weight | PPL | KL (nats) | top-1 | rel. Frobenius err | mean whitened err | sparse share |');
-console.log('| ---: | --- | :---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-for (const r of rows) {
-  console.log(`| ${Math.round(r.budget * 100)}% | ${r.method} | ${r.dataAware ? 'yes' : 'no'} | ${r.bytes} | ${r.bitsPerWeight.toFixed(2)} | ${r.ppl.toFixed(3)} | ${r.kl.toFixed(4)} | ${r.top1.toFixed(3)} | ${r.relFrob.toFixed(4)} | ${r.meanWhitened.toFixed(4)} | ${r.sparseShareMean === undefined ? '—' : r.sparseShareMean.toFixed(2)} |`);
+function writeResults(done: boolean) {
+  const out = {
+    model: modelPath ?? 'stories260K/stories260K.bin',
+    text: textPath.startsWith(dataDir()) ? textPath.slice(dataDir().length + 1) : textPath,
+    protocol: `standard: eval windows 0..${nWin - 1} × 256 (BOS per window), calibration windows 200..231`,
+    backend: backendName,
+    svdLlm: '@llmpress/decompositions svdLlm (eigh whitening, no parameter update); truncated SVD = svdLowRank',
+    budgetRule: 'each linear gets budget·(its dense bytes); inside a layer the sparse share in {0,0.1,…,0.6} with the smallest proxy error wins',
+    denseLinearBytes: denseBytes, denseParams,
+    dense: { ppl: dense.ppl, nll: dense.nll, tokens: dense.tokens },
+    complete: done, rows, date: new Date().toISOString(),
+  };
+  mkdirSync(dirname(outPath), { recursive: true });
+  writeFileAtomic(outPath, new TextEncoder().encode(JSON.stringify(out, null, 2) + '\n'));
+  return out;
 }
-console.log('\nwrote results/saten.json');
+
+printTable(writeResults(true));
+console.log(`\nwrote ${outPath.slice(root.length + 1)}`);
 await wasm?.dispose?.();
