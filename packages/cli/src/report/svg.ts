@@ -33,7 +33,7 @@ function fmt(v: number): string {
 }
 
 export function lineChart(series: Series[], o: LineChartOptions): string {
-  const W = o.width ?? 640, H = o.height ?? 360, L = 64, R = 150, T = 36, B = 48;
+  const W = o.width ?? 720, H = o.height ?? 360, L = 64, R = 230, T = 36, B = 48;
   const pts = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logY || p.y > 0));
   if (pts.length === 0) return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="60"><text x="10" y="30">${esc(o.title)}: no data</text></svg>`;
   const ty = (v: number) => (o.logY ? Math.log10(v) : v);
@@ -73,7 +73,9 @@ export function lineChart(series: Series[], o: LineChartOptions): string {
     const ps = s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logY || p.y > 0)).sort((a, b) => a.x - b.x);
     if (!ps.length) return;
     const c = colorOf(i);
-    if (ps.length > 1) parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${ps.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`);
+    // connect a family's points only when they trace one curve (distinct x, few points); otherwise scatter
+    const distinct = ps.every((p, j) => j === 0 || Math.abs(p.x - ps[j - 1]!.x) > 1e-3 * Math.max(1, Math.abs(p.x)));
+    if (ps.length > 1 && ps.length <= 8 && distinct) parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${ps.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`);
     for (const p of ps) parts.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${c}"><title>${esc(s.name)}: ${esc(p.label ?? '')} (${fmt(p.x)}, ${fmt(p.y)})</title></circle>`);
     const ly = T + 14 + i * 18;
     parts.push(`<rect x="${W - R + 10}" y="${ly - 9}" width="12" height="12" fill="${c}"/><text x="${W - R + 26}" y="${ly + 1}">${esc(s.name)}</text>`);
