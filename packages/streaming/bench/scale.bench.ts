@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { Rng } from '@llmpress/tensor';
+import { createWasmBackend } from '@llmpress/backend-wasm/node';
 import { compressCheckpointStreaming, writeSyntheticCheckpoint, SHAPES, type ShapeName } from '@llmpress/streaming/node';
 
 const args = process.argv.slice(2);
@@ -33,12 +34,14 @@ const rng = new Rng(11);
 const calibration = Array.from({ length: Math.ceil(tokens / 256) }, () => Array.from({ length: 256 }, () => rng.int(preset.vocab_size)));
 
 interface Row { shape: string; layers: number; method: string; seconds: number; peakRssMB: number; inputMB: number; outputMB: number; numpySeconds?: number; ratioVsNumpy?: number }
+const backend = (await createWasmBackend({ threads: 'auto' })) ?? undefined;
+console.error(`backend: ${backend?.name ?? 'reference'} (${backend?.capabilities.threads ?? 1} threads)`);
 const rows: Row[] = [];
 for (const method of methods) {
   const out = join(tmpdir(), `llmpress-scale-${shape}-${method}.safetensors`);
   rmSync(out, { force: true }); rmSync(`${out}.journal`, { recursive: true, force: true });
   const r = await compressCheckpointStreaming(dir, out, {
-    method: method as any, ratio: 0.2, bits: 4, calibration,
+    method: method as any, ratio: 0.2, bits: 4, calibration, backend,
     onBlock: (b, i) => process.stderr.write(`  ${method} block ${b} done in ${i.seconds.toFixed(1)} s, rss ${(i.rss / 2 ** 20).toFixed(0)} MB\n`),
   });
   rows.push({ shape, layers, method, seconds: r.seconds, peakRssMB: r.peakRss / 2 ** 20, inputMB: r.inputBytes / 2 ** 20, outputMB: r.bytes / 2 ** 20 });

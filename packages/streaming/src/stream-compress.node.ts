@@ -207,11 +207,11 @@ export async function compressCheckpointStreaming(input: string, output: string,
           const n = widths[r];
           const G = new Tensor('f64', grams[GRAM_OF[r]]!, [n, n]);
           let layer: LinearLayer;
-          if (method === 'svd-llm') layer = svdLlm(W, G, { ratio });
-          else if (method === 'svd') layer = svdLowRank(W, { ratio });
+          if (method === 'svd-llm') layer = svdLlm(W, G, { ratio, backend });
+          else if (method === 'svd') layer = svdLowRank(W, { ratio, backend });
           else {
             const gs = options.groupSize ?? (n % 128 === 0 ? 128 : 0);
-            layer = method === 'gptq' ? gptqQuantize(W, G, { bits: bits as any, groupSize: gs }) : rtnQuantize(W, { bits: bits as any, groupSize: gs });
+            layer = method === 'gptq' ? gptqQuantize(W, G, { bits: bits as any, groupSize: gs, backend } as any) : rtnQuantize(W, { bits: bits as any, groupSize: gs });
           }
           block[r] = layer;
           const s = layer.serialize();
