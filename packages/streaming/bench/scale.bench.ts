@@ -75,7 +75,7 @@ print(time.perf_counter() - t0)
   delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
   const r = spawnSync('python3', ['-c', py], { env, encoding: 'utf8' });
   const secs = Number(r.stdout.trim());
-  if (r.status === 0 && Number.isFinite(secs)) for (const row of rows) if (row.method === 'svd-llm') { row.numpySeconds = secs; row.ratioVsNumpy = row.seconds / secs; }
+  if (r.status === 0 && Number.isFinite(secs)) { for (const row of rows) if (row.method === 'svd-llm') { row.numpySeconds = secs; row.ratioVsNumpy = row.seconds / secs; } }
   else console.error('numpy anchor failed:', r.stderr);
 }
 

@@ -244,18 +244,19 @@ export async function compressCheckpointStreaming(input: string, output: string,
       options.onProgress?.('finish', total, total);
       const tail: TensorRec[] = [];
       append('final_norm', new Tensor('f32', vec('model.norm.weight'), [config.dim]), tail);
+      // copied in its stored dtype (F32/F16/BF16 bytes as they are: models' reader decodes F16/BF16 to f32 on load)
       const copyMatrix = (srcName: string, dstName: string) => {
         const e = need(srcName);
-        const [rows, cols] = e.shape as [number, number];
-        const begin = dataEnd;
-        const chunk = Math.max(1, Math.floor((1 << 22) / cols));
-        for (let r0 = 0; r0 < rows; r0 += chunk) {
-          const r = Math.min(chunk, rows - r0);
-          const t = rowsAsF32(file, srcName, r0, r, cols);
-          const tmp: TensorRec[] = [];
-          append('_', new Tensor('f32', t, [r, cols]), tmp);
+        const size = e.dtype === 'F32' ? 4 : e.dtype === 'F16' || e.dtype === 'BF16' ? 2 : 0;
+        if (!size || e.shape.length !== 2) throw new FormatError(fn, st, { tensor: srcName, field: 'dtype' }, `${e.dtype} [${e.shape}] cannot be streamed (F32, F16 or BF16 matrices)`);
+        const begin = dataEnd, total = e.end - e.begin;
+        const chunk = 1 << 24;
+        for (let off = 0; off < total; off += chunk) {
+          const raw = src.read(file.header.dataStart + e.begin + off, Math.min(chunk, total - off)) as Uint8Array;
+          try { let d = 0; while (d < raw.length) d += write(dfd, raw.subarray(d), dataEnd + d); } catch (err) { throw new OutputWriteError(fn, dataFile, err); }
+          dataEnd += raw.length;
         }
-        tail.push({ name: dstName, dtype: 'F32', shape: [rows, cols], begin, end: dataEnd });
+        tail.push({ name: dstName, dtype: e.dtype, shape: [...e.shape], begin, end: dataEnd });
       };
       copyMatrix(embName, 'embedding');
       const headLayers: Record<string, LayerRecord> = {};
