@@ -6,7 +6,7 @@
  * calibration windows 200..231 of the same text (disjoint, checked). For each ratio of removed
  * parameters (of the compressed linears q,k,v,o,gate,up,down), compress with plain SVD, ASVD
  * (α = 0.5), SVD-LLM (eigh whitening) and SVD-LLM + the closed-form sequential update, then report
- * PPL, KL and top-1 agreement against the dense model. Writes packages/decompositions/results/svd-llm.json.
+ * PPL, KL and top-1 agreement against the dense model. Writes results/svd-llm.json (repository root).
  */
 import { mkdirSync, writeFileSync, readFileSync, rmSync, mkdtempSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -49,7 +49,7 @@ async function main() {
   const evalCount = Number(arg('eval-windows', '64'));
   const ridge = arg('ridge') !== undefined ? Number(arg('ridge')) : undefined;
   const updateWhitening = arg('update-whitening') as 'original' | 'compressed' | undefined;
-  const out = arg('out', join(here, '..', 'results', 'svd-llm.json'))!;
+  const out = arg('out', join(here, '..', '..', '..', 'results', 'svd-llm.json'))!;
   let model: LlamaModel, encode: (s: string) => number[], text: string, modelName: string;
   const textPath = arg('text');
   if (arg('model')) {

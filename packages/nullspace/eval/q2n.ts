@@ -6,7 +6,7 @@
  * RTN, RTN + Q2N, GPTQ (act-order), GPTQ + Q2N at each bit width, group size 32 (layers whose input
  * width it does not divide — down_proj, 172 inputs — are quantized per channel), f16 scales; and
  * ablations on GPTQ: the same per-row refit with target W instead of B (no null space), t ∈ {0.05,
- * 0.1, 0.2}, λ ∈ {0, 0.2, 1}, down_proj included. Writes packages/nullspace/results/q2n.json.
+ * 0.1, 0.2}, λ ∈ {0, 0.2, 1}, down_proj included. Writes results/q2n.json (repository root).
  */
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -37,7 +37,7 @@ async function main() {
   const ablateBits = arg('ablate-bits', '3,2')!.split(',').filter(Boolean).map(Number);
   const group = Number(arg('group', '32'));
   const evalCount = Number(arg('eval-windows', '64'));
-  const out = arg('out', join(here, '..', 'results', 'q2n.json'))!;
+  const out = arg('out', join(here, '..', '..', '..', 'results', 'q2n.json'))!;
   let model: LlamaModel, encode: (s: string) => number[], text: string, modelName: string;
   if (arg('model')) {
     model = modelsNode.loadModel(arg('model')!);
