@@ -66,4 +66,15 @@ describe('llmpress CLI', () => {
       expect(r.ppl).toBeLessThan(20);
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
+
+  it.skipIf(!hasData())('kv-eval reports perplexity and real key bytes of a compressed cache', async () => {
+    expect(await main(['kv-eval', join(dataDir(), 'stories260K', 'stories260K.bin'), '--keys', 'zip'])).toBe(EXIT.usage);
+    expect(await main(['kv-eval', join(dataDir(), 'stories260K', 'stories260K.bin'), '--keys', 'kivi', '--bits', '2', '--windows', '1', '--len', '128'])).toBe(EXIT.ok);
+    const row = stdout.trim().split('\n').at(-1)!.split('|').map((x) => x.trim());
+    const [fp, cq, kb, fb] = [Number(row[3]), Number(row[4]), Number(row[5]), Number(row[6])];
+    expect(fp).toBeGreaterThan(1);
+    expect(cq).toBeGreaterThan(fp * 0.9);
+    expect(kb).toBeGreaterThan(0);
+    expect(kb).toBeLessThan(fb / 2); // 128 tokens: the 32-token fp window and per-block scales weigh more than at 512
+  });
 });

@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { existsSync, readFileSync, readdirSync, statSync, mkdirSync } from 'node:fs';
 import { join, resolve, dirname, basename } from 'node:path';
 import { LlmpressError, ArgumentError } from '@llmpress/tensor';
-import { evaluate, evalSplit, standardWindows, saveModelBytes, loadCompressedModel, type LlamaModel, type Tokenizer } from '@llmpress/models';
+import { evaluate, evalSplit, standardWindows, contiguousWindows, Fp32KVCache, saveModelBytes, loadCompressedModel, type LlamaModel, type Tokenizer } from '@llmpress/models';
+import { CompressedKVCache, kiviKeys, svdqKeys } from '@llmpress/kv-cache';
 import { dataDir, loadModel, loadTokenizer, writeFileAtomic } from '@llmpress/models/node';
 import { createProgress } from './progress.js';
 import { METHODS, ALL_KINDS, compressWith, isMethod, type MethodName } from './methods.js';
@@ -33,6 +34,8 @@ usage:
            --stream: block by block from a Hugging Face folder (svd-llm, svd, gptq, rtn), resumable, prints peak RSS
   llmpress synth <llama-3.2-1b|llama-2-7b|tiny> --out <folder> [--layers N] [--dtype bf16|f16]
   llmpress eval <model> [--text <file>] [--reference <model>] [--windows 64] [--tokenizer <file>]
+  llmpress kv-eval <model> [--keys svdq|kivi] [--bits 2] [--center] [--windows 4] [--window 32]
+                                                   perplexity with a compressed key cache vs fp32 keys
   llmpress report [--results <dir>] [--out report.html]
   llmpress demo [--windows 16] [--out-dir <dir>]     every method on the real model (or a generated one), then the report
 
@@ -135,6 +138,48 @@ async function streamCompress(input: string, outPath: string, values: Record<str
   return EXIT.ok;
 }
 
+/** `kv-eval`: perplexity with a compressed key cache (SVDq / KIVI) against fp32 keys, on 512-token windows. */
+async function cmdKvEval(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
+    keys: { type: 'string' }, bits: { type: 'string' }, windows: { type: 'string' }, text: { type: 'string' }, tokenizer: { type: 'string' },
+    window: { type: 'string' }, center: { type: 'boolean' }, len: { type: 'string' },
+  } });
+  const [input] = positionals;
+  if (!input) throw new UsageError('kv-eval: missing <model>');
+  const codec = values.keys ?? 'svdq';
+  if (codec !== 'svdq' && codec !== 'kivi') throw new UsageError(`kv-eval: --keys must be svdq or kivi, got ${codec}`);
+  const bits = Number(values.bits ?? (codec === 'kivi' ? 2 : 2));
+  if (!(bits > 0 && bits <= 8)) throw new UsageError(`kv-eval: --bits must be in (0, 8], got ${values.bits}`);
+  const model = openModel(input);
+  const c = model.config;
+  const tokenizer = findTokenizer(input, values.tokenizer, c.vocabSize);
+  const len = Number(values.len ?? Math.min(512, c.seqLen));
+  const count = Number(values.windows ?? 4);
+  const windows = contiguousWindows(tokenizer.encode(readFileSync(values.text ?? defaultText(), 'utf8')), { start: 0, count, len });
+  const shape = { nLayers: c.nLayers, nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim };
+  const keys = codec === 'kivi' ? kiviKeys({ bits }) : svdqKeys({ schedule: { mean: bits } });
+  const nll = (logits: Float32Array, targets: number[]) => {
+    const V = c.vocabSize; let s = 0;
+    targets.forEach((t, i) => { let mx = -Infinity; for (let j = 0; j < V; j++) mx = Math.max(mx, logits[i * V + j]!); let z = 0; for (let j = 0; j < V; j++) z += Math.exp(logits[i * V + j]! - mx); s += mx + Math.log(z) - logits[i * V + t]!; });
+    return s;
+  };
+  let fp = 0, cq = 0, n = 0, keyBytes = 0, fpKeyBytes = 0, bitsPerEl = 0;
+  const bar = createProgress('kv-eval', windows.length);
+  for (const w of windows) {
+    fp += nll(model.forward(w.input, { cache: new Fp32KVCache(c) }).data as Float32Array, w.targets);
+    const cache = new CompressedKVCache(shape, { keys, window: Number(values.window ?? 32), maxContext: len, center: Boolean(values.center) });
+    cq += nll(model.forward(w.input, { cache }).data as Float32Array, w.targets);
+    const b = cache.bytes();
+    keyBytes += b.keyBytes; fpKeyBytes += 4 * w.input.length * c.nLayers * c.nKvHeads * c.headDim; bitsPerEl = b.keyBitsPerElement;
+    n += w.targets.length;
+    bar.tick(`window ${w.index}`);
+  }
+  bar.done();
+  out('| keys | windows × len | ppl (fp32 keys) | ppl (compressed keys) | key bytes | fp32 key bytes | compression | bits / key element |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  out(`| ${codec} ${bits} bits${values.center ? ' centered' : ''} | ${windows.length} × ${len} | ${Math.exp(fp / n).toFixed(4)} | ${Math.exp(cq / n).toFixed(4)} | ${keyBytes} | ${fpKeyBytes} | ${(fpKeyBytes / keyBytes).toFixed(2)}× | ${bitsPerEl.toFixed(2)} |`);
+  return EXIT.ok;
+}
+
 async function cmdSynth(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string' }, layers: { type: 'string' }, dtype: { type: 'string' }, seed: { type: 'string' } } });
   const shape = positionals[0] as ShapeName;
@@ -209,6 +254,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'report': return await cmdReport(rest);
       case 'demo': return await runDemo(rest);
       case 'synth': return await cmdSynth(rest);
+      case 'kv-eval': return await cmdKvEval(rest);
       case undefined: case '-h': case '--help': case 'help': out(HELP); return cmd === undefined ? EXIT.usage : EXIT.ok;
       default: throw new UsageError(`unknown command '${cmd}'`);
     }
