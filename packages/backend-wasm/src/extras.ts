@@ -5,24 +5,10 @@
  * columns (along the input / reduction dimension) share one f32 scale; scales row-major
  * [rows × columns / groupSize]. Symmetric quantization (no zero points).
  */
-import { ArgumentError, DTypeError, ShapeError } from '@llmpress/tensor';
+import { ArgumentError, DTypeError, ShapeError, type Int4GemvArgs } from '@llmpress/tensor';
 import type { ExtraContext } from './core.js';
 
-export interface Int4GemvArgs {
-  /** Output rows (weight rows). */
-  m: number;
-  /** Input columns (even; a multiple of groupSize). */
-  n: number;
-  groupSize: number;
-  /** Packed int4 weights, m × n/2 bytes. */
-  w: Uint8Array;
-  /** Per-group scales, m × n/groupSize. */
-  scales: Float32Array;
-  x: Float32Array;
-  y: Float32Array;
-  alpha?: number;
-  beta?: number;
-}
+export type { Int4GemvArgs };
 export interface W4A8GemvArgs extends Omit<Int4GemvArgs, 'x'> {
   /** Int8 activations (length n) and their one scale. */
   x: Int8Array;

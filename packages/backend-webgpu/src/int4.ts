@@ -3,23 +3,9 @@
  * does not take) and the oracle of the tests. Layout: see `shaders.ts` (signed nibbles, low nibble =
  * even column, rows of n/2 bytes, f32 scales [m, n/groupSize]).
  */
-import { ArgumentError, DTypeError } from '@llmpress/tensor';
+import { ArgumentError, DTypeError, type Int4GemvArgs } from '@llmpress/tensor';
 
-export interface Int4GemvArgs {
-  /** Output rows (weight rows). */
-  m: number;
-  /** Input columns (even; a multiple of groupSize). */
-  n: number;
-  groupSize: number;
-  /** Packed int4 weights, m × n/2 bytes. */
-  w: Uint8Array;
-  /** Per-group scales, m × n/groupSize. */
-  scales: Float32Array;
-  x: Float32Array;
-  y: Float32Array;
-  alpha?: number;
-  beta?: number;
-}
+export type { Int4GemvArgs };
 export interface Int4QuantizeArgs { m: number; n: number; groupSize: number; a: Float32Array }
 export interface Int4Packed { m: number; n: number; groupSize: number; w: Uint8Array; scales: Float32Array }
 

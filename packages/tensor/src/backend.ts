@@ -90,3 +90,24 @@ export type BackendCandidate = Backend | BackendFactory;
 export function isBackend(x: unknown): x is Backend {
   return typeof x === 'object' && x !== null && typeof (x as any).name === 'string' && typeof (x as any).capabilities === 'object';
 }
+
+/**
+ * Arguments of the int4 GEMV both compute backends offer (`extra.int4Gemv` / `int4GemvAsync`): y = alpha·W x + beta·y
+ * with W packed two signed nibbles per byte (low nibble = even column), rows of n/2 bytes, and one f32
+ * scale per `groupSize` consecutive columns ([m, n/groupSize]).
+ */
+export interface Int4GemvArgs {
+  /** Output rows (weight rows). */
+  m: number;
+  /** Input columns (even; a multiple of groupSize). */
+  n: number;
+  groupSize: number;
+  /** Packed int4 weights, m × n/2 bytes. */
+  w: Uint8Array;
+  /** Per-group scales, m × n/groupSize. */
+  scales: Float32Array;
+  x: Float32Array;
+  y: Float32Array;
+  alpha?: number;
+  beta?: number;
+}
