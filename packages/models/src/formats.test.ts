@@ -236,7 +236,7 @@ describe.skipIf(skip)(`hf-tiny-random-llama-2 tokenizer.json through @huggingfac
 
 describe.skipIf(skip)(`sharded Hugging Face checkpoint (the tiny model split into two shards + index)${why}`, () => {
   it('loads through model.safetensors.index.json and gives the same logits', async () => {
-    const { mkdtempSync, writeFileSync, copyFileSync } = await import('node:fs');
+    const { mkdtempSync, writeFileSync, copyFileSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'llmpress-shards-'));
     const f = SafetensorsFile.openSync(bytesSource(rd('hf-tiny-random-llama-2/model.safetensors')));
@@ -253,5 +253,6 @@ describe.skipIf(skip)(`sharded Hugging Face checkpoint (the tiny model split int
     expect(Buffer.from(a.forward([1, 42, 99]).data.buffer).equals(Buffer.from(b.forward([1, 42, 99]).data.buffer))).toBe(true);
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { ...weightMap, 'lm_head.weight': '../evil.safetensors' } }));
     expect(() => loadModel(dir)).toThrow(/plain file name/);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor, UnsupportedError, matmul, type LinearLayer, type SerializedLayer, maxAbsDiff } from '@llmpress/tensor';
@@ -50,16 +50,18 @@ describe('saveModel / loadCompressedModel', () => {
   });
   it('files: atomic write, refuses to overwrite the input, lazy load', () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmpress-models-'));
-    const m = compress(randomModel({}, 5));
-    const p = join(dir, 'm.safetensors');
-    saveModelFile(p, m);
-    expect(existsSync(p)).toBe(true);
-    const back = loadCompressedModelFile(p, { kinds: { 'toy-low-rank': ToyLowRank.deserialize } });
-    expect(maxAbsDiff(back.forward([4, 5]), m.forward([4, 5]))).toBe(0);
-    expect(() => saveModelFile(p, m, { input: p })).toThrow(/must not be the input file/);
-    const before = readFileSync(p);
-    writeFileAtomic(join(dir, 'other.bin'), Uint8Array.of(1, 2));
-    expect(readFileSync(p).equals(before)).toBe(true);
+    try {
+      const m = compress(randomModel({}, 5));
+      const p = join(dir, 'm.safetensors');
+      saveModelFile(p, m);
+      expect(existsSync(p)).toBe(true);
+      const back = loadCompressedModelFile(p, { kinds: { 'toy-low-rank': ToyLowRank.deserialize } });
+      expect(maxAbsDiff(back.forward([4, 5]), m.forward([4, 5]))).toBe(0);
+      expect(() => saveModelFile(p, m, { input: p })).toThrow(/must not be the input file/);
+      const before = readFileSync(p);
+      writeFileAtomic(join(dir, 'other.bin'), Uint8Array.of(1, 2));
+      expect(readFileSync(p).equals(before)).toBe(true);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
   });
   it('rejects files that are not llmpress models, naming the field', () => {
     const bytes = saveModelBytes(randomModel({}, 1));
