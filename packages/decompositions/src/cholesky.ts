@@ -48,6 +48,20 @@ export function potrf(ctx: Ctx, L: FA, n: number): void {
 }
 
 /**
+ * In-place blocked Cholesky `A = L Lᵀ` on a raw row-major n × n array: the lower triangle of `a` is
+ * read and overwritten by L, the strict upper triangle is zeroed. No copies are made, so a caller that
+ * owns a large buffer (e.g. one from `backend.allocate`, used by the backend's GEMM in place) pays no
+ * extra memory. Throws `NotPositiveDefiniteError` (0-based pivot; `a` is then partly overwritten).
+ */
+export function choleskyInPlace(a: Float32Array | Float64Array, n: number, options: { backend?: Backend } = {}): void {
+  const fn = 'choleskyInPlace';
+  if (!(a instanceof Float32Array || a instanceof Float64Array)) throw new ArgumentError(fn, 'a', a, 'must be a Float32Array or Float64Array');
+  if (!Number.isInteger(n) || n < 0) throw new ArgumentError(fn, 'n', n, 'must be a non-negative integer');
+  if (a.length < n * n) throw new ShapeError(fn, `argument 'a' must hold ${n} × ${n} values, got length ${a.length}`);
+  withCtx(fn, a instanceof Float32Array ? 'f32' : 'f64', options.backend, (ctx) => potrf(ctx, a, n));
+}
+
+/**
  * Cholesky factor `A = L Lᵀ` (L lower). Only the lower triangle of `a` is read.
  * Throws `NotPositiveDefiniteError` (0-based `pivot`) unless `jitter` is opted in.
  */
