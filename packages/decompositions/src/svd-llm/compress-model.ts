@@ -7,7 +7,7 @@
 import { ArgumentError, DenseLinear, Tensor, type Backend, type LinearLayer } from '@llmpress/tensor';
 import { captureLinearStats, sequentialCalibration, LINEAR_ROLES, type LlamaModel, type LinearRole, type CalibrationWindows, type SequentialStats } from '@llmpress/models';
 import { LowRankLinear } from './low-rank.js';
-import { svdLlmFactor, svdLowRankFactor, asvdFactor, type LowRankReport, type Whitening, type LowRankMethodName } from './svd-llm.js';
+import { svdLlmFactor, svdLowRankFactor, asvdFactor, type LowRankReport, type Whitening, type SvdLlmRoute, type LowRankMethodName } from './svd-llm.js';
 import { updateLowRank, type UpdateOptions, type UpdateReport } from './update.js';
 import { rankFromRatio } from './rank.js';
 
@@ -29,6 +29,12 @@ export interface CompressModelOptions {
   calibration?: Windows;
   whitening?: Whitening;
   floor?: number;
+  /**
+   * SVD-LLM's computation per layer (see `SvdLlmRoute`). Default 'auto': the Gram route (m × m
+   * eigendecomposition of W G Wᵀ) for layers with fewer outputs than inputs — the down projection —
+   * and the paper's whitening route elsewhere. Same truncation in exact arithmetic.
+   */
+  route?: SvdLlmRoute;
   /** ASVD exponent (default 0.5). */
   alpha?: number;
   /**
@@ -145,7 +151,7 @@ export async function compressModel(model: LlamaModel, options: CompressModelOpt
       const W = denseWeight(fn, e.name, e.layer);
       checkCount(fn, e.name, st.count, e.layer.inFeatures, allow);
       const r = method === 'svd-llm'
-        ? svdLlmFactor(W, sq(fn, e.name, st.gram, st.n), { ...factorOpts, whitening: options.whitening, floor: options.floor })
+        ? svdLlmFactor(W, sq(fn, e.name, st.gram, st.n), { ...factorOpts, whitening: options.whitening, floor: options.floor, route: options.route ?? 'auto' })
         : asvdFactor(W, new Tensor('f64', st.meanAbs!, [st.n]), { ...factorOpts, alpha: options.alpha });
       record(e, r.layer, r.report);
     }
@@ -160,7 +166,7 @@ export async function compressModel(model: LlamaModel, options: CompressModelOpt
         checkCount(fn, e.name, st.count, e.layer.inFeatures, allow);
         const n = st.n;
         const gram = sq(fn, e.name, st.gram, n), origGram = sq(fn, e.name, st.origGram, n), crossGram = sq(fn, e.name, st.crossGram, n);
-        const r = svdLlmFactor(W, (options.updateWhitening ?? 'original') === 'original' ? origGram : gram, { ...factorOpts, whitening: options.whitening, floor: options.floor });
+        const r = svdLlmFactor(W, (options.updateWhitening ?? 'original') === 'original' ? origGram : gram, { ...factorOpts, whitening: options.whitening, floor: options.floor, route: options.route ?? 'auto' });
         const u = updateLowRank(W, r.layer, { gram, origGram, crossGram }, { ...update, backend: be });
         record(e, u.layer, r.report, u.report);
       }

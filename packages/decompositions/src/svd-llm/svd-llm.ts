@@ -9,12 +9,20 @@
 import { ArgumentError, ShapeError, assertMatrix, assertFloat, type Backend, type Tensor } from '@llmpress/tensor';
 import { svd } from '../svd.js';
 import { randomizedSvd } from '../randomized.js';
-import { whiten } from '../helpers.js';
+import { whiten, type WhitenResult } from '../helpers.js';
+import { eigh } from '../eigh.js';
 import { LowRankLinear } from './low-rank.js';
 import { checkRankSpec, rankFromEnergy, type RankSpec } from './rank.js';
 import { toF64, toF32, mm, scaleCols, scaleRows, checkSquare, checkFinite, type M64 } from './mat.js';
 
 export type Whitening = 'eigh' | 'cholesky';
+/**
+ * How SVD-LLM computes the truncation (see `svdLlmFactor`): 'whiten' (the paper: S Sᵀ = G, SVD of
+ * W S), 'gram' (eigendecomposition of the m × m matrix W G Wᵀ — the same left singular vectors and
+ * σ², without the n × n whitening), or 'auto' ('gram' when m < n and no `whitened` factor is given,
+ * else 'whiten').
+ */
+export type SvdLlmRoute = 'whiten' | 'gram' | 'auto';
 export type LowRankMethodName = 'svd-llm' | 'svd' | 'asvd';
 
 export interface FactorOptions extends RankSpec {
@@ -43,6 +51,13 @@ export interface SvdLlmOptions extends FactorOptions {
   whitening?: Whitening;
   /** Eigenvalue floor for the eigh route, relative to λ_max (passed to `whiten`). */
   floor?: number;
+  /**
+   * A whitening of `g` computed once by `whiten(g, …)` and shared by every layer that reads the same
+   * input (q/k/v, gate/up): skips the n × n eigendecomposition per layer. It must belong to `g`.
+   */
+  whitened?: WhitenResult;
+  /** Default 'whiten' (the paper's computation); see `SvdLlmRoute`. */
+  route?: SvdLlmRoute;
 }
 
 export interface AsvdOptions extends FactorOptions {
@@ -125,16 +140,36 @@ function factor(fn: string, method: LowRankMethodName, w64: M64, scaling: Scalin
 /**
  * SVD-LLM for one layer: whiten with S Sᵀ = G, truncate the SVD of W S, return the two factors.
  * `w` is [m, n] (out × in), `g` the calibration Gram Σ x xᵀ [n, n] (f64 preferred).
+ *
+ * The kept subspace is the top-k left singular vectors U_k of W S, and W_u W_v = U_k U_kᵀ W. Since
+ * (W S)(W S)ᵀ = W G Wᵀ, route 'gram' gets U_k and σ² from the eigendecomposition of the m × m
+ * matrix W (G + δI) Wᵀ instead (δ = floor · λ_max(G), the ridge that stands in for the eigh
+ * whitening's eigenvalue floor) and forms W_v = Σ_k^{-1/2} U_kᵀ W (the 'projection' factors). For a
+ * layer with m < n — Llama's down projection, 2048 × 8192 — that replaces an 8192² eigendecomposition,
+ * two 8192² factors and a 2048 × 8192 SVD by two GEMMs and a 2048² eigendecomposition: the memory
+ * and most of the time of SVD-LLM on real models. σ_i from the Gram route are accurate to about
+ * √eps · σ_1 (squared spectrum), which is plenty for choosing and keeping the top k.
  */
 export function svdLlmFactor(w: Tensor, g: Tensor, options: SvdLlmOptions = {}): LowRankResult {
   const fn = 'svdLlm';
-  const [, n] = checkWeight(fn, w);
+  const [m, n] = checkWeight(fn, w);
   checkSquare(fn, 'g', g, n);
   checkFinite(fn, 'g', g);
   const method = options.whitening ?? 'eigh';
   if (method !== 'eigh' && method !== 'cholesky') throw new ArgumentError(fn, 'options.whitening', method, "must be 'eigh' or 'cholesky'");
-  checkRankSpec(fn, w.shape[0]!, n, options);
-  const wh = whiten(toF64(g), { method, floor: options.floor, backend: options.backend });
+  checkRankSpec(fn, m, n, options);
+  const routeOpt = options.route ?? 'whiten';
+  if (routeOpt !== 'whiten' && routeOpt !== 'gram' && routeOpt !== 'auto') throw new ArgumentError(fn, 'options.route', routeOpt, "must be 'whiten', 'gram' or 'auto'");
+  if (routeOpt === 'gram' && method === 'cholesky') throw new ArgumentError(fn, 'options.route', routeOpt, "cannot be 'gram' with whitening 'cholesky' (the Gram route is the eigh whitening's)");
+  const route = routeOpt === 'auto' ? (!options.whitened && method === 'eigh' && m < n ? 'gram' : 'whiten') : routeOpt;
+  if (route === 'gram') return gramRoute(fn, toF64(w), toF64(g), options);
+  let wh: WhitenResult;
+  if (options.whitened) {
+    wh = options.whitened;
+    if (!wh || typeof wh !== 'object' || !wh.s || !wh.sInv || wh.s.ndim !== 2 || wh.s.shape[0] !== n || wh.s.shape[1] !== n || wh.sInv.shape[0] !== n || wh.sInv.shape[1] !== n) {
+      throw new ArgumentError(fn, 'options.whitened', wh && wh.s ? `{ s: [${wh.s.shape.join(', ')}] }` : wh, `must be a whiten() result for an [${n}, ${n}] Gram`);
+    }
+  } else wh = whiten(toF64(g), { method, floor: options.floor, backend: options.backend });
   const sMat = toF64(wh.s), sInv = toF64(wh.sInv);
   const res = factor(fn, 'svd-llm', toF64(w), {
     apply: (w64) => mm(w64, sMat, options.backend),
@@ -142,6 +177,65 @@ export function svdLlmFactor(w: Tensor, g: Tensor, options: SvdLlmOptions = {}):
   }, options);
   res.report.whitening = { method: wh.method, floor: wh.floor, floored: wh.floored };
   return res;
+}
+
+/** λ_max of a symmetric PSD matrix (row-major, n × n) by a few power iterations: an estimate within a few %. */
+function lambdaMaxEstimate(g: Float64Array, n: number, iters = 12): number {
+  let v = new Float64Array(n).fill(1 / Math.sqrt(n));
+  let y = new Float64Array(n);
+  let lam = 0;
+  for (let it = 0; it < iters; it++) {
+    for (let i = 0; i < n; i++) {
+      let s0 = 0, s1 = 0;
+      const o = i * n;
+      let j = 0;
+      for (; j + 1 < n; j += 2) { s0 += g[o + j]! * v[j]!; s1 += g[o + j + 1]! * v[j + 1]!; }
+      if (j < n) s0 += g[o + j]! * v[j]!;
+      y[i] = s0 + s1;
+    }
+    let nrm = 0;
+    for (let i = 0; i < n; i++) nrm += y[i]! * y[i]!;
+    nrm = Math.sqrt(nrm);
+    if (!(nrm > 0)) return 0;
+    lam = nrm; // ‖G v‖ with ‖v‖ = 1 → λ_max from below
+    for (let i = 0; i < n; i++) y[i]! /= nrm;
+    [v, y] = [y, v];
+  }
+  return lam;
+}
+
+function gramRoute(fn: string, w64: M64, g64: M64, opts: SvdLlmOptions): LowRankResult {
+  const [m, n] = w64.shape as [number, number];
+  const spec = checkRankSpec(fn, m, n, opts);
+  const gd = g64.contiguous().data as Float64Array;
+  const floor = opts.floor ?? n * 2.220446049250313e-16;
+  if (typeof floor !== 'number' || !Number.isFinite(floor) || floor <= 0 || floor >= 1) throw new ArgumentError(fn, 'options.floor', floor, 'must be a number in (0, 1)');
+  const lmax = lambdaMaxEstimate(gd, n);
+  if (!(lmax > 0)) throw new ArgumentError(fn, 'g', `λ_max ≈ ${lmax}`, 'must be a nonzero positive semi-definite Gram (all calibration inputs were zero?)');
+  const delta = floor * lmax;
+  // A = W (G + δI), M = A Wᵀ (m × m, symmetric PSD)
+  const a = mm(w64, g64, opts.backend);
+  const ad = a.data as Float64Array, wd = w64.data as Float64Array;
+  for (let i = 0; i < ad.length; i++) ad[i]! += delta * wd[i]!;
+  const mMat = mm(a, w64.T, opts.backend);
+  checkFinite(fn, 'W·G·Wᵀ', mMat);
+  const { values, vectors } = eigh(mMat, { order: 'descending', backend: opts.backend });
+  const lam = values.contiguous().data;
+  const sigma = new Float64Array(m);
+  let floored = 0;
+  for (let i = 0; i < m; i++) { const l = lam[i]!; if (!(l > 0)) floored++; sigma[i] = Math.sqrt(Math.max(0, l)); }
+  const k = spec.k ?? rankFromEnergy(sigma, opts.energy!, fn);
+  if (k > m) throw new ArgumentError(fn, 'rank', k, `exceeds the ${m} singular values computed`);
+  let total = 0, dropped = 0;
+  for (let i = 0; i < m; i++) { const e = sigma[i]! * sigma[i]!; total += e; if (i >= k) dropped += e; }
+  const root = new Float64Array(k), invRoot = new Float64Array(k);
+  for (let i = 0; i < k; i++) { root[i] = Math.sqrt(sigma[i]!); invRoot[i] = root[i]! > 0 ? 1 / root[i]! : 0; }
+  const uk = toF64(vectors).slice(null, [0, k]).contiguous() as M64;
+  const wu = scaleCols(uk, root);
+  const wv = scaleRows(mm(uk.T, w64, opts.backend), invRoot);
+  checkFinite(fn, 'W_v', wv);
+  const report: LowRankReport = { method: 'svd-llm', rank: k, m, n, sigma, droppedEnergy: dropped, totalEnergy: total, whitening: { method: 'gram', floor, floored } };
+  return { layer: new LowRankLinear(toF32(wu), toF32(wv), { method: 'svd-llm' }), report };
 }
 
 /** SVD-LLM for one layer, returning just the `LowRankLinear` (see `svdLlmFactor` for the report). */
