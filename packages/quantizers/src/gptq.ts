@@ -7,10 +7,12 @@
  * with the permutation, so groups follow the permuted order consistently); per-channel or groups.
  * All arithmetic in f64.
  */
-import { ArgumentError, NonFiniteError, NotPositiveDefiniteError, ShapeError, Tensor, assertMatrix, routine, type Backend } from '@llmpress/tensor';
+import { ArgumentError, NonFiniteError, NotPositiveDefiniteError, ShapeError, Tensor, assertMatrix, resolveBackend, routine, type Backend } from '@llmpress/tensor';
+import { choleskyInPlace } from '@llmpress/decompositions';
 import { QuantizedLinear } from './quantized-linear.js';
-import { resolveSpec, groupParams, quantCode, type QuantSpec } from './scheme.js';
-import { inverseUpperCholesky } from './linalg.js';
+import { resolveSpec, groupParams, type QuantSpec } from './scheme.js';
+import { lowerInverseInPlace } from './linalg.js';
+import { Work } from './work.js';
 
 export interface GptqOptions extends QuantSpec {
   /** Relative damping (default 0.01). */
@@ -21,7 +23,10 @@ export interface GptqOptions extends QuantSpec {
   actOrder?: boolean;
   /** How many times damping may grow ×10 when Cholesky fails (default 4). */
   maxDampEscalations?: number;
-  /** When given, the lazy batch update (a GEMM) runs on this backend's f64 `gemm`; otherwise a JS loop. */
+  /**
+   * Backend for the f64 GEMMs (blocked Cholesky, triangular inverse, lazy batch updates); default: the
+   * default backend (`resolveBackend`). With `allocate` (WASM) the big buffers live in its memory.
+   */
   backend?: Backend;
 }
 
@@ -48,7 +53,29 @@ function toF64(fn: string, arg: string, t: Tensor | Float64Array, n: number): Fl
   return Float64Array.from(t.contiguous().data as ArrayLike<number>);
 }
 
-/** GPTQ with a report. `gram` is Σ x xᵀ over calibration tokens (n × n). */
+/** The Gram as a flat f64 array without copying when it already is one (validated, finite). */
+function gramData(fn: string, t: Tensor | Float64Array, n: number): Float64Array {
+  let g: Float64Array;
+  if (t instanceof Float64Array) {
+    if (t.length !== n * n) throw new ShapeError(fn, `argument 'gram' must hold ${n} × ${n} values, got length ${t.length}`);
+    g = t;
+  } else {
+    assertMatrix(fn, 'gram', t);
+    if (t.shape[0] !== n || t.shape[1] !== n) throw new ShapeError(fn, `argument 'gram' must be [${n}, ${n}], got [${t.shape.join(', ')}]`);
+    const c = t.contiguous();
+    g = c.data instanceof Float64Array ? c.data : Float64Array.from(c.data as ArrayLike<number>);
+  }
+  for (let i = 0; i < n * n; i++) if (!Number.isFinite(g[i]!)) throw new NonFiniteError(fn, 'gram', i, g[i]!);
+  return g;
+}
+
+/**
+ * GPTQ with a report. `gram` is Σ x xᵀ over calibration tokens (n × n); it is read, never modified.
+ *
+ * Memory: one n × n f64 buffer (H, then its Cholesky factor, then U in place) plus the transposed
+ * f64 working weights (n × m) and small per-block arrays; on a backend with `allocate` (WASM) these
+ * live in the backend's memory so its GEMMs use them in place.
+ */
 export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqOptions): { layer: QuantizedLinear; report: GptqReport } {
   const fn = 'gptq';
   assertMatrix(fn, 'weight', weight);
@@ -60,106 +87,141 @@ export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqO
   const B = options.blockSize ?? 128;
   if (!Number.isInteger(B) || B <= 0) throw new ArgumentError(fn, 'options.blockSize', B, 'must be a positive integer');
   const maxEsc = options.maxDampEscalations ?? 4;
-  const H = toF64(fn, 'gram', gram, n);
-  for (let i = 0; i < H.length; i++) if (!Number.isFinite(H[i]!)) throw new NonFiniteError(fn, 'gram', i, H[i]!);
-  for (let i = 0; i < H.length; i++) H[i]! *= 2;
+  const G = gramData(fn, gram, n);
   const w0 = weight.contiguous().data;
   for (let i = 0; i < w0.length; i++) if (!Number.isFinite(w0[i]!)) throw new NonFiniteError(fn, 'weight', i, w0[i]!);
-
-  // permutation (act-order) and the transposed working copy Wt[n, m] (column j of W is row j of Wt)
-  let perm: Int32Array | null = null;
-  if (options.actOrder) {
-    const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => H[b * n + b]! - H[a * n + a]! || a - b);
-    perm = Int32Array.from(idx);
-  }
-  const P = (j: number) => (perm ? perm[j]! : j);
-  const Hp = perm ? new Float64Array(n * n) : H;
-  if (perm) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) Hp[i * n + j] = H[P(i) * n + P(j)]!;
-  const Wt = new Float64Array(n * m);
-  for (let j = 0; j < n; j++) { const pj = P(j); for (let r = 0; r < m; r++) Wt[j * m + r] = w0[r * n + pj]!; }
-
-  let dead = 0, diagSum = 0;
-  for (let i = 0; i < n; i++) {
-    if (Hp[i * n + i] === 0) { Hp[i * n + i] = 1; Wt.fill(0, i * m, (i + 1) * m); dead++; }
-    diagSum += Hp[i * n + i]!;
-  }
-  const meanDiag = diagSum / n;
-  let percdamp = percdamp0, U: Float64Array | null = null, escalations = 0, damp = 0, lastPivot = -1;
-  for (;;) {
-    damp = percdamp * meanDiag;
-    const Hd = Hp.slice();
-    for (let i = 0; i < n; i++) Hd[i * n + i]! += damp;
-    const r = inverseUpperCholesky(Hd, n);
-    if (r.u) { U = r.u; break; }
-    lastPivot = r.pivot;
-    if (escalations >= maxEsc) throw new NotPositiveDefiniteError(fn, lastPivot, Hd[lastPivot * n + lastPivot]!);
-    escalations++; percdamp *= 10;
-  }
-
-  const ng = n / s.groupSize;
-  const codes = new Uint8Array(m * n);
-  const scales = s.scaleDtype === 'f16' ? new Uint16Array(m * ng) : new Float32Array(m * ng);
-  const zeros = new Uint8Array(m * ng);
-  const sc = new Float64Array(m), zc = new Float64Array(m);
-  const perChannel = s.groupSize === n;
-  const setParams = (col: number) => {
-    const k = Math.floor(col / s.groupSize);
-    for (let r = 0; r < m; r++) {
-      const p = groupParams(fn, Wt, col * m + r, m, s.groupSize, s);
-      sc[r] = p.scale; zc[r] = p.zero; scales[r * ng + k] = p.stored; zeros[r * ng + k] = p.zero;
+  const be = resolveBackend(fn, options.backend);
+  const gemm = routine(be, 'gemm');
+  const work = new Work(be);
+  try {
+    // permutation (act-order: columns by decreasing diag H = 2 diag G)
+    let perm: Int32Array | null = null;
+    if (options.actOrder) {
+      const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => G[b * n + b]! - G[a * n + a]! || a - b);
+      perm = Int32Array.from(idx);
     }
-  };
-  if (perChannel) setParams(0);
-  const Err = new Float64Array(B * m);
-  let loss = 0;
-  const TILE = 256;
-  for (let i1 = 0; i1 < n; i1 += B) {
-    const i2 = Math.min(i1 + B, n), bc = i2 - i1;
-    for (let i = i1; i < i2; i++) {
-      if (!perChannel && i % s.groupSize === 0) setParams(i);
-      const d = U![i * n + i]!;
-      const wi = i * m, ei = (i - i1) * m;
+    const P = perm ?? Int32Array.from({ length: n }, (_, i) => i);
+    let dead = 0, diagSum = 0;
+    const isDead = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const d = 2 * G[P[i]! * n + P[i]!]!;
+      if (d === 0) { isDead[i] = 1; dead++; diagSum += 1; } else diagSum += d;
+    }
+    const meanDiag = diagSum / n;
+
+    // H (permuted, dead columns' diagonal 1, damped) reversed: R = J H J, then R = L Lᵀ in place and
+    // L⁻¹ in place; U = J L⁻¹ J (the flat array reversed) is upper with Uᵀ U = H⁻¹.
+    const R = work.f64(n * n);
+    const fill = (damp: number) => {
+      for (let i = 0; i < n; i++) {
+        const gi = P[i]! * n, ri = i * n;
+        if (perm) for (let j = 0; j < n; j++) R[ri + j] = 2 * G[gi + P[j]!]!;
+        else for (let j = 0; j < n; j++) R[ri + j] = 2 * G[gi + j]!;
+        R[ri + i] = (isDead[i] ? 1 : R[ri + i]!) + damp;
+      }
+      R.reverse();
+    };
+    let percdamp = percdamp0, escalations = 0, damp = 0;
+    for (;;) {
+      damp = percdamp * meanDiag;
+      fill(damp);
+      let maxDiag = 0;
+      for (let i = 0; i < n; i++) maxDiag = Math.max(maxDiag, R[i * n + i]!);
+      let pivot = -1, value = 0;
+      try { choleskyInPlace(R, n, { backend: be }); } catch (e) {
+        if (!NotPositiveDefiniteError.isInstance(e)) throw e;
+        const err = e as NotPositiveDefiniteError;
+        pivot = err.pivot; value = err.diagonal;
+      }
+      // a pivot at rounding level (d = L_jj² ≤ n·eps·max diag) is numerically singular too: the exact
+      // pivots of H + λI are ≥ λ, so one lost in rounding means λ is too small
+      const tol = n * 2.220446049250313e-16 * maxDiag;
+      for (let j = 0; pivot < 0 && j < n; j++) { const d = R[j * n + j]! ** 2; if (!(d > tol)) { pivot = j; value = d; } }
+      if (pivot < 0) break;
+      if (escalations >= maxEsc) throw new NotPositiveDefiniteError(fn, n - 1 - pivot, value);
+      escalations++; percdamp *= 10;
+    }
+    lowerInverseInPlace(R, n, be);
+    R.reverse();
+    const U = R;
+
+    // transposed working copy Wt[n, m] (column j of W is row j of Wt), permuted, dead columns zeroed
+    const Wt = work.f64(n * m);
+    const TB = 64;
+    for (let r0 = 0; r0 < m; r0 += TB) {
+      const r1 = Math.min(m, r0 + TB);
+      for (let j0 = 0; j0 < n; j0 += TB) {
+        const j1 = Math.min(n, j0 + TB);
+        for (let j = j0; j < j1; j++) {
+          const pj = P[j]!, o = j * m;
+          if (isDead[j]) for (let r = r0; r < r1; r++) Wt[o + r] = 0;
+          else for (let r = r0; r < r1; r++) Wt[o + r] = w0[r * n + pj]!;
+        }
+      }
+    }
+
+    const ng = n / s.groupSize;
+    const codesT = new Uint8Array(n * m);
+    const scales = s.scaleDtype === 'f16' ? new Uint16Array(m * ng) : new Float32Array(m * ng);
+    const zeros = new Uint8Array(m * ng);
+    const sc = new Float64Array(m), zc = new Float64Array(m);
+    const perChannel = s.groupSize === n;
+    const setParams = (col: number) => {
+      const k = Math.floor(col / s.groupSize);
       for (let r = 0; r < m; r++) {
-        const w = Wt[wi + r]!;
-        const c = quantCode(w, sc[r]!, zc[r]!, s.maxq);
-        codes[r * n + i] = c;
-        const e = (w - sc[r]! * (c - zc[r]!)) / d;
-        Err[ei + r] = e; loss += e * e;
+        const p = groupParams(fn, Wt, col * m + r, m, s.groupSize, s);
+        sc[r] = p.scale; zc[r] = p.zero; scales[r * ng + k] = p.stored; zeros[r * ng + k] = p.zero;
       }
-      for (let j = i + 1; j < i2; j++) {
-        const cf = U![i * n + j]!;
-        if (cf === 0) continue;
-        const wj = j * m;
-        for (let r = 0; r < m; r++) Wt[wj + r]! -= cf * Err[ei + r]!;
-      }
-    }
-    // lazy batch update: Wt[j, :] −= Σ_{i in block} U[i, j] · Err[i, :]  for j ≥ i2
-    if (options.backend && i2 < n) {
-      routine(options.backend, 'gemm')({ transA: true, transB: false, m: n - i2, n: m, k: bc, alpha: -1, a: U!, aOffset: i1 * n + i2, lda: n, b: Err, bOffset: 0, ldb: m, beta: 1, c: Wt, cOffset: i2 * m, ldc: m });
-      continue;
-    }
-    for (let r0 = 0; r0 < m; r0 += TILE) {
-      const r1 = Math.min(r0 + TILE, m);
-      for (let j = i2; j < n; j++) {
-        const wj = j * m;
-        let ii = 0;
-        for (; ii + 3 < bc; ii += 4) {
-          const c0 = U![(i1 + ii) * n + j]!, c1 = U![(i1 + ii + 1) * n + j]!, c2 = U![(i1 + ii + 2) * n + j]!, c3 = U![(i1 + ii + 3) * n + j]!;
-          const e0 = ii * m, e1 = e0 + m, e2 = e1 + m, e3 = e2 + m;
-          for (let r = r0; r < r1; r++) Wt[wj + r]! -= c0 * Err[e0 + r]! + c1 * Err[e1 + r]! + c2 * Err[e2 + r]! + c3 * Err[e3 + r]!;
+    };
+    if (perChannel) setParams(0);
+    const Err = work.f64(B * m);
+    const maxq = s.maxq;
+    let loss = 0;
+    for (let i1 = 0; i1 < n; i1 += B) {
+      const i2 = Math.min(i1 + B, n), bc = i2 - i1;
+      for (let i = i1; i < i2; i++) {
+        if (!perChannel && i % s.groupSize === 0) setParams(i);
+        const d = U[i * n + i]!;
+        const wi = i * m, ei = (i - i1) * m;
+        for (let r = 0; r < m; r++) {
+          const w = Wt[wi + r]!, scale = sc[r]!, zero = zc[r]!;
+          const q = Math.round(w / scale) + zero;
+          const c = q < 0 ? 0 : q > maxq ? maxq : q;
+          codesT[wi + r] = c;
+          const e = (w - scale * (c - zero)) / d;
+          Err[ei + r] = e; loss += e * e;
         }
-        for (; ii < bc; ii++) {
-          const c0 = U![(i1 + ii) * n + j]!, e0 = ii * m;
-          for (let r = r0; r < r1; r++) Wt[wj + r]! -= c0 * Err[e0 + r]!;
+        // error feedback to the rest of the block: Wt[j, :] −= U[i, j] · Err[i, :]
+        const ui = i * n;
+        let j = i + 1;
+        for (; j + 1 < i2; j += 2) {
+          const c0 = U[ui + j]!, c1 = U[ui + j + 1]!, w0o = j * m, w1o = w0o + m;
+          for (let r = 0; r < m; r++) { const e = Err[ei + r]!; Wt[w0o + r]! -= c0 * e; Wt[w1o + r]! -= c1 * e; }
+        }
+        for (; j < i2; j++) {
+          const c0 = U[ui + j]!, wo = j * m;
+          for (let r = 0; r < m; r++) Wt[wo + r]! -= c0 * Err[ei + r]!;
         }
       }
+      // lazy batch update: Wt[j, :] −= Σ_{i in block} U[i, j] · Err[i, :]  for j ≥ i2 (one backend GEMM)
+      if (i2 < n) gemm({ transA: true, transB: false, m: n - i2, n: m, k: bc, alpha: -1, a: U, aOffset: i1 * n + i2, lda: n, b: Err, bOffset: 0, ldb: m, beta: 1, c: Wt, cOffset: i2 * m, ldc: m });
     }
-  }
-  const layer = QuantizedLinear.fromCodes({
-    inFeatures: n, outFeatures: m, bits: s.bits, symmetric: s.symmetric, groupSize: s.groupSize, scaleDtype: s.scaleDtype,
-    codes, scales, zeros: s.symmetric ? null : zeros, perm,
-  });
-  return { layer, report: { percdamp, damp, escalations, deadColumns: dead, loss } };
+    work.done();
+    // codes back to [m, n]
+    const codes = new Uint8Array(m * n);
+    for (let j0 = 0; j0 < n; j0 += TB) {
+      const j1 = Math.min(n, j0 + TB);
+      for (let r0 = 0; r0 < m; r0 += TB) {
+        const r1 = Math.min(m, r0 + TB);
+        for (let r = r0; r < r1; r++) { const o = r * n; for (let j = j0; j < j1; j++) codes[o + j] = codesT[j * m + r]!; }
+      }
+    }
+    const layer = QuantizedLinear.fromCodes({
+      inFeatures: n, outFeatures: m, bits: s.bits, symmetric: s.symmetric, groupSize: s.groupSize, scaleDtype: s.scaleDtype,
+      codes, scales, zeros: s.symmetric ? null : zeros, perm,
+    });
+    return { layer, report: { percdamp, damp, escalations, deadColumns: dead, loss } };
+  } finally { work.done(); }
 }
 
 /** GPTQ, returning just the layer. */

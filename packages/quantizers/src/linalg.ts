@@ -3,7 +3,8 @@
  * GPTQ has a tight, allocation-free inner loop; `@llmpress/decompositions` is the general-purpose
  * home of Cholesky / eigh / QR.
  */
-import { NotPositiveDefiniteError, NoConvergenceError, Rng, routine, type Backend } from '@llmpress/tensor';
+import { ArgumentError, NotPositiveDefiniteError, NoConvergenceError, ShapeError, Rng, resolveBackend, routine, type Backend } from '@llmpress/tensor';
+import { Work } from './work.js';
 
 /**
  * In-place lower Cholesky of the n × n row-major `a` (only the lower triangle is read; the strict
@@ -65,14 +66,79 @@ export function inverseUpperCholesky(h: Float64Array, n: number): { u: Float64Ar
   return { u, pivot: -1 };
 }
 
+const TRTRI_NB = 128;
+
+/**
+ * In-place inverse of a lower-triangular L (n × n row-major, strict upper triangle zero): blocked like
+ * LAPACK `dtrtri` (lower, right-to-left over 128-column blocks), the n³/3 flops in backend GEMMs
+ * (A21 ← −inv(A22)·A21·inv(A11), with inv(A22) already in place), the 128 × 128 diagonal blocks
+ * inverted in JS. The strict upper triangle stays zero. Throws `NotPositiveDefiniteError` on a zero
+ * or non-finite diagonal entry.
+ */
+export function lowerInverseInPlace(a: Float64Array, n: number, backend?: Backend): void {
+  const fn = 'lowerInverseInPlace';
+  if (!Number.isInteger(n) || n < 0) throw new ArgumentError(fn, 'n', n, 'must be a non-negative integer');
+  if (a.length < n * n) throw new ShapeError(fn, `argument 'a' must hold ${n} × ${n} values, got length ${a.length}`);
+  for (let i = 0; i < n; i++) { const d = a[i * n + i]!; if (d === 0 || !Number.isFinite(d)) throw new NotPositiveDefiniteError(fn, i, d); }
+  const gemm = routine(resolveBackend(fn, backend), 'gemm');
+  const NB = TRTRI_NB;
+  const tmp = new Float64Array(NB * NB);
+  for (let j0 = Math.floor((n - 1) / NB) * NB; j0 >= 0; j0 -= NB) {
+    const j1 = Math.min(n, j0 + NB), jb = j1 - j0;
+    // (1) P ← inv(A22) · P for the panel P = A[j1:n, j0:j1]; bottom-up in row blocks so the rows read are still the old P
+    for (let q1 = n; q1 > j1; q1 -= NB) {
+      const q0 = Math.max(j1, q1 - NB), h = q1 - q0;
+      gemm({ transA: false, transB: false, m: h, n: jb, k: q1 - j1, alpha: 1, a, aOffset: q0 * n + j1, lda: n, b: a, bOffset: j1 * n + j0, ldb: n, beta: 0, c: tmp, cOffset: 0, ldc: jb });
+      for (let i = 0; i < h; i++) { const ro = (q0 + i) * n + j0, to = i * jb; for (let c = 0; c < jb; c++) a[ro + c] = tmp[to + c]!; }
+    }
+    // (2) invert the diagonal block A11 in place (row i of inv(L) from rows < i, column by column)
+    const o = j0 * n + j0;
+    for (let i = 0; i < jb; i++) {
+      const ri = o + i * n, inv = 1 / a[ri + i]!;
+      for (let j = 0; j < i; j++) {
+        let s = 0;
+        for (let k = j; k < i; k++) s += a[ri + k]! * a[o + k * n + j]!;
+        a[ri + j] = -s * inv;
+      }
+      a[ri + i] = inv;
+    }
+    // (3) P ← −P · inv(A11)
+    for (let q0 = j1; q0 < n; q0 += NB) {
+      const h = Math.min(NB, n - q0);
+      gemm({ transA: false, transB: false, m: h, n: jb, k: jb, alpha: -1, a, aOffset: q0 * n + j0, lda: n, b: a, bOffset: o, ldb: n, beta: 0, c: tmp, cOffset: 0, ldc: jb });
+      for (let i = 0; i < h; i++) { const ro = (q0 + i) * n + j0, to = i * jb; for (let c = 0; c < jb; c++) a[ro + c] = tmp[to + c]!; }
+    }
+  }
+}
+
+/** Rows of X per GEMM in the backend Gram (bounded so the f64 copy of X stays ≤ 64 MiB). */
+const GRAM_ROW_BLOCK = 256;
+
 /**
  * G += Xᵀ X for X = rows × n (row-major, f32 or f64); G is n × n f64, filled fully (symmetric).
- * With a backend, one f64 GEMM on it (X converted to f64); otherwise a blocked JS loop.
+ * With a backend: a syrk-like product — X is copied to f64 in chunks of tokens (in the backend's memory
+ * when it offers `allocate`), each 256-row block of the upper triangle `G[i0:i1, i0:n] += X[:, i0:i1]ᵀ
+ * X[:, i0:n]` is one GEMM (about half the flops of the full XᵀX), then the upper triangle is mirrored.
+ * Without a backend: a blocked JS loop.
  */
 export function gramAccumulate(g: Float64Array, x: ArrayLike<number>, rows: number, n: number, backend?: Backend): void {
   if (backend) {
-    const a = x instanceof Float64Array ? x.subarray(0, rows * n) : Float64Array.from({ length: rows * n }, (_, i) => x[i]!);
-    routine(backend, 'gemm')({ transA: true, transB: false, m: n, n, k: rows, alpha: 1, a, aOffset: 0, lda: n, b: a, bOffset: 0, ldb: n, beta: 1, c: g, cOffset: 0, ldc: n });
+    const gemm = routine(resolveBackend('gramAccumulate', backend), 'gemm');
+    const work = new Work(backend);
+    try {
+      const chunk = Math.max(1, Math.min(rows, Math.max(256, Math.floor((1 << 23) / Math.max(1, n)))));
+      const a = work.f64(chunk * n);
+      for (let t0 = 0; t0 < rows; t0 += chunk) {
+        const tc = Math.min(chunk, rows - t0);
+        if (x instanceof Float64Array || x instanceof Float32Array) a.set(x.subarray(t0 * n, (t0 + tc) * n));
+        else for (let i = 0, o = t0 * n; i < tc * n; i++) a[i] = x[o + i]!;
+        for (let i0 = 0; i0 < n; i0 += GRAM_ROW_BLOCK) {
+          const i1 = Math.min(n, i0 + GRAM_ROW_BLOCK);
+          gemm({ transA: true, transB: false, m: i1 - i0, n: n - i0, k: tc, alpha: 1, a, aOffset: i0, lda: n, b: a, bOffset: i0, ldb: n, beta: 1, c: g, cOffset: i0 * n + i0, ldc: n });
+        }
+      }
+    } finally { work.done(); }
+    for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) g[i * n + j] = g[j * n + i]!;
     return;
   }
   const CH = 64;
