@@ -1,5 +1,5 @@
 /**
- * `pnpm bench quant [--n 4096] [--tokens 2048] [--reps 5] [--skip-gptq]`
+ * `pnpm bench quant [--n 4096] [--tokens 2048] [--reps 5] [--skip-gptq] [--skip-kernels] [--js]`
  *
  * 1. GPTQ on an n × n layer (default 4096 × 4096) with `tokens` calibration tokens (default 2048):
  *    this package's GPTQ (f64, per-channel symmetric 4-bit, f16 scales, block 128, percdamp 0.01)
@@ -26,7 +26,8 @@ const args = process.argv.slice(2);
 const opt = (k: string, d: number) => { const i = args.indexOf(`--${k}`); return i >= 0 ? Number(args[i + 1]) : d; };
 const N = opt('n', 4096), TOK = opt('tokens', 2048), REPS = opt('reps', 5);
 const skipGptq = args.includes('--skip-gptq');
-const jsOnly = args.includes('--js'); // GPTQ's lazy update and the Gram as plain JS loops (no backend GEMM)
+const skipKernels = args.includes('--skip-kernels');
+const jsOnly = args.includes('--js'); // GPTQ on the reference (JS) backend and the Gram as a plain JS loop (no WASM)
 const log = (s: string) => process.stderr.write(s + '\n');
 
 function pyEnv(): NodeJS.ProcessEnv {
@@ -43,6 +44,8 @@ const out: Record<string, unknown> = { date: new Date().toISOString(), loadavgAt
 const PY_GPTQ = String.raw`
 import sys, time, json
 import numpy as np
+import scipy, scipy.linalg
+from scipy.linalg import cho_factor, solve_triangular
 d, m, n, T = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 W = np.fromfile(d + '/w.f32', dtype=np.float32).reshape(m, n).astype(np.float64)
 X = np.fromfile(d + '/x.f32', dtype=np.float32).reshape(T, n).astype(np.float64)
@@ -52,10 +55,14 @@ H = 2.0 * G
 dead = np.diag(H) == 0
 H[dead, dead] = 1.0; W[:, dead] = 0.0
 H[np.diag_indices(n)] += 0.01 * np.mean(np.diag(H))
-L = np.linalg.cholesky(H)
-Linv = np.linalg.solve(L, np.eye(n))   # numpy has no triangular solve; scipy.linalg would be faster
-Hinv = Linv.T @ Linv
-U = np.linalg.cholesky(Hinv).T          # upper: Hinv = U^T U
+# U = upper Cholesky factor of H^-1, the same math as llmpress: with J the reversal,
+# J H J = L L^T  =>  H^-1 = (J L^-T J)(J L^-1 J), so U = J L^-1 J (LAPACK potrf + trsm via scipy)
+tf0 = time.perf_counter()
+L, _ = cho_factor(H[::-1, ::-1], lower=True, overwrite_a=True, check_finite=False)
+Linv = solve_triangular(L, np.eye(n), lower=True, overwrite_b=True, check_finite=False)
+U = np.ascontiguousarray(Linv[::-1, ::-1])
+tf = time.perf_counter() - tf0
+del L, Linv
 amax = np.abs(W).max(axis=1)
 s = np.where(amax > 0, amax / 7.0, 1.0)
 s16 = s.astype(np.float16)
@@ -78,7 +85,13 @@ for i1 in range(0, n, B):
     W[:, i2:] -= E1 @ U[i1:i2, i2:]
 tq = time.perf_counter() - t0
 codes.tofile(d + '/codes_np.u8')
-print(json.dumps({'gram_s': tg, 'gptq_s': tq, 'loss': loss, 'numpy': np.__version__}))
+# for reference only (not part of the timed anchor): the factor step with LAPACK's triangular inverse
+# (dtrtri, n^3/3 flops instead of the n^3 of a triangular solve against I)
+t1 = time.perf_counter()
+L2, _ = cho_factor(2.0 * G[::-1, ::-1] + 0.01 * np.mean(2.0 * np.diag(G)) * np.eye(n), lower=True, overwrite_a=True, check_finite=False)
+Li2, info = scipy.linalg.lapack.dtrtri(L2, lower=1, overwrite_c=1)
+tf2 = time.perf_counter() - t1
+print(json.dumps({'gram_s': tg, 'gptq_s': tq, 'factor_s': tf, 'factor_trtri_s': tf2, 'loss': loss, 'numpy': np.__version__, 'scipy': scipy.__version__}))
 `;
 
 const be = (await createWasmBackend({ threads: 1 })) as Backend | null;
@@ -100,11 +113,11 @@ if (!skipGptq) {
     const t1 = performance.now();
     const { layer, report } = gptq(new Tensor('f32', W, [N, N]), G, { bits: 4, percdamp: 0.01, blockSize: 128, backend: gb });
     const gptqMs = performance.now() - t1;
-    log(`  JS GPTQ ${(gptqMs / 1000).toFixed(1)} s (loss ${report.loss.toExponential(4)})`);
+    log(`  JS GPTQ ${(gptqMs / 1000).toFixed(1)} s (factor ${(report.timings!.factorMs / 1000).toFixed(1)} s, loop ${(report.timings!.loopMs / 1000).toFixed(1)} s; loss ${report.loss.toExponential(4)})`);
     const py = spawnSync('python3', ['-c', PY_GPTQ, dir, String(N), String(N), String(TOK)], { env: pyEnv(), encoding: 'utf8', maxBuffer: 1 << 24 });
     if (py.status !== 0) throw new Error(`numpy GPTQ failed: ${py.stderr}`);
     const np = JSON.parse(py.stdout.trim().split('\n').pop()!);
-    log(`  numpy gram ${np.gram_s.toFixed(1)} s, GPTQ ${np.gptq_s.toFixed(1)} s (loss ${np.loss.toExponential(4)})`);
+    log(`  numpy gram ${np.gram_s.toFixed(1)} s, GPTQ ${np.gptq_s.toFixed(1)} s (factor ${np.factor_s.toFixed(1)} s; loss ${np.loss.toExponential(4)})`);
     const codesNp = new Uint8Array(readFileSync(join(dir, 'codes_np.u8')));
     const ours = new Uint8Array(N * N);
     for (let r = 0; r < N; r++) { const row = new Uint8Array(N); const pk = layer.packed; for (let j = 0; j < N; j++) row[j] = (pk[r * layer.rowBytes + (j >> 1)]! >> ((j & 1) * 4)) & 15; ours.set(row, r * N); }
@@ -112,12 +125,15 @@ if (!skipGptq) {
     const agree = same / ours.length, lossRel = Math.abs(report.loss - np.loss) / np.loss;
     const ok = agree > 0.99 && lossRel < 0.01;
     log(`  check: ${(100 * agree).toFixed(3)}% identical codes, loss rel. diff ${lossRel.toExponential(2)} → ${ok ? 'OK' : 'MISMATCH'}`);
-    out.gptq = { shape: `${N}x${N}`, tokens: TOK, path: gb ? 'JS f64 + WASM f64 GEMM (lazy update, Gram), 1 thread' : 'pure JS f64', jsGramSeconds: gramMs / 1000, jsGptqSeconds: gptqMs / 1000, numpyGramSeconds: np.gram_s, numpyGptqSeconds: np.gptq_s,
+    out.gptq = { shape: `${N}x${N}`, tokens: TOK, path: gb ? 'JS f64 + WASM f64 GEMM (blocked Cholesky, triangular inverse, lazy update, syrk Gram), 1 thread' : 'JS f64 on the reference backend', jsGramSeconds: gramMs / 1000, jsGptqSeconds: gptqMs / 1000, numpyGramSeconds: np.gram_s, numpyGptqSeconds: np.gptq_s,
+      jsFactorSeconds: report.timings!.factorMs / 1000, jsLoopSeconds: report.timings!.loopMs / 1000, numpyFactorSeconds: np.factor_s, numpyLoopSeconds: np.gptq_s - np.factor_s, numpyFactorTrtriSeconds: np.factor_trtri_s, scipy: np.scipy,
       gptqRatio: gptqMs / 1000 / np.gptq_s, gramRatio: gramMs / 1000 / np.gram_s, codeAgreement: agree, lossRelDiff: lossRel, ok, numpy: np.numpy };
     if (!ok) process.exitCode = 1;
   } finally { rmSync(dir, { recursive: true, force: true }); }
 }
 
+const kern: Record<string, unknown> = {};
+if (!skipKernels) {
 // ------------------------------------------------------------------ 2. kernels
 const PY_KER = String.raw`
 import sys, time, json
@@ -151,7 +167,7 @@ const check = (name: string, y: Float32Array, X: Float32Array, rows: number, deq
   if (worst > 1) { log(`  CHECK FAILED: ${name}`); process.exitCode = 1; }
   return worst <= 1;
 };
-const kern: Record<string, unknown> = { shape: `${KN}x${KN}`, gemmTokens: KT, backend: be?.name ?? 'none' };
+Object.assign(kern, { shape: `${KN}x${KN}`, gemmTokens: KT, backend: be?.name ?? 'none' });
 // JS paths (always)
 const yJs = q.forward(new Tensor('f32', xv, [1, KN])).data as Float32Array;
 kern.jsInt4GemvMs = time(() => { q.forward(new Tensor('f32', xv, [1, KN])); }, REPS);
@@ -185,6 +201,7 @@ if (be) {
 const pk = spawnSync('python3', ['-c', PY_KER, String(KN), String(KT), String(REPS)], { env: pyEnv(), encoding: 'utf8' });
 if (pk.status === 0) { const r = JSON.parse(pk.stdout.trim()); kern.numpyF32GemvMs = r.gemv_s * 1000; kern.numpyF32GemmMs = r.gemm_s * 1000; }
 out.kernels = kern;
+}
 out.loadavgAtEnd = loadavg();
 await be?.dispose?.();
 
@@ -197,9 +214,13 @@ if (g) {
   console.log(`\n| GPTQ ${g.shape}, ${g.tokens} tokens | llmpress (${g.path}) | numpy (1 thread) | ratio |`);
   console.log('| --- | ---: | ---: | ---: |');
   console.log(`| Gram XᵀX | ${f(g.jsGramSeconds)} s | ${f(g.numpyGramSeconds)} s | ${f(g.gramRatio, 2)}× |`);
-  console.log(`| GPTQ (damp, Cholesky, lazy-batch loop) | ${f(g.jsGptqSeconds)} s | ${f(g.numpyGptqSeconds)} s | ${f(g.gptqRatio, 2)}× |`);
+  console.log(`| GPTQ total (damp, Cholesky, inverse, column loop) | ${f(g.jsGptqSeconds)} s | ${f(g.numpyGptqSeconds)} s | ${f(g.gptqRatio, 2)}× |`);
+  console.log(`| – factor: H⁻¹'s upper Cholesky factor U | ${f(g.jsFactorSeconds)} s | ${f(g.numpyFactorSeconds)} s (potrf + trsm) | ${f(g.jsFactorSeconds / g.numpyFactorSeconds, 2)}× |`);
+  console.log(`| – column loop + lazy batch GEMMs | ${f(g.jsLoopSeconds)} s | ${f(g.numpyLoopSeconds)} s | ${f(g.jsLoopSeconds / g.numpyLoopSeconds, 2)}× |`);
+  console.log(`| (reference only) factor with LAPACK dtrtri | | ${f(g.numpyFactorTrtriSeconds)} s | ${f(g.jsFactorSeconds / g.numpyFactorTrtriSeconds, 2)}× |`);
   console.log(`\ncheck: ${(100 * g.codeAgreement).toFixed(3)}% identical 4-bit codes, GPTQ loss rel. diff ${g.lossRelDiff.toExponential(2)}`);
 }
+if (!skipKernels) {
 const k = kern as any;
 console.log(`\n| kernel ${k.shape} | time (ms) | speed vs WASM f32 (>1 = faster) |`);
 console.log('| --- | ---: | ---: |');
@@ -212,4 +233,5 @@ console.log(`| WASM f32 GEMM (${k.gemmTokens} tokens) | ${f(k.f32GemmMs, 2)} | 1
 console.log(`| WASM W4A4 GEMM (backend.extra.w4a4Gemm) | ${f(k.w4a4GemmMs, 2)} | ${f(k.f32GemmMs / k.w4a4GemmMs, 2)}× |`);
 console.log(`| JS W4A4 integer kernel (integerForward) | ${f(k.jsW4a4GemmMs, 2)} | ${f(k.f32GemmMs / k.jsW4a4GemmMs, 2)}× |`);
 console.log(`| numpy f32 GEMM (1 thread) | ${f(k.numpyF32GemmMs, 2)} | |`);
+}
 console.log(`\nwrote bench/results/quant.json — shared busy machine (load ${loadavg()[0]!.toFixed(1)}): timings are noisy`);

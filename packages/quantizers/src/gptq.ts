@@ -41,6 +41,8 @@ export interface GptqReport {
   deadColumns: number;
   /** Σ_i ‖err_i‖² / U_ii² (GPTQ's own loss accounting, f64). */
   loss: number;
+  /** Wall-clock milliseconds: `factor` = H, Cholesky (all attempts), inverse, U; `loop` = the column loop with lazy batches. */
+  timings?: { factorMs: number; loopMs: number };
 }
 
 function toF64(fn: string, arg: string, t: Tensor | Float64Array, n: number): Float64Array {
@@ -108,6 +110,7 @@ export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqO
       if (d === 0) { isDead[i] = 1; dead++; diagSum += 1; } else diagSum += d;
     }
     const meanDiag = diagSum / n;
+    const tFactor = performance.now();
 
     // H (permuted, dead columns' diagonal 1, damped) reversed: R = J H J, then R = L Lᵀ in place and
     // L⁻¹ in place; U = J L⁻¹ J (the flat array reversed) is upper with Uᵀ U = H⁻¹.
@@ -144,6 +147,8 @@ export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqO
     lowerInverseInPlace(R, n, be);
     R.reverse();
     const U = R;
+    const factorMs = performance.now() - tFactor;
+    const tLoop = performance.now();
 
     // transposed working copy Wt[n, m] (column j of W is row j of Wt), permuted, dead columns zeroed
     const Wt = work.f64(n * m);
@@ -207,6 +212,7 @@ export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqO
       if (i2 < n) gemm({ transA: true, transB: false, m: n - i2, n: m, k: bc, alpha: -1, a: U, aOffset: i1 * n + i2, lda: n, b: Err, bOffset: 0, ldb: m, beta: 1, c: Wt, cOffset: i2 * m, ldc: m });
     }
     work.done();
+    const loopMs = performance.now() - tLoop;
     // codes back to [m, n]
     const codes = new Uint8Array(m * n);
     for (let j0 = 0; j0 < n; j0 += TB) {
@@ -220,7 +226,7 @@ export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqO
       inFeatures: n, outFeatures: m, bits: s.bits, symmetric: s.symmetric, groupSize: s.groupSize, scaleDtype: s.scaleDtype,
       codes, scales, zeros: s.symmetric ? null : zeros, perm,
     });
-    return { layer, report: { percdamp, damp, escalations, deadColumns: dead, loss } };
+    return { layer, report: { percdamp, damp, escalations, deadColumns: dead, loss, timings: { factorMs, loopMs } } };
   } finally { work.done(); }
 }
 
