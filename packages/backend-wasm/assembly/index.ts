@@ -207,9 +207,22 @@ function packB<T>(transB: i32, kc: i32, nc: i32, b: usize, ldb: i32, dst: usize)
 
 // ---------------------------------------------------------------- micro-kernel
 
+// Store modes (chosen once per tile, all bit-identical to alpha·x + beta·c since 1·x = x exactly):
+// 0: C = alpha·X, 1: C = X (alpha = 1, beta = 0), 2: C = X + C (alpha = 1, beta = 1), 3: C = alpha·X + beta·C.
 // @ts-ignore: decorator
-@inline function storeRow<T>(c: usize, x0: v128, x1: v128, va: v128, vb: v128, betaZero: bool): void {
-  if (betaZero) {
+@inline function storeMode<T>(alpha: T, beta: T): i32 {
+  if (beta == <T>0) return alpha == <T>1 ? 1 : 0;
+  return alpha == <T>1 && beta == <T>1 ? 2 : 3;
+}
+// @ts-ignore: decorator
+@inline function storeRow<T>(c: usize, x0: v128, x1: v128, va: v128, vb: v128, mode: i32): void {
+  if (mode == 1) {
+    v128.store(c, x0);
+    v128.store(c, x1, 16);
+  } else if (mode == 2) {
+    v128.store(c, v128.add<T>(x0, v128.load(c)));
+    v128.store(c, v128.add<T>(x1, v128.load(c, 16)), 16);
+  } else if (mode == 0) {
     v128.store(c, v128.mul<T>(va, x0));
     v128.store(c, v128.mul<T>(va, x1), 16);
   } else {
@@ -218,40 +231,58 @@ function packB<T>(transB: i32, kc: i32, nc: i32, b: usize, ldb: i32, dst: usize)
   }
 }
 
-/** C[mr × nr] = alpha · Ap · Bp + beta · C over kc; full tiles store straight to C, edges go through `tmp`. */
-function kernel<T>(kc: i32, ap: usize, bp: usize, c: usize, ldcB: usize, alpha: T, beta: T, mr: i32, nr: i32, tmp: usize): void {
+/**
+ * The register-blocked micro-kernel with R rows (R = MR for full panels; 2 or 4 for the last panel
+ * of a block whose row count is not a multiple of MR, so padding rows cost no FMAs). Inlined with a
+ * constant R, so the unused accumulators vanish. A panels keep their MR-row layout (stride MR).
+ * C[mr × nr] = alpha · Ap · Bp + beta · C over kc; full-width tiles store straight to C, column edges
+ * go through `tmp`.
+ */
+// @ts-ignore: decorator
+@inline function micro<T>(R: i32, kc: i32, ap: usize, bp: usize, c: usize, ldcB: usize, alpha: T, beta: T, mr: i32, nr: i32, tmp: usize): void {
   const S = <usize>sizeof<T>();
   let c00 = v128.splat<T>(0), c01 = v128.splat<T>(0), c10 = v128.splat<T>(0), c11 = v128.splat<T>(0);
   let c20 = v128.splat<T>(0), c21 = v128.splat<T>(0), c30 = v128.splat<T>(0), c31 = v128.splat<T>(0);
   let c40 = v128.splat<T>(0), c41 = v128.splat<T>(0), c50 = v128.splat<T>(0), c51 = v128.splat<T>(0);
-  for (let p = 0; p < kc; p++) {
+  // immediate offsets on the splat loads (an i32.add per splat would cost V8 an extra lea) and a
+  // pointer-compare loop: fewer instructions per k step around the 2R FMAs
+  const bEnd = bp + (<usize>kc << 5);
+  while (bp < bEnd) {
     const b0 = v128.load(bp), b1 = v128.load(bp, 16);
     let a = v128.load_splat<T>(ap);
     c00 = fma<T>(a, b0, c00); c01 = fma<T>(a, b1, c01);
-    a = v128.load_splat<T>(ap + S);
-    c10 = fma<T>(a, b0, c10); c11 = fma<T>(a, b1, c11);
-    a = v128.load_splat<T>(ap + 2 * S);
-    c20 = fma<T>(a, b0, c20); c21 = fma<T>(a, b1, c21);
-    a = v128.load_splat<T>(ap + 3 * S);
-    c30 = fma<T>(a, b0, c30); c31 = fma<T>(a, b1, c31);
-    a = v128.load_splat<T>(ap + 4 * S);
-    c40 = fma<T>(a, b0, c40); c41 = fma<T>(a, b1, c41);
-    if (MR == 6) {
-      a = v128.load_splat<T>(ap + 5 * S);
+    if (R > 1) {
+      a = v128.load_splat<T>(ap, S);
+      c10 = fma<T>(a, b0, c10); c11 = fma<T>(a, b1, c11);
+    }
+    if (R > 2) {
+      a = v128.load_splat<T>(ap, 2 * S);
+      c20 = fma<T>(a, b0, c20); c21 = fma<T>(a, b1, c21);
+    }
+    if (R > 3) {
+      a = v128.load_splat<T>(ap, 3 * S);
+      c30 = fma<T>(a, b0, c30); c31 = fma<T>(a, b1, c31);
+    }
+    if (R > 4) {
+      a = v128.load_splat<T>(ap, 4 * S);
+      c40 = fma<T>(a, b0, c40); c41 = fma<T>(a, b1, c41);
+    }
+    if (R > 5) {
+      a = v128.load_splat<T>(ap, 5 * S);
       c50 = fma<T>(a, b0, c50); c51 = fma<T>(a, b1, c51);
     }
     ap += <usize>MR * S; bp += 32;
   }
   const NR = nrOf<T>();
   const va = v128.splat<T>(alpha), vb = v128.splat<T>(beta);
-  const bz = beta == <T>0;
-  if (mr == MR && nr == NR) {
-    storeRow<T>(c, c00, c01, va, vb, bz); c += ldcB;
-    storeRow<T>(c, c10, c11, va, vb, bz); c += ldcB;
-    storeRow<T>(c, c20, c21, va, vb, bz); c += ldcB;
-    storeRow<T>(c, c30, c31, va, vb, bz); c += ldcB;
-    storeRow<T>(c, c40, c41, va, vb, bz);
-    if (MR == 6) { c += ldcB; storeRow<T>(c, c50, c51, va, vb, bz); }
+  if (nr == NR) {
+    const mode = storeMode<T>(alpha, beta);
+    storeRow<T>(c, c00, c01, va, vb, mode);
+    if (R > 1 && mr > 1) storeRow<T>(c + ldcB, c10, c11, va, vb, mode);
+    if (R > 2 && mr > 2) storeRow<T>(c + 2 * ldcB, c20, c21, va, vb, mode);
+    if (R > 3 && mr > 3) storeRow<T>(c + 3 * ldcB, c30, c31, va, vb, mode);
+    if (R > 4 && mr > 4) storeRow<T>(c + 4 * ldcB, c40, c41, va, vb, mode);
+    if (R > 5 && mr > 5) storeRow<T>(c + 5 * ldcB, c50, c51, va, vb, mode);
     return;
   }
   v128.store(tmp, c00); v128.store(tmp, c01, 16);
@@ -260,6 +291,7 @@ function kernel<T>(kc: i32, ap: usize, bp: usize, c: usize, ldcB: usize, alpha: 
   v128.store(tmp, c30, 96); v128.store(tmp, c31, 112);
   v128.store(tmp, c40, 128); v128.store(tmp, c41, 144);
   v128.store(tmp, c50, 160); v128.store(tmp, c51, 176);
+  const bz = beta == <T>0;
   for (let i = 0; i < mr; i++) {
     const row = c + <usize>i * ldcB, t = tmp + <usize>i * 32;
     for (let j = 0; j < nr; j++) {
@@ -268,6 +300,14 @@ function kernel<T>(kc: i32, ap: usize, bp: usize, c: usize, ldcB: usize, alpha: 
       store<T>(q, bz ? v : v + beta * load<T>(q));
     }
   }
+}
+
+/** C[mr × nr] = alpha · Ap · Bp + beta · C over kc (mr ≤ MR rows, nr ≤ NR columns). */
+function kernel<T>(kc: i32, ap: usize, bp: usize, c: usize, ldcB: usize, alpha: T, beta: T, mr: i32, nr: i32, tmp: usize): void {
+  if (mr == MR) micro<T>(MR, kc, ap, bp, c, ldcB, alpha, beta, mr, nr, tmp);
+  else if (mr <= 2) micro<T>(2, kc, ap, bp, c, ldcB, alpha, beta, mr, nr, tmp);
+  else if (mr <= 4) micro<T>(4, kc, ap, bp, c, ldcB, alpha, beta, mr, nr, tmp);
+  else micro<T>(MR, kc, ap, bp, c, ldcB, alpha, beta, mr, nr, tmp);
 }
 
 // ---------------------------------------------------------------- GEMM
