@@ -26,6 +26,10 @@ export interface W4A4GemmArgs {
   alpha?: number;
   beta?: number;
 }
+/** As W4A4GemmArgs, but the activations are int8 (one byte per value, m × k). */
+export interface W4A8GemmArgs extends Omit<W4A4GemmArgs, 'a'> {
+  a: Int8Array;
+}
 
 /** Packs signed integers in [-8, 7] into the int4 layout above (row-major, `cols` even). */
 export function packInt4(values: ArrayLike<number>, rows: number, cols: number): Uint8Array {
@@ -61,6 +65,7 @@ export type WasmExtras = {
   readonly int4Gemv: (args: Int4GemvArgs) => void;
   readonly w4a8Gemv: (args: W4A8GemvArgs) => void;
   readonly w4a4Gemm: (args: W4A4GemmArgs) => void;
+  readonly w4a8Gemm: (args: W4A8GemmArgs) => void;
   readonly int4Dot: (rows: number, k: number, a: Uint8Array, w: Uint8Array, out: Int32Array) => void;
 };
 
@@ -155,34 +160,52 @@ export function makeExtras(ctx: ExtraContext): WasmExtras {
     } finally { free(ops); }
   }
 
-  function w4a4Gemm(p: W4A4GemmArgs): void {
-    const fn = 'w4a4Gemm';
+  /**
+   * W4A4 (`bits` = 4, `a` packed int4) or W4A8 (`bits` = 8, `a` int8) GEMM: prepare the activations
+   * once (igemmPrepA), then split the weight rows (columns of C) across threads in strips of 8.
+   */
+  function intGemm(fn: string, bits: 4 | 8, p: W4A4GemmArgs | W4A8GemmArgs): void {
     ctx.alive(fn);
     const m = dim(fn, 'm', p?.m), n = dim(fn, 'n', p.n), k = dim(fn, 'k', p.k);
     const g = groups(fn, k, 'k', p.groupSize);
-    typed(fn, 'a', p.a, Uint8Array, 'Uint8Array of packed int4'); typed(fn, 'aScales', p.aScales, Float32Array, 'Float32Array');
+    // exact i32 group sums: |Σ| ≤ groupSize · 15 · 128 must stay below 2^31
+    if (g > 1 << 20) throw new ArgumentError(fn, 'groupSize', g, 'must be at most 1048576 (i32 group sums)');
+    if (bits === 4) typed(fn, 'a', p.a, Uint8Array, 'Uint8Array of packed int4');
+    else typed(fn, 'a', p.a, Int8Array, 'Int8Array');
+    typed(fn, 'aScales', p.aScales, Float32Array, 'Float32Array');
     typed(fn, 'w', p.w, Uint8Array, 'Uint8Array of packed int4'); typed(fn, 'wScales', p.wScales, Float32Array, 'Float32Array');
     typed(fn, 'c', p.c, Float32Array, 'Float32Array');
     const ldc = p.ldc ?? n;
     if (!isInt(ldc) || ldc < Math.max(1, n)) throw new ArgumentError(fn, 'ldc', ldc, `must be an integer >= ${Math.max(1, n)}`);
-    len(fn, 'a', p.a, (m * k) / 2); len(fn, 'aScales', p.aScales, (m * k) / g);
+    const aLen = bits === 4 ? (m * k) / 2 : m * k;
+    len(fn, 'a', p.a, aLen); len(fn, 'aScales', p.aScales, (m * k) / g);
     len(fn, 'w', p.w, (n * k) / 2); len(fn, 'wScales', p.wScales, (n * k) / g);
     const cSpan = m === 0 || n === 0 ? 0 : (m - 1) * ldc + n;
     len(fn, 'c', p.c, cSpan);
     const alpha = num(fn, 'alpha', p.alpha, 1), beta = num(fn, 'beta', p.beta, 0);
     if (m === 0 || n === 0) return;
     const ops: Op[] = [];
+    const temp = (bytes: number) => { const ptr = alloc.alloc(bytes, fn); ops.push({ ptr, temp: ptr, bytes }); return ptr; };
     try {
-      const A = inMem(fn, p.a.subarray(0, (m * k) / 2)); ops.push(A);
+      const A = inMem(fn, p.a.subarray(0, aLen)); ops.push(A);
       const SA = inMem(fn, p.aScales.subarray(0, (m * k) / g)); ops.push(SA);
       const W = inMem(fn, p.w.subarray(0, (n * k) / 2)); ops.push(W);
       const SW = inMem(fn, p.wScales.subarray(0, (n * k) / g)); ops.push(SW);
       const cSub = p.c.subarray(0, cSpan);
-      const C = inMem(fn, cSub); ops.push(C);
-      ctx.runSplit('w4a4Gemm', m, 1, m * n * k, (lo, hi) => [lo, hi, n, k, g, alpha, A.ptr, SA.ptr, W.ptr, SW.ptr, beta, C.ptr, ldc]);
+      const C = inMem(fn, cSub, beta !== 0 || (m > 1 && ldc > n)); ops.push(C); // copy in: the gaps between rows are copied back out
+      const MR = K.igemmInfo(0), NR = K.igemmInfo(1), AE = K.igemmInfo(2);
+      const mpad = Math.ceil(m / MR) * MR, ng = k / g;
+      const ap = temp(mpad * k * AE), sp = temp(mpad * ng * 4), sum = temp(mpad * ng * 4);
+      const amax: number = K.igemmPrepA(bits, m, mpad, k, g, A.ptr, SA.ptr, ap, sp, sum);
+      // relaxed build: i16 accumulators gain at most 2·15·max|a| per step; flush to i32 before 32767
+      const chunk = AE === 1 ? Math.max(1, Math.floor(32767 / (30 * Math.max(1, amax)))) : 1 << 20;
+      const scratchBytes = K.igemmScratchBytes(k, g);
+      ctx.runSplit('w4a4Gemm', n, NR, m * n * k, (lo, hi) => [lo, hi, m, k, g, chunk, alpha, ap, sp, sum, W.ptr, SW.ptr, beta, C.ptr, ldc, temp(scratchBytes)]);
       outOf(cSub, C);
     } finally { free(ops); }
   }
+  function w4a4Gemm(p: W4A4GemmArgs): void { intGemm('w4a4Gemm', 4, p); }
+  function w4a8Gemm(p: W4A8GemmArgs): void { intGemm('w4a8Gemm', 8, p); }
 
   /** out[i] = Σ_p a[i, p] · w[i, p] over `rows` rows of k int4 values each (exact i32). */
   function int4Dot(rows: number, k: number, a: Uint8Array, w: Uint8Array, out: Int32Array): void {
@@ -205,5 +228,5 @@ export function makeExtras(ctx: ExtraContext): WasmExtras {
     } finally { free(ops); }
   }
 
-  return Object.freeze({ int4Gemv, w4a8Gemv, w4a4Gemm, int4Dot });
+  return Object.freeze({ int4Gemv, w4a8Gemv, w4a4Gemm, w4a8Gemm, int4Dot });
 }

@@ -11,7 +11,7 @@ import { WEB_WORKER_SOURCE } from './worker-source.js';
 
 export type { WasmBackend, WasmBackendOptions, Platform, WorkerHandle } from './core.js';
 export { createWasmBackendWith } from './core.js';
-export { packInt4, unpackInt4, type Int4GemvArgs, type W4A8GemvArgs, type W4A4GemmArgs } from './extras.js';
+export { packInt4, unpackInt4, type Int4GemvArgs, type W4A8GemvArgs, type W4A4GemmArgs, type W4A8GemmArgs } from './extras.js';
 
 /** SharedArrayBuffer may be shared with workers: a cross-origin-isolated page, or Deno. */
 function isolated(): boolean {

@@ -10,7 +10,7 @@ import { createWasmBackendWith, detectWasmFeatures, type Platform, type WasmBack
 import { NODE_WORKER_SOURCE } from './worker-source.js';
 
 export type { WasmBackend, WasmBackendOptions } from './core.js';
-export { packInt4, unpackInt4, type Int4GemvArgs, type W4A8GemvArgs, type W4A4GemmArgs } from './extras.js';
+export { packInt4, unpackInt4, type Int4GemvArgs, type W4A8GemvArgs, type W4A4GemmArgs, type W4A8GemmArgs } from './extras.js';
 
 let flagged = false;
 export const nodePlatform: Platform = {
