@@ -116,6 +116,101 @@ for (const threads of [1, 2] as const) {
   });
 }
 
+// The register-blocked W4A4 / W4A8 GEMM: 4 × 8 tiles (edge tiles when m % 4 or n % 8 ≠ 0), groups
+// that are multiples of 16 on the SIMD path, others on the scalar path, per-channel (group = k),
+// i16 accumulators flushed before overflow (int8 extremes), both builds, 1 and 2 threads.
+function gemmOracle(qa: ArrayLike<number>, qw: ArrayLike<number>, sa: Float32Array, sw: Float32Array, m: number, n: number, k: number, g: number) {
+  const ng = k / g, want = new Float64Array(m * n), bound = new Float64Array(m * n), ints = new Float64Array(m * n * ng);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let gi = 0; gi < ng; gi++) {
+    let acc = 0;
+    for (let p = gi * g; p < (gi + 1) * g; p++) acc += qa[i * k + p]! * qw[j * k + p]!;
+    const v = sa[i * ng + gi]! * sw[j * ng + gi]! * acc;
+    ints[(i * n + j) * ng + gi] = acc; want[i * n + j] += v; bound[i * n + j] += Math.abs(v);
+  }
+  return { want, bound, ints };
+}
+for (const cfg of [{ relaxedSimd: true, threads: 1 }, { relaxedSimd: false, threads: 1 }, { relaxedSimd: true, threads: 2 }]) {
+  describe(`w4a4Gemm / w4a8Gemm tiled kernel (${cfg.relaxedSimd ? 'relaxed' : 'plain'} SIMD, ${cfg.threads} thread${cfg.threads > 1 ? 's' : ''})`, () => {
+    let be: WasmBackend;
+    beforeAll(async () => { be = (await createWasmBackend({ ...cfg, minParallelWork: 0 }))!; });
+    afterAll(async () => { await be.dispose(); });
+    it('uses the build it was asked for', () => {
+      expect(be.capabilities.features.includes('relaxed-simd')).toBe(cfg.relaxedSimd);
+      expect(be.capabilities.threads).toBe(cfg.threads);
+    });
+
+    const shapes = fc.record({
+      m: fc.integer({ min: 1, max: 13 }), n: fc.integer({ min: 1, max: 21 }),
+      g: fc.constantFrom(2, 6, 16, 32, 48, 64, 128), ng: fc.integer({ min: 1, max: 3 }), perChannel: fc.boolean(),
+      bits: fc.constantFrom(4, 8), extreme: fc.boolean(), seed: fc.integer({ min: 1, max: 1e6 }),
+    });
+    const run = (bits: number, m: number, n: number, k: number, g: number, qa: number[], qw: number[], sa: Float32Array, sw: Float32Array, c: Float32Array, ldc: number, alpha?: number, beta?: number) => {
+      const args = { m, n, k, groupSize: g, aScales: sa, w: packInt4(qw, n, k), wScales: sw, c, ldc, alpha, beta };
+      if (bits === 4) be.extra.w4a4Gemm({ ...args, a: packInt4(qa, m, k) });
+      else be.extra.w4a8Gemm({ ...args, a: Int8Array.from(qa) });
+    };
+
+    it('integer group sums are exact: with unit scales C equals the integer oracle bit for bit', () => {
+      fc.assert(fc.property(shapes, ({ m, n, g: g0, ng: ng0, perChannel, bits, extreme, seed }) => {
+        const k = g0 * ng0, g = perChannel ? k : g0, ng = k / g;
+        const qa = extreme ? Array.from({ length: m * k }, (_, i) => (i + seed) % 7 === 0 ? (bits === 4 ? 7 : 127) : (bits === 4 ? -8 : -128))
+          : ints(m * k, seed, bits === 4 ? -8 : -128, bits === 4 ? 7 : 127);
+        const qw = extreme ? Array.from({ length: n * k }, (_, i) => (i * 7 + seed) % 5 === 0 ? -8 : 7) : ints(n * k, seed + 1, -8, 7);
+        const sa = new Float32Array(m * ng).fill(1), sw = new Float32Array(n * ng).fill(1);
+        const ldc = n + 2, c = new Float32Array(m * ldc).fill(NaN);
+        run(bits, m, n, k, g, qa, qw, sa, sw, c, ldc);
+        const { want } = gemmOracle(qa, qw, sa, sw, m, n, k, g);
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) expect(c[i * ldc + j]).toBe(want[i * n + j]);
+          if (i < m - 1) { expect(c[i * ldc + n]).toBeNaN(); expect(c[i * ldc + n + 1]).toBeNaN(); } // gaps untouched
+        }
+      }), { numRuns: 60, seed: 41 });
+    });
+
+    it('per-group scales, alpha and beta: within the f32 bound of the exact result', () => {
+      fc.assert(fc.property(shapes, fc.constantFrom(0, 0.5), ({ m, n, g: g0, ng: ng0, perChannel, bits, seed }, beta) => {
+        const k = g0 * ng0, g = perChannel ? k : g0, ng = k / g;
+        const qa = ints(m * k, seed, bits === 4 ? -8 : -128, bits === 4 ? 7 : 127), qw = ints(n * k, seed + 1, -8, 7);
+        const sa = rnd(m * ng, seed + 2, 0.01, 0.3), sw = rnd(n * ng, seed + 3, 0.01, 0.3);
+        const c = rnd(m * n, seed + 4), c0 = c.slice();
+        run(bits, m, n, k, g, qa, qw, sa, sw, c, n, 1.5, beta);
+        const { want, bound } = gemmOracle(qa, qw, sa, sw, m, n, k, g);
+        for (let e = 0; e < m * n; e++) {
+          const w = 1.5 * want[e]! + beta * c0[e]!;
+          expect(Math.abs(c[e]! - w)).toBeLessThanOrEqual(4 * (ng + 6) * EPS.f32 * (1.5 * bound[e]! + Math.abs(beta * c0[e]!)) + 1e-30);
+        }
+      }), { numRuns: 40, seed: 42 });
+    });
+
+    it('large k: several activation row blocks, long groups, int8 extremes (i16 accumulators flushed)', () => {
+      const m = 70, n = 19, k = 4096, g = 1024, ng = k / g;
+      const qa = ints(m * k, 9, -128, 127).map((v, i) => (i % 17 === 0 ? -128 : v)), qw = ints(n * k, 10, -8, 7).map((v, i) => (i % 13 === 0 ? 7 : v));
+      const sa = new Float32Array(m * ng).fill(1), sw = new Float32Array(n * ng).fill(1);
+      const c = new Float32Array(m * n);
+      run(8, m, n, k, g, qa, qw, sa, sw, c, n);
+      const { want } = gemmOracle(qa, qw, sa, sw, m, n, k, g);
+      expect(Array.from(c)).toEqual(Array.from(want));
+      const q4 = qa.map((v) => v >> 4), c4 = new Float32Array(m * n);
+      run(4, m, n, k, g, q4, qw, sa, sw, c4, n);
+      expect(Array.from(c4)).toEqual(Array.from(gemmOracle(q4, qw, sa, sw, m, n, k, g).want));
+    });
+
+    it('W4A8 with int4-range codes equals W4A4; beta = 0 overwrites NaN in C; NaN scales propagate', () => {
+      const m = 5, n = 11, k = 64, g = 32, ng = 2;
+      const qa = ints(m * k, 3, -8, 7), qw = ints(n * k, 4, -8, 7);
+      const sa = rnd(m * ng, 5, 0.1, 1), sw = rnd(n * ng, 6, 0.1, 1);
+      const c4 = new Float32Array(m * n).fill(NaN), c8 = new Float32Array(m * n);
+      run(4, m, n, k, g, qa, qw, sa, sw, c4, n);
+      run(8, m, n, k, g, qa, qw, sa, sw, c8, n);
+      expect(c4).toEqual(c8);
+      expect(c4.every(Number.isFinite)).toBe(true);
+      sw[3 * ng + 1] = NaN;
+      run(4, m, n, k, g, qa, qw, sa, sw, c4, n);
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) expect(Number.isNaN(c4[i * n + j]!)).toBe(j === 3);
+    });
+  });
+}
+
 describe('int4 extras: bad input', () => {
   let be: WasmBackend;
   beforeAll(async () => { be = (await createWasmBackend())!; });
@@ -128,6 +223,11 @@ describe('int4 extras: bad input', () => {
     expectErr(() => be.extra!.int4Gemv({ ...ok, x: new Float64Array(8) as any }), DTypeError, 'int4Gemv', "argument 'x'", 'Float64Array');
     expectErr(() => be.extra!.w4a8Gemv({ ...ok, x: new Int8Array(8), xScale: undefined as any }), ArgumentError, 'w4a8Gemv', "argument 'xScale'");
     expectErr(() => be.extra!.w4a4Gemm({ m: 1, n: 1, k: 8, groupSize: 8, a: new Uint8Array(4), aScales: new Float32Array(1), w: new Uint8Array(4), wScales: new Float32Array(1), c: new Float32Array(1), ldc: 0 }), ArgumentError, 'w4a4Gemm', "argument 'ldc'");
+    const g8 = { m: 1, n: 1, k: 8, groupSize: 8, a: new Int8Array(8), aScales: new Float32Array(1), w: new Uint8Array(4), wScales: new Float32Array(1), c: new Float32Array(1) };
+    expectErr(() => be.extra!.w4a8Gemm({ ...g8, a: new Uint8Array(8) as any }), DTypeError, 'w4a8Gemm', "argument 'a'", 'Uint8Array');
+    expectErr(() => be.extra!.w4a8Gemm({ ...g8, a: new Int8Array(7) }), ShapeError, 'w4a8Gemm', "argument 'a'", 'needs 8');
+    expectErr(() => be.extra!.w4a8Gemm({ ...g8, groupSize: 3 }), ArgumentError, 'w4a8Gemm', "argument 'groupSize'", 'got 3');
+    expectErr(() => be.extra!.w4a4Gemm({ ...g8, a: new Uint8Array(4), wScales: new Float32Array(0) }), ShapeError, 'w4a4Gemm', "argument 'wScales'");
     expectErr(() => be.extra!.int4Dot(1, 3, new Uint8Array(2), new Uint8Array(2), new Int32Array(1)), ArgumentError, 'int4Dot', "argument 'k'", 'got 3');
   });
 });
