@@ -1,8 +1,13 @@
 /**
  * `pnpm bench gemm` — f32 GEMM/GEMV speed of the WASM backend against same-run peers:
  * numpy/OpenBLAS single-thread (python3 child, OPENBLAS_NUM_THREADS=1, OPENBLAS_CORETYPE and
- * OPENBLAS_L2_SIZE unset for that child), @tensorflow/tfjs-backend-wasm (1 thread, SIMD),
- * and the reference backend (small sizes only). Every result is checked (Freivalds test
+ * OPENBLAS_L2_SIZE unset for that child), @tensorflow/tfjs-backend-wasm (its SIMD build, 1 thread:
+ * the only configuration it offers in Node; a child process shows that forcing its threaded build
+ * fails), and the reference backend (small sizes only). tfjs is timed two ways: with the same
+ * tensors every call (its XNNPACK operator caches the packed B per tensor id, so B is packed once and
+ * nothing is uploaded) and with fresh tensors per call (upload A and B + pack B every call, like the
+ * WASM rows with plain-array operands); the WASM backend is timed with plain arrays (copied in and
+ * out per call) and with resident operands (allocate(): nothing copied in). Every result is checked (Freivalds test
  * C·v vs A·(B·v) with an error bound, plus sampled entries against f64 dot products).
  * Writes bench/results/gemm.json. Timings are best-of-N wall clock on a shared, busy machine: noisy.
  *
@@ -142,19 +147,43 @@ for (const cfg of wasmConfigs) {
   backends.push({ impl: cfg.impl, threads: be.capabilities.threads, be });
 }
 
-// tfjs-backend-wasm, 1 thread (its SIMD build; it has no thread support in Node)
+// tfjs-backend-wasm: which build and how many threads it runs in Node
 let tf: any = null;
+let tfConfig = '';
 try {
   const req = createRequire(join(here, '..', 'package.json'));
   tf = req('@tensorflow/tfjs-core');
   const tfw = req('@tensorflow/tfjs-backend-wasm');
-  tfw.setThreadsCount?.(1);
+  tfw.setThreadsCount?.(2); // asks for 2; tfjs only honours it with its threaded-simd build
   if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
   await tf.ready();
-  console.log(`tfjs-backend-wasm ${tf.version_core}: simd=${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')} threads=${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}`);
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'), mt = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+  const binary = simd && mt ? 'tfjs-backend-wasm-threaded-simd.wasm' : simd ? 'tfjs-backend-wasm-simd.wasm' : 'tfjs-backend-wasm.wasm';
+  tfConfig = `tfjs-backend-wasm ${tf.version_core}: WASM_HAS_SIMD_SUPPORT=${simd} WASM_HAS_MULTITHREAD_SUPPORT=${mt} (its flag returns false whenever IS_NODE) -> binary ${binary}, setThreadsCount(2) -> getThreadsCount() = ${tfw.getThreadsCount?.()}`;
+  console.log(tfConfig);
 } catch (e) {
   console.log(`tfjs-backend-wasm cannot load, skipped: ${String((e as Error)?.message ?? e)}`);
   tf = null;
+}
+// Can its threaded build be forced in Node? Tried in a child process (a failed init must not poison this one).
+let tfThreadedProbe = 'not tried';
+if (tf) {
+  const probe = String.raw`
+    const req = require('node:module').createRequire(process.argv[1]);
+    const tf = req('@tensorflow/tfjs-core'), tfw = req('@tensorflow/tfjs-backend-wasm');
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true); tfw.setThreadsCount(2);
+    const msgs = []; console.warn = console.error = (...a) => { msgs.push(...a.map((x) => String(x && x.stack || x)).join(' ').split('\n')); };
+    const firstErr = () => msgs.find((l) => /Error/.test(l)) || msgs[0] || '';
+    tf.setBackend('wasm').then(async (ok) => { await tf.ready(); const a = tf.ones([64, 64]); tf.matMul(a, a).dataSync();
+      console.log(JSON.stringify({ ok, threads: tfw.getThreadsCount(), err: firstErr() })); process.exit(0); })
+      .catch((e) => { console.log(JSON.stringify({ ok: false, err: firstErr() || String(e && (e.message || e)) })); process.exit(0); });
+  `;
+  const r = spawnSync(process.execPath, ['-e', probe, join(here, '..', 'package.json')], { encoding: 'utf8', timeout: 60_000 });
+  try {
+    const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    tfThreadedProbe = j.ok && j.threads > 1 ? `works (${j.threads} threads)` : `fails: ${j.err || 'backend did not initialize'}${j.ok ? ` (initialized with ${j.threads} thread)` : ''}`;
+  } catch { tfThreadedProbe = `probe gave no result (exit ${r.status}, ${r.error?.message ?? r.stderr.trim().split('\n').pop()})`; }
+  console.log(`tfjs-backend-wasm threaded-simd build forced in Node (WASM_HAS_MULTITHREAD_SUPPORT=true, setThreadsCount(2)): ${tfThreadedProbe}`);
 }
 
 interface Entry { impl: string; threads: number; note?: string; run: () => void; verify: () => string | null; done?: () => void; times: number[]; cpu: number[] }
@@ -173,6 +202,12 @@ for (const c of cases) {
     if (c.kind === 'gemm') {
       const C = new Arr(m * n);
       entries.push({ impl, threads, times: [], cpu: [], run: () => be.gemm({ transA: false, transB: false, m, n, k, alpha: 1, a: A, aOffset: 0, lda: k, b: B, bOffset: 0, ldb: n, beta: 0, c: C, cOffset: 0, ldc: n }), verify: () => check(c, A, B, C) });
+      if (threads === 1 && impl === 'wasm relaxed-simd' && c.dtype === 'f32') {
+        // operands already in the WASM memory (as tfjs tensors are): nothing copied per call
+        const Ar = be.allocate!(c.dtype, m * k), Br = be.allocate!(c.dtype, k * n), Cr = be.allocate!(c.dtype, m * n);
+        Ar.set(A); Br.set(B);
+        entries.push({ impl: `${impl} (resident operands)`, threads, note: 'A, B, C resident (allocate): no copies per call', times: [], cpu: [], run: () => be.gemm({ transA: false, transB: false, m, n, k, alpha: 1, a: Ar, aOffset: 0, lda: k, b: Br, bOffset: 0, ldb: n, beta: 0, c: Cr, cOffset: 0, ldc: n }), verify: () => check(c, A, B, Cr), done: () => { be.release(Ar); be.release(Br); be.release(Cr); } });
+      }
     } else {
       // resident weights (as the forward pass uses them) and plain arrays (copied in per call)
       const Ar = be.allocate!(c.dtype, m * n); Ar.set(A);
@@ -212,7 +247,11 @@ for (const c of cases) {
     const tb = c.kind === 'gemm' ? tf.tensor2d(B, [k, n]) : tf.tensor2d(B, [n, 1]);
     tfTensors = [ta, tb];
     let out: Float32Array = new Float32Array(0);
-    entries.push({ impl: 'tfjs-backend-wasm', threads: 1, times: [], cpu: [], run: () => { const r = tf.matMul(ta, tb); out = r.dataSync(); r.dispose(); }, verify: () => check(c, A, B, out) });
+    entries.push({ impl: 'tfjs-backend-wasm', threads: 1, note: 'same tensors every call: B packed once (XNNPACK operator cached per tensor id), nothing uploaded', times: [], cpu: [], run: () => { const r = tf.matMul(ta, tb); out = r.dataSync(); r.dispose(); }, verify: () => check(c, A, B, out) });
+    if (c.kind === 'gemm') {
+      let out2: Float32Array = new Float32Array(0);
+      entries.push({ impl: 'tfjs-backend-wasm (fresh tensors)', threads: 1, note: 'new tensors per call: A and B uploaded and B packed every call', times: [], cpu: [], run: () => { const a2 = tf.tensor2d(A, [m, k]), b2 = tf.tensor2d(B, [k, n]); const r = tf.matMul(a2, b2); out2 = r.dataSync(); r.dispose(); a2.dispose(); b2.dispose(); }, verify: () => check(c, A, B, out2) });
+    }
   }
   if (flops <= 2 * 512 ** 3) {
     const C = new Arr(c.kind === 'gemm' ? m * n : m);
@@ -275,6 +314,7 @@ for (const shape of ['1024x1024x1024', '2048x2048x2048']) {
   const r1 = g(shape, 'wasm relaxed-simd', 1), p1 = g(shape, 'wasm simd', 1);
   if (r1) console.log(`  ${shape}: relaxed 1T ${fmt(r1.ratio_vs_openblas_1t)}× OpenBLAS wall-clock, ${fmt(r1.cpu_ratio_vs_openblas ?? null)}× per CPU-second (target ≥ 0.45); plain 1T ${fmt(p1?.ratio_vs_openblas_1t ?? null)}× / ${fmt(p1?.cpu_ratio_vs_openblas ?? null)}× (target ≥ 0.33)`);
 }
+const ratioRows: { shape: string; name: string; wall: number; cpu: number }[] = [];
 for (const c of cases.filter((c) => c.dtype === 'f32')) {
   const r1 = g(c.label, 'wasm relaxed-simd', 1) ?? g(c.label, 'wasm relaxed-simd (resident A)', 1);
   const r2 = g(c.label, 'wasm relaxed-simd', 2) ?? g(c.label, 'wasm relaxed-simd (resident A)', 2);
@@ -284,11 +324,34 @@ for (const c of cases.filter((c) => c.dtype === 'f32')) {
   if (r1 && t) parts.push(`wasm 1T / tfjs-wasm = ${(r1.gflops / t.gflops).toFixed(2)} wall-clock, ${((r1.gflops_per_cpu_s ?? 0) / (t.gflops_per_cpu_s ?? 1)).toFixed(2)} per CPU-second (target ≥ 1.8)`);
   if (parts.length) console.log(`  ${c.label}: ${parts.join('; ')}`);
 }
+// WASM vs tfjs-backend-wasm, every pairing (the strict one is the issue's target; none is picked for being flattering)
+const pairs: [string, string, number, string, string][] = [
+  ['wasm 1T / tfjs 1T (issue ratio: plain arrays copied in/out vs tfjs with cached packed B)', 'wasm relaxed-simd', 1, 'tfjs-backend-wasm', ''],
+  ['wasm default config (relaxed, threads 1) / tfjs best config in Node (SIMD, 1 thread, cached B)', 'wasm relaxed-simd', 1, 'tfjs-backend-wasm', ''],
+  ['like for like, operands resident: wasm resident / tfjs cached', 'wasm relaxed-simd (resident operands)', 1, 'tfjs-backend-wasm', ''],
+  ['like for like, operands uploaded per call: wasm copy-in / tfjs fresh tensors', 'wasm relaxed-simd', 1, 'tfjs-backend-wasm (fresh tensors)', ''],
+  ['wasm 2T / tfjs best in Node (1T; tfjs cannot run threads in Node)', 'wasm relaxed-simd', 2, 'tfjs-backend-wasm', ''],
+];
+console.log('\nWASM / tfjs-backend-wasm (best-of-runs wall-clock; per CPU-second in brackets):');
+console.log(`| ratio | ${cases.filter((c) => c.dtype === 'f32' && c.kind === 'gemm').map((c) => c.label).join(' | ')} |`);
+console.log(`|---|${cases.filter((c) => c.dtype === 'f32' && c.kind === 'gemm').map(() => '---:').join('|')}|`);
+for (const [name, wi, wt, ti] of pairs) {
+  const cells: string[] = [];
+  for (const c of cases.filter((c) => c.dtype === 'f32' && c.kind === 'gemm')) {
+    const w = g(c.label, wi, wt), t = g(c.label, ti, 1);
+    if (!w || !t) { cells.push('—'); continue; }
+    const wall = w.gflops / t.gflops, cpu = (w.gflops_per_cpu_s ?? 0) / (t.gflops_per_cpu_s ?? 1);
+    ratioRows.push({ shape: c.label, name, wall: +wall.toFixed(3), cpu: +cpu.toFixed(3) });
+    cells.push(`${wall.toFixed(2)} (${wt === 1 ? cpu.toFixed(2) : '—'})`);
+  }
+  console.log(`| ${name} | ${cells.join(' | ')} |`);
+}
 console.log('  (GFLOP per CPU-second = flops / the run\'s own CPU time: it discounts time the process was descheduled by other load;');
 console.log('   for 2 threads it counts both threads, so it measures parallel efficiency, not speed-up.)');
 
 const outDir = join(root, 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'gemm.json'), JSON.stringify(rows.map((r) => ({ ...r, gflops: +r.gflops.toFixed(2), gflops_median: +r.gflops_median.toFixed(2), gflops_worst: +r.gflops_worst.toFixed(2), gflops_per_cpu_s: r.gflops_per_cpu_s === undefined ? null : +r.gflops_per_cpu_s.toFixed(2), cpu_ratio_vs_openblas: r.cpu_ratio_vs_openblas == null ? null : +r.cpu_ratio_vs_openblas.toFixed(3), ratio_vs_openblas_1t: r.ratio_vs_openblas_1t === null ? null : +r.ratio_vs_openblas_1t.toFixed(3) })), null, 2) + '\n');
-console.log(`\nwrote ${join('bench', 'results', 'gemm.json')}`);
+writeFileSync(join(outDir, 'gemm-tfjs.json'), JSON.stringify({ tfjs: tfConfig, tfjsThreadedInNode: tfThreadedProbe, ratios: ratioRows }, null, 2) + '\n');
+console.log(`\nwrote ${join('bench', 'results', 'gemm.json')} and ${join('bench', 'results', 'gemm-tfjs.json')}`);
 if (failures) { console.log(`${failures} result(s) failed verification`); process.exit(1); }
