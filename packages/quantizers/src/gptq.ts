@@ -182,31 +182,42 @@ export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqO
     const Err = work.f64(B * m);
     const maxq = s.maxq;
     let loss = 0;
+    // Columns in blocks of B (lazy batch: one GEMM updates the columns after the block); inside a block,
+    // sub-blocks of SB columns (also cut at group starts, so group parameters see fully updated
+    // weights): error feedback inside a sub-block in JS, then one GEMM updates the rest of the block.
+    const SB = 16;
     for (let i1 = 0; i1 < n; i1 += B) {
       const i2 = Math.min(i1 + B, n), bc = i2 - i1;
-      for (let i = i1; i < i2; i++) {
-        if (!perChannel && i % s.groupSize === 0) setParams(i);
-        const d = U[i * n + i]!;
-        const wi = i * m, ei = (i - i1) * m;
-        for (let r = 0; r < m; r++) {
-          const w = Wt[wi + r]!, scale = sc[r]!, zero = zc[r]!;
-          const q = Math.round(w / scale) + zero;
-          const c = q < 0 ? 0 : q > maxq ? maxq : q;
-          codesT[wi + r] = c;
-          const e = (w - scale * (c - zero)) / d;
-          Err[ei + r] = e; loss += e * e;
+      for (let s1 = i1; s1 < i2;) {
+        let s2 = Math.min(s1 + SB, i2);
+        if (!perChannel) s2 = Math.min(s2, (Math.floor(s1 / s.groupSize) + 1) * s.groupSize);
+        for (let i = s1; i < s2; i++) {
+          if (!perChannel && i % s.groupSize === 0) setParams(i);
+          const d = U[i * n + i]!;
+          const wi = i * m, ei = (i - i1) * m;
+          for (let r = 0; r < m; r++) {
+            const w = Wt[wi + r]!, scale = sc[r]!, zero = zc[r]!;
+            const q = Math.round(w / scale) + zero;
+            const c = q < 0 ? 0 : q > maxq ? maxq : q;
+            codesT[wi + r] = c;
+            const e = (w - scale * (c - zero)) / d;
+            Err[ei + r] = e; loss += e * e;
+          }
+          // error feedback inside the sub-block: Wt[j, :] −= U[i, j] · Err[i, :]
+          const ui = i * n;
+          let j = i + 1;
+          for (; j + 1 < s2; j += 2) {
+            const c0 = U[ui + j]!, c1 = U[ui + j + 1]!, w0o = j * m, w1o = w0o + m;
+            for (let r = 0; r < m; r++) { const e = Err[ei + r]!; Wt[w0o + r]! -= c0 * e; Wt[w1o + r]! -= c1 * e; }
+          }
+          for (; j < s2; j++) {
+            const c0 = U[ui + j]!, wo = j * m;
+            for (let r = 0; r < m; r++) Wt[wo + r]! -= c0 * Err[ei + r]!;
+          }
         }
-        // error feedback to the rest of the block: Wt[j, :] −= U[i, j] · Err[i, :]
-        const ui = i * n;
-        let j = i + 1;
-        for (; j + 1 < i2; j += 2) {
-          const c0 = U[ui + j]!, c1 = U[ui + j + 1]!, w0o = j * m, w1o = w0o + m;
-          for (let r = 0; r < m; r++) { const e = Err[ei + r]!; Wt[w0o + r]! -= c0 * e; Wt[w1o + r]! -= c1 * e; }
-        }
-        for (; j < i2; j++) {
-          const c0 = U[ui + j]!, wo = j * m;
-          for (let r = 0; r < m; r++) Wt[wo + r]! -= c0 * Err[ei + r]!;
-        }
+        // rest of the block: Wt[j, :] −= Σ_{i in sub-block} U[i, j] · Err[i, :]  for s2 ≤ j < i2
+        if (s2 < i2) gemm({ transA: true, transB: false, m: i2 - s2, n: m, k: s2 - s1, alpha: -1, a: U, aOffset: s1 * n + s2, lda: n, b: Err, bOffset: (s1 - i1) * m, ldb: m, beta: 1, c: Wt, cOffset: s2 * m, ldc: m });
+        s1 = s2;
       }
       // lazy batch update: Wt[j, :] −= Σ_{i in block} U[i, j] · Err[i, :]  for j ≥ i2 (one backend GEMM)
       if (i2 < n) gemm({ transA: true, transB: false, m: n - i2, n: m, k: bc, alpha: -1, a: U, aOffset: i1 * n + i2, lda: n, b: Err, bOffset: 0, ldb: m, beta: 1, c: Wt, cOffset: i2 * m, ldc: m });
