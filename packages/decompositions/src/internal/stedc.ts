@@ -228,6 +228,7 @@ function blockGemm(ctx: Ctx, Qk: FA, U: FA, Zk: FA, s: number, n1: number, k: nu
  * Returned as origin pole index and offset τ (λ = d_origin + τ) so that differences λ − dᵢ are accurate.
  * Safeguarded Newton on the shifted function with bisection fallback.
  */
+let deltaBuf = new Float64Array(64);
 function secular(fn: string, d: Float64Array, z: Float64Array, rho: number, j: number, k: number, zz: number): { origin: number; tau: number } {
   const last = j === k - 1;
   let origin: number, lo: number, hi: number;
@@ -242,24 +243,45 @@ function secular(fn: string, d: Float64Array, z: Float64Array, rho: number, j: n
     if (f >= 0) { origin = j; lo = 0; hi = mid; } else { origin = j + 1; lo = -mid; hi = 0; }
   }
   const d0 = d[origin]!;
-  const delta = new Float64Array(k);
+  if (deltaBuf.length < k) deltaBuf = new Float64Array(Math.max(k, 2 * deltaBuf.length));
+  const delta = deltaBuf;
   for (let i = 0; i < k; i++) delta[i] = d[i]! - d0;
   // open interval (lo, hi) in τ, excluding the poles at its ends
   let tau = (lo + hi) / 2;
   for (let it = 0; it < 200; it++) {
-    let f = 1 / rho, df = 0, absf = 1 / rho;
-    for (let i = 0; i < k; i++) {
-      const den = delta[i]! - tau;
-      const t = z[i]! / den;
-      const q = z[i]! * t;
-      f += q; absf += Math.abs(q); df += t * t;
+    // f split at the root's interval: ψ over poles ≤ j, φ over poles > j (values and derivatives)
+    let psi = 0, dpsi = 0, phi = 0, dphi = 0, absf = 1 / rho;
+    for (let i = 0; i <= j; i++) {
+      const t = z[i]! / (delta[i]! - tau), q = z[i]! * t;
+      psi += q; absf += Math.abs(q); dpsi += t * t;
     }
+    for (let i = j + 1; i < k; i++) {
+      const t = z[i]! / (delta[i]! - tau), q = z[i]! * t;
+      phi += q; absf += Math.abs(q); dphi += t * t;
+    }
+    const f = 1 / rho + psi + phi;
     if (!Number.isFinite(f)) { // landed on a pole (only by rounding): nudge inward
       tau = (lo + hi) / 2; if (hi - lo <= EPS * Math.max(Math.abs(lo), Math.abs(hi))) break; continue;
     }
     if (Math.abs(f) <= 4 * k * EPS * absf) return { origin, tau };
     if (f > 0) hi = tau; else lo = tau;
-    let next = tau - f / df;
+    // rational ("fixed weight") model: ψ ≈ a + b/(δ_j − x), φ ≈ c + d/(δ_{j+1} − x), matched in value
+    // and slope at τ; its root is the next iterate (quadratic convergence, as LAPACK dlaed4)
+    const Dj = delta[j]! - tau;
+    let next: number;
+    if (last) {
+      const b = dpsi * Dj * Dj, C = 1 / rho + psi - dpsi * Dj + phi;
+      next = tau + (Dj + b / C);
+    } else {
+      const Dj1 = delta[j + 1]! - tau;
+      const b = dpsi * Dj * Dj, d = dphi * Dj1 * Dj1;
+      const C = 1 / rho + (psi - dpsi * Dj) + (phi - dphi * Dj1);
+      const B2 = C * (Dj + Dj1) + b + d, C2 = f * Dj * Dj1;
+      const disc = Math.sqrt(Math.max(0, B2 * B2 - 4 * C * C2));
+      const eta = B2 >= 0 ? (2 * C2) / (B2 + disc) : (B2 - disc) / (2 * C);
+      next = tau + eta;
+    }
+    if (!(next > lo && next < hi)) next = tau - f / (dpsi + dphi); // Newton
     if (!(next > lo && next < hi)) next = (lo + hi) / 2;
     if (hi - lo <= 2 * EPS * Math.max(Math.abs(lo), Math.abs(hi), Number.MIN_VALUE)) return { origin, tau: next };
     tau = next;
