@@ -6,7 +6,7 @@
  *    against a numpy implementation of the same algorithm on the same data, in the same run
  *    (python3 child: OPENBLAS_NUM_THREADS=1, OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset for it).
  *    Gram (XᵀX) time reported separately. Check: code agreement and GPTQ loss agreement.
- * 2. int4 GEMV and W4A4 GEMM throughput (4096 × 4096, 64 tokens for the GEMM) against f32 GEMV/GEMM
+ * 2. int4 GEMV and W4A4 / W4A8 GEMM throughput (4096 × 4096, 64 tokens for the GEMM) against f32 GEMV/GEMM
  *    of the same shape on the same WASM backend (1 thread; weights resident in WASM memory), the JS
  *    paths of this package, and numpy f32 (1 thread). Results checked against f64 dots.
  * Writes bench/results/quant.json. Timings are wall clock on a shared, busy 2-core machine: noisy.
@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { Rng, Tensor, type Backend } from '@llmpress/tensor';
 import { createWasmBackend } from '@llmpress/backend-wasm/node';
-import { gptq, gramAccumulate, rtnQuantize, quantizeActivations, integerForward } from '@llmpress/quantizers';
+import { gptq, gramAccumulate, rtnQuantize, quantizeActivations, integerForward, QuantActLinear } from '@llmpress/quantizers';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
@@ -36,6 +36,13 @@ function pyEnv(): NodeJS.ProcessEnv {
   return env;
 }
 function median(xs: number[]): number { const s = xs.slice().sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; }
+/** Times the functions round-robin (one run each per round, after one warm-up each): best / median / worst ms. */
+function timeRR(fs: Record<string, () => void>, rounds: number): Record<string, { best: number; median: number; worst: number }> {
+  const ts: Record<string, number[]> = {};
+  for (const [k, f] of Object.entries(fs)) { f(); ts[k] = []; }
+  for (let r = 0; r < rounds; r++) for (const [k, f] of Object.entries(fs)) { const t0 = performance.now(); f(); ts[k]!.push(performance.now() - t0); }
+  return Object.fromEntries(Object.entries(ts).map(([k, v]) => [k, { best: Math.min(...v), median: median(v), worst: Math.max(...v) }]));
+}
 function time(f: () => void, reps: number): number { f(); const t: number[] = []; for (let i = 0; i < reps; i++) { const t0 = performance.now(); f(); t.push(performance.now() - t0); } return median(t); }
 
 const out: Record<string, unknown> = { date: new Date().toISOString(), loadavgAtStart: loadavg(), n: N, tokens: TOK };
@@ -183,20 +190,46 @@ if (be) {
   const yr = be.allocate!('f32', KN) as Float32Array;
   const Xr = be.allocate!('f32', KT * KN) as Float32Array; Xr.set(Xm);
   const Cr = be.allocate!('f32', KT * KN) as Float32Array;
-  kern.f32GemvMs = time(() => be.gemv!({ trans: false, m: KN, n: KN, alpha: 1, a: Wr, aOffset: 0, lda: KN, x: xr, xOffset: 0, beta: 0, y: yr, yOffset: 0 }), REPS);
+  be.gemv!({ trans: false, m: KN, n: KN, alpha: 1, a: Wr, aOffset: 0, lda: KN, x: xr, xOffset: 0, beta: 0, y: yr, yOffset: 0 });
   check('wasm f32 gemv', yr, xv, 1, Wf);
-  kern.f32GemmMs = time(() => be.gemm!({ transA: false, transB: true, m: KT, n: KN, k: KN, alpha: 1, a: Xr, aOffset: 0, lda: KN, b: Wr, bOffset: 0, ldb: KN, beta: 0, c: Cr, cOffset: 0, ldc: KN }), REPS);
+  be.gemm!({ transA: false, transB: true, m: KT, n: KN, k: KN, alpha: 1, a: Xr, aOffset: 0, lda: KN, b: Wr, bOffset: 0, ldb: KN, beta: 0, c: Cr, cOffset: 0, ldc: KN });
   check('wasm f32 gemm', Cr, Xm, KT, Wf);
   const { w, scales } = q.kernelWeights(be);
   const y4 = be.allocate!('f32', KN) as Float32Array;
-  kern.int4GemvMs = time(() => be.extra!.int4Gemv!({ m: KN, n: KN, groupSize: 128, w, scales, x: xr, y: y4 }), REPS);
+  be.extra!.int4Gemv!({ m: KN, n: KN, groupSize: 128, w, scales, x: xr, y: y4 });
   check('wasm int4 gemv', y4, xv, 1, Wd);
   kern.layerInt4GemvMs = time(() => { q.forward(new Tensor('f32', xv, [1, KN]), { backend: be }); }, REPS);
   const ap = new Uint8Array((KT * KN) / 2); for (let i = 0; i < ap.length; i++) ap[i] = (aq.codes[2 * i]! & 15) | ((aq.codes[2 * i + 1]! & 15) << 4);
   const as = new Float32Array(KT * (KN / 128)); for (let t = 0; t < KT; t++) as.fill(aq.scales[t]!, t * (KN / 128), (t + 1) * (KN / 128));
   const C4 = be.allocate!('f32', KT * KN) as Float32Array;
-  kern.w4a4GemmMs = time(() => be.extra!.w4a4Gemm!({ m: KT, n: KN, k: KN, groupSize: 128, a: ap, aScales: as, w, wScales: scales, c: C4 }), REPS);
+  be.extra!.w4a4Gemm!({ m: KT, n: KN, k: KN, groupSize: 128, a: ap, aScales: as, w, wScales: scales, c: C4 });
   check('wasm w4a4 gemm', C4, Xm, KT, Wd, xs4);
+  // W4A8: the same tiled kernel with int8 activations (per-token 8-bit codes)
+  const aq8 = quantizeActivations(Xm, KT, KN, { bits: 8, clip: 1 });
+  const xs8 = new Float32Array(KT * KN); for (let t = 0; t < KT; t++) for (let j = 0; j < KN; j++) xs8[t * KN + j] = aq8.scales[t]! * aq8.codes[t * KN + j]!;
+  const as8 = new Float32Array(KT * (KN / 128)); for (let t = 0; t < KT; t++) as8.fill(aq8.scales[t]!, t * (KN / 128), (t + 1) * (KN / 128));
+  const C8 = be.allocate!('f32', KT * KN) as Float32Array;
+  const w4a8 = () => be.extra!.w4a8Gemm!({ m: KT, n: KN, k: KN, groupSize: 128, a: aq8.codes, aScales: as8, w, wScales: scales, c: C8 });
+  w4a8();
+  check('wasm w4a8 gemm', C8, Xm, KT, Wd, xs8);
+  // the whole layer: per-token activation quantization (JS) + the integer GEMM
+  const layer = new QuantActLinear({ weight: q, outlier: null, outlierColumns: 0, act: { bits: 4, clip: 1 }, rotation: null });
+  const Xt = new Tensor('f32', Xm, [KT, KN]);
+  kern.layerW4a4GemmMs = time(() => { layer.forward(Xt, { backend: be }); }, REPS);
+  check('QuantActLinear W4A4 (wasm)', layer.forward(Xt, { backend: be }).data as Float32Array, Xm, KT, Wd, xs4);
+  // f32 GEMM and the integer GEMMs again, round-robin (one run each per round) so load swings hit all alike
+  const rr = timeRR({
+    f32Gemm: () => be.gemm!({ transA: false, transB: true, m: KT, n: KN, k: KN, alpha: 1, a: Xr, aOffset: 0, lda: KN, b: Wr, bOffset: 0, ldb: KN, beta: 0, c: Cr, cOffset: 0, ldc: KN }),
+    w4a4Gemm: () => be.extra!.w4a4Gemm!({ m: KT, n: KN, k: KN, groupSize: 128, a: ap, aScales: as, w, wScales: scales, c: C4 }),
+    w4a8Gemm: w4a8,
+    f32Gemv: () => be.gemv!({ trans: false, m: KN, n: KN, alpha: 1, a: Wr, aOffset: 0, lda: KN, x: xr, xOffset: 0, beta: 0, y: yr, yOffset: 0 }),
+    int4Gemv: () => be.extra!.int4Gemv!({ m: KN, n: KN, groupSize: 128, w, scales, x: xr, y: y4 }),
+  }, Math.max(5, 2 * REPS));
+  kern.roundRobin = rr;
+  // the headline numbers are the round-robin medians
+  kern.f32GemmMs = rr.f32Gemm!.median; kern.w4a4GemmMs = rr.w4a4Gemm!.median; kern.w4a8GemmMs = rr.w4a8Gemm!.median;
+  kern.f32GemvMs = rr.f32Gemv!.median; kern.int4GemvMs = rr.int4Gemv!.median;
+  check('wasm w4a4 gemm (round-robin)', C4, Xm, KT, Wd, xs4);
 }
 const pk = spawnSync('python3', ['-c', PY_KER, String(KN), String(KT), String(REPS)], { env: pyEnv(), encoding: 'utf8' });
 if (pk.status === 0) { const r = JSON.parse(pk.stdout.trim()); kern.numpyF32GemvMs = r.gemv_s * 1000; kern.numpyF32GemmMs = r.gemm_s * 1000; }
@@ -222,7 +255,7 @@ if (g) {
 }
 if (!skipKernels) {
 const k = kern as any;
-console.log(`\n| kernel ${k.shape} | time (ms) | speed vs WASM f32 (>1 = faster) |`);
+console.log(`\n| kernel ${k.shape} (WASM rows: round-robin medians) | time (ms) | speed vs WASM f32 (>1 = faster) |`);
 console.log('| --- | ---: | ---: |');
 console.log(`| WASM f32 GEMV | ${f(k.f32GemvMs, 2)} | 1.00× |`);
 console.log(`| WASM int4 GEMV (backend.extra.int4Gemv, g128) | ${f(k.int4GemvMs, 2)} | ${f(k.f32GemvMs / k.int4GemvMs, 2)}× |`);
@@ -232,6 +265,17 @@ console.log(`| numpy f32 GEMV (1 thread) | ${f(k.numpyF32GemvMs, 2)} | |`);
 console.log(`| WASM f32 GEMM (${k.gemmTokens} tokens) | ${f(k.f32GemmMs, 2)} | 1.00× |`);
 console.log(`| WASM W4A4 GEMM (backend.extra.w4a4Gemm) | ${f(k.w4a4GemmMs, 2)} | ${f(k.f32GemmMs / k.w4a4GemmMs, 2)}× |`);
 console.log(`| JS W4A4 integer kernel (integerForward) | ${f(k.jsW4a4GemmMs, 2)} | ${f(k.f32GemmMs / k.jsW4a4GemmMs, 2)}× |`);
+console.log(`| WASM W4A8 GEMM (backend.extra.w4a8Gemm) | ${f(k.w4a8GemmMs, 2)} | ${f(k.f32GemmMs / k.w4a8GemmMs, 2)}× |`);
+console.log(`| QuantActLinear.forward W4A4, ${k.gemmTokens} tokens, WASM backend (incl. act. quant.) | ${f(k.layerW4a4GemmMs, 2)} | ${f(k.f32GemmMs / k.layerW4a4GemmMs, 2)}× |`);
 console.log(`| numpy f32 GEMM (1 thread) | ${f(k.numpyF32GemmMs, 2)} | |`);
+const rr = k.roundRobin;
+if (rr) {
+  console.log(`\n| round-robin (one run each per round), ms | best | median | worst | × f32 (median) | × f32 (best) |`);
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const [name, base] of [['f32Gemm', 'f32Gemm'], ['w4a4Gemm', 'f32Gemm'], ['w4a8Gemm', 'f32Gemm'], ['f32Gemv', 'f32Gemv'], ['int4Gemv', 'f32Gemv']] as const) {
+    const v = rr[name], b = rr[base];
+    console.log(`| ${name} | ${f(v.best, 2)} | ${f(v.median, 2)} | ${f(v.worst, 2)} | ${f(b.median / v.median, 2)}× | ${f(b.best / v.best, 2)}× |`);
+  }
+}
 }
 console.log(`\nwrote bench/results/quant.json — shared busy machine (load ${loadavg()[0]!.toFixed(1)}): timings are noisy`);
