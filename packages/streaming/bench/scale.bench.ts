@@ -1,14 +1,16 @@
 /**
- * `pnpm bench scale [--shape llama-3.2-1b|llama-2-7b] [--layers N] [--methods svd-llm,gptq] [--tokens 512] [--skip-numpy]`
+ * `pnpm bench scale [--shape llama-3.2-1b|llama-2-7b] [--layers N] [--methods svd-llm,gptq] [--tokens 512] [--skip-numpy] [--numpy-layers K]`
+ * (`--numpy-layers K`: time the numpy anchor on K blocks and scale it by N / K — every block has the same shapes.)
  * Streams a synthetic real-shape checkpoint (bf16, written once under $TMPDIR) through SVD-LLM 20%
  * and GPTQ W4 with 512 calibration tokens: wall time, peak RSS, and the same per-layer linear algebra
- * (Gram eigendecomposition + SVD of W·S for SVD-LLM; Cholesky + GPTQ column loop for GPTQ is not
+ * (per Gram one eigh whitening + SVD of W·S per layer, the down projection by the Gram route — exactly
+ * the plan compressCheckpointStreaming runs — for SVD-LLM; Cholesky + GPTQ column loop for GPTQ is not
  * repeated in numpy — its anchor is `pnpm bench quant`) timed in numpy in the same run.
  * Not in CI: it takes minutes to hours on 2 cores. Writes bench/results/scale.json.
  */
-import { existsSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { tmpdir } from 'node:os';
+import { tmpdir, loadavg } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { Rng } from '@llmpress/tensor';
 import { createWasmBackend } from '@llmpress/backend-wasm/node';
@@ -22,6 +24,8 @@ if (!preset) { console.error(`unknown --shape ${shape}`); process.exit(2); }
 const layers = Number(opt('layers', String(preset.num_hidden_layers)));
 const methods = opt('methods', 'svd-llm,gptq')!.split(',');
 const tokens = Number(opt('tokens', '512'));
+/** numpy anchor measured on this many blocks and scaled by layers / numpyLayers (every block has the same shapes). */
+const numpyLayers = Math.min(layers, Number(opt('numpy-layers', String(layers))));
 const root = resolve(new URL('../../..', import.meta.url).pathname);
 
 const dir = join(tmpdir(), `llmpress-synth-${shape}-${layers}`);
@@ -33,18 +37,19 @@ if (!existsSync(join(dir, 'model.safetensors'))) {
 const rng = new Rng(11);
 const calibration = Array.from({ length: Math.ceil(tokens / 256) }, () => Array.from({ length: 256 }, () => rng.int(preset.vocab_size)));
 
-interface Row { shape: string; layers: number; method: string; seconds: number; peakRssMB: number; inputMB: number; outputMB: number; numpySeconds?: number; ratioVsNumpy?: number }
+interface Row { shape: string; layers: number; method: string; seconds: number; blockSeconds: number[]; peakRssMB: number; inputMB: number; outputMB: number; numpySeconds?: number; numpyLayersMeasured?: number; ratioVsNumpy?: number }
 const backend = (await createWasmBackend({ threads: 'auto' })) ?? undefined;
 console.error(`backend: ${backend?.name ?? 'reference'} (${backend?.capabilities.threads ?? 1} threads)`);
 const rows: Row[] = [];
 for (const method of methods) {
   const out = join(tmpdir(), `llmpress-scale-${shape}-${method}.safetensors`);
   rmSync(out, { force: true }); rmSync(`${out}.journal`, { recursive: true, force: true });
+  const blockSeconds: number[] = [];
   const r = await compressCheckpointStreaming(dir, out, {
     method: method as any, ratio: 0.2, bits: 4, calibration, backend,
-    onBlock: (b, i) => process.stderr.write(`  ${method} block ${b} done in ${i.seconds.toFixed(1)} s, rss ${(i.rss / 2 ** 20).toFixed(0)} MB\n`),
+    onBlock: (b, i) => { blockSeconds.push(+i.seconds.toFixed(1)); process.stderr.write(`  ${method} block ${b} done in ${i.seconds.toFixed(1)} s, rss ${(i.rss / 2 ** 20).toFixed(0)} MB\n`); },
   });
-  rows.push({ shape, layers, method, seconds: r.seconds, peakRssMB: r.peakRss / 2 ** 20, inputMB: r.inputBytes / 2 ** 20, outputMB: r.bytes / 2 ** 20 });
+  rows.push({ shape, layers, method, seconds: r.seconds, blockSeconds, peakRssMB: r.peakRss / 2 ** 20, inputMB: r.inputBytes / 2 ** 20, outputMB: r.bytes / 2 ** 20 });
   rmSync(out, { force: true });
 }
 
@@ -52,35 +57,52 @@ for (const method of methods) {
 if (!args.includes('--skip-numpy') && methods.includes('svd-llm')) {
   const py = `
 import numpy as np, time
-d, h, kv, L, T = ${preset.hidden_size}, ${preset.intermediate_size}, ${(preset.hidden_size / preset.num_attention_heads) * preset.num_key_value_heads}, ${layers}, ${tokens}
+d, h, kv, L, T = ${preset.hidden_size}, ${preset.intermediate_size}, ${(preset.hidden_size / preset.num_attention_heads) * preset.num_key_value_heads}, ${numpyLayers}, ${tokens}
 rng = np.random.default_rng(0)
 shapes = [(d, d, d), (kv, d, d), (kv, d, d), (d, d, d), (h, d, d), (h, d, d), (d, h, h)]
 t0 = time.perf_counter()
+# the same plan as compressCheckpointStreaming: one eigh whitening per Gram that a layer with m >= n
+# reads (q/k/v share one, gate/up share one, o), SVD of W·S per layer; the down projection (m < n)
+# by the Gram route: W·G, (W·G)·Wᵀ, eigh of that m × m matrix
 for _ in range(L):
     grams = {}
     for (m, n, gn) in shapes:
+        X = None
         if gn not in grams:
             X = rng.standard_normal((T, gn)).astype(np.float64)
-            G = X.T @ X
-            w, Q = np.linalg.eigh(G)
-            w = np.maximum(w, w[-1] * 1e-10)
-            grams[gn] = Q * np.sqrt(w)
-        S = grams[gn]
-        W = rng.standard_normal((m, n)).astype(np.float32)
-        k = int(m * n * 0.8 / (m + n))
-        U, s, Vt = np.linalg.svd(W.astype(np.float64) @ S, full_matrices=False)
+            grams[gn] = [X.T @ X, None]
+        G, S = grams[gn]
+        W = rng.standard_normal((m, n)).astype(np.float32).astype(np.float64)
+        if m < n and gn == h:
+            A = W @ G
+            M = A @ W.T
+            lam, U = np.linalg.eigh(M)
+        else:
+            if S is None:
+                w, Q = np.linalg.eigh(G)
+                w = np.maximum(w, w[-1] * n * 2.2e-16)
+                S = grams[gn][1] = Q * np.sqrt(w)
+            U, s, Vt = np.linalg.svd(W @ S, full_matrices=False)
 print(time.perf_counter() - t0)
 `;
   const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
   delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
   const r = spawnSync('python3', ['-c', py], { env, encoding: 'utf8' });
   const secs = Number(r.stdout.trim());
-  if (r.status === 0 && Number.isFinite(secs)) { for (const row of rows) if (row.method === 'svd-llm') { row.numpySeconds = secs; row.ratioVsNumpy = row.seconds / secs; } }
+  if (r.status === 0 && Number.isFinite(secs)) { for (const row of rows) if (row.method === 'svd-llm') { row.numpySeconds = secs * layers / numpyLayers; row.numpyLayersMeasured = numpyLayers; row.ratioVsNumpy = row.seconds / row.numpySeconds; } }
   else console.error('numpy anchor failed:', r.stderr);
 }
 
-console.log(`| shape | layers | method | wall s | peak RSS MB | input MB | output MB | numpy s (same linear algebra) | ours / numpy |`);
-console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-for (const r of rows) console.log(`| ${r.shape} | ${r.layers} | ${r.method} | ${r.seconds.toFixed(1)} | ${r.peakRssMB.toFixed(0)} | ${r.inputMB.toFixed(0)} | ${r.outputMB.toFixed(0)} | ${r.numpySeconds?.toFixed(1) ?? '—'} | ${r.ratioVsNumpy?.toFixed(2) ?? '—'} |`);
+console.log(`| shape | layers | method | wall s | s per block (min–max) | peak RSS MB | input MB | output MB | numpy s (same linear algebra) | ours / numpy |`);
+console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of rows) console.log(`| ${r.shape} | ${r.layers} | ${r.method} | ${r.seconds.toFixed(1)} | ${Math.min(...r.blockSeconds).toFixed(0)}–${Math.max(...r.blockSeconds).toFixed(0)} | ${r.peakRssMB.toFixed(0)} | ${r.inputMB.toFixed(0)} | ${r.outputMB.toFixed(0)} | ${r.numpySeconds === undefined ? '—' : r.numpySeconds.toFixed(1) + (r.numpyLayersMeasured !== r.layers ? ` (${r.numpyLayersMeasured} block${r.numpyLayersMeasured === 1 ? '' : 's'} × ${r.layers / r.numpyLayersMeasured!})` : '')} | ${r.ratioVsNumpy?.toFixed(2) ?? '—'} |`);
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-writeFileSync(join(root, 'bench', 'results', 'scale.json'), JSON.stringify({ date: new Date().toISOString(), tokens, rows }, null, 2) + '\n');
+// merge: keep earlier rows for other (shape, layers, method) runs, replace this run's
+const file = join(root, 'bench', 'results', 'scale.json');
+let prev: Row[] = [];
+try { prev = (JSON.parse(readFileSync(file, 'utf8')).rows ?? []) as Row[]; } catch { /* first run */ }
+const key = (r: Row) => `${r.shape}/${r.layers}/${r.method}`;
+const stamp = new Date().toISOString();
+const mine = rows.map((r) => ({ ...r, date: stamp, loadavg: loadavg().map((x) => +x.toFixed(2)) }));
+const merged = [...prev.filter((p) => !mine.some((r) => key(r) === key(p))), ...mine];
+writeFileSync(file, JSON.stringify({ date: stamp, tokens, rows: merged }, null, 2) + '\n');

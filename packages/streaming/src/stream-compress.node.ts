@@ -18,7 +18,7 @@ import {
   LlamaModel, SafetensorsFile, hfConfigToLlama, accumulateGram, Fp32KVCache, LINEAR_ROLES, FormatError,
   type LlamaConfig, type LinearRole, type SafetensorsEntry,
 } from '@llmpress/models';
-import { svdLlm, svdLowRank } from '@llmpress/decompositions';
+import { svdLlm, svdLowRank, whiten, type WhitenResult } from '@llmpress/decompositions';
 import { gptqQuantize, rtnQuantize } from '@llmpress/quantizers';
 import { getReferenceBackend } from '@llmpress/tensor';
 import { fileSource } from './file-source.node.js';
@@ -202,12 +202,22 @@ export async function compressCheckpointStreaming(input: string, output: string,
         options.onProgress?.(`block ${b}: compress`, b, total);
         const recs: TensorRec[] = [];
         const layers: Record<string, LayerRecord> = {};
+        // SVD-LLM: one whitening per Gram, shared by the layers that read it (q/k/v, gate/up), and the
+        // Gram route (eigh of W G Wᵀ, m × m) for a Gram whose only reader has m < n (down: no 8192²
+        // eigendecomposition). Each Gram and its whitening are dropped after their last reader.
+        const whitened = new Map<LinearRole, WhitenResult>();
+        const readers = (gr: LinearRole) => LINEAR_ROLES.filter((x) => GRAM_OF[x] === gr);
         for (const r of LINEAR_ROLES) {
           const W = dense[r];
           const n = widths[r];
-          const G = new Tensor('f64', grams[GRAM_OF[r]]!, [n, n]);
+          const gr = GRAM_OF[r];
+          const G = new Tensor('f64', grams[gr]!, [n, n]);
           let layer: LinearLayer;
-          if (method === 'svd-llm') layer = svdLlm(W, G, { ratio, backend });
+          if (method === 'svd-llm') {
+            const useWhiten = readers(gr).some((x) => shapes[x][0] >= widths[x]);
+            if (useWhiten && !whitened.has(gr)) whitened.set(gr, whiten(G, { backend }));
+            layer = svdLlm(W, G, useWhiten ? { ratio, backend, whitened: whitened.get(gr) } : { ratio, backend, route: 'gram' });
+          }
           else if (method === 'svd') layer = svdLowRank(W, { ratio, backend });
           else {
             const gs = options.groupSize ?? (n % 128 === 0 ? 128 : 0);
@@ -219,6 +229,7 @@ export async function compressCheckpointStreaming(input: string, output: string,
           const names: string[] = [];
           for (const [tn, t] of Object.entries(s.tensors)) { append(`${name}.${tn}`, t, recs); names.push(tn); }
           layers[name] = { kind: s.kind, meta: s.meta, tensors: names };
+          if (readers(gr).at(-1) === r) { delete grams[gr]; whitened.delete(gr); }
           sample();
         }
         append(`blocks.${b}.attn_norm`, new Tensor('f32', attnNorm, [config.dim]), recs);
