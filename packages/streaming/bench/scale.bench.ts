@@ -4,8 +4,8 @@
  * Streams a synthetic real-shape checkpoint (bf16, written once under $TMPDIR) through SVD-LLM 20%
  * and GPTQ W4 with 512 calibration tokens: wall time, peak RSS, and the same per-layer linear algebra
  * (per Gram one eigh whitening + SVD of W·S per layer, the down projection by the Gram route — exactly
- * the plan compressCheckpointStreaming runs — for SVD-LLM; Cholesky + GPTQ column loop for GPTQ is not
- * repeated in numpy — its anchor is `pnpm bench quant`) timed in numpy in the same run.
+ * the plan compressCheckpointStreaming runs — for SVD-LLM; for GPTQ the Gram, LAPACK Cholesky + triangular
+ * solve and the same column loop, bench/gptq_ref.py) timed in numpy/scipy (1 thread) in the same run.
  * Not in CI: it takes minutes to hours on 2 cores. Writes bench/results/scale.json.
  */
 import { existsSync, mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
@@ -85,12 +85,23 @@ for _ in range(L):
             U, s, Vt = np.linalg.svd(W @ S, full_matrices=False)
 print(time.perf_counter() - t0)
 `;
+  anchor('svd-llm', ['-c', py]);
+}
+// numpy/scipy: GPTQ (LAPACK Cholesky + triangular solve, the same column loop) on every linear of a block
+if (!args.includes('--skip-numpy') && methods.includes('gptq')) {
+  const kvDim = (preset.hidden_size / preset.num_attention_heads) * preset.num_key_value_heads;
+  anchor('gptq', [new URL('./gptq_ref.py', import.meta.url).pathname, String(preset.hidden_size), String(preset.intermediate_size), String(kvDim), String(numpyLayers), String(tokens)]);
+}
+
+/** Runs a python3 anchor single-threaded and attaches its seconds (scaled to all layers) to the method's row. */
+function anchor(method: string, pyArgs: string[]): void {
   const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
   delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
-  const r = spawnSync('python3', ['-c', py], { env, encoding: 'utf8' });
+  process.stderr.write(`numpy anchor for ${method} (${numpyLayers} block${numpyLayers === 1 ? '' : 's'}) ...\n`);
+  const r = spawnSync('python3', pyArgs, { env, encoding: 'utf8' });
   const secs = Number(r.stdout.trim());
-  if (r.status === 0 && Number.isFinite(secs)) { for (const row of rows) if (row.method === 'svd-llm') { row.numpySeconds = secs * layers / numpyLayers; row.numpyLayersMeasured = numpyLayers; row.ratioVsNumpy = row.seconds / row.numpySeconds; } }
-  else console.error('numpy anchor failed:', r.stderr);
+  if (r.status === 0 && Number.isFinite(secs)) { for (const row of rows) if (row.method === method) { row.numpySeconds = secs * layers / numpyLayers; row.numpyLayersMeasured = numpyLayers; row.ratioVsNumpy = row.seconds / row.numpySeconds; } }
+  else console.error(`numpy anchor for ${method} failed:`, r.stderr);
 }
 
 console.log(`| shape | layers | method | wall s | s per block (min–max) | peak RSS MB | input MB | output MB | numpy s (same linear algebra) | ours / numpy |`);
