@@ -179,17 +179,19 @@ export function igemmScratchBytes(k: i32, group: i32): i32 { return k * AE * INR
  * (m × k bytes). dst: mpad × k × AE bytes; dstScales: mpad × (k/group) f32; dstSum: mpad × (k/group) i32
  * (written with relaxed SIMD and group % 16 == 0 only).
  */
-export function igemmPrepA(bits: i32, m: i32, mpad: i32, k: i32, group: i32, a: usize, aScales: usize, dst: usize, dstScales: usize, dstSum: usize): i32 {
+export function igemmPrepA(bits: i32, m: i32, mpad: i32, k: i32, group: i32, a: usize, aScales: usize, dst: usize, dstScales: usize, dstSum: usize, tmp: usize): i32 {
   const ng = k / group;
   let amax = i16x8.splat(0);
   const perm = (group & 15) == 0;
   const rowIn: usize = bits == 4 ? <usize>(k >> 1) : <usize>k;
   const rowOut = <usize>k * AE;
   for (let i = 0; i < mpad; i++) {
-    const d = dst + <usize>i * rowOut;
+    // SIMD path: rows go through tmp and are interleaved per IMR-row panel below
+    const d = perm ? tmp + <usize>(i % IMR) * rowOut : dst + <usize>i * rowOut;
     const so = <usize>i * <usize>ng * 4;
     if (i >= m) {
       memory.fill(d, 0, rowOut);
+      if (perm && i % IMR == IMR - 1) igemmInterleave(tmp, rowOut, dst + <usize>(i - IMR + 1) * rowOut);
       memory.fill(dstScales + so, 0, <usize>ng * 4);
       if (RELAXED && perm) memory.fill(dstSum + so, 0, <usize>ng * 4);
       continue;
@@ -228,10 +230,25 @@ export function igemmPrepA(bits: i32, m: i32, mpad: i32, k: i32, group: i32, a: 
         store<i32>(dstSum + o, hsumI(acc));
       }
     }
+    if (perm && i % IMR == IMR - 1) igemmInterleave(tmp, rowOut, dst + <usize>(i - IMR + 1) * rowOut);
   }
   amax = i16x8.max_s(amax, i32x4.shuffle(amax, amax, 2, 3, 0, 1));
   amax = i16x8.max_s(amax, i32x4.shuffle(amax, amax, 1, 0, 3, 2));
   return max(<i32>i16x8.extract_lane_s(amax, 0), <i32>i16x8.extract_lane_s(amax, 1));
+}
+
+/** IMR (= 4) rows of rowOut bytes at tmp → one panel at dst: word q of row r at q·16 + r·4 (4×4 i32 transposes). */
+function igemmInterleave(tmp: usize, rowOut: usize, dst: usize): void {
+  for (let q: usize = 0; q < rowOut; q += 16) {
+    const r0 = v128.load(tmp + q), r1 = v128.load(tmp + rowOut + q), r2 = v128.load(tmp + 2 * rowOut + q), r3 = v128.load(tmp + 3 * rowOut + q);
+    const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5), t1 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+    const t2 = i32x4.shuffle(r2, r3, 0, 4, 1, 5), t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+    const o = dst + (q << 2);
+    v128.store(o, i64x2.shuffle(t0, t2, 0, 2));
+    v128.store(o, i64x2.shuffle(t0, t2, 1, 3), 16);
+    v128.store(o, i64x2.shuffle(t1, t3, 0, 2), 32);
+    v128.store(o, i64x2.shuffle(t1, t3, 1, 3), 48);
+  }
 }
 
 /** Unpacks and interleaves weight rows [j, j + INR) (clamped to jEnd − 1) and their scales into dst / dstS. */
@@ -297,27 +314,28 @@ function igemmPackStrip(w: usize, rowB: usize, j: i32, jEnd: i32, k: i32, ng: i3
  * `chunk`: word steps after which the accumulators are flushed to i32 (the i16 overflow bound);
  * itile: 8 i32x4 of scratch.
  */
-function igemmTile(ap: usize, rowA: usize, sa: usize, sum: usize, ng: i32, gw: i32, chunk: i32, bp: usize, bs: usize, tile: usize, itile: usize): void {
+function igemmTile(ap: usize, sa: usize, sum: usize, ng: i32, gw: i32, chunk: i32, bp: usize, bs: usize, tile: usize, itile: usize): void {
   const gBytes = <usize>gw << 2;
   for (let g = 0; g < ng; g++) {
-    const a0 = ap + <usize>g * gBytes;
+    const a0 = ap + <usize>g * gBytes * <usize>IMR;
     let b = bp + ((<usize>g * gBytes) << 3);
     for (let q0: usize = 0; q0 < gBytes; q0 += <usize>chunk << 2) {
       const qe = min(gBytes, q0 + (<usize>chunk << 2));
       let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
       let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
-      for (let q = q0; q < qe; q += 4) {
-        const b0 = v128.load(b), b1 = v128.load(b, 16);
-        b += 32;
-        const p = a0 + q;
-        let x = v128.load32_splat(p);
+      let pa = a0 + q0 * <usize>IMR;
+      for (const pe = pa + (qe - q0) * <usize>IMR; pa < pe;) {
+        // one word of each of the 4 rows in one load; lanes splatted with shuffles (no address math)
+        const av = v128.load(pa), b0 = v128.load(b), b1 = v128.load(b, 16);
+        let x = i32x4.shuffle(av, av, 0, 0, 0, 0);
         c00 = idot(x, b0, c00); c01 = idot(x, b1, c01);
-        x = v128.load32_splat(p + rowA);
+        x = i32x4.shuffle(av, av, 1, 1, 1, 1);
         c10 = idot(x, b0, c10); c11 = idot(x, b1, c11);
-        x = v128.load32_splat(p + 2 * rowA);
+        x = i32x4.shuffle(av, av, 2, 2, 2, 2);
         c20 = idot(x, b0, c20); c21 = idot(x, b1, c21);
-        x = v128.load32_splat(p + 3 * rowA);
+        x = i32x4.shuffle(av, av, 3, 3, 3, 3);
         c30 = idot(x, b0, c30); c31 = idot(x, b1, c31);
+        b += 32; pa += 16;
       }
       if (q0 == 0) {
         v128.store(itile, iwiden(c00)); v128.store(itile, iwiden(c01), 16);
@@ -392,7 +410,7 @@ export function w4a4Gemm(j0: i32, j1: i32, m: i32, k: i32, group: i32, chunk: i3
       const full = j + INR <= j1;
       for (let i0 = ic; i0 < ie; i0 += IMR) {
         memory.fill(tile, 0, <usize>(IMR * INR * 4));
-        igemmTile(ap + <usize>i0 * rowA, rowA, sa + <usize>i0 * <usize>ng * 4, sum + <usize>i0 * <usize>ng * 4, ng, gw, chunk, bp, bs, tile, itile);
+        igemmTile(ap + <usize>i0 * rowA, sa + <usize>i0 * <usize>ng * 4, sum + <usize>i0 * <usize>ng * 4, ng, gw, chunk, bp, bs, tile, itile);
         const rows = min(IMR, m - i0);
         for (let r = 0; r < rows; r++) {
           const cp = c + <usize>(i0 + r) * ldcB + (<usize>j << 2), tp = tile + (<usize>r << 5);

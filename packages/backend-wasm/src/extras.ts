@@ -196,9 +196,10 @@ export function makeExtras(ctx: ExtraContext): WasmExtras {
       const MR = K.igemmInfo(0), NR = K.igemmInfo(1), AE = K.igemmInfo(2);
       const mpad = Math.ceil(m / MR) * MR, ng = k / g;
       const ap = temp(mpad * k * AE), sp = temp(mpad * ng * 4), sum = temp(mpad * ng * 4);
-      const amax: number = K.igemmPrepA(bits, m, mpad, k, g, A.ptr, SA.ptr, ap, sp, sum);
-      // relaxed build: i16 accumulators gain at most 2·15·max|a| per step; flush to i32 before 32767
-      const chunk = AE === 1 ? Math.max(1, Math.floor(32767 / (30 * Math.max(1, amax)))) : 1 << 20;
+      const amax: number = K.igemmPrepA(bits, m, mpad, k, g, A.ptr, SA.ptr, ap, sp, sum, temp(MR * k * AE));
+      // relaxed build: i16 accumulators gain at most 2·15·max|a| per word step; flush to i32 before
+      // 32767 (a multiple of 4 steps: the kernel runs 2 steps per iteration, groups are 4k steps)
+      const chunk = AE === 1 ? Math.max(4, Math.floor(32767 / (30 * Math.max(1, amax)) / 4) * 4) : 1 << 20;
       const scratchBytes = K.igemmScratchBytes(k, g);
       ctx.runSplit('w4a4Gemm', n, NR, m * n * k, (lo, hi) => [lo, hi, m, k, g, chunk, alpha, ap, sp, sum, W.ptr, SW.ptr, beta, C.ptr, ldc, temp(scratchBytes)]);
       outOf(cSub, C);
