@@ -1,5 +1,6 @@
 /**
- * `pnpm bench quant [--n 4096] [--tokens 2048] [--reps 5] [--skip-gptq] [--skip-kernels] [--js]`
+ * `pnpm bench quant [--n 4096] [--tokens 2048] [--gptq-reps 1] [--reps 5] [--skip-gptq] [--skip-kernels] [--js]`
+ *   (--gptq-reps k: k alternating JS / numpy rounds of part 1; medians reported, per-round ratios in the JSON)
  *
  * 1. GPTQ on an n × n layer (default 4096 × 4096) with `tokens` calibration tokens (default 2048):
  *    this package's GPTQ (f64, per-channel symmetric 4-bit, f16 scales, block 128, percdamp 0.01)
@@ -24,7 +25,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
 const args = process.argv.slice(2);
 const opt = (k: string, d: number) => { const i = args.indexOf(`--${k}`); return i >= 0 ? Number(args[i + 1]) : d; };
-const N = opt('n', 4096), TOK = opt('tokens', 2048), REPS = opt('reps', 5);
+const N = opt('n', 4096), TOK = opt('tokens', 2048), REPS = opt('reps', 5), GPTQ_REPS = Math.max(1, opt('gptq-reps', 1));
 const skipGptq = args.includes('--skip-gptq');
 const skipKernels = args.includes('--skip-kernels');
 const jsOnly = args.includes('--js'); // GPTQ on the reference (JS) backend and the Gram as a plain JS loop (no WASM)
@@ -113,18 +114,25 @@ if (!skipGptq) {
   const dir = mkdtempSync(join(tmpdir(), 'llmpress-gptq-'));
   try {
     writeFileSync(join(dir, 'w.f32'), new Uint8Array(W.buffer)); writeFileSync(join(dir, 'x.f32'), new Uint8Array(X.buffer));
-    const t0 = performance.now();
-    const G = new Float64Array(N * N); gramAccumulate(G, X, TOK, N, gb);
-    const gramMs = performance.now() - t0;
-    log(`  JS gram ${(gramMs / 1000).toFixed(1)} s`);
-    const t1 = performance.now();
-    const { layer, report } = gptq(new Tensor('f32', W, [N, N]), G, { bits: 4, percdamp: 0.01, blockSize: 128, backend: gb });
-    const gptqMs = performance.now() - t1;
-    log(`  JS GPTQ ${(gptqMs / 1000).toFixed(1)} s (factor ${(report.timings!.factorMs / 1000).toFixed(1)} s, loop ${(report.timings!.loopMs / 1000).toFixed(1)} s; loss ${report.loss.toExponential(4)})`);
-    const py = spawnSync('python3', ['-c', PY_GPTQ, dir, String(N), String(N), String(TOK)], { env: pyEnv(), encoding: 'utf8', maxBuffer: 1 << 24 });
-    if (py.status !== 0) throw new Error(`numpy GPTQ failed: ${py.stderr}`);
-    const np = JSON.parse(py.stdout.trim().split('\n').pop()!);
-    log(`  numpy gram ${np.gram_s.toFixed(1)} s, GPTQ ${np.gptq_s.toFixed(1)} s (factor ${np.factor_s.toFixed(1)} s; loss ${np.loss.toExponential(4)})`);
+    // GPTQ_REPS rounds, each: JS Gram + GPTQ, then the numpy child (alternating, so both see similar load)
+    const js: { gram: number; gptq: number; factor: number; loop: number }[] = [], nps: any[] = [];
+    let layer: any = null, report: any = null;
+    for (let rep = 0; rep < GPTQ_REPS; rep++) {
+      const t0 = performance.now();
+      const G = new Float64Array(N * N); gramAccumulate(G, X, TOK, N, gb);
+      const gramMs = performance.now() - t0;
+      const t1 = performance.now();
+      ({ layer, report } = gptq(new Tensor('f32', W, [N, N]), G, { bits: 4, percdamp: 0.01, blockSize: 128, backend: gb }));
+      const gptqMs = performance.now() - t1;
+      js.push({ gram: gramMs / 1000, gptq: gptqMs / 1000, factor: report.timings!.factorMs / 1000, loop: report.timings!.loopMs / 1000 });
+      log(`  [${rep + 1}/${GPTQ_REPS}] JS gram ${(gramMs / 1000).toFixed(2)} s, GPTQ ${(gptqMs / 1000).toFixed(2)} s (factor ${(report.timings!.factorMs / 1000).toFixed(2)} s, loop ${(report.timings!.loopMs / 1000).toFixed(2)} s; loss ${report.loss.toExponential(4)}; load ${loadavg()[0]!.toFixed(1)})`);
+      const py = spawnSync('python3', ['-c', PY_GPTQ, dir, String(N), String(N), String(TOK)], { env: pyEnv(), encoding: 'utf8', maxBuffer: 1 << 24 });
+      if (py.status !== 0) throw new Error(`numpy GPTQ failed: ${py.stderr}`);
+      const np = JSON.parse(py.stdout.trim().split('\n').pop()!);
+      nps.push(np);
+      log(`  [${rep + 1}/${GPTQ_REPS}] numpy gram ${np.gram_s.toFixed(2)} s, GPTQ ${np.gptq_s.toFixed(2)} s (factor ${np.factor_s.toFixed(2)} s; loss ${np.loss.toExponential(4)})`);
+    }
+    const np = nps[nps.length - 1];
     const codesNp = new Uint8Array(readFileSync(join(dir, 'codes_np.u8')));
     const ours = new Uint8Array(N * N);
     for (let r = 0; r < N; r++) { const row = new Uint8Array(N); const pk = layer.packed; for (let j = 0; j < N; j++) row[j] = (pk[r * layer.rowBytes + (j >> 1)]! >> ((j & 1) * 4)) & 15; ours.set(row, r * N); }
@@ -132,9 +140,14 @@ if (!skipGptq) {
     const agree = same / ours.length, lossRel = Math.abs(report.loss - np.loss) / np.loss;
     const ok = agree > 0.99 && lossRel < 0.01;
     log(`  check: ${(100 * agree).toFixed(3)}% identical codes, loss rel. diff ${lossRel.toExponential(2)} → ${ok ? 'OK' : 'MISMATCH'}`);
-    out.gptq = { shape: `${N}x${N}`, tokens: TOK, path: gb ? 'JS f64 + WASM f64 GEMM (blocked Cholesky, triangular inverse, lazy update, syrk Gram), 1 thread' : 'JS f64 on the reference backend', jsGramSeconds: gramMs / 1000, jsGptqSeconds: gptqMs / 1000, numpyGramSeconds: np.gram_s, numpyGptqSeconds: np.gptq_s,
-      jsFactorSeconds: report.timings!.factorMs / 1000, jsLoopSeconds: report.timings!.loopMs / 1000, numpyFactorSeconds: np.factor_s, numpyLoopSeconds: np.gptq_s - np.factor_s, numpyFactorTrtriSeconds: np.factor_trtri_s, scipy: np.scipy,
-      gptqRatio: gptqMs / 1000 / np.gptq_s, gramRatio: gramMs / 1000 / np.gram_s, codeAgreement: agree, lossRelDiff: lossRel, ok, numpy: np.numpy };
+    const med = (k: string, xs: any[]) => median(xs.map((x) => x[k]));
+    const ratios = js.map((j, i) => j.gptq / nps[i].gptq_s);
+    out.gptq = { shape: `${N}x${N}`, tokens: TOK, reps: GPTQ_REPS, path: gb ? 'JS f64 + WASM f64 GEMM (blocked Cholesky, triangular inverse, lazy update, syrk Gram), 1 thread' : 'JS f64 on the reference backend',
+      jsGramSeconds: med('gram', js), jsGptqSeconds: med('gptq', js), numpyGramSeconds: med('gram_s', nps), numpyGptqSeconds: med('gptq_s', nps),
+      jsFactorSeconds: med('factor', js), jsLoopSeconds: med('loop', js), numpyFactorSeconds: med('factor_s', nps), numpyLoopSeconds: median(nps.map((x) => x.gptq_s - x.factor_s)), numpyFactorTrtriSeconds: med('factor_trtri_s', nps), scipy: np.scipy,
+      gptqRatio: med('gptq', js) / med('gptq_s', nps), gramRatio: med('gram', js) / med('gram_s', nps), perRoundGptqRatios: ratios, perRoundGramRatios: js.map((j, i) => j.gram / nps[i].gram_s),
+      rounds: js.map((j, i) => ({ js: j, numpy: { gram: nps[i].gram_s, gptq: nps[i].gptq_s, factor: nps[i].factor_s } })),
+      codeAgreement: agree, lossRelDiff: lossRel, ok, numpy: np.numpy };
     if (!ok) process.exitCode = 1;
   } finally { rmSync(dir, { recursive: true, force: true }); }
 }
@@ -244,13 +257,14 @@ writeFileSync(join(root, 'bench', 'results', 'quant.json'), JSON.stringify(out, 
 const f = (v: unknown, d = 1) => (typeof v === 'number' ? v.toFixed(d) : 'n/a');
 const g = out.gptq as any;
 if (g) {
-  console.log(`\n| GPTQ ${g.shape}, ${g.tokens} tokens | llmpress (${g.path}) | numpy (1 thread) | ratio |`);
+  const sp = (xs: number[]) => (xs.length > 1 ? ` (rounds ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}×)` : '');
+  console.log(`\n| GPTQ ${g.shape}, ${g.tokens} tokens${g.reps > 1 ? `, median of ${g.reps} rounds` : ''} | llmpress (${g.path}) | numpy + scipy (1 thread) | ratio |`);
   console.log('| --- | ---: | ---: | ---: |');
-  console.log(`| Gram XᵀX | ${f(g.jsGramSeconds)} s | ${f(g.numpyGramSeconds)} s | ${f(g.gramRatio, 2)}× |`);
-  console.log(`| GPTQ total (damp, Cholesky, inverse, column loop) | ${f(g.jsGptqSeconds)} s | ${f(g.numpyGptqSeconds)} s | ${f(g.gptqRatio, 2)}× |`);
-  console.log(`| – factor: H⁻¹'s upper Cholesky factor U | ${f(g.jsFactorSeconds)} s | ${f(g.numpyFactorSeconds)} s (potrf + trsm) | ${f(g.jsFactorSeconds / g.numpyFactorSeconds, 2)}× |`);
-  console.log(`| – column loop + lazy batch GEMMs | ${f(g.jsLoopSeconds)} s | ${f(g.numpyLoopSeconds)} s | ${f(g.jsLoopSeconds / g.numpyLoopSeconds, 2)}× |`);
-  console.log(`| (reference only) factor with LAPACK dtrtri | | ${f(g.numpyFactorTrtriSeconds)} s | ${f(g.jsFactorSeconds / g.numpyFactorTrtriSeconds, 2)}× |`);
+  console.log(`| Gram XᵀX | ${f(g.jsGramSeconds, 2)} s | ${f(g.numpyGramSeconds, 2)} s | ${f(g.gramRatio, 2)}×${sp(g.perRoundGramRatios)} |`);
+  console.log(`| GPTQ total (damp, Cholesky, inverse, column loop) | ${f(g.jsGptqSeconds, 2)} s | ${f(g.numpyGptqSeconds, 2)} s | **${f(g.gptqRatio, 2)}×**${sp(g.perRoundGptqRatios)} |`);
+  console.log(`| – factor: H⁻¹'s upper Cholesky factor U | ${f(g.jsFactorSeconds, 2)} s | ${f(g.numpyFactorSeconds, 2)} s (potrf + trsm) | ${f(g.jsFactorSeconds / g.numpyFactorSeconds, 2)}× |`);
+  console.log(`| – column loop + lazy batch GEMMs | ${f(g.jsLoopSeconds, 2)} s | ${f(g.numpyLoopSeconds, 2)} s | ${f(g.jsLoopSeconds / g.numpyLoopSeconds, 2)}× |`);
+  console.log(`| (reference only) factor with LAPACK dtrtri | | ${f(g.numpyFactorTrtriSeconds, 2)} s | ${f(g.jsFactorSeconds / g.numpyFactorTrtriSeconds, 2)}× |`);
   console.log(`\ncheck: ${(100 * g.codeAgreement).toFixed(3)}% identical 4-bit codes, GPTQ loss rel. diff ${g.lossRelDiff.toExponential(2)}`);
 }
 if (!skipKernels) {
