@@ -37,12 +37,20 @@ function pyEnv(): NodeJS.ProcessEnv {
   return env;
 }
 function median(xs: number[]): number { const s = xs.slice().sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; }
-/** Times the functions round-robin (one run each per round, after one warm-up each): best / median / worst ms. */
-function timeRR(fs: Record<string, () => void>, rounds: number): Record<string, { best: number; median: number; worst: number }> {
-  const ts: Record<string, number[]> = {};
-  for (const [k, f] of Object.entries(fs)) { f(); ts[k] = []; }
-  for (let r = 0; r < rounds; r++) for (const [k, f] of Object.entries(fs)) { const t0 = performance.now(); f(); ts[k]!.push(performance.now() - t0); }
-  return Object.fromEntries(Object.entries(ts).map(([k, v]) => [k, { best: Math.min(...v), median: median(v), worst: Math.max(...v) }]));
+/**
+ * Times the functions round-robin (one run each per round, after one warm-up each): best / median /
+ * worst wall-clock ms, and the median process CPU ms per run (discounts time descheduled by other load).
+ */
+function timeRR(fs: Record<string, () => void>, rounds: number): Record<string, { best: number; median: number; worst: number; cpuMedian: number }> {
+  const ts: Record<string, number[]> = {}, cs: Record<string, number[]> = {};
+  for (const [k, f] of Object.entries(fs)) { f(); ts[k] = []; cs[k] = []; }
+  for (let r = 0; r < rounds; r++) for (const [k, f] of Object.entries(fs)) {
+    const c0 = process.cpuUsage(), t0 = performance.now();
+    f();
+    ts[k]!.push(performance.now() - t0);
+    const c = process.cpuUsage(c0); cs[k]!.push((c.user + c.system) / 1000);
+  }
+  return Object.fromEntries(Object.entries(ts).map(([k, v]) => [k, { best: Math.min(...v), median: median(v), worst: Math.max(...v), cpuMedian: median(cs[k]!) }]));
 }
 function time(f: () => void, reps: number): number { f(); const t: number[] = []; for (let i = 0; i < reps; i++) { const t0 = performance.now(); f(); t.push(performance.now() - t0); } return median(t); }
 
@@ -284,11 +292,11 @@ console.log(`| QuantActLinear.forward W4A4, ${k.gemmTokens} tokens, WASM backend
 console.log(`| numpy f32 GEMM (1 thread) | ${f(k.numpyF32GemmMs, 2)} | |`);
 const rr = k.roundRobin;
 if (rr) {
-  console.log(`\n| round-robin (one run each per round), ms | best | median | worst | × f32 (median) | × f32 (best) |`);
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  console.log(`\n| round-robin (one run each per round), ms | best | median | worst | CPU ms (median) | × f32 (median) | × f32 (best) | × f32 (CPU time) |`);
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const [name, base] of [['f32Gemm', 'f32Gemm'], ['w4a4Gemm', 'f32Gemm'], ['w4a8Gemm', 'f32Gemm'], ['f32Gemv', 'f32Gemv'], ['int4Gemv', 'f32Gemv']] as const) {
     const v = rr[name], b = rr[base];
-    console.log(`| ${name} | ${f(v.best, 2)} | ${f(v.median, 2)} | ${f(v.worst, 2)} | ${f(b.median / v.median, 2)}× | ${f(b.best / v.best, 2)}× |`);
+    console.log(`| ${name} | ${f(v.best, 2)} | ${f(v.median, 2)} | ${f(v.worst, 2)} | ${f(v.cpuMedian, 2)} | ${f(b.median / v.median, 2)}× | ${f(b.best / v.best, 2)}× | ${f(b.cpuMedian / v.cpuMedian, 2)}× |`);
   }
 }
 }
