@@ -1,5 +1,6 @@
 /**
- * `pnpm bench quant [--n 4096] [--tokens 2048] [--gptq-reps 1] [--reps 5] [--skip-gptq] [--skip-kernels] [--js]`
+ * `pnpm bench quant [--n 4096] [--tokens 2048] [--gptq-reps 1] [--reps 5] [--skip-gptq] [--skip-kernels] [--js] [--memory [--mem-n 8192] [--mem-m 2048] [--mem-tokens 512]]`
+ *   (--memory: only GPTQ's peak extra RSS on the WASM backend, Linux /proc; writes bench/results/quant-memory.json)
  *   (--gptq-reps k: k alternating JS / numpy rounds of part 1; medians reported, per-round ratios in the JSON)
  *
  * 1. GPTQ on an n × n layer (default 4096 × 4096) with `tokens` calibration tokens (default 2048):
@@ -111,6 +112,34 @@ print(json.dumps({'gram_s': tg, 'gptq_s': tq, 'factor_s': tf, 'factor_trtri_s': 
 `;
 
 const be = (await createWasmBackend({ threads: 1 })) as Backend | null;
+
+// ------------------------------------------------------------------ --memory: GPTQ's peak extra RSS (issue #13 shape)
+if (args.includes('--memory')) {
+  const n = opt('mem-n', 8192), m = opt('mem-m', 2048), T = opt('mem-tokens', 512);
+  const status = (k: string) => { const l = readFileSync('/proc/self/status', 'utf8').split('\n').find((x) => x.startsWith(k)); return l ? Number(/(\d+) kB/.exec(l)![1]) / 1024 : NaN; };
+  if (!be) throw new Error('--memory needs the WASM backend');
+  log(`GPTQ memory: n = ${n}, m = ${m}, Gram from ${T} tokens (WASM backend) ...`);
+  const rng = new Rng(3);
+  const W = new Float32Array(m * n); for (let i = 0; i < W.length; i++) W[i] = rng.normal() * 0.02;
+  const X = new Float32Array(T * n); const mix = Float32Array.from({ length: n }, () => rng.normal());
+  for (let t = 0; t < T; t++) { const z = rng.normal(); for (let j = 0; j < n; j++) X[t * n + j] = rng.normal() + z * mix[j]!; }
+  const G = new Float64Array(n * n); gramAccumulate(G, X, T, n, be);
+  const rss0 = status('VmRSS');
+  writeFileSync('/proc/self/clear_refs', '5'); // reset the peak-RSS high-water mark (Linux)
+  const t0 = performance.now();
+  const { report } = gptq(new Tensor('f32', W, [m, n]), G, { bits: 4, backend: be });
+  const sec = (performance.now() - t0) / 1000, peak = status('VmHWM'), n2 = (n * n * 8) / 2 ** 20;
+  const mem = { n, m, tokens: T, seconds: sec, factorSeconds: report.timings!.factorMs / 1000, loopSeconds: report.timings!.loopMs / 1000, rssBeforeMiB: rss0, peakMiB: peak, extraPeakMiB: peak - rss0, n2F64MiB: n2, extraInN2F64: (peak - rss0) / n2, load: loadavg() };
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(root, 'bench', 'results', 'quant-memory.json'), JSON.stringify({ date: new Date().toISOString(), ...mem }, null, 2) + '\n');
+  console.log(`\n| GPTQ memory, m × n = ${m} × ${n}, Gram from ${T} tokens | value |\n| --- | ---: |`);
+  console.log(`| RSS before the call (Gram, weights, backend in place) | ${rss0.toFixed(0)} MiB |\n| peak RSS during the call | ${peak.toFixed(0)} MiB |`);
+  console.log(`| **extra peak** | **${(peak - rss0).toFixed(0)} MiB = ${mem.extraInN2F64.toFixed(2)} n² f64** (n² f64 = ${n2.toFixed(0)} MiB) |`);
+  console.log(`| time (factor / loop) | ${sec.toFixed(1)} s (${mem.factorSeconds.toFixed(1)} / ${mem.loopSeconds.toFixed(1)} s) |`);
+  console.log(`\nwrote bench/results/quant-memory.json — shared machine (load ${loadavg()[0]!.toFixed(1)})`);
+  await be.dispose?.();
+  process.exit(0);
+}
 if (!skipGptq) {
   const gb = jsOnly ? undefined : be ?? undefined;
   log(`GPTQ ${N} x ${N}, ${TOK} tokens (${gb ? 'lazy update + Gram on the WASM f64 GEMM' : 'pure JS'}) ...`);
