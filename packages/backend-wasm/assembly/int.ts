@@ -302,13 +302,15 @@ function igemmPackStrip(w: usize, rowB: usize, j: i32, jEnd: i32, k: i32, ng: i3
   }
 }
 
+/** One tile row after a group: tile[0..8) += f32(acc − 8·Σa) · (wScale · aScale). */
 // @ts-ignore: decorator
-@inline function igemmScale(acc: v128, sum: usize, sa: f32, ws: v128, t: usize): void {
-  let x = acc;
-  if (RELAXED) x = i32x4.sub(x, i32x4.splat(load<i32>(sum) << 3));
-  v128.store(t, fma<f32>(f32x4.convert_i32x4_s(x), f32x4.mul(ws, f32x4.splat(sa)), v128.load(t)));
+@inline function igemmRow(acc0: v128, acc1: v128, sum: usize, sa: f32, ws0: v128, ws1: v128, t: usize): void {
+  let x0 = acc0, x1 = acc1;
+  if (RELAXED) { const corr = i32x4.splat(load<i32>(sum) << 3); x0 = i32x4.sub(x0, corr); x1 = i32x4.sub(x1, corr); }
+  const sv = f32x4.splat(sa);
+  v128.store(t, fma<f32>(f32x4.convert_i32x4_s(x0), f32x4.mul(ws0, sv), v128.load(t)));
+  v128.store(t, fma<f32>(f32x4.convert_i32x4_s(x1), f32x4.mul(ws1, sv), v128.load(t, 16)), 16);
 }
-
 /**
  * One IMR × INR tile over all groups, accumulated into the f32 tile at `tile` (row r at r·32 bytes).
  * `chunk`: word steps after which the accumulators are flushed to i32 (the i16 overflow bound);
@@ -337,6 +339,16 @@ function igemmTile(ap: usize, sa: usize, sum: usize, ng: i32, gw: i32, chunk: i3
         c30 = idot(x, b0, c30); c31 = idot(x, b1, c31);
         b += 32; pa += 16;
       }
+      if (qe == gBytes && q0 == 0) {
+        // the whole group in one chunk (4-bit activations, groups up to 544): scale from registers
+        const ws0 = v128.load(bs + (<usize>g << 5)), ws1 = v128.load(bs + (<usize>g << 5), 16);
+        const go = <usize>g << 2, rs = <usize>ng << 2;
+        igemmRow(iwiden(c00), iwiden(c01), sum + go, load<f32>(sa + go), ws0, ws1, tile);
+        igemmRow(iwiden(c10), iwiden(c11), sum + rs + go, load<f32>(sa + rs + go), ws0, ws1, tile + 32);
+        igemmRow(iwiden(c20), iwiden(c21), sum + 2 * rs + go, load<f32>(sa + 2 * rs + go), ws0, ws1, tile + 64);
+        igemmRow(iwiden(c30), iwiden(c31), sum + 3 * rs + go, load<f32>(sa + 3 * rs + go), ws0, ws1, tile + 96);
+        break;
+      }
       if (q0 == 0) {
         v128.store(itile, iwiden(c00)); v128.store(itile, iwiden(c01), 16);
         v128.store(itile, iwiden(c10), 32); v128.store(itile, iwiden(c11), 48);
@@ -353,12 +365,12 @@ function igemmTile(ap: usize, sa: usize, sum: usize, ng: i32, gw: i32, chunk: i3
         v128.store(itile, i32x4.add(v128.load(itile, 112), iwiden(c31)), 112);
       }
     }
+    if (gBytes <= <usize>chunk << 2) continue; // scaled above
     const ws0 = v128.load(bs + (<usize>g << 5)), ws1 = v128.load(bs + (<usize>g << 5), 16);
     const go = <usize>g << 2, rs = <usize>ng << 2;
     for (let r: usize = 0; r < <usize>IMR; r++) {
-      const s = load<f32>(sa + r * rs + go), o = r << 5;
-      igemmScale(v128.load(itile + o), sum + r * rs + go, s, ws0, tile + o);
-      igemmScale(v128.load(itile + o, 16), sum + r * rs + go, s, ws1, tile + o + 16);
+      const o = r << 5;
+      igemmRow(v128.load(itile + o), v128.load(itile + o, 16), sum + r * rs + go, load<f32>(sa + r * rs + go), ws0, ws1, tile + o);
     }
   }
 }
