@@ -120,7 +120,7 @@ export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, U
   let p = n, iter = 0, total = 0;
   // rotations go to a batched WASM SIMD kernel when available (JS rot otherwise)
   const K = (Ut || Vt) && n >= 16 ? rotKernels() : null;
-  const RB = K ? new RotationBatch(K, Ut, n, ldu, Vt, n, ldv, Math.max(256, 2 * n)) : null;
+  const RB = K ? new RotationBatch(K, Ut, n, ldu, Vt, n, ldv, Math.max(256, 8 * n)) : null;
   const rotU = RB ? (a: number, b: number, c: number, sn: number) => RB.u(a, b, c, sn) : Ut ? (a: number, b: number, c: number, sn: number) => rot(Ut, a * ldu, b * ldu, ldu, c, sn) : null;
   const rotV = RB ? (a: number, b: number, c: number, sn: number) => RB.v(a, b, c, sn) : Vt ? (a: number, b: number, c: number, sn: number) => rot(Vt, a * ldv, b * ldv, ldv, c, sn) : null;
   try {
