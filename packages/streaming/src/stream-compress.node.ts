@@ -18,7 +18,7 @@ import {
   LlamaModel, SafetensorsFile, hfConfigToLlama, accumulateGram, Fp32KVCache, LINEAR_ROLES, FormatError,
   type LlamaConfig, type LinearRole, type SafetensorsEntry,
 } from '@llmpress/models';
-import { svdLlm, svdLowRank, whiten, type WhitenResult } from '@llmpress/decompositions';
+import { svdLlm, svdLlmFactorFromInputs, svdLowRank, whiten, type WhitenResult } from '@llmpress/decompositions';
 import { gptqQuantize, rtnQuantize } from '@llmpress/quantizers';
 import { getReferenceBackend } from '@llmpress/tensor';
 import { fileSource } from './file-source.node.js';
@@ -189,12 +189,21 @@ export async function compressCheckpointStreaming(input: string, output: string,
         // Grams of the inputs of this block's linears, with earlier blocks already compressed (sequential)
         const grams: Partial<Record<LinearRole, Float64Array>> = {};
         const widths: Record<LinearRole, number> = { q: config.dim, k: config.dim, v: config.dim, o: qd, gate: config.dim, up: config.dim, down: config.hiddenDim };
-        for (const r of ['q', 'o', 'gate', 'down'] as LinearRole[]) grams[r] = new Float64Array(widths[r] * widths[r]);
+        // SVD-LLM keeps the down projection's input rows (tokens × hidden: 16 MB for 1B with 512 tokens)
+        // instead of their hidden² Gram (512 MB): its Gram route needs only W Xᵀ (svdLlmFactorFromInputs)
+        const keepRows = method === 'svd-llm';
+        const gramRoles: LinearRole[] = method === 'gptq' ? ['q', 'o', 'gate', 'down'] : method === 'svd-llm' ? ['q', 'o', 'gate'] : [];
+        for (const r of gramRoles) grams[r] = new Float64Array(widths[r] * widths[r]);
+        const totalTokens = T.reduce((a, t) => a + t, 0);
+        const downRows = keepRows ? new Float32Array(totalTokens * widths.down) : undefined;
         let count = 0;
         for (let w = 0; w < h.length; w++) {
           const x = h[w]!.slice();
           shell.runBlock(0, x, T[w]!, new Fp32KVCache(shellCfg, { capacity: T[w]!, backend }), {
-            backend, hooks: { onLinearInput: (_n: string, role: LinearRole, _b: number, xin: Tensor) => { if (grams[role]) accumulateGram(grams[role]!, xin.data as Float32Array, xin.shape[0]!, xin.shape[1]!, backend); } } as any,
+            backend, hooks: { onLinearInput: (_n: string, role: LinearRole, _b: number, xin: Tensor) => {
+              if (grams[role]) accumulateGram(grams[role]!, xin.data as Float32Array, xin.shape[0]!, xin.shape[1]!, backend);
+              else if (role === 'down' && downRows) downRows.set(xin.contiguous().data as Float32Array, count * widths.down);
+            } } as any,
           });
           count += T[w]!;
         }
@@ -202,24 +211,28 @@ export async function compressCheckpointStreaming(input: string, output: string,
         options.onProgress?.(`block ${b}: compress`, b, total);
         const recs: TensorRec[] = [];
         const layers: Record<string, LayerRecord> = {};
-        // SVD-LLM: one whitening per Gram, shared by the layers that read it (q/k/v, gate/up), and the
-        // Gram route (eigh of W G Wᵀ, m × m) for a Gram whose only reader has m < n (down: no 8192²
-        // eigendecomposition). Each Gram and its whitening are dropped after their last reader.
+        // SVD-LLM by the Gram route (decision 0005): layers with m < n (k, v, down) take the eigh of
+        // W G Wᵀ (m × m; no 8192² whitening for down), layers with m ≥ n whiten once per Gram (shared by
+        // q and gate/up) and take the eigh of (W S)ᵀ(W S). Each Gram and its whitening are dropped after
+        // their last reader.
         const whitened = new Map<LinearRole, WhitenResult>();
         const readers = (gr: LinearRole) => LINEAR_ROLES.filter((x) => GRAM_OF[x] === gr);
         for (const r of LINEAR_ROLES) {
           const W = dense[r];
           const n = widths[r];
           const gr = GRAM_OF[r];
-          const G = new Tensor('f64', grams[gr]!, [n, n]);
           let layer: LinearLayer;
-          if (method === 'svd-llm') {
-            const useWhiten = readers(gr).some((x) => shapes[x][0] >= widths[x]);
-            if (useWhiten && !whitened.has(gr)) whitened.set(gr, whiten(G, { backend }));
-            layer = svdLlm(W, G, useWhiten ? { ratio, backend, whitened: whitened.get(gr) } : { ratio, backend, route: 'gram' });
+          if (method === 'svd-llm' && r === 'down') {
+            layer = svdLlmFactorFromInputs(W, new Tensor('f32', downRows!, [totalTokens, n]), { ratio, backend, route: 'gram' }).layer;
+          } else if (method === 'svd-llm') {
+            const G = new Tensor('f64', grams[gr]!, [n, n]);
+            const needsWhitening = shapes[r][0] >= n;
+            if (needsWhitening && !whitened.has(gr)) whitened.set(gr, whiten(G, { backend }));
+            layer = svdLlm(W, G, { ratio, backend, route: 'gram', whitened: needsWhitening ? whitened.get(gr) : undefined });
           }
           else if (method === 'svd') layer = svdLowRank(W, { ratio, backend });
           else {
+            const G = new Tensor('f64', grams[gr]!, [n, n]);
             const gs = options.groupSize ?? (n % 128 === 0 ? 128 : 0);
             layer = method === 'gptq' ? gptqQuantize(W, G, { bits: bits as any, groupSize: gs, backend } as any) : rtnQuantize(W, { bits: bits as any, groupSize: gs });
           }

@@ -18,9 +18,9 @@ import { toF64, toF32, mm, scaleCols, scaleRows, checkSquare, checkFinite, type 
 export type Whitening = 'eigh' | 'cholesky';
 /**
  * How SVD-LLM computes the truncation (see `svdLlmFactor`): 'whiten' (the paper: S Sᵀ = G, SVD of
- * W S), 'gram' (eigendecomposition of the m × m matrix W G Wᵀ — the same left singular vectors and
- * σ², without the n × n whitening), or 'auto' ('gram' when m < n and no `whitened` factor is given,
- * else 'whiten').
+ * W S), 'gram' (the same subspace and σ² from an eigendecomposition of the smaller Gram side:
+ * W G Wᵀ (m × m, no whitening) when m < n, (W S)ᵀ(W S) (n × n) otherwise), or 'auto' ('gram',
+ * except with whitening 'cholesky' when m < n).
  */
 export type SvdLlmRoute = 'whiten' | 'gram' | 'auto';
 export type LowRankMethodName = 'svd-llm' | 'svd' | 'asvd';
@@ -76,7 +76,14 @@ export interface LowRankReport {
   droppedEnergy: number;
   /** Σ_i σ_i² (NaN for the randomized solver). */
   totalEnergy: number;
+  /**
+   * The whitening used: 'eigh' / 'cholesky' (floored = eigenvalues of G raised to the floor), or 'gram'
+   * for the m < n Gram route (floor = the relative ridge; floored = eigenvalues of W (G + δI) Wᵀ no
+   * larger than the ridge alone can make them: output directions the calibration did not reach).
+   */
   whitening?: { method: string; floor: number; floored: number };
+  /** SVD-LLM only: which computation ran ('whiten': SVD of W·S; 'gram': eigh of the smaller Gram side). */
+  route?: 'whiten' | 'gram';
 }
 
 /** The low-rank layer plus what the factorisation saw. */
@@ -147,8 +154,9 @@ function factor(fn: string, method: LowRankMethodName, w64: M64, scaling: Scalin
  * whitening's eigenvalue floor) and forms W_v = Σ_k^{-1/2} U_kᵀ W (the 'projection' factors). For a
  * layer with m < n — Llama's down projection, 2048 × 8192 — that replaces an 8192² eigendecomposition,
  * two 8192² factors and a 2048 × 8192 SVD by two GEMMs and a 2048² eigendecomposition: the memory
- * and most of the time of SVD-LLM on real models. σ_i from the Gram route are accurate to about
- * √eps · σ_1 (squared spectrum), which is plenty for choosing and keeping the top k.
+ * and most of the time of SVD-LLM on real models. For m ≥ n the route whitens as usual and replaces
+ * the m × n SVD of W S by the n × n eigendecomposition of (W S)ᵀ(W S). σ_i from the Gram route are
+ * accurate to about √eps · σ_1 (squared spectrum), which is plenty for choosing and keeping the top k.
  */
 export function svdLlmFactor(w: Tensor, g: Tensor, options: SvdLlmOptions = {}): LowRankResult {
   const fn = 'svdLlm';
@@ -160,9 +168,9 @@ export function svdLlmFactor(w: Tensor, g: Tensor, options: SvdLlmOptions = {}):
   checkRankSpec(fn, m, n, options);
   const routeOpt = options.route ?? 'whiten';
   if (routeOpt !== 'whiten' && routeOpt !== 'gram' && routeOpt !== 'auto') throw new ArgumentError(fn, 'options.route', routeOpt, "must be 'whiten', 'gram' or 'auto'");
-  if (routeOpt === 'gram' && method === 'cholesky') throw new ArgumentError(fn, 'options.route', routeOpt, "cannot be 'gram' with whitening 'cholesky' (the Gram route is the eigh whitening's)");
-  const route = routeOpt === 'auto' ? (!options.whitened && method === 'eigh' && m < n ? 'gram' : 'whiten') : routeOpt;
-  if (route === 'gram') return gramRoute(fn, toF64(w), toF64(g), options);
+  if (routeOpt === 'gram' && method === 'cholesky' && m < n) throw new ArgumentError(fn, 'options.route', routeOpt, "cannot be 'gram' with whitening 'cholesky' when m < n (that Gram route uses no whitening: pass whitening 'eigh')");
+  const route = routeOpt === 'auto' ? (method === 'cholesky' && m < n ? 'whiten' : 'gram') : routeOpt;
+  if (route === 'gram' && m < n) return leftGramRoute(fn, toF64(w), { g: toF64(g) }, options);
   let wh: WhitenResult;
   if (options.whitened) {
     wh = options.whitened;
@@ -171,12 +179,41 @@ export function svdLlmFactor(w: Tensor, g: Tensor, options: SvdLlmOptions = {}):
     }
   } else wh = whiten(toF64(g), { method, floor: options.floor, backend: options.backend });
   const sMat = toF64(wh.s), sInv = toF64(wh.sInv);
-  const res = factor(fn, 'svd-llm', toF64(w), {
-    apply: (w64) => mm(w64, sMat, options.backend),
-    applyInv: (vtk) => mm(vtk, sInv, options.backend),
-  }, options);
+  const res = route === 'gram'
+    ? rightGramRoute(fn, toF64(w), sMat, sInv, options)
+    : factor(fn, 'svd-llm', toF64(w), {
+      apply: (w64) => mm(w64, sMat, options.backend),
+      applyInv: (vtk) => mm(vtk, sInv, options.backend),
+    }, options);
   res.report.whitening = { method: wh.method, floor: wh.floor, floored: wh.floored };
+  res.report.route = route;
   return res;
+}
+
+/**
+ * SVD-LLM for one layer from the calibration inputs themselves (rows X [T, n], the inputs this layer
+ * saw) instead of their Gram. When m < n and T < n (Llama's down projection calibrated with 512
+ * tokens) the Gram route runs on X directly — W Xᵀ is m × T — and the n × n Gram is never formed;
+ * otherwise G = XᵀX is formed and `svdLlmFactor` runs. Same result as `svdLlmFactor(w, XᵀX, options)`
+ * up to rounding.
+ */
+export function svdLlmFactorFromInputs(w: Tensor, x: Tensor, options: SvdLlmOptions = {}): LowRankResult {
+  const fn = 'svdLlmFromInputs';
+  const [m, n] = checkWeight(fn, w);
+  assertMatrix(fn, 'x', x);
+  assertFloat(fn, 'x', x);
+  if (x.shape[1] !== n || x.shape[0]! < 1) throw new ShapeError(fn, `argument 'x' must be [T, ${n}] (calibration rows of the layer's input), got [${x.shape.join(', ')}]`);
+  checkFinite(fn, 'x', x);
+  checkRankSpec(fn, m, n, options);
+  const T = x.shape[0]!;
+  const method = options.whitening ?? 'eigh';
+  const route = options.route ?? 'auto';
+  if (m < n && T < n && method === 'eigh' && route !== 'whiten' && !options.whitened) {
+    if (route !== 'gram' && route !== 'auto') throw new ArgumentError(fn, 'options.route', route, "must be 'whiten', 'gram' or 'auto'");
+    return leftGramRoute(fn, toF64(w), { x: toF64(x) }, options);
+  }
+  const x64 = toF64(x);
+  return svdLlmFactor(w, mm(x64.T, x64, options.backend), { ...options, route });
 }
 
 /** λ_max of a symmetric PSD matrix (row-major, n × n) by a few power iterations: an estimate within a few %. */
@@ -204,26 +241,65 @@ function lambdaMaxEstimate(g: Float64Array, n: number, iters = 12): number {
   return lam;
 }
 
-function gramRoute(fn: string, w64: M64, g64: M64, opts: SvdLlmOptions): LowRankResult {
+/** λ_max of XᵀX from the rows X [T, n] (power iterations on v ↦ Xᵀ(X v)). */
+function lambdaMaxFromRows(x: Float64Array, T: number, n: number, iters = 12): number {
+  let v = new Float64Array(n).fill(1 / Math.sqrt(n));
+  const y = new Float64Array(T), z = new Float64Array(n);
+  let lam = 0;
+  for (let it = 0; it < iters; it++) {
+    for (let t = 0; t < T; t++) { let s0 = 0; const o = t * n; for (let j = 0; j < n; j++) s0 += x[o + j]! * v[j]!; y[t] = s0; }
+    z.fill(0);
+    for (let t = 0; t < T; t++) { const c = y[t]!, o = t * n; for (let j = 0; j < n; j++) z[j]! += c * x[o + j]!; }
+    let nrm = 0;
+    for (let j = 0; j < n; j++) nrm += z[j]! * z[j]!;
+    nrm = Math.sqrt(nrm);
+    if (!(nrm > 0)) return 0;
+    lam = nrm;
+    for (let j = 0; j < n; j++) v[j] = z[j]! / nrm;
+  }
+  return lam;
+}
+
+/**
+ * The Gram route for m < n: U_k and σ² from the eigh of M = W (G + δI) Wᵀ (m × m). Given the Gram,
+ * M = (W G + δW) Wᵀ; given the calibration rows X [T, n] with T < n (G = XᵀX never formed),
+ * M = (W Xᵀ)(W Xᵀ)ᵀ + δ W Wᵀ — for Llama's down projection with 512 tokens about a third of the flops
+ * and none of the n² memory.
+ */
+function leftGramRoute(fn: string, w64: M64, src: { g: M64 } | { x: M64 }, opts: SvdLlmOptions): LowRankResult {
   const [m, n] = w64.shape as [number, number];
   const spec = checkRankSpec(fn, m, n, opts);
-  const gd = g64.contiguous().data as Float64Array;
   const floor = opts.floor ?? n * 2.220446049250313e-16;
   if (typeof floor !== 'number' || !Number.isFinite(floor) || floor <= 0 || floor >= 1) throw new ArgumentError(fn, 'options.floor', floor, 'must be a number in (0, 1)');
-  const lmax = lambdaMaxEstimate(gd, n);
-  if (!(lmax > 0)) throw new ArgumentError(fn, 'g', `λ_max ≈ ${lmax}`, 'must be a nonzero positive semi-definite Gram (all calibration inputs were zero?)');
+  const lmax = 'g' in src ? lambdaMaxEstimate(src.g.contiguous().data as Float64Array, n) : lambdaMaxFromRows(src.x.contiguous().data as Float64Array, src.x.shape[0]!, n);
+  if (!(lmax > 0)) throw new ArgumentError(fn, 'g' in src ? 'g' : 'x', `λ_max ≈ ${lmax}`, 'must give a nonzero Gram (all calibration inputs were zero?)');
   const delta = floor * lmax;
-  // A = W (G + δI), M = A Wᵀ (m × m, symmetric PSD)
-  const a = mm(w64, g64, opts.backend);
-  const ad = a.data as Float64Array, wd = w64.data as Float64Array;
-  for (let i = 0; i < ad.length; i++) ad[i]! += delta * wd[i]!;
-  const mMat = mm(a, w64.T, opts.backend);
+  const wd = w64.data as Float64Array;
+  let mMat: M64;
+  if ('g' in src) {
+    // A = W (G + δI), M = A Wᵀ (m × m, symmetric PSD)
+    const a = mm(w64, src.g, opts.backend);
+    const ad = a.data as Float64Array;
+    for (let i = 0; i < ad.length; i++) ad[i]! += delta * wd[i]!;
+    mMat = mm(a, w64.T, opts.backend);
+  } else {
+    const b = mm(w64, src.x.T, opts.backend); // m × T
+    mMat = mm(b, b.T, opts.backend);
+    const r = mm(w64, w64.T, opts.backend);
+    const md = mMat.data as Float64Array, rd = r.data as Float64Array;
+    for (let i = 0; i < md.length; i++) md[i]! += delta * rd[i]!;
+  }
   checkFinite(fn, 'W·G·Wᵀ', mMat);
   const { values, vectors } = eigh(mMat, { order: 'descending', backend: opts.backend });
   const lam = values.contiguous().data;
   const sigma = new Float64Array(m);
+  // 'floored' here: eigenvalues at or below what the ridge alone can contribute (δ‖W‖₂² ≤ δ‖W‖_F²),
+  // i.e. output directions the calibration did not reach (the eigh whitening's floored count, seen from the output side)
+  let wf2 = 0;
+  for (let i = 0; i < wd.length; i++) wf2 += wd[i]! * wd[i]!;
+  const ridgeOnly = delta * wf2;
   let floored = 0;
-  for (let i = 0; i < m; i++) { const l = lam[i]!; if (!(l > 0)) floored++; sigma[i] = Math.sqrt(Math.max(0, l)); }
+  for (let i = 0; i < m; i++) { const l = lam[i]!; if (!(l > ridgeOnly)) floored++; sigma[i] = Math.sqrt(Math.max(0, l)); }
   const k = spec.k ?? rankFromEnergy(sigma, opts.energy!, fn);
   if (k > m) throw new ArgumentError(fn, 'rank', k, `exceeds the ${m} singular values computed`);
   let total = 0, dropped = 0;
@@ -234,7 +310,36 @@ function gramRoute(fn: string, w64: M64, g64: M64, opts: SvdLlmOptions): LowRank
   const wu = scaleCols(uk, root);
   const wv = scaleRows(mm(uk.T, w64, opts.backend), invRoot);
   checkFinite(fn, 'W_v', wv);
-  const report: LowRankReport = { method: 'svd-llm', rank: k, m, n, sigma, droppedEnergy: dropped, totalEnergy: total, whitening: { method: 'gram', floor, floored } };
+  const report: LowRankReport = { method: 'svd-llm', rank: k, m, n, sigma, droppedEnergy: dropped, totalEnergy: total, whitening: { method: 'gram', floor, floored }, route: 'gram' };
+  return { layer: new LowRankLinear(toF32(wu), toF32(wv), { method: 'svd-llm' }), report };
+}
+
+/**
+ * The Gram route for m ≥ n: with A = W S, the right singular vectors V and σ² of A are the
+ * eigenpairs of the n × n matrix Aᵀ A; then W_u = A V_k Σ_k^{-1/2} (= U_k Σ_k^{1/2}) and
+ * W_v = Σ_k^{1/2} V_kᵀ S⁻¹, the paper's factors. Two GEMMs and an n × n eigh instead of an m × n SVD.
+ */
+function rightGramRoute(fn: string, w64: M64, sMat: M64, sInv: M64, opts: SvdLlmOptions): LowRankResult {
+  const [m, n] = w64.shape as [number, number];
+  const spec = checkRankSpec(fn, m, n, opts);
+  const a = mm(w64, sMat, opts.backend);
+  checkFinite(fn, 'w·S', a);
+  const c = mm(a.T, a, opts.backend);
+  const { values, vectors } = eigh(c, { order: 'descending', backend: opts.backend });
+  const lam = values.contiguous().data;
+  const sigma = new Float64Array(n);
+  for (let i = 0; i < n; i++) sigma[i] = Math.sqrt(Math.max(0, lam[i]!));
+  const k = spec.k ?? rankFromEnergy(sigma, opts.energy!, fn);
+  if (k > n) throw new ArgumentError(fn, 'rank', k, `exceeds the ${n} singular values computed`);
+  let total = 0, dropped = 0;
+  for (let i = 0; i < n; i++) { const e = sigma[i]! * sigma[i]!; total += e; if (i >= k) dropped += e; }
+  const root = new Float64Array(k), invRoot = new Float64Array(k);
+  for (let i = 0; i < k; i++) { root[i] = Math.sqrt(sigma[i]!); invRoot[i] = root[i]! > 0 ? 1 / root[i]! : 0; }
+  const vk = toF64(vectors).slice(null, [0, k]).contiguous() as M64;
+  const wu = scaleCols(mm(a, vk, opts.backend), invRoot);
+  const wv = scaleRows(mm(vk.T, sInv, opts.backend), root);
+  checkFinite(fn, 'W_v', wv);
+  const report: LowRankReport = { method: 'svd-llm', rank: k, m, n, sigma, droppedEnergy: dropped, totalEnergy: total, route: 'gram' };
   return { layer: new LowRankLinear(toF32(wu), toF32(wv), { method: 'svd-llm' }), report };
 }
 
