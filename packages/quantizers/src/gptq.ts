@@ -171,11 +171,19 @@ export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqO
     const zeros = new Uint8Array(m * ng);
     const sc = new Float64Array(m), zc = new Float64Array(m);
     const perChannel = s.groupSize === n;
+    // group parameters per row from the columns col .. col + groupSize: rows are gathered 64 at a time
+    // into a contiguous scratch (Wt is column-major for W, so reading a row of W directly would stride m)
+    const RC = 64, g = s.groupSize;
+    const rowTmp = new Float64Array(RC * g);
     const setParams = (col: number) => {
-      const k = Math.floor(col / s.groupSize);
-      for (let r = 0; r < m; r++) {
-        const p = groupParams(fn, Wt, col * m + r, m, s.groupSize, s);
-        sc[r] = p.scale; zc[r] = p.zero; scales[r * ng + k] = p.stored; zeros[r * ng + k] = p.zero;
+      const k = Math.floor(col / g);
+      for (let r0 = 0; r0 < m; r0 += RC) {
+        const rc = Math.min(RC, m - r0);
+        for (let c = 0; c < g; c++) { const o = (col + c) * m + r0; for (let r = 0; r < rc; r++) rowTmp[r * g + c] = Wt[o + r]!; }
+        for (let r = 0; r < rc; r++) {
+          const p = groupParams(fn, rowTmp, r * g, 1, g, s), rr = r0 + r;
+          sc[rr] = p.scale; zc[rr] = p.zero; scales[rr * ng + k] = p.stored; zeros[rr * ng + k] = p.zero;
+        }
       }
     };
     if (perChannel) setParams(0);
