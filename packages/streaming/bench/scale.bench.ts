@@ -3,8 +3,9 @@
  * (`--numpy-layers K`: time the numpy anchor on K blocks and scale it by N / K — every block has the same shapes.)
  * Streams a synthetic real-shape checkpoint (bf16, written once under $TMPDIR) through SVD-LLM 20%
  * and GPTQ W4 with 512 calibration tokens: wall time, peak RSS, and the same per-layer linear algebra
- * (per Gram one eigh whitening + SVD of W·S per layer, the down projection by the Gram route — exactly
- * the plan compressCheckpointStreaming runs — for SVD-LLM; for GPTQ the Gram, LAPACK Cholesky + triangular
+ * (the Gram-route plan compressCheckpointStreaming runs, decision 0005: eigh of W G Wᵀ for k/v, of
+ * (W Xᵀ)(W Xᵀ)ᵀ + δ W Wᵀ from the rows for down, one
+ * eigh whitening per Gram + eigh of (W S)ᵀ(W S) for q/o/gate/up, and the factor GEMMs — for SVD-LLM; for GPTQ the Gram, LAPACK Cholesky + triangular
  * solve and the same column loop, bench/gptq_ref.py) timed in numpy/scipy (1 thread) in the same run.
  * Not in CI: it takes minutes to hours on 2 cores. Writes bench/results/scale.json.
  */
@@ -61,28 +62,39 @@ d, h, kv, L, T = ${preset.hidden_size}, ${preset.intermediate_size}, ${(preset.h
 rng = np.random.default_rng(0)
 shapes = [(d, d, d), (kv, d, d), (kv, d, d), (d, d, d), (h, d, d), (h, d, d), (d, h, h)]
 t0 = time.perf_counter()
-# the same plan as compressCheckpointStreaming: one eigh whitening per Gram that a layer with m >= n
-# reads (q/k/v share one, gate/up share one, o), SVD of W·S per layer; the down projection (m < n)
-# by the Gram route: W·G, (W·G)·Wᵀ, eigh of that m × m matrix
+# the same plan as compressCheckpointStreaming (decision 0005): m < n layers (k, v, down) by the eigh of
+# W G Wᵀ; m >= n layers (q, o, gate, up) by one eigh whitening per Gram (shared) and the eigh of (W S)ᵀ(W S)
 for _ in range(L):
     grams = {}
     for (m, n, gn) in shapes:
-        X = None
+        W = rng.standard_normal((m, n)).astype(np.float32).astype(np.float64)
+        k = int(m * n * 0.8 / (m + n))
+        if gn == h:
+            # down: the calibration rows themselves (no h × h Gram): (W Xᵀ)(W Xᵀ)ᵀ + δ W Wᵀ
+            X = rng.standard_normal((T, gn)).astype(np.float64)
+            B = W @ X.T
+            lam, U = np.linalg.eigh(B @ B.T + 1e-12 * (W @ W.T))
+            Uk = U[:, ::-1][:, :k]
+            Wv = Uk.T @ W
+            continue
         if gn not in grams:
             X = rng.standard_normal((T, gn)).astype(np.float64)
             grams[gn] = [X.T @ X, None]
         G, S = grams[gn]
-        W = rng.standard_normal((m, n)).astype(np.float32).astype(np.float64)
-        if m < n and gn == h:
-            A = W @ G
-            M = A @ W.T
-            lam, U = np.linalg.eigh(M)
+        if m < n:
+            lam, U = np.linalg.eigh((W @ G) @ W.T)
+            Uk = U[:, ::-1][:, :k]
+            Wv = Uk.T @ W
         else:
             if S is None:
                 w, Q = np.linalg.eigh(G)
                 w = np.maximum(w, w[-1] * n * 2.2e-16)
-                S = grams[gn][1] = Q * np.sqrt(w)
-            U, s, Vt = np.linalg.svd(W @ S, full_matrices=False)
+                S = grams[gn][1] = (Q * np.sqrt(w), (Q / np.sqrt(w)).T)
+            A = W @ S[0]
+            lam, V = np.linalg.eigh(A.T @ A)
+            Vk = V[:, ::-1][:, :k]
+            Wu = A @ Vk
+            Wv = Vk.T @ S[1]
 print(time.perf_counter() - t0)
 `;
   anchor('svd-llm', ['-c', py]);
