@@ -8,6 +8,17 @@
 // the run is loaded once and stored once (instead of twice each), and the rotation parameters are
 // the only other loads. Exact IEEE mul/add (no FMA), so results equal the one-by-one order.
 
+// With relaxed SIMD (a second build, used where the engine accepts it) the multiply-adds are fused.
+const RELAXED: bool = ASC_FEATURE_RELAXED_SIMD;
+// @ts-ignore: decorator
+@inline function madd64(a: v128, b: v128, c: v128): v128 { if (RELAXED) { return v128.relaxed_madd<f64>(a, b, c); } else { return f64x2.add(f64x2.mul(a, b), c); } }
+// @ts-ignore: decorator
+@inline function nmadd64(a: v128, b: v128, c: v128): v128 { if (RELAXED) { return v128.relaxed_nmadd<f64>(a, b, c); } else { return f64x2.sub(c, f64x2.mul(a, b)); } }
+// @ts-ignore: decorator
+@inline function madd32(a: v128, b: v128, c: v128): v128 { if (RELAXED) { return v128.relaxed_madd<f32>(a, b, c); } else { return f32x4.add(f32x4.mul(a, b), c); } }
+// @ts-ignore: decorator
+@inline function nmadd32(a: v128, b: v128, c: v128): v128 { if (RELAXED) { return v128.relaxed_nmadd<f32>(a, b, c); } else { return f32x4.sub(c, f32x4.mul(a, b)); } }
+
 const DCHUNK: i32 = 64;   // f64 columns per chunk (1024 rows × 64 × 8 B = 512 KiB); groups of 16 in registers
 const SCHUNK: i32 = 128;  // f32 columns per chunk; groups of 32 in registers (8 independent carries hide latency)
 
@@ -38,8 +49,8 @@ function dsingle(base: usize, ld: i32, c0: i32, w: i32, ops: usize, q: i32): voi
   for (; i + 2 <= w; i += 2) {
     const px = px0 + (<usize>i << 3), py = py0 + (<usize>i << 3);
     const x = v128.load(px), y = v128.load(py);
-    v128.store(px, f64x2.add(f64x2.mul(cv, x), f64x2.mul(sv, y)));
-    v128.store(py, f64x2.sub(f64x2.mul(cv, y), f64x2.mul(sv, x)));
+    v128.store(px, madd64(cv, x, f64x2.mul(sv, y)));
+    v128.store(py, nmadd64(sv, x, f64x2.mul(cv, y)));
   }
   for (; i < w; i++) {
     const px = px0 + (<usize>i << 3), py = py0 + (<usize>i << 3);
@@ -62,29 +73,29 @@ function dchain(base: usize, ld: i32, c0: i32, w: i32, ops: usize, q0: i32, q1: 
       const cv = f64x2.splat(load<f64>(o, 16)), sv = f64x2.splat(load<f64>(o, 24));
       const py = p + rowBytes;
       const y0 = v128.load(py, 0);
-      v128.store(p, f64x2.add(f64x2.mul(cv, x0), f64x2.mul(sv, y0)), 0);
-      x0 = f64x2.sub(f64x2.mul(cv, y0), f64x2.mul(sv, x0));
+      v128.store(p, madd64(cv, x0, f64x2.mul(sv, y0)), 0);
+      x0 = nmadd64(sv, x0, f64x2.mul(cv, y0));
       const y1 = v128.load(py, 16);
-      v128.store(p, f64x2.add(f64x2.mul(cv, x1), f64x2.mul(sv, y1)), 16);
-      x1 = f64x2.sub(f64x2.mul(cv, y1), f64x2.mul(sv, x1));
+      v128.store(p, madd64(cv, x1, f64x2.mul(sv, y1)), 16);
+      x1 = nmadd64(sv, x1, f64x2.mul(cv, y1));
       const y2 = v128.load(py, 32);
-      v128.store(p, f64x2.add(f64x2.mul(cv, x2), f64x2.mul(sv, y2)), 32);
-      x2 = f64x2.sub(f64x2.mul(cv, y2), f64x2.mul(sv, x2));
+      v128.store(p, madd64(cv, x2, f64x2.mul(sv, y2)), 32);
+      x2 = nmadd64(sv, x2, f64x2.mul(cv, y2));
       const y3 = v128.load(py, 48);
-      v128.store(p, f64x2.add(f64x2.mul(cv, x3), f64x2.mul(sv, y3)), 48);
-      x3 = f64x2.sub(f64x2.mul(cv, y3), f64x2.mul(sv, x3));
+      v128.store(p, madd64(cv, x3, f64x2.mul(sv, y3)), 48);
+      x3 = nmadd64(sv, x3, f64x2.mul(cv, y3));
       const y4 = v128.load(py, 64);
-      v128.store(p, f64x2.add(f64x2.mul(cv, x4), f64x2.mul(sv, y4)), 64);
-      x4 = f64x2.sub(f64x2.mul(cv, y4), f64x2.mul(sv, x4));
+      v128.store(p, madd64(cv, x4, f64x2.mul(sv, y4)), 64);
+      x4 = nmadd64(sv, x4, f64x2.mul(cv, y4));
       const y5 = v128.load(py, 80);
-      v128.store(p, f64x2.add(f64x2.mul(cv, x5), f64x2.mul(sv, y5)), 80);
-      x5 = f64x2.sub(f64x2.mul(cv, y5), f64x2.mul(sv, x5));
+      v128.store(p, madd64(cv, x5, f64x2.mul(sv, y5)), 80);
+      x5 = nmadd64(sv, x5, f64x2.mul(cv, y5));
       const y6 = v128.load(py, 96);
-      v128.store(p, f64x2.add(f64x2.mul(cv, x6), f64x2.mul(sv, y6)), 96);
-      x6 = f64x2.sub(f64x2.mul(cv, y6), f64x2.mul(sv, x6));
+      v128.store(p, madd64(cv, x6, f64x2.mul(sv, y6)), 96);
+      x6 = nmadd64(sv, x6, f64x2.mul(cv, y6));
       const y7 = v128.load(py, 112);
-      v128.store(p, f64x2.add(f64x2.mul(cv, x7), f64x2.mul(sv, y7)), 112);
-      x7 = f64x2.sub(f64x2.mul(cv, y7), f64x2.mul(sv, x7));
+      v128.store(p, madd64(cv, x7, f64x2.mul(sv, y7)), 112);
+      x7 = nmadd64(sv, x7, f64x2.mul(cv, y7));
       p = py;
     }
     v128.store(p, x0, 0); v128.store(p, x1, 16); v128.store(p, x2, 32); v128.store(p, x3, 48); v128.store(p, x4, 64); v128.store(p, x5, 80); v128.store(p, x6, 96); v128.store(p, x7, 112);
@@ -111,40 +122,40 @@ function dfused(base: usize, ld: i32, c0: i32, w: i32, ops: usize, q0: i32, q1: 
     let py = p0 + rowBytes;
     let c1 = f64x2.splat(load<f64>(o1, 16)), s1 = f64x2.splat(load<f64>(o1, 24));
     const y0 = v128.load(py, 0); const y1 = v128.load(py, 16); const y2 = v128.load(py, 32); const y3 = v128.load(py, 48);
-    let z0 = f64x2.add(f64x2.mul(c1, x0), f64x2.mul(s1, y0)), z1 = f64x2.add(f64x2.mul(c1, x1), f64x2.mul(s1, y1)), z2 = f64x2.add(f64x2.mul(c1, x2), f64x2.mul(s1, y2)), z3 = f64x2.add(f64x2.mul(c1, x3), f64x2.mul(s1, y3));
-    x0 = f64x2.sub(f64x2.mul(c1, y0), f64x2.mul(s1, x0));
-    x1 = f64x2.sub(f64x2.mul(c1, y1), f64x2.mul(s1, x1));
-    x2 = f64x2.sub(f64x2.mul(c1, y2), f64x2.mul(s1, x2));
-    x3 = f64x2.sub(f64x2.mul(c1, y3), f64x2.mul(s1, x3));
+    let z0 = madd64(c1, x0, f64x2.mul(s1, y0)), z1 = madd64(c1, x1, f64x2.mul(s1, y1)), z2 = madd64(c1, x2, f64x2.mul(s1, y2)), z3 = madd64(c1, x3, f64x2.mul(s1, y3));
+    x0 = nmadd64(s1, x0, f64x2.mul(c1, y0));
+    x1 = nmadd64(s1, x1, f64x2.mul(c1, y1));
+    x2 = nmadd64(s1, x2, f64x2.mul(c1, y2));
+    x3 = nmadd64(s1, x3, f64x2.mul(c1, y3));
     o1 += 32;
     let pr = py; // address of row r (C1's next output row)
     for (let r = a + 1; r < b1; r++) {
       const pn = pr + rowBytes;
       c1 = f64x2.splat(load<f64>(o1, 16)); s1 = f64x2.splat(load<f64>(o1, 24)); o1 += 32;
       const y0 = v128.load(pn, 0);
-      const u0 = f64x2.add(f64x2.mul(c1, x0), f64x2.mul(s1, y0));
-      x0 = f64x2.sub(f64x2.mul(c1, y0), f64x2.mul(s1, x0));
+      const u0 = madd64(c1, x0, f64x2.mul(s1, y0));
+      x0 = nmadd64(s1, x0, f64x2.mul(c1, y0));
       const y1 = v128.load(pn, 16);
-      const u1 = f64x2.add(f64x2.mul(c1, x1), f64x2.mul(s1, y1));
-      x1 = f64x2.sub(f64x2.mul(c1, y1), f64x2.mul(s1, x1));
+      const u1 = madd64(c1, x1, f64x2.mul(s1, y1));
+      x1 = nmadd64(s1, x1, f64x2.mul(c1, y1));
       const y2 = v128.load(pn, 32);
-      const u2 = f64x2.add(f64x2.mul(c1, x2), f64x2.mul(s1, y2));
-      x2 = f64x2.sub(f64x2.mul(c1, y2), f64x2.mul(s1, x2));
+      const u2 = madd64(c1, x2, f64x2.mul(s1, y2));
+      x2 = nmadd64(s1, x2, f64x2.mul(c1, y2));
       const y3 = v128.load(pn, 48);
-      const u3 = f64x2.add(f64x2.mul(c1, x3), f64x2.mul(s1, y3));
-      x3 = f64x2.sub(f64x2.mul(c1, y3), f64x2.mul(s1, x3));
+      const u3 = madd64(c1, x3, f64x2.mul(s1, y3));
+      x3 = nmadd64(s1, x3, f64x2.mul(c1, y3));
       if (r <= b2) {
         // C2 rotation (r−1, r): carry z = row r−1, u = row r (final from C1)
         const c2 = f64x2.splat(load<f64>(o2, 16)), s2 = f64x2.splat(load<f64>(o2, 24)); o2 += 32;
         const pm = pr - rowBytes;
-        v128.store(pm, f64x2.add(f64x2.mul(c2, z0), f64x2.mul(s2, u0)), 0);
-        z0 = f64x2.sub(f64x2.mul(c2, u0), f64x2.mul(s2, z0));
-        v128.store(pm, f64x2.add(f64x2.mul(c2, z1), f64x2.mul(s2, u1)), 16);
-        z1 = f64x2.sub(f64x2.mul(c2, u1), f64x2.mul(s2, z1));
-        v128.store(pm, f64x2.add(f64x2.mul(c2, z2), f64x2.mul(s2, u2)), 32);
-        z2 = f64x2.sub(f64x2.mul(c2, u2), f64x2.mul(s2, z2));
-        v128.store(pm, f64x2.add(f64x2.mul(c2, z3), f64x2.mul(s2, u3)), 48);
-        z3 = f64x2.sub(f64x2.mul(c2, u3), f64x2.mul(s2, z3));
+        v128.store(pm, madd64(c2, z0, f64x2.mul(s2, u0)), 0);
+        z0 = nmadd64(s2, z0, f64x2.mul(c2, u0));
+        v128.store(pm, madd64(c2, z1, f64x2.mul(s2, u1)), 16);
+        z1 = nmadd64(s2, z1, f64x2.mul(c2, u1));
+        v128.store(pm, madd64(c2, z2, f64x2.mul(s2, u2)), 32);
+        z2 = nmadd64(s2, z2, f64x2.mul(c2, u2));
+        v128.store(pm, madd64(c2, z3, f64x2.mul(s2, u3)), 48);
+        z3 = nmadd64(s2, z3, f64x2.mul(c2, u3));
         if (r == b2) { v128.store(pr, z0, 0); v128.store(pr, z1, 16); v128.store(pr, z2, 32); v128.store(pr, z3, 48); }
       } else { v128.store(pr, u0, 0); v128.store(pr, u1, 16); v128.store(pr, u2, 32); v128.store(pr, u3, 48); }
       pr = pn;
@@ -153,14 +164,14 @@ function dfused(base: usize, ld: i32, c0: i32, w: i32, ops: usize, q0: i32, q1: 
     if (b2 == b1) {
       const c2 = f64x2.splat(load<f64>(o2, 16)), s2 = f64x2.splat(load<f64>(o2, 24));
       const pm = pr - rowBytes;
-      v128.store(pm, f64x2.add(f64x2.mul(c2, z0), f64x2.mul(s2, x0)), 0);
-      v128.store(pr, f64x2.sub(f64x2.mul(c2, x0), f64x2.mul(s2, z0)), 0);
-      v128.store(pm, f64x2.add(f64x2.mul(c2, z1), f64x2.mul(s2, x1)), 16);
-      v128.store(pr, f64x2.sub(f64x2.mul(c2, x1), f64x2.mul(s2, z1)), 16);
-      v128.store(pm, f64x2.add(f64x2.mul(c2, z2), f64x2.mul(s2, x2)), 32);
-      v128.store(pr, f64x2.sub(f64x2.mul(c2, x2), f64x2.mul(s2, z2)), 32);
-      v128.store(pm, f64x2.add(f64x2.mul(c2, z3), f64x2.mul(s2, x3)), 48);
-      v128.store(pr, f64x2.sub(f64x2.mul(c2, x3), f64x2.mul(s2, z3)), 48);
+      v128.store(pm, madd64(c2, z0, f64x2.mul(s2, x0)), 0);
+      v128.store(pr, nmadd64(s2, z0, f64x2.mul(c2, x0)), 0);
+      v128.store(pm, madd64(c2, z1, f64x2.mul(s2, x1)), 16);
+      v128.store(pr, nmadd64(s2, z1, f64x2.mul(c2, x1)), 16);
+      v128.store(pm, madd64(c2, z2, f64x2.mul(s2, x2)), 32);
+      v128.store(pr, nmadd64(s2, z2, f64x2.mul(c2, x2)), 32);
+      v128.store(pm, madd64(c2, z3, f64x2.mul(s2, x3)), 48);
+      v128.store(pr, nmadd64(s2, z3, f64x2.mul(c2, x3)), 48);
     } else { v128.store(pr, x0, 0); v128.store(pr, x1, 16); v128.store(pr, x2, 32); v128.store(pr, x3, 48); }
   }
   if (g < w) for (let q = q0; q < q2; q++) dsingle(base, ld, c0 + g, w - g, ops, q);
@@ -197,8 +208,8 @@ function ssingle(base: usize, ld: i32, c0: i32, w: i32, ops: usize, q: i32): voi
   for (; i + 4 <= w; i += 4) {
     const px = px0 + (<usize>i << 2), py = py0 + (<usize>i << 2);
     const x = v128.load(px), y = v128.load(py);
-    v128.store(px, f32x4.add(f32x4.mul(cv, x), f32x4.mul(sv, y)));
-    v128.store(py, f32x4.sub(f32x4.mul(cv, y), f32x4.mul(sv, x)));
+    v128.store(px, madd32(cv, x, f32x4.mul(sv, y)));
+    v128.store(py, nmadd32(sv, x, f32x4.mul(cv, y)));
   }
   for (; i < w; i++) {
     const px = px0 + (<usize>i << 2), py = py0 + (<usize>i << 2);
@@ -221,29 +232,29 @@ function schain(base: usize, ld: i32, c0: i32, w: i32, ops: usize, q0: i32, q1: 
       const cv = f32x4.splat(<f32>load<f64>(o, 16)), sv = f32x4.splat(<f32>load<f64>(o, 24));
       const py = p + rowBytes;
       const y0 = v128.load(py, 0);
-      v128.store(p, f32x4.add(f32x4.mul(cv, x0), f32x4.mul(sv, y0)), 0);
-      x0 = f32x4.sub(f32x4.mul(cv, y0), f32x4.mul(sv, x0));
+      v128.store(p, madd32(cv, x0, f32x4.mul(sv, y0)), 0);
+      x0 = nmadd32(sv, x0, f32x4.mul(cv, y0));
       const y1 = v128.load(py, 16);
-      v128.store(p, f32x4.add(f32x4.mul(cv, x1), f32x4.mul(sv, y1)), 16);
-      x1 = f32x4.sub(f32x4.mul(cv, y1), f32x4.mul(sv, x1));
+      v128.store(p, madd32(cv, x1, f32x4.mul(sv, y1)), 16);
+      x1 = nmadd32(sv, x1, f32x4.mul(cv, y1));
       const y2 = v128.load(py, 32);
-      v128.store(p, f32x4.add(f32x4.mul(cv, x2), f32x4.mul(sv, y2)), 32);
-      x2 = f32x4.sub(f32x4.mul(cv, y2), f32x4.mul(sv, x2));
+      v128.store(p, madd32(cv, x2, f32x4.mul(sv, y2)), 32);
+      x2 = nmadd32(sv, x2, f32x4.mul(cv, y2));
       const y3 = v128.load(py, 48);
-      v128.store(p, f32x4.add(f32x4.mul(cv, x3), f32x4.mul(sv, y3)), 48);
-      x3 = f32x4.sub(f32x4.mul(cv, y3), f32x4.mul(sv, x3));
+      v128.store(p, madd32(cv, x3, f32x4.mul(sv, y3)), 48);
+      x3 = nmadd32(sv, x3, f32x4.mul(cv, y3));
       const y4 = v128.load(py, 64);
-      v128.store(p, f32x4.add(f32x4.mul(cv, x4), f32x4.mul(sv, y4)), 64);
-      x4 = f32x4.sub(f32x4.mul(cv, y4), f32x4.mul(sv, x4));
+      v128.store(p, madd32(cv, x4, f32x4.mul(sv, y4)), 64);
+      x4 = nmadd32(sv, x4, f32x4.mul(cv, y4));
       const y5 = v128.load(py, 80);
-      v128.store(p, f32x4.add(f32x4.mul(cv, x5), f32x4.mul(sv, y5)), 80);
-      x5 = f32x4.sub(f32x4.mul(cv, y5), f32x4.mul(sv, x5));
+      v128.store(p, madd32(cv, x5, f32x4.mul(sv, y5)), 80);
+      x5 = nmadd32(sv, x5, f32x4.mul(cv, y5));
       const y6 = v128.load(py, 96);
-      v128.store(p, f32x4.add(f32x4.mul(cv, x6), f32x4.mul(sv, y6)), 96);
-      x6 = f32x4.sub(f32x4.mul(cv, y6), f32x4.mul(sv, x6));
+      v128.store(p, madd32(cv, x6, f32x4.mul(sv, y6)), 96);
+      x6 = nmadd32(sv, x6, f32x4.mul(cv, y6));
       const y7 = v128.load(py, 112);
-      v128.store(p, f32x4.add(f32x4.mul(cv, x7), f32x4.mul(sv, y7)), 112);
-      x7 = f32x4.sub(f32x4.mul(cv, y7), f32x4.mul(sv, x7));
+      v128.store(p, madd32(cv, x7, f32x4.mul(sv, y7)), 112);
+      x7 = nmadd32(sv, x7, f32x4.mul(cv, y7));
       p = py;
     }
     v128.store(p, x0, 0); v128.store(p, x1, 16); v128.store(p, x2, 32); v128.store(p, x3, 48); v128.store(p, x4, 64); v128.store(p, x5, 80); v128.store(p, x6, 96); v128.store(p, x7, 112);
@@ -270,40 +281,40 @@ function sfused(base: usize, ld: i32, c0: i32, w: i32, ops: usize, q0: i32, q1: 
     let py = p0 + rowBytes;
     let c1 = f32x4.splat(<f32>load<f64>(o1, 16)), s1 = f32x4.splat(<f32>load<f64>(o1, 24));
     const y0 = v128.load(py, 0); const y1 = v128.load(py, 16); const y2 = v128.load(py, 32); const y3 = v128.load(py, 48);
-    let z0 = f32x4.add(f32x4.mul(c1, x0), f32x4.mul(s1, y0)), z1 = f32x4.add(f32x4.mul(c1, x1), f32x4.mul(s1, y1)), z2 = f32x4.add(f32x4.mul(c1, x2), f32x4.mul(s1, y2)), z3 = f32x4.add(f32x4.mul(c1, x3), f32x4.mul(s1, y3));
-    x0 = f32x4.sub(f32x4.mul(c1, y0), f32x4.mul(s1, x0));
-    x1 = f32x4.sub(f32x4.mul(c1, y1), f32x4.mul(s1, x1));
-    x2 = f32x4.sub(f32x4.mul(c1, y2), f32x4.mul(s1, x2));
-    x3 = f32x4.sub(f32x4.mul(c1, y3), f32x4.mul(s1, x3));
+    let z0 = madd32(c1, x0, f32x4.mul(s1, y0)), z1 = madd32(c1, x1, f32x4.mul(s1, y1)), z2 = madd32(c1, x2, f32x4.mul(s1, y2)), z3 = madd32(c1, x3, f32x4.mul(s1, y3));
+    x0 = nmadd32(s1, x0, f32x4.mul(c1, y0));
+    x1 = nmadd32(s1, x1, f32x4.mul(c1, y1));
+    x2 = nmadd32(s1, x2, f32x4.mul(c1, y2));
+    x3 = nmadd32(s1, x3, f32x4.mul(c1, y3));
     o1 += 32;
     let pr = py; // address of row r (C1's next output row)
     for (let r = a + 1; r < b1; r++) {
       const pn = pr + rowBytes;
       c1 = f32x4.splat(<f32>load<f64>(o1, 16)); s1 = f32x4.splat(<f32>load<f64>(o1, 24)); o1 += 32;
       const y0 = v128.load(pn, 0);
-      const u0 = f32x4.add(f32x4.mul(c1, x0), f32x4.mul(s1, y0));
-      x0 = f32x4.sub(f32x4.mul(c1, y0), f32x4.mul(s1, x0));
+      const u0 = madd32(c1, x0, f32x4.mul(s1, y0));
+      x0 = nmadd32(s1, x0, f32x4.mul(c1, y0));
       const y1 = v128.load(pn, 16);
-      const u1 = f32x4.add(f32x4.mul(c1, x1), f32x4.mul(s1, y1));
-      x1 = f32x4.sub(f32x4.mul(c1, y1), f32x4.mul(s1, x1));
+      const u1 = madd32(c1, x1, f32x4.mul(s1, y1));
+      x1 = nmadd32(s1, x1, f32x4.mul(c1, y1));
       const y2 = v128.load(pn, 32);
-      const u2 = f32x4.add(f32x4.mul(c1, x2), f32x4.mul(s1, y2));
-      x2 = f32x4.sub(f32x4.mul(c1, y2), f32x4.mul(s1, x2));
+      const u2 = madd32(c1, x2, f32x4.mul(s1, y2));
+      x2 = nmadd32(s1, x2, f32x4.mul(c1, y2));
       const y3 = v128.load(pn, 48);
-      const u3 = f32x4.add(f32x4.mul(c1, x3), f32x4.mul(s1, y3));
-      x3 = f32x4.sub(f32x4.mul(c1, y3), f32x4.mul(s1, x3));
+      const u3 = madd32(c1, x3, f32x4.mul(s1, y3));
+      x3 = nmadd32(s1, x3, f32x4.mul(c1, y3));
       if (r <= b2) {
         // C2 rotation (r−1, r): carry z = row r−1, u = row r (final from C1)
         const c2 = f32x4.splat(<f32>load<f64>(o2, 16)), s2 = f32x4.splat(<f32>load<f64>(o2, 24)); o2 += 32;
         const pm = pr - rowBytes;
-        v128.store(pm, f32x4.add(f32x4.mul(c2, z0), f32x4.mul(s2, u0)), 0);
-        z0 = f32x4.sub(f32x4.mul(c2, u0), f32x4.mul(s2, z0));
-        v128.store(pm, f32x4.add(f32x4.mul(c2, z1), f32x4.mul(s2, u1)), 16);
-        z1 = f32x4.sub(f32x4.mul(c2, u1), f32x4.mul(s2, z1));
-        v128.store(pm, f32x4.add(f32x4.mul(c2, z2), f32x4.mul(s2, u2)), 32);
-        z2 = f32x4.sub(f32x4.mul(c2, u2), f32x4.mul(s2, z2));
-        v128.store(pm, f32x4.add(f32x4.mul(c2, z3), f32x4.mul(s2, u3)), 48);
-        z3 = f32x4.sub(f32x4.mul(c2, u3), f32x4.mul(s2, z3));
+        v128.store(pm, madd32(c2, z0, f32x4.mul(s2, u0)), 0);
+        z0 = nmadd32(s2, z0, f32x4.mul(c2, u0));
+        v128.store(pm, madd32(c2, z1, f32x4.mul(s2, u1)), 16);
+        z1 = nmadd32(s2, z1, f32x4.mul(c2, u1));
+        v128.store(pm, madd32(c2, z2, f32x4.mul(s2, u2)), 32);
+        z2 = nmadd32(s2, z2, f32x4.mul(c2, u2));
+        v128.store(pm, madd32(c2, z3, f32x4.mul(s2, u3)), 48);
+        z3 = nmadd32(s2, z3, f32x4.mul(c2, u3));
         if (r == b2) { v128.store(pr, z0, 0); v128.store(pr, z1, 16); v128.store(pr, z2, 32); v128.store(pr, z3, 48); }
       } else { v128.store(pr, u0, 0); v128.store(pr, u1, 16); v128.store(pr, u2, 32); v128.store(pr, u3, 48); }
       pr = pn;
@@ -312,14 +323,14 @@ function sfused(base: usize, ld: i32, c0: i32, w: i32, ops: usize, q0: i32, q1: 
     if (b2 == b1) {
       const c2 = f32x4.splat(<f32>load<f64>(o2, 16)), s2 = f32x4.splat(<f32>load<f64>(o2, 24));
       const pm = pr - rowBytes;
-      v128.store(pm, f32x4.add(f32x4.mul(c2, z0), f32x4.mul(s2, x0)), 0);
-      v128.store(pr, f32x4.sub(f32x4.mul(c2, x0), f32x4.mul(s2, z0)), 0);
-      v128.store(pm, f32x4.add(f32x4.mul(c2, z1), f32x4.mul(s2, x1)), 16);
-      v128.store(pr, f32x4.sub(f32x4.mul(c2, x1), f32x4.mul(s2, z1)), 16);
-      v128.store(pm, f32x4.add(f32x4.mul(c2, z2), f32x4.mul(s2, x2)), 32);
-      v128.store(pr, f32x4.sub(f32x4.mul(c2, x2), f32x4.mul(s2, z2)), 32);
-      v128.store(pm, f32x4.add(f32x4.mul(c2, z3), f32x4.mul(s2, x3)), 48);
-      v128.store(pr, f32x4.sub(f32x4.mul(c2, x3), f32x4.mul(s2, z3)), 48);
+      v128.store(pm, madd32(c2, z0, f32x4.mul(s2, x0)), 0);
+      v128.store(pr, nmadd32(s2, z0, f32x4.mul(c2, x0)), 0);
+      v128.store(pm, madd32(c2, z1, f32x4.mul(s2, x1)), 16);
+      v128.store(pr, nmadd32(s2, z1, f32x4.mul(c2, x1)), 16);
+      v128.store(pm, madd32(c2, z2, f32x4.mul(s2, x2)), 32);
+      v128.store(pr, nmadd32(s2, z2, f32x4.mul(c2, x2)), 32);
+      v128.store(pm, madd32(c2, z3, f32x4.mul(s2, x3)), 48);
+      v128.store(pr, nmadd32(s2, z3, f32x4.mul(c2, x3)), 48);
     } else { v128.store(pr, x0, 0); v128.store(pr, x1, 16); v128.store(pr, x2, 32); v128.store(pr, x3, 48); }
   }
   if (g < w) for (let q = q0; q < q2; q++) ssingle(base, ld, c0 + g, w - g, ops, q);
@@ -387,29 +398,29 @@ function dfchain(base: usize, ld: i32, c0: i32, w: i32, ops: usize, q0: i32, q1:
       const pv = f64x2.splat(load<f64>(o, 16)), qv = f64x2.splat(load<f64>(o, 24));
       const py = p + rowBytes;
       const y0 = v128.load(py, 0);
-      v128.store(p, f64x2.add(x0, f64x2.mul(pv, y0)), 0);
-      x0 = f64x2.sub(y0, f64x2.mul(qv, x0));
+      v128.store(p, madd64(pv, y0, x0), 0);
+      x0 = nmadd64(qv, x0, y0);
       const y1 = v128.load(py, 16);
-      v128.store(p, f64x2.add(x1, f64x2.mul(pv, y1)), 16);
-      x1 = f64x2.sub(y1, f64x2.mul(qv, x1));
+      v128.store(p, madd64(pv, y1, x1), 16);
+      x1 = nmadd64(qv, x1, y1);
       const y2 = v128.load(py, 32);
-      v128.store(p, f64x2.add(x2, f64x2.mul(pv, y2)), 32);
-      x2 = f64x2.sub(y2, f64x2.mul(qv, x2));
+      v128.store(p, madd64(pv, y2, x2), 32);
+      x2 = nmadd64(qv, x2, y2);
       const y3 = v128.load(py, 48);
-      v128.store(p, f64x2.add(x3, f64x2.mul(pv, y3)), 48);
-      x3 = f64x2.sub(y3, f64x2.mul(qv, x3));
+      v128.store(p, madd64(pv, y3, x3), 48);
+      x3 = nmadd64(qv, x3, y3);
       const y4 = v128.load(py, 64);
-      v128.store(p, f64x2.add(x4, f64x2.mul(pv, y4)), 64);
-      x4 = f64x2.sub(y4, f64x2.mul(qv, x4));
+      v128.store(p, madd64(pv, y4, x4), 64);
+      x4 = nmadd64(qv, x4, y4);
       const y5 = v128.load(py, 80);
-      v128.store(p, f64x2.add(x5, f64x2.mul(pv, y5)), 80);
-      x5 = f64x2.sub(y5, f64x2.mul(qv, x5));
+      v128.store(p, madd64(pv, y5, x5), 80);
+      x5 = nmadd64(qv, x5, y5);
       const y6 = v128.load(py, 96);
-      v128.store(p, f64x2.add(x6, f64x2.mul(pv, y6)), 96);
-      x6 = f64x2.sub(y6, f64x2.mul(qv, x6));
+      v128.store(p, madd64(pv, y6, x6), 96);
+      x6 = nmadd64(qv, x6, y6);
       const y7 = v128.load(py, 112);
-      v128.store(p, f64x2.add(x7, f64x2.mul(pv, y7)), 112);
-      x7 = f64x2.sub(y7, f64x2.mul(qv, x7));
+      v128.store(p, madd64(pv, y7, x7), 112);
+      x7 = nmadd64(qv, x7, y7);
       p = py;
     }
     v128.store(p, x0, 0); v128.store(p, x1, 16); v128.store(p, x2, 32); v128.store(p, x3, 48); v128.store(p, x4, 64); v128.store(p, x5, 80); v128.store(p, x6, 96); v128.store(p, x7, 112);
@@ -465,29 +476,29 @@ function sfchain(base: usize, ld: i32, c0: i32, w: i32, ops: usize, q0: i32, q1:
       const pv = f32x4.splat(<f32>load<f64>(o, 16)), qv = f32x4.splat(<f32>load<f64>(o, 24));
       const py = p + rowBytes;
       const y0 = v128.load(py, 0);
-      v128.store(p, f32x4.add(x0, f32x4.mul(pv, y0)), 0);
-      x0 = f32x4.sub(y0, f32x4.mul(qv, x0));
+      v128.store(p, madd32(pv, y0, x0), 0);
+      x0 = nmadd32(qv, x0, y0);
       const y1 = v128.load(py, 16);
-      v128.store(p, f32x4.add(x1, f32x4.mul(pv, y1)), 16);
-      x1 = f32x4.sub(y1, f32x4.mul(qv, x1));
+      v128.store(p, madd32(pv, y1, x1), 16);
+      x1 = nmadd32(qv, x1, y1);
       const y2 = v128.load(py, 32);
-      v128.store(p, f32x4.add(x2, f32x4.mul(pv, y2)), 32);
-      x2 = f32x4.sub(y2, f32x4.mul(qv, x2));
+      v128.store(p, madd32(pv, y2, x2), 32);
+      x2 = nmadd32(qv, x2, y2);
       const y3 = v128.load(py, 48);
-      v128.store(p, f32x4.add(x3, f32x4.mul(pv, y3)), 48);
-      x3 = f32x4.sub(y3, f32x4.mul(qv, x3));
+      v128.store(p, madd32(pv, y3, x3), 48);
+      x3 = nmadd32(qv, x3, y3);
       const y4 = v128.load(py, 64);
-      v128.store(p, f32x4.add(x4, f32x4.mul(pv, y4)), 64);
-      x4 = f32x4.sub(y4, f32x4.mul(qv, x4));
+      v128.store(p, madd32(pv, y4, x4), 64);
+      x4 = nmadd32(qv, x4, y4);
       const y5 = v128.load(py, 80);
-      v128.store(p, f32x4.add(x5, f32x4.mul(pv, y5)), 80);
-      x5 = f32x4.sub(y5, f32x4.mul(qv, x5));
+      v128.store(p, madd32(pv, y5, x5), 80);
+      x5 = nmadd32(qv, x5, y5);
       const y6 = v128.load(py, 96);
-      v128.store(p, f32x4.add(x6, f32x4.mul(pv, y6)), 96);
-      x6 = f32x4.sub(y6, f32x4.mul(qv, x6));
+      v128.store(p, madd32(pv, y6, x6), 96);
+      x6 = nmadd32(qv, x6, y6);
       const y7 = v128.load(py, 112);
-      v128.store(p, f32x4.add(x7, f32x4.mul(pv, y7)), 112);
-      x7 = f32x4.sub(y7, f32x4.mul(qv, x7));
+      v128.store(p, madd32(pv, y7, x7), 112);
+      x7 = nmadd32(qv, x7, y7);
       p = py;
     }
     v128.store(p, x0, 0); v128.store(p, x1, 16); v128.store(p, x2, 32); v128.store(p, x3, 48); v128.store(p, x4, 64); v128.store(p, x5, 80); v128.store(p, x6, 96); v128.store(p, x7, 112);

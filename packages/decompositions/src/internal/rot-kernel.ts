@@ -3,7 +3,7 @@
  * bidiagonal QR iteration: its O(n³) part is applying rotations to rows of Uᵀ and Vᵀ. Falls back to
  * plain TypeScript (the caller checks `rotKernels()`) where WebAssembly SIMD is unavailable.
  */
-import { ROT_WASM_BASE64 } from './generated/rot-wasm.js';
+import { ROT_WASM_BASE64, ROT_WASM_RELAXED_BASE64 } from './generated/rot-wasm.js';
 import type { FA } from './util.js';
 
 interface Kernels {
@@ -22,16 +22,30 @@ function decode(b64: string): Uint8Array {
   return out;
 }
 
-export function rotKernels(): Kernels | null {
-  if (cached !== undefined) return cached;
+function instantiate(b64: string): Kernels | null {
   try {
+    const bytes = decode(b64);
+    if (!WebAssembly.validate(bytes as BufferSource)) return null;
     const memory = new WebAssembly.Memory({ initial: 2 });
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(decode(ROT_WASM_BASE64) as BufferSource), { env: { memory } });
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { env: { memory } });
     const ex = inst.exports as any;
-    cached = { memory, drotBatch: ex.drotBatch, srotBatch: ex.srotBatch, dfastBatch: ex.dfastBatch, sfastBatch: ex.sfastBatch };
+    return { memory, drotBatch: ex.drotBatch, srotBatch: ex.srotBatch, dfastBatch: ex.dfastBatch, sfastBatch: ex.sfastBatch };
   } catch {
-    cached = null;
+    return null;
   }
+}
+
+let relaxedTried = false;
+/**
+ * The rotation kernels: the relaxed-SIMD build (fused multiply-adds) where the engine accepts it —
+ * in Node 20 once a WASM backend has switched the V8 flag on, so it is re-checked until it loads —
+ * else the SIMD build; null without WebAssembly SIMD.
+ */
+export function rotKernels(): Kernels | null {
+  if (cached && relaxedTried) return cached;
+  const r = instantiate(ROT_WASM_RELAXED_BASE64);
+  if (r) { relaxedTried = true; cached = r; return r; }
+  if (cached === undefined) cached = instantiate(ROT_WASM_BASE64);
   return cached;
 }
 
