@@ -92,3 +92,12 @@ describe('gptq on the WASM backend', () => {
     for (let i = 0; i < n * n; i++) if (G[i] !== G0[i]) throw new Error(`gptq modified the Gram at ${i}`);
   });
 });
+
+describe('gptq never returns silently wrong results', () => {
+  it('a Gram whose doubled Hessian overflows escalates and then throws NotPositiveDefiniteError', () => {
+    const n = 6, G = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) G[i * n + i] = i === 2 ? 1e308 : 1;
+    const W = randn([3, n], { seed: 4 }) as Tensor<'f32'>;
+    expect(() => gptq(W, G, { bits: 4 })).toThrow(NotPositiveDefiniteError);
+  });
+});

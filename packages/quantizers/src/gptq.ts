@@ -140,11 +140,17 @@ export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqO
       // pivots of H + λI are ≥ λ, so one lost in rounding means λ is too small
       const tol = n * 2.220446049250313e-16 * maxDiag;
       for (let j = 0; pivot < 0 && j < n; j++) { const d = R[j * n + j]! ** 2; if (!(d > tol)) { pivot = j; value = d; } }
-      if (pivot < 0) break;
+      if (pivot < 0) {
+        lowerInverseInPlace(R, n, be);
+        // an inverse that overflowed is as unusable as a failed pivot: escalate the damping too
+        let bad = -1;
+        for (let i = 0; i < n * n; i++) if (!Number.isFinite(R[i]!)) { bad = i; break; }
+        if (bad < 0) break;
+        pivot = Math.floor(bad / n); value = R[bad]!;
+      }
       if (escalations >= maxEsc) throw new NotPositiveDefiniteError(fn, n - 1 - pivot, value);
       escalations++; percdamp *= 10;
     }
-    lowerInverseInPlace(R, n, be);
     R.reverse();
     const U = R;
     const factorMs = performance.now() - tFactor;
