@@ -177,6 +177,80 @@ function dfused(base: usize, ld: i32, c0: i32, w: i32, ops: usize, q0: i32, q1: 
   if (g < w) for (let q = q0; q < q2; q++) dsingle(base, ld, c0 + g, w - g, ops, q);
 }
 
+/**
+ * dfused for scaled (fast) rotations. Two chains fused as a wavefront: C1 = ops [q0, q1) on rows a..b1, C2 = ops [q1, q2) on rows a..b2
+ * (same first row, b2 ≤ b1). C2's rotation (r−1, r) runs as soon as C1 has finished row r, so
+ * every row is loaded and stored once for both sweeps (half the cache traffic of two chains).
+ */
+function dffused(base: usize, ld: i32, c0: i32, w: i32, ops: usize, q0: i32, q1: i32, q2: i32): void {
+  const a = opA(ops, q0);
+  const b1 = a + (q1 - q0), b2 = a + (q2 - q1);
+  const rowBytes = <usize>ld << 3;
+  const start = base + ((<usize>a * <usize>ld + <usize>c0) << 3);
+  let g: i32 = 0;
+  for (; g + 8 <= w; g += 8) {
+    const p0 = start + (<usize>g << 3);
+    let o1 = ops + (<usize>q0 << 5), o2 = ops + (<usize>q1 << 5);
+    // C1 rotation (a, a+1): its row-a output is C2's first carry
+    let x0 = v128.load(p0, 0), x1 = v128.load(p0, 16), x2 = v128.load(p0, 32), x3 = v128.load(p0, 48);
+    let py = p0 + rowBytes;
+    let c1 = f64x2.splat(load<f64>(o1, 16)), s1 = f64x2.splat(load<f64>(o1, 24));
+    const y0 = v128.load(py, 0); const y1 = v128.load(py, 16); const y2 = v128.load(py, 32); const y3 = v128.load(py, 48);
+    let z0 = madd64(c1, y0, x0), z1 = madd64(c1, y1, x1), z2 = madd64(c1, y2, x2), z3 = madd64(c1, y3, x3);
+    x0 = nmadd64(s1, x0, y0);
+    x1 = nmadd64(s1, x1, y1);
+    x2 = nmadd64(s1, x2, y2);
+    x3 = nmadd64(s1, x3, y3);
+    o1 += 32;
+    let pr = py; // address of row r (C1's next output row)
+    for (let r = a + 1; r < b1; r++) {
+      const pn = pr + rowBytes;
+      c1 = f64x2.splat(load<f64>(o1, 16)); s1 = f64x2.splat(load<f64>(o1, 24)); o1 += 32;
+      const y0 = v128.load(pn, 0);
+      const u0 = madd64(c1, y0, x0);
+      x0 = nmadd64(s1, x0, y0);
+      const y1 = v128.load(pn, 16);
+      const u1 = madd64(c1, y1, x1);
+      x1 = nmadd64(s1, x1, y1);
+      const y2 = v128.load(pn, 32);
+      const u2 = madd64(c1, y2, x2);
+      x2 = nmadd64(s1, x2, y2);
+      const y3 = v128.load(pn, 48);
+      const u3 = madd64(c1, y3, x3);
+      x3 = nmadd64(s1, x3, y3);
+      if (r <= b2) {
+        // C2 rotation (r−1, r): carry z = row r−1, u = row r (final from C1)
+        const c2 = f64x2.splat(load<f64>(o2, 16)), s2 = f64x2.splat(load<f64>(o2, 24)); o2 += 32;
+        const pm = pr - rowBytes;
+        v128.store(pm, madd64(c2, u0, z0), 0);
+        z0 = nmadd64(s2, z0, u0);
+        v128.store(pm, madd64(c2, u1, z1), 16);
+        z1 = nmadd64(s2, z1, u1);
+        v128.store(pm, madd64(c2, u2, z2), 32);
+        z2 = nmadd64(s2, z2, u2);
+        v128.store(pm, madd64(c2, u3, z3), 48);
+        z3 = nmadd64(s2, z3, u3);
+        if (r == b2) { v128.store(pr, z0, 0); v128.store(pr, z1, 16); v128.store(pr, z2, 32); v128.store(pr, z3, 48); }
+      } else { v128.store(pr, u0, 0); v128.store(pr, u1, 16); v128.store(pr, u2, 32); v128.store(pr, u3, 48); }
+      pr = pn;
+    }
+    // pr = row b1; x = C1's final row b1
+    if (b2 == b1) {
+      const c2 = f64x2.splat(load<f64>(o2, 16)), s2 = f64x2.splat(load<f64>(o2, 24));
+      const pm = pr - rowBytes;
+      v128.store(pm, madd64(c2, x0, z0), 0);
+      v128.store(pr, nmadd64(s2, z0, x0), 0);
+      v128.store(pm, madd64(c2, x1, z1), 16);
+      v128.store(pr, nmadd64(s2, z1, x1), 16);
+      v128.store(pm, madd64(c2, x2, z2), 32);
+      v128.store(pr, nmadd64(s2, z2, x2), 32);
+      v128.store(pm, madd64(c2, x3, z3), 48);
+      v128.store(pr, nmadd64(s2, z3, x3), 48);
+    } else { v128.store(pr, x0, 0); v128.store(pr, x1, 16); v128.store(pr, x2, 32); v128.store(pr, x3, 48); }
+  }
+  if (g < w) for (let q = q0; q < q2; q++) dfsingle(base, ld, c0 + g, w - g, ops, q);
+}
+
 export function drotBatch(base: usize, ld: i32, ncols: i32, ops: usize, count: i32): void {
   for (let c0: i32 = 0; c0 < ncols; c0 += DCHUNK) {
     const w: i32 = min(ncols, c0 + DCHUNK) - c0;
@@ -434,7 +508,13 @@ export function dfastBatch(base: usize, ld: i32, ncols: i32, ops: usize, count: 
     let q: i32 = 0;
     while (q < count) {
       const e = chainEnd(ops, q, count);
-      if (e - q >= 2) dfchain(base, ld, c0, w, ops, q, e);
+      if (e - q >= 2) {
+        if (e < count && opA(ops, e) == opA(ops, q)) {
+          const e2 = chainEnd(ops, e, count);
+          if (e2 - e >= 2 && e2 - e <= e - q) { dffused(base, ld, c0, w, ops, q, e, e2); q = e2; continue; }
+        }
+        dfchain(base, ld, c0, w, ops, q, e);
+      }
       else dfsingle(base, ld, c0, w, ops, q);
       q = e;
     }
