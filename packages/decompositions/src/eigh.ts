@@ -16,6 +16,12 @@ export interface EighResult {
   vectors: Tensor;
 }
 
+/** √(a² + b²): the plain formula inside a safe range (Math.hypot is several times slower), hypot outside. */
+function pyth(a: number, b: number): number {
+  const t = a * a + b * b;
+  return t > 1e-290 && t < 1e290 ? Math.sqrt(t) : Math.hypot(a, b);
+}
+
 /** Max QL iterations per eigenvalue before NoConvergenceError. */
 const MAX_ITER = 60;
 /** Panel width of the blocked tridiagonal reduction. */
@@ -120,7 +126,7 @@ export function tql2(fn: string, d: Float64Array, e: Float64Array, n: number, Zt
         for (let i = m - 1; i >= l; i--) {
           c3 = c2; c2 = c; s2 = s;
           g = c * e[i]!; h = c * p;
-          r = Math.hypot(p, e[i]!);
+          r = pyth(p, e[i]!);
           e[i + 1] = s * r; s = e[i]! / r; c = p / r;
           p = c * d[i]! - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]!);

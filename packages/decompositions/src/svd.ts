@@ -17,6 +17,12 @@ export interface SvdResult { u?: Tensor; s: Tensor; vt?: Tensor }
 
 const MAX_ITER = 75;
 
+/** √(a² + b²): the plain formula inside a safe range (Math.hypot is several times slower), hypot outside. */
+function pyth(a: number, b: number): number {
+  const t = a * a + b * b;
+  return t > 1e-290 && t < 1e290 ? Math.sqrt(t) : Math.hypot(a, b);
+}
+
 /**
  * Golub–Kahan bidiagonalisation of a square n×n row-major B (in place): B = Q_L · bidiag(d, e) · Q_Rᵀ.
  * Left reflector j starts at row j (rows of VL), right reflector j at column j+1 (rows of VR).
@@ -148,7 +154,7 @@ export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, U
         let f = e[p - 2]!;
         e[p - 2] = 0;
         for (let j = p - 2; j >= k; j--) {
-          let t = Math.hypot(s[j]!, f);
+          let t = pyth(s[j]!, f);
           const cs = s[j]! / t, sn = f / t;
           s[j] = t;
           if (j !== k) { f = -sn * e[j - 1]!; e[j - 1] = cs * e[j - 1]!; }
@@ -160,7 +166,7 @@ export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, U
         let f = e[k - 1]!;
         e[k - 1] = 0;
         for (let j = k; j < p; j++) {
-          const t = Math.hypot(s[j]!, f);
+          const t = pyth(s[j]!, f);
           const cs = s[j]! / t, sn = f / t;
           s[j] = t;
           f = -sn * e[j]!;
@@ -189,7 +195,7 @@ export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, U
         let f = (sk + sp) * (sk - sp) + shift;
         let g = sk * ek;
         for (let j = k; j < p - 1; j++) {
-          let t = Math.hypot(f, g);
+          let t = pyth(f, g);
           let cs = f / t, sn = g / t;
           if (j !== k) e[j - 1] = t;
           f = cs * s[j]! + sn * e[j]!;
@@ -197,7 +203,7 @@ export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, U
           g = sn * s[j + 1]!;
           s[j + 1] = cs * s[j + 1]!;
           rotV?.(j, j + 1, cs, sn);
-          t = Math.hypot(f, g);
+          t = pyth(f, g);
           cs = f / t; sn = g / t;
           s[j] = t;
           f = cs * e[j]! + sn * s[j + 1]!;
