@@ -4,7 +4,7 @@
  */
 import { ArgumentError, NoConvergenceError, type Backend, type Tensor } from '@llmpress/tensor';
 import { alloc, checkMatrix, checkPositiveInt, copyOf, gemm, gemv, house, withCtx, rot, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
-import { formQt } from './internal/householder.js';
+import { applyQLeft, formQt } from './internal/householder.js';
 import { RotationBatch, rotKernels } from './internal/rot-kernel.js';
 import { extractR, geqrf } from './qr.js';
 
@@ -267,17 +267,17 @@ export function svdTall(ctx: Ctx, A: FA, m: number, n: number, mode: 'thin' | 'f
   Ut = permuteRows(Ut, perm, n);
   Vt = permuteRows(Vt, perm, n);
   if (!qf) return { s, u: transposeOf(Ut, n, n), ucols: n, vt: Vt };
-  if (mode === 'thin') {
-    const Qt = formQt(ctx, qf.V, qf.tau, n, m, n, 0); // n × m
-    const U = alloc(ctx.dtype, m * n);
-    gemm(ctx, true, true, m, n, n, 1, Qt, 0, m, Ut, 0, n, 0, U, 0, n);
-    return { s, u: U, ucols: n, vt: Vt };
-  }
-  const Qt = formQt(ctx, qf.V, qf.tau, n, m, m, 0); // m × m
-  const U = alloc(ctx.dtype, m * m);
-  gemm(ctx, true, true, m, n, n, 1, Qt, 0, m, Ut, 0, n, 0, U, 0, m);
-  for (let i = 0; i < m; i++) for (let j = n; j < m; j++) U[i * m + j] = Qt[j * m + i]!;
-  return { s, u: U, ucols: m, vt: Vt };
+  // U = Q · [U_R 0; 0 I] with the QR reflectors applied directly (LAPACK dormqr): about 4mn² − 2n³
+  // flops for the thin U, against 4mn² − 4n³/3 to form Q plus 2mn² to multiply
+  const cols = mode === 'thin' ? n : m;
+  const X = ctx.work(m * cols);
+  for (let i = 0; i < n; i++) { const o = i * cols; for (let j = 0; j < n; j++) X[o + j] = Ut[j * n + i]!; }
+  for (let j = n; j < cols; j++) X[j * cols + j] = 1;
+  applyQLeft(ctx, qf.V, qf.tau, n, m, 0, X, cols);
+  const U = alloc(ctx.dtype, m * cols);
+  U.set(X);
+  ctx.free(X);
+  return { s, u: U, ucols: cols, vt: Vt };
 }
 
 /** Any-shape raw SVD (wide matrices go through the transpose). u: m × ucols, vt: vrows × n. */
