@@ -60,7 +60,7 @@ export function sytrd(ctx: Ctx, A0: FA, n: number, wantV: boolean): { d: Float64
       tau[i] = t;
       const vo = i * n;
       V[vo + s] = 1;
-      for (let r = s + 1; r < n; r++) V[vo + r] = A[io + r]!;
+      V.set(A.subarray(io + s + 1, io + n), vo + s + 1);
       if (t === 0) continue;
       // y = A22 v with A22 the block-start trailing matrix (both triangles stored)
       gemv(ctx, false, len, len, 1, A, s * n + s, n, V, vo + s, 0, y, s);

@@ -12,6 +12,9 @@ export interface QrOptions {
 }
 export interface QrResult { q?: Tensor; r: Tensor; perm?: Int32Array }
 
+/** Inner (sub-panel) block size of the two-level blocked QR. */
+const IB = 16;
+
 /** Factored form: At = Aᵀ (n × m) holding R in its "lower" part, reflectors V (k × m), taus. */
 export interface QrFactors { At: FA; V: FA; tau: Float64Array; k: number; perm?: Int32Array }
 
@@ -28,19 +31,30 @@ export function geqrf(ctx: Ctx, At0: FA, m: number, n: number): QrFactors {
   const wcol = alloc(ctx.dtype, NB);
   for (let j0 = 0; j0 < k; j0 += NB) {
     const j1 = Math.min(k, j0 + NB), nb = j1 - j0;
-    for (let j = j0; j < j1; j++) {
-      const off = j * m + j, len = m - j;
-      const t = house(At, off, len);
-      tau[j] = t;
-      // explicit reflector row
-      const vo = j * m;
-      V[vo + j] = 1;
-      for (let i = j + 1; i < m; i++) V[vo + i] = At[j * m + i]!;
-      if (t !== 0 && j + 1 < j1) {
-        // apply to the remaining columns of this panel (rows of At): w = P v, P -= tau w vᵀ
-        const rows = j1 - j - 1;
-        gemv(ctx, false, rows, len, 1, At, (j + 1) * m + j, m, V, vo + j, 0, wcol, 0);
-        gemm(ctx, false, false, rows, len, 1, -t, wcol, 0, 1, V, vo + j, len, 1, At, (j + 1) * m + j, m);
+    // two-level panel: sub-panels of IB columns unblocked (Level 2), each applied to the rest of the
+    // panel as a block reflector (GEMMs), so only IB-wide work runs at Level-2 speed
+    for (let i0 = j0; i0 < j1; i0 += IB) {
+      const i1 = Math.min(j1, i0 + IB);
+      for (let j = i0; j < i1; j++) {
+        const off = j * m + j, len = m - j;
+        const t = house(At, off, len);
+        tau[j] = t;
+        // explicit reflector row
+        const vo = j * m;
+        V[vo + j] = 1;
+        V.set(At.subarray(j * m + j + 1, j * m + m), vo + j + 1);
+        if (t !== 0 && j + 1 < i1) {
+          // apply to the remaining columns of this sub-panel (rows of At): w = P v, P -= tau w vᵀ
+          const rows = i1 - j - 1;
+          gemv(ctx, false, rows, len, 1, At, (j + 1) * m + j, m, V, vo + j, 0, wcol, 0);
+          gemm(ctx, false, false, rows, len, 1, -t, wcol, 0, 1, V, vo + j, len, 1, At, (j + 1) * m + j, m);
+        }
+      }
+      if (i1 < j1) {
+        const len = m - i0;
+        const T = larft(ctx, V, i0 * m + i0, m, i1 - i0, len, tau, i0);
+        applyBlockRight(ctx, At, i1 * m + i0, m, j1 - i1, len, V, i0 * m + i0, m, i1 - i0, T, false);
+        ctx.free(T);
       }
     }
     if (j1 < n) {

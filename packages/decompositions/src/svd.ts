@@ -59,7 +59,7 @@ export function gebrd(ctx: Ctx, B0: FA, n: number, wantVectors: boolean) {
       col[0] = 1;
       tauL[g] = tq;
       const uo = g * n;
-      for (let r = 0; r < len; r++) VL[uo + g + r] = col[r]!;
+      VL.set(col.subarray(0, len), uo + g);
       const nc = n - g - 1;
       if (nc <= 0) continue;
       // 3. y_i = τq Âᵀ u over columns g+1..  (= A0ᵀu − Y(Uᵀu) − V(Xᵀu))
@@ -75,7 +75,7 @@ export function gebrd(ctx: Ctx, B0: FA, n: number, wantVectors: boolean) {
         for (let c = 0; c < nc; c++) Yt[yo + c] = Yt[yo + c]! * tq;
       }
       // row g of Â after the left reflector: A0[g, g+1:] − Σ_{j≤i} u_j[g] y_j − Σ_{j<i} x_j[g] v_j
-      for (let c = 0; c < nc; c++) rowv[c] = A[g * n + g + 1 + c]!;
+      rowv.set(A.subarray(g * n + g + 1, g * n + g + 1 + nc), 0);
       for (let j = 0; j <= i; j++) ug[j] = VL[(k0 + j) * n + g]!;
       gemv(ctx, true, i + 1, nc, -1, Yt, g + 1, n, ug, 0, 1, rowv, 0);
       if (i > 0) {
@@ -89,7 +89,7 @@ export function gebrd(ctx: Ctx, B0: FA, n: number, wantVectors: boolean) {
       rowv[0] = 1;
       tauR[g] = tp;
       const vo = g * n + g + 1;
-      for (let c = 0; c < nc; c++) VR[vo + c] = rowv[c]!;
+      VR.set(rowv.subarray(0, nc), vo);
       if (tp === 0) continue;
       // 5. x_i = τp Â v over rows g+1..  (= A0 v − U(Yᵀv) − X(Vᵀv))
       const xo = i * n + g + 1;
