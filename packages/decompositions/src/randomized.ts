@@ -1,6 +1,6 @@
 /** Randomized SVD (Halko, Martinsson, Tropp 2011, Alg. 4.4 with QR re-orthonormalised power iterations). */
 import { ArgumentError, Rng, type Backend, type Tensor } from '@llmpress/tensor';
-import { alloc, checkMatrix, checkPositiveInt, copyOf, gemm, withCtx, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
+import { alloc, checkMatrix, checkPositiveInt, gemm, withCtx, tensorOf, type Ctx, type FA } from './internal/util.js';
 import { formQt } from './internal/householder.js';
 import { geqrf } from './qr.js';
 import { svdRaw } from './svd.js';
@@ -15,11 +15,15 @@ export interface RandomizedSvdOptions {
   backend?: Backend;
 }
 
-/** Orthonormal basis of the columns of Y (rows × l, row-major) → Q (rows × l) by Householder QR. */
-function orth(ctx: Ctx, Y: FA, rows: number, l: number): FA {
-  const f = geqrf(ctx, transposeOf(Y, rows, l), rows, l);
+/**
+ * Orthonormal basis of the columns of Y, given and returned transposed: Yt (l × rows, row j = column
+ * j of Y) → Qt (l × rows) by Householder QR (geqrf works on the transposed layout, so no copies).
+ */
+function orthT(ctx: Ctx, Yt: FA, rows: number, l: number): FA {
+  const f = geqrf(ctx, Yt, rows, l);
   const Qt = formQt(ctx, f.V, f.tau, f.k, rows, l, 0);
-  return transposeOf(Qt, l, rows);
+  ctx.free(f.At); ctx.free(f.V);
+  return Qt;
 }
 
 /** Approximate top-k SVD: u m×k, s k, vt k×n. Cost O(mn(k+p)(2q+2)) in GEMMs. */
@@ -42,22 +46,26 @@ export function randomizedSvd(a: Tensor, k: number, options: RandomizedSvdOption
     const rng = new Rng(seed);
     const Om = ctx.work(n * l);
     for (let i = 0; i < Om.length; i++) Om[i] = rng.normal();
-    const Y = ctx.work(m * l);
-    gemm(ctx, false, false, m, l, n, 1, A, 0, n, Om, 0, l, 0, Y, 0, l);
-    let Q = orth(ctx, Y, m, l);
-    const Z = ctx.work(n * l);
+    // the sample bases are kept transposed (l × m, l × n): Yᵀ = Ωᵀ Aᵀ, Zᵀ = Qᵀ A, Yᵀ = Q_zᵀ Aᵀ, so the
+    // QR factorisations (on the transposed layout) need no transposes
+    const Yt = ctx.work(l * m);
+    gemm(ctx, true, true, l, m, n, 1, Om, 0, l, A, 0, n, 0, Yt, 0, m);
+    ctx.free(Om);
+    let Qt = orthT(ctx, Yt, m, l);
+    const Zt = ctx.work(l * n);
     for (let it = 0; it < q; it++) {
-      gemm(ctx, true, false, n, l, m, 1, A, 0, n, Q, 0, l, 0, Z, 0, l);      // Z = Aᵀ Q
-      const Qz = orth(ctx, Z, n, l);
-      gemm(ctx, false, false, m, l, n, 1, A, 0, n, Qz, 0, l, 0, Y, 0, l);    // Y = A Qz
-      Q = orth(ctx, Y, m, l);
+      gemm(ctx, false, false, l, n, m, 1, Qt, 0, m, A, 0, n, 0, Zt, 0, n);   // Zᵀ = Qᵀ A
+      const Qzt = orthT(ctx, Zt, n, l);
+      gemm(ctx, false, true, l, m, n, 1, Qzt, 0, n, A, 0, n, 0, Yt, 0, m);   // Yᵀ = Q_zᵀ Aᵀ
+      ctx.free(Qzt); ctx.free(Qt);
+      Qt = orthT(ctx, Yt, m, l);
     }
     // B = Qᵀ A (l × n), SVD of the small B
     const B = ctx.work(l * n);
-    gemm(ctx, true, false, l, n, m, 1, Q, 0, l, A, 0, n, 0, B, 0, n);
+    gemm(ctx, false, false, l, n, m, 1, Qt, 0, m, A, 0, n, 0, B, 0, n);
     const r = svdRaw(ctx, B, l, n, 'thin'); // u: l × l, vt: l × n
     const U = alloc(ctx.dtype, m * k);
-    gemm(ctx, false, false, m, k, l, 1, Q, 0, l, r.u!, 0, r.ucols, 0, U, 0, k);
+    gemm(ctx, true, false, m, k, l, 1, Qt, 0, m, r.u!, 0, r.ucols, 0, U, 0, k);
     const s = alloc(ctx.dtype, k);
     for (let i = 0; i < k; i++) s[i] = r.s[i]!;
     return { u: tensorOf(ctx.dtype, U, [m, k]), s: tensorOf(ctx.dtype, s, [k]), vt: tensorOf(ctx.dtype, r.vt!.slice(0, k * n) as FA, [k, n]) };
