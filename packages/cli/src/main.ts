@@ -32,6 +32,7 @@ usage:
            [--calib <text file>] [--tokenizer <file>] [--eval]
            methods: ${METHODS.join(', ')}
            --stream: block by block from a Hugging Face folder (svd-llm, svd, gptq, rtn), resumable, prints peak RSS
+           --factor-dtype f32|f16|bf16: low-rank factor storage with --stream (default: the input's dtype)
   llmpress synth <llama-3.2-1b|llama-2-7b|tiny> --out <folder> [--layers N] [--dtype bf16|f16]
   llmpress eval <model> [--text <file>] [--reference <model>] [--windows 64] [--tokenizer <file>]
   llmpress kv-eval <model> [--keys svdq|kivi] [--bits 2] [--center] [--windows 4] [--window 32]
@@ -71,7 +72,7 @@ function defaultText(): string { return join(dataDir(), 'tinystories', 'tinystor
 async function cmdCompress(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
     method: { type: 'string' }, out: { type: 'string' }, ratio: { type: 'string' }, bits: { type: 'string' },
-    'group-size': { type: 'string' }, budget: { type: 'string' }, calib: { type: 'string' }, tokenizer: { type: 'string' },
+    'group-size': { type: 'string' }, 'factor-dtype': { type: 'string' }, budget: { type: 'string' }, calib: { type: 'string' }, tokenizer: { type: 'string' },
     eval: { type: 'boolean' }, force: { type: 'boolean' }, stream: { type: 'boolean' }, tokens: { type: 'string' },
   } });
   const [input] = positionals;
@@ -129,6 +130,7 @@ async function streamCompress(input: string, outPath: string, values: Record<str
   const r = await compressCheckpointStreaming(input, outPath, {
     method: method as any, ratio: num('ratio', values.ratio as string | undefined), bits: num('bits', values.bits as string | undefined),
     groupSize: num('group-size', values['group-size'] as string | undefined), calibration, overwrite: Boolean(values.force),
+    factorDtype: values['factor-dtype'] as any,
     onBlock: (b) => bar.tick(`block ${b}`, b + 1),
   });
   bar.done();

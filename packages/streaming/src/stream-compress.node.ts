@@ -13,12 +13,12 @@
 import { existsSync, mkdirSync, openSync, closeSync, writeSync, readFileSync, writeFileSync, renameSync, rmSync, statSync, ftruncateSync, fsyncSync, realpathSync, readSync, fstatSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve, dirname, basename } from 'node:path';
-import { ArgumentError, DenseLinear, Tensor, type Backend, type LinearLayer, type SerializedLayer } from '@llmpress/tensor';
+import { ArgumentError, DenseLinear, Tensor, encodeHalf, decodeHalf, type Backend, type LinearLayer, type SerializedLayer } from '@llmpress/tensor';
 import {
   LlamaModel, SafetensorsFile, hfConfigToLlama, accumulateGram, Fp32KVCache, LINEAR_ROLES, FormatError,
   type LlamaConfig, type LinearRole, type SafetensorsEntry,
 } from '@llmpress/models';
-import { svdLlm, svdLlmFactorFromInputs, svdLowRank, whiten, type WhitenResult } from '@llmpress/decompositions';
+import { svdLlm, svdLlmFactorFromInputs, svdLowRank, whiten, LowRankLinear, type WhitenResult } from '@llmpress/decompositions';
 import { gptqQuantize, rtnQuantize } from '@llmpress/quantizers';
 import { getReferenceBackend } from '@llmpress/tensor';
 import { fileSource } from './file-source.node.js';
@@ -43,6 +43,12 @@ export interface StreamCompressOptions {
   write?(fd: number, bytes: Uint8Array, position: number): number;
   /** Replace an existing output file (never the input). Default false. */
   overwrite?: boolean;
+  /**
+   * Storage dtype of low-rank factors (SVD-LLM, SVD). Default: the input's weight dtype when it is
+   * F16/BF16 (factors stored at the precision the weights came in, so 20% fewer parameters really is
+   * a smaller file), else f32. The calibration is propagated through the rounded factors.
+   */
+  factorDtype?: 'f32' | 'f16' | 'bf16';
 }
 
 export interface StreamCompressResult { output: string; blocks: number; resumedFrom: number; seconds: number; peakRss: number; bytes: number; inputBytes: number }
@@ -118,11 +124,15 @@ export async function compressCheckpointStreaming(input: string, output: string,
     const emb = need(embName);
     if (emb.shape[0] !== config.vocabSize || emb.shape[1] !== config.dim) throw new FormatError(fn, st, { tensor: embName, field: 'shape' }, `is [${emb.shape}], expected [${config.vocabSize}, ${config.dim}]`);
 
+    const inDtype = config.nLayers > 0 ? need('model.layers.0.self_attn.q_proj.weight').dtype : 'F32';
+    const factorDtype = options.factorDtype ?? (inDtype === 'BF16' ? 'bf16' : inDtype === 'F16' ? 'f16' : 'f32');
+    if (factorDtype !== 'f32' && factorDtype !== 'f16' && factorDtype !== 'bf16') throw new ArgumentError(fn, 'options.factorDtype', factorDtype, "must be 'f32', 'f16' or 'bf16'");
+
     // ---- journal: fingerprint of the input (size, mtime, header hash) and of the options
     const headerBytes = src.read(0, Math.min(src.size, file.header.dataStart)) as Uint8Array;
     const inputFp = JSON.stringify({ file: basename(st), size: src.size, mtimeMs: Math.floor(statSync(st).mtimeMs), header: createHash('sha256').update(headerBytes).digest('hex') });
     const calHash = createHash('sha256').update(JSON.stringify(options.calibration)).digest('hex');
-    const optFp = JSON.stringify({ method, ratio: method.startsWith('svd') ? ratio : undefined, bits: method.startsWith('svd') ? undefined : bits, groupSize: options.groupSize, calibration: calHash });
+    const optFp = JSON.stringify({ method, factorDtype: method.startsWith('svd') ? factorDtype : undefined, ratio: method.startsWith('svd') ? ratio : undefined, bits: method.startsWith('svd') ? undefined : bits, groupSize: options.groupSize, calibration: calHash });
     const jdir = `${outPath}.journal`;
     const jfile = join(jdir, 'journal.json');
     const dataFile = join(jdir, 'data.bin');
@@ -142,14 +152,15 @@ export async function compressCheckpointStreaming(input: string, output: string,
     try {
       if (fstatSync(dfd).size < dataEnd) throw new FormatError(fn, dataFile, { field: 'size' }, `is ${fstatSync(dfd).size} bytes, the journal says ${dataEnd}: delete '${jdir}' to start over`);
       ftruncateSync(dfd, dataEnd);
-      const append = (name: string, t: Tensor, recs: TensorRec[]) => {
+      const append = (name: string, t: Tensor, recs: TensorRec[], half?: 'f16' | 'bf16') => {
         const c = t.contiguous();
-        const bytes = new Uint8Array(c.data.buffer, c.data.byteOffset, c.size * c.data.BYTES_PER_ELEMENT);
+        const asHalf = half && c.dtype === 'f32';
+        const bytes = asHalf ? encodeHalf(c.data as Float32Array, half) : new Uint8Array(c.data.buffer, c.data.byteOffset, c.size * c.data.BYTES_PER_ELEMENT);
         try {
           let done = 0;
           while (done < bytes.length) done += write(dfd, bytes.subarray(done), dataEnd + done);
         } catch (e) { throw new OutputWriteError(fn, dataFile, e); }
-        recs.push({ name, dtype: ST_DTYPE[t.dtype]!, shape: [...t.shape], begin: dataEnd, end: dataEnd + bytes.length });
+        recs.push({ name, dtype: asHalf ? (half === 'f16' ? 'F16' : 'BF16') : ST_DTYPE[t.dtype]!, shape: [...t.shape], begin: dataEnd, end: dataEnd + bytes.length });
         dataEnd += bytes.length;
       };
 
@@ -236,11 +247,14 @@ export async function compressCheckpointStreaming(input: string, output: string,
             const gs = options.groupSize ?? (n % 128 === 0 ? 128 : 0);
             layer = method === 'gptq' ? gptqQuantize(W, G, { bits: bits as any, groupSize: gs, backend } as any) : rtnQuantize(W, { bits: bits as any, groupSize: gs });
           }
-          block[r] = layer;
           const s = layer.serialize();
+          const half = s.kind === 'low-rank' && factorDtype !== 'f32' ? factorDtype : undefined;
+          // the next blocks are calibrated through exactly what is stored: the rounded factors
+          if (half) layer = LowRankLinear.deserialize({ ...s, tensors: Object.fromEntries(Object.entries(s.tensors).map(([k, t]) => [k, new Tensor('f32', decodeHalf(encodeHalf(t.contiguous().data as Float32Array, half), half), [...t.shape])])) });
+          block[r] = layer;
           const name = `blocks.${b}.${r}`;
           const names: string[] = [];
-          for (const [tn, t] of Object.entries(s.tensors)) { append(`${name}.${tn}`, t, recs); names.push(tn); }
+          for (const [tn, t] of Object.entries(s.tensors)) { append(`${name}.${tn}`, t, recs, half); names.push(tn); }
           layers[name] = { kind: s.kind, meta: s.meta, tensors: names };
           if (readers(gr).at(-1) === r) { delete grams[gr]; whitened.delete(gr); }
           sample();

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { writeSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { writeSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, copyFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -46,6 +46,30 @@ describe('streaming compression: 4-block synthetic checkpoint', () => {
     expect(m.linearBytes()).toBeLessThan(0.75 * m.denseParams() * 4);
     expect(m.forward([5, 6, 7]).shape).toEqual([3, 256]);
     expect(sha(join(ckpt, 'model.safetensors'))).toBe(inputHash);
+  });
+
+  it('stores low-rank factors in the input dtype (bf16 here) by default; f32 on request is a larger file with near-equal outputs', async () => {
+    const read = (p: string) => {
+      const bytes = new Uint8Array(readFileSync(p));
+      const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)))).toString('utf8'));
+      return { bytes, header };
+    };
+    const bf = read(reference);
+    expect(bf.header['blocks.0.q.wu'].dtype).toBe('BF16');
+    expect(bf.header['blocks.3.down.wv'].dtype).toBe('BF16');
+    expect(bf.header['final_norm'].dtype).toBe('F32');
+    const out = join(dir, 'f32.safetensors');
+    await compressCheckpointStreaming(ckpt, out, { method: 'svd-llm', ratio: 0.3, calibration, factorDtype: 'f32' });
+    const f = read(out);
+    expect(f.header['blocks.0.q.wu'].dtype).toBe('F32');
+    expect(bf.bytes.length).toBeLessThan(0.75 * f.bytes.length);
+    const kinds = { kinds: { 'low-rank': LowRankLinear.deserialize, dense: DenseLinear.deserialize } };
+    const a = loadCompressedModel(bf.bytes, kinds).forward([5, 6, 7]).data, b = loadCompressedModel(f.bytes, kinds).forward([5, 6, 7]).data;
+    let d = 0, mx = 0;
+    for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i]! - b[i]!)); mx = Math.max(mx, Math.abs(b[i]!)); }
+    expect(d).toBeGreaterThan(0);
+    expect(d).toBeLessThan(0.05 * mx);
+    await expect(compressCheckpointStreaming(ckpt, join(dir, 'x.safetensors'), { method: 'svd-llm', ratio: 0.3, calibration, factorDtype: 'f8' as any })).rejects.toThrow(/options.factorDtype/);
   });
 
   it('killed (SIGKILL) after block 2 and rerun: resumes at block 3 and the output is byte-identical', async () => {
