@@ -22,9 +22,11 @@ function decode(b64: string): Uint8Array {
   return out;
 }
 
+const decoded = new Map<string, Uint8Array>();
 function instantiate(b64: string): Kernels | null {
   try {
-    const bytes = decode(b64);
+    let bytes = decoded.get(b64);
+    if (!bytes) { bytes = decode(b64); decoded.set(b64, bytes); }
     if (!WebAssembly.validate(bytes as BufferSource)) return null;
     const memory = new WebAssembly.Memory({ initial: 2 });
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { env: { memory } });
