@@ -34,4 +34,18 @@ describe('backend.extra integer kernels (WASM) give the same answers as the JS p
       close(L.forward(x, { backend: be }), L.forward(x), 1e-5);
     }
   });
+  it('releaseBackendMemory frees the kernel copy (allocations balance) and the layer still runs', (ctx) => {
+    if (!be || !be.allocate || !be.release) return ctx.skip();
+    const q = rtnQuantize(W, { bits: 4 });
+    const calls: number[] = [];
+    const spy: Backend = { ...be, allocate: (d: 'f32' | 'f64', k: number) => { calls.push(1); return be!.allocate!(d, k); }, release: (a: any) => { calls.push(-1); be!.release!(a); } } as Backend;
+    const y0 = q.forward(x, { backend: spy });
+    expect(calls.filter((c) => c === 1).length).toBe(2);
+    q.releaseBackendMemory(spy);
+    expect(calls.reduce((a, c) => a + c, 0)).toBe(0);
+    q.releaseBackendMemory(spy); // idempotent
+    expect(calls.reduce((a, c) => a + c, 0)).toBe(0);
+    close(q.forward(x, { backend: spy }), y0, 0);
+    q.releaseBackendMemory(spy);
+  });
 });

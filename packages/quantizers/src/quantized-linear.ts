@@ -112,7 +112,7 @@ export class QuantizedLinear implements LinearLayer {
     return !!backend?.extra?.int4Gemv && this.bits === 4 && this.symmetric && this.inFeatures % 2 === 0 && this.groupSize % 2 === 0;
   }
 
-  private readonly kernelCache = new WeakMap<Backend, { w: Uint8Array; scales: Float32Array }>();
+  private readonly kernelCache = new WeakMap<Backend, { w: Uint8Array; scales: Float32Array; owned?: Float32Array[] }>();
   /**
    * The weights in the backend kernels' layout (two's-complement nibbles = stored code XOR 8, f32
    * scales), built once per backend, in the backend's own memory when it can `allocate`. A runtime
@@ -122,17 +122,29 @@ export class QuantizedLinear implements LinearLayer {
     let c = this.kernelCache.get(backend);
     if (c) return c;
     const nb = this.packed.length, ns = this.scales.length;
-    let w: Uint8Array, scales: Float32Array;
+    let w: Uint8Array, scales: Float32Array, owned: Float32Array[] | undefined;
     if (backend.allocate) {
       const a = backend.allocate('f32', Math.ceil(nb / 4)) as Float32Array;
       w = new Uint8Array(a.buffer, a.byteOffset, nb);
       scales = backend.allocate('f32', ns) as Float32Array;
+      owned = [a, scales];
     } else { w = new Uint8Array(nb); scales = new Float32Array(ns); }
     for (let i = 0; i < nb; i++) w[i] = this.packed[i]! ^ 0x88;
     scales.set(this.decodedScales());
-    c = { w, scales };
+    c = { w, scales, owned };
     this.kernelCache.set(backend, c);
     return c;
+  }
+
+  /**
+   * Frees the kernel-layout copy this layer placed in `backend`'s own memory (`kernelWeights`), e.g.
+   * when a streaming run is done with a block. The layer stays usable: the copy is rebuilt on demand.
+   */
+  releaseBackendMemory(backend: Backend): void {
+    const c = this.kernelCache.get(backend);
+    if (!c) return;
+    this.kernelCache.delete(backend);
+    if (c.owned && backend.release) for (const a of c.owned) backend.release(a);
   }
 
   /** Input columns in stored order (gathered by `perm`). */

@@ -271,6 +271,8 @@ export async function compressCheckpointStreaming(input: string, output: string,
         const hTmp = join(jdir, `h-${b}.f32.tmp`);
         writeFileSync(hTmp, new Uint8Array(hAll.buffer)); renameSync(hTmp, join(jdir, `h-${b}.f32`));
         journal.blocks.push({ block: b, dataEnd, tensors: recs, layers });
+        // free what the block's layers placed in the backend's memory (quantized kernels' weight copies)
+        if (backend) for (const r of LINEAR_ROLES) (block[r] as { releaseBackendMemory?(be: Backend): void }).releaseBackendMemory?.(backend);
         saveJournal();
         if (b > 0 && existsSync(join(jdir, `h-${b - 1}.f32`))) rmSync(join(jdir, `h-${b - 1}.f32`));
         sample();
