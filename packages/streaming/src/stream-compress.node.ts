@@ -186,7 +186,8 @@ export async function compressCheckpointStreaming(input: string, output: string,
 
       const kv = config.nKvHeads * config.headDim, qd = config.nHeads * config.headDim;
       const shapes: Record<LinearRole, [number, number]> = { q: [qd, config.dim], k: [kv, config.dim], v: [kv, config.dim], o: [config.dim, qd], gate: [config.hiddenDim, config.dim], up: [config.hiddenDim, config.dim], down: [config.dim, config.hiddenDim] };
-      const shellCfg: LlamaConfig = { ...config, nLayers: 1, vocabSize: 1 };
+      // a one-block shell to run a block: no head of its own (tied to the 1-row dummy embedding) whatever the model has
+      const shellCfg: LlamaConfig = { ...config, nLayers: 1, vocabSize: 1, tiedEmbeddings: true };
       const total = config.nLayers;
       for (let b = resumedFrom; b < total; b++) {
         const tb = performance.now();

@@ -110,6 +110,16 @@ describe('streaming compression: 4-block synthetic checkpoint', () => {
     expect(sha(out)).toBe(sha(reference));
   }, 120_000);
 
+  it('an untied checkpoint (lm_head.weight, as Llama-2-7B) streams and keeps its head', async () => {
+    const { SHAPES } = await import('./shapes.js');
+    const c2 = writeSyntheticCheckpoint(join(dir, 'untied'), { ...SHAPES.tiny, num_hidden_layers: 2, tie_word_embeddings: false }, { dtype: 'bf16', seed: 6 });
+    const out = join(dir, 'untied.safetensors');
+    await compressCheckpointStreaming(c2, out, { method: 'svd-llm', ratio: 0.3, calibration });
+    const m = loadCompressedModel(new Uint8Array(readFileSync(out)), { kinds: { 'low-rank': LowRankLinear.deserialize, dense: DenseLinear.deserialize } });
+    expect(m.config.tiedEmbeddings).toBe(false);
+    expect(m.forward([1, 2]).shape).toEqual([2, 256]);
+  });
+
   it('a truncated checkpoint is a FormatError naming the file', async () => {
     const bad = join(dir, 'bad');
     mkdirSync(bad, { recursive: true });
