@@ -117,16 +117,45 @@ export function gebrd(ctx: Ctx, B0: FA, n: number, wantVectors: boolean) {
 }
 
 /**
+ * Precomputed singular values (from a values-only run), used by `bdsqr` only as shift guesses:
+ * `nearest(x)` is the closest one not yet taken, `take(x)` marks the closest untaken one as converged.
+ */
+export class ShiftGuesses {
+  private v: Float64Array;
+  private used: Uint8Array;
+  constructor(values: Float64Array) { this.v = Float64Array.from(values).sort(); this.used = new Uint8Array(values.length); }
+  private find(x: number): number {
+    const v = this.v;
+    let lo = 0, hi = v.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (v[mid]! < x) lo = mid + 1; else hi = mid; }
+    let l = lo - 1, r = lo;
+    while (l >= 0 && this.used[l]) l--;
+    while (r < v.length && this.used[r]) r++;
+    if (l < 0) return r < v.length ? r : -1;
+    if (r >= v.length) return l;
+    return x - v[l]! <= v[r]! - x ? l : r;
+  }
+  nearest(x: number): number { const i = this.find(x); return i < 0 ? x : this.v[i]!; }
+  take(x: number): void { const i = this.find(x); if (i >= 0) this.used[i] = 1; }
+}
+
+/**
  * Singular values of the upper bidiagonal (s, e) (e[k] couples k, k+1; e[n-1] = 0) by implicit-shift
  * QR (LINPACK dsvdc structure). Ut / Vt rows (n × ldu / n × ldv) receive the left / right rotations.
- * On return s ≥ 0 (unsorted).
+ * With `guesses` (the singular values from a values-only run) the first sweep after each deflation
+ * is shifted by the guess nearest the Wilkinson estimate — an exact shift deflates in one sweep in
+ * exact arithmetic — and later sweeps use the Wilkinson shift; the convergence tests are the same,
+ * so a poor guess costs sweeps, not accuracy. On return s ≥ 0 (unsorted).
  */
-export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, Ut: FA | null, ldu: number, Vt: FA | null, ldv: number): void {
+export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, Ut: FA | null, ldu: number, Vt: FA | null, ldv: number,
+  guesses: ShiftGuesses | null = null): void {
   const eps = 2 ** -52, tiny = 2 ** -966;
   let p = n, iter = 0, total = 0;
   // rotations go to a batched WASM SIMD kernel when available (JS rot otherwise)
   const K = (Ut || Vt) && n >= 16 ? rotKernels() : null;
-  const RB = K ? new RotationBatch(K, Ut, n, ldu, Vt, n, ldv, Math.max(256, 8 * n)) : null;
+  // 32n rotations per batch (about 30 sweeps): each column chunk is loaded from L3 once per batch;
+  // at 1024² f64 the kernel time measured ≈ 0.5 s with 32n against ≈ 0.62 s with 8n
+  const RB = K ? new RotationBatch(K, Ut, n, ldu, Vt, n, ldv, Math.max(256, 32 * n)) : null;
   const rotU = RB ? (a: number, b: number, c: number, sn: number) => RB.u(a, b, c, sn) : Ut ? (a: number, b: number, c: number, sn: number) => rot(Ut, a * ldu, b * ldu, ldu, c, sn) : null;
   const rotV = RB ? (a: number, b: number, c: number, sn: number) => RB.v(a, b, c, sn) : Vt ? (a: number, b: number, c: number, sn: number) => rot(Vt, a * ldv, b * ldv, ldv, c, sn) : null;
   try {
@@ -193,18 +222,22 @@ export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, U
           shift = c / (b + shift);
         }
         let f = (sk + sp) * (sk - sp) + shift;
+        if (guesses && iter === 1) {
+          const sg = guesses.nearest(scale * Math.sqrt(Math.max(0, sp * sp - shift))) / scale;
+          if (Number.isFinite(sg)) f = (sk + sg) * (sk - sg);
+        }
         let g = sk * ek;
         for (let j = k; j < p - 1; j++) {
-          let t = pyth(f, g);
-          let cs = f / t, sn = g / t;
+          let t = pyth(f, g), r = 1 / t;
+          let cs = f * r, sn = g * r;
           if (j !== k) e[j - 1] = t;
           f = cs * s[j]! + sn * e[j]!;
           e[j] = cs * e[j]! - sn * s[j]!;
           g = sn * s[j + 1]!;
           s[j + 1] = cs * s[j + 1]!;
           rotV?.(j, j + 1, cs, sn);
-          t = pyth(f, g);
-          cs = f / t; sn = g / t;
+          t = pyth(f, g); r = 1 / t;
+          cs = f * r; sn = g * r;
           s[j] = t;
           f = cs * e[j]! + sn * s[j + 1]!;
           s[j + 1] = -sn * e[j]! + cs * s[j + 1]!;
@@ -222,6 +255,7 @@ export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, U
           if (RB) RB.v(k, k, -1, 0); else if (Vt) { const o = k * ldv; for (let i = 0; i < ldv; i++) Vt[o + i] = -Vt[o + i]!; }
         }
         iter = 0;
+        guesses?.take(s[k]!);
         p--;
         break;
       }
@@ -259,14 +293,37 @@ export function svdTall(ctx: Ctx, A: FA, m: number, n: number, mode: 'thin' | 'f
     bdsqr(ctx.fn, d, e, n, null, 0, null, 0);
     return { s: Float64Array.from(descPerm(d), (i) => d[i]!), u: null, ucols: 0, vt: null };
   }
-  let Ut = formQt(ctx, VL!, tauL, n, n, n, 0);
-  let Vt = formQt(ctx, VR!, tauR, Math.max(0, n - 2), n, n, 1);
-  bdsqr(ctx.fn, d, e, n, Ut, n, Vt, n);
+  // square n×n Q's: blocks of 48 reflectors measured ≈10% faster than NB = 96 at n = 1024 (fewer
+  // flops on the zero triangles of the block reflectors)
+  let Ut = formQt(ctx, VL!, tauL, n, n, n, 0, 48);
+  let Vt = formQt(ctx, VR!, tauR, Math.max(0, n - 2), n, n, 1, 48);
+  // singular values first (O(n²)), as shift guesses for the O(n³) vector-accumulating sweeps: at
+  // 1024² f64 about 0.75·n² rotations per side instead of 0.85·n²
+  let guesses: ShiftGuesses | null = null;
+  try {
+    const d2 = d.slice(), e2 = e.slice();
+    bdsqr(ctx.fn, d2, e2, n, null, 0, null, 0);
+    guesses = new ShiftGuesses(d2);
+  } catch (err) {
+    if (!(err instanceof NoConvergenceError)) throw err;
+  }
+  bdsqr(ctx.fn, d, e, n, Ut, n, Vt, n, guesses);
   const perm = descPerm(d);
   const s = Float64Array.from(perm, (i) => d[i]!);
-  Ut = permuteRows(Ut, perm, n);
   Vt = permuteRows(Vt, perm, n);
-  if (!qf) return { s, u: transposeOf(Ut, n, n), ucols: n, vt: Vt };
+  if (!qf) {
+    // U = (permuted Ut)ᵀ in one pass: U[i, j] = Ut[perm[j], i]
+    const U = alloc(ctx.dtype, n * n);
+    for (let j0 = 0; j0 < n; j0 += 32) {
+      const j1 = Math.min(n, j0 + 32);
+      for (let i0 = 0; i0 < n; i0 += 32) {
+        const i1 = Math.min(n, i0 + 32);
+        for (let j = j0; j < j1; j++) { const o = perm[j]! * n; for (let i = i0; i < i1; i++) U[i * n + j] = Ut[o + i]!; }
+      }
+    }
+    return { s, u: U, ucols: n, vt: Vt };
+  }
+  Ut = permuteRows(Ut, perm, n);
   // U = Q · [U_R 0; 0 I] with the QR reflectors applied directly (LAPACK dormqr): about 4mn² − 2n³
   // flops for the thin U, against 4mn² − 4n³/3 to form Q plus 2mn² to multiply
   const cols = mode === 'thin' ? n : m;

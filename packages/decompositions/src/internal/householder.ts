@@ -53,15 +53,16 @@ export function applyBlockRight(ctx: Ctx, X: FA, xo: number, ldx: number, rows: 
 
 /**
  * Qᵀ stored row-major (ncols × m), i.e. row j = column j of Q = H_0 H_1 ⋯ H_{k-1}, where reflector
- * r starts at index r + shift and is row r of V (k × m). Blocked backward accumulation (dorgqr).
+ * r starts at index r + shift and is row r of V (k × m). Blocked backward accumulation (dorgqr) in
+ * blocks of `bs` reflectors.
  */
-export function formQt(ctx: Ctx, V: FA, tau: ArrayLike<number>, k: number, m: number, ncols: number, shift: number): FA {
+export function formQt(ctx: Ctx, V: FA, tau: ArrayLike<number>, k: number, m: number, ncols: number, shift: number, bs: number = NB): FA {
   const Qt = ctx.work(ncols * m);
   for (let j = 0; j < Math.min(ncols, m); j++) Qt[j * m + j] = 1;
   if (k <= 0) return Qt;
-  const nblocks = Math.ceil(k / NB);
+  const nblocks = Math.ceil(k / bs);
   for (let b = nblocks - 1; b >= 0; b--) {
-    const r0 = b * NB, r1 = Math.min(k, r0 + NB), nb = r1 - r0;
+    const r0 = b * bs, r1 = Math.min(k, r0 + bs), nb = r1 - r0;
     const c0 = r0 + shift;
     if (c0 >= m) continue;
     const len = m - c0;

@@ -128,11 +128,15 @@ export class RotationBatch {
     if (a === b) { d[a] = d[a]! * c; return; } // negation (c = −1, s = 0): a scale change only
     const da = d[a]!, db = d[b]!;
     let bb = b, p: number, q: number;
+    // one division: p = w·d_b², q = w·d_a² with w = s / (c d_a d_b); scales stay in [LOW, 1] (LOW = 2⁻²⁰⁰
+    // for f64, 2⁻⁶⁰ for f32) and |c| ≥ 2⁻¹⁶ here, so the denominator cannot underflow
     if (Math.abs(c) >= CTINY) {
-      p = (s * db) / (c * da); q = (s * da) / (c * db);
+      const w = s / (c * da * db);
+      p = w * db * db; q = w * da * da;
       d[a] = c * da; d[b] = c * db;
     } else {
-      bb = -b - 1; p = (c * da) / (s * db); q = (c * db) / (s * da);
+      const w = c / (s * da * db);
+      bb = -b - 1; p = w * da * da; q = w * db * db;
       d[a] = s * db; d[b] = -s * da;
     }
     if (isU) this.pushU(a, bb, p, q); else this.pushV(a, bb, p, q);
