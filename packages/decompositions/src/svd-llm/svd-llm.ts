@@ -105,6 +105,17 @@ function checkWeight(fn: string, w: Tensor): [number, number] {
   return [m, n];
 }
 
+/** The rank k (from the spec or the energy budget), the kept/total energies and Σ_k^{±1/2} of a descending spectrum. */
+function truncation(fn: string, sigma: Float64Array, spec: { k?: number }, energy: number | undefined) {
+  const k = spec.k ?? rankFromEnergy(sigma, energy!, fn);
+  if (k > sigma.length) throw new ArgumentError(fn, 'rank', k, `exceeds the ${sigma.length} singular values computed`);
+  let total = 0, dropped = 0;
+  for (let i = 0; i < sigma.length; i++) { const e = sigma[i]! * sigma[i]!; total += e; if (i >= k) dropped += e; }
+  const root = new Float64Array(k), invRoot = new Float64Array(k);
+  for (let i = 0; i < k; i++) { root[i] = Math.sqrt(Math.max(0, sigma[i]!)); invRoot[i] = root[i]! > 0 ? 1 / root[i]! : 0; }
+  return { k, total, dropped, root, invRoot };
+}
+
 function factor(fn: string, method: LowRankMethodName, w64: M64, scaling: Scaling, opts: FactorOptions): LowRankResult {
   const [m, n] = w64.shape as [number, number];
   const spec = checkRankSpec(fn, m, n, opts);
@@ -121,13 +132,9 @@ function factor(fn: string, method: LowRankMethodName, w64: M64, scaling: Scalin
     u = r.u!; s = r.s; vt = r.vt!;
   }
   const sigma = Float64Array.from(s.contiguous().data as ArrayLike<number>);
-  const k = spec.k ?? rankFromEnergy(sigma, opts.energy!, fn);
-  if (k > sigma.length) throw new ArgumentError(fn, 'rank', k, `exceeds the ${sigma.length} singular values computed`);
-  let total = 0, dropped = 0;
-  for (let i = 0; i < sigma.length; i++) { const e = sigma[i]! * sigma[i]!; total += e; if (i >= k) dropped += e; }
-  if (solver === 'randomized') { total = NaN; dropped = NaN; }
-  const root = new Float64Array(k);
-  for (let i = 0; i < k; i++) root[i] = Math.sqrt(Math.max(0, sigma[i]!));
+  const t = truncation(fn, sigma, spec, opts.energy);
+  const { k, root } = t;
+  const total = solver === 'randomized' ? NaN : t.total, dropped = solver === 'randomized' ? NaN : t.dropped;
   const uk = toF64(u).slice(null, [0, k]).contiguous() as M64;
   const vtk = toF64(vt).slice([0, k]).contiguous() as M64;
   const wu = scaleCols(uk, root);
@@ -136,8 +143,7 @@ function factor(fn: string, method: LowRankMethodName, w64: M64, scaling: Scalin
   let wv: M64;
   if (form === 'inverse') wv = scaleRows(scaling.applyInv(vtk), root);
   else {
-    const invRoot = root.map((r) => (r > 0 ? 1 / r : 0));
-    wv = scaleRows(mm(uk.T, w64, opts.backend), invRoot);
+    wv = scaleRows(mm(uk.T, w64, opts.backend), t.invRoot);
   }
   checkFinite(fn, 'W_v', wv);
   const report: LowRankReport = { method, rank: k, m, n, sigma, droppedEnergy: dropped, totalEnergy: total };
@@ -300,12 +306,7 @@ function leftGramRoute(fn: string, w64: M64, src: { g: M64 } | { x: M64 }, opts:
   const ridgeOnly = delta * wf2;
   let floored = 0;
   for (let i = 0; i < m; i++) { const l = lam[i]!; if (!(l > ridgeOnly)) floored++; sigma[i] = Math.sqrt(Math.max(0, l)); }
-  const k = spec.k ?? rankFromEnergy(sigma, opts.energy!, fn);
-  if (k > m) throw new ArgumentError(fn, 'rank', k, `exceeds the ${m} singular values computed`);
-  let total = 0, dropped = 0;
-  for (let i = 0; i < m; i++) { const e = sigma[i]! * sigma[i]!; total += e; if (i >= k) dropped += e; }
-  const root = new Float64Array(k), invRoot = new Float64Array(k);
-  for (let i = 0; i < k; i++) { root[i] = Math.sqrt(sigma[i]!); invRoot[i] = root[i]! > 0 ? 1 / root[i]! : 0; }
+  const { k, total, dropped, root, invRoot } = truncation(fn, sigma, spec, opts.energy);
   const uk = toF64(vectors).slice(null, [0, k]).contiguous() as M64;
   const wu = scaleCols(uk, root);
   const wv = scaleRows(mm(uk.T, w64, opts.backend), invRoot);
@@ -329,12 +330,7 @@ function rightGramRoute(fn: string, w64: M64, sMat: M64, sInv: M64, opts: SvdLlm
   const lam = values.contiguous().data;
   const sigma = new Float64Array(n);
   for (let i = 0; i < n; i++) sigma[i] = Math.sqrt(Math.max(0, lam[i]!));
-  const k = spec.k ?? rankFromEnergy(sigma, opts.energy!, fn);
-  if (k > n) throw new ArgumentError(fn, 'rank', k, `exceeds the ${n} singular values computed`);
-  let total = 0, dropped = 0;
-  for (let i = 0; i < n; i++) { const e = sigma[i]! * sigma[i]!; total += e; if (i >= k) dropped += e; }
-  const root = new Float64Array(k), invRoot = new Float64Array(k);
-  for (let i = 0; i < k; i++) { root[i] = Math.sqrt(sigma[i]!); invRoot[i] = root[i]! > 0 ? 1 / root[i]! : 0; }
+  const { k, total, dropped, root, invRoot } = truncation(fn, sigma, spec, opts.energy);
   const vk = toF64(vectors).slice(null, [0, k]).contiguous() as M64;
   const wu = scaleCols(mm(a, vk, opts.backend), invRoot);
   const wv = scaleRows(mm(vk.T, sInv, opts.backend), root);
