@@ -152,15 +152,15 @@ export async function compressCheckpointStreaming(input: string, output: string,
     try {
       if (fstatSync(dfd).size < dataEnd) throw new FormatError(fn, dataFile, { field: 'size' }, `is ${fstatSync(dfd).size} bytes, the journal says ${dataEnd}: delete '${jdir}' to start over`);
       ftruncateSync(dfd, dataEnd);
-      const append = (name: string, t: Tensor, recs: TensorRec[], half?: 'f16' | 'bf16') => {
+      /** Appends a tensor's bytes (or, for half storage, its already encoded f16/bf16 bytes) to data.bin. */
+      const append = (name: string, t: Tensor, recs: TensorRec[], half?: { kind: 'f16' | 'bf16'; bytes: Uint8Array }) => {
         const c = t.contiguous();
-        const asHalf = half && c.dtype === 'f32';
-        const bytes = asHalf ? encodeHalf(c.data as Float32Array, half) : new Uint8Array(c.data.buffer, c.data.byteOffset, c.size * c.data.BYTES_PER_ELEMENT);
+        const bytes = half ? half.bytes : new Uint8Array(c.data.buffer, c.data.byteOffset, c.size * c.data.BYTES_PER_ELEMENT);
         try {
           let done = 0;
           while (done < bytes.length) done += write(dfd, bytes.subarray(done), dataEnd + done);
         } catch (e) { throw new OutputWriteError(fn, dataFile, e); }
-        recs.push({ name, dtype: asHalf ? (half === 'f16' ? 'F16' : 'BF16') : ST_DTYPE[t.dtype]!, shape: [...t.shape], begin: dataEnd, end: dataEnd + bytes.length });
+        recs.push({ name, dtype: half ? (half.kind === 'f16' ? 'F16' : 'BF16') : ST_DTYPE[t.dtype]!, shape: [...t.shape], begin: dataEnd, end: dataEnd + bytes.length });
         dataEnd += bytes.length;
       };
 
@@ -251,11 +251,12 @@ export async function compressCheckpointStreaming(input: string, output: string,
           const s = layer.serialize();
           const half = s.kind === 'low-rank' && factorDtype !== 'f32' ? factorDtype : undefined;
           // the next blocks are calibrated through exactly what is stored: the rounded factors
-          if (half) layer = LowRankLinear.deserialize({ ...s, tensors: Object.fromEntries(Object.entries(s.tensors).map(([k, t]) => [k, new Tensor('f32', decodeHalf(encodeHalf(t.contiguous().data as Float32Array, half), half), [...t.shape])])) });
+          const encoded = half ? Object.fromEntries(Object.entries(s.tensors).map(([tn, t]) => [tn, encodeHalf(t.contiguous().data as Float32Array, half)])) : undefined;
+          if (half) layer = LowRankLinear.deserialize({ ...s, tensors: Object.fromEntries(Object.entries(s.tensors).map(([tn, t]) => [tn, new Tensor('f32', decodeHalf(encoded![tn]!, half), [...t.shape])])) });
           block[r] = layer;
           const name = `blocks.${b}.${r}`;
           const names: string[] = [];
-          for (const [tn, t] of Object.entries(s.tensors)) { append(`${name}.${tn}`, t, recs, half); names.push(tn); }
+          for (const [tn, t] of Object.entries(s.tensors)) { append(`${name}.${tn}`, t, recs, half ? { kind: half, bytes: encoded![tn]! } : undefined); names.push(tn); }
           layers[name] = { kind: s.kind, meta: s.meta, tensors: names };
           if (readers(gr).at(-1) === r) { delete grams[gr]; whitened.delete(gr); }
           sample();
