@@ -8,6 +8,7 @@
  */
 import { createWasmBackendWith, detectWasmFeatures, type Platform, type WasmBackend, type WasmBackendOptions } from './core.js';
 import { WEB_WORKER_SOURCE } from './worker-source.js';
+import { selectBackendWith, type SelectBackendOptions, type SelectedBackend } from './select.js';
 
 export type { WasmBackend, WasmBackendOptions, Platform, WorkerHandle } from './core.js';
 export { createWasmBackendWith } from './core.js';
@@ -60,3 +61,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Promise<Was
 export function wasmFeatures(): { simd: boolean; relaxedSimd: boolean; sharedMemory: boolean } {
   return detectWasmFeatures(webPlatform);
 }
+
+/** The one backend selection (`auto|wasm|webgpu|reference`) for web surfaces; see select.ts. */
+export function selectBackend(kind: string, options: SelectBackendOptions = {}): Promise<SelectedBackend> {
+  return selectBackendWith(kind, createWasmBackend, options);
+}
+export { BACKEND_KINDS, isBackendKind, selectBackendWith, type BackendKind, type SelectBackendOptions, type SelectedBackend } from './select.js';

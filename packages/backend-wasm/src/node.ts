@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { createWasmBackendWith, detectWasmFeatures, type Platform, type WasmBackend, type WasmBackendOptions } from './core.js';
 import { NODE_WORKER_SOURCE } from './worker-source.js';
+import { selectBackendWith, type SelectBackendOptions, type SelectedBackend } from './select.js';
 
 export type { WasmBackend, WasmBackendOptions } from './core.js';
 export { packInt4, unpackInt4, type Int4GemvArgs, type W4A8GemvArgs, type W4A4GemmArgs, type W4A8GemmArgs } from './extras.js';
@@ -43,3 +44,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Promise<Was
 export function wasmFeatures(): { simd: boolean; relaxedSimd: boolean; sharedMemory: boolean } {
   return detectWasmFeatures(nodePlatform);
 }
+
+/** The one backend selection (`--backend auto|wasm|webgpu|reference`) for Node surfaces; see select.ts. */
+export function selectBackend(kind: string, options: SelectBackendOptions = {}): Promise<SelectedBackend> {
+  return selectBackendWith(kind, createWasmBackend, options);
+}
+export { BACKEND_KINDS, isBackendKind, selectBackendWith, type BackendKind, type SelectBackendOptions, type SelectedBackend } from './select.js';
