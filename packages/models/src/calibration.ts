@@ -1,6 +1,7 @@
 import { ArgumentError, resolveBackend, routine, type Backend, type Tensor } from '@llmpress/tensor';
 import { Fp32KVCache, LINEAR_ROLES, type LinearRole, type LlamaModel } from './model.js';
 import type { Window } from './eval.js';
+import { AbortedError } from './errors.js';
 
 export interface LinearStats {
   name: string;
@@ -193,16 +194,167 @@ export interface SequentialStats {
   origMeanAbs: Float64Array;
 }
 
-export interface SequentialOptions { backend?: Backend; roles?: readonly LinearRole[] }
+/**
+ * How statistics propagate through compression (see `compressLinears`):
+ * - 'sequential' (default): true-sequential per group, {q,k,v} → o → {gate,up} → down. Before each group
+ *   the partly compressed block is re-run on the working stream, so o sees the outputs of the already
+ *   replaced q/k/v and down the activations of the replaced gate/up (GPTQ's and SVD-LLM's schedule).
+ * - 'per-block' (ablation): all linears of block b calibrated on inputs of the still-dense block b
+ *   (earlier blocks compressed).
+ * - 'dense' (ablation): every statistic from the original model (gram = origGram = crossGram).
+ */
+export type CalibrationSchedule = 'sequential' | 'per-block' | 'dense';
+export const CALIBRATION_SCHEDULES: readonly CalibrationSchedule[] = ['sequential', 'per-block', 'dense'];
+/** The groups of the true-sequential schedule, in order. Linears of a group read the same input. */
+export const LINEAR_GROUPS: readonly (readonly LinearRole[])[] = [['q', 'k', 'v'], ['o'], ['gate', 'up'], ['down']];
+
+/** Throws `AbortedError(fn, signal.reason)` when the signal has fired. */
+export function throwIfAborted(fn: string, signal?: AbortSignal): void {
+  if (signal?.aborted) throw new AbortedError(fn, signal.reason);
+}
+
+export interface ScheduledCalibrationOptions {
+  schedule?: CalibrationSchedule;
+  roles?: readonly LinearRole[];
+  blocks?: readonly number[];
+  backend?: Backend;
+  signal?: AbortSignal;
+  /** Called before the statistics of a group are gathered (for progress). */
+  onCalibrate?: (block: number, roles: readonly LinearRole[]) => void;
+}
+
+/** One accumulation per input site (q/k/v share one, gate/up share one). */
+class SiteAccumulator {
+  readonly gram: Float64Array; readonly origGram: Float64Array; readonly crossGram: Float64Array;
+  readonly absW: Float64Array; readonly absO: Float64Array;
+  count = 0;
+  constructor(readonly n: number, private readonly sameStream: boolean) {
+    this.gram = new Float64Array(n * n);
+    this.origGram = sameStream ? this.gram : new Float64Array(n * n);
+    this.crossGram = sameStream ? this.gram : new Float64Array(n * n);
+    this.absW = new Float64Array(n);
+    this.absO = sameStream ? this.absW : new Float64Array(n);
+  }
+  /** X: original inputs, Xh: working inputs (ignored when both streams are the same). */
+  add(X: Float32Array, Xh: Float32Array, t: number, backend: Backend): void {
+    const n = this.n;
+    accumulateGram(this.gram, Xh, t, n, backend);
+    if (!this.sameStream) {
+      accumulateGram(this.origGram, X, t, n, backend);
+      accumulateGram(this.crossGram, X, t, n, backend, Xh);
+    }
+    const aw = this.absW, ao = this.absO;
+    for (let i = 0; i < t; i++) for (let j = 0; j < n; j++) aw[j]! += Math.abs(Xh[i * n + j]!);
+    if (!this.sameStream) for (let i = 0; i < t; i++) for (let j = 0; j < n; j++) ao[j]! += Math.abs(X[i * n + j]!);
+    this.count += t;
+  }
+  stats(name: string, role: LinearRole, block: number, copy: boolean): SequentialStats {
+    const c = Math.max(1, this.count);
+    const meanAbs = this.absW.map((v) => v / c), origMeanAbs = this.sameStream ? meanAbs.slice() : this.absO.map((v) => v / c);
+    const own = (a: Float64Array) => (copy ? a.slice() : a);
+    return {
+      name, role, block, n: this.n, count: this.count,
+      gram: own(this.gram), origGram: this.sameStream ? this.gram.slice() : own(this.origGram), crossGram: this.sameStream ? this.gram.slice() : own(this.crossGram),
+      meanAbs, origMeanAbs,
+    };
+  }
+}
+
+const SITE_OF: Record<LinearRole, 'attn' | 'o' | 'ffn' | 'down'> = { q: 'attn', k: 'attn', v: 'attn', o: 'o', gate: 'ffn', up: 'ffn', down: 'down' };
+
+function checkPair(fn: string, original: LlamaModel, working: LlamaModel): void {
+  if (original === working) throw new ArgumentError(fn, 'working', 'the original model', 'must be a different model object (use original.clone())');
+  const a = original.config, w = working.config;
+  for (const k of ['dim', 'hiddenDim', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'vocabSize'] as const) {
+    if (a[k] !== w[k]) throw new ArgumentError(fn, `working.config.${k}`, w[k], `must equal original.config.${k} = ${a[k]}`);
+  }
+}
 
 /**
- * Sequential (error-propagating) calibration. For each block b in order: the windows run through the
- * ORIGINAL model (inputs X of block b's linears) and through the WORKING model, whose blocks < b were
- * already replaced by earlier callbacks (inputs X̂); `onBlock(b, stats)` receives, per role, gram (X̂ᵀX̂),
- * origGram (XᵀX), crossGram (XᵀX̂), mean |x̂|, mean |x| and the token count, all f64, and replaces block
- * b's layers in `working` (via `working.setLinear`). The working stream then advances through the
- * replaced block. Within a block, the inputs of o/gate/up/down are those of the not-yet-replaced block b.
- * Memory: two residual streams (windows × T × dim f32) plus one block's statistics.
+ * The one calibration engine behind `compressLinears` (and `sequentialCalibration`). Walks the blocks
+ * in order keeping two residual streams per window: the ORIGINAL model's (targets X) and the WORKING
+ * model's (X̂, through the layers already replaced). For each group of linears to compress it gathers,
+ * per role, gram (X̂ᵀX̂), origGram (XᵀX), crossGram (XᵀX̂), mean |x̂|, mean |x| and the token count (f64),
+ * then calls `onGroup(b, stats)`, which must replace those layers in `working` (`working.setLinear`)
+ * before it returns. Groups per `schedule` (see `CalibrationSchedule`): 'sequential' calls onGroup once
+ * per group {q,k,v}, {o}, {gate,up}, {down} (re-running the partly replaced block before each group);
+ * 'per-block' and 'dense' call it once per block with all requested roles.
+ * Memory: two residual streams (windows × T × dim f32) plus one group's statistics; the original block
+ * is re-run per group rather than its inputs stored.
+ */
+export async function scheduledCalibration(
+  original: LlamaModel, working: LlamaModel, windows: CalibrationWindows,
+  onGroup: (b: number, stats: Map<LinearRole, SequentialStats>) => void | Promise<void>,
+  options: ScheduledCalibrationOptions = {},
+): Promise<void> {
+  const fn = 'scheduledCalibration';
+  checkPair(fn, original, working);
+  const schedule = options.schedule ?? 'sequential';
+  if (!CALIBRATION_SCHEDULES.includes(schedule)) throw new ArgumentError(fn, 'options.schedule', schedule, `must be one of ${CALIBRATION_SCHEDULES.map((s) => `'${s}'`).join(', ')}`);
+  if (typeof onGroup !== 'function') throw new ArgumentError(fn, 'onGroup', onGroup, 'must be a function');
+  const inputs = inputsOf(fn, windows);
+  const { roles, blocks } = checkRolesBlocks(fn, original, options.roles, options.blocks);
+  const backend = resolveBackend(fn, options.backend);
+  const signal = options.signal;
+  const cfgO = original.config, cfgW = working.config;
+  const dense = schedule === 'dense';
+  const groups: LinearRole[][] = schedule === 'sequential'
+    ? LINEAR_GROUPS.map((g) => g.filter((r) => roles.includes(r))).filter((g) => g.length > 0)
+    : [LINEAR_ROLES.filter((r) => roles.includes(r))];
+  if (groups.length === 0 || groups[0]!.length === 0) throw new ArgumentError(fn, 'options.roles', options.roles, 'must name at least one role');
+  const xs = inputs.map((ids) => original.embed(ids));
+  const xh = dense ? xs : inputs.map((ids) => working.embed(ids));
+  const last = blocks[blocks.length - 1]!;
+  for (let b = 0; b <= last; b++) {
+    throwIfAborted(fn, signal);
+    if (blocks.includes(b)) {
+      for (let gi = 0; gi < groups.length; gi++) {
+        const group = groups[gi]!;
+        options.onCalibrate?.(b, group);
+        const sites = new Map<string, SiteAccumulator>();
+        for (const r of group) if (!sites.has(SITE_OF[r])) sites.set(SITE_OF[r], new SiteAccumulator(original.blocks[b]![r].inFeatures, dense));
+        const wantSite = (r: LinearRole) => group.includes(r) && sites.has(SITE_OF[r]);
+        // the last group's original pass advances the original stream in place (the original block never changes)
+        const advanceO = gi === groups.length - 1;
+        for (let i = 0; i < inputs.length; i++) {
+          throwIfAborted(fn, signal);
+          const t = inputs[i]!.length;
+          const capO = new Map<string, Float32Array>();
+          const xo = advanceO ? xs[i]! : xs[i]!.slice();
+          original.runBlock(b, xo, t, new Fp32KVCache(cfgO, { backend }), { backend, hooks: { onLinearInput: (_n, r, _b, x) => { if (wantSite(r)) capO.set(SITE_OF[r], x.contiguous().data as Float32Array); } } });
+          const capW = dense ? capO : new Map<string, Float32Array>();
+          if (!dense) working.runBlock(b, xh[i]!.slice(), t, new Fp32KVCache(cfgW, { backend }), { backend, hooks: { onLinearInput: (_n, r, _b, x) => { if (wantSite(r)) capW.set(SITE_OF[r], x.contiguous().data as Float32Array); } } });
+          for (const [site, acc] of sites) acc.add(capO.get(site)!, capW.get(site)!, t, backend);
+        }
+        const stats = new Map<LinearRole, SequentialStats>();
+        const used = new Set<string>();
+        for (const r of group) {
+          const site = SITE_OF[r];
+          stats.set(r, sites.get(site)!.stats(`blocks.${b}.${r}`, r, b, used.has(site)));
+          used.add(site);
+        }
+        await onGroup(b, stats);
+        throwIfAborted(fn, signal);
+      }
+      if (!dense) for (let i = 0; i < inputs.length; i++) working.runBlock(b, xh[i]!, inputs[i]!.length, new Fp32KVCache(cfgW, { backend }), { backend });
+    } else if (b < last) {
+      for (let i = 0; i < inputs.length; i++) {
+        original.runBlock(b, xs[i]!, inputs[i]!.length, new Fp32KVCache(cfgO, { backend }), { backend });
+        if (!dense) working.runBlock(b, xh[i]!, inputs[i]!.length, new Fp32KVCache(cfgW, { backend }), { backend });
+      }
+    }
+  }
+}
+
+export interface SequentialOptions { backend?: Backend; roles?: readonly LinearRole[]; schedule?: CalibrationSchedule; signal?: AbortSignal }
+
+/**
+ * Sequential (error-propagating) calibration with a per-block callback: `onBlock(b, stats)` receives the
+ * statistics of block b's requested linears and must replace them in `working` (`working.setLinear`).
+ * Default schedule 'per-block' (the original behaviour of this function: inputs of o/gate/up/down are
+ * those of the not-yet-replaced block b). With `schedule: 'sequential'` the callback is called once per
+ * group ({q,k,v}, {o}, {gate,up}, {down}), each with the inputs the partly replaced block produces.
+ * Prefer `compressLinears`, which owns the schedule. One engine: `scheduledCalibration`.
  */
 export async function sequentialCalibration(
   original: LlamaModel, working: LlamaModel, windows: CalibrationWindows,
@@ -210,59 +362,6 @@ export async function sequentialCalibration(
   opts: SequentialOptions = {},
 ): Promise<void> {
   const fn = 'sequentialCalibration';
-  if (original === working) throw new ArgumentError(fn, 'working', 'the original model', 'must be a different model object (use original.clone())');
-  const a = original.config, w = working.config;
-  for (const k of ['dim', 'hiddenDim', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'vocabSize'] as const) {
-    if (a[k] !== w[k]) throw new ArgumentError(fn, `working.config.${k}`, w[k], `must equal original.config.${k} = ${a[k]}`);
-  }
-  const inputs = inputsOf(fn, windows);
-  const { roles } = checkRolesBlocks(fn, original, opts.roles);
-  const backend = resolveBackend(fn, opts.backend);
-  // linears that read the same input (q/k/v, gate/up) share one accumulation: the first requested role of each site leads
-  const SITE: Record<LinearRole, string> = { q: 'attn', k: 'attn', v: 'attn', o: 'o', gate: 'ffn', up: 'ffn', down: 'down' };
-  const leaderOf = new Map<LinearRole, LinearRole>();
-  const siteLeader = new Map<string, LinearRole>();
-  for (const r of roles) { if (!siteLeader.has(SITE[r])) siteLeader.set(SITE[r], r); leaderOf.set(r, siteLeader.get(SITE[r])!); }
-  const xs = inputs.map((ids) => original.embed(ids));
-  const xh = inputs.map((ids) => working.embed(ids));
-  for (let b = 0; b < a.nLayers; b++) {
-    const stats = new Map<LinearRole, SequentialStats>();
-    const absO = new Map<LinearRole, Float64Array>(), absW = new Map<LinearRole, Float64Array>();
-    for (const r of roles) {
-      const n = original.blocks[b]![r].inFeatures;
-      stats.set(r, { name: `blocks.${b}.${r}`, role: r, block: b, n, count: 0, gram: new Float64Array(n * n), origGram: new Float64Array(n * n), crossGram: new Float64Array(n * n), meanAbs: new Float64Array(n), origMeanAbs: new Float64Array(n) });
-      absO.set(r, new Float64Array(n)); absW.set(r, new Float64Array(n));
-    }
-    for (let i = 0; i < inputs.length; i++) {
-      const t = inputs[i]!.length;
-      const capO = new Map<LinearRole, Float32Array>();
-      original.runBlock(b, xs[i]!, t, new Fp32KVCache(a, { backend }), { backend, hooks: { onLinearInput: (_n, r, _b, x) => { if (stats.has(r)) capO.set(r, x.contiguous().data as Float32Array); } } });
-      const capW = new Map<LinearRole, Float32Array>();
-      working.runBlock(b, xh[i]!.slice(), t, new Fp32KVCache(w, { backend }), { backend, hooks: { onLinearInput: (_n, r, _b, x) => { if (stats.has(r)) capW.set(r, x.contiguous().data as Float32Array); } } });
-      for (const [r, s] of stats) {
-        if (leaderOf.get(r) !== r) { s.count += t; continue; } // same input as its site's leader: copied below
-        const X = capO.get(r)!, Xh = capW.get(r)!;
-        accumulateGram(s.gram, Xh, t, s.n, backend);
-        accumulateGram(s.origGram, X, t, s.n, backend);
-        accumulateGram(s.crossGram, X, t, s.n, backend, Xh);
-        const ao = absO.get(r)!, aw = absW.get(r)!;
-        for (let k = 0; k < t * s.n; k++) { ao[k % s.n]! += Math.abs(X[k]!); aw[k % s.n]! += Math.abs(Xh[k]!); }
-        s.count += t;
-      }
-    }
-    for (const [r, s] of stats) {
-      if (leaderOf.get(r) !== r) continue;
-      const ao = absO.get(r)!, aw = absW.get(r)!;
-      for (let j = 0; j < s.n; j++) { s.origMeanAbs[j] = ao[j]! / s.count; s.meanAbs[j] = aw[j]! / s.count; }
-    }
-    for (const [r, s] of stats) {
-      const L = stats.get(leaderOf.get(r)!)!;
-      if (L === s) continue;
-      s.gram = L.gram.slice(); s.origGram = L.origGram.slice(); s.crossGram = L.crossGram.slice();
-      s.meanAbs = L.meanAbs.slice(); s.origMeanAbs = L.origMeanAbs.slice();
-    }
-    await onBlock(b, stats);
-    // advance the working stream through the (now replaced) block b
-    for (let i = 0; i < inputs.length; i++) working.runBlock(b, xh[i]!, inputs[i]!.length, new Fp32KVCache(w, { backend }), { backend });
-  }
+  checkPair(fn, original, working);
+  await scheduledCalibration(original, working, windows, onBlock, { backend: opts.backend, roles: opts.roles, schedule: opts.schedule ?? 'per-block', signal: opts.signal });
 }

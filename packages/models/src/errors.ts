@@ -19,3 +19,12 @@ export class FormatError extends LlmpressError {
     this.field = what.field;
   }
 }
+
+/** Raised when an `AbortSignal` passed to a long-running routine fires. */
+export class AbortedError extends LlmpressError {
+  readonly reason: unknown;
+  constructor(fn: string, reason: unknown) {
+    super(fn, `aborted${reason instanceof Error ? ` (${reason.message})` : reason !== undefined ? ` (${String(reason)})` : ''}`, 'E_ABORTED');
+    this.reason = reason;
+  }
+}

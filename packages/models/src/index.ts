@@ -6,6 +6,7 @@ export * from './tokenizer.js';
 export * from './generate.js';
 export * from './eval.js';
 export * from './calibration.js';
+export * from './compress/driver.js';
 export * from './safetensors.js';
 export * from './hf.js';
 export * from './gguf.js';
