@@ -1,0 +1,352 @@
+/**
+ * The routines of the WebGPU backend: argument checks, then a WGSL pass per call (GEMM, GEMV,
+ * elementwise, reductions, int4), with the reference backend for f64 operands, calls over the binding
+ * limit and (per policy) after a device loss. Device, pipelines and submission live in `device.ts`,
+ * `pipelines.ts` and `submit.ts`.
+ */
+import {
+  ArgumentError, referenceBackend,
+  type BackendCapabilities, type BinaryOp, type FloatArray, type GemmArgs, type GemvArgs, type ReduceOp, type UnaryOp,
+} from '@llmpress/tensor';
+import {
+  binaryShader, ELEMENTWISE_UNIFORM_BYTES, ELEMENTWISE_WG, gemmShader, gemmTile, GEMM_UNIFORM_BYTES, gemvShader,
+  GEMV_UNIFORM_BYTES, GEMV_WG, reduceShader, REDUCE_MAX_GROUPS, REDUCE_WG, unaryShader, type GemmKernel,
+  int4GemvShader, int4DequantShader, int4QuantShader,
+} from './shaders.js';
+import {
+  checkInt4Shape, checkTyped, dequantizeInt4Reference, int4GemvReference, quantizeInt4Reference,
+  type Int4GemvArgs, type Int4Packed, type Int4QuantizeArgs,
+} from './int4.js';
+import type { AdapterSummary, GpuDevice } from './device.js';
+import { PipelineCache } from './pipelines.js';
+import { Submitter, type KernelTiming, type Pass } from './submit.js';
+import type { WebGpuBackend, WebGpuStats } from './backend.js';
+
+function isF32(...xs: FloatArray[]): boolean { return xs.every((x) => x instanceof Float32Array); }
+
+function checkInt(fn: string, arg: string, v: unknown, min = 0): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ArgumentError(fn, arg, v, `must be an integer >= ${min}`);
+  return v;
+}
+function checkArray(fn: string, arg: string, v: unknown): FloatArray {
+  if (!(v instanceof Float32Array) && !(v instanceof Float64Array)) throw new ArgumentError(fn, arg, v, 'must be a Float32Array or Float64Array');
+  return v;
+}
+/** Elements a row-major rows × cols view with leading dimension ld spans. */
+function span(rows: number, cols: number, ld: number): number { return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols; }
+
+export class WebGpuRoutines implements WebGpuBackend {
+  readonly name = 'webgpu';
+  readonly capabilities: BackendCapabilities;
+  readonly adapter: AdapterSummary;
+  readonly gemmKernel: GemmKernel;
+  readonly limits: Readonly<Record<string, number>>;
+  readonly deviceFeatures: readonly string[];
+  private readonly pipelines: PipelineCache;
+  private readonly sub: Submitter;
+
+  constructor(private readonly gpu: GpuDevice) {
+    this.adapter = gpu.adapter;
+    this.gemmKernel = gpu.gemmKernel;
+    this.limits = gpu.limits;
+    this.deviceFeatures = gpu.deviceFeatures;
+    this.capabilities = Object.freeze({ dtypes: ['f32'] as const, syncRead: false, threads: 1, features: ['webgpu', ...this.deviceFeatures, `gemm-${this.gemmKernel}`, ...(gpu.adapter.software ? ['software-adapter'] : [])] });
+    this.pipelines = new PipelineCache(gpu);
+    this.sub = new Submitter(gpu);
+  }
+
+  get lost(): boolean { return this.gpu.lost; }
+
+  stats(): WebGpuStats { return { ...this.gpu.counters, fallbacks: { ...this.gpu.fallbackCounts }, pool: this.sub.pool.stats() }; }
+
+  compile(label: string, source: string): Promise<GPUComputePipeline> { return this.pipelines.compile(label, source); }
+  pin(array: Float32Array): void { this.sub.pin(array); }
+  unpin(array: Float32Array): void { this.sub.unpin(array); }
+
+  private gemvGroups(trans: boolean, m: number, n: number): [number, number, number] {
+    if (trans) return this.gpu.grid1d(Math.ceil(n / GEMV_WG));
+    return this.gemmKernel === 'register' ? this.gpu.grid1d(Math.ceil(m / GEMV_WG)) : this.gpu.grid1d(m);
+  }
+
+  // ---------------------------------------------------------------- GEMM
+
+  private checkGemm(fn: string, p: GemmArgs) {
+    if (typeof p !== 'object' || p === null) throw new ArgumentError(fn, 'args', p, 'must be a GemmArgs object');
+    const m = checkInt(fn, 'm', p.m), n = checkInt(fn, 'n', p.n), k = checkInt(fn, 'k', p.k);
+    for (const a of ['a', 'b', 'c'] as const) checkArray(fn, a, p[a]);
+    for (const o of ['aOffset', 'bOffset', 'cOffset'] as const) checkInt(fn, o, p[o]);
+    const [ar, ac] = p.transA ? [k, m] : [m, k];
+    const [br, bc] = p.transB ? [n, k] : [k, n];
+    if (checkInt(fn, 'lda', p.lda) < Math.max(1, ac)) throw new ArgumentError(fn, 'lda', p.lda, `must be >= ${Math.max(1, ac)}`);
+    if (checkInt(fn, 'ldb', p.ldb) < Math.max(1, bc)) throw new ArgumentError(fn, 'ldb', p.ldb, `must be >= ${Math.max(1, bc)}`);
+    if (checkInt(fn, 'ldc', p.ldc) < Math.max(1, n)) throw new ArgumentError(fn, 'ldc', p.ldc, `must be >= ${Math.max(1, n)}`);
+    const spans = { a: span(ar, ac, p.lda), b: span(br, bc, p.ldb), c: span(m, n, p.ldc) };
+    if (p.aOffset + spans.a > p.a.length) throw new ArgumentError(fn, 'a', p.a, `must hold ${p.aOffset + spans.a} elements (offset ${p.aOffset}, lda ${p.lda})`);
+    if (p.bOffset + spans.b > p.b.length) throw new ArgumentError(fn, 'b', p.b, `must hold ${p.bOffset + spans.b} elements (offset ${p.bOffset}, ldb ${p.ldb})`);
+    if (p.cOffset + spans.c > p.c.length) throw new ArgumentError(fn, 'c', p.c, `must hold ${p.cOffset + spans.c} elements (offset ${p.cOffset}, ldc ${p.ldc})`);
+    if (!Number.isFinite(p.alpha)) throw new ArgumentError(fn, 'alpha', p.alpha, 'must be finite');
+    if (!Number.isFinite(p.beta)) throw new ArgumentError(fn, 'beta', p.beta, 'must be finite');
+    return spans;
+  }
+
+  async gemmAsync(p: GemmArgs): Promise<void> {
+    const fn = 'WebGpuBackend.gemmAsync';
+    this.gpu.checkUsable(fn);
+    const spans = this.checkGemm(fn, p);
+    const { m, n, k } = p;
+    if (m === 0 || n === 0) return;
+    if (!isF32(p.a, p.b, p.c)) { this.gpu.fallback('f64'); referenceBackend.gemm!(p); return; }
+    if (k === 0 || p.alpha === 0) {
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) { const idx = p.cOffset + i * p.ldc + j; p.c[idx] = p.beta === 0 ? 0 : p.beta * p.c[idx]!; }
+      return;
+    }
+    const tile = gemmTile(this.gemmKernel);
+    const gx = Math.ceil(n / tile.cols), gy = Math.ceil(m / tile.rows), maxG = this.limits.maxComputeWorkgroupsPerDimension || 65535;
+    if (!this.gpu.fits(spans.a * 4, spans.b * 4, m * n * 4) || gx > maxG || gy > maxG) { this.gpu.fallback('too-large'); referenceBackend.gemm!(p); return; }
+    await this.gpu.exec(fn, async () => {
+      const source = gemmShader({ transA: p.transA, transB: p.transB, kernel: this.gemmKernel });
+      const pipeline = await this.compile(`gemm-${this.gemmKernel}${p.transA ? '-tA' : ''}${p.transB ? '-tB' : ''}`, source);
+      const a = this.sub.operand(p.a as Float32Array, p.aOffset, spans.a);
+      const b = this.sub.operand(p.b as Float32Array, p.bOffset, spans.b);
+      const c = this.sub.output(m * n * 4, 'llmpress-out');
+      const u = this.sub.uniform([['u32', m], ['u32', n], ['u32', k], ['u32', p.lda], ['u32', p.ldb], ['f32', p.alpha], ['u32', a.off], ['u32', b.off]], GEMM_UNIFORM_BYTES);
+      const temps = [a.temp, b.temp, c, u].filter((x): x is GPUBuffer => x !== null);
+      const out = await this.sub.run(fn, [{ pipeline, bindings: [a, b, { buffer: c, size: m * n * 4 }, { buffer: u, size: GEMM_UNIFORM_BYTES }], groups: [gx, gy, 1] }], temps, { buffer: c, size: m * n * 4 });
+      const cc = p.c, beta = p.beta;
+      for (let i = 0; i < m; i++) {
+        const row = p.cOffset + i * p.ldc, src = i * n;
+        if (beta === 0) for (let j = 0; j < n; j++) cc[row + j] = out[src + j]!;
+        else for (let j = 0; j < n; j++) cc[row + j] = out[src + j]! + beta * cc[row + j]!;
+      }
+    }, () => referenceBackend.gemm!(p));
+  }
+
+  // ---------------------------------------------------------------- GEMV
+
+  async gemvAsync(p: GemvArgs): Promise<void> {
+    const fn = 'WebGpuBackend.gemvAsync';
+    this.gpu.checkUsable(fn);
+    if (typeof p !== 'object' || p === null) throw new ArgumentError(fn, 'args', p, 'must be a GemvArgs object');
+    const m = checkInt(fn, 'm', p.m), n = checkInt(fn, 'n', p.n);
+    for (const a of ['a', 'x', 'y'] as const) checkArray(fn, a, p[a]);
+    for (const o of ['aOffset', 'xOffset', 'yOffset'] as const) checkInt(fn, o, p[o]);
+    if (checkInt(fn, 'lda', p.lda) < Math.max(1, n)) throw new ArgumentError(fn, 'lda', p.lda, `must be >= ${Math.max(1, n)}`);
+    const lx = p.trans ? m : n, ly = p.trans ? n : m, sa = span(m, n, p.lda);
+    if (p.aOffset + sa > p.a.length) throw new ArgumentError(fn, 'a', p.a, `must hold ${p.aOffset + sa} elements`);
+    if (p.xOffset + lx > p.x.length) throw new ArgumentError(fn, 'x', p.x, `must hold ${p.xOffset + lx} elements`);
+    if (p.yOffset + ly > p.y.length) throw new ArgumentError(fn, 'y', p.y, `must hold ${p.yOffset + ly} elements`);
+    if (!Number.isFinite(p.alpha) || !Number.isFinite(p.beta)) throw new ArgumentError(fn, 'alpha/beta', [p.alpha, p.beta], 'must be finite');
+    if (ly === 0) return;
+    if (!isF32(p.a, p.x, p.y)) { this.gpu.fallback('f64'); referenceBackend.gemv!(p); return; }
+    if (lx === 0 || p.alpha === 0) {
+      for (let i = 0; i < ly; i++) p.y[p.yOffset + i] = p.beta === 0 ? 0 : p.beta * p.y[p.yOffset + i]!;
+      return;
+    }
+    if (!this.gpu.fits(sa * 4)) { this.gpu.fallback('too-large'); referenceBackend.gemv!(p); return; }
+    await this.gpu.exec(fn, async () => {
+      const pipeline = await this.compile(`gemv${p.trans ? '-t' : ''}`, gemvShader(p.trans, this.gemmKernel));
+      const a = this.sub.operand(p.a as Float32Array, p.aOffset, sa);
+      const x = this.sub.operand(p.x as Float32Array, p.xOffset, lx);
+      const y = this.sub.output(ly * 4, 'llmpress-out');
+      const u = this.sub.uniform([['u32', m], ['u32', n], ['u32', p.lda], ['f32', p.alpha], ['u32', a.off], ['u32', x.off], ['u32', 0], ['u32', 0]], GEMV_UNIFORM_BYTES);
+      const groups = this.gemvGroups(p.trans, m, n);
+      const temps = [a.temp, x.temp, y, u].filter((t): t is GPUBuffer => t !== null);
+      const out = await this.sub.run(fn, [{ pipeline, bindings: [a, x, { buffer: y, size: ly * 4 }, { buffer: u, size: GEMV_UNIFORM_BYTES }], groups }], temps, { buffer: y, size: ly * 4 });
+      for (let i = 0; i < ly; i++) {
+        const idx = p.yOffset + i;
+        p.y[idx] = p.beta === 0 ? out[i]! : out[i]! + p.beta * p.y[idx]!;
+      }
+    }, () => referenceBackend.gemv!(p));
+  }
+
+  // ---------------------------------------------------------------- elementwise
+
+  private checkN(fn: string, n: unknown, ...arrays: [string, unknown][]): number {
+    const nn = checkInt(fn, 'n', n);
+    for (const [name, arr] of arrays) {
+      const a = checkArray(fn, name, arr);
+      if (a.length < nn) throw new ArgumentError(fn, name, a, `must hold at least n = ${nn} elements`);
+    }
+    return nn;
+  }
+
+  async binaryAsync(op: BinaryOp, a: FloatArray, b: FloatArray | number, out: FloatArray, n: number): Promise<void> {
+    const fn = 'WebGpuBackend.binaryAsync';
+    this.gpu.checkUsable(fn);
+    if (!['add', 'sub', 'mul', 'div', 'max', 'min'].includes(op)) throw new ArgumentError(fn, 'op', op, 'must be one of add, sub, mul, div, max, min');
+    const scalar = typeof b === 'number';
+    this.checkN(fn, n, ['a', a], ['out', out], ...(scalar ? [] : [['b', b] as [string, unknown]]));
+    if (n === 0) return;
+    if (!isF32(a, out, ...(scalar ? [] : [b as FloatArray]))) { this.gpu.fallback('f64'); referenceBackend.binary!(op, a, b, out, n); return; }
+    if (!this.gpu.fits(n * 4)) { this.gpu.fallback('too-large'); referenceBackend.binary!(op, a, b, out, n); return; }
+    await this.gpu.exec(fn, async () => {
+      const pipeline = await this.compile(`binary-${op}${scalar ? '-scalar' : ''}`, binaryShader(op, scalar));
+      const ba = this.sub.upload(a as Float32Array, 0, n);
+      const bb = scalar ? ba : this.sub.upload(b as Float32Array, 0, n);
+      const bo = this.sub.output(n * 4, 'llmpress-out');
+      const u = this.sub.uniform([['u32', n], ['f32', scalar ? (b as number) : 0], ['u32', 0], ['u32', 0]], ELEMENTWISE_UNIFORM_BYTES);
+      const res = await this.sub.run(fn, [{ pipeline, bindings: [{ buffer: ba, size: n * 4 }, { buffer: bo, size: n * 4 }, { buffer: u, size: ELEMENTWISE_UNIFORM_BYTES }, ...(scalar ? [] : [{ buffer: bb, size: n * 4 }])], groups: this.gpu.grid1d(Math.ceil(n / ELEMENTWISE_WG)) }], scalar ? [ba, bo, u] : [ba, bb, bo, u], { buffer: bo, size: n * 4 });
+      (out as Float32Array).set(res.subarray(0, n));
+    }, () => referenceBackend.binary!(op, a, b, out, n));
+  }
+
+  async unaryAsync(op: UnaryOp, a: FloatArray, out: FloatArray, n: number): Promise<void> {
+    const fn = 'WebGpuBackend.unaryAsync';
+    this.gpu.checkUsable(fn);
+    if (!['neg', 'abs', 'sqrt', 'exp', 'log', 'square', 'silu', 'tanh'].includes(op)) throw new ArgumentError(fn, 'op', op, 'must be one of neg, abs, sqrt, exp, log, square, silu, tanh');
+    this.checkN(fn, n, ['a', a], ['out', out]);
+    if (n === 0) return;
+    if (!isF32(a, out)) { this.gpu.fallback('f64'); referenceBackend.unary!(op, a, out, n); return; }
+    if (!this.gpu.fits(n * 4)) { this.gpu.fallback('too-large'); referenceBackend.unary!(op, a, out, n); return; }
+    await this.gpu.exec(fn, async () => {
+      const pipeline = await this.compile(`unary-${op}`, unaryShader(op));
+      const ba = this.sub.upload(a as Float32Array, 0, n);
+      const bo = this.sub.output(n * 4, 'llmpress-out');
+      const u = this.sub.uniform([['u32', n], ['f32', 0], ['u32', 0], ['u32', 0]], ELEMENTWISE_UNIFORM_BYTES);
+      const res = await this.sub.run(fn, [{ pipeline, bindings: [{ buffer: ba, size: n * 4 }, { buffer: bo, size: n * 4 }, { buffer: u, size: ELEMENTWISE_UNIFORM_BYTES }], groups: this.gpu.grid1d(Math.ceil(n / ELEMENTWISE_WG)) }], [ba, bo, u], { buffer: bo, size: n * 4 });
+      (out as Float32Array).set(res.subarray(0, n));
+    }, () => referenceBackend.unary!(op, a, out, n));
+  }
+
+  async reduceAsync(op: ReduceOp, a: FloatArray, offset: number, n: number): Promise<number> {
+    const fn = 'WebGpuBackend.reduceAsync';
+    this.gpu.checkUsable(fn);
+    if (!['sum', 'max', 'min', 'sumsq', 'absmax'].includes(op)) throw new ArgumentError(fn, 'op', op, 'must be one of sum, max, min, sumsq, absmax');
+    checkArray(fn, 'a', a);
+    checkInt(fn, 'offset', offset);
+    checkInt(fn, 'n', n);
+    if (offset + n > a.length) throw new ArgumentError(fn, 'n', n, `must satisfy offset + n <= a.length = ${a.length} (offset ${offset})`);
+    if (n === 0 || !isF32(a)) { if (n > 0) this.gpu.fallback('f64'); return referenceBackend.reduce!(op, a, offset, n); }
+    if (!this.gpu.fits(n * 4)) { this.gpu.fallback('too-large'); return referenceBackend.reduce!(op, a, offset, n); }
+    return this.gpu.exec(fn, async () => {
+      const pipeline = await this.compile(`reduce-${op}`, reduceShader(op));
+      const groups = Math.min(REDUCE_MAX_GROUPS, Math.ceil(n / REDUCE_WG));
+      const ba = this.sub.upload(a as Float32Array, offset, n);
+      const bo = this.sub.output(groups * 4, 'llmpress-out');
+      const u = this.sub.uniform([['u32', n], ['u32', 0x7f800000], ['u32', 0], ['u32', 0]], 16);
+      const parts = await this.sub.run(fn, [{ pipeline, bindings: [{ buffer: ba, size: n * 4 }, { buffer: bo, size: groups * 4 }, { buffer: u, size: 16 }], groups: [groups, 1, 1] }], [ba, bo, u], { buffer: bo, size: groups * 4 });
+      // Combine the partials on the CPU (sums in f64; max/min/absmax exact).
+      let acc = op === 'max' ? -Infinity : op === 'min' ? Infinity : 0;
+      for (let g = 0; g < groups; g++) {
+        const v = parts[g]!;
+        if (op === 'sum' || op === 'sumsq') acc += v;
+        else if (Number.isNaN(v) || (op === 'min' ? v < acc : v > acc)) acc = v;
+      }
+      return op === 'sum' || op === 'sumsq' ? Math.fround(acc) : acc;
+    }, () => referenceBackend.reduce!(op, a, offset, n));
+  }
+
+  // ---------------------------------------------------------------- int4
+
+
+  async int4GemvAsync(p: Int4GemvArgs): Promise<void> {
+    const fn = 'WebGpuBackend.int4GemvAsync';
+    this.gpu.checkUsable(fn);
+    if (typeof p !== 'object' || p === null) throw new ArgumentError(fn, 'args', p, 'must be an Int4GemvArgs object');
+    const { m, n, g } = checkInt4Shape(fn, p.m, p.n, p.groupSize);
+    checkTyped(fn, 'w', p.w, Uint8Array, 'Uint8Array of packed int4', (m * n) / 2);
+    checkTyped(fn, 'scales', p.scales, Float32Array, 'Float32Array', (m * n) / g);
+    checkTyped(fn, 'x', p.x, Float32Array, 'Float32Array', n);
+    checkTyped(fn, 'y', p.y, Float32Array, 'Float32Array', m);
+    const alpha = p.alpha ?? 1, beta = p.beta ?? 0;
+    if (!Number.isFinite(alpha) || !Number.isFinite(beta)) throw new ArgumentError(fn, 'alpha/beta', [alpha, beta], 'must be finite');
+    if (m === 0) return;
+    if (n === 0) { for (let i = 0; i < m; i++) p.y[i] = beta === 0 ? 0 : beta * p.y[i]!; return; }
+    if (!this.gpu.fits((m * n) / 2, m * n / g * 4)) { this.gpu.fallback('too-large'); int4GemvReference(p); return; }
+    await this.gpu.exec(fn, async () => {
+      const pipeline = await this.compile('int4-gemv', int4GemvShader());
+      const w = this.sub.uploadBytes(p.w, (m * n) / 2);
+      const sc = this.sub.upload(p.scales, 0, (m * n) / g);
+      const x = this.sub.upload(p.x, 0, n);
+      const y = this.sub.output(m * 4, 'llmpress-out');
+      const u = this.sub.uniform([['u32', m], ['u32', n], ['u32', g], ['f32', alpha]], 16);
+      const out = await this.sub.run(fn, [{ pipeline, bindings: [{ buffer: w, size: Math.ceil((m * n) / 8) * 4 }, { buffer: sc, size: (m * n / g) * 4 }, { buffer: x, size: n * 4 }, { buffer: y, size: m * 4 }, { buffer: u, size: 16 }], groups: this.gpu.grid1d(Math.ceil(m / GEMV_WG)) }], [w, sc, x, y, u], { buffer: y, size: m * 4 });
+      for (let i = 0; i < m; i++) p.y[i] = beta === 0 ? out[i]! : out[i]! + beta * p.y[i]!;
+    }, () => int4GemvReference(p));
+  }
+
+  async quantizeInt4Async(p: Int4QuantizeArgs): Promise<Int4Packed> {
+    const fn = 'WebGpuBackend.quantizeInt4Async';
+    this.gpu.checkUsable(fn);
+    if (typeof p !== 'object' || p === null) throw new ArgumentError(fn, 'args', p, 'must be an Int4QuantizeArgs object');
+    const { m, n, g } = checkInt4Shape(fn, p.m, p.n, p.groupSize);
+    checkTyped(fn, 'a', p.a, Float32Array, 'Float32Array', m * n);
+    for (let i = 0; i < m * n; i++) if (!Number.isFinite(p.a[i]!)) throw new ArgumentError(fn, 'a', p.a, `must be finite (index ${i} is ${p.a[i]})`);
+    // the GPU path writes whole u32 words per invocation: rows must be word aligned (n % 8 == 0)
+    if (m === 0 || n === 0 || n % 8 !== 0) { if (m * n > 0) this.gpu.fallback('int4-unaligned'); return quantizeInt4Reference(p); }
+    if (!this.gpu.fits(m * n * 4)) { this.gpu.fallback('too-large'); return quantizeInt4Reference(p); }
+    return this.gpu.exec(fn, async () => {
+      const pipeline = await this.compile('int4-quantize', int4QuantShader());
+      const a = this.sub.upload(p.a, 0, m * n);
+      const words = (m * n) / 8;
+      const w = this.sub.output(words * 4, 'llmpress-out-u8');
+      const sc = this.sub.output((m * n / g) * 4, 'llmpress-out');
+      const u = this.sub.uniform([['u32', m], ['u32', n], ['u32', g], ['u32', 0]], 16);
+      const [wb, sb] = await this.sub.runMulti(fn, [{ pipeline, bindings: [{ buffer: a, size: m * n * 4 }, { buffer: w, size: words * 4 }, { buffer: sc, size: (m * n / g) * 4 }, { buffer: u, size: 16 }], groups: this.gpu.grid1d(Math.ceil(words / ELEMENTWISE_WG)) }], [a, w, sc, u], [{ buffer: w, size: words * 4 }, { buffer: sc, size: (m * n / g) * 4 }]);
+      return { m, n, groupSize: g, w: new Uint8Array(wb!), scales: new Float32Array(sb!) };
+    }, () => quantizeInt4Reference(p));
+  }
+
+  async dequantizeInt4Async(p: Int4Packed): Promise<Float32Array> {
+    const fn = 'WebGpuBackend.dequantizeInt4Async';
+    this.gpu.checkUsable(fn);
+    if (typeof p !== 'object' || p === null) throw new ArgumentError(fn, 'args', p, 'must be an Int4Packed object');
+    const { m, n, g } = checkInt4Shape(fn, p.m, p.n, p.groupSize);
+    checkTyped(fn, 'w', p.w, Uint8Array, 'Uint8Array of packed int4', (m * n) / 2);
+    checkTyped(fn, 'scales', p.scales, Float32Array, 'Float32Array', (m * n) / g);
+    if (m * n === 0) return new Float32Array(0);
+    if (!this.gpu.fits(m * n * 4)) { this.gpu.fallback('too-large'); return dequantizeInt4Reference(p); }
+    return this.gpu.exec(fn, async () => {
+      const pipeline = await this.compile('int4-dequantize', int4DequantShader());
+      const w = this.sub.uploadBytes(p.w, (m * n) / 2);
+      const sc = this.sub.upload(p.scales, 0, (m * n) / g);
+      const o = this.sub.output(m * n * 4, 'llmpress-out');
+      const u = this.sub.uniform([['u32', m], ['u32', n], ['u32', g], ['u32', 0]], 16);
+      const out = await this.sub.run(fn, [{ pipeline, bindings: [{ buffer: w, size: Math.ceil((m * n) / 8) * 4 }, { buffer: sc, size: (m * n / g) * 4 }, { buffer: o, size: m * n * 4 }, { buffer: u, size: 16 }], groups: this.gpu.grid1d(Math.ceil((m * n) / ELEMENTWISE_WG)) }], [w, sc, o, u], { buffer: o, size: m * n * 4 });
+      return out.length === m * n ? out : out.slice(0, m * n);
+    }, () => dequantizeInt4Reference(p));
+  }
+
+  async timeGemm(shape: { m: number; n: number; k: number; transA?: boolean; transB?: boolean }, runs = 5): Promise<KernelTiming> {
+    const fn = 'WebGpuBackend.timeGemm';
+    this.gpu.checkUsable(fn);
+    const m = checkInt(fn, 'm', shape.m, 1), n = checkInt(fn, 'n', shape.n, 1), k = checkInt(fn, 'k', shape.k, 1);
+    checkInt(fn, 'runs', runs, 1);
+    const tA = !!shape.transA, tB = !!shape.transB;
+    const pipeline = await this.compile(`gemm-${this.gemmKernel}${tA ? '-tA' : ''}${tB ? '-tB' : ''}`, gemmShader({ transA: tA, transB: tB, kernel: this.gemmKernel }));
+    const tile = gemmTile(this.gemmKernel);
+    const a = this.sub.randomBuffer(m * k, 1), b = this.sub.randomBuffer(k * n, 2);
+    const c = this.sub.output(m * n * 4);
+    const u = this.sub.uniform([['u32', m], ['u32', n], ['u32', k], ['u32', tA ? m : k], ['u32', tB ? k : n], ['f32', 1], ['u32', 0], ['u32', 0]], GEMM_UNIFORM_BYTES);
+    const pass: Pass = { pipeline, bindings: [{ buffer: a, size: m * k * 4 }, { buffer: b, size: k * n * 4 }, { buffer: c, size: m * n * 4 }, { buffer: u, size: GEMM_UNIFORM_BYTES }], groups: [Math.ceil(n / tile.cols), Math.ceil(m / tile.rows), 1] };
+    return this.sub.timePasses(fn, [pass], [a, b, c, u], runs);
+  }
+
+  async timeGemv(shape: { m: number; n: number; trans?: boolean }, runs = 5): Promise<KernelTiming> {
+    const fn = 'WebGpuBackend.timeGemv';
+    this.gpu.checkUsable(fn);
+    const m = checkInt(fn, 'm', shape.m, 1), n = checkInt(fn, 'n', shape.n, 1);
+    checkInt(fn, 'runs', runs, 1);
+    const trans = !!shape.trans;
+    const pipeline = await this.compile(`gemv${trans ? '-t' : ''}`, gemvShader(trans, this.gemmKernel));
+    const lx = trans ? m : n, ly = trans ? n : m;
+    const a = this.sub.randomBuffer(m * n, 1), x = this.sub.randomBuffer(lx, 2);
+    const y = this.sub.output(ly * 4);
+    const u = this.sub.uniform([['u32', m], ['u32', n], ['u32', n], ['f32', 1], ['u32', 0], ['u32', 0], ['u32', 0], ['u32', 0]], GEMV_UNIFORM_BYTES);
+    const pass: Pass = { pipeline, bindings: [{ buffer: a, size: m * n * 4 }, { buffer: x, size: lx * 4 }, { buffer: y, size: ly * 4 }, { buffer: u, size: GEMV_UNIFORM_BYTES }], groups: this.gemvGroups(trans, m, n) };
+    return this.sub.timePasses(fn, [pass], [a, x, y, u], runs);
+  }
+
+  simulateDeviceLoss(): void {
+    this.gpu.checkUsable('WebGpuBackend.simulateDeviceLoss');
+    this.gpu.device.destroy();
+  }
+
+  async dispose(): Promise<void> {
+    if (this.gpu.disposed) return;
+    this.gpu.disposed = true;
+    this.pipelines.clear();
+    this.sub.clear();
+    this.gpu.device.destroy();
+  }
+}
