@@ -1,14 +1,14 @@
 /**
- * `pnpm eval:dense [--text <file>] [--model <file>] [--tokenizer <file>] [--windows 64] [--len 256] [--backend reference|wasm]`
+ * `pnpm eval:dense [--text <file>] [--model <file>] [--tokenizer <file>] [--windows 64] [--len 256] [--backend auto|wasm|webgpu|reference] [--threads N]`
  * Dense perplexity under the standard protocol (methods.md): windows 0..63 of 256 tokens, BOS at each
  * window start, fresh context per window. Writes results/dense.json and prints a markdown table.
  */
 import { readFileSync, mkdirSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { referenceBackend, type Backend } from '@llmpress/tensor';
 import { evaluate, placeOnBackend, standardWindows } from '@llmpress/models';
 import { dataDir, loadModel, loadTokenizer, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
+import { backendFromArgs } from '../../../scripts/backend-arg.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const args = process.argv.slice(2);
@@ -22,11 +22,8 @@ const tokenizer = opt('tokenizer') ? loadTokenizer(opt('tokenizer')!, { vocabSiz
 const text = readFileSync(textPath, 'utf8');
 const count = Number(opt('windows') ?? 64), len = Number(opt('len') ?? 256);
 
-let backend: Backend = referenceBackend;
-if (opt('backend') === 'wasm') {
-  const mod: any = await import('@llmpress/backend-wasm/node');
-  backend = (await mod.createWasmBackend({ threads: 1 })) ?? referenceBackend;
-}
+const sel = await backendFromArgs();
+const backend = sel.backend;
 const placed = placeOnBackend(model, backend);
 
 const t0 = performance.now();
@@ -49,6 +46,6 @@ writeFileAtomic(join(root, 'results', 'dense.json'), new TextEncoder().encode(JS
 console.log(`| model | text | windows × len | tokens | NLL (nats) | PPL | stored bytes | bits/weight (linears) | tokens/s (${backend.name} backend) |`);
 console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 console.log(`| ${row.model} | ${row.text} | ${count} × ${len} | ${r.tokens} | ${r.nll.toFixed(5)} | ${r.ppl.toFixed(4)} | ${row.storedBytes} | ${row.bitsPerWeight.toFixed(2)} | ${r.tokensPerSecond.toFixed(0)} |`);
-console.log(`\nwrote results/dense.json (tokens/s is noisy: shared machine)`);
+console.log(`\nwrote results/dense.json (tokens/s is noisy: shared machine)\n${sel.describe()}`);
 placed.release();
-await backend.dispose?.();
+await sel.dispose();

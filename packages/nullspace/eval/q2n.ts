@@ -1,6 +1,6 @@
 /**
  * `pnpm eval:q2n [--text file] [--model file.bin] [--tokenizer tok.bin] [--bits 4,3,2] [--group 32]
- *   [--eval-windows 64] [--ablate-bits 3,2] [--backend wasm|reference] [--out path]`
+ *   [--eval-windows 64] [--ablate-bits 3,2] [--backend auto|wasm|webgpu|reference] [--out path]`
  *
  * Q2N on stories260K under the standard protocol (eval windows 0..63, calibration 200..231, disjoint):
  * RTN, RTN + Q2N, GPTQ (act-order), GPTQ + Q2N at each bit width, group size 32 (layers whose input
@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend } from '@llmpress/tensor';
+import { backendFromArgs } from '../../../scripts/backend-arg.ts';
 import { evaluate, evalSplit, referenceLogits, type LlamaModel } from '@llmpress/models';
 import * as modelsNode from '@llmpress/models/node';
 import type { Bits } from '@llmpress/quantizers';
@@ -21,18 +21,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const arg = (name: string, dflt?: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
 
-async function pickBackend(kind: string): Promise<Backend | undefined> {
-  if (kind === 'reference') return undefined;
-  try {
-    const mod: any = await import('@llmpress/backend-wasm/node' as string);
-    return (await mod.createWasmBackend({ threads: 1 })) ?? undefined;
-  } catch (e) { console.error(`[eval:q2n] wasm backend unavailable (${(e as Error).message})`); return undefined; }
-}
-
 interface Row { method: string; bits: number; groupSize: number; variant: string; bytes: number; bitsPerWeight: number; ppl: number; kl: number; top1: number; nullDimFraction?: number; meanAbsLogM?: number }
 
 async function main() {
-  const backend = await pickBackend(arg('backend', 'wasm')!);
+  const sel = await backendFromArgs();
+  const backend = sel.backend;
   const bitsList = arg('bits', '4,3,2')!.split(',').map(Number) as Bits[];
   const ablateBits = arg('ablate-bits', '3,2')!.split(',').filter(Boolean).map(Number);
   const group = Number(arg('group', '32'));
@@ -50,7 +43,7 @@ async function main() {
     model = s.model; encode = (x) => s.tokenizer.encode(x); text = arg('text') ? readFileSync(arg('text')!, 'utf8') : s.text; modelName = 'stories260K';
   }
   const split = evalSplit(encode(text), { evalCount });
-  console.log(`# Q2N on ${modelName}: ${split.eval.length} eval windows, ${split.calibration.length} calibration windows, g${group}, backend ${backend?.name ?? 'reference'}`);
+  console.log(`# Q2N on ${modelName}: ${split.eval.length} eval windows, ${split.calibration.length} calibration windows, g${group}, ${sel.describe()}`);
   const ref = referenceLogits(model, split.eval, { backend });
   const rows: Row[] = [];
   const workingOnly = args.includes('--working-only');
@@ -123,7 +116,7 @@ async function main() {
     prev.notes.push("rows 'B from GPTQ working copy' come from `pnpm eval:q2n --working-only` (same protocol; GPTQ's working copy replayed by gptqWorkingWeights, checked code-for-code against gptq)");
     writeFileSync(out, JSON.stringify(prev, null, 2) + '\n');
     console.log(`merged ${fresh.length} rows into ${out}`);
-    await (backend as any)?.dispose?.();
+    await sel.dispose();
     return;
   }
   const result = {
@@ -139,7 +132,7 @@ async function main() {
   console.log('\n| method | bits | variant | bytes (linears) | bits/weight | PPL | KL | top-1 | null dim / n | mean abs log m |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.method} | ${r.bits === 32 ? 'f32' : `W${r.bits} g${r.groupSize}`} | ${r.variant} | ${r.bytes.toLocaleString('en-US')} | ${r.bitsPerWeight.toFixed(2)} | ${r.ppl.toFixed(3)} | ${r.kl.toFixed(4)} | ${(100 * r.top1).toFixed(2)}% | ${r.nullDimFraction !== undefined ? r.nullDimFraction.toFixed(3) : ''} | ${r.meanAbsLogM !== undefined ? r.meanAbsLogM.toExponential(2) : ''} |`);
-  console.log(`wrote ${out}`);
-  await (backend as any)?.dispose?.();
+  console.log(`wrote ${out}\n${sel.describe()}`);
+  await sel.dispose();
 }
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,5 +1,5 @@
 /**
- * `pnpm eval:quad [--text <file>] [--model <file>] [--tokenizer <file>] [--r 8] [--windows 64] [--calib 32] [--seed 0] [--only a,b]`
+ * `pnpm eval:quad [--text <file>] [--model <file>] [--tokenizer <file>] [--r 8] [--windows 64] [--calib 32] [--seed 0] [--only a,b] [--backend auto|wasm|webgpu|reference]`
  *
  * The QUAD table on stories260K under the standard protocol (methods.md): evaluation windows 0..63,
  * calibration windows 200..231 (disjoint, checked by evalSplit). Rows: dense; RTN W4A16; GPTQ W4A16;
@@ -13,6 +13,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evaluate, evalSplit, referenceLogits, type LlamaModel } from '@llmpress/models';
 import { dataDir, loadModel, loadTokenizer, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
+import { backendFromArgs } from '../../../scripts/backend-arg.ts';
 import { rtnModel, gptqModel, quadRotate, quantizeRotated, onlineRotationBytes, type ActivationPlan } from '@llmpress/quantizers';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -34,7 +35,9 @@ const split = evalSplit(ids, { evalCount, calibCount, bos: model.config.bosId ??
 const log = (s: string) => process.stderr.write(s + '\n');
 log(`model dim ${model.config.dim}, ${model.config.nLayers} blocks; eval windows ${split.eval.length}, calibration windows ${split.calibration.length} (200..${199 + calibCount}); r = ${r}`);
 const t0 = performance.now();
-const reference = referenceLogits(model, split.eval);
+const sel = await backendFromArgs();
+const backend = sel.backend;
+const reference = referenceLogits(model, split.eval, { backend });
 log(`reference logits: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 const denseLinearWeights = model.linears().reduce((a, e) => a + e.layer.inFeatures * e.layer.outFeatures, 0);
@@ -62,7 +65,7 @@ for (const row of rows) {
   const m = await row.build();
   const buildS = (performance.now() - tb) / 1000;
   const te = performance.now();
-  const ev = evaluate(m, split.eval, { reference });
+  const ev = evaluate(m, split.eval, { reference, backend });
   const evalS = (performance.now() - te) / 1000;
   const rot = onlineRotationBytes(m);
   const linearBytes = m.linearBytes() + rot;
@@ -91,3 +94,5 @@ for (const x of results as any[]) {
   console.log(`| ${x.method} | ${x.setting} | ${x.ppl.toFixed(4)} | ${x.kl.toFixed(4)} | ${(100 * x.top1).toFixed(2)}% | ${x.linearBytes} | ${x.bitsPerWeight.toFixed(2)} | ${x.totalBytes} |`);
 }
 console.log(`\nwrote results/quad.json (${denseLinearWeights} dense block-linear weights; bits/weight counts scales, f32 outlier columns and online rotations)`);
+console.log(sel.describe());
+await sel.dispose();

@@ -1,5 +1,5 @@
 /**
- * `pnpm eval:saten [--text <file>] [--model <file>] [--tokenizer <file>] [--windows 64] [--budgets 0.6,0.4] [--threads 1]`
+ * `pnpm eval:saten [--text <file>] [--model <file>] [--tokenizer <file>] [--windows 64] [--budgets 0.6,0.4] [--backend auto|wasm|webgpu|reference] [--threads 1]`
  *
  * stories260K (or --model) under the standard protocol (methods.md): evaluation windows 0..63 of
  * 256 tokens, calibration windows 200..231 (disjoint). Every per-block linear is replaced at equal
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Tensor, type Backend, type LinearLayer } from '@llmpress/tensor';
 import { evaluate, evalSplit, referenceLogits, captureLinearStats, type LlamaModel } from '@llmpress/models';
 import { dataDir, loadModel, loadTokenizer, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
-import { createWasmBackend } from '@llmpress/backend-wasm/node';
+import { backendFromArgs } from '../../../scripts/backend-arg.ts';
 import { svdLlm, svdLowRank } from '@llmpress/decompositions';
 import { compressModelTT, planLayer, planErrors, type TTMethod, type LayerPlan } from '@llmpress/tt-networks';
 
@@ -45,10 +45,9 @@ if (opt('merge')) {
   process.exit(0);
 }
 
-const threads = Number(opt('threads') ?? 1);
-const wasm = await createWasmBackend({ threads });
-const backend: Backend | undefined = wasm ?? undefined;
-const backendName = wasm ? `wasm (${threads} thread${threads > 1 ? 's' : ''})` : 'reference';
+const sel = await backendFromArgs({ threads: 1 });
+const backend: Backend = sel.backend;
+const backendName = `${sel.name}${sel.threads > 1 ? ` (${sel.threads} threads)` : ''}`;
 
 const modelPath = opt('model');
 const S = loadStories260K(dataDir());
@@ -179,4 +178,5 @@ function writeResults(done: boolean) {
 
 printTable(writeResults(true));
 console.log(`\nwrote ${outPath.slice(root.length + 1)}`);
-await wasm?.dispose?.();
+log(sel.describe());
+await sel.dispose();
