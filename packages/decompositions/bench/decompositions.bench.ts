@@ -1,5 +1,5 @@
 /**
- * `pnpm bench decompositions [--quick] [--no-ml-matrix] [--reference] [--only svd,eigh,...] [--two-threads]`
+ * `pnpm bench decompositions [--quick] [--no-ml-matrix] [--reference] [--backend wasm|auto|webgpu|reference] [--only svd,eigh,...] [--two-threads]`
  * (`--only` re-measures those ops and keeps the other ops' rows of the results file)
  * The randomized SVD is also timed on `createWasmBackend({ threads: 2 })` (rows labelled "2 threads";
  * its < 2 s target is absolute); `--two-threads` adds such a row for every case. The LAPACK anchor
@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { randn, matmul, norm, sub, referenceBackend, Tensor, type Backend, type FloatDType } from '@llmpress/tensor';
-import { createWasmBackend } from '@llmpress/backend-wasm/node';
+import { backendFromArgs } from '../../../scripts/backend-arg.ts';
 import { svd, eigh, cholesky, qr, randomizedSvd } from '@llmpress/decompositions';
 
 const args = process.argv.slice(2);
@@ -111,11 +111,12 @@ function run(c: Case, a: Tensor, backend: Backend): any {
   }
 }
 
-const wasm = useRef ? null : ((await createWasmBackend({ threads: 1 })) as Backend | null);
+const sel = await backendFromArgs({ fallback: useRef ? 'reference' : 'wasm', threads: 1 });
+const wasm: Backend | null = sel.backend.name === 'reference' ? null : sel.backend;
 const twoAll = args.includes('--two-threads');
 // created on first use (after the 1-thread rows of the cases before it), so its worker is not around for those
 let wasm2: Backend | null | undefined;
-const getWasm2 = async () => (wasm2 === undefined ? (wasm2 = useRef ? null : ((await createWasmBackend({ threads: 2 })) as Backend | null)) : wasm2);
+const getWasm2 = async () => (wasm2 === undefined ? (wasm2 = !wasm ? null : (await backendFromArgs({ fallback: 'wasm', threads: 2 })).backend) : wasm2);
 const backend = wasm ?? referenceBackend;
 const impl = `llmpress (${backend.name}${wasm ? ', 1 thread' : ''})`;
 console.log(`backend: ${impl}; machine shared and busy — timings are noisy (CPU time reported too)`);
@@ -186,5 +187,6 @@ if (only && existsSync(outFile)) {
   outRows = [...prev, ...outRows].sort((a: any, b: any) => OPS.indexOf(a.op) - OPS.indexOf(b.op));
 }
 writeFileSync(outFile, JSON.stringify(outRows, null, 1) + '\n');
-await (wasm as any)?.dispose?.();
+console.log(sel.describe());
+await sel.dispose();
 await (wasm2 as any)?.dispose?.(); // null/undefined when never created

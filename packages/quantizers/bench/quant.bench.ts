@@ -1,5 +1,5 @@
 /**
- * `pnpm bench quant [--n 4096] [--tokens 2048] [--gptq-reps 1] [--reps 5] [--skip-gptq] [--skip-kernels] [--js] [--memory [--mem-n 8192] [--mem-m 2048] [--mem-tokens 512]]`
+ * `pnpm bench quant [--n 4096] [--tokens 2048] [--gptq-reps 1] [--reps 5] [--skip-gptq] [--skip-kernels] [--js] [--backend wasm|auto|webgpu|reference] [--memory [--mem-n 8192] [--mem-m 2048] [--mem-tokens 512]]`
  *   (--memory: only GPTQ's peak extra RSS on the WASM backend, Linux /proc; writes bench/results/quant-memory.json)
  *   (--gptq-reps k: k alternating JS / numpy rounds of part 1; medians reported, per-round ratios in the JSON)
  *
@@ -19,7 +19,7 @@ import { tmpdir, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { Rng, Tensor, type Backend } from '@llmpress/tensor';
-import { createWasmBackend } from '@llmpress/backend-wasm/node';
+import { backendFromArgs } from '../../../scripts/backend-arg.ts';
 import { gptq, gramAccumulate, rtnQuantize, quantizeActivations, integerForward, QuantActLinear } from '@llmpress/quantizers';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -111,7 +111,8 @@ tf2 = time.perf_counter() - t1
 print(json.dumps({'gram_s': tg, 'gptq_s': tq, 'factor_s': tf, 'factor_trtri_s': tf2, 'loss': loss, 'numpy': np.__version__, 'scipy': scipy.__version__}))
 `;
 
-const be = (await createWasmBackend({ threads: 1 })) as Backend | null;
+const sel = await backendFromArgs({ fallback: 'wasm', threads: 1 });
+const be: Backend | null = sel.backend.name === 'reference' ? null : sel.backend;
 
 // ------------------------------------------------------------------ --memory: GPTQ's peak extra RSS (issue #13 shape)
 if (args.includes('--memory')) {
@@ -137,7 +138,7 @@ if (args.includes('--memory')) {
   console.log(`| **extra peak** | **${(peak - rss0).toFixed(0)} MiB = ${mem.extraInN2F64.toFixed(2)} n² f64** (n² f64 = ${n2.toFixed(0)} MiB) |`);
   console.log(`| time (factor / loop) | ${sec.toFixed(1)} s (${mem.factorSeconds.toFixed(1)} / ${mem.loopSeconds.toFixed(1)} s) |`);
   console.log(`\nwrote bench/results/quant-memory.json — shared machine (load ${loadavg()[0]!.toFixed(1)})`);
-  await be.dispose?.();
+  await sel.dispose();
   process.exit(0);
 }
 if (!skipGptq) {
@@ -286,7 +287,8 @@ if (pk.status === 0) { const r = JSON.parse(pk.stdout.trim()); kern.numpyF32Gemv
 out.kernels = kern;
 }
 out.loadavgAtEnd = loadavg();
-await be?.dispose?.();
+console.log(sel.describe());
+await sel.dispose();
 
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 writeFileSync(join(root, 'bench', 'results', 'quant.json'), JSON.stringify(out, null, 2) + '\n');

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench scale [--shape llama-3.2-1b|llama-2-7b] [--layers N] [--methods svd-llm,gptq] [--tokens 512] [--skip-numpy] [--numpy-layers K]`
+ * `pnpm bench scale [--shape llama-3.2-1b|llama-2-7b] [--layers N] [--methods svd-llm,gptq] [--tokens 512] [--skip-numpy] [--numpy-layers K] [--backend auto|wasm|webgpu|reference]`
  * (`--numpy-layers K`: time the numpy anchor on K blocks and scale it by N / K — every block has the same shapes.)
  * Streams a synthetic real-shape checkpoint (bf16, written once under $TMPDIR) through SVD-LLM 20%
  * and GPTQ W4 with 512 calibration tokens: wall time, peak RSS, and the same per-layer linear algebra
@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { tmpdir, loadavg } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { Rng } from '@llmpress/tensor';
-import { createWasmBackend } from '@llmpress/backend-wasm/node';
+import { backendFromArgs } from '../../../scripts/backend-arg.ts';
 import { compressCheckpointStreaming, writeSyntheticCheckpoint, SHAPES, type ShapeName } from '@llmpress/streaming/node';
 
 const args = process.argv.slice(2);
@@ -39,8 +39,9 @@ const rng = new Rng(11);
 const calibration = Array.from({ length: Math.ceil(tokens / 256) }, () => Array.from({ length: 256 }, () => rng.int(preset.vocab_size)));
 
 interface Row { shape: string; layers: number; method: string; seconds: number; blockSeconds: number[]; peakRssMB: number; inputMB: number; outputMB: number; numpySeconds?: number; numpyLayersMeasured?: number; ratioVsNumpy?: number }
-const backend = (await createWasmBackend({ threads: 'auto' })) ?? undefined;
-console.error(`backend: ${backend?.name ?? 'reference'} (${backend?.capabilities.threads ?? 1} threads)`);
+const sel = await backendFromArgs();
+const backend = sel.backend;
+console.error(sel.describe());
 const rows: Row[] = [];
 for (const method of methods) {
   const out = join(tmpdir(), `llmpress-scale-${shape}-${method}.safetensors`);
@@ -129,3 +130,5 @@ const stamp = new Date().toISOString();
 const mine = rows.map((r) => ({ ...r, date: stamp, loadavg: loadavg().map((x) => +x.toFixed(2)) }));
 const merged = [...prev.filter((p) => !mine.some((r) => key(r) === key(p))), ...mine];
 writeFileSync(file, JSON.stringify({ date: stamp, tokens, rows: merged }, null, 2) + '\n');
+console.error(sel.describe());
+await sel.dispose();

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench tt [--reps 5] [--ranks 16,64] [--threads 1]`
+ * `pnpm bench tt [--reps 5] [--ranks 16,64] [--threads 1] [--backend auto|wasm|webgpu|reference]`
  *
  * TT-matvec and TT + sparse forward against the dense GEMV of the same layer (the TT layer's own
  * dense weight), for 4096 × 4096 and 4096 × 11008 (out × in), at T = 1 and T = 16 tokens, with a
@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng, Tensor, routine, referenceBackend, type Backend } from '@llmpress/tensor';
-import { createWasmBackend } from '@llmpress/backend-wasm/node';
+import { backendFromArgs } from '../../../scripts/backend-arg.ts';
 import { TTLinear, TTSparseLinear, CsrMatrix, Sparse24Matrix } from '@llmpress/tt-networks';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -21,10 +21,9 @@ const args = process.argv.slice(2);
 const opt = (k: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : undefined; };
 const reps = Number(opt('reps') ?? 5);
 const rankList = (opt('ranks') ?? '16,64').split(',').map(Number);
-const threads = Number(opt('threads') ?? 1);
-const wasm = await createWasmBackend({ threads });
-const backend: Backend = wasm ?? referenceBackend;
-const backendName = wasm ? `wasm (${threads} thread)` : 'reference';
+const sel = await backendFromArgs({ threads: 1 });
+const backend: Backend = sel.backend;
+const backendName = `${sel.name} (${sel.threads} thread${sel.threads > 1 ? 's' : ''})`;
 
 function median(xs: number[]): number { const s = xs.slice().sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; }
 function time(f: () => void): number {
@@ -171,4 +170,5 @@ for (const r of rows) {
   console.log(`| ${r.m} × ${r.n} | ${r.ranks[1]} | ${r.T} | ${r.layer} | ${r.bytes} (${((100 * r.bytes) / r.denseBytes).toFixed(1)}%) | ${r.ms.toFixed(2)} | ${r.tokensPerSecond.toFixed(0)} | ${r.denseMs.toFixed(2)} | ${r.speedupVsDense.toFixed(2)}× | ${r.numpyDenseMs?.toFixed(2) ?? '—'} | ${npMs?.toFixed(2) ?? '—'} | ${npMs ? (r.ms / npMs).toFixed(2) + ' (TT)' : r.numpyDenseMs ? (r.denseMs / r.numpyDenseMs).toFixed(2) + ' (dense)' : '—'} |`);
 }
 console.log('\nwrote bench/results/tt.json');
-await wasm?.dispose?.();
+console.log(sel.describe());
+await sel.dispose();
