@@ -4,17 +4,18 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dataDir } from '@llmpress/tensor/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const tsx = join(root, 'node_modules', '.bin', 'tsx');
-const hasData = existsSync(join(process.env.LLMPRESS_DATA ?? join(root, '..', 'shared', 'data'), 'stories260K', 'stories260K.bin'));
+const hasData = existsSync(join(dataDir(), 'stories260K', 'stories260K.bin')); // the repository's data/ (shipped), $LLMPRESS_DATA or ../shared/data
 const examples = readdirSync(here).filter((d) => statSync(join(here, d)).isDirectory() && d !== 'node_modules')
   .flatMap((d) => readdirSync(join(here, d)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => `${d}/${f}`));
 
 describe('examples', () => {
   for (const ex of examples) {
-    it.skipIf(!hasData)(`${ex} runs and its checks pass${hasData ? '' : ' (skipped: ../shared/data is absent)'}`, () => {
+    it.skipIf(!hasData)(`${ex} runs and its checks pass${hasData ? '' : ' (skipped: no stories260K under ${dataDir()})'}`, () => {
       const r = spawnSync(tsx, [join(here, ex)], { cwd: root, encoding: 'utf8', timeout: 240_000 });
       if (r.status !== 0) console.error(r.stdout, r.stderr);
       expect(r.status).toBe(0);

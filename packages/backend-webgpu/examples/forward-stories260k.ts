@@ -144,8 +144,11 @@ if (isMain) {
   const { readFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { fileURLToPath } = await import('node:url');
-  // same rule as dataDir() of @llmpress/tensor/testing (which pulls in vitest, so not imported here)
-  const dataDir = () => process.env.LLMPRESS_DATA ?? fileURLToPath(new URL('../../../../shared/data', import.meta.url));
+  const { existsSync } = await import('node:fs');
+  // same rule as dataDir() of @llmpress/tensor/testing (which pulls in vitest, so not imported here):
+  // the repository's data/, then $LLMPRESS_DATA, then ../shared/data
+  const dataDir = () => [fileURLToPath(new URL('../../../data', import.meta.url)), process.env.LLMPRESS_DATA, fileURLToPath(new URL('../../../../shared/data', import.meta.url))]
+    .find((d) => d !== undefined && existsSync(join(d, 'stories260K', 'stories260K.bin'))) ?? fileURLToPath(new URL('../../../data', import.meta.url));
   const { createNodeWebGpuBackend } = await import('../src/node.js');
   const arg = (name: string, d: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1]! : d; };
   const modelPath = arg('model', join(dataDir(), 'stories260K', 'stories260K.bin'));

@@ -2,7 +2,7 @@ import { describe, it, expect, vi, beforeEach, afterEach } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { dataDir, hasData } from '@llmpress/tensor/testing';
+import { dataDir, formatsDir, formatsSkipReason, hasData, hasFormats } from '@llmpress/tensor/testing';
 import { main, EXIT } from './main.js';
 
 let stdout = '', stderr = '';
@@ -34,14 +34,17 @@ describe('llmpress CLI', () => {
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 
-  it.skipIf(!hasData())('inspects llama2.c, GGUF and Hugging Face checkpoints', async () => {
+  it.skipIf(!hasData())('inspects the llama2.c checkpoint', async () => {
     expect(await main(['inspect', join(dataDir(), 'stories260K', 'stories260K.bin')])).toBe(EXIT.ok);
     expect(stdout).toMatch(/llama2\.c checkpoint .*shared classifier/);
     expect(stdout).toMatch(/260,032 parameters/);
-    expect(await main(['inspect', join(dataDir(), 'formats', 'gguf-stories260K-requantized', 'stories260K-q4_0-f16.gguf')])).toBe(EXIT.ok);
+  });
+
+  it.skipIf(!hasFormats())(`inspects GGUF and Hugging Face checkpoints (format fixtures)${hasFormats() ? '' : ` — skipped: ${formatsSkipReason()}`}`, async () => {
+    expect(await main(['inspect', join(formatsDir(), 'gguf-stories260K-requantized', 'stories260K-q4_0-f16.gguf')])).toBe(EXIT.ok);
     expect(stdout).toMatch(/GGUF v3/);
     expect(stdout).toMatch(/\| Q4_0 \|/);
-    expect(await main(['inspect', join(dataDir(), 'formats', 'hf-tiny-random-llama-2')])).toBe(EXIT.ok);
+    expect(await main(['inspect', join(formatsDir(), 'hf-tiny-random-llama-2')])).toBe(EXIT.ok);
     expect(stdout).toMatch(/\| BF16 \| 21 \|/);
   });
 

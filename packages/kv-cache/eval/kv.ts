@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contiguousWindows, type LlamaModel, type Window } from '@llmpress/models';
-import { loadModel, loadTokenizer } from '@llmpress/models/node';
+import { dataDir, loadModel, loadTokenizer } from '@llmpress/models/node';
 import {
   CompressedKVCache, Fp32KVCache, fitKeyBasis, kiviKeys, kiviValues, svdqKeys, presetSchedule, meanBits,
   type CacheShape, type KeyBasis, type KeyCodec, type KVCacheLike, type CompressedCacheOptions,
@@ -25,7 +25,7 @@ function arg(name: string, def?: string): string | undefined {
   return i >= 0 ? args[i + 1] : def;
 }
 const quick = args.includes('--quick');
-const data = process.env.LLMPRESS_DATA ? resolve(process.env.LLMPRESS_DATA) : resolve(root, '../shared/data');
+const data = dataDir(); // the repository's data/, then $LLMPRESS_DATA, then ../shared/data
 const modelPath = resolve(arg('model', join(data, 'stories260K/stories260K.bin'))!);
 const tokPath = resolve(arg('tokenizer', join(dirname(modelPath), 'tok512.bin'))!);
 const textPath = resolve(arg('text', join(data, 'tinystories/tinystories_val.txt'))!);

@@ -2,16 +2,16 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnsupportedError, tensor } from '@llmpress/tensor';
-import { dataDir } from '@llmpress/tensor/testing';
+import { dataDir, formatsDir, formatsSkipReason } from '@llmpress/tensor/testing';
 import { parseSafetensors, writeSafetensors, SafetensorsFile, bytesSource } from './safetensors.js';
 import { parseGguf, ggufToLlamaModel, ggufToLlamaConfig, ggufTokenizer } from './gguf.js';
 import { loadModel, loadHfModel, loadStories260K, fileSource } from './node.js';
 import { FormatError } from './errors.js';
 import { generate } from './generate.js';
 
-const F = join(dataDir(), 'formats');
+const F = formatsDir();
 const skip = !existsSync(join(F, 'README.md'));
-const why = skip ? ` — skipped: ${F} absent (set LLMPRESS_DATA)` : '';
+const why = skip ? ` — skipped: ${formatsSkipReason() ?? `${F} absent (set LLMPRESS_DATA)`}` : '';
 const rd = (p: string) => new Uint8Array(readFileSync(join(F, p)));
 
 describe.skipIf(skip)(`safetensors-samples: the 2022 unpadded files${why}`, () => {

@@ -1,23 +1,28 @@
 /**
- * Fuzzing the parsers with fast-check: real headers from ../shared/data/formats, mutated (byte
+ * Fuzzing the parsers with fast-check: real headers from the format fixtures (formats/ under
+ * $LLMPRESS_DATA or ../shared/data; not shipped, so those suites skip with the reason), mutated (byte
  * overwrites biased to length/count/offset fields, JSON value edits, truncation). Every outcome must be
  * a parse whose tensors all read back with the claimed sizes, or a typed LlmpressError — never another
- * exception, and never a read beyond the file or an allocation larger than the file.
+ * exception, and never a read beyond the file or an allocation larger than the file. The llama2.c
+ * suite uses the stories260K files shipped in the repository's data/. Files are read in beforeAll,
+ * never at collection time, so a skipped suite reads nothing.
  */
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, beforeAll } from 'vitest';
 import fc from 'fast-check';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlmpressError } from '@llmpress/tensor';
-import { dataDir } from '@llmpress/tensor/testing';
+import { dataPath, formatsDir, formatsSkipReason } from '@llmpress/tensor/testing';
 import { SafetensorsFile, writeSafetensors, type ByteSource } from './safetensors.js';
 import { GgufFile } from './gguf.js';
 import { parseLlama2c } from './llama2c.js';
 import { parseLlama2cTokenizer } from './tokenizer.js';
 import { tensor } from '@llmpress/tensor';
 
-const F = join(dataDir(), 'formats');
+const F = formatsDir();
 const have = (p: string) => existsSync(join(F, p));
+/** ' — skipped: <reason>' for a fixture that is absent (empty when present). */
+const why = (p: string) => (have(p) ? '' : ` — skipped: ${formatsSkipReason() ?? `${join(F, p)} is absent`}`);
 const NUM_RUNS = 150;
 
 /** A ByteSource that records the largest read and fails the test on out-of-range requests. */
@@ -54,8 +59,10 @@ function apply(base: Uint8Array, muts: Array<{ pos: number; val: number; width: 
   return b;
 }
 
-describe.skipIf(!have('hf-tiny-random-llama-2/model.safetensors'))('fuzz: safetensors (mutated real HF header)', () => {
-  const base = new Uint8Array(readFileSync(join(F, 'hf-tiny-random-llama-2/model.safetensors')));
+const HF = 'hf-tiny-random-llama-2/model.safetensors';
+describe.skipIf(!have(HF))(`fuzz: safetensors (mutated real HF header)${why(HF)}`, () => {
+  let base: Uint8Array;
+  beforeAll(() => { base = new Uint8Array(readFileSync(join(F, HF))); });
   it('byte mutations of the prefix + JSON header, with or without truncation', () => {
     let ok = 0, rejected = 0;
     fc.assert(fc.property(mutation(2168), fc.option(fc.nat({ max: base.length }), { nil: undefined }), (muts, trunc) => {
@@ -101,8 +108,9 @@ describe.skipIf(!have('hf-tiny-random-llama-2/model.safetensors'))('fuzz: safete
 });
 
 for (const file of ['gguf-stories260K-requantized/stories260K-q4_0-f16.gguf', 'gguf-llama4j-stories260k/tinyllamas-stories-260k-q8_0.gguf']) {
-  describe.skipIf(!have(file))(`fuzz: GGUF (mutated real header of ${file.split('/')[1]})`, () => {
-    const base = new Uint8Array(readFileSync(join(F, file)));
+  describe.skipIf(!have(file))(`fuzz: GGUF (mutated real header of ${file.split('/')[1]})${why(file)}`, () => {
+    let base: Uint8Array;
+    beforeAll(() => { base = new Uint8Array(readFileSync(join(F, file))); });
     it('byte mutations in metadata + tensor infos, with or without truncation', () => {
       let rejected = 0;
       fc.assert(fc.property(mutation(14240), fc.option(fc.nat({ max: base.length }), { nil: undefined }), (muts, trunc) => {
@@ -128,9 +136,11 @@ for (const file of ['gguf-stories260K-requantized/stories260K-q4_0-f16.gguf', 'g
   });
 }
 
-describe.skipIf(!existsSync(join(dataDir(), 'stories260K', 'tok512.bin')))('fuzz: llama2.c checkpoint and tokenizer', () => {
-  const bin = new Uint8Array(readFileSync(join(dataDir(), 'stories260K', 'stories260K.bin')));
-  const tok = new Uint8Array(readFileSync(join(dataDir(), 'stories260K', 'tok512.bin')));
+const BIN = dataPath('stories260K/stories260K.bin'), TOK = dataPath('stories260K/tok512.bin');
+const haveLlama2c = existsSync(BIN) && existsSync(TOK);
+describe.skipIf(!haveLlama2c)(`fuzz: llama2.c checkpoint and tokenizer${haveLlama2c ? '' : ` — skipped: ${BIN} or ${TOK} is absent`}`, () => {
+  let bin: Uint8Array, tok: Uint8Array;
+  beforeAll(() => { bin = new Uint8Array(readFileSync(BIN)); tok = new Uint8Array(readFileSync(TOK)); });
   it('header mutations are rejected or give a consistent model', () => {
     fc.assert(fc.property(mutation(28), fc.option(fc.nat({ max: bin.length }), { nil: undefined }), (muts, trunc) => {
       expectTyped(() => { const m = parseLlama2c(apply(bin, muts, trunc), { file: 'x.bin' }); expect(m.forward([1]).shape).toEqual([1, m.config.vocabSize]); });

@@ -13,12 +13,37 @@ import { GgufFile, ggufToLlamaModel, ggufTokenizer } from './gguf.js';
 import { parseHfTokenizer } from './hf-tokenizer.js';
 import { saveModelBytes, loadCompressedModel, type LoadCompressedOptions } from './save.js';
 
-/** Where the shared data lives: env LLMPRESS_DATA, default `<repo>/../shared/data`. */
+/**
+ * Data roots in search order: the repository's `data/` (the small real data that ships with it),
+ * `$LLMPRESS_DATA` when set, then `../shared/data` beside the repository. Same rule as
+ * `dataDir()` of `@llmpress/tensor/testing` (which pulls in vitest, so it is not imported here).
+ */
+export function dataRoots(): string[] {
+  let root: string | undefined;
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; ) {
+    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) { root = dir; break; }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  const out: string[] = [];
+  if (root) out.push(join(root, 'data'));
+  if (process.env.LLMPRESS_DATA) out.push(resolve(process.env.LLMPRESS_DATA));
+  if (root) out.push(resolve(root, '..', 'shared', 'data'));
+  return [...new Set(out)];
+}
+
+/** The folder holding `stories260K/` and `tinystories/`: the first data root (see dataRoots) that has stories260K. */
 export function dataDir(): string {
-  const env = process.env.LLMPRESS_DATA;
-  if (env) return resolve(env);
-  // src/node.ts and dist/node.js are both two levels below the package root, which is two below the repo
-  return resolve(fileURLToPath(new URL('../../../../shared/data', import.meta.url)));
+  const roots = dataRoots();
+  return roots.find((r) => existsSync(join(r, 'stories260K', 'stories260K.bin'))) ?? roots[0] ?? resolve('data');
+}
+
+/** The large format fixtures (`formats/`, not shipped with the repository): the first data root that has them; may not exist. */
+export function formatsDir(): string {
+  const roots = dataRoots();
+  const hit = roots.find((r) => existsSync(join(r, 'formats', 'README.md')));
+  return join(hit ?? roots[1] ?? roots[0] ?? resolve('data'), 'formats');
 }
 
 function readBytes(fn: string, path: string): Uint8Array {

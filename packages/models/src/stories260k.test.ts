@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { dataDir, hasData } from '@llmpress/tensor/testing';
+import { dataDir, dataRoots, hasData } from '@llmpress/tensor/testing';
 import { loadStories260K, type Stories260K } from './node.js';
 import { generate } from './generate.js';
 import { contiguousWindows, evaluate, evalSplit, standardWindows } from './eval.js';
@@ -9,7 +9,10 @@ import { parseLlama2c, writeLlama2c } from './llama2c.js';
 import { FormatError } from './errors.js';
 
 const skip = !hasData();
-const REASON = `shared data absent at ${dataDir()} (set LLMPRESS_DATA)`;
+const REASON = `data absent at ${dataDir()} (set LLMPRESS_DATA)`;
+// The repository ships a prefix of the validation text; the whole 794,375-byte file (reference.json's
+// token count) is only in $LLMPRESS_DATA or ../shared/data.
+const FULL_TEXT = dataRoots().map((r) => join(r, 'tinystories', 'tinystories_val.txt')).find((p) => existsSync(p) && statSync(p).size === 794_375);
 
 describe.skipIf(skip)(`stories260K reproduces reference.json${skip ? ` — skipped: ${REASON}` : ''}`, () => {
   let S: Stories260K;
@@ -53,9 +56,12 @@ describe.skipIf(skip)(`stories260K reproduces reference.json${skip ? ` — skipp
     }
   });
 
-  it('encodes the example sentence and the whole text as run.c does', () => {
+  it('encodes the example sentence as run.c does', () => {
     expect(S.tokenizer.encode(ref.encode_example.text)).toEqual(ref.encode_example.ids);
-    expect(ids.length).toBe(ref.eval_tinystories_val.n_tokens_including_leading_bos);
+  });
+
+  it.skipIf(!FULL_TEXT)(`encodes the whole validation text to reference.json's token count${FULL_TEXT ? '' : ' — skipped: the full 794,375-byte text is not shipped (set LLMPRESS_DATA)'}`, () => {
+    expect(S.tokenizer.encode(readFileSync(FULL_TEXT!, 'utf8')).length).toBe(ref.eval_tinystories_val.n_tokens_including_leading_bos);
   });
 
   it("per-window NLL of reference.json's protocol (windows 0 and 39 of 512)", () => {

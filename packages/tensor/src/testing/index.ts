@@ -1,2 +1,2 @@
 export { describeBackendConformance, type ConformanceOptions } from './conformance.js';
-export { dataDir, hasData } from './data.js';
+export { dataDir, dataPath, dataRoots, findData, formatsDir, formatsSkipReason, hasData, hasFormats } from './data.js';
