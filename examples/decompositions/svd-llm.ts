@@ -1,6 +1,6 @@
 // SVD-LLM on one layer of the real model: whitened truncation beats plain SVD on the layer's own inputs.
 import { matmul, norm, sub, Tensor } from '@llmpress/tensor';
-import { svdLlm, svdLowRank } from '@llmpress/decompositions';
+import { svdLlm, svdLowRank } from '@llmpress/low-rank';
 import { captureLinearStats, evalSplit } from '@llmpress/models';
 import { loadStories260K } from '@llmpress/models/node';
 import { check } from '../check.js';

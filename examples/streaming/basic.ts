@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Rng } from '@llmpress/tensor';
 import { loadCompressedModel } from '@llmpress/models';
-import { LowRankLinear } from '@llmpress/decompositions';
+import { LowRankLinear } from '@llmpress/low-rank';
 import { writeSyntheticCheckpoint, compressCheckpointStreaming } from '@llmpress/streaming/node';
 import { check } from '../check.js';
 

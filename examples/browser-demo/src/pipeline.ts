@@ -9,7 +9,8 @@ import {
   LlamaModel, bosOf, evalSplit, evaluate, generate, saveModelBytes, loadCompressedModel, parseLlama2c, parseLlama2cTokenizer,
   parseGguf, ggufToLlamaModel, ggufTokenizer, parseHfModel, parseHfTokenizer, type Tokenizer, type Window,
 } from '@llmpress/models';
-import { compressModel, LowRankLinear, svdvals } from '@llmpress/decompositions';
+import { svdvals } from '@llmpress/decompositions';
+import { compressModel, LowRankLinear } from '@llmpress/low-rank';
 import { quantizeWithGrams } from '@llmpress/nullspace';
 import { QuantizedLinear } from '@llmpress/quantizers';
 // '@llmpress/cli/report' in a published build; by path here because the root vitest alias maps

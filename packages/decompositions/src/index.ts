@@ -10,4 +10,3 @@ export { svd, svdvals, truncatedSvd, type SvdOptions, type SvdResult } from './s
 export { randomizedSvd, type RandomizedSvdOptions } from './randomized.js';
 export { pinv, lstsq, spdSqrt, nullSpace, rangeBasis, whiten, type LstsqResult, type WhitenOptions, type WhitenResult } from './helpers.js';
 export { SingularMatrixError } from './internal/util.js';
-export * from './svd-llm/index.js';

@@ -18,7 +18,8 @@ import {
   LlamaModel, SafetensorsFile, hfConfigToLlama, accumulateGram, Fp32KVCache, LINEAR_ROLES, FormatError,
   type LlamaConfig, type LinearRole, type SafetensorsEntry,
 } from '@llmpress/models';
-import { svdLlm, svdLlmFactorFromInputs, svdLowRank, whiten, LowRankLinear, type WhitenResult } from '@llmpress/decompositions';
+import { whiten, type WhitenResult } from '@llmpress/decompositions';
+import { svdLlm, svdLlmFactorFromInputs, svdLowRank, LowRankLinear } from '@llmpress/low-rank';
 import { gptqQuantize, rtnQuantize } from '@llmpress/quantizers';
 import { getReferenceBackend } from '@llmpress/tensor';
 import { fileSource } from './file-source.node.js';

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ArgumentError, Rng, DenseLinear } from '@llmpress/tensor';
 import { loadCompressedModel, FormatError, parseHfModel } from '@llmpress/models';
-import { LowRankLinear } from '@llmpress/decompositions';
+import { LowRankLinear } from '@llmpress/low-rank';
 import { QuantizedLinear } from '@llmpress/quantizers';
 import { compressCheckpointStreaming, writeSyntheticCheckpoint, JournalMismatchError, OutputWriteError } from './node.js';
 

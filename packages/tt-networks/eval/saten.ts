@@ -4,7 +4,7 @@
  * stories260K (or --model) under the standard protocol (methods.md): evaluation windows 0..63 of
  * 256 tokens, calibration windows 200..231 (disjoint). Every per-block linear is replaced at equal
  * stored bytes (a fraction of the dense f32 linears): truncated SVD, SVD + sparse, SVD-LLM
- * (whitened SVD, `svdLlm` of @llmpress/decompositions), TT alone, TT + unstructured sparse,
+ * (whitened SVD, `svdLlm` of @llmpress/low-rank), TT alone, TT + unstructured sparse,
  * TT + 2:4, and the data-aware (whitened) variants. Reports PPL, KL and top-1 agreement against
  * the dense model, relative Frobenius error, whitened error, bytes. Writes results/saten.json.
  */
@@ -15,7 +15,7 @@ import { Tensor, type Backend, type LinearLayer } from '@llmpress/tensor';
 import { evaluate, evalSplit, referenceLogits, captureLinearStats, type LlamaModel } from '@llmpress/models';
 import { dataDir, loadModel, loadTokenizer, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
 import { backendFromArgs } from '../../../scripts/backend-arg.ts';
-import { svdLlm, svdLowRank } from '@llmpress/decompositions';
+import { svdLlm, svdLowRank } from '@llmpress/low-rank';
 import { compressModelTT, planLayer, planErrors, type TTMethod, type LayerPlan } from '@llmpress/tt-networks';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -165,7 +165,7 @@ function writeResults(done: boolean) {
     text: textPath.startsWith(dataDir()) ? textPath.slice(dataDir().length + 1) : textPath,
     protocol: `standard: eval windows 0..${nWin - 1} × 256 (BOS per window), calibration windows 200..231`,
     backend: backendName,
-    svdLlm: '@llmpress/decompositions svdLlm (eigh whitening, no parameter update); truncated SVD = svdLowRank',
+    svdLlm: '@llmpress/low-rank svdLlm (eigh whitening, no parameter update); truncated SVD = svdLowRank',
     budgetRule: 'each linear gets budget·(its dense bytes); inside a layer the sparse share in {0,0.1,…,0.6} with the smallest proxy error wins',
     denseLinearBytes: denseBytes, denseParams,
     dense: { ppl: dense.ppl, nll: dense.nll, tokens: dense.tokens },

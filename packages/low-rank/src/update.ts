@@ -29,7 +29,7 @@
  *   W_v = ((W_uᵀW_u)⁻¹ W_uᵀ W C + μ W_v⁰) · (Ĝ + μI)⁻¹
  */
 import { ArgumentError, ShapeError, assertMatrix, type Backend, type Tensor } from '@llmpress/tensor';
-import { lstsq } from '../helpers.js';
+import { lstsq } from '@llmpress/decompositions';
 import { LowRankLinear } from './low-rank.js';
 import { toF64, toF32, mm, addDiag, trace, dotF, checkSquare, checkFinite, solveSpdRight, type M64 } from './mat.js';
 

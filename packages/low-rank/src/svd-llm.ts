@@ -7,10 +7,10 @@
  * the calibration inputs is ‖(W − W_u W_v) X‖_F² = Σ_{i>k} σ_i², exactly the dropped energy.
  */
 import { ArgumentError, ShapeError, assertMatrix, assertFloat, type Backend, type Tensor } from '@llmpress/tensor';
-import { svd } from '../svd.js';
-import { randomizedSvd } from '../randomized.js';
-import { whiten, type WhitenResult } from '../helpers.js';
-import { eigh } from '../eigh.js';
+import { svd } from '@llmpress/decompositions';
+import { randomizedSvd } from '@llmpress/decompositions';
+import { whiten, type WhitenResult } from '@llmpress/decompositions';
+import { eigh } from '@llmpress/decompositions';
 import { LowRankLinear } from './low-rank.js';
 import { checkRankSpec, rankFromEnergy, type RankSpec } from './rank.js';
 import { toF64, toF32, mm, scaleCols, scaleRows, checkSquare, checkFinite, type M64 } from './mat.js';

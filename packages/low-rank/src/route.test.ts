@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { Tensor, matmul, maxAbsDiff, ArgumentError } from '@llmpress/tensor';
 import { svdLlmFactor } from './svd-llm.js';
-import { whiten } from '../helpers.js';
+import { whiten } from '@llmpress/decompositions';
 import { syntheticWeight, syntheticInputs, gramOf, outputError } from './testutil.js';
 
 const product = (r: ReturnType<typeof svdLlmFactor>) => matmul(r.layer.wu.astype('f64'), r.layer.wv.astype('f64'));

@@ -1,0 +1,3 @@
+import { defineConfig } from 'tsup';
+import { preset } from '../../tsup.preset.ts';
+export default defineConfig(preset({ index: 'src/index.ts' }));
