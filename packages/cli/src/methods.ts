@@ -4,7 +4,7 @@
  */
 import { ArgumentError, DenseLinear, type Backend, type LinearLayer, type SerializedLayer } from '@llmpress/tensor';
 import { captureLinearStats, type LlamaModel, type Window } from '@llmpress/models';
-import { compressModel, LowRankLinear } from '@llmpress/decompositions';
+import { compressModel, LowRankLinear } from '@llmpress/low-rank';
 import { compressModelTT, TTLinear, TTSparseLinear, LowRankSparseLinear } from '@llmpress/tt-networks';
 import { QuantizedLinear, QuantActLinear, quadRotate, quantizeRotated } from '@llmpress/quantizers';
 import { quantizeWithGrams, applyQ2n } from '@llmpress/nullspace';
