@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `pnpm demo`: every method on the real model (../shared/data or $LLMPRESS_DATA; a generated model
-// otherwise), evaluated against the dense model, then an HTML report at llmpress-demo/report.html.
+// `pnpm demo`: every method on the real stories260K (shipped in the repository's data/; $LLMPRESS_DATA
+// and ../shared/data are fallbacks), evaluated against the dense model on the standard protocol's 64
+// windows, then an HTML report at llmpress-demo/report.html. `pnpm demo --generated` uses a generated model.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
