@@ -4,8 +4,8 @@ import { gptq, rtnQuantize, quantCode } from '@llmpress/quantizers';
 import { gptqWorkingWeights } from './gptq-working.js';
 import { lowRankInputs, gramOf, randomWeight } from './testutil.js';
 
-describe('gptqWorkingWeights (replay of GPTQ for the working-copy ablation)', () => {
-  for (const [actOrder, groupSize] of [[false, 0], [true, 8], [true, 0], [false, 16]] as const) {
+describe('gptqWorkingWeights (GPTQ working copy for the working-copy ablation)', () => {
+  for (const [actOrder, groupSize] of [[false, 0], [true, 8], ['dynamic', 8], [true, 0], [false, 16], [false, 12]] as const) {
     it(`matches gptq exactly (actOrder ${actOrder}, groupSize ${groupSize}): re-quantizing the working copy gives gptq's codes`, () => {
       const W = randomWeight(10, 32, 5);
       const G = gramOf(lowRankInputs(32, 20, 60, 6, 0.05));
@@ -24,7 +24,7 @@ describe('gptqWorkingWeights (replay of GPTQ for the working-copy ablation)', ()
         const g = Math.floor(inv[j]! / layer.groupSize);
         const sc = layer.scale(r, g), zz = z[r * layer.nGroups + g]!;
         const code = Math.round(ref.data[r * 32 + j]! / sc + zz);
-        const mine = quantCode(work.data[r * 32 + j]!, sc, zz, 7);
+        const mine = quantCode(work.data[r * 32 + j]!, sc, zz, 7, 0);
         if (code !== mine) mismatches++;
       }
       expect(mismatches).toBe(0);

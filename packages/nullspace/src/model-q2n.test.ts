@@ -21,9 +21,12 @@ describe('whole-model Q2N', () => {
       const model = tinyModel();
       const base = await quantizeWithGrams(model, cal, { quantizer, bits: 3, groupSize: 32 });
       expect(base.layers).toHaveLength(14);
-      // 48-wide down_proj is not divisible by 32: per-channel fallback
+      // 48-wide down_proj is not divisible by 32: a ragged last group (32 + 16), never per channel
       const down = base.model.getLinear('blocks.0.down') as QuantizedLinear;
-      expect(down.groupSize).toBe(48);
+      expect(down.groupSize).toBe(32);
+      expect(down.nGroups).toBe(2);
+      const pc = await quantizeWithGrams(model, cal, { quantizer, bits: 3, groupSize: 32, groupFallback: 'per-channel' });
+      expect((pc.model.getLinear('blocks.0.down') as QuantizedLinear).groupSize).toBe(48);
       const { model: q2n, reports } = applyQ2n(base.model, base.layers);
       expect(q2n.linearBytes()).toBe(base.model.linearBytes());
       expect(q2n.storedBytes()).toBe(base.model.storedBytes());

@@ -31,15 +31,16 @@ export interface BaseQuantOptions extends GptqOptions {
   quantizer: 'rtn' | 'gptq';
   /**
    * Group size that does not divide a layer's input width (stories260K's down_proj has 172
-   * inputs): 'per-channel' (default) quantizes that layer per channel; 'error' throws.
+   * inputs): 'ragged' (default) gives that layer ⌈n / g⌉ groups, the last one shorter;
+   * 'per-channel' (ablation: the old behaviour) quantizes it per channel; 'error' throws.
    */
-  groupFallback?: 'per-channel' | 'error';
+  groupFallback?: 'ragged' | 'per-channel' | 'error';
   backend?: Backend;
 }
 
-function specFor(fn: string, spec: QuantSpec, n: number, fallback: 'per-channel' | 'error'): QuantSpec {
+function specFor(fn: string, spec: QuantSpec, n: number, fallback: 'ragged' | 'per-channel' | 'error'): QuantSpec {
   const g = spec.groupSize ?? 0;
-  if (g > 0 && n % g !== 0) {
+  if (g > 0 && n % g !== 0 && fallback !== 'ragged') {
     if (fallback === 'error') throw new ArgumentError(fn, 'options.groupSize', g, `must divide the input width ${n}`);
     return { ...spec, groupSize: 0 };
   }
@@ -55,7 +56,8 @@ function denseOf(fn: string, model: LlamaModel, name: string): Tensor {
 /** Base quantization of every linear, recording what Q2N needs. */
 export async function quantizeWithGrams(model: LlamaModel, windows: CalibrationWindows, options: BaseQuantOptions): Promise<{ model: LlamaModel; layers: QuantizedLayerRecord[] }> {
   const fn = 'quantizeWithGrams';
-  const fb = options.groupFallback ?? 'per-channel';
+  const fb = options.groupFallback ?? 'ragged';
+  if (fb !== 'ragged' && fb !== 'per-channel' && fb !== 'error') throw new ArgumentError(fn, 'options.groupFallback', fb, "must be 'ragged', 'per-channel' or 'error'");
   if (options.quantizer !== 'rtn' && options.quantizer !== 'gptq') throw new ArgumentError(fn, 'options.quantizer', options.quantizer, "must be 'rtn' or 'gptq'");
   const layers: QuantizedLayerRecord[] = [];
   const working = model.clone();

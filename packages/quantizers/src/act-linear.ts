@@ -154,12 +154,17 @@ export class QuantActLinear implements LinearLayer {
   }
 }
 
-/** The WASM integer kernels: one W4A8 GEMM over all tokens (4- or 8-bit codes as int8, per-token scale per group), the W4A8 GEMV for one token; older backends: W4A4 GEMM or W4A8 GEMV per token. */
+/**
+ * The WASM integer kernels: one W4A8 GEMM over all tokens (4- or 8-bit codes as int8, per-token scale
+ * per group), the W4A8 GEMV for one token; older backends: W4A4 GEMM or W4A8 GEMV per token. A ragged
+ * last group runs through the zero-padded kernel layout (weights and activation codes padded with 0).
+ */
 export function backendIntegerForward(w: QuantizedLinear, a: { codes: Int8Array; scales: Float32Array }, T: number, actBits: 4 | 8, be: Backend): Float32Array {
-  const n = w.inFeatures, m = w.outFeatures, g = w.groupSize, ng = w.nGroups;
+  const n0 = w.inFeatures, m = w.outFeatures, g = w.groupSize, ng = w.nGroups;
   let qx = a.codes;
-  if (w.perm) { const p = w.perm, t2 = new Int8Array(T * n); for (let t = 0; t < T; t++) for (let j = 0; j < n; j++) t2[t * n + j] = qx[t * n + p[j]!]!; qx = t2; }
-  const { w: wk, scales } = w.kernelWeights(be);
+  if (w.perm) { const p = w.perm, t2 = new Int8Array(T * n0); for (let t = 0; t < T; t++) for (let j = 0; j < n0; j++) t2[t * n0 + j] = qx[t * n0 + p[j]!]!; qx = t2; }
+  const { w: wk, scales, n } = w.kernelWeights(be);
+  qx = w.padInput(qx, T);
   const y = new Float32Array(T * m);
   const ex = be.extra!;
   if (T > 1 && ex.w4a8Gemm) {
@@ -197,7 +202,7 @@ export function integerForward(w: QuantizedLinear, a: { codes: Int8Array; scales
       let acc = 0;
       for (let k = 0; k < ng; k++) {
         let s = 0;
-        for (let j = k * g, e = j + g; j < e; j++) s += qx[o + j]! * row[j]!;
+        for (let j = k * g, e = Math.min(n, j + g); j < e; j++) s += qx[o + j]! * row[j]!;
         acc += sw[i * ng + k]! * s;
       }
       y[t * m + i] = a.scales[t]! * acc;

@@ -20,7 +20,7 @@ describe('backend.extra integer kernels (WASM) give the same answers as the JS p
     if (!be) return ctx.skip();
     const X = randn([80, n], { seed: 3 }).data as Float32Array, G = new Float64Array(n * n);
     gramAccumulate(G, X, 80, n);
-    for (const q of [rtnQuantize(W, { bits: 4 }), rtnQuantize(W, { bits: 4, groupSize: 16 }), gptqQuantize(W, G, { bits: 4, actOrder: true, groupSize: 16 })]) {
+    for (const q of [rtnQuantize(W, { bits: 4 }), rtnQuantize(W, { bits: 4, groupSize: 16 }), gptqQuantize(W, G, { bits: 4, actOrder: 'dynamic', groupSize: 16 }), rtnQuantize(W, { bits: 4, groupSize: 24 })]) {
       expect(q.int4KernelReady(be)).toBe(true);
       close(q.forward(x, { backend: be }), q.forward(x), 1e-5);
     }

@@ -3,8 +3,19 @@
  * Σ x xᵀ), dead columns zeroed, damping λ = percdamp · mean(diag H) escalated ×10 when Cholesky
  * fails (reported), U = upper Cholesky factor of H⁻¹, column-by-column quantization with error
  * feedback inside blocks of `blockSize` columns and one lazy batch update of the remaining
- * columns per block; optional act-order (columns by descending diag H; codes stored in that order
- * with the permutation, so groups follow the permuted order consistently); per-channel or groups.
+ * columns per block; per-channel or groups along the input (⌈n / g⌉ groups, the last one ragged
+ * when g does not divide n). Without act-order a group's scale is taken from the error-updated
+ * weights when the loop reaches the group's first column.
+ *
+ * Act-order (columns processed by descending diag H):
+ * - `actOrder: true` / `'static'` (the reference's `static_groups`): every group's scale is fixed
+ *   from the (dead-zeroed) original weights in the ORIGINAL column order before the loop; the loop
+ *   runs in activation order and each column uses its original group's scale. Codes are stored in
+ *   the original order: no permutation is stored.
+ * - `actOrder: 'dynamic'`: groups are consecutive columns in activation order, scales taken from
+ *   the working weights at each group start; codes are stored in that order with the permutation
+ *   (u16 per column, counted in `bytes()`).
+ * Per-channel act-order never stores a permutation (one group per row: both modes coincide).
  * All arithmetic in f64.
  */
 import { ArgumentError, NonFiniteError, NotPositiveDefiniteError, ShapeError, Tensor, assertMatrix, resolveBackend, routine, type Backend } from '@llmpress/tensor';
@@ -19,8 +30,14 @@ export interface GptqOptions extends QuantSpec {
   percdamp?: number;
   /** Columns per lazy batch (default 128). */
   blockSize?: number;
-  /** Quantize columns in order of decreasing Hessian diagonal (default false). */
-  actOrder?: boolean;
+  /**
+   * Quantize columns in order of decreasing Hessian diagonal (default false). `true` = `'static'`:
+   * group scales fixed in the original column order, no stored permutation; `'dynamic'`: groups
+   * follow the permuted order and the permutation is stored (u16 per column).
+   */
+  actOrder?: boolean | 'static' | 'dynamic';
+  /** Also return GPTQ's error-fed working copy: column j as it was right before it was quantized (original column order). Default false. */
+  keepWorking?: boolean;
   /** How many times damping may grow ×10 when Cholesky fails (default 4). */
   maxDampEscalations?: number;
   /**
@@ -78,7 +95,7 @@ function gramData(fn: string, t: Tensor | Float64Array, n: number): Float64Array
  * f64 working weights (n × m) and small per-block arrays; on a backend with `allocate` (WASM) these
  * live in the backend's memory so its GEMMs use them in place.
  */
-export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqOptions): { layer: QuantizedLinear; report: GptqReport } {
+export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqOptions): { layer: QuantizedLinear; report: GptqReport; working?: Tensor<'f64'> } {
   const fn = 'gptq';
   assertMatrix(fn, 'weight', weight);
   if (weight.dtype !== 'f32' && weight.dtype !== 'f64') throw new ArgumentError(fn, 'weight.dtype', weight.dtype, "must be 'f32' or 'f64'");
@@ -89,6 +106,10 @@ export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqO
   const B = options.blockSize ?? 128;
   if (!Number.isInteger(B) || B <= 0) throw new ArgumentError(fn, 'options.blockSize', B, 'must be a positive integer');
   const maxEsc = options.maxDampEscalations ?? 4;
+  if (!Number.isInteger(maxEsc) || maxEsc < 0) throw new ArgumentError(fn, 'options.maxDampEscalations', maxEsc, 'must be a non-negative integer');
+  const ao = options.actOrder ?? false;
+  if (ao !== false && ao !== true && ao !== 'static' && ao !== 'dynamic') throw new ArgumentError(fn, 'options.actOrder', ao, "must be false, true, 'static' or 'dynamic'");
+  const actOrder = ao === false ? null : ao === 'dynamic' ? 'dynamic' : 'static';
   const G = gramData(fn, gram, n);
   const w0 = weight.contiguous().data;
   for (let i = 0; i < w0.length; i++) if (!Number.isFinite(w0[i]!)) throw new NonFiniteError(fn, 'weight', i, w0[i]!);
@@ -98,7 +119,7 @@ export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqO
   try {
     // permutation (act-order: columns by decreasing diag H = 2 diag G)
     let perm: Int32Array | null = null;
-    if (options.actOrder) {
+    if (actOrder) {
       const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => G[b * n + b]! - G[a * n + a]! || a - b);
       perm = Int32Array.from(idx);
     }
@@ -171,30 +192,65 @@ export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqO
       }
     }
 
-    const ng = n / s.groupSize;
+    const g = s.groupSize, ng = s.nGroups;
+    const perChannel = ng === 1;
+    // how group parameters are chosen: 'static' = fixed up front from the original weights in the
+    // original column order (per-channel: always); 'dynamic' = from the working copy at each group
+    // start in processing order (no act-order, or act-order with dynamic groups)
+    const staticGroups = perChannel || actOrder === 'static';
+    const storedPerm = !staticGroups && perm !== null;   // dynamic act-order with groups: codes stay permuted
     const codesT = new Uint8Array(n * m);
     const scales = s.scaleDtype === 'f16' ? new Uint16Array(m * ng) : new Float32Array(m * ng);
     const zeros = new Uint8Array(m * ng);
-    const sc = new Float64Array(m), zc = new Float64Array(m);
-    const perChannel = s.groupSize === n;
-    // group parameters per row from the columns col .. col + groupSize: rows are gathered 64 at a time
-    // into a contiguous scratch (Wt is column-major for W, so reading a row of W directly would stride m)
-    const RC = 64, g = s.groupSize;
+    // scale / zero of every (group, row), group-major so the column loop reads m contiguous values
+    const scG = new Float64Array(ng * m), zcG = new Float64Array(ng * m);
+    // group of each processed column (processing position i): original group of P[i] when static, else ⌊i / g⌋
+    const colGroup = new Int32Array(n);
+    for (let i = 0; i < n; i++) colGroup[i] = Math.floor((staticGroups ? P[i]! : i) / g);
+    const RC = 64;
     const rowTmp = new Float64Array(RC * g);
-    const setParams = (col: number) => {
-      const k = Math.floor(col / g);
-      for (let r0 = 0; r0 < m; r0 += RC) {
-        const rc = Math.min(RC, m - r0);
-        for (let c = 0; c < g; c++) { const o = (col + c) * m + r0; for (let r = 0; r < rc; r++) rowTmp[r * g + c] = Wt[o + r]!; }
-        for (let r = 0; r < rc; r++) {
-          const p = groupParams(fn, rowTmp, r * g, 1, g, s), rr = r0 + r;
-          sc[rr] = p.scale; zc[rr] = p.zero; scales[rr * ng + k] = p.stored; zeros[rr * ng + k] = p.zero;
+    const Err = work.f64(B * m);
+    const put = (rr: number, k: number, p: { scale: number; stored: number; zero: number }) => {
+      scG[k * m + rr] = p.scale; zcG[k * m + rr] = p.zero; scales[rr * ng + k] = p.stored; zeros[rr * ng + k] = p.zero;
+    };
+    if (staticGroups) {
+      // original order, dead columns zeroed (as the reference zeroes W[:, dead] before its static groups)
+      const deadOrig = new Uint8Array(n);
+      for (let i = 0; i < n; i++) if (isDead[i]) deadOrig[P[i]!] = 1;
+      const row = new Float64Array(n);
+      for (let r = 0; r < m; r++) {
+        for (let j = 0; j < n; j++) row[j] = deadOrig[j] ? 0 : w0[r * n + j]!;
+        for (let k = 0; k < ng; k++) put(r, k, groupParams(fn, row, k * g, 1, Math.min(g, n - k * g), s));
+      }
+    }
+    // dynamic: group k = processed columns [k·g, min(n, (k+1)·g)) of Wt, taken with every error of the
+    // columns before it applied. Columns of the group past the current block [i1, i2) still miss the
+    // block's pending lazy update: it is applied to a copy (`ahead`), so the result does not depend on
+    // the block size. Rows gathered 64 at a time into a contiguous scratch (Wt is column-major for W).
+    let ahead: Float64Array | null = null;
+    const setParams = (col: number, i1: number, i2: number) => {
+      const k = Math.floor(col / g), len = Math.min(g, n - col);
+      const end = col + len, extra = Math.max(0, end - Math.max(i2, col));
+      if (extra > 0) {
+        if (!ahead || ahead.length < extra * m) ahead = new Float64Array(extra * m);
+        ahead.set(Wt.subarray(i2 * m, end * m));
+        for (let p = i1; p < col; p++) {
+          const ep = (p - i1) * m;
+          for (let j = i2; j < end; j++) { const u = U[p * n + j]!, o = (j - i2) * m; if (u !== 0) for (let r = 0; r < m; r++) ahead[o + r]! -= u * Err[ep + r]!; }
         }
       }
+      for (let r0 = 0; r0 < m; r0 += RC) {
+        const rc = Math.min(RC, m - r0);
+        for (let c = 0; c < len; c++) {
+          const j = col + c;
+          const src = j < i2 ? Wt : ahead!, o = (j < i2 ? j * m : (j - i2) * m) + r0;
+          for (let r = 0; r < rc; r++) rowTmp[r * g + c] = src[o + r]!;
+        }
+        for (let r = 0; r < rc; r++) put(r0 + r, k, groupParams(fn, rowTmp, r * g, 1, len, s));
+      }
     };
-    if (perChannel) setParams(0);
-    const Err = work.f64(B * m);
-    const maxq = s.maxq;
+    const working = options.keepWorking ? new Float64Array(n * m) : null;
+    const maxq = s.maxq, minq = s.minq;
     let loss = 0;
     // Columns in blocks of B (lazy batch: one GEMM updates the columns after the block); inside a block,
     // sub-blocks of SB columns (also cut at group starts, so group parameters see fully updated
@@ -204,15 +260,16 @@ export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqO
       const i2 = Math.min(i1 + B, n), bc = i2 - i1;
       for (let s1 = i1; s1 < i2;) {
         let s2 = Math.min(s1 + SB, i2);
-        if (!perChannel) s2 = Math.min(s2, (Math.floor(s1 / s.groupSize) + 1) * s.groupSize);
+        if (!staticGroups) s2 = Math.min(s2, (Math.floor(s1 / g) + 1) * g);
         for (let i = s1; i < s2; i++) {
-          if (!perChannel && i % s.groupSize === 0) setParams(i);
+          if (!staticGroups && i % g === 0) setParams(i, i1, i2);
           const d = U[i * n + i]!;
-          const wi = i * m, ei = (i - i1) * m;
+          const wi = i * m, ei = (i - i1) * m, go = colGroup[i]! * m;
+          if (working) working.set(Wt.subarray(wi, wi + m), wi);
           for (let r = 0; r < m; r++) {
-            const w = Wt[wi + r]!, scale = sc[r]!, zero = zc[r]!;
+            const w = Wt[wi + r]!, scale = scG[go + r]!, zero = zcG[go + r]!;
             const q = Math.round(w / scale) + zero;
-            const c = q < 0 ? 0 : q > maxq ? maxq : q;
+            const c = q < minq ? minq : q > maxq ? maxq : q;
             codesT[wi + r] = c;
             const e = (w - scale * (c - zero)) / d;
             Err[ei + r] = e; loss += e * e;
@@ -238,20 +295,27 @@ export function gptq(weight: Tensor, gram: Tensor | Float64Array, options: GptqO
     }
     work.done();
     const loopMs = performance.now() - tLoop;
-    // codes back to [m, n]
+    // codes back to [m, n]: stored order = processing order with a stored permutation, else the original order
     const codes = new Uint8Array(m * n);
+    const dst = storedPerm || !perm ? null : P;
     for (let j0 = 0; j0 < n; j0 += TB) {
       const j1 = Math.min(n, j0 + TB);
       for (let r0 = 0; r0 < m; r0 += TB) {
         const r1 = Math.min(m, r0 + TB);
-        for (let r = r0; r < r1; r++) { const o = r * n; for (let j = j0; j < j1; j++) codes[o + j] = codesT[j * m + r]!; }
+        for (let r = r0; r < r1; r++) { const o = r * n; for (let j = j0; j < j1; j++) codes[o + (dst ? dst[j]! : j)] = codesT[j * m + r]!; }
       }
     }
     const layer = QuantizedLinear.fromCodes({
       inFeatures: n, outFeatures: m, bits: s.bits, symmetric: s.symmetric, groupSize: s.groupSize, scaleDtype: s.scaleDtype,
-      codes, scales, zeros: s.symmetric ? null : zeros, perm,
+      codes, scales, zeros: s.symmetric ? null : zeros, perm: storedPerm ? perm : null,
     });
-    return { layer, report: { percdamp, damp, escalations, deadColumns: dead, loss, timings: { factorMs, loopMs } } };
+    let workingT: Tensor<'f64'> | undefined;
+    if (working) {
+      const wo = new Float64Array(m * n);
+      for (let j = 0; j < n; j++) { const pj = P[j]!; for (let r = 0; r < m; r++) wo[r * n + pj] = working[j * m + r]!; }
+      workingT = new Tensor('f64', wo, [m, n]);
+    }
+    return { layer, report: { percdamp, damp, escalations, deadColumns: dead, loss, timings: { factorMs, loopMs } }, ...(workingT ? { working: workingT } : {}) };
   } finally { work.done(); }
 }
 

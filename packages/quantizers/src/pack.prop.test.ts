@@ -4,7 +4,7 @@ import { ArgumentError } from '@llmpress/tensor';
 import { packBits, unpackBits, packedRowBytes, type Bits } from './index.js';
 
 describe('bit packing', () => {
-  for (const bits of [2, 3, 4, 8] as Bits[]) {
+  for (const bits of [2, 3, 4, 5, 6, 7, 8] as Bits[]) {
     it(`round-trips ${bits}-bit codes, with exact byte counts`, () => {
       fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 37 }), fc.integer(), (rows, cols, seed) => {
         let s = seed >>> 0;
@@ -25,10 +25,15 @@ describe('bit packing', () => {
     const c = [1, 2, 3, 4, 5, 6, 7, 0];
     const w = c.reduce((a, v, i) => a + v * 2 ** (3 * i), 0);
     expect(Array.from(packBits(c, 1, 8, 3))).toEqual([w & 255, (w >>> 8) & 255, (w >>> 16) & 255]);
+    // 5..7 bits: a little-endian bit stream (code j at bits [b·j, b·j + b))
+    expect(Array.from(packBits([31, 1, 0], 1, 3, 5))).toEqual([31 | (1 << 5), 0]);
+    expect(Array.from(packBits([63, 1], 1, 2, 6))).toEqual([63 | (1 << 6), 0]);
+    expect(Array.from(packBits([127, 127], 1, 2, 7))).toEqual([255, 63]);
   });
   it('rejects out-of-range codes and bad bit widths', () => {
     expect(() => packBits([16], 1, 1, 4)).toThrow(ArgumentError);
-    expect(() => packBits([1], 1, 1, 5)).toThrow(/bits/);
+    for (const b of [0, 1, 9, 4.5, NaN]) expect(() => packBits([1], 1, 1, b)).toThrow(/bits/);
+    expect(() => packBits([32], 1, 1, 5)).toThrow(ArgumentError);
     expect(() => unpackBits(new Uint8Array(3), 1, 8, 4)).toThrow(ArgumentError);
   });
 });

@@ -8,15 +8,17 @@
  * - 2 bits: four codes per byte, first code in the lowest two bits (`c0 | c1 << 2 | c2 << 4 | c3 << 6`).
  * - 3 bits: eight codes in three bytes: the 24-bit word `Σ c_i << 3i` (i = 0..7) stored as
  *   `b0 = w & 255, b1 = (w >> 8) & 255, b2 = w >> 16`. A row of n codes takes `3 · ceil(n / 8)` bytes.
+ * - 5, 6, 7 bits: a little-endian bit stream: code j occupies bits [b·j, b·j + b) of the row
+ *   (bit k of the row = bit k mod 8 of byte ⌊k / 8⌋); a row takes `ceil(b · n / 8)` bytes.
  * Padding codes at a row's end are zero.
  */
 import { ArgumentError } from '@llmpress/tensor';
 
-export type Bits = 2 | 3 | 4 | 8;
-export const SUPPORTED_BITS: readonly Bits[] = [2, 3, 4, 8];
+export type Bits = 2 | 3 | 4 | 5 | 6 | 7 | 8;
+export const SUPPORTED_BITS: readonly Bits[] = [2, 3, 4, 5, 6, 7, 8];
 
 export function checkBits(fn: string, arg: string, bits: unknown): Bits {
-  if (!SUPPORTED_BITS.includes(bits as Bits)) throw new ArgumentError(fn, arg, bits, 'must be one of 2, 3, 4, 8');
+  if (!SUPPORTED_BITS.includes(bits as Bits)) throw new ArgumentError(fn, arg, bits, 'must be an integer from 2 to 8');
   return bits as Bits;
 }
 
@@ -27,6 +29,7 @@ export function packedRowBytes(bits: Bits, n: number): number {
     case 4: return Math.ceil(n / 2);
     case 2: return Math.ceil(n / 4);
     case 3: return 3 * Math.ceil(n / 8);
+    default: return Math.ceil((bits * n) / 8);
   }
 }
 
@@ -52,7 +55,13 @@ export function packBits(codes: ArrayLike<number>, rows: number, cols: number, b
     if (bits === 8) { for (let j = 0; j < cols; j++) out[dst + j] = codes[src + j]!; }
     else if (bits === 4) { for (let j = 0; j < cols; j++) out[dst + (j >> 1)]! |= codes[src + j]! << ((j & 1) << 2); }
     else if (bits === 2) { for (let j = 0; j < cols; j++) out[dst + (j >> 2)]! |= codes[src + j]! << ((j & 3) << 1); }
-    else {
+    else if (bits !== 3) {
+      for (let j = 0; j < cols; j++) {
+        const c = codes[src + j]!, k = bits * j, b = dst + (k >> 3), sh = k & 7;
+        out[b]! |= (c << sh) & 255;
+        if (sh + bits > 8) out[b + 1]! |= c >> (8 - sh);
+      }
+    } else {
       for (let g = 0; g * 8 < cols; g++) {
         let w = 0;
         for (let i = 0; i < 8; i++) { const j = g * 8 + i; if (j < cols) w |= codes[src + j]! << (3 * i); }
@@ -77,6 +86,13 @@ export function unpackRow(packed: Uint8Array, offset: number, cols: number, bits
     for (let j = 0; j < cols; j++) out[outOffset + j] = packed[offset + j]! - bias;
   } else if (bits === 2) {
     for (let j = 0; j < cols; j++) out[outOffset + j] = ((packed[offset + (j >> 2)]! >> ((j & 3) << 1)) & 3) - bias;
+  } else if (bits !== 3) {
+    const mask = (1 << bits) - 1;
+    for (let j = 0; j < cols; j++) {
+      const k = bits * j, b = offset + (k >> 3), sh = k & 7;
+      const v = sh + bits > 8 ? packed[b]! | (packed[b + 1]! << 8) : packed[b]!;
+      out[outOffset + j] = ((v >> sh) & mask) - bias;
+    }
   } else {
     for (let g = 0; g * 8 < cols; g++) {
       const w = packed[offset + 3 * g]! | (packed[offset + 3 * g + 1]! << 8) | (packed[offset + 3 * g + 2]! << 16);

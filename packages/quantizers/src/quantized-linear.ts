@@ -1,7 +1,10 @@
 /**
  * `QuantizedLinear`: a linear layer that stores ONLY packed integer codes, scales (f16 or f32),
- * zero points (asymmetric only, packed at the same bit width) and, after act-order GPTQ, the
- * column permutation. `forward` dequantizes one row at a time on the fly (no f32 weight kept).
+ * zero points (asymmetric only, packed at the same bit width) and, after GPTQ with dynamic
+ * act-order groups, the column permutation (u16 per column; u32 only past 65,536 columns).
+ * Group k of a row covers stored columns [k·g, min(n, (k+1)·g)): ⌈n / g⌉ groups, the last one
+ * ragged when g does not divide n. `forward` dequantizes one row at a time on the fly (no f32
+ * weight kept).
  */
 import {
   ArgumentError, ShapeError, Tensor, NonFiniteError, f16ToF32,
@@ -15,7 +18,7 @@ export interface QuantizedLinearParts {
   outFeatures: number;
   bits: Bits;
   symmetric: boolean;
-  /** Columns per group (= inFeatures for per-channel). */
+  /** Columns per group (= inFeatures for per-channel); at most inFeatures, the last group ragged when it does not divide it. */
   groupSize: number;
   scaleDtype: ScaleDType;
   /** rows × packedRowBytes(bits, inFeatures) bytes. */
@@ -24,8 +27,24 @@ export interface QuantizedLinearParts {
   scales: Uint16Array | Float32Array;
   /** Asymmetric only: rows × nGroups zero points packed at `bits`. */
   zeros: Uint8Array | null;
-  /** Column order of the stored codes: stored column j holds input feature perm[j]. null = identity. */
-  perm: Int32Array | null;
+  /**
+   * Column order of the stored codes: stored column j holds input feature perm[j]. null = identity.
+   * Stored compactly (Uint16Array up to 65,536 columns, else Uint32Array); other integer arrays are converted.
+   */
+  perm: Uint16Array | Uint32Array | Int32Array | null;
+}
+
+/** A permutation of 0..n−1 in its compact stored form (u16 when n ≤ 65,536). */
+function compactPerm(fn: string, p: ArrayLike<number>, n: number): Uint16Array | Uint32Array {
+  if (p.length !== n) throw new ArgumentError(fn, 'perm', p, `must be a permutation of 0..${n - 1} (length ${n})`);
+  const out = n <= 65536 ? new Uint16Array(n) : new Uint32Array(n);
+  const seen = new Uint8Array(n);
+  for (let j = 0; j < n; j++) {
+    const v = p[j]!;
+    if (!Number.isInteger(v) || v < 0 || v >= n || seen[v]) throw new ArgumentError(fn, 'perm', p, `must be a permutation of 0..${n - 1}`);
+    seen[v] = 1; out[j] = v;
+  }
+  return out;
 }
 
 export class QuantizedLinear implements LinearLayer {
@@ -39,7 +58,7 @@ export class QuantizedLinear implements LinearLayer {
   readonly packed: Uint8Array;
   readonly scales: Uint16Array | Float32Array;
   readonly zeros: Uint8Array | null;
-  readonly perm: Int32Array | null;
+  readonly perm: Uint16Array | Uint32Array | null;
   readonly rowBytes: number;
   readonly nGroups: number;
 
@@ -49,27 +68,27 @@ export class QuantizedLinear implements LinearLayer {
     const { inFeatures: n, outFeatures: m, groupSize: g } = p;
     if (!Number.isInteger(n) || n <= 0) throw new ArgumentError(fn, 'inFeatures', n, 'must be a positive integer');
     if (!Number.isInteger(m) || m <= 0) throw new ArgumentError(fn, 'outFeatures', m, 'must be a positive integer');
-    if (!Number.isInteger(g) || g <= 0 || n % g !== 0) throw new ArgumentError(fn, 'groupSize', g, `must be a positive divisor of inFeatures ${n}`);
-    const rb = packedRowBytes(bits, n), ng = n / g;
+    if (!Number.isInteger(g) || g <= 0 || g > n) throw new ArgumentError(fn, 'groupSize', g, `must be an integer in [1, inFeatures = ${n}]`);
+    const rb = packedRowBytes(bits, n), ng = Math.ceil(n / g);
     if (!(p.packed instanceof Uint8Array) || p.packed.length !== m * rb) throw new ArgumentError(fn, 'packed.length', p.packed?.length, `must be ${m * rb} (${m} rows × ${rb} bytes)`);
     const wantScale = p.scaleDtype === 'f16' ? Uint16Array : Float32Array;
     if (!(p.scales instanceof wantScale) || p.scales.length !== m * ng) throw new ArgumentError(fn, 'scales', p.scales, `must be a ${wantScale.name} of length ${m * ng}`);
     if (p.symmetric) { if (p.zeros !== null) throw new ArgumentError(fn, 'zeros', p.zeros, 'must be null for a symmetric layer'); }
     else if (!(p.zeros instanceof Uint8Array) || p.zeros.length !== m * packedRowBytes(bits, ng)) throw new ArgumentError(fn, 'zeros', p.zeros, `must hold ${m * packedRowBytes(bits, ng)} packed bytes`);
-    if (p.perm !== null) {
-      if (!(p.perm instanceof Int32Array) || p.perm.length !== n) throw new ArgumentError(fn, 'perm', p.perm, `must be an Int32Array of length ${n}`);
-      const seen = new Uint8Array(n);
-      for (const v of p.perm) { if (v < 0 || v >= n || seen[v]) throw new ArgumentError(fn, 'perm', p.perm, `must be a permutation of 0..${n - 1}`); seen[v] = 1; }
+    let perm: Uint16Array | Uint32Array | null = null;
+    if (p.perm !== null && p.perm !== undefined) {
+      if (!(p.perm instanceof Uint16Array || p.perm instanceof Uint32Array || p.perm instanceof Int32Array)) throw new ArgumentError(fn, 'perm', p.perm, 'must be a Uint16Array, Uint32Array or Int32Array (or null)');
+      perm = compactPerm(fn, p.perm, n);
     }
     this.inFeatures = n; this.outFeatures = m; this.bits = bits; this.symmetric = p.symmetric; this.groupSize = g;
-    this.scaleDtype = p.scaleDtype; this.packed = p.packed; this.scales = p.scales; this.zeros = p.zeros; this.perm = p.perm;
+    this.scaleDtype = p.scaleDtype; this.packed = p.packed; this.scales = p.scales; this.zeros = p.zeros; this.perm = perm;
     this.rowBytes = rb; this.nGroups = ng;
   }
 
   /** Builds a layer from unpacked codes (rows × in, in stored column order), stored scales and zeros. */
   static fromCodes(p: Omit<QuantizedLinearParts, 'packed' | 'zeros'> & { codes: ArrayLike<number>; zeros: ArrayLike<number> | null }): QuantizedLinear {
     const packed = packBits(p.codes, p.outFeatures, p.inFeatures, p.bits);
-    const ng = p.inFeatures / p.groupSize;
+    const ng = Math.ceil(p.inFeatures / p.groupSize);
     const zeros = p.symmetric ? null : packBits(p.zeros!, p.outFeatures, ng, p.bits);
     return new QuantizedLinear({ ...p, packed, zeros });
   }
@@ -103,25 +122,38 @@ export class QuantizedLinear implements LinearLayer {
     unpackRow(this.packed, r * this.rowBytes, n, this.bits, out, 0, 0);
     for (let k = 0; k < ng; k++) {
       const s = scales[r * ng + k]!, z = zeros[r * ng + k]!;
-      for (let j = k * g, e = j + g; j < e; j++) out[j] = s * (out[j]! - z);
+      for (let j = k * g, e = Math.min(n, j + g); j < e; j++) out[j] = s * (out[j]! - z);
     }
   }
 
-  /** Whether `backend.extra` int4 kernels (WASM: signed int4, even groups, f32 scales) can run this layer. */
+  /** Columns of the backend kernels' layout: ⌈n / g⌉ · g (a ragged last group is zero-padded to a full one). */
+  get kernelWidth(): number { return this.nGroups * this.groupSize; }
+
+  /**
+   * Whether `backend.extra` int4 kernels (WASM: signed int4, groups of even size that divide the
+   * width, f32 scales) can run this layer: 4-bit symmetric codes (either grid: code − 8 ∈ [−8, 7])
+   * with an even group size. A ragged last group runs through the zero-padded kernel layout.
+   */
   int4KernelReady(backend: Backend | undefined): boolean {
-    return !!backend?.extra?.int4Gemv && this.bits === 4 && this.symmetric && this.inFeatures % 2 === 0 && this.groupSize % 2 === 0;
+    return !!backend?.extra?.int4Gemv && this.bits === 4 && this.symmetric && this.groupSize % 2 === 0;
   }
 
-  private readonly kernelCache = new WeakMap<Backend, { w: Uint8Array; scales: Float32Array; owned?: Float32Array[] }>();
+  private readonly kernelCache = new WeakMap<Backend, { w: Uint8Array; scales: Float32Array; n: number; owned?: Float32Array[] }>();
   /**
    * The weights in the backend kernels' layout (two's-complement nibbles = stored code XOR 8, f32
-   * scales), built once per backend, in the backend's own memory when it can `allocate`. A runtime
-   * cache of the same size as the packed codes (not counted by `bytes()`, which is what is stored).
+   * scales), built once per backend, in the backend's own memory when it can `allocate`. With a
+   * ragged last group every row is padded with zero weights to `kernelWidth` = n columns (returned
+   * as `n`), so the kernels see whole groups; inputs must be padded with zeros to the same width
+   * (`padInput`). A runtime cache about the size of the packed codes (not counted by `bytes()`,
+   * which is what is stored).
    */
-  kernelWeights(backend: Backend): { w: Uint8Array; scales: Float32Array } {
+  kernelWeights(backend: Backend): { w: Uint8Array; scales: Float32Array; n: number } {
     let c = this.kernelCache.get(backend);
     if (c) return c;
-    const nb = this.packed.length, ns = this.scales.length;
+    const fn = 'QuantizedLinear.kernelWeights';
+    if (this.bits !== 4 || !this.symmetric || this.groupSize % 2 !== 0) throw new ArgumentError(fn, 'layer', `${this.bits}-bit ${this.symmetric ? 'symmetric' : 'asymmetric'} g${this.groupSize}`, 'must be 4-bit symmetric with an even group size for the int4 kernels');
+    const n = this.inFeatures, np = this.kernelWidth, rb = this.rowBytes, kb = np >> 1, m = this.outFeatures;
+    const nb = m * kb, ns = this.scales.length;
     let w: Uint8Array, scales: Float32Array, owned: Float32Array[] | undefined;
     if (backend.allocate) {
       const a = backend.allocate('f32', Math.ceil(nb / 4)) as Float32Array;
@@ -129,11 +161,30 @@ export class QuantizedLinear implements LinearLayer {
       scales = backend.allocate('f32', ns) as Float32Array;
       owned = [a, scales];
     } else { w = new Uint8Array(nb); scales = new Float32Array(ns); }
-    for (let i = 0; i < nb; i++) w[i] = this.packed[i]! ^ 0x88;
+    if (np === n) for (let i = 0; i < nb; i++) w[i] = this.packed[i]! ^ 0x88;
+    else {
+      // padded rows: zero weight = signed nibble 0; an odd n leaves the stored row's last high nibble as padding too
+      w.fill(0);
+      const full = n >> 1;
+      for (let r = 0; r < m; r++) {
+        const src = r * rb, dst = r * kb;
+        for (let b = 0; b < full; b++) w[dst + b] = this.packed[src + b]! ^ 0x88;
+        if (n & 1) w[dst + full] = (this.packed[src + full]! & 15) ^ 8;
+      }
+    }
     scales.set(this.decodedScales());
-    c = { w, scales, owned };
+    c = { w, scales, n: np, owned };
     this.kernelCache.set(backend, c);
     return c;
+  }
+
+  /** Rows of T inputs of width inFeatures (stored column order) zero-padded to `kernelWidth` (the same array when no padding is needed). */
+  padInput<A extends Float32Array | Int8Array>(x: A, T: number): A {
+    const n = this.inFeatures, np = this.kernelWidth;
+    if (np === n) return x;
+    const out = new (x.constructor as { new(len: number): A })(T * np);
+    for (let t = 0; t < T; t++) out.set(x.subarray(t * n, t * n + n), t * np);
+    return out;
   }
 
   /**
@@ -164,9 +215,10 @@ export class QuantizedLinear implements LinearLayer {
     const y = new Float32Array(T * m);
     const be = options.backend;
     if (be && this.int4KernelReady(be)) {
-      // WASM int4 GEMV (dequantize-on-the-fly in SIMD), one call per token
-      const { w, scales } = this.kernelWeights(be);
-      for (let t = 0; t < T; t++) be.extra!.int4Gemv!({ m, n, groupSize: this.groupSize, w, scales, x: xd.subarray(t * n, t * n + n), y: y.subarray(t * m, t * m + m) });
+      // WASM int4 GEMV (dequantize-on-the-fly in SIMD), one call per token; a ragged last group runs zero-padded
+      const { w, scales, n: np } = this.kernelWeights(be);
+      const xp = this.padInput(xd, T);
+      for (let t = 0; t < T; t++) be.extra!.int4Gemv!({ m, n: np, groupSize: this.groupSize, w, scales, x: xp.subarray(t * np, t * np + np), y: y.subarray(t * m, t * m + m) });
       return new Tensor('f32', y, [T, m]);
     }
     const scales = this.decodedScales(), zeros = this.decodedZeros();
@@ -185,7 +237,7 @@ export class QuantizedLinear implements LinearLayer {
   }
 
   bytes(): number {
-    return this.packed.length + this.scales.length * (this.scaleDtype === 'f16' ? 2 : 4) + (this.zeros?.length ?? 0) + (this.perm ? this.perm.length * 4 : 0);
+    return this.packed.length + this.scales.length * (this.scaleDtype === 'f16' ? 2 : 4) + (this.zeros?.length ?? 0) + (this.perm ? this.perm.byteLength : 0);
   }
   params(): number { return this.inFeatures * this.outFeatures; }
   /** Effective bits per weight, every scale / zero / permutation index counted. */
@@ -210,12 +262,16 @@ export class QuantizedLinear implements LinearLayer {
       scales: new Tensor('u8', scaleBytes, [scaleBytes.length]),
     };
     if (this.zeros) tensors.zeros = new Tensor('u8', this.zeros.slice(), [this.zeros.length]);
-    if (this.perm) tensors.perm = new Tensor('i32', this.perm.slice(), [this.perm.length]);
-    return {
-      kind: 'quantized',
-      meta: { inFeatures: this.inFeatures, outFeatures: this.outFeatures, bits: this.bits, symmetric: this.symmetric, groupSize: this.groupSize, scaleDtype: this.scaleDtype },
-      tensors,
-    };
+    const meta: Record<string, string | number | boolean> = { inFeatures: this.inFeatures, outFeatures: this.outFeatures, bits: this.bits, symmetric: this.symmetric, groupSize: this.groupSize, scaleDtype: this.scaleDtype };
+    if (this.perm) {
+      // little-endian u16 (or u32) indices as bytes: exactly the stored size
+      const pb = new Uint8Array(this.perm.byteLength), dv = new DataView(pb.buffer);
+      const w = this.perm.BYTES_PER_ELEMENT;
+      for (let j = 0; j < this.perm.length; j++) { if (w === 2) dv.setUint16(2 * j, this.perm[j]!, true); else dv.setUint32(4 * j, this.perm[j]!, true); }
+      tensors.perm = new Tensor('u8', pb, [pb.length]);
+      meta.permBytes = w;
+    }
+    return { kind: 'quantized', meta, tensors };
   }
 
   static deserialize(s: SerializedLayer): QuantizedLinear {
@@ -235,11 +291,23 @@ export class QuantizedLinear implements LinearLayer {
     const scales = scaleDtype === 'f16' ? new Uint16Array(sb.buffer, 0, sb.length / 2) : new Float32Array(sb.buffer, 0, sb.length / 4);
     if (scaleDtype === 'f32') for (let i = 0; i < scales.length; i++) if (!Number.isFinite(scales[i]!)) throw new NonFiniteError(fn, 'scales', i, scales[i]!);
     const pt = s.tensors.perm;
-    if (pt && pt.dtype !== 'i32') throw new ArgumentError(fn, 'tensors.perm.dtype', pt.dtype, "must be 'i32'");
+    let perm: Uint16Array | Uint32Array | Int32Array | null = null;
+    if (pt) {
+      if (pt.dtype === 'i32') perm = (pt.contiguous().data as Int32Array).slice(); // files written before the compact form
+      else if (pt.dtype === 'u8') {
+        const w = Number(m.permBytes ?? 2);
+        if (w !== 2 && w !== 4) throw new ArgumentError(fn, 'meta.permBytes', m.permBytes, 'must be 2 or 4');
+        const pb = pt.contiguous().data as Uint8Array;
+        if (pb.length % w !== 0) throw new ArgumentError(fn, 'tensors.perm.length', pb.length, `must be a multiple of ${w}`);
+        const dv = new DataView(pb.buffer, pb.byteOffset, pb.byteLength);
+        perm = w === 2 ? new Uint16Array(pb.length / 2) : new Uint32Array(pb.length / 4);
+        for (let j = 0; j < perm.length; j++) perm[j] = w === 2 ? dv.getUint16(2 * j, true) : dv.getUint32(4 * j, true);
+      } else throw new ArgumentError(fn, 'tensors.perm.dtype', pt.dtype, "must be 'u8' (or 'i32' in older files)");
+    }
     return new QuantizedLinear({
       inFeatures: Number(m.inFeatures), outFeatures: Number(m.outFeatures), bits: Number(m.bits) as Bits,
       symmetric: m.symmetric === true, groupSize: Number(m.groupSize), scaleDtype,
-      packed: u8('packed', true)!, scales, zeros: u8('zeros', false), perm: pt ? (pt.contiguous().data as Int32Array).slice() : null,
+      packed: u8('packed', true)!, scales, zeros: u8('zeros', false), perm,
     });
   }
 }

@@ -6,8 +6,9 @@ import { resolveSpec, groupParams, quantCode, type QuantSpec } from './scheme.js
 export type RtnOptions = QuantSpec;
 
 /**
- * Quantizes a weight `[out, in]` (f32 or f64) by round-to-nearest, per channel or per group.
- * Throws `ArgumentError` for bad bits / a group size that does not divide the width, and
+ * Quantizes a weight `[out, in]` (f32 or f64) by round-to-nearest, per channel or per group (the
+ * last group of a row is shorter when the group size does not divide the width).
+ * Throws `ArgumentError` for bad bits / grid / a group size larger than the width, and
  * `NonFiniteError` for a NaN/Inf weight.
  */
 export function rtnQuantize(weight: Tensor, options: RtnOptions): QuantizedLinear {
@@ -17,16 +18,16 @@ export function rtnQuantize(weight: Tensor, options: RtnOptions): QuantizedLinea
   const [m, n] = weight.shape as [number, number];
   const s = resolveSpec(fn, options, n);
   const w = weight.contiguous().data;
-  const ng = n / s.groupSize;
+  const ng = s.nGroups, g = s.groupSize;
   const codes = new Uint8Array(m * n);
   const scales = s.scaleDtype === 'f16' ? new Uint16Array(m * ng) : new Float32Array(m * ng);
   const zeros = new Uint8Array(m * ng);
   for (let r = 0; r < m; r++) {
     for (let k = 0; k < ng; k++) {
-      const off = r * n + k * s.groupSize;
-      const p = groupParams(fn, w, off, 1, s.groupSize, s);
+      const off = r * n + k * g, len = Math.min(g, n - k * g);
+      const p = groupParams(fn, w, off, 1, len, s);
       scales[r * ng + k] = p.stored; zeros[r * ng + k] = p.zero;
-      for (let j = 0; j < s.groupSize; j++) codes[off + j] = quantCode(w[off + j]!, p.scale, p.zero, s.maxq);
+      for (let j = 0; j < len; j++) codes[off + j] = quantCode(w[off + j]!, p.scale, p.zero, s.maxq, s.minq);
     }
   }
   return QuantizedLinear.fromCodes({
