@@ -13,3 +13,4 @@ export * from './gguf.js';
 export * from './save.js';
 export * from './hf-tokenizer.js';
 export { randomModel } from './testing/random-model.js';
+export * from './export/index.js';

@@ -184,3 +184,4 @@ export function loadCompressedModelFile(path: string, options: LoadCompressedOpt
 }
 
 export { FormatError };
+export { writeGgufFile, writeHfFolder, loadHfExportFolder, checkOutputPath } from './export/node.js';
