@@ -7,9 +7,14 @@
  * with the smallest proxy error — the whitened relative error sqrt(tr(E G Eᵀ)/tr(W G Wᵀ)) when
  * calibration Grams are given, the relative Frobenius error otherwise.
  */
-import { ArgumentError, type Backend, type LinearLayer } from '@llmpress/tensor';
+import { ArgumentError, Tensor, type Backend, type LinearLayer } from '@llmpress/tensor';
+import {
+  compressLinears, LINEAR_ROLES,
+  type LlamaModel, type LinearRole, type CalibrationWindows, type CalibrationSchedule, type CompressResult, type DriverProgress,
+} from '@llmpress/models';
 import { planLayer, fitTT, fitLowRank, type FitReport, type LayerPlan, type SparseKind } from './saten.js';
 import type { ShapeSearchOptions } from './tt.js';
+import type { TTSparseLinear, LowRankSparseLinear } from './layers.js';
 
 export type TTMethod = 'tt' | 'saten-u' | 'saten-2:4' | 'lowrank' | 'lowrank-u' | 'lowrank-2:4';
 
@@ -87,21 +92,138 @@ export function compressModelTT<M extends CompressibleModel<M>>(model: M, option
     const m = e.layer.outFeatures, n = e.layer.inFeatures;
     const gram = options.calibration?.get(e.name)?.gram;
     if (options.calibration && !gram) throw new ArgumentError(fn, 'options.calibration', e.name, 'has no gram for this linear');
-    const key = `${e.name}|${m}x${n}|${whitened}|${gram ? 'g' : '-'}|${JSON.stringify(options.search ?? {})}`;
-    let plan = options.cache?.get(key) as LayerPlan | undefined;
-    if (!plan) {
-      plan = planLayer(weightOf(e.layer), m, n, { gram, whitened, search: options.search, backend: options.backend });
-      options.cache?.set(key, plan);
-    }
     const budget = Math.floor(frac * 4 * m * n);
-    const fit = spec.family === 'tt'
-      ? fitTT(plan, { bytes: budget, sparse: spec.sparse, shares: options.shares })
-      : fitLowRank(plan, { bytes: budget, sparse: spec.sparse, shares: options.shares });
-    if (!fit) throw new ArgumentError(fn, 'options.budget', options.budget, `leaves ${budget} bytes for '${e.name}' (${m}×${n}), too few for a rank-1 ${spec.family === 'tt' ? 'TT' : 'factorization'}`);
+    const fit = fitOne(fn, e.name, weightOf(e.layer), m, n, gram, { method: options.method, bytes: budget, whitened, shares: options.shares, search: options.search, cache: options.cache, backend: options.backend }, 'options.budget', options.budget);
     out.setLinear(e.name, fit.layer);
     total += fit.layer.bytes();
     layers.push({ name: e.name, kind: fit.layer.kind, budget, report: fit.report });
     options.onLayer?.(e.name, fit.report, idx + 1, entries.length);
   });
   return { model: out, layers, bytes: total, denseBytes };
+}
+
+/** One layer's fit (shared by `compressModelTT`, `satenLayer` and so `satenModel`). */
+function fitOne(
+  fn: string, name: string, w: Float64Array, m: number, n: number, gram: Float64Array | undefined,
+  o: { method: TTMethod; bytes: number; whitened: boolean; shares?: readonly number[]; search?: ShapeSearchOptions; cache?: Map<string, unknown>; backend?: Backend },
+  budgetArg: string, budgetValue: unknown,
+): { layer: TTSparseLinear | LowRankSparseLinear; report: FitReport } {
+  const spec = METHODS[o.method];
+  const tooFew = () => new ArgumentError(fn, budgetArg, budgetValue, `leaves ${o.bytes} bytes for '${name}' (${m}×${n}), too few for a rank-1 ${spec.family === 'tt' ? 'TT' : 'factorization'}`);
+  if (!(o.bytes >= 1)) throw tooFew();
+  // the plan (SVDs, TT candidates) depends on W and the Gram: the key fingerprints both, so a cache is
+  // only ever reused for the same statistics (under the sequential schedule every run has its own)
+  const key = `${name}|${m}x${n}|${o.whitened}|${gram ? fingerprint(gram) : '-'}|${fingerprint(w)}|${JSON.stringify(o.search ?? {})}`;
+  let plan = o.cache?.get(key) as LayerPlan | undefined;
+  if (!plan) {
+    plan = planLayer(w, m, n, { gram, whitened: o.whitened, search: o.search, backend: o.backend });
+    o.cache?.set(key, plan);
+  }
+  const fit = spec.family === 'tt'
+    ? fitTT(plan, { bytes: o.bytes, sparse: spec.sparse, shares: o.shares })
+    : fitLowRank(plan, { bytes: o.bytes, sparse: spec.sparse, shares: o.shares });
+  if (!fit) throw tooFew();
+  return { layer: fit.layer, report: fit.report };
+}
+
+/** A cheap content fingerprint of a matrix (length, sum, weighted sum): distinguishes Grams of different runs. */
+function fingerprint(a: Float64Array): string {
+  let s = 0, t = 0;
+  for (let i = 0; i < a.length; i++) { const v = a[i]!; s += v; t += v * Math.cos(1 + 0.37 * i); }
+  return `${a.length}:${s.toPrecision(17)}:${t.toPrecision(17)}`;
+}
+
+export interface SatenLayerOptions {
+  method: TTMethod;
+  /** Stored bytes allowed for this layer. */
+  bytes: number;
+  /** Fit in the whitened space of the Gram (default: true when the stats carry a Gram). */
+  whitened?: boolean;
+  /**
+   * Which Gram whitens the fit and weights the sparse selection: the inputs the layer will see in the
+   * compressed model ('working', `stats.gram`, default — GPTQ's choice) or the original model's
+   * ('original', `stats.origGram`). Under the 'dense' schedule both are the same.
+   */
+  gramFrom?: 'working' | 'original';
+  shares?: readonly number[];
+  search?: ShapeSearchOptions;
+  /** Reuse of per-layer plans across calls with the same weight and statistics (opaque). */
+  cache?: Map<string, unknown>;
+  backend?: Backend;
+  /** Layer name used in errors and cache keys. */
+  name?: string;
+}
+
+/** The statistics `satenLayer` reads (a `SequentialStats` of the driver fits); omit for the data-free variants. */
+export interface SatenStats { n: number; count: number; gram?: Float64Array; origGram?: Float64Array }
+
+/**
+ * TT / Saten / low-rank (+ sparse) for one layer at a byte budget: `{ layer, report }`. With stats
+ * carrying a Gram, the data-aware variant (whitened fit, Wanda-style sparse selection); without, data-free.
+ */
+export function satenLayer(weight: Tensor, stats: SatenStats | undefined, options: SatenLayerOptions): { layer: TTSparseLinear | LowRankSparseLinear; report: FitReport } {
+  return satenLayerAt('satenLayer', 'options.bytes', options?.bytes, weight, stats, options);
+}
+
+function satenLayerAt(fn: string, budgetArg: string, budgetValue: unknown, weight: Tensor, stats: SatenStats | undefined, options: SatenLayerOptions): { layer: TTSparseLinear | LowRankSparseLinear; report: FitReport } {
+  if (!(weight instanceof Tensor) || weight.ndim !== 2) throw new ArgumentError(fn, 'weight', weight, 'must be a matrix tensor [out, in]');
+  if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object');
+  if (!METHODS[options.method]) throw new ArgumentError(fn, 'options.method', options.method, `must be one of ${Object.keys(METHODS).join(', ')}`);
+  if (!(options.bytes >= 0) || !Number.isFinite(options.bytes)) throw new ArgumentError(fn, 'options.bytes', options.bytes, 'must be a finite number of bytes >= 0');
+  const [m, n] = weight.shape as [number, number];
+  const from = options.gramFrom ?? 'working';
+  if (from !== 'working' && from !== 'original') throw new ArgumentError(fn, 'options.gramFrom', from, "must be 'working' or 'original'");
+  let gram: Float64Array | undefined;
+  if (stats !== undefined && stats !== null) {
+    if (typeof stats !== 'object' || stats.n !== n) throw new ArgumentError(fn, 'stats.n', (stats as SatenStats)?.n, `must equal the weight's input features ${n}`);
+    const g = from === 'working' ? stats.gram : stats.origGram ?? stats.gram;
+    if (g !== undefined && g.length > 0) {
+      if (!(g instanceof Float64Array) || g.length !== n * n) throw new ArgumentError(fn, from === 'working' ? 'stats.gram' : 'stats.origGram', g, `must be an ${n}×${n} f64 Gram`);
+      gram = g;
+    }
+  }
+  const whitened = options.whitened ?? gram !== undefined;
+  if (whitened && !gram) throw new ArgumentError(fn, 'options.whitened', true, 'needs calibration statistics with a Gram');
+  const w = Float64Array.from(weight.contiguous().data as ArrayLike<number>);
+  return fitOne(fn, options.name ?? 'layer', w, m, n, gram, { method: options.method, bytes: Math.floor(options.bytes), whitened, shares: options.shares, search: options.search, cache: options.cache, backend: options.backend }, budgetArg, budgetValue);
+}
+
+export interface SatenModelOptions extends Omit<SatenLayerOptions, 'bytes' | 'name' | 'backend'> {
+  /** Total stored bytes for the compressed linears; each gets budget·(its dense bytes)/Σ dense bytes. */
+  budget: number;
+  /** Calibration token windows: the data-aware variant. Omit for the data-free one. */
+  calibration?: CalibrationWindows;
+  /** Default 'sequential' (true-sequential per group); 'per-block' and 'dense' are ablations. */
+  schedule?: CalibrationSchedule;
+  roles?: readonly LinearRole[];
+  blocks?: readonly number[];
+  backend?: Backend;
+  onProgress?: (p: DriverProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** TT / Saten / low-rank (+ sparse) over a whole model on the one driver (`compressLinears`). */
+export async function satenModel(model: LlamaModel, options: SatenModelOptions): Promise<CompressResult<FitReport>> {
+  const fn = 'satenModel';
+  if (!model || typeof (model as any).linears !== 'function') throw new ArgumentError(fn, 'model', model, 'must be a LlamaModel');
+  if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object');
+  if (!METHODS[options.method]) throw new ArgumentError(fn, 'options.method', options.method, `must be one of ${Object.keys(METHODS).join(', ')}`);
+  if (!(options.budget > 0) || !Number.isFinite(options.budget)) throw new ArgumentError(fn, 'options.budget', options.budget, 'must be a positive finite number of bytes');
+  const roles = options.roles ?? LINEAR_ROLES;
+  const selected = model.linears().filter((e) => roles.includes(e.role) && (!options.blocks || options.blocks.includes(e.block)));
+  if (selected.length === 0) throw new ArgumentError(fn, 'options.roles', options.roles, 'must select at least one linear of the model');
+  const denseBytes = selected.reduce((a, e) => a + 4 * e.layer.inFeatures * e.layer.outFeatures, 0);
+  const frac = options.budget / denseBytes;
+  const dataFree = options.calibration === undefined;
+  if (dataFree && options.whitened) throw new ArgumentError(fn, 'options.whitened', true, 'needs options.calibration (token windows)');
+  const { budget: _b, calibration, schedule, roles: _r, blocks, backend, onProgress, signal, ...layerOpts } = options;
+  return compressLinears(model, {
+    calibration, dataFree, schedule, roles, blocks, backend, onProgress, signal,
+    compress: (job, ctx) => {
+      const m = job.weight.shape[0]!, n = job.weight.shape[1]!;
+      const bytes = Math.floor(frac * 4 * m * n);
+      const r = satenLayerAt(fn, 'options.budget', options.budget, job.weight, dataFree ? undefined : job.stats, { ...layerOpts, bytes, name: job.name, backend: ctx.backend });
+      return { layer: r.layer, report: r.report, bytes: r.layer.bytes(), kind: r.layer.kind };
+    },
+  });
 }

@@ -11,4 +11,7 @@ export {
   planLayer, planErrors, fitTT, fitLowRank, kroneckerFactors, applyKronecker,
   type LayerPlan, type LayerPlanOptions, type FitOptions, type FitReport, type FitResult, type SparseKind,
 } from './saten.js';
-export { compressModelTT, type TTMethod, type CompressTTOptions, type CompressTTResult, type CompressibleModel } from './compress.js';
+export {
+  compressModelTT, satenLayer, satenModel,
+  type TTMethod, type CompressTTOptions, type CompressTTResult, type CompressibleModel, type SatenLayerOptions, type SatenStats, type SatenModelOptions,
+} from './compress.js';

@@ -1,0 +1,53 @@
+import { describe, it, expect } from 'vitest';
+import { ArgumentError, maxAbsDiff } from '@llmpress/tensor';
+import { randomModel, captureLinearStats, AbortedError } from '@llmpress/models';
+import { satenLayer, satenModel, compressModelTT } from './index.js';
+
+const model = randomModel({ dim: 16, hiddenDim: 24, nHeads: 2, nKvHeads: 1, headDim: 8, vocabSize: 40 }, 21);
+const windows = [[1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 4, 8, 12, 16, 17, 18, 19, 20], [1, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39]];
+const dense = model.linears().reduce((a, e) => a + 4 * e.layer.inFeatures * e.layer.outFeatures, 0);
+const search = { orders: [2], perSide: 2, steps: 4 };
+
+describe('satenModel (on the one driver)', () => {
+  it("'dense' schedule = compressModelTT with the original model's Grams (same layers, same logits)", async () => {
+    const stats = captureLinearStats(model, windows, { gram: true, meanAbs: false });
+    const calibration = new Map([...stats].map(([k, v]) => [k, { gram: v.gram! }]));
+    const old = compressModelTT(model, { method: 'saten-u', budget: 0.5 * dense, calibration, search });
+    const res = await satenModel(model, { method: 'saten-u', budget: 0.5 * dense, calibration: windows, schedule: 'dense', search });
+    expect(res.bytes).toBe(old.bytes);
+    expect(res.denseBytes).toBe(dense);
+    expect(res.layers.map((l) => l.report.whitenedError)).toEqual(old.layers.map((l) => l.report.whitenedError));
+    expect(maxAbsDiff(res.model.forward(windows[0]!), old.model.forward(windows[0]!))).toBe(0);
+  });
+
+  it('data-free (no calibration) = compressModelTT without Grams', async () => {
+    const old = compressModelTT(model, { method: 'lowrank-u', budget: 0.4 * dense, search });
+    const res = await satenModel(model, { method: 'lowrank-u', budget: 0.4 * dense, search });
+    expect(res.layers.map((l) => l.report.relError)).toEqual(old.layers.map((l) => l.report.relError));
+    expect(res.layers.every((l) => l.report.whitenedError === undefined)).toBe(true);
+  });
+
+  it("'sequential' (default): the first group is fitted as under 'dense', o onwards on the compressed q/k/v's outputs", async () => {
+    const a = await satenModel(model, { method: 'saten-u', budget: 0.5 * dense, calibration: windows, search });
+    const b = await satenModel(model, { method: 'saten-u', budget: 0.5 * dense, calibration: windows, schedule: 'dense', search });
+    const err = (r: typeof a, name: string) => r.layers.find((l) => l.name === name)!.report.whitenedError;
+    expect(err(a, 'blocks.0.q')).toBe(err(b, 'blocks.0.q'));
+    expect(err(a, 'blocks.0.o')).not.toBe(err(b, 'blocks.0.o'));
+    expect(a.bytes).toBeLessThanOrEqual(0.5 * dense);
+    // gramFrom 'original' under 'sequential' fits on the original Grams: equal to 'dense'
+    const c = await satenModel(model, { method: 'saten-u', budget: 0.5 * dense, calibration: windows, gramFrom: 'original', search });
+    expect(c.layers.map((l) => l.report.whitenedError)).toEqual(b.layers.map((l) => l.report.whitenedError));
+  });
+
+  it('typed errors and abort', async () => {
+    const W = model.getLinear('blocks.0.q').toDense();
+    const e1 = (() => { try { satenLayer(W, undefined, { method: 'nope' as never, bytes: 100 }); } catch (e) { return e; } })();
+    expect(ArgumentError.isInstance(e1) && (e1 as ArgumentError).argument).toBe('options.method');
+    expect(() => satenLayer(W, { n: 3, count: 1 }, { method: 'tt', bytes: 400 })).toThrow(/stats.n/);
+    expect(() => satenLayer(W, undefined, { method: 'tt', bytes: 400, whitened: true })).toThrow(/options.whitened/);
+    await expect(satenModel(model, { method: 'tt', budget: -1 })).rejects.toThrow(/options.budget/);
+    await expect(satenModel(model, { method: 'tt', budget: 10, search })).rejects.toThrow(/too few for a rank-1/);
+    const ac = new AbortController(); ac.abort();
+    await expect(satenModel(model, { method: 'tt', budget: 0.5 * dense, search, signal: ac.signal })).rejects.toSatisfy((e) => AbortedError.isInstance(e));
+  });
+});
