@@ -186,7 +186,7 @@ function outcome(r: LowRankLayerResult) {
 }
 
 /** SVD-LLM over a whole model on the one driver. */
-export function svdLlmModel(model: LlamaModel, options: SvdLlmModelOptions): Promise<CompressResult<LowRankLayerReport>> {
+export async function svdLlmModel(model: LlamaModel, options: SvdLlmModelOptions): Promise<CompressResult<LowRankLayerReport>> {
   const fn = 'svdLlmModel';
   precheck(fn, model, options);
   const { calibration, schedule, onProgress, signal, roles, blocks, backend, ratio, ...layerOpts } = options;
@@ -198,7 +198,7 @@ export function svdLlmModel(model: LlamaModel, options: SvdLlmModelOptions): Pro
 }
 
 /** ASVD over a whole model on the one driver. */
-export function asvdModel(model: LlamaModel, options: AsvdModelOptions): Promise<CompressResult<LowRankLayerReport>> {
+export async function asvdModel(model: LlamaModel, options: AsvdModelOptions): Promise<CompressResult<LowRankLayerReport>> {
   const fn = 'asvdModel';
   precheck(fn, model, options);
   const { calibration, schedule, onProgress, signal, roles, blocks, backend, ratio, ...layerOpts } = options;
@@ -209,7 +209,7 @@ export function asvdModel(model: LlamaModel, options: AsvdModelOptions): Promise
 }
 
 /** Plain truncated SVD over a whole model (data-free; no calibration runs). */
-export function svdModel(model: LlamaModel, options: SvdModelOptions): Promise<CompressResult<LowRankLayerReport>> {
+export async function svdModel(model: LlamaModel, options: SvdModelOptions): Promise<CompressResult<LowRankLayerReport>> {
   const fn = 'svdModel';
   precheck(fn, model, options);
   const { onProgress, signal, roles, blocks, backend, ratio, solver, factors } = options;
