@@ -101,7 +101,7 @@ describe('numerics pinned across the one-home refactor (issue 18)', () => {
 
   it('Q2N (nullspace): activation null space of a rank-deficient Gram', () => {
     const n = 16, T = 10, x = randRows(T, n, 17), g = new Float64Array(n * n); gramAccumulate(g, x, T, n);
-    const f = (NS as any).activationNullSpace ?? (NS as any).nullSpace;
+    const f = NS.activationNullSpace;
     const ns = f(new Tensor('f64', g, [n, n]), { t: 0.1 });
     pin('q2n.dim', ns.diagnostics.dimension); pin('q2n.energy', ns.diagnostics.nullEnergy);
     pin('q2n.P', ns.basis ? projectorSummary(ns.basis.data, n, ns.basis.shape[1], ns.basis.shape[1]) : 0);

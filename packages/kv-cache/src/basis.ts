@@ -1,5 +1,5 @@
-import { ArgumentError, NonFiniteError } from '@llmpress/tensor';
-import { symmetricEigen } from './eigh.js';
+import { ArgumentError, NonFiniteError, Tensor, gramAccumulate } from '@llmpress/tensor';
+import { eigh } from '@llmpress/decompositions';
 
 /** An orthonormal key basis for one KV head: `keys ≈ mean + L·Vᵀ` with latent `L = (keys − mean)·V`. */
 export interface KeyBasis {
@@ -28,22 +28,19 @@ export function fitKeyBasis(keys: Float32Array, n: number, d: number, options: {
     for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) mean[i] += keys[off + r * stride + i]!;
     for (let i = 0; i < d; i++) mean[i] /= n;
   }
-  const g = new Float64Array(d * d);
-  const row = new Float64Array(d);
+  const x = new Float64Array(n * d);
   for (let r = 0; r < n; r++) {
     const base = off + r * stride;
     for (let i = 0; i < d; i++) {
-      const x = keys[base + i]!;
-      if (!Number.isFinite(x)) throw new NonFiniteError(fn, 'keys', base + i, x);
-      row[i] = x - mean[i]!;
-    }
-    for (let i = 0; i < d; i++) {
-      const ri = row[i]!;
-      for (let j = i; j < d; j++) g[i * d + j] += ri * row[j]!;
+      const v = keys[base + i]!;
+      if (!Number.isFinite(v)) throw new NonFiniteError(fn, 'keys', base + i, v);
+      x[r * d + i] = v - mean[i]!;
     }
   }
-  for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) g[i * d + j] = g[j * d + i]!;
-  const { values, vectors } = symmetricEigen(g, d);
+  const g = new Float64Array(d * d);
+  gramAccumulate(g, x, n, d);
+  const e = eigh(new Tensor('f64', g, [d, d]), { order: 'descending' });
+  const values = e.values.data as Float64Array, vectors = e.vectors.data as Float64Array;
   const variances = new Float64Array(d);
   for (let c = 0; c < d; c++) variances[c] = Math.max(0, values[c]!) / n;
   return { headDim: d, v: Float32Array.from(vectors), variances, mean: options.center ? Float32Array.from(mean) : null };

@@ -2,7 +2,6 @@ export type { KVCacheLike, CacheShape } from './types.js';
 export { packBits, unpackBits, packedBytes, f16Floor, f16Ceil } from './bits.js';
 export { quantizeGroup, type ScaleDType, type OneBitMode } from './quant.js';
 export { checkSchedule, meanBits, presetSchedule, waterfillSchedule, flatSchedule, type BitSchedule } from './schedule.js';
-export { symmetricEigen } from './eigh.js';
 export { fitKeyBasis, identityBasis, type KeyBasis } from './basis.js';
 export {
   kiviKeys, kiviValues, svdqKeys, fp32Keys, fp32Values,

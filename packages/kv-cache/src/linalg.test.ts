@@ -1,32 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { ArgumentError, Rng, tolerance } from '@llmpress/tensor';
-import { symmetricEigen } from './eigh.js';
 import { fitKeyBasis, identityBasis } from './basis.js';
 import { checkSchedule, flatSchedule, meanBits, presetSchedule, waterfillSchedule } from './schedule.js';
-
-describe('symmetricEigen', () => {
-  it('A V = V Λ, VᵀV = I, eigenvalues descending', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 24 }), fc.integer(), (n, seed) => {
-      const rng = new Rng(seed);
-      const a = new Float64Array(n * n);
-      for (let i = 0; i < n; i++) for (let j = i; j < n; j++) { const x = rng.normal(); a[i * n + j] = x; a[j * n + i] = x; }
-      const { values, vectors: v } = symmetricEigen(a, n);
-      let norm = 0; for (const x of a) norm += x * x; norm = Math.sqrt(norm);
-      const tol = tolerance('f64', n, 100) * Math.max(1, norm);
-      for (let c = 1; c < n; c++) expect(values[c]!).toBeLessThanOrEqual(values[c - 1]!);
-      for (let i = 0; i < n; i++) for (let c = 0; c < n; c++) {
-        let av = 0; for (let k = 0; k < n; k++) av += a[i * n + k]! * v[k * n + c]!;
-        expect(Math.abs(av - values[c]! * v[i * n + c]!)).toBeLessThanOrEqual(tol);
-        let vv = 0; for (let k = 0; k < n; k++) vv += v[k * n + i]! * v[k * n + c]!;
-        expect(Math.abs(vv - (i === c ? 1 : 0))).toBeLessThanOrEqual(tol);
-      }
-    }), { numRuns: 30 });
-  });
-  it('rejects non-square input', () => {
-    expect(() => symmetricEigen(new Float64Array(6), 3)).toThrow(ArgumentError);
-  });
-});
 
 describe('fitKeyBasis', () => {
   it('latent variances are the eigenvalues of the (centered) Gram / n and sum to the key energy', () => {

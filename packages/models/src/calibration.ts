@@ -1,4 +1,4 @@
-import { ArgumentError, resolveBackend, routine, type Backend, type Tensor } from '@llmpress/tensor';
+import { ArgumentError, gramAccumulate, resolveBackend, type Backend, type Tensor } from '@llmpress/tensor';
 import { Fp32KVCache, LINEAR_ROLES, type LinearRole, type LlamaModel } from './model.js';
 import type { Window } from './eval.js';
 import { AbortedError } from './errors.js';
@@ -44,11 +44,12 @@ function inputsOf(fn: string, windows: CalibrationWindows): number[][] {
   });
 }
 
-/** gram += Xᵀ X for X [t, n] f32 (converted to f64, GEMM through the backend). */
+/**
+ * gram += Xᵀ X (or the cross Gram Xᵀ Y when `y` is given) for X [t, n] f32: the one Gram accumulator,
+ * `gramAccumulate` of @llmpress/tensor, in this package's positional form.
+ */
 export function accumulateGram(gram: Float64Array, x: Float32Array, t: number, n: number, backend: Backend, y?: Float32Array): void {
-  const a = Float64Array.from(x.subarray(0, t * n));
-  const b = y ? Float64Array.from(y.subarray(0, t * n)) : a;
-  routine(backend, 'gemm')({ transA: true, transB: false, m: n, n, k: t, alpha: 1, a, aOffset: 0, lda: n, b, bOffset: 0, ldb: n, beta: 1, c: gram, cOffset: 0, ldc: n });
+  gramAccumulate(gram, x, t, n, { backend, y });
 }
 
 class Accumulator {

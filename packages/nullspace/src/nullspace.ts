@@ -82,8 +82,8 @@ export class NullProjector {
 export interface NullSpace { projector: NullProjector; basis: Tensor<'f64'> | null; diagnostics: NullSpaceDiagnostics }
 
 /** Null space of the calibration inputs whose Gram is `gram` ([n, n], symmetric PSD). */
-export function nullSpace(gram: Tensor, options: NullSpaceOptions = {}): NullSpace {
-  const fn = 'nullSpace';
+export function activationNullSpace(gram: Tensor, options: NullSpaceOptions = {}): NullSpace {
+  const fn = 'activationNullSpace';
   if (!gram || gram.ndim !== 2 || gram.shape[0] !== gram.shape[1]) throw new ShapeError(fn, `argument 'gram' must be square, got shape [${gram?.shape?.join(', ')}]`);
   if (gram.dtype !== 'f32' && gram.dtype !== 'f64') throw new ArgumentError(fn, 'gram.dtype', gram.dtype, "must be 'f32' or 'f64'");
   const n = gram.shape[0]!;

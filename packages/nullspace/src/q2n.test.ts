@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Tensor, matmul, maxAbsDiff, tolerance, ArgumentError, ShapeError, DenseLinear } from '@llmpress/tensor';
 import { rtnQuantize, QuantizedLinear } from '@llmpress/quantizers';
-import { nullSpace } from './nullspace.js';
+import { activationNullSpace } from './nullspace.js';
 import { q2nLayer, q2nRowScales, foldRowScales } from './q2n.js';
 import { lowRankInputs, gramOf, randomWeight, fro2 } from './testutil.js';
 
@@ -35,7 +35,7 @@ describe('Q2N', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 1e6 }), fc.constantFrom(0, 0.2, 1), (seed, lambda) => {
       const w = randomWeight(6, 16, seed);
       const q = rtnQuantize(w, { bits: 2, scaleDtype: 'f32' }).toDense();
-      const { projector } = nullSpace(gramOf(lowRankInputs(16, 6, 40, seed + 1)));
+      const { projector } = activationNullSpace(gramOf(lowRankInputs(16, 6, 40, seed + 1)));
       const mv = q2nRowScales(w, q, projector, { lambda });
       // B = W − (W − Q) P
       const E = new Tensor('f64', w.astype('f64').data.map((v, i) => v - q.data[i]!), [6, 16]);

@@ -13,7 +13,7 @@
  */
 import { ArgumentError, ShapeError, NonFiniteError, Tensor, f32ToF16, type Backend, type LinearLayer } from '@llmpress/tensor';
 import { QuantizedLinear } from '@llmpress/quantizers';
-import { nullSpace, NullProjector, type NullSpaceOptions, type NullSpaceDiagnostics } from './nullspace.js';
+import { activationNullSpace, NullProjector, type NullSpaceOptions, type NullSpaceDiagnostics } from './nullspace.js';
 
 export interface Q2nOptions {
   /** λ in m_i (default 0.2). */
@@ -112,7 +112,7 @@ export function q2nLayer(w: Tensor, quantized: LinearLayer, gram: Tensor | null,
     if (options.nullSpace instanceof NullProjector) projector = options.nullSpace;
     else {
       if (!gram) throw new ArgumentError(fn, 'gram', gram, "is required for target 'B' unless options.nullSpace is a NullProjector");
-      const ns = nullSpace(gram, { ...(options.nullSpace ?? {}), backend: options.backend });
+      const ns = activationNullSpace(gram, { ...(options.nullSpace ?? {}), backend: options.backend });
       projector = ns.projector; diag = ns.diagnostics;
     }
   }

@@ -18,9 +18,9 @@
  *    kept in f32, per-token activation quantization (clip 0.9) at 4 bits or 8 bits on o/down
  *    inputs, optional closed-form refit of the f32 outlier columns against the float outputs.
  */
-import { ArgumentError, DenseLinear, Tensor, type LinearLayer } from '@llmpress/tensor';
+import { ArgumentError, DenseLinear, Tensor, NotPositiveDefiniteError, gramAccumulate, type LinearLayer } from '@llmpress/tensor';
+import { choleskyInPlace, choleskySolve, eigh } from '@llmpress/decompositions';
 import { LlamaModel, sequentialCalibration, LINEAR_ROLES, type LinearRole, type CalibrationWindows, type LlamaBlock } from '@llmpress/models';
-import { gramAccumulate, eighJacobi, choleskyInPlace } from './linalg.js';
 import { BlockRotation, randomRotation, type Rotation } from './rotation.js';
 import { gptq, type GptqOptions, type GptqReport } from './gptq.js';
 import { rtnQuantize } from './rtn.js';
@@ -78,7 +78,8 @@ export function outlierBasis(cov: Float64Array, d: number, r: number): OutlierBa
   const fn = 'outlierBasis';
   if (!Number.isInteger(r) || r < 0 || r > d) throw new ArgumentError(fn, 'r', r, `must be an integer in [0, ${d}]`);
   if (cov.length !== d * d) throw new ArgumentError(fn, 'cov.length', cov.length, `must be ${d * d}`);
-  const { values, vectors } = eighJacobi(cov, d);
+  const e = eigh(new Tensor('f64', cov, [d, d]), { order: 'descending' });
+  const values = e.values.data as Float64Array, vectors = e.vectors.data as Float64Array;
   const p = new Float64Array(d * r);
   for (let i = 0; i < d; i++) for (let k = 0; k < r; k++) p[i * r + k] = vectors[i * d + k]!;
   const D = d + r, q = new Float64Array(d * D);
@@ -268,13 +269,16 @@ export function refitOutliers(W: Float64Array, m: number, n: number, k: number, 
   const L = A.slice();
   const ridge = 1e-8 * (tr / Math.max(1, k) || 1);
   for (let i = 0; i < k; i++) L[i * k + i]! += ridge;
-  if (choleskyInPlace(L, k) >= 0) return { w: wo0, before: objective(wo0), after: objective(wo0) };
-  const w = new Float64Array(m * k);
-  for (let i = 0; i < m; i++) {
-    const y = new Float64Array(k);
-    for (let a = 0; a < k; a++) { let s = rhs[i * k + a]!; for (let b2 = 0; b2 < a; b2++) s -= L[a * k + b2]! * y[b2]!; y[a] = s / L[a * k + a]!; }
-    for (let a = k - 1; a >= 0; a--) { let s = y[a]!; for (let b2 = a + 1; b2 < k; b2++) s -= L[b2 * k + a]! * w[i * k + b2]!; w[i * k + a] = s / L[a * k + a]!; }
+  try { choleskyInPlace(L, k); } catch (e) {
+    if (NotPositiveDefiniteError.isInstance(e)) return { w: wo0, before: objective(wo0), after: objective(wo0) };
+    throw e;
   }
+  // (L Lᵀ) W_oᵀ = Rhsᵀ for every row of W_o at once
+  const rhsT = new Float64Array(k * m);
+  for (let i = 0; i < m; i++) for (let a = 0; a < k; a++) rhsT[a * m + i] = rhs[i * k + a]!;
+  const X = choleskySolve(new Tensor('f64', L, [k, k]), new Tensor('f64', rhsT, [k, m])).data as Float64Array;
+  const w = new Float64Array(m * k);
+  for (let i = 0; i < m; i++) for (let a = 0; a < k; a++) w[i * k + a] = X[a * m + i]!;
   const before = objective(wo0), after = objective(w);
   return after <= before ? { w, before, after } : { w: wo0, before, after: before };
 }

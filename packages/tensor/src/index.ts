@@ -8,3 +8,5 @@ export { Rng } from './random.js';
 export { tolerance, dotTolerance } from './tolerance.js';
 export { referenceBackend, createReferenceBackend } from './reference-backend.js';
 export * from './linear.js';
+export { Workspace, withWorkspace, type WorkspaceOptions } from './workspace.js';
+export { gramAccumulate, type GramOptions } from './gram.js';

@@ -1,9 +1,9 @@
 /**
- * The dense f64 kernels this package needs, on top of @llmpress/decompositions: a thin SVD and the
- * symmetric PSD square root used for whitening (eigh route, tiny eigenvalues floored).
+ * Array-level adapters over @llmpress/decompositions and @llmpress/tensor (this package keeps its TT
+ * cores as row-major Float64Arrays): thin SVD, whitening factors and GEMM. No numerics of its own.
  * Internal (not exported from the package entry).
  */
-import { NonFiniteError, ArgumentError, Tensor, type Backend } from '@llmpress/tensor';
+import { NonFiniteError, ArgumentError, Tensor, matmul, type Backend } from '@llmpress/tensor';
 import { svd, whiten } from '@llmpress/decompositions';
 
 export interface Svd {
@@ -30,27 +30,15 @@ export function svdThin(a: Float64Array, m: number, n: number, fn = 'svdThin', b
 }
 
 /**
- * Symmetric PSD square root for whitening: `S = Q Λ^{1/2}` with `S Sᵀ = G` (eigenvalues floored
- * at `floor · λ_max`), and `S⁻¹ = Λ^{-1/2} Qᵀ`. Both n × n row-major.
+ * Whitening factors of a Gram (`whiten` of @llmpress/decompositions, eigh route, eigenvalues floored at
+ * `floor · λ_max`): `S` with `S Sᵀ = G` and `S⁻¹`, as row-major f64 arrays.
  */
-export function psdSqrt(g: Float64Array, n: number, floor = 1e-8, fn = 'psdSqrt', backend?: Backend): { s: Float64Array; sInv: Float64Array } {
-  if (g.length !== n * n) throw new ArgumentError(fn, 'g', g, `must hold ${n}·${n} values`);
-  for (let i = 0; i < n * n; i++) if (!Number.isFinite(g[i]!)) throw new NonFiniteError(fn, 'g', i, g[i]!);
+export function whitenFactors(g: Float64Array, n: number, floor = 1e-8, backend?: Backend): { s: Float64Array; sInv: Float64Array } {
   const w = whiten(new Tensor('f64', g, [n, n]), { method: 'eigh', floor, backend });
-  return { s: Float64Array.from(w.s.contiguous().data as Float64Array), sInv: Float64Array.from(w.sInv.contiguous().data as Float64Array) };
+  return { s: w.s.contiguous().data as Float64Array, sInv: w.sInv.contiguous().data as Float64Array };
 }
 
-/** C (m × n) = A (m × k) · B (k × n), row-major f64 (plain loops; for setup-time work, not forward). */
-export function matmulF64(a: Float64Array, b: Float64Array, m: number, k: number, n: number): Float64Array {
-  const c = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    const co = i * n;
-    for (let p = 0; p < k; p++) {
-      const av = a[i * k + p]!;
-      if (av === 0) continue;
-      const bo = p * n;
-      for (let j = 0; j < n; j++) c[co + j] += av * b[bo + j]!;
-    }
-  }
-  return c;
+/** C (m × n) = A (m × k) · B (k × n) for row-major f64 arrays, through the backend's GEMM (`matmul` of @llmpress/tensor). */
+export function matmulF64(a: Float64Array, b: Float64Array, m: number, k: number, n: number, backend?: Backend): Float64Array {
+  return matmul(new Tensor('f64', a.length === m * k ? a : a.subarray(0, m * k), [m, k]), new Tensor('f64', b.length === k * n ? b : b.subarray(0, k * n), [k, n]), { backend }).data as Float64Array;
 }

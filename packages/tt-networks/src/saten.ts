@@ -16,7 +16,7 @@ import { ttCandidates, bestCandidate, type ShapeCandidate, type ShapeSearchOptio
 import { TTLinear } from './tt-linear.js';
 import { CsrMatrix, Sparse24Matrix, type SparseMatrix } from './sparse.js';
 import { TTSparseLinear, LowRankSparseLinear } from './layers.js';
-import { svdThin, psdSqrt, matmulF64 } from './linalg.js';
+import { svdThin, whitenFactors, matmulF64 } from './linalg.js';
 
 export type SparseKind = 'none' | 'unstructured' | '2:4';
 
@@ -209,7 +209,7 @@ function ttCandidatesOf(plan: LayerPlan): ShapeCandidate[] {
       let f = cache.get(key);
       if (!f) {
         const gks = kroneckerFactors(gram, cd);
-        const roots = gks.map((g, k) => psdSqrt(g, cd[k]!, 1e-8, 'planLayer', plan.backend));
+        const roots = gks.map((g, k) => whitenFactors(g, cd[k]!, 1e-8, plan.backend));
         f = { s: roots.map((r) => r.s), sInv: roots.map((r) => r.sInv) };
         cache.set(key, f);
       }
@@ -226,8 +226,8 @@ function lowRankOf(plan: LayerPlan): NonNullable<LayerPlan['lowRank']> {
   const { m, n, w } = plan;
   let a = w, sInv: Float64Array | undefined;
   if (plan.whitened) {
-    const ws = psdSqrt(plan.gram!, n, 1e-8, 'planLayer', plan.backend);
-    a = matmulF64(w, ws.s, m, n, n);
+    const ws = whitenFactors(plan.gram!, n, 1e-8, plan.backend);
+    a = matmulF64(w, ws.s, m, n, n, plan.backend);
     sInv = ws.sInv;
   }
   const svd = svdThin(a, m, n, 'planLayer', plan.backend);

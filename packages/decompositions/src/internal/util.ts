@@ -1,7 +1,7 @@
 /** Internal helpers: input checks, raw row-major storage, the GEMM wrapper and Householder reflectors. */
 import {
   Tensor, EPS, ArgumentError, ShapeError, DTypeError, LlmpressError,
-  assertMatrix, assertFloat, assertFinite, resolveBackend, routine,
+  assertMatrix, assertFloat, assertFinite, resolveBackend, routine, Workspace,
   type Backend, type BackendRoutines, type FloatDType,
 } from '@llmpress/tensor';
 
@@ -25,23 +25,12 @@ export interface Ctx {
 
 export function makeCtx(fn: string, dtype: FloatDType, backend?: Backend): Ctx {
   const b = resolveBackend(fn, backend);
-  const owned = new Set<FA>();
-  const canAlloc = typeof b.allocate === 'function' && typeof b.release === 'function';
+  const ws = new Workspace(b, { minResident: 256 });
   return {
     fn, backend: b, gemmFn: routine(b, 'gemm'), gemvFn: routine(b, 'gemv'), dtype, eps: EPS[dtype],
-    work(n: number): FA {
-      if (canAlloc && n >= 256) {
-        try {
-          const a = b.allocate!(dtype, n) as FA;
-          a.fill(0);
-          owned.add(a);
-          return a;
-        } catch { /* out of backend memory: fall back to an ordinary array */ }
-      }
-      return alloc(dtype, n);
-    },
-    free(a: FA): void { if (owned.delete(a)) b.release!(a); },
-    done(): void { for (const a of owned) b.release!(a); owned.clear(); },
+    work: (n: number): FA => ws.array(dtype, n, true),
+    free: (a: FA): void => ws.free(a),
+    done: (): void => ws.done(),
   };
 }
 
