@@ -1,7 +1,7 @@
 // The null space of a layer's calibration inputs, and Q2N on an RTN-quantized layer (same bytes, lower output error).
 import { Tensor, matmul, norm, sub } from '@llmpress/tensor';
 import { rtnQuantize } from '@llmpress/quantizers';
-import { nullSpace, q2nLayer } from '@llmpress/nullspace';
+import { activationNullSpace, q2nLayer } from '@llmpress/nullspace';
 import { captureLinearStats, evalSplit } from '@llmpress/models';
 import { loadStories260K } from '@llmpress/models/node';
 import { check } from '../check.js';
@@ -11,8 +11,8 @@ const split = evalSplit(tokenizer.encode(text));
 const st = captureLinearStats(model, split.calibration, { gram: true, samples: 2048, blocks: [3], roles: ['q'] }).get('blocks.3.q')!;
 const n = st.n;
 const G = new Tensor('f64', st.gram!, [n, n]);
-const ns = nullSpace(G, { t: 0.1 } as any);
-console.log(`blocks.3.q input: null-space dimension ${ns.dimension ?? (ns as any).diagnostics?.dimension} of ${n}`);
+const ns = activationNullSpace(G, { t: 0.1 });
+console.log(`blocks.3.q input: null-space dimension ${ns.diagnostics.dimension} of ${n}`);
 const W = model.blocks[3]!.q.toDense();
 const X = new Tensor('f32', st.samples!.slice(0, st.sampleRows! * n), [st.sampleRows!, n]) as Tensor<'f32'>;
 const err = (l: { forward(x: Tensor<'f32'>): Tensor<'f32'> }) => norm(sub(l.forward(X), matmul(X, W.T))) / norm(matmul(X, W.T));

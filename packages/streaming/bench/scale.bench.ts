@@ -108,7 +108,7 @@ if (!args.includes('--skip-numpy') && methods.includes('gptq')) {
 
 /** Runs a python3 anchor single-threaded and attaches its seconds (scaled to all layers) to the method's row. */
 function anchor(method: string, pyArgs: string[]): void {
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
   delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
   process.stderr.write(`numpy anchor for ${method} (${numpyLayers} block${numpyLayers === 1 ? '' : 's'}) ...\n`);
   const r = spawnSync('python3', pyArgs, { env, encoding: 'utf8' });
