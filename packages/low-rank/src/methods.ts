@@ -10,13 +10,19 @@ import {
   compressLinears, LINEAR_ROLES,
   type LlamaModel, type LinearRole, type CalibrationWindows, type CalibrationSchedule, type CompressResult, type DriverProgress, type SequentialStats,
 } from '@llmpress/models';
-import { svdLlmFactor, svdLowRankFactor, asvdFactor, type LowRankReport, type Whitening, type SvdLlmRoute, type FactorOptions } from './svd-llm.js';
+import { svdLlmFactor, svdLlmFactorFromInputs, svdLowRankFactor, asvdFactor, type LowRankReport, type Whitening, type SvdLlmRoute, type FactorOptions } from './svd-llm.js';
+import type { WhitenResult } from '@llmpress/decompositions';
 import { updateLowRank, type UpdateOptions, type UpdateReport } from './update.js';
 import { checkRankSpec, type RankSpec } from './rank.js';
 import type { LowRankLinear } from './low-rank.js';
 
-/** The statistics a low-rank layer function reads (a `SequentialStats` from the driver fits). */
-export type LowRankStats = Pick<SequentialStats, 'n' | 'count'> & Partial<Pick<SequentialStats, 'gram' | 'origGram' | 'crossGram' | 'meanAbs' | 'origMeanAbs'>>;
+/**
+ * The statistics a low-rank layer function reads (a `SequentialStats` from the driver fits). `inputs`
+ * ([T, n] rows of the layer's input) may stand in for the Gram of whitening-only SVD-LLM: when the
+ * layer has fewer outputs than inputs and T < n the Gram route runs on the rows and the n × n Gram is
+ * never formed (streaming's down projection).
+ */
+export type LowRankStats = Pick<SequentialStats, 'n' | 'count'> & Partial<Pick<SequentialStats, 'gram' | 'origGram' | 'crossGram' | 'meanAbs' | 'origMeanAbs'>> & { inputs?: Tensor };
 
 export interface LowRankLayerReport extends LowRankReport {
   /** k·(m + n) and m·n. */
@@ -53,6 +59,8 @@ export interface SvdLlmLayerOptions extends CommonLayerOptions {
    * working (already compressed) model's inputs ('working').
    */
   whitenWith?: 'original' | 'working';
+  /** A whitening of the Gram that whitens this layer, computed once and shared by the layers reading the same input. */
+  whitened?: WhitenResult;
 }
 
 export interface AsvdLayerOptions extends CommonLayerOptions {
@@ -102,11 +110,19 @@ export function svdLlmLayer(weight: Tensor, stats: LowRankStats, options: SvdLlm
   const update = options.update === true ? {} : options.update || undefined;
   if (update !== undefined && typeof update !== 'object') throw new ArgumentError(fn, 'options.update', options.update, 'must be a boolean or { ridge, sweeps }');
   const orig = stats.origGram ?? (update ? undefined : stats.gram);
-  const g = ww === 'original' ? gramTensor(fn, name, 'stats.origGram', orig, n) : gramTensor(fn, name, 'stats.gram', stats.gram, n);
-  const r = svdLlmFactor(weight, g, {
+  const factorOpts = {
     ...rankSpec(options), whitening: options.whitening, floor: options.floor, route: options.route ?? 'auto',
-    solver: options.solver, factors: options.factors, backend: options.backend,
-  });
+    solver: options.solver, factors: options.factors, backend: options.backend, whitened: options.whitened,
+  };
+  const haveGram = (ww === 'original' ? orig : stats.gram) !== undefined;
+  if (!haveGram && !update && stats.inputs !== undefined) {
+    const x = stats.inputs;
+    if (!(x instanceof Tensor) || x.ndim !== 2 || x.shape[1] !== n) throw new ArgumentError(fn, 'stats.inputs', x, `must be the [T, ${n}] input rows of '${name}'`);
+    const r = svdLlmFactorFromInputs(weight, x, factorOpts);
+    return withParams(r.layer, r.report);
+  }
+  const g = ww === 'original' ? gramTensor(fn, name, 'stats.origGram', orig, n) : gramTensor(fn, name, 'stats.gram', stats.gram, n);
+  const r = svdLlmFactor(weight, g, factorOpts);
   if (!update) return withParams(r.layer, r.report);
   const u = updateLowRank(weight, r.layer, {
     gram: gramTensor(fn, name, 'stats.gram', stats.gram, n),
@@ -148,7 +164,7 @@ interface CommonModelOptions {
   factors?: FactorOptions['factors'];
 }
 
-export interface SvdLlmModelOptions extends CommonModelOptions, Omit<SvdLlmLayerOptions, keyof RankSpec | 'name' | 'backend' | 'solver' | 'factors'> {
+export interface SvdLlmModelOptions extends CommonModelOptions, Omit<SvdLlmLayerOptions, keyof RankSpec | 'name' | 'backend' | 'solver' | 'factors' | 'whitened'> {
   /** Calibration token windows (disjoint from evaluation). */
   calibration: CalibrationWindows;
   /**

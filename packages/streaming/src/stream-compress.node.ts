@@ -15,11 +15,11 @@ import { createHash } from 'node:crypto';
 import { join, resolve, dirname, basename } from 'node:path';
 import { ArgumentError, DenseLinear, Tensor, encodeHalf, decodeHalf, type Backend, type LinearLayer, type SerializedLayer } from '@llmpress/tensor';
 import {
-  LlamaModel, SafetensorsFile, hfConfigToLlama, accumulateGram, Fp32KVCache, LINEAR_ROLES, FormatError,
+  LlamaModel, SafetensorsFile, hfConfigToLlama, accumulateGram, Fp32KVCache, LINEAR_ROLES, LINEAR_GROUPS, FormatError,
   type LlamaConfig, type LinearRole, type SafetensorsEntry,
 } from '@llmpress/models';
 import { whiten, type WhitenResult } from '@llmpress/decompositions';
-import { svdLlm, svdLlmFactorFromInputs, svdLowRank, LowRankLinear } from '@llmpress/low-rank';
+import { svdLlmLayer, svdLayer, LowRankLinear } from '@llmpress/low-rank';
 import { gptqQuantize, rtnQuantize } from '@llmpress/quantizers';
 import { getReferenceBackend } from '@llmpress/tensor';
 import { fileSource } from './file-source.node.js';
@@ -50,6 +50,11 @@ export interface StreamCompressOptions {
    * a smaller file), else f32. The calibration is propagated through the rounded factors.
    */
   factorDtype?: 'f32' | 'f16' | 'bf16';
+  /**
+   * Calibration schedule inside each block: 'sequential' (default; the true-sequential per-group schedule
+   * of `compressLinears`) or 'per-block' (ablation: all seven linears from the block as read).
+   */
+  schedule?: 'sequential' | 'per-block';
 }
 
 export interface StreamCompressResult { output: string; blocks: number; resumedFrom: number; seconds: number; peakRss: number; bytes: number; inputBytes: number }
@@ -97,6 +102,8 @@ export async function compressCheckpointStreaming(input: string, output: string,
   const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
   if (real(outPath) === real(st) || real(outPath) === real(input) || real(outPath) === real(cfgPath)) throw new ArgumentError(fn, 'output', output, `must not be the input '${input}'`);
   if (existsSync(outPath) && !options.overwrite) throw new ArgumentError(fn, 'output', output, 'already exists (pass overwrite: true to replace it; the input is never touched)');
+  const schedule = options.schedule ?? 'sequential';
+  if (schedule !== 'sequential' && schedule !== 'per-block') throw new ArgumentError(fn, 'options.schedule', schedule, "must be 'sequential' or 'per-block'");
   const write = options.write ?? ((fd: number, b: Uint8Array, pos: number) => writeSync(fd, b, 0, b.length, pos));
   const backend = options.backend ?? getReferenceBackend();
   let peak = rss();
@@ -133,7 +140,7 @@ export async function compressCheckpointStreaming(input: string, output: string,
     const headerBytes = src.read(0, Math.min(src.size, file.header.dataStart)) as Uint8Array;
     const inputFp = JSON.stringify({ file: basename(st), size: src.size, mtimeMs: Math.floor(statSync(st).mtimeMs), header: createHash('sha256').update(headerBytes).digest('hex') });
     const calHash = createHash('sha256').update(JSON.stringify(options.calibration)).digest('hex');
-    const optFp = JSON.stringify({ method, factorDtype: method.startsWith('svd') ? factorDtype : undefined, ratio: method.startsWith('svd') ? ratio : undefined, bits: method.startsWith('svd') ? undefined : bits, groupSize: options.groupSize, calibration: calHash });
+    const optFp = JSON.stringify({ method, factorDtype: method.startsWith('svd') ? factorDtype : undefined, ratio: method.startsWith('svd') ? ratio : undefined, bits: method.startsWith('svd') ? undefined : bits, groupSize: options.groupSize, calibration: calHash, schedule: method === 'svd-llm' || method === 'gptq' ? schedule : undefined });
     const jdir = `${outPath}.journal`;
     const jfile = join(jdir, 'journal.json');
     const dataFile = join(jdir, 'data.bin');
@@ -199,68 +206,75 @@ export async function compressCheckpointStreaming(input: string, output: string,
         const attnNorm = vec(pre + 'input_layernorm.weight'), ffnNorm = vec(pre + 'post_attention_layernorm.weight');
         const block = { attnNorm, ffnNorm, ...Object.fromEntries(LINEAR_ROLES.map((r) => [r, new DenseLinear(dense[r])])) } as any;
         const shell = new LlamaModel(shellCfg, { embedding: new Tensor('f32', new Float32Array(config.dim), [1, config.dim]), blocks: [block], finalNorm: new Float32Array(config.dim).fill(1) });
-        // Grams of the inputs of this block's linears, with earlier blocks already compressed (sequential)
-        const grams: Partial<Record<LinearRole, Float64Array>> = {};
         const widths: Record<LinearRole, number> = { q: config.dim, k: config.dim, v: config.dim, o: qd, gate: config.dim, up: config.dim, down: config.hiddenDim };
-        // SVD-LLM keeps the down projection's input rows (tokens × hidden: 16 MB for 1B with 512 tokens)
-        // instead of their hidden² Gram (512 MB): its Gram route needs only W Xᵀ (svdLlmFactorFromInputs)
-        const keepRows = method === 'svd-llm';
-        const gramRoles: LinearRole[] = method === 'gptq' ? ['q', 'o', 'gate', 'down'] : method === 'svd-llm' ? ['q', 'o', 'gate'] : [];
-        for (const r of gramRoles) grams[r] = new Float64Array(widths[r] * widths[r]);
         const totalTokens = T.reduce((a, t) => a + t, 0);
-        const downRows = keepRows ? new Float32Array(totalTokens * widths.down) : undefined;
-        let count = 0;
-        for (let w = 0; w < h.length; w++) {
-          const x = h[w]!.slice();
-          shell.runBlock(0, x, T[w]!, new Fp32KVCache(shellCfg, { capacity: T[w]!, backend }), {
-            backend, hooks: { onLinearInput: (_n: string, role: LinearRole, _b: number, xin: Tensor) => {
-              if (grams[role]) accumulateGram(grams[role]!, xin.data as Float32Array, xin.shape[0]!, xin.shape[1]!, backend);
-              else if (role === 'down' && downRows) downRows.set(xin.contiguous().data as Float32Array, count * widths.down);
-            } } as any,
-          });
-          count += T[w]!;
-        }
-        sample();
-        options.onProgress?.(`block ${b}: compress`, b, total);
         const recs: TensorRec[] = [];
         const layers: Record<string, LayerRecord> = {};
-        // SVD-LLM by the Gram route (decision 0005): layers with m < n (k, v, down) take the eigh of
-        // W G Wᵀ (m × m; no 8192² whitening for down), layers with m ≥ n whiten once per Gram (shared by
-        // q and gate/up) and take the eigh of (W S)ᵀ(W S). Each Gram and its whitening are dropped after
-        // their last reader.
-        const whitened = new Map<LinearRole, WhitenResult>();
-        const readers = (gr: LinearRole) => LINEAR_ROLES.filter((x) => GRAM_OF[x] === gr);
-        for (const r of LINEAR_ROLES) {
-          const W = dense[r];
-          const n = widths[r];
-          const gr = GRAM_OF[r];
-          let layer: LinearLayer;
-          if (method === 'svd-llm' && r === 'down') {
-            layer = svdLlmFactorFromInputs(W, new Tensor('f32', downRows!, [totalTokens, n]), { ratio, backend, route: 'gram' }).layer;
-          } else if (method === 'svd-llm') {
-            const G = new Tensor('f64', grams[gr]!, [n, n]);
-            const needsWhitening = shapes[r][0] >= n;
-            if (needsWhitening && !whitened.has(gr)) whitened.set(gr, whiten(G, { backend }));
-            layer = svdLlm(W, G, { ratio, backend, route: 'gram', whitened: needsWhitening ? whitened.get(gr) : undefined });
+        // The calibration schedule inside the block (the one of @llmpress/models' compressLinears): with
+        // 'sequential' the block is re-run before each group {q,k,v} → o → {gate,up} → down, so a group's
+        // Gram comes from the inputs the already compressed groups produce; 'per-block' captures all seven
+        // from the block as read. Earlier blocks are always the compressed ones (the stream h).
+        const groups: LinearRole[][] = schedule === 'sequential' ? LINEAR_GROUPS.map((g) => [...g]) : [[...LINEAR_ROLES]];
+        const needStats = method === 'svd-llm' || method === 'gptq';
+        // SVD-LLM keeps the down projection's input rows (tokens × hidden: 16 MB for 1B with 512 tokens)
+        // instead of their hidden² Gram (512 MB): its Gram route needs only W Xᵀ (svdLlmLayer with `inputs`)
+        const keepRows = method === 'svd-llm';
+        for (const group of groups) {
+          const grams: Partial<Record<LinearRole, Float64Array>> = {};
+          let downRows: Float32Array | undefined;
+          if (needStats) {
+            for (const r of group) {
+              const gr = GRAM_OF[r];
+              if (gr === 'down' && keepRows) downRows = new Float32Array(totalTokens * widths.down);
+              else if (!grams[gr]) grams[gr] = new Float64Array(widths[gr] * widths[gr]);
+            }
+            let count = 0;
+            for (let w = 0; w < h.length; w++) {
+              shell.runBlock(0, h[w]!.slice(), T[w]!, new Fp32KVCache(shellCfg, { capacity: T[w]!, backend }), {
+                backend, hooks: { onLinearInput: (_n: string, role: LinearRole, _b: number, xin: Tensor) => {
+                  if (grams[role]) accumulateGram(grams[role]!, xin.contiguous().data as Float32Array, xin.shape[0]!, xin.shape[1]!, backend);
+                  else if (role === 'down' && downRows) downRows.set(xin.contiguous().data as Float32Array, count * widths.down);
+                } } as any,
+              });
+              count += T[w]!;
+            }
+            sample();
           }
-          else if (method === 'svd') layer = svdLowRank(W, { ratio, backend });
-          else {
-            const G = new Tensor('f64', grams[gr]!, [n, n]);
-            const gs = options.groupSize ?? (n % 128 === 0 ? 128 : 0);
-            layer = method === 'gptq' ? gptqQuantize(W, G, { bits: bits as any, groupSize: gs, backend } as any) : rtnQuantize(W, { bits: bits as any, groupSize: gs });
+          options.onProgress?.(`block ${b}: compress ${group.join('+')}`, b, total);
+          // SVD-LLM by the Gram route (decision 0005): layers with m < n (k, v, down) take the eigh of
+          // W G Wᵀ (m × m; no 8192² whitening for down), layers with m ≥ n whiten once per Gram (shared by
+          // q and gate/up) and take the eigh of (W S)ᵀ(W S). Grams live for one group only.
+          const whitened = new Map<LinearRole, WhitenResult>();
+          for (const r of group) {
+            const W = dense[r];
+            const n = widths[r];
+            const gr = GRAM_OF[r];
+            let layer: LinearLayer;
+            if (method === 'svd-llm' && r === 'down') {
+              layer = svdLlmLayer(W, { n, count: totalTokens, inputs: new Tensor('f32', downRows!, [totalTokens, n]) }, { ratio, backend, route: 'gram', allowRankDeficient: true, name: `blocks.${b}.${r}` }).layer;
+            } else if (method === 'svd-llm') {
+              const G = new Tensor('f64', grams[gr]!, [n, n]);
+              const needsWhitening = shapes[r][0] >= n;
+              if (needsWhitening && !whitened.has(gr)) whitened.set(gr, whiten(G, { backend }));
+              layer = svdLlmLayer(W, { n, count: totalTokens, gram: grams[gr]! }, { ratio, backend, route: 'gram', whitenWith: 'working', whitened: needsWhitening ? whitened.get(gr) : undefined, allowRankDeficient: true, name: `blocks.${b}.${r}` }).layer;
+            }
+            else if (method === 'svd') layer = svdLayer(W, { ratio, backend }).layer;
+            else {
+              const gs = options.groupSize ?? (n % 128 === 0 ? 128 : 0);
+              layer = method === 'gptq' ? gptqQuantize(W, new Tensor('f64', grams[gr]!, [n, n]), { bits: bits as any, groupSize: gs, backend } as any) : rtnQuantize(W, { bits: bits as any, groupSize: gs });
+            }
+            const s = layer.serialize();
+            const half = s.kind === 'low-rank' && factorDtype !== 'f32' ? factorDtype : undefined;
+            // the next groups and blocks are calibrated through exactly what is stored: the rounded factors
+            const encoded = half ? Object.fromEntries(Object.entries(s.tensors).map(([tn, t]) => [tn, encodeHalf(t.contiguous().data as Float32Array, half)])) : undefined;
+            if (half) layer = LowRankLinear.deserialize({ ...s, tensors: Object.fromEntries(Object.entries(s.tensors).map(([tn, t]) => [tn, new Tensor('f32', decodeHalf(encoded![tn]!, half), [...t.shape])])) });
+            block[r] = layer;
+            const name = `blocks.${b}.${r}`;
+            const names: string[] = [];
+            for (const [tn, t] of Object.entries(s.tensors)) { append(`${name}.${tn}`, t, recs, half ? { kind: half, bytes: encoded![tn]! } : undefined); names.push(tn); }
+            layers[name] = { kind: s.kind, meta: s.meta, tensors: names };
+            sample();
           }
-          const s = layer.serialize();
-          const half = s.kind === 'low-rank' && factorDtype !== 'f32' ? factorDtype : undefined;
-          // the next blocks are calibrated through exactly what is stored: the rounded factors
-          const encoded = half ? Object.fromEntries(Object.entries(s.tensors).map(([tn, t]) => [tn, encodeHalf(t.contiguous().data as Float32Array, half)])) : undefined;
-          if (half) layer = LowRankLinear.deserialize({ ...s, tensors: Object.fromEntries(Object.entries(s.tensors).map(([tn, t]) => [tn, new Tensor('f32', decodeHalf(encoded![tn]!, half), [...t.shape])])) });
-          block[r] = layer;
-          const name = `blocks.${b}.${r}`;
-          const names: string[] = [];
-          for (const [tn, t] of Object.entries(s.tensors)) { append(`${name}.${tn}`, t, recs, half ? { kind: half, bytes: encoded![tn]! } : undefined); names.push(tn); }
-          layers[name] = { kind: s.kind, meta: s.meta, tensors: names };
-          if (readers(gr).at(-1) === r) { delete grams[gr]; whitened.delete(gr); }
-          sample();
         }
         append(`blocks.${b}.attn_norm`, new Tensor('f32', attnNorm, [config.dim]), recs);
         append(`blocks.${b}.ffn_norm`, new Tensor('f32', ffnNorm, [config.dim]), recs);
@@ -279,7 +293,6 @@ export async function compressCheckpointStreaming(input: string, output: string,
         saveJournal();
         if (b > 0 && existsSync(join(jdir, `h-${b - 1}.f32`))) rmSync(join(jdir, `h-${b - 1}.f32`));
         sample();
-        void count;
         options.onBlock?.(b, { seconds: (performance.now() - tb) / 1000, rss: rss() });
       }
 

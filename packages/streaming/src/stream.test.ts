@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ArgumentError, Rng, DenseLinear } from '@llmpress/tensor';
 import { loadCompressedModel, FormatError, parseHfModel } from '@llmpress/models';
-import { LowRankLinear } from '@llmpress/low-rank';
+import { LowRankLinear, svdLlmModel } from '@llmpress/low-rank';
 import { QuantizedLinear } from '@llmpress/quantizers';
 import { compressCheckpointStreaming, writeSyntheticCheckpoint, JournalMismatchError, OutputWriteError } from './node.js';
 
@@ -70,6 +70,24 @@ describe('streaming compression: 4-block synthetic checkpoint', () => {
     expect(d).toBeGreaterThan(0);
     expect(d).toBeLessThan(0.05 * mx);
     await expect(compressCheckpointStreaming(ckpt, join(dir, 'x.safetensors'), { method: 'svd-llm', ratio: 0.3, calibration, factorDtype: 'f8' as any })).rejects.toThrow(/options.factorDtype/);
+  });
+
+  it('the per-layer work is svdLlmLayer under the driver schedule: f32 output = svdLlmModel(whitenWith working) per schedule', async () => {
+    const dense = parseHfModel(readFileSync(join(ckpt, 'config.json'), 'utf8'), new Uint8Array(readFileSync(join(ckpt, 'model.safetensors'))));
+    const kinds = { kinds: { 'low-rank': LowRankLinear.deserialize, dense: DenseLinear.deserialize } };
+    const probe = [5, 6, 7, 8, 9];
+    const rel = (a: Float32Array, b: Float32Array) => { let d = 0, m = 0; for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i]! - b[i]!)); m = Math.max(m, Math.abs(b[i]!)); } return d / m; };
+    const streamed: Record<string, Float32Array> = {};
+    for (const schedule of ['sequential', 'per-block'] as const) {
+      const out = join(dir, `sched-${schedule}.safetensors`);
+      await compressCheckpointStreaming(ckpt, out, { method: 'svd-llm', ratio: 0.3, calibration, factorDtype: 'f32', schedule });
+      const s = loadCompressedModel(new Uint8Array(readFileSync(out)), kinds).forward(probe).data;
+      const whole = await svdLlmModel(dense, { calibration, ratio: 0.3, schedule, whitenWith: 'working', route: 'gram', allowRankDeficient: true });
+      expect(rel(s, whole.model.forward(probe).data)).toBeLessThan(1e-3);
+      streamed[schedule] = s;
+    }
+    expect(rel(streamed.sequential!, streamed['per-block']!)).toBeGreaterThan(1e-3);
+    await expect(compressCheckpointStreaming(ckpt, join(dir, 'y.safetensors'), { method: 'svd-llm', calibration, schedule: 'dense' as never })).rejects.toThrow(/options.schedule/);
   });
 
   it('killed (SIGKILL) after block 2 and rerun: resumes at block 3 and the output is byte-identical', async () => {
