@@ -5,3 +5,5 @@ export { BufferPool, sizeClass } from './pool.js';
 export { int4GemvShader, int4DequantShader, int4QuantShader } from './shaders.js';
 export { int4GemvReference, quantizeInt4Reference, dequantizeInt4Reference, type Int4GemvArgs, type Int4QuantizeArgs, type Int4Packed } from './int4.js';
 export { matmulAsync } from './matmul.js';
+export { connectWebGpuSyncBackend, DEFAULT_MIN_FLOPS, type WebGpuSyncBackend, type WebGpuSyncOptions, type WebGpuSyncStats, type GpuThreadHandle } from './sync-facade.js';
+export { serveGpuThread, type GpuThreadScope } from './gpu-thread.js';

@@ -38,4 +38,5 @@ export async function nodeWebGpuUnavailableReason(): Promise<string | null> {
   return reason ?? 'unknown reason';
 }
 
+export { createWebGpuSyncBackend } from './sync-node.js';
 export * from './index.js';
