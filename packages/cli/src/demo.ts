@@ -1,19 +1,23 @@
 /**
  * `llmpress demo` (what `pnpm demo` runs): compress the real model with every method, evaluate each
  * against the dense model on held-out windows disjoint from calibration, save one compressed model and
- * reload it, and write an HTML report (plus results/demo.json). Without ../shared/data it uses a
- * deterministic generated model and text sampled from it, so it runs anywhere.
+ * reload it, and write an HTML report (plus results/demo.json). The real stories260K and text ship in
+ * the repository's data/ (found by dataDir(): data/, $LLMPRESS_DATA, ../shared/data); a generated
+ * deterministic model is used only when asked (--generated). Default: the standard protocol's 64
+ * evaluation windows, so the dense row is the README table's perplexity (4.6156).
  */
-import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, resolve, isAbsolute } from 'node:path';
+import { selectBackend, isBackendKind, BACKEND_KINDS } from '@llmpress/backend-wasm/node';
+import { UsageError, CliError, parseCommand, helpFor, numberOpt, BACKEND_OPT, type CommandSpec } from './args.js';
+import { modelFootprint, linearParams } from './footprint.js';
 import { Rng, randn, Tensor, type LinearLayer } from '@llmpress/tensor';
 import { svdvals } from '@llmpress/decompositions';
 import {
   LlamaModel, denseBlock, evaluate, evalSplit, generate, saveModelBytes, loadCompressedModel, type LlamaConfig, type Window,
 } from '@llmpress/models';
-import { dataDir, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
-import { compressWith, ALL_KINDS, type MethodName } from './methods.js';
+import { dataDir, dataRoots, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
+import { compressWith, ALL_KINDS, METHODS, type MethodName } from './methods.js';
 import { renderReport, type ReportRow } from './report/report.js';
 import { normaliseRows } from './results.js';
 import { createProgress } from './progress.js';
@@ -29,7 +33,21 @@ const PLAN: Array<{ method: MethodName; label: string; ratio?: number; bits?: nu
   { method: 'gptq', label: 'GPTQ', bits: 4 },
   { method: 'q2n-gptq', label: 'GPTQ + Q2N', bits: 4 },
   { method: 'quad', label: 'QUAD W4A4', bits: 4 },
+  { method: 'quad-a8', label: 'QUAD W4A8', bits: 4 },
 ];
+
+export const DEMO_SPEC: CommandSpec = {
+  name: 'demo', summary: 'every method on the real model (or a generated one), evaluated, then the HTML report',
+  usage: 'llmpress demo [options]',
+  options: {
+    windows: { type: 'string', arg: 'n', default: '64', help: 'evaluation windows of 256 tokens (positive integer, at most 64)' },
+    'out-dir': { type: 'string', arg: 'dir', default: 'llmpress-demo (scratch, git-ignored)', help: 'where report.html, demo.json and the saved model go' },
+    results: { type: 'string', arg: 'dir', help: 'also write demo.json here (e.g. results/ to update the tracked table; only when asked)' },
+    methods: { type: 'string', arg: 'm,m,…', default: PLAN.map((p) => p.method).join(','), help: 'comma-separated subset of the plan' },
+    generated: { type: 'boolean', help: 'use the generated deterministic model even when the real one is present' },
+    backend: BACKEND_OPT,
+  },
+};
 
 /** A deterministic generated model (random weights with decaying spectra) and text sampled from it. */
 export function generatedModel(seed = 7): { model: LlamaModel; ids: number[] } {
@@ -55,21 +73,40 @@ export function generatedModel(seed = 7): { model: LlamaModel; ids: number[] } {
   return { model, ids };
 }
 
-export async function runDemo(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { windows: { type: 'string' }, 'out-dir': { type: 'string' }, methods: { type: 'string' }, generated: { type: 'boolean' } } });
-  const nWin = Number(values.windows ?? 16);
-  const outDir = resolve(values['out-dir'] ?? 'llmpress-demo');
-  mkdirSync(outDir, { recursive: true });
-  const only = values.methods?.split(',');
+export async function runDemo(argv: string[], options: { baseDir?: string } = {}): Promise<number> {
+  const p0 = parseCommand(DEMO_SPEC, argv);
+  if (p0.help) { process.stdout.write(helpFor(DEMO_SPEC) + '\n'); return 0; }
+  const values = p0.values as Record<string, string | boolean | undefined>;
+  const base = options.baseDir ?? process.cwd();
+  const abs = (x: string) => (isAbsolute(x) ? x : resolve(base, x));
+  const nWin = numberOpt('demo', 'windows', values.windows, { int: true, min: 1, max: 64 }) ?? 64;
+  const only = typeof values.methods === 'string' ? values.methods.split(',').map((x) => x.trim()) : undefined;
+  for (const m of only ?? []) if (!PLAN.some((p) => p.method === m)) throw new UsageError(`demo: --methods: '${m}' is not in the demo's plan (${PLAN.map((p) => p.method).join(', ')}; all methods: ${METHODS.join(', ')})`);
   const plan = PLAN.filter((p) => !only || only.includes(p.method));
+  const kind = String(values.backend ?? 'auto');
+  if (!isBackendKind(kind)) throw new UsageError(`demo: --backend must be one of ${BACKEND_KINDS.join(', ')}, got '${kind}'`);
+  const outDir = abs(String(values['out-dir'] ?? 'llmpress-demo'));
+  const resultsOut = values.results !== undefined ? abs(String(values.results)) : undefined;
+  if (resultsOut && !existsSync(resultsOut)) throw new UsageError(`demo: --results '${values.results}' does not exist (create it first)`);
+  mkdirSync(outDir, { recursive: true });
+  let sel;
+  try { sel = await selectBackend(kind); } catch (e) { throw new CliError(`demo: --backend ${kind}: ${(e as Error).message}`, 2); }
+  try { return await runPlan(plan, nWin, outDir, resultsOut, Boolean(values.generated), sel); } finally { await sel.dispose(); }
+}
+
+async function runPlan(plan: typeof PLAN, nWin: number, outDir: string, resultsOut: string | undefined, generatedOnly: boolean, sel: Awaited<ReturnType<typeof selectBackend>>): Promise<number> {
+  const values = { generated: generatedOnly };
+  const backend = sel.backend;
 
   let model: LlamaModel, ids: number[], modelName: string;
-  const real = !values.generated && existsSync(join(dataDir(), 'stories260K', 'stories260K.bin'));
+  const real = !values.generated;
   if (real) {
+    // never a silent fallback to the generated model: the real one ships in the repository's data/
+    if (!existsSync(join(dataDir(), 'stories260K', 'stories260K.bin'))) throw new CliError(`demo: stories260K not found (looked in ${dataRoots().join(', ')}); it ships in the repository's data/ folder — restore it, set LLMPRESS_DATA, or pass --generated for the generated model`, 3);
     const S = loadStories260K(dataDir());
-    model = S.model; ids = S.tokenizer.encode(S.text); modelName = 'stories260K (real, ../shared/data)';
+    model = S.model; ids = S.tokenizer.encode(S.text); modelName = `stories260K (real, ${dataDir()})`;
   } else {
-    process.stderr.write(`demo: no model at ${dataDir()} — using the generated deterministic model (set LLMPRESS_DATA to use the real one)\n`);
+    process.stderr.write('demo: --generated: using the generated deterministic model (random weights, not stories260K)\n');
     ({ model, ids } = generatedModel());
     modelName = 'generated 2-layer Llama (random weights, text sampled from it)';
   }
@@ -78,7 +115,8 @@ export async function runDemo(argv: string[]): Promise<number> {
   const denseLinearBytes = model.linearBytes();
   process.stderr.write(`demo: ${modelName}; eval windows 0..${nWin - 1} × 256, calibration windows 200..231 (disjoint)\n`);
 
-  const dense = evaluate(model, evalWindows, {});
+  const dense = evaluate(model, evalWindows, { backend });
+  const params = linearParams(model);
   // TT shape search limited for the demo (orders 2–3, 2 factorizations per side, 8 ε steps) and shared across TT/Saten
   const ttSearch = { orders: [2, 3], perSide: 2, steps: 8 };
   const ttCache = new Map<string, unknown>();
@@ -86,19 +124,22 @@ export async function runDemo(argv: string[]): Promise<number> {
   const layerErrors: Array<{ method: string; layer: string; relErr: number }> = [];
   const table: string[] = ['| method | setting | linear bytes | compression | bits/weight | ppl | KL | top-1 | time |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     `| dense | f32 | ${denseLinearBytes} | 1.00× | 32.00 | ${dense.ppl.toFixed(4)} | 0 | 100% | |`];
+  rows.push({ method: 'dense', setting: 'f32', source: 'demo', bytes: denseLinearBytes, denseBytes: denseLinearBytes, bitsPerWeight: 32, ppl: dense.ppl, kl: 0, top1: 1, baseline: true });
   let saved: { method: string; path: string; ppl: number } | undefined;
   for (const p of plan) {
     const t0 = performance.now();
     const bar = createProgress(`demo ${p.label}`, 1);
     try {
-      const res = await compressWith(p.method, model, { ratio: p.ratio, bits: p.bits, budget: p.budget, calibration: split.calibration, ttSearch, ttCache, onProgress: (l, d, t) => bar.tick(l, d, t) });
-      const e = evaluate(res.model, evalWindows, { reference: model });
+      const res = await compressWith(p.method, model, { ratio: p.ratio, bits: p.bits, budget: p.budget, calibration: split.calibration, ttSearch, ttCache, backend, onProgress: (l, d, t) => bar.tick(l, d, t) });
+      const e = evaluate(res.model, evalWindows, { reference: model, backend });
       const secs = (performance.now() - t0) / 1000;
       bar.done(`ppl ${e.ppl.toFixed(3)}`);
-      const bytes = res.model.linearBytes();
-      rows.push({ method: p.label, setting: res.setting, source: 'demo', bytes, denseBytes: denseLinearBytes, bitsPerWeight: res.model.effectiveBitsPerWeight(), ppl: e.ppl, kl: e.kl, top1: e.top1 });
-      table.push(`| ${p.label} | ${res.setting} | ${bytes} | ${(denseLinearBytes / bytes).toFixed(2)}× | ${res.model.effectiveBitsPerWeight().toFixed(2)} | ${e.ppl.toFixed(4)} | ${e.kl?.toFixed(4)} | ${((e.top1 ?? 0) * 100).toFixed(1)}% | ${secs.toFixed(1)}s |`);
-      if (p.method !== 'quad') {
+      // every stored tensor counts (QUAD's rotations and outlier columns included)
+      const foot = modelFootprint(res.model, params);
+      const bytes = foot.linearBytes;
+      rows.push({ method: p.label, setting: res.setting, source: 'demo', bytes, denseBytes: denseLinearBytes, bitsPerWeight: foot.bitsPerWeight, ppl: e.ppl, kl: e.kl, top1: e.top1, components: foot.components });
+      table.push(`| ${p.label} | ${res.setting} | ${bytes} | ${(denseLinearBytes / bytes).toFixed(2)}× | ${foot.bitsPerWeight.toFixed(2)} | ${e.ppl.toFixed(4)} | ${e.kl?.toFixed(4)} | ${((e.top1 ?? 0) * 100).toFixed(1)}% | ${secs.toFixed(1)}s |`);
+      if (p.method !== 'quad' && p.method !== 'quad-a8') {
         for (const entry of model.linears()) {
           const c = res.model.linears().find((x) => x.name === entry.name);
           if (!c) continue;
@@ -112,7 +153,7 @@ export async function runDemo(argv: string[]): Promise<number> {
         const path = join(outDir, 'stories260K-svd-llm-20.safetensors');
         writeFileAtomic(path, saveModelBytes(res.model));
         const back = loadCompressedModel(new Uint8Array(readFileSync(path)), { kinds: ALL_KINDS, file: path });
-        saved = { method: p.label, path, ppl: evaluate(back, evalWindows, {}).ppl };
+        saved = { method: p.label, path, ppl: evaluate(back, evalWindows, { backend }).ppl };
       }
     } catch (err) {
       bar.done('FAILED');
@@ -133,11 +174,13 @@ export async function runDemo(argv: string[]): Promise<number> {
     `Other sections come from results/*.json written by pnpm eval:svd-llm, eval:saten, eval:quad, eval:q2n, eval:kv (64 windows).`,
     saved ? `Saved ${saved.method} to ${saved.path}; reloaded perplexity ${saved.ppl.toFixed(4)} (identical model).` : 'No model saved.',
   ];
-  const html = renderReport({ title: 'llmpress — what compression cost', subtitle: modelName, model: { name: modelName, params: model.linears().reduce((a, e) => a + e.layer.params(), 0), bytes: model.storedBytes() }, dense: { ppl: dense.ppl }, rows, spectra, layerErrors, notes, generatedAt: new Date().toISOString() });
+  notes.push(`Backend: ${sel.describe()}.`);
+  const html = renderReport({ title: 'llmpress — what compression cost', subtitle: modelName, model: { name: modelName, params: model.denseParams(), bytes: model.storedBytes() }, dense: { ppl: dense.ppl }, rows, spectra, layerErrors, notes, generatedAt: new Date().toISOString() });
   const reportPath = join(outDir, 'report.html');
   writeFileAtomic(reportPath, new TextEncoder().encode(html));
-  mkdirSync(resolve('results'), { recursive: true });
-  writeFileAtomic(resolve('results', 'demo.json'), new TextEncoder().encode(JSON.stringify(rows.filter((r) => r.source === 'demo').map((r) => ({ ...r, windows: nWin })), null, 2) + '\n'));
-  process.stdout.write(`\n${table.join('\n')}\n\n${notes[2]}\nreport: ${reportPath}\n`);
+  const demoJson = new TextEncoder().encode(JSON.stringify(rows.filter((r) => r.source === 'demo').map((r) => ({ ...r, windows: nWin })), null, 2) + '\n');
+  writeFileAtomic(join(outDir, 'demo.json'), demoJson);
+  if (resultsOut) writeFileAtomic(join(resultsOut, 'demo.json'), demoJson);
+  process.stdout.write(`\n${table.join('\n')}\n\n${notes[2]}\n${sel.describe()}\nreport: ${reportPath}\n`);
   return rows.some((r) => r.source === 'demo') ? 0 : 1;
 }

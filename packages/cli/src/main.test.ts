@@ -61,7 +61,7 @@ describe('llmpress CLI', () => {
       const out = join(dir, 'rtn.safetensors');
       expect(await main(['compress', model, '--method', 'rtn', '--bits', '4', '--out', out])).toBe(EXIT.ok);
       expect(existsSync(out)).toBe(true);
-      expect(stdout).toMatch(/\| rtn \(W4 g32\) \|/);
+      expect(stdout).toMatch(/\| rtn \(W4 g32/);
       expect(readFileSync(model).equals(before)).toBe(true);
       expect(await main(['eval', out, '--windows', '1', '--json'])).toBe(EXIT.ok);
       const r = JSON.parse(stdout.trim().split('\n').at(-1)!);
@@ -73,7 +73,7 @@ describe('llmpress CLI', () => {
   it.skipIf(!hasData())('kv-eval reports perplexity and real key bytes of a compressed cache', async () => {
     expect(await main(['kv-eval', join(dataDir(), 'stories260K', 'stories260K.bin'), '--keys', 'zip'])).toBe(EXIT.usage);
     expect(await main(['kv-eval', join(dataDir(), 'stories260K', 'stories260K.bin'), '--keys', 'kivi', '--bits', '2', '--windows', '1', '--len', '128'])).toBe(EXIT.ok);
-    const row = stdout.trim().split('\n').at(-1)!.split('|').map((x) => x.trim());
+    const row = stdout.trim().split('\n').find((l) => l.startsWith('| kivi'))!.split('|').map((x) => x.trim());
     const [fp, cq, kb, fb] = [Number(row[3]), Number(row[4]), Number(row[5]), Number(row[6])];
     expect(fp).toBeGreaterThan(1);
     expect(cq).toBeGreaterThan(fp * 0.9);

@@ -6,10 +6,10 @@ import { ArgumentError, DenseLinear, type Backend, type LinearLayer, type Serial
 import { captureLinearStats, type LlamaModel, type Window } from '@llmpress/models';
 import { compressModel, LowRankLinear } from '@llmpress/low-rank';
 import { compressModelTT, TTLinear, TTSparseLinear, LowRankSparseLinear } from '@llmpress/tt-networks';
-import { QuantizedLinear, QuantActLinear, quadRotate, quantizeRotated } from '@llmpress/quantizers';
+import { QuantizedLinear, QuantActLinear, quadRotate, quantizeRotated, type ActivationPlan } from '@llmpress/quantizers';
 import { quantizeWithGrams, applyQ2n } from '@llmpress/nullspace';
 
-export const METHODS = ['svd-llm', 'svd-llm-update', 'svd', 'asvd', 'tt', 'saten', 'saten-2:4', 'rtn', 'gptq', 'q2n-rtn', 'q2n-gptq', 'quad'] as const;
+export const METHODS = ['svd-llm', 'svd-llm-update', 'svd', 'asvd', 'tt', 'saten', 'saten-2:4', 'rtn', 'gptq', 'q2n-rtn', 'q2n-gptq', 'quad', 'quad-a8'] as const;
 export type MethodName = (typeof METHODS)[number];
 
 export interface CompressRequest {
@@ -41,6 +41,28 @@ export const ALL_KINDS: Record<string, (s: SerializedLayer) => LinearLayer> = {
   'quant-act': QuantActLinear.deserialize,
 };
 
+/** Which options each method reads (the CLI rejects the others up front). */
+export const METHOD_OPTIONS: Record<MethodName, ReadonlyArray<'ratio' | 'bits' | 'group-size' | 'budget'>> = {
+  'svd-llm': ['ratio'], 'svd-llm-update': ['ratio'], svd: ['ratio'], asvd: ['ratio'],
+  tt: ['budget'], saten: ['budget'], 'saten-2:4': ['budget'],
+  rtn: ['bits', 'group-size'], gptq: ['bits', 'group-size'], 'q2n-rtn': ['bits', 'group-size'], 'q2n-gptq': ['bits', 'group-size'],
+  quad: ['bits'], 'quad-a8': ['bits'],
+};
+
+/** QUAD's activation plan: W·A4 (every linear's input per-token 4-bit) or the A8 variant. */
+export function quadActivations(method: 'quad' | 'quad-a8'): ActivationPlan {
+  const a = method === 'quad' ? 4 : 8;
+  return { readers: a, o: a, down: a };
+}
+
+/** The group-size label: 'g32', with the widths it does not divide (their last group is ragged) named. */
+export function groupLabel(model: LlamaModel, groupSize: number): string {
+  if (groupSize === 0) return 'per-channel';
+  const widths = [...new Set(model.linears().map((e) => e.layer.inFeatures))];
+  const bad = widths.filter((n) => n % groupSize !== 0);
+  return bad.length ? `g${groupSize} (last group ragged where ${groupSize} ∤ ${bad.join(', ')})` : `g${groupSize}`;
+}
+
 export function isMethod(x: unknown): x is MethodName { return typeof x === 'string' && (METHODS as readonly string[]).includes(x); }
 
 export async function compressWith(method: MethodName, model: LlamaModel, req: CompressRequest): Promise<CompressOutcome> {
@@ -69,26 +91,28 @@ export async function compressWith(method: MethodName, model: LlamaModel, req: C
       return { model: r.model as LlamaModel, setting: `${Math.round(budget * 100)}% of dense bytes`, notes: [] };
     }
     case 'rtn': case 'gptq': case 'q2n-rtn': case 'q2n-gptq': {
-      // group size 32 by default; layers whose width it does not divide (stories260K's down_proj, 172) go per channel
+      // group size 32 by default; layers whose width it does not divide (stories260K's down_proj, 172) get a ragged last group
       const groupSize = req.groupSize ?? 32;
       const quantizer = method.endsWith('rtn') ? 'rtn' : 'gptq';
       progress('quantize', 0, 2);
       const base = await quantizeWithGrams(model, req.calibration, { quantizer, bits: bits as any, groupSize, scaleDtype: 'f16', actOrder: quantizer === 'gptq', backend: req.backend } as any);
       progress('quantize', 1, 2);
-      const setting = `W${bits} g${groupSize}`;
+      const setting = `W${bits} ${groupLabel(model, groupSize)}`;
       if (!method.startsWith('q2n')) return { model: base.model, setting, notes: [] };
       const q = applyQ2n(base.model, base.layers, { lambda: 0.2, nullSpace: { t: 0.1 }, skipDown: true });
       progress('q2n', 2, 2);
       return { model: q.model, setting: `${setting}, Q2N t=0.1 λ=0.2`, notes: [] };
     }
-    case 'quad': {
+    case 'quad': case 'quad-a8': {
       const r = Math.max(1, Math.round(model.config.dim / 64) * 4);
-      progress('rotate', 0, 2);
+      const activations = quadActivations(method);
+      const total = 1 + 7 * model.config.nLayers;
+      progress('rotate', 0, total);
       const rot = quadRotate(model, req.calibration, { r });
-      progress('quantize', 1, 2);
-      const m = await quantizeRotated(rot, req.calibration, { bits: bits as any } as any);
-      progress('quantize', 2, 2);
-      return { model: m, setting: `W${bits}A4, r=${r}`, notes: [] };
+      let done = 1;
+      progress('quantize', done, total);
+      const m = await quantizeRotated(rot, req.calibration, { bits: bits as any, activations, onLayer: (name) => progress(name, ++done, total) });
+      return { model: m, setting: `W${bits}A${activations.readers}, r=${r}`, notes: [] };
     }
   }
 }

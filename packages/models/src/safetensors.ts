@@ -124,6 +124,15 @@ export function parseSafetensorsHeaderJson(json: Uint8Array, fileSize: number, f
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i]!.begin < sorted[i - 1]!.end) throw new FormatError(FN, file, { tensor: sorted[i]!.name, field: 'data_offsets' }, `[${sorted[i]!.begin}, ${sorted[i]!.end}] overlaps tensor '${sorted[i - 1]!.name}' [${sorted[i - 1]!.begin}, ${sorted[i - 1]!.end}]`);
   }
+  // the format requires the tensors to cover the data section exactly: from offset 0, no holes, to its end
+  // (a header length that is off by a byte or two otherwise shifts every weight silently)
+  const all = tensors.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let pos = 0;
+  for (const t of all) {
+    if (t.begin !== pos) throw new FormatError(FN, file, { tensor: t.name, field: 'data_offsets' }, `[${t.begin}, ${t.end}] leaves the data bytes [${pos}, ${t.begin}) unused; tensors must cover the data section exactly from offset 0 (is the header length wrong?)`);
+    pos = t.end;
+  }
+  if (pos !== dataSize) throw new FormatError(FN, file, { field: 'data section' }, `tensors cover ${pos} bytes but the data section after the ${N}-byte header has ${dataSize}; they must cover it exactly (is the header length wrong, or the file truncated or padded?)`);
   return { file, headerLength: N, dataStart, metadata, tensors };
 }
 

@@ -77,7 +77,7 @@ export function loadCompressedModel(file: Uint8Array | ByteSource, options: Load
   if (md['llmpress.format'] !== MODEL_FORMAT) throw new FormatError(fn, name, { field: '__metadata__.llmpress.format' }, `is ${JSON.stringify(md['llmpress.format'])}, expected "${MODEL_FORMAT}"`);
   let config: LlamaConfig, layers: Record<string, LayerRecord>;
   try { config = JSON.parse(md['llmpress.config']!); validateConfig(fn, config); } catch (e) { throw new FormatError(fn, name, { field: '__metadata__.llmpress.config' }, (e as Error).message); }
-  try { layers = JSON.parse(md['llmpress.layers']!); if (typeof layers !== 'object' || layers === null) throw new Error('not an object'); } catch (e) { throw new FormatError(fn, name, { field: '__metadata__.llmpress.layers' }, (e as Error).message); }
+  try { layers = JSON.parse(md['llmpress.layers']!); if (typeof layers !== 'object' || layers === null || Array.isArray(layers)) throw new Error('not an object'); } catch (e) { throw new FormatError(fn, name, { field: '__metadata__.llmpress.layers' }, (e as Error).message); }
   const kinds: Record<string, LayerDeserializer> = { dense: (s) => DenseLinear.deserialize(s), ...(options.kinds ?? {}) };
   const get = (tn: string): Tensor => {
     if (!f.has(tn)) throw new FormatError(fn, name, { tensor: tn }, 'is missing');
@@ -91,11 +91,22 @@ export function loadCompressedModel(file: Uint8Array | ByteSource, options: Load
   const layer = (ln: string): LinearLayer => {
     const rec = layers[ln];
     if (!rec) throw new FormatError(fn, name, { tensor: ln, field: '__metadata__.llmpress.layers' }, 'has no record for this layer');
+    // the record's shape: { kind: string, meta?: {string|number|boolean}, tensors: string[] }
+    const where = { tensor: ln, field: '__metadata__.llmpress.layers' };
+    if (typeof rec !== 'object' || Array.isArray(rec)) throw new FormatError(fn, name, where, `record must be an object { kind, meta, tensors }, got ${JSON.stringify(rec)?.slice(0, 60)}`);
+    if (typeof rec.kind !== 'string') throw new FormatError(fn, name, where, `record's kind must be a string, got ${JSON.stringify(rec.kind)?.slice(0, 60)}`);
+    if (!Array.isArray(rec.tensors) || !rec.tensors.every((t) => typeof t === 'string')) throw new FormatError(fn, name, where, `record's tensors must be an array of tensor names, got ${JSON.stringify(rec.tensors)?.slice(0, 60)}`);
+    if (rec.meta !== undefined && (typeof rec.meta !== 'object' || rec.meta === null || Array.isArray(rec.meta) || !Object.values(rec.meta).every((v) => ['string', 'number', 'boolean'].includes(typeof v)))) {
+      throw new FormatError(fn, name, where, `record's meta must be an object of strings, numbers and booleans, got ${JSON.stringify(rec.meta)?.slice(0, 60)}`);
+    }
     const de = kinds[rec.kind];
     if (!de) throw new UnsupportedError(fn, `file '${name}', layer '${ln}': no deserializer for kind '${rec.kind}' (pass options.kinds['${rec.kind}'])`);
     const tensors: Record<string, Tensor> = {};
     for (const tn of rec.tensors) tensors[tn] = get(`${ln}.${tn}`);
-    return de({ kind: rec.kind, meta: rec.meta, tensors });
+    try { return de({ kind: rec.kind, meta: rec.meta ?? {}, tensors }); } catch (e) {
+      if (e instanceof TypeError || e instanceof RangeError) throw new FormatError(fn, name, where, `record of kind '${rec.kind}' does not rebuild a layer (${e.message})`);
+      throw e;
+    }
   };
   const blocks: LlamaBlock[] = [];
   for (let i = 0; i < config.nLayers; i++) {

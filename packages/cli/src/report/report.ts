@@ -22,6 +22,8 @@ export interface ReportRow {
   top1?: number;
   /** Optional byte breakdown, e.g. { factors: 1234, scales: 56 }. */
   components?: Record<string, number>;
+  /** The section's uncompressed reference row: drawn as that plot's "dense" line, not as a point. */
+  baseline?: boolean;
 }
 
 export interface ReportData {
@@ -48,10 +50,14 @@ export function renderReport(d: ReportData): string {
   const bySource = new Map<string, ReportRow[]>();
   for (const r of d.rows) { if (!bySource.has(r.source)) bySource.set(r.source, []); bySource.get(r.source)!.push(r); }
 
-  // 1. ppl vs compression, one plot per source (weights vs kv cache are different axes of cost)
+  // 1. ppl vs compression, one plot per source (weights vs kv cache are different axes of cost), each
+  //    with its own section's baseline (sections use different windows: one global line would be wrong)
   for (const [source, rows] of bySource) {
     const families = new Map<string, Series>();
+    const base = rows.find((r) => r.baseline);
+    const refPpl = base?.ppl ?? (source === 'demo' ? d.dense?.ppl : undefined);
     for (const r of rows) {
+      if (r.baseline) continue;
       const x = compressionRatio(r);
       if (x === undefined || !Number.isFinite(r.ppl)) continue;
       if (!families.has(r.method)) families.set(r.method, { name: r.method, points: [] });
@@ -60,8 +66,8 @@ export function renderReport(d: ReportData): string {
     if (families.size === 0) continue;
     sections.push(`<figure>${lineChart([...families.values()], {
       title: `${source}: perplexity vs compression`, xLabel: source === 'kv' ? 'key-cache compression (× smaller)' : 'compression of the compressed layers (× smaller)',
-      yLabel: 'perplexity', logY: true, reference: d.dense ? { y: d.dense.ppl, label: `dense ${n(d.dense.ppl, 4)}` } : undefined,
-    })}</figure>`);
+      yLabel: 'perplexity', logY: true, reference: refPpl !== undefined ? { y: refPpl, label: `${source === 'kv' ? 'fp32 keys' : 'dense'} ${n(refPpl, 4)} (this section's windows)` } : undefined,
+    })}${refPpl === undefined ? `<figcaption>No uncompressed row in this section, so no baseline is drawn.</figcaption>` : ''}</figure>`);
   }
 
   // 2. spectra
@@ -79,15 +85,15 @@ export function renderReport(d: ReportData): string {
   }
 
   // 4. bytes per component
-  const withComp = d.rows.filter((r) => r.components && Object.keys(r.components).length);
+  const withComp = d.rows.filter((r) => !r.baseline && r.components && Object.keys(r.components).length);
   if (withComp.length) {
     const bars: Bar[] = withComp.map((r) => ({ label: `${r.method} (${r.setting})`, parts: Object.entries(r.components!).map(([name, value]) => ({ name, value: value / 1024 })) }));
-    sections.push(`<figure>${stackedBars(bars, { title: 'Stored bytes per component', unit: 'KiB' })}</figure>`);
+    sections.push(`<figure>${stackedBars(bars, { title: 'Stored bytes per component (every tensor the file holds)', unit: 'KiB' })}</figure>`);
   }
 
   // 5. tables
   for (const [source, rows] of bySource) {
-    const body = rows.map((r) => `<tr><td>${esc(r.method)}</td><td>${esc(r.setting)}</td><td>${bytesStr(r.bytes)}</td><td>${n(compressionRatio(r))}×</td><td>${n(r.bitsPerWeight)}</td><td><b>${n(r.ppl, 4)}</b></td><td>${n(r.kl)}</td><td>${r.top1 === undefined ? '—' : (100 * r.top1).toFixed(1) + '%'}</td></tr>`).join('');
+    const body = rows.map((r) => `<tr><td>${esc(r.method)}</td><td>${esc(r.setting)}</td><td>${bytesStr(r.bytes)}</td><td>${compressionRatio(r) === undefined ? '—' : `${n(compressionRatio(r))}×`}</td><td>${n(r.bitsPerWeight)}</td><td><b>${n(r.ppl, 4)}</b></td><td>${n(r.kl)}</td><td>${r.top1 === undefined ? '—' : (100 * r.top1).toFixed(1) + '%'}</td></tr>`).join('');
     sections.push(`<h2>${esc(source)}</h2><table><thead><tr><th>method</th><th>setting</th><th>bytes</th><th>compression</th><th>bits/weight</th><th>ppl</th><th>KL</th><th>top-1</th></tr></thead><tbody>${body}</tbody></table>`);
   }
 

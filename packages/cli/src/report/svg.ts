@@ -33,7 +33,9 @@ function fmt(v: number): string {
 }
 
 export function lineChart(series: Series[], o: LineChartOptions): string {
-  const W = o.width ?? 720, H = o.height ?? 360, L = 64, R = 230, T = 36, B = 48;
+  const W = o.width ?? 720, L = 64, R = 230, T = 36, B = 48;
+  // tall enough for one legend row per series
+  const H = Math.max(o.height ?? 360, T + B + 18 * series.length + 8);
   const pts = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logY || p.y > 0));
   if (pts.length === 0) return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="60"><text x="10" y="30">${esc(o.title)}: no data</text></svg>`;
   const ty = (v: number) => (o.logY ? Math.log10(v) : v);
@@ -45,6 +47,7 @@ export function lineChart(series: Series[], o: LineChartOptions): string {
   if (x1 === x0) { x0 -= 1; x1 += 1; }
   if (y1 === y0) { y0 -= 1; y1 += 1; }
   const padY = (y1 - y0) * 0.06; y0 -= padY; y1 += padY;
+  const padX = (x1 - x0) * 0.04; x0 -= padX; x1 += padX; // points stay inside the axes
   const sx = (v: number) => L + ((tx(v) - x0) / (x1 - x0)) * (W - L - R);
   const sy = (v: number) => T + (1 - (ty(v) - y0) / (y1 - y0)) * (H - T - B);
   const parts: string[] = [];
@@ -78,7 +81,8 @@ export function lineChart(series: Series[], o: LineChartOptions): string {
     if (ps.length > 1 && ps.length <= 8 && distinct) parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${ps.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`);
     for (const p of ps) parts.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${c}"><title>${esc(s.name)}: ${esc(p.label ?? '')} (${fmt(p.x)}, ${fmt(p.y)})</title></circle>`);
     const ly = T + 14 + i * 18;
-    parts.push(`<rect x="${W - R + 10}" y="${ly - 9}" width="12" height="12" fill="${c}"/><text x="${W - R + 26}" y="${ly + 1}">${esc(s.name)}</text>`);
+    const short = s.name.length > 30 ? `${s.name.slice(0, 29)}…` : s.name; // legend fits its 230 px column
+    parts.push(`<rect x="${W - R + 10}" y="${ly - 9}" width="12" height="12" fill="${c}"/><text x="${W - R + 26}" y="${ly + 1}"><title>${esc(s.name)}</title>${esc(short)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('');
