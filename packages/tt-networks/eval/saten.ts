@@ -1,8 +1,12 @@
 /**
- * `pnpm eval:saten [--text <file>] [--model <file>] [--tokenizer <file>] [--windows 64] [--budgets 0.6,0.4] [--backend auto|wasm|webgpu|reference] [--threads 1]`
+ * `pnpm eval:saten [--eval-text FILE] [--calib-text FILE] [--model FILE] [--tokenizer FILE] [--eval-start 0] [--eval-windows 64]
+ *   [--budgets 0.6,0.4] [--schedule sequential|per-block|dense] [--no-ablation] [--backend auto|wasm|webgpu|reference] [--threads 1]`
  *
  * stories260K (or --model) under the standard protocol (methods.md): evaluation windows 0..63 of
- * 256 tokens, calibration windows 200..231 (disjoint). Every per-block linear is replaced at equal
+ * 256 tokens of the evaluation text, calibration windows 200..231 of the calibration text (disjoint
+ * when they are the same file). The data-aware variants run on the one driver (`satenModel`) under
+ * the true-sequential per-group schedule; the same rows under the 'dense' schedule (every Gram from
+ * the original model: the previous behaviour) follow as an ablation. Every per-block linear is replaced at equal
  * stored bytes (a fraction of the dense f32 linears): truncated SVD, SVD + sparse, SVD-LLM
  * (whitened SVD, `svdLlm` of @llmpress/low-rank), TT alone, TT + unstructured sparse,
  * TT + 2:4, and the data-aware (whitened) variants. Reports PPL, KL and top-1 agreement against
@@ -12,11 +16,12 @@ import { readFileSync, mkdirSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor, type Backend, type LinearLayer } from '@llmpress/tensor';
-import { evaluate, evalSplit, referenceLogits, captureLinearStats, type LlamaModel } from '@llmpress/models';
-import { dataDir, loadModel, loadTokenizer, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
+import { evaluate, referenceLogits, captureLinearStats, type LlamaModel, type CalibrationSchedule } from '@llmpress/models';
+import { writeFileAtomic } from '@llmpress/models/node';
 import { backendFromArgs } from '../../../scripts/backend-arg.ts';
+import { evalDataFromArgs } from '../../../scripts/eval-data.ts';
 import { svdLlm, svdLowRank } from '@llmpress/low-rank';
-import { compressModelTT, planLayer, planErrors, type TTMethod, type LayerPlan } from '@llmpress/tt-networks';
+import { satenModel, planLayer, planErrors, type TTMethod, type LayerPlan } from '@llmpress/tt-networks';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const args = process.argv.slice(2);
@@ -49,18 +54,13 @@ const sel = await backendFromArgs({ threads: 1 });
 const backend: Backend = sel.backend;
 const backendName = `${sel.name}${sel.threads > 1 ? ` (${sel.threads} threads)` : ''}`;
 
-const modelPath = opt('model');
-const S = loadStories260K(dataDir());
-const model: LlamaModel = modelPath ? loadModel(modelPath) : S.model;
-const tokenizer = opt('tokenizer') ? loadTokenizer(opt('tokenizer')!, { vocabSize: model.config.vocabSize }) : S.tokenizer;
-const textPath = opt('text') ?? join(dataDir(), 'tinystories', 'tinystories_val.txt');
-const text = readFileSync(textPath, 'utf8');
-const nWin = Number(opt('windows') ?? 64);
+const data = evalDataFromArgs();
+const model: LlamaModel = data.model;
 const budgets = (opt('budgets') ?? '0.6,0.4').split(',').map(Number);
-
-const ids = tokenizer.encode(text);
-const split = evalSplit(ids, { bos: model.config.bosId ?? 1, evalCount: nWin });
-log(`eval windows ${split.eval.length}, calibration windows ${split.calibration.length}, backend ${backendName}`);
+const schedule = (opt('schedule') ?? 'sequential') as CalibrationSchedule;
+const ablation = !args.includes('--no-ablation') && schedule !== 'dense';
+const split = { eval: data.eval, calibration: data.calibration };
+log(`eval windows ${data.protocol.evalWindows.join('..')} of ${data.protocol.evalText}, calibration windows ${data.protocol.calibrationWindows.join('..')} of ${data.protocol.calibText}, backend ${backendName}`);
 let t0 = performance.now();
 const refLogits = referenceLogits(model, split.eval, { backend });
 const dense = evaluate(model, split.eval, { reference: refLogits, backend });
@@ -94,7 +94,7 @@ interface Row {
   method: string; family: string; sparse: string; dataAware: boolean; budget: number;
   bytes: number; bitsPerWeight: number; ppl: number; kl: number; top1: number;
   relFrob: number; meanRelFrob: number; meanWhitened: number; compressSeconds: number;
-  sparseShareMean?: number; ttShapes?: Record<string, number>;
+  sparseShareMean?: number; ttShapes?: Record<string, number>; schedule?: CalibrationSchedule;
 }
 const rows: Row[] = [];
 
@@ -112,6 +112,8 @@ function lowRankByDecompositions(kind: 'svd' | 'svd-llm', frac: number): LlamaMo
   return out;
 }
 
+// plans are cached by content (weight and Gram fingerprints): data-free ones and the 'dense' schedule's
+// are shared across budgets; under 'sequential' every run sees its own Grams
 const cacheFree = new Map<string, unknown>(), cacheData = new Map<string, unknown>();
 const search = { orders: [2, 3, 4], perSide: 2, steps: 10 };
 
@@ -146,24 +148,29 @@ for (const frac of budgets) {
   record('truncated SVD', 'svd', 'none', false, frac, lowRankByDecompositions('svd', frac), (performance.now() - t) / 1000);
   t = performance.now();
   record('SVD-LLM (whitened SVD)', 'svd', 'none', true, frac, lowRankByDecompositions('svd-llm', frac), (performance.now() - t) / 1000);
-  for (const spec of ttMethods) {
+  const runs: { spec: (typeof ttMethods)[number]; sched?: CalibrationSchedule }[] = [];
+  for (const spec of ttMethods) runs.push({ spec, sched: spec.data ? schedule : undefined });
+  if (ablation) for (const spec of ttMethods) if (spec.data) runs.push({ spec, sched: 'dense' });
+  for (const { spec, sched } of runs) {
     t = performance.now();
-    const res = compressModelTT(model, {
+    const res = await satenModel(model, {
       method: spec.method, budget: frac * denseBytes, search, backend,
-      calibration: spec.data ? calibration : undefined, cache: spec.data ? cacheData : cacheFree,
+      calibration: spec.data ? split.calibration : undefined, schedule: sched, cache: spec.data ? cacheData : cacheFree,
     });
     const shapes: Record<string, number> = {};
     for (const l of res.layers) if (l.report.rowDims) { const k = `${l.report.rowDims.join('x')}|${l.report.colDims!.join('x')}`; shapes[k] = (shapes[k] ?? 0) + 1; }
     const share = res.layers.reduce((a, l) => a + l.report.sparseBytes / l.report.bytes, 0) / res.layers.length;
-    record(spec.name, spec.family, spec.sparse, spec.data, frac, res.model, (performance.now() - t) / 1000, { sparseShareMean: share, ...(spec.family === 'tt' ? { ttShapes: shapes } : {}) });
+    const name = spec.data && sched !== schedule ? `${spec.name} [${sched} schedule]` : spec.name;
+    record(name, spec.family, spec.sparse, spec.data, frac, res.model, (performance.now() - t) / 1000, { sparseShareMean: share, schedule: sched, ...(spec.family === 'tt' ? { ttShapes: shapes } : {}) });
   }
 }
 
 function writeResults(done: boolean) {
   const out = {
-    model: modelPath ?? 'stories260K/stories260K.bin',
-    text: textPath.startsWith(dataDir()) ? textPath.slice(dataDir().length + 1) : textPath,
-    protocol: `standard: eval windows 0..${nWin - 1} × 256 (BOS per window), calibration windows 200..231`,
+    model: data.modelName,
+    evalText: data.protocol.evalText, calibText: data.protocol.calibText,
+    protocol: `standard: eval windows ${data.protocol.evalWindows.join('..')} × 256 (BOS per window), calibration windows ${data.protocol.calibrationWindows.join('..')}`,
+    schedule: `data-aware rows: '${schedule}' (true-sequential per group by default)${ablation ? "; rows marked [dense schedule]: every Gram from the original model (the previous behaviour)" : ''}`,
     backend: backendName,
     svdLlm: '@llmpress/low-rank svdLlm (eigh whitening, no parameter update); truncated SVD = svdLowRank',
     budgetRule: 'each linear gets budget·(its dense bytes); inside a layer the sparse share in {0,0.1,…,0.6} with the smallest proxy error wins',
