@@ -208,3 +208,94 @@ export function relativeLayerErrors(original: LlamaModel, compressed: LlamaModel
   }
   return out;
 }
+
+/**
+ * The statistics `llama-perplexity --kl-divergence` prints, over every scored token:
+ * KL(reference ‖ model) as mean ± standard error, median, p90/p95/p99 and max (nats); Δp = p_model(target) −
+ * p_reference(target) as mean ± error and RMS; and "same top p", the fraction of tokens whose argmax agrees
+ * (± its binomial standard error). Percentiles are nearest-rank on the sorted values.
+ */
+export interface KlStats {
+  tokens: number;
+  kl: { mean: number; err: number; median: number; p90: number; p95: number; p99: number; max: number };
+  deltaP: { mean: number; err: number; rms: number };
+  sameTop: { fraction: number; err: number };
+}
+
+/** Per-token KL, Δp and argmax agreement of model logits L against reference logits R (each [T, V] row-major). */
+export function klTokenStats(L: ArrayLike<number>, R: ArrayLike<number>, targets: readonly number[], V: number, out: { kl: number[]; dp: number[]; same: number[] } = { kl: [], dp: [], same: [] }): { kl: number[]; dp: number[]; same: number[] } {
+  const fn = 'klTokenStats';
+  const T = targets.length;
+  if (L.length < T * V || R.length < T * V) throw new ArgumentError(fn, 'logits', `${L.length} / ${R.length}`, `must hold ${T}×${V} values each`);
+  for (let i = 0; i < T; i++) {
+    const o = i * V;
+    let ml = -Infinity, mr = -Infinity, al = 0, ar = 0;
+    for (let j = 0; j < V; j++) { const a = L[o + j]!, b = R[o + j]!; if (a > ml) { ml = a; al = j; } if (b > mr) { mr = b; ar = j; } }
+    let sl = 0, sr = 0;
+    for (let j = 0; j < V; j++) { sl += Math.exp(L[o + j]! - ml); sr += Math.exp(R[o + j]! - mr); }
+    const lzl = ml + Math.log(sl), lzr = mr + Math.log(sr);
+    let kl = 0;
+    for (let j = 0; j < V; j++) { const lr = R[o + j]! - lzr, pr = Math.exp(lr); if (pr > 0) kl += pr * (lr - (L[o + j]! - lzl)); }
+    const t = targets[i]!;
+    out.kl.push(Math.max(0, kl));
+    out.dp.push(Math.exp(L[o + t]! - lzl) - Math.exp(R[o + t]! - lzr));
+    out.same.push(al === ar ? 1 : 0);
+  }
+  return out;
+}
+
+/** Summarises per-token KL / Δp / agreement into KlStats. */
+export function summarizeKl(s: { kl: readonly number[]; dp: readonly number[]; same: readonly number[] }): KlStats {
+  const n = s.kl.length;
+  if (n === 0 || s.dp.length !== n || s.same.length !== n) throw new ArgumentError('summarizeKl', 's', `${n}/${s.dp.length}/${s.same.length}`, 'must hold the same non-zero number of kl, dp and same entries');
+  const meanErr = (x: readonly number[]) => {
+    let m = 0; for (const v of x) m += v; m /= n;
+    let v2 = 0; for (const v of x) v2 += (v - m) ** 2;
+    return [m, n > 1 ? Math.sqrt(v2 / (n - 1) / n) : 0] as const;
+  };
+  const sorted = Float64Array.from(s.kl).sort();
+  const pct = (p: number) => sorted[Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1))]!;
+  const [klm, kle] = meanErr(s.kl), [dpm, dpe] = meanErr(s.dp);
+  let sq = 0; for (const v of s.dp) sq += v * v;
+  let same = 0; for (const v of s.same) same += v;
+  const f = same / n;
+  return {
+    tokens: n,
+    kl: { mean: klm, err: kle, median: pct(0.5), p90: pct(0.9), p95: pct(0.95), p99: pct(0.99), max: sorted[n - 1]! },
+    deltaP: { mean: dpm, err: dpe, rms: Math.sqrt(sq / n) },
+    sameTop: { fraction: f, err: Math.sqrt((f * (1 - f)) / n) },
+  };
+}
+
+/** KL statistics of `model` against `reference` (a model or its per-window logits) over the windows. */
+export function klStatistics(model: LlamaModel, windows: readonly Window[], options: { reference: LlamaModel | readonly Tensor<'f32'>[]; backend?: Backend }): KlStats {
+  const fn = 'klStatistics';
+  checkWindows(fn, windows);
+  const ref = options.reference;
+  if (Array.isArray(ref) && ref.length !== windows.length) throw new ArgumentError(fn, 'options.reference', ref, `must hold ${windows.length} logit tensors, one per window`);
+  const V = model.config.vocabSize, acc = { kl: [] as number[], dp: [] as number[], same: [] as number[] };
+  windows.forEach((w, wi) => {
+    const L = model.forward(w.input, { backend: options.backend }).data;
+    const rt = Array.isArray(ref) ? (ref as readonly Tensor<'f32'>[])[wi]! : (ref as LlamaModel).forward(w.input, { backend: options.backend });
+    if (rt.ndim !== 2 || rt.shape[0] !== w.input.length || rt.shape[1] !== V) throw new ShapeError(fn, `reference logits of window ${wi} have shape [${rt.shape}], expected [${w.input.length}, ${V}]`);
+    klTokenStats(L, rt.contiguous().data, w.targets, V, acc);
+  });
+  return summarizeKl(acc);
+}
+
+/** KlStats as the text block llama-perplexity prints (one statistic per line). */
+export function formatKlStats(s: KlStats): string {
+  const f = (x: number) => x.toFixed(6);
+  return [
+    `Mean    KLD: ${f(s.kl.mean)} ± ${f(s.kl.err)}`,
+    `Maximum KLD: ${f(s.kl.max)}`,
+    `99.0%   KLD: ${f(s.kl.p99)}`,
+    `95.0%   KLD: ${f(s.kl.p95)}`,
+    `90.0%   KLD: ${f(s.kl.p90)}`,
+    `Median  KLD: ${f(s.kl.median)}`,
+    `Mean    Δp: ${(100 * s.deltaP.mean).toFixed(3)} ± ${(100 * s.deltaP.err).toFixed(3)} %`,
+    `RMS Δp    : ${(100 * s.deltaP.rms).toFixed(3)} %`,
+    `Same top p: ${(100 * s.sameTop.fraction).toFixed(3)} ± ${(100 * s.sameTop.err).toFixed(3)} %`,
+    `(${s.tokens} tokens)`,
+  ].join('\n');
+}
