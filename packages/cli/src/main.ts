@@ -7,8 +7,8 @@
 import { existsSync, readFileSync, readdirSync, statSync, mkdirSync, realpathSync, lstatSync } from 'node:fs';
 import { join, resolve, dirname, basename, isAbsolute } from 'node:path';
 import { createRequire } from 'node:module';
-import { LlmpressError, ArgumentError, Rng, type Backend } from '@llmpress/tensor';
-import { evaluate, evalSplit, standardWindows, contiguousWindows, Fp32KVCache, saveModelBytes, loadCompressedModel, type LlamaModel, type Tokenizer, type Window } from '@llmpress/models';
+import { LlmpressError, Rng, DenseLinear, type Tensor } from '@llmpress/tensor';
+import { SafetensorsFile, bytesSource, evaluate, evalSplit, standardWindows, contiguousWindows, Fp32KVCache, saveModelBytes, loadCompressedModel, type LlamaModel, type Tokenizer, type Window } from '@llmpress/models';
 import { CompressedKVCache, kiviKeys, svdqKeys } from '@llmpress/kv-cache';
 import { dataDir, loadModel, loadTokenizer, writeFileAtomic } from '@llmpress/models/node';
 import { selectBackend, isBackendKind, BACKEND_KINDS, type SelectedBackend } from '@llmpress/backend-wasm/node';
@@ -74,15 +74,20 @@ export function openModel(path: string, options: { checkWeights?: boolean } = {}
   let model: LlamaModel | undefined;
   if (path.endsWith('.safetensors') && existsSync(path) && statSync(path).isFile()) {
     const bytes = new Uint8Array(readFileSync(path));
-    if (bytes.length >= 8) {
-      const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-      const head = n > 0 && n < bytes.length ? new TextDecoder().decode(bytes.subarray(8, 8 + Math.min(n, 1 << 20))) : '';
-      if (head.includes('"llmpress')) model = loadCompressedModel(bytes, { kinds: ALL_KINDS, file: path });
-    }
+    // the header is validated first, so a short or lying file is a FormatError naming it
+    const f = SafetensorsFile.openSync(bytesSource(bytes, path), { file: path });
+    if (f.metadata['llmpress.format'] !== undefined || f.metadata['llmpress.layers'] !== undefined) model = loadCompressedModel(bytes, { kinds: ALL_KINDS, file: path });
   }
   model ??= loadModel(path);
   if (options.checkWeights) checkFinite(model, path);
   return model;
+}
+
+/** Every compressed linear replaced by its dense (dequantized) weight, so any method can start from it. */
+function densify(model: LlamaModel): LlamaModel {
+  const out = model.clone();
+  for (const e of model.linears()) if (!(e.layer instanceof DenseLinear)) out.setLinear(e.name, new DenseLinear(e.layer.toDense().contiguous() as Tensor<'f32'>));
+  return out;
 }
 
 function isGguf(path: string): boolean {
@@ -212,7 +217,7 @@ async function cmdCompress(argv: string[]): Promise<number> {
   const outPath = checkOutput('compress', String(values.out), [input], Boolean(values.force));
   if (values.stream) return await streamCompress(input, outPath, values, nums);
 
-  const model = openModel(input, { checkWeights: Boolean(values['check-weights']) });
+  let model = openModel(input, { checkWeights: Boolean(values['check-weights']) });
   const params = linearParams(model);
   const inFoot = inputFootprint(input, model);
   if (nums.groupSize !== undefined && nums.groupSize > 0) {
@@ -223,6 +228,7 @@ async function cmdCompress(argv: string[]): Promise<number> {
   if (inFoot.quantized && !values.force) {
     throw new CliError(`compress: '${inputArg}' is already quantized (${inFoot.dtypes.join(', ')}, ${fmtBits(inFoot.bitsPerWeight)} bits/weight); ${quantizing ? 're-quantizing' : 'compressing'} its dequantized weights compounds the error and may grow the file. Compress the float original, or pass --force`, 4);
   }
+  if (inFoot.quantized) model = densify(model); // --force: the methods start from the dequantized weights
   const tokenizer = findTokenizer('compress', input, values.tokenizer as string | undefined, model.config.vocabSize);
   const len = Math.min(256, model.config.seqLen);
   const cal = calibrationWindows('compress', values.calib as string | undefined, tokenizer, len);
@@ -528,7 +534,7 @@ commands:
 ${COMMANDS.map(([c]) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n')}
 
 models: llama2.c .bin, .safetensors (file or Hugging Face folder), .gguf, or a compressed .safetensors written by llmpress.
-data:   $LLMPRESS_DATA (default ../shared/data) holds stories260K and the held-out text.
+data:   stories260K and the held-out text are found in the repository's data/, then $LLMPRESS_DATA, then ../shared/data.
 paths:  relative to the folder you run from (under pnpm: the folder you called pnpm in).
 exit:   0 ok, 1 unexpected failure, 2 usage error, 3 bad input file or data, 4 refused (exists / larger / re-quantize without --force).
 --version prints the version.`;
@@ -568,5 +574,3 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
 }
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
-export type { Backend };
-void ArgumentError;
