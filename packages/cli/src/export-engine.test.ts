@@ -40,12 +40,12 @@ describe.skipIf(!hasData())('llama.cpp runs llmpress GGUF exports of stories260K
 
   const cases: Array<[string, 'f32' | 'q4_0' | 'q8_0' | 'f16', () => Promise<LlamaModel>, (r: { tensors: Array<{ type: string; how: string; source: string }> }) => void]> = [
     ['dense F32', 'f32', async () => base.model, (r) => expect(r.tensors.every((t) => t.how === 'exact')).toBe(true)],
-    ['GPTQ W4 g32 → Q4_0', 'q4_0', () => gptqModel(base.model, split.calibration, { bits: 4, groupSize: 32, actOrder: true }), (r) => {
+    ['GPTQ W4 g32 → Q4_0', 'q4_0', async () => (await gptqModel(base.model, { calibration: split.calibration, bits: 4, groupSize: 32, actOrder: true })).model, (r) => {
       // every quantized layer whose width is a multiple of 32 is Q4_0 bit for bit; down_proj (172 wide) is F32
       for (const t of r.tensors) if (/\.(q|k|v|o|gate|up)$/.test(t.source)) expect([t.source, t.type, t.how]).toEqual([t.source, 'Q4_0', 'exact']);
       for (const t of r.tensors) if (t.source.endsWith('.down')) expect([t.type, t.how]).toEqual(['F32', 'exact']);
     }],
-    ['RTN W8 g32 → Q8_0', 'q8_0', async () => rtnModel(base.model, { bits: 8, groupSize: 32 }), (r) => {
+    ['RTN W8 g32 → Q8_0', 'q8_0', async () => (await rtnModel(base.model, { bits: 8, groupSize: 32 })).model, (r) => {
       for (const t of r.tensors) if (/\.(q|k|v|o|gate|up)$/.test(t.source)) expect([t.type, t.how]).toEqual(['Q8_0', 'exact']);
     }],
     ['SVD-LLM 20% → F16', 'f16', async () => (await compressModel(base.model, { method: 'svd-llm', ratio: 0.2, calibration: split.calibration })).model, (r) => {

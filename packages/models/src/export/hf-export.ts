@@ -71,7 +71,7 @@ export function exportHfFiles(model: LlamaModel, options: HfExportOptions = {}):
   const toHalfRope = c.ropeStyle === 'interleaved';
   const qRows = toHalfRope ? ropeHalfRows(c.nHeads, c.headDim) : undefined;
   const kRows = toHalfRope ? ropeHalfRows(c.nKvHeads, c.headDim) : undefined;
-  const gptqLayers = new Map<LinearRole, { bits: number; groupSize: number; sym: boolean; desc: boolean }>();
+  const gptqLayers: Array<{ name: string; bits: number; groupSize: number; inFeatures: number; sym: boolean; desc: boolean }> = [];
   const quantizedRoles = new Set<LinearRole>(), denseRoles = new Set<LinearRole>();
   const linear = (name: string, source: string, role: LinearRole | 'head', L: LinearLayer, order?: Int32Array) => {
     if (options.gptq && isQuantizedLike(L) && role !== 'head') {
@@ -79,10 +79,7 @@ export function exportHfFiles(model: LlamaModel, options: HfExportOptions = {}):
       if (!problem) {
         const t = toGptq(L, order);
         for (const [k, v] of Object.entries(t)) tensors.set(`${name}.${k}`, v);
-        const prev = gptqLayers.get(role);
-        const cur = { bits: L.bits, groupSize: L.groupSize === L.inFeatures ? -1 : L.groupSize, sym: L.symmetric, desc: !!L.perm };
-        if (prev && (prev.bits !== cur.bits || prev.groupSize !== cur.groupSize || prev.sym !== cur.sym)) throw new ArgumentError(fn, 'model', source, `mixes GPTQ settings across blocks (${JSON.stringify(prev)} vs ${JSON.stringify(cur)}); one quantization_config cannot describe it`);
-        gptqLayers.set(role, cur);
+        gptqLayers.push({ name: source, bits: L.bits, groupSize: L.groupSize, inFeatures: L.inFeatures, sym: L.symmetric, desc: !!L.perm });
         quantizedRoles.add(role);
         const bytes = t.qweight.data.length + t.qzeros.data.length + t.scales.data.length + t.g_idx.data.length;
         report.push({ name: `${name}.qweight`, source, kind: L.kind, type: `GPTQ${L.bits}` as any, how: 'exact', note: L.perm ? 'act-order (g_idx)' : undefined, bytes });
@@ -109,14 +106,21 @@ export function exportHfFiles(model: LlamaModel, options: HfExportOptions = {}):
   if (!model.headIsTied()) linear('lm_head', 'lm_head', 'head', model.lmHead);
   const extra: Record<string, unknown> = { torch_dtype: dtype === 'f32' ? 'float32' : dtype === 'f16' ? 'float16' : 'bfloat16' };
   const notes: string[] = [];
-  if (gptqLayers.size > 0) {
-    const first = [...gptqLayers.values()][0]!;
-    for (const v of gptqLayers.values()) if (v.bits !== first.bits || v.groupSize !== first.groupSize || v.sym !== first.sym) throw new ArgumentError(fn, 'model', JSON.stringify([...gptqLayers]), 'mixes GPTQ settings across roles; one quantization_config cannot describe it');
+  if (gptqLayers.length > 0) {
+    // one quantization_config for all: group_size −1 (per channel) unless some layer has real groups;
+    // a layer whose group spans its whole (narrower) row agrees with any group size ≥ its width
+    const grouped = gptqLayers.filter((v) => v.groupSize < v.inFeatures).map((v) => v.groupSize);
+    const gs = grouped.length ? Math.min(...grouped) : -1;
+    const first = { bits: gptqLayers[0]!.bits, groupSize: gs, sym: gptqLayers[0]!.sym };
+    for (const v of gptqLayers) {
+      const okGroup = gs === -1 ? v.groupSize === v.inFeatures : v.groupSize === gs || (v.groupSize === v.inFeatures && v.inFeatures <= gs);
+      if (v.bits !== first.bits || v.sym !== first.sym || !okGroup) throw new ArgumentError(fn, 'model', `${v.name}: ${v.bits}-bit g${v.groupSize}${v.sym ? '' : ' asymmetric'}`, `differs from ${first.bits}-bit g${gs}${first.sym ? '' : ' asymmetric'} elsewhere; one quantization_config cannot describe a mix`);
+    }
     const mixed = [...quantizedRoles].filter((r) => denseRoles.has(r));
     if (mixed.length) notes.push(`role(s) ${mixed.join(', ')} are GPTQ in some blocks and dense in others (engines that expect every listed module quantized will reject this folder)`);
     const inBlock = LINEAR_ROLES.filter((r) => quantizedRoles.has(r) && !denseRoles.has(r)).map((r) => HF_ROLE[r]);
     extra.quantization_config = {
-      quant_method: 'gptq', bits: first.bits, group_size: first.groupSize, desc_act: [...gptqLayers.values()].some((v) => v.desc),
+      quant_method: 'gptq', bits: first.bits, group_size: first.groupSize, desc_act: gptqLayers.some((v) => v.desc),
       sym: first.sym, checkpoint_format: 'gptq', true_sequential: true, damp_percent: 0.01, static_groups: false,
       ...(inBlock.length < LINEAR_ROLES.length ? { modules_in_block_to_quantize: [inBlock] } : {}),
     };
