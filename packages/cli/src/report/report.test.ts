@@ -23,6 +23,23 @@ describe('report', () => {
     expect(html).toContain('80.0%');
     expect(html).toContain('2×'); // 1000/500
   });
+  it('each plot draws its own section\'s baseline; every section gets a plot; no "—×"', () => {
+    const rows = [
+      ...normaliseRows('svd-llm', { rows: [{ method: 'dense', ratio: 0, bytes: 1000, ppl: 4.616, kl: 0, top1: 1 }, { method: 'svd', ratio: 0.2, bytes: 800, ppl: 9 }] }),
+      ...normaliseRows('kv', { rows: [{ method: 'fp32', group: 'baseline', keyBytes: 400, fp32KeyBytes: 400, ppl: 3.975, kl: 0 }, { method: 'KIVI', keyBytes: 100, fp32KeyBytes: 400, ppl: 4.3 }] }),
+      ...normaliseRows('saten', { dense: { ppl: 4.5 }, denseLinearBytes: 1000, rows: [{ method: 'tt', budget: 0.6, bytes: 600, ppl: 20 }] }),
+      ...normaliseRows('quad', { denseLinearWeights: 250, rows: [{ key: 'dense', method: 'dense', linearBytes: 1000, ppl: 4.6, kl: 0 }, { method: 'QUAD', setting: 'W4A4', linearBytes: 200, onlineRotationBytes: 50, ppl: 5 }] }),
+      { method: 'x', setting: 'no bytes', source: 'other', ppl: 7 },
+    ];
+    const html = renderReport({ title: 't', dense: { ppl: 1.23 }, rows });
+    const refs = [...html.matchAll(/stroke-dasharray="5 4"\/><text[^>]*>([^<]*)/g)].map((m) => m[1]);
+    expect(refs).toEqual(['dense 4.616 (this section\'s windows)', 'fp32 keys 3.975 (this section\'s windows)', 'dense 4.5 (this section\'s windows)', 'dense 4.6 (this section\'s windows)']);
+    expect(html).not.toContain('1.23 (this');
+    for (const s of ['svd-llm', 'kv', 'saten', 'quad']) expect(html).toContain(`${s}: perplexity vs compression`);
+    expect(html).not.toContain('—×');
+    expect(html).toContain('Stored bytes per component'); // QUAD's linears + rotations
+    expect(html).toContain('4×'); // quad: 1000 / (200 + 50)
+  });
   it('line chart places points monotonically and draws the dense reference', () => {
     const svg = lineChart([{ name: 'a', points: [{ x: 1, y: 1 }, { x: 2, y: 10 }] }], { title: 't', xLabel: 'x', yLabel: 'y', logY: true, reference: { y: 5, label: 'dense' } });
     const cs = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);

@@ -55,7 +55,7 @@ export function renderReport(d: ReportData): string {
   for (const [source, rows] of bySource) {
     const families = new Map<string, Series>();
     const base = rows.find((r) => r.baseline);
-    const refPpl = base?.ppl ?? (source === 'demo' ? d.dense?.ppl : undefined);
+    const refPpl = base?.ppl;
     for (const r of rows) {
       if (r.baseline) continue;
       const x = compressionRatio(r);
