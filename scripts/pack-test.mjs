@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // Publishing shape: build every package with tsup, `pnpm pack` it, install the tarballs into an
 // empty temp project (workspace siblings come from their tarballs via overrides, everything else
-// from the registry) and import each package from plain Node ESM. Then, when the `deno` runtime
-// is installed (root devDependency), import the same built packages from Deno.
+// from the registry) and import each package from plain Node ESM; run the `llmpress` bin the way
+// `npx llmpress` does; run the backend conformance suite from `@llmpress/tensor/testing` (with the
+// vitest and fast-check the workspace uses) against the reference backend, as a third-party backend
+// would. Then, when the `deno` runtime is installed (root devDependency), import the same built
+// packages from Deno.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -31,7 +34,10 @@ for (const p of pkgs) {
 const app = join(tmp, 'app');
 sh('mkdir', ['-p', app]);
 const deps = Object.fromEntries(Object.entries(tarballs).map(([n, t]) => [n, `file:${t}`]));
-writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'pack-test-app', private: true, type: 'module', dependencies: deps, overrides: deps }, null, 2));
+// the test runner a third-party backend would bring (same versions as the workspace's)
+const rootVersion = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+const devDeps = { vitest: rootVersion('vitest'), 'fast-check': rootVersion('fast-check') };
+writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'pack-test-app', private: true, type: 'module', dependencies: deps, devDependencies: devDeps, overrides: deps }, null, 2));
 sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
 
 let passed = 0, failed = 0;
@@ -41,6 +47,27 @@ for (const p of pkgs) {
   const r = spawnSync('node', ['--input-type=module', '-e', check], { cwd: app, encoding: 'utf8' });
   if (r.status === 0) { passed++; process.stdout.write(`  ok   node import ${r.stdout}`); }
   else { failed++; console.error(`  FAIL node import ${name}\n${r.stderr}`); }
+}
+// the CLI's bin, as `npx llmpress` runs it from the installed tarball (dist/, no sources)
+if (tarballs['@llmpress/cli']) {
+  const model = join(root, 'data', 'stories260K', 'stories260K.bin');
+  const help = spawnSync('npx', ['--no-install', 'llmpress', '--help'], { cwd: app, encoding: 'utf8' });
+  const insp = existsSync(model) ? spawnSync('npx', ['--no-install', 'llmpress', 'inspect', model], { cwd: app, encoding: 'utf8' }) : undefined;
+  if (help.status === 0 && /usage: llmpress/.test(help.stdout) && (!insp || (insp.status === 0 && /260,032 parameters/.test(insp.stdout)))) {
+    passed++; console.log(`  ok   npx llmpress --help${insp ? ' and npx llmpress inspect data/stories260K/stories260K.bin' : ''} (bin from the tarball)`);
+  } else { failed++; console.error(`  FAIL npx llmpress\n${help.stdout}${help.stderr}${insp ? insp.stdout + insp.stderr : ''}`); }
+}
+// the backend conformance suite, imported from the tarball as @llmpress/tensor/testing
+if (tarballs['@llmpress/tensor']) {
+  writeFileSync(join(app, 'conformance.test.mjs'), [
+    "import { describeBackendConformance } from '@llmpress/tensor/testing';",
+    "import { referenceBackend } from '@llmpress/tensor';",
+    "describeBackendConformance('reference backend from the packed tarball', () => referenceBackend, { numRuns: 5, maxDim: 40 });",
+  ].join('\n') + '\n');
+  const r = spawnSync(join(app, 'node_modules', '.bin', 'vitest'), ['run', '--reporter=dot', 'conformance.test.mjs'], { cwd: app, encoding: 'utf8' });
+  const summary = (r.stdout.match(/Tests\s+[^\n]*/) ?? ['(no summary)'])[0].replace(/\x1b\[[0-9;]*m/g, '');
+  if (r.status === 0 && /passed/.test(summary)) { passed++; console.log(`  ok   @llmpress/tensor/testing conformance suite from the tarball: ${summary.trim()}`); }
+  else { failed++; console.error(`  FAIL @llmpress/tensor/testing conformance suite\n${r.stdout}${r.stderr}`); }
 }
 const deno = join(root, 'node_modules', '.bin', 'deno');
 if (existsSync(deno)) {

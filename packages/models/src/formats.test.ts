@@ -187,7 +187,7 @@ describe('safetensors writer', () => {
     const again = writeSafetensors(Object.fromEntries(f2.names().map((n) => [n, { dtype: f2.entry(n).dtype, shape: f2.entry(n).shape, data: f2.rawSync(n) }])), f2.metadata);
     expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true);
   });
-  it.skipIf(skip)('re-writing the HF checkpoint from raw tensors reproduces its data section and tensors byte for byte', () => {
+  it.skipIf(skip)(`re-writing the HF checkpoint from raw tensors reproduces its data section and tensors byte for byte${why}`, () => {
     const bytes = rd('hf-tiny-random-llama-2/model.safetensors');
     const f = SafetensorsFile.openSync(bytesSource(bytes));
     const out = writeSafetensors(Object.fromEntries(f.names().map((n) => [n, { dtype: f.entry(n).dtype, shape: f.entry(n).shape, data: f.rawSync(n) }])), f.metadata);
