@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, statSync, mkdirSync, realpathSyn
 import { join, resolve, dirname, basename, isAbsolute } from 'node:path';
 import { createRequire } from 'node:module';
 import { LlmpressError, Rng, DenseLinear, type Tensor } from '@llmpress/tensor';
-import { SafetensorsFile, bytesSource, evaluate, evalSplit, standardWindows, contiguousWindows, Fp32KVCache, saveModelBytes, loadCompressedModel, type LlamaModel, type Tokenizer, type Window } from '@llmpress/models';
+import { SafetensorsFile, bytesSource, evaluate, klStatistics, formatKlStats, evalSplit, standardWindows, contiguousWindows, Fp32KVCache, saveModelBytes, loadCompressedModel, type LlamaModel, type Tokenizer, type Window } from '@llmpress/models';
 import { CompressedKVCache, kiviKeys, svdqKeys } from '@llmpress/kv-cache';
 import { dataDir, loadModel, loadTokenizer, writeFileAtomic } from '@llmpress/models/node';
 import { selectBackend, isBackendKind, BACKEND_KINDS, type SelectedBackend } from '@llmpress/backend-wasm/node';
@@ -21,6 +21,7 @@ import { runDemo, DEMO_SPEC } from './demo.js';
 import { compressCheckpointStreaming, writeSyntheticCheckpoint, SHAPES, type ShapeName } from '@llmpress/streaming/node';
 import { CliError, UsageError, helpFor, parseCommand, numberOpt, choiceOpt, BACKEND_OPT, CHECK_WEIGHTS_OPT, type CommandSpec } from './args.js';
 import { inputFootprint, modelFootprint, linearParams } from './footprint.js';
+import { EXPORT_SPEC, cmdExport } from './export.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, badInput: 3, refused: 4 } as const;
 export { UsageError, CliError };
@@ -449,10 +450,13 @@ async function cmdEval(argv: string[]): Promise<number> {
     const bar = createProgress('eval', windows.length);
     const r = evaluate(model, windows, { reference, backend: sel.backend, onProgress: (d: number) => bar.tick('window', d) } as any);
     bar.done();
-    if (values.json) out(JSON.stringify({ ppl: r.ppl, nll: r.nll, kl: r.kl, top1: r.top1, tokens: r.tokens, tokensPerSecond: r.tokensPerSecond, windows: windows.length, backend: sel.name, fallbacks: sel.fallbacks() }));
+    // llama-perplexity --kl-divergence statistics against the reference (KL percentiles, RMS Δp, same top p)
+    const klStats = reference ? klStatistics(model, windows, { reference, backend: sel.backend }) : undefined;
+    if (values.json) out(JSON.stringify({ ppl: r.ppl, nll: r.nll, kl: r.kl, top1: r.top1, klStats, tokens: r.tokens, tokensPerSecond: r.tokensPerSecond, windows: windows.length, backend: sel.name, fallbacks: sel.fallbacks() }));
     else {
       out('| model | windows | ppl | KL | top-1 | tokens/s |\n| --- | ---: | ---: | ---: | ---: | ---: |');
       out(`| ${basename(input)} | ${windows.length} | ${r.ppl.toFixed(4)} | ${r.kl === undefined ? '—' : r.kl.toFixed(4)} | ${r.top1 === undefined ? '—' : (100 * r.top1).toFixed(1) + '%'} | ${r.tokensPerSecond.toFixed(0)} |`);
+      if (klStats) out('\n' + formatKlStats(klStats));
       out(sel.describe());
     }
     return EXIT.ok;
@@ -524,6 +528,7 @@ async function cmdInspect(argv: string[]): Promise<number> {
 
 const COMMANDS: Array<[CommandSpec, (argv: string[]) => Promise<number>]> = [
   [INSPECT, cmdInspect], [COMPRESS, cmdCompress], [EVAL, cmdEval], [KV_EVAL, cmdKvEval], [SYNTH, cmdSynth], [REPORT, cmdReport], [DEMO_SPEC, (a) => runDemo(a, { baseDir })],
+  [EXPORT_SPEC, (a) => cmdExport(a, { abs, openModel })],
 ];
 
 export const HELP = `llmpress ${VERSION} — compress LLM weights and KV caches
