@@ -77,7 +77,10 @@ describe('llmpress help, version and validation up front', () => {
     await userError(['compress', m, '--method', 'rtn', '--out', out, '--frobnicate'], EXIT.usage, /Unknown option '--frobnicate'/, io);
     await userError(['compress', m, '--method', 'rtn'], EXIT.usage, /--out <file.safetensors> is required/, io);
     await userError(['kv-eval', m, '--windows', '0'], EXIT.usage, /--windows must be an integer ≥ 1, got '0'/, io);
-    await userError(['kv-eval', m, '--keys', 'zip'], EXIT.usage, /--keys must be one of svdq, kivi/, io);
+    await userError(['kv-eval', m, '--keys', 'zip'], EXIT.usage, /--keys must be one of svdq, kivi, per-channel/, io);
+    await userError(['kv-eval', m, '--value-bits', '2'], EXIT.usage, /--value-bits needs --values kivi/, io);
+    await userError(['kv-eval', m, '--keys', 'kivi', '--basis', 'calib'], EXIT.usage, /--basis is used by --keys svdq only/, io);
+    await userError(['kv-eval', m, '--keep', '0'], EXIT.usage, /--keep must be a number in \(0, 1\]/, io);
     await userError(['eval', m, '--windows', 'abc'], EXIT.usage, /--windows must be an integer ≥ 1, got 'abc'/, io);
     await userError(['synth', 'tiny', '--out', join(dir, 's1'), '--layers', 'abc'], EXIT.usage, /--layers must be an integer in \[1, 1024\], got 'abc'/, { out: join(dir, 's1') });
     await userError(['synth', 'tiny', '--out', join(dir, 's1'), '--seed', 'abc'], EXIT.usage, /--seed must be an integer/, { out: join(dir, 's1') });
@@ -171,6 +174,14 @@ describe.skipIf(!hasData())('llmpress: what the docs promise works', () => {
       await userError(['compress', model(), '--method', 'rtn', '--calib', tinyCalib, '--out', join(dir, 'x.safetensors')], EXIT.badInput, /--calib '.*tinycalib\.txt' has \d+ tokens; one calibration window needs 256/, { inputs: [model()], out: join(dir, 'x.safetensors') });
       rmSync(tinyCalib);
     } finally { rmSync(join(dir, 'short.txt')); rmSync(join(dir, 'r.safetensors'), { force: true }); }
+  });
+
+  it("kv-eval defaults to the KV table's best row, and reaches the table's other rows", async () => {
+    expect(await main(['kv-eval', model(), '--windows', '1', '--len', '128'])).toBe(EXIT.ok);
+    expect(stdout).toMatch(/\| svdq 2 bits flat prefill centered \| 1 × 128 \|/);
+    stdout = '';
+    expect(await main(['kv-eval', model(), '--windows', '1', '--len', '128', '--keys', 'svdq', '--bits', '1.25', '--allocation', 'preset', '--basis', 'calib', '--calib-windows', '1', '--keep', '0.125', '--one-bit', 'means'])).toBe(EXIT.ok);
+    expect(stdout).toMatch(/\| svdq 1.25 bits preset calib centered 1-bit means keep 0.125 \|/);
   });
 
   it('compress --stream --method rtn on a synthetic Hugging Face folder', async () => {
