@@ -122,6 +122,57 @@ export function exportCost(model: LlamaModel, exported: LlamaModel, tokenizer: T
   return { windows: n, pplModel: a.ppl, pplExport: b.ppl, pplDeltaPct: 100 * (b.ppl / a.ppl - 1), kl };
 }
 
+export interface WriteExportOptions {
+  type?: 'auto' | GgufExportType;
+  denseType?: 'f32' | 'f16' | 'bf16';
+  /** Explicit tokenizer file (else found inside / beside `modelPath`). */
+  tokenizer?: string;
+  /** The file or folder the model was read from: never overwritten, and where tokenizers are looked for. */
+  modelPath: string;
+  lossless?: boolean;
+}
+
+/**
+ * Writes `model` to `outPath` as gguf / hf / gptq (atomically, with a progress bar) and returns the
+ * report and a loader of the written file. Refusals and lossy-under-lossless become CliErrors (exit 4),
+ * a missing tokenizer a UsageError.
+ */
+export function writeExport(format: ExportFormat, outPath: string, model: LlamaModel, o: WriteExportOptions): { report: ExportReport; exported: () => LlamaModel } {
+  const typeOpt = o.type ?? 'auto';
+  if (!(['auto', ...GGUF_EXPORT_TYPES] as string[]).includes(typeOpt)) throw new UsageError(`export: --type must be one of auto, ${GGUF_EXPORT_TYPES.join(', ')}, got '${typeOpt}'`);
+  try {
+    if (format === 'gguf') {
+      let tokenizer: TokenizerSource;
+      try { tokenizer = findTokenizerSource(o.modelPath, o.tokenizer, model.config.vocabSize); }
+      catch (e) { if (MissingTokenizerError.isInstance(e)) throw new UsageError(`export: ${(e as Error).message.replace(/^\w+: /, '')}`); throw e; }
+      const type = typeOpt === 'auto' ? autoGgufType(model) : typeOpt;
+      const bar = createProgress(`export gguf ${type}`, 1);
+      const report = writeGgufFile(outPath, model, { type, denseType: o.denseType, tokenizer, lossless: o.lossless, input: o.modelPath, name: basename(o.modelPath), onProgress: (d, t, n) => bar.tick(n, d, t) });
+      bar.done();
+      return { report, exported: () => { const src = fileSource(outPath); try { return ggufToLlamaModel(new GgufFile(src, { file: outPath })); } finally { src.close(); } } };
+    }
+    if (!['auto', 'f32', 'f16', 'bf16'].includes(typeOpt)) throw new UsageError(`export: --type for --format ${format} is the dense dtype (f32, f16 or bf16), got '${typeOpt}'`);
+    const dtype = typeOpt === 'auto' ? 'f16' : (typeOpt as 'f32' | 'f16' | 'bf16');
+    const bar = createProgress(`export ${format}`, 1);
+    const report = writeHfFolder(outPath, model, { gptq: format === 'gptq', dtype, lossless: o.lossless, tokenizerFiles: hfTokenizerFiles(o.modelPath, o.tokenizer), input: o.modelPath, onProgress: (d, t, n) => bar.tick(n, d, t) });
+    bar.done();
+    return { report, exported: () => loadHfExportFolder(outPath, { kinds: ALL_KINDS }) };
+  } catch (e) {
+    if (LossyExportError.isInstance(e)) throw new CliError(`export: --lossless: ${(e as Error).message.replace(/^\w+: /, '')}`, 4);
+    if (OutputRefusedError.isInstance(e)) throw new CliError(`export: ${(e as Error).message.replace(/^\w+: /, '')}`, 4);
+    throw e;
+  }
+}
+
+/** One line per fact of an export report (for the compress / export commands). */
+export function describeExport(outPath: string, format: ExportFormat, report: ExportReport): string[] {
+  return [
+    `wrote ${outPath} (${format}, ${report.bytes} bytes; ${report.lossless ? "lossless: every tensor is the model's weights bit for bit" : 'not lossless'})`,
+    `tensor types: ${Object.entries(countTypes(report)).map(([t, n]) => `${t} ×${n}`).join(', ')}`,
+    ...report.notes.map((n) => `  ${n}`),
+  ];
+}
+
 export async function cmdExport(argv: string[], ctx: ExportContext): Promise<number> {
   const out = ctx.out ?? ((s: string) => process.stdout.write(s + '\n'));
   const p = parseCommand(EXPORT_SPEC, argv);
@@ -150,30 +201,7 @@ export async function cmdExport(argv: string[], ctx: ExportContext): Promise<num
     throw e;
   }
   const model = ctx.openModel(input);
-  let report: ExportReport;
-  let exported: () => LlamaModel;
-  try {
-    if (format === 'gguf') {
-      let tokenizer: TokenizerSource;
-      try { tokenizer = findTokenizerSource(input, tokPath, model.config.vocabSize); }
-      catch (e) { if (MissingTokenizerError.isInstance(e)) throw new UsageError(`export: ${(e as Error).message.replace(/^\w+: /, '')}`); throw e; }
-      const type = typeOpt === 'auto' ? autoGgufType(model) : typeOpt;
-      const bar = createProgress(`export gguf ${type}`, 1);
-      report = writeGgufFile(outPath, model, { type, denseType, tokenizer, lossless: Boolean(values.lossless), input, name: basename(input), onProgress: (d, t, n) => bar.tick(n, d, t) });
-      bar.done();
-      exported = () => { const src = fileSource(outPath); try { return ggufToLlamaModel(new GgufFile(src, { file: outPath })); } finally { src.close(); } };
-    } else {
-      const dtype = typeOpt === 'auto' ? 'f16' : (typeOpt as 'f32' | 'f16' | 'bf16');
-      const bar = createProgress(`export ${format}`, 1);
-      report = writeHfFolder(outPath, model, { gptq: format === 'gptq', dtype, lossless: Boolean(values.lossless), tokenizerFiles: hfTokenizerFiles(input, tokPath), input, onProgress: (d, t, n) => bar.tick(n, d, t) });
-      bar.done();
-      exported = () => loadHfExportFolder(outPath, { kinds: ALL_KINDS });
-    }
-  } catch (e) {
-    if (LossyExportError.isInstance(e)) throw new CliError(`export: --lossless: ${(e as Error).message.replace(/^\w+: /, '')}`, 4);
-    if (OutputRefusedError.isInstance(e)) throw new CliError(`export: ${(e as Error).message.replace(/^\w+: /, '')}`, 4);
-    throw e;
-  }
+  const { report, exported } = writeExport(format, outPath, model, { type: typeOpt, denseType, tokenizer: tokPath, modelPath: input, lossless: Boolean(values.lossless) });
   let cost: ExportCost | undefined;
   if (values.eval) {
     // the tokenizer that reads the text: explicit, the one embedded in the written GGUF, or one in / beside the folders
@@ -191,9 +219,7 @@ export async function cmdExport(argv: string[], ctx: ExportContext): Promise<num
     out(JSON.stringify({ format, out: outPath, bytes: report.bytes, lossless: report.lossless, notes: report.notes, types: countTypes(report), cost }));
     return 0;
   }
-  out(`wrote ${outPath} (${format}, ${report.bytes} bytes; ${report.lossless ? 'lossless: every tensor is the model\'s weights bit for bit' : 'not lossless'})`);
-  out(`tensor types: ${Object.entries(countTypes(report)).map(([t, n]) => `${t} ×${n}`).join(', ')}`);
-  for (const n of report.notes) out(`  ${n}`);
+  for (const l of describeExport(outPath, format, report)) out(l);
   if (cost) {
     out(`\nexport cost over ${cost.windows} windows: ppl ${cost.pplModel.toFixed(4)} (model) → ${cost.pplExport.toFixed(4)} (file, read back) = ${cost.pplDeltaPct >= 0 ? '+' : ''}${cost.pplDeltaPct.toFixed(3)}%`);
     out(formatKlStats(cost.kl));

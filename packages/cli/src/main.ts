@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, statSync, mkdirSync, realpathSyn
 import { join, resolve, dirname, basename, isAbsolute } from 'node:path';
 import { createRequire } from 'node:module';
 import { LlmpressError, Rng, DenseLinear, type Tensor } from '@llmpress/tensor';
-import { SafetensorsFile, bytesSource, evaluate, evalSplit, standardWindows, contiguousWindows, Fp32KVCache, saveModelBytes, loadCompressedModel, type LlamaModel, type Tokenizer, type Window } from '@llmpress/models';
+import { SafetensorsFile, bytesSource, evaluate, klStatistics, formatKlStats, evalSplit, standardWindows, contiguousWindows, Fp32KVCache, saveModelBytes, loadCompressedModel, type LlamaModel, type Tokenizer, type Window } from '@llmpress/models';
 import { CompressedKVCache, Fp32KVCache as RecordingKVCache, kiviKeys, kiviValues, svdqKeys, fitKeyBasis, type KeyBasis } from '@llmpress/kv-cache';
 import { dataDir, loadModel, loadTokenizer, writeFileAtomic } from '@llmpress/models/node';
 import { selectBackend, isBackendKind, BACKEND_KINDS, type SelectedBackend } from '@llmpress/backend-wasm/node';
@@ -21,6 +21,7 @@ import { runDemo, DEMO_SPEC } from './demo.js';
 import { compressCheckpointStreaming, writeSyntheticCheckpoint, SHAPES, type ShapeName } from '@llmpress/streaming/node';
 import { CliError, UsageError, helpFor, parseCommand, numberOpt, choiceOpt, BACKEND_OPT, CHECK_WEIGHTS_OPT, type CommandSpec } from './args.js';
 import { inputFootprint, modelFootprint, linearParams } from './footprint.js';
+import { EXPORT_SPEC, EXPORT_FORMATS, cmdExport, writeExport, describeExport } from './export.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, badInput: 3, refused: 4 } as const;
 export { UsageError, CliError };
@@ -150,6 +151,8 @@ const COMPRESS: CommandSpec = {
     stream: { type: 'boolean', help: 'block by block from a Hugging Face folder (svd-llm, svd, gptq, rtn), resumable, prints peak RSS' },
     tokens: { type: 'string', arg: 'n', default: '512', help: 'with --stream: calibration tokens' },
     'factor-dtype': { type: 'string', arg: 'f32|f16|bf16', default: "the input's dtype", help: 'with --stream: low-rank factor storage' },
+    format: { type: 'string', arg: 'gguf|hf|gptq', help: 'write the result for an engine (llama.cpp GGUF, Hugging Face / GPTQ v1 folder) instead of llmpress safetensors; see llmpress export --help' },
+    type: { type: 'string', arg: 'auto|q4_0|q8_0|q4_1|f16|bf16|f32', default: 'auto', help: 'with --format: GGUF tensor type (auto: what the codes map onto exactly) or the HF dense dtype' },
     backend: BACKEND_OPT,
     'check-weights': CHECK_WEIGHTS_OPT,
   },
@@ -215,6 +218,9 @@ async function cmdCompress(argv: string[]): Promise<number> {
   if (values.calib !== undefined) mustExist('compress', '--calib', String(values.calib), 'file');
   if (values.tokenizer !== undefined) mustExist('compress', '--tokenizer', String(values.tokenizer));
   const outPath = checkOutput('compress', String(values.out), [input], Boolean(values.force));
+  const format = choiceOpt('compress', 'format', values.format, EXPORT_FORMATS);
+  if (values.type !== undefined && !format) throw new UsageError('compress: --type needs --format');
+  if (format && values.stream) throw new UsageError('compress: --format does not combine with --stream (run llmpress export on the streamed result)');
   if (values.stream) return await streamCompress(input, outPath, values, nums);
 
   let model = openModel(input, { checkWeights: Boolean(values['check-weights']) });
@@ -246,8 +252,9 @@ async function cmdCompress(argv: string[]): Promise<number> {
     }
     if (o.linearBytes > inFoot.linearBytes) warn(`compress: warning: the output's linears (${o.linearBytes} B) are larger than the input's (${inFoot.linearBytes} B)`);
     if (inFoot.quantized) warn(`compress: warning: the input was already quantized (${inFoot.dtypes.join(', ')}); written because of --force`);
-    const bytes = saveModelBytes(res.model);
-    writeFileAtomic(outPath, bytes, { input });
+    const exp = format ? writeExport(format, outPath, res.model, { type: values.type as any, tokenizer: values.tokenizer === undefined ? undefined : abs(String(values.tokenizer)), modelPath: input }) : undefined;
+    const bytes = exp ? undefined : saveModelBytes(res.model);
+    if (bytes) writeFileAtomic(outPath, bytes, { input });
     out(`| | linears bytes | all tensors bytes | bits/weight (linears) | linears ratio |\n| --- | ---: | ---: | ---: | ---: |`);
     out(`| input (${inFoot.dtypes.join(', ')}) | ${inFoot.linearBytes} | ${inFoot.totalBytes} | ${fmtBits(inFoot.bitsPerWeight)} | 1.00× |`);
     out(`| ${method} (${res.setting}) | ${o.linearBytes} | ${o.totalBytes} | ${fmtBits(o.bitsPerWeight)} | ${(inFoot.linearBytes / o.linearBytes).toFixed(2)}× |`);
@@ -257,7 +264,8 @@ async function cmdCompress(argv: string[]): Promise<number> {
       out(`\nquick eval (16 windows): ppl ${e.ppl.toFixed(4)}, KL ${e.kl?.toFixed(4)}, top-1 ${((e.top1 ?? 0) * 100).toFixed(1)}%`);
     }
     out(sel.describe());
-    out(`wrote ${values.out} (${bytes.length} bytes)`);
+    if (exp) for (const l of describeExport(outPath, format!, exp.report)) out(l);
+    else out(`wrote ${values.out} (${bytes!.length} bytes)`);
     return EXIT.ok;
   });
 }
@@ -495,10 +503,13 @@ async function cmdEval(argv: string[]): Promise<number> {
     const bar = createProgress('eval', windows.length);
     const r = evaluate(model, windows, { reference, backend: sel.backend, onProgress: (d: number) => bar.tick('window', d) } as any);
     bar.done();
-    if (values.json) out(JSON.stringify({ ppl: r.ppl, nll: r.nll, kl: r.kl, top1: r.top1, tokens: r.tokens, tokensPerSecond: r.tokensPerSecond, windows: windows.length, backend: sel.name, fallbacks: sel.fallbacks() }));
+    // llama-perplexity --kl-divergence statistics against the reference (KL percentiles, RMS Δp, same top p)
+    const klStats = reference ? klStatistics(model, windows, { reference, backend: sel.backend }) : undefined;
+    if (values.json) out(JSON.stringify({ ppl: r.ppl, nll: r.nll, kl: r.kl, top1: r.top1, klStats, tokens: r.tokens, tokensPerSecond: r.tokensPerSecond, windows: windows.length, backend: sel.name, fallbacks: sel.fallbacks() }));
     else {
       out('| model | windows | ppl | KL | top-1 | tokens/s |\n| --- | ---: | ---: | ---: | ---: | ---: |');
       out(`| ${basename(input)} | ${windows.length} | ${r.ppl.toFixed(4)} | ${r.kl === undefined ? '—' : r.kl.toFixed(4)} | ${r.top1 === undefined ? '—' : (100 * r.top1).toFixed(1) + '%'} | ${r.tokensPerSecond.toFixed(0)} |`);
+      if (klStats) out('\n' + formatKlStats(klStats));
       out(sel.describe());
     }
     return EXIT.ok;
@@ -570,6 +581,7 @@ async function cmdInspect(argv: string[]): Promise<number> {
 
 const COMMANDS: Array<[CommandSpec, (argv: string[]) => Promise<number>]> = [
   [INSPECT, cmdInspect], [COMPRESS, cmdCompress], [EVAL, cmdEval], [KV_EVAL, cmdKvEval], [SYNTH, cmdSynth], [REPORT, cmdReport], [DEMO_SPEC, (a) => runDemo(a, { baseDir })],
+  [EXPORT_SPEC, (a) => cmdExport(a, { abs, openModel })],
 ];
 
 export const HELP = `llmpress ${VERSION} — compress LLM weights and KV caches
