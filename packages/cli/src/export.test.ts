@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -8,7 +8,7 @@ import { parseGguf, randomModel } from '@llmpress/models';
 import { saveModelFile } from '@llmpress/models/node';
 import { rtnModel } from '@llmpress/quantizers';
 import { cmdExport } from './export.js';
-import { openModel } from './main.js';
+import { openModel, main } from './main.js';
 import { CliError } from './args.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'llmpress-cli-export-'));
@@ -64,5 +64,23 @@ describe.skipIf(!hasData())('llmpress export', () => {
     expect(await code([join(lone, 'm.safetensors'), '--format', 'gguf', '--out', 'lone.gguf'])).toBe(2);
     expect(await code([bin, '--format', 'onnx', '--out', 'x'])).toBe(2);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('compress --format gguf writes the compressed model for llama.cpp; eval --reference prints KL statistics (JSON)', async () => {
+    const writes: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((x: any) => { writes.push(String(x)); return true; });
+    try {
+      expect(await main(['compress', bin, '--method', 'rtn', '--bits', '8', '--format', 'gguf', '--out', 'c8.gguf'], { cwd: dir })).toBe(0);
+      const g = parseGguf(new Uint8Array(readFileSync(join(dir, 'c8.gguf'))));
+      expect(g.info('blk.1.ffn_up.weight').typeName).toBe('Q8_0');
+      expect(await main(['compress', bin, '--method', 'rtn', '--type', 'q4_0', '--out', 'x.safetensors'], { cwd: dir })).toBe(2);
+      writes.length = 0;
+      expect(await main(['eval', 'c8.gguf', '--reference', bin, '--windows', '1', '--json'], { cwd: dir })).toBe(0);
+      const r = JSON.parse(writes.join('').trim().split('\n').at(-1)!);
+      expect(r.klStats.tokens).toBe(256);
+      expect(r.klStats.kl.mean).toBeCloseTo(r.kl, 12);
+      expect(r.klStats.kl.max).toBeGreaterThanOrEqual(r.klStats.kl.p99);
+      expect(r.klStats.sameTop.fraction).toBeCloseTo(r.top1, 12);
+    } finally { spy.mockRestore(); }
   });
 });
