@@ -1,6 +1,7 @@
 /**
  * `pnpm eval:saten [--eval-text FILE] [--calib-text FILE] [--model FILE] [--tokenizer FILE] [--eval-start 0] [--eval-windows 64]
- *   [--budgets 0.6,0.4] [--schedule sequential|per-block|dense] [--no-ablation] [--backend auto|wasm|webgpu|reference] [--threads 1]`
+ *   [--budgets 0.6,0.4] [--schedule sequential|per-block|dense] [--fit corrected|working|original] [--no-ablation]
+ *   [--only substring,…] [--backend auto|wasm|webgpu|reference] [--threads 1]`
  *
  * stories260K (or --model) under the standard protocol (methods.md): evaluation windows 0..63 of
  * 256 tokens of the evaluation text, calibration windows 200..231 of the calibration text (disjoint
@@ -59,6 +60,9 @@ const model: LlamaModel = data.model;
 const budgets = (opt('budgets') ?? '0.6,0.4').split(',').map(Number);
 const schedule = (opt('schedule') ?? 'sequential') as CalibrationSchedule;
 const ablation = !args.includes('--no-ablation') && schedule !== 'dense';
+const fit = opt('fit') as 'corrected' | 'working' | 'original' | undefined;
+const only = opt('only')?.split(',');
+const wanted = (name: string) => !only || only.some((o) => name.includes(o));
 const split = { eval: data.eval, calibration: data.calibration };
 log(`eval windows ${data.protocol.evalWindows.join('..')} of ${data.protocol.evalText}, calibration windows ${data.protocol.calibrationWindows.join('..')} of ${data.protocol.calibText}, backend ${backendName}`);
 let t0 = performance.now();
@@ -145,17 +149,17 @@ const ttMethods: { name: string; method: TTMethod; data: boolean; family: string
 for (const frac of budgets) {
   log(`budget ${frac} of the dense linears (${Math.floor(frac * denseBytes)} bytes)`);
   let t = performance.now();
-  record('truncated SVD', 'svd', 'none', false, frac, lowRankByDecompositions('svd', frac), (performance.now() - t) / 1000);
+  if (wanted('truncated SVD')) record('truncated SVD', 'svd', 'none', false, frac, lowRankByDecompositions('svd', frac), (performance.now() - t) / 1000);
   t = performance.now();
-  record('SVD-LLM (whitened SVD)', 'svd', 'none', true, frac, lowRankByDecompositions('svd-llm', frac), (performance.now() - t) / 1000);
+  if (wanted('SVD-LLM (whitened SVD)')) record('SVD-LLM (whitened SVD)', 'svd', 'none', true, frac, lowRankByDecompositions('svd-llm', frac), (performance.now() - t) / 1000);
   const runs: { spec: (typeof ttMethods)[number]; sched?: CalibrationSchedule }[] = [];
-  for (const spec of ttMethods) runs.push({ spec, sched: spec.data ? schedule : undefined });
-  if (ablation) for (const spec of ttMethods) if (spec.data) runs.push({ spec, sched: 'dense' });
+  for (const spec of ttMethods) if (wanted(spec.name)) runs.push({ spec, sched: spec.data ? schedule : undefined });
+  if (ablation) for (const spec of ttMethods) if (spec.data && wanted(spec.name)) runs.push({ spec, sched: 'dense' });
   for (const { spec, sched } of runs) {
     t = performance.now();
     const res = await satenModel(model, {
       method: spec.method, budget: frac * denseBytes, search, backend,
-      calibration: spec.data ? split.calibration : undefined, schedule: sched, cache: spec.data ? cacheData : cacheFree,
+      calibration: spec.data ? split.calibration : undefined, schedule: sched, fit, cache: spec.data ? cacheData : cacheFree,
     });
     const shapes: Record<string, number> = {};
     for (const l of res.layers) if (l.report.rowDims) { const k = `${l.report.rowDims.join('x')}|${l.report.colDims!.join('x')}`; shapes[k] = (shapes[k] ?? 0) + 1; }
@@ -170,6 +174,7 @@ function writeResults(done: boolean) {
     model: data.modelName,
     evalText: data.protocol.evalText, calibText: data.protocol.calibText,
     protocol: `standard: eval windows ${data.protocol.evalWindows.join('..')} × 256 (BOS per window), calibration windows ${data.protocol.calibrationWindows.join('..')}`,
+    fit: fit ?? 'corrected',
     schedule: `data-aware rows: '${schedule}' (true-sequential per group by default)${ablation ? "; rows marked [dense schedule]: every Gram from the original model (the previous behaviour)" : ''}`,
     backend: backendName,
     svdLlm: '@llmpress/low-rank svdLlm (eigh whitening, no parameter update); truncated SVD = svdLowRank',

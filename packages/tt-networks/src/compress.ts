@@ -7,7 +7,8 @@
  * with the smallest proxy error — the whitened relative error sqrt(tr(E G Eᵀ)/tr(W G Wᵀ)) when
  * calibration Grams are given, the relative Frobenius error otherwise.
  */
-import { ArgumentError, Tensor, type Backend, type LinearLayer } from '@llmpress/tensor';
+import { ArgumentError, Tensor, matmul, type Backend, type LinearLayer } from '@llmpress/tensor';
+import { cholesky, choleskySolve } from '@llmpress/decompositions';
 import {
   compressLinears, LINEAR_ROLES,
   type LlamaModel, type LinearRole, type CalibrationWindows, type CalibrationSchedule, type CompressResult, type DriverProgress,
@@ -140,11 +141,19 @@ export interface SatenLayerOptions {
   /** Fit in the whitened space of the Gram (default: true when the stats carry a Gram). */
   whitened?: boolean;
   /**
-   * Which Gram whitens the fit and weights the sparse selection: the inputs the layer will see in the
-   * compressed model ('working', `stats.gram`, default — GPTQ's choice) or the original model's
-   * ('original', `stats.origGram`). Under the 'dense' schedule both are the same.
+   * What the data-aware fit minimises, with X the original model's inputs of the layer and X̂ the
+   * inputs it sees in the compressed model (the driver's stats):
+   * - 'corrected' (default): ‖W X − Ŵ X̂‖_F, the layer's original outputs from its actual inputs. Exactly
+   *   ‖(Ŵ − W*) Ĝ^{1/2}‖_F² + const with W* = (W C + μW)(Ĝ + μI)⁻¹ (C = X X̂ᵀ, Ĝ = X̂ X̂ᵀ, μ = ridge·tr(Ĝ)/n):
+   *   the fit runs on W* whitened by Ĝ. Needs `origGram`/`crossGram`; without drift W* = W.
+   * - 'working': ‖(W − Ŵ) X̂‖_F (Ĝ only; GPTQ's choice) — ignores the drift of the targets.
+   * - 'original': ‖(W − Ŵ) X‖_F (G only; the previous behaviour, the same under every schedule).
+   * Under the 'dense' schedule all three coincide. `relError` in the report is measured against the
+   * weight that was fitted (W* for 'corrected').
    */
-  gramFrom?: 'working' | 'original';
+  fit?: 'corrected' | 'working' | 'original';
+  /** δ of the 'corrected' fit's ridge μ = δ·tr(Ĝ)/n (default 0.01). */
+  ridge?: number;
   shares?: readonly number[];
   search?: ShapeSearchOptions;
   /** Reuse of per-layer plans across calls with the same weight and statistics (opaque). */
@@ -155,7 +164,7 @@ export interface SatenLayerOptions {
 }
 
 /** The statistics `satenLayer` reads (a `SequentialStats` of the driver fits); omit for the data-free variants. */
-export interface SatenStats { n: number; count: number; gram?: Float64Array; origGram?: Float64Array }
+export interface SatenStats { n: number; count: number; gram?: Float64Array; origGram?: Float64Array; crossGram?: Float64Array }
 
 /**
  * TT / Saten / low-rank (+ sparse) for one layer at a byte budget: `{ layer, report }`. With stats
@@ -171,20 +180,29 @@ function satenLayerAt(fn: string, budgetArg: string, budgetValue: unknown, weigh
   if (!METHODS[options.method]) throw new ArgumentError(fn, 'options.method', options.method, `must be one of ${Object.keys(METHODS).join(', ')}`);
   if (!(options.bytes >= 0) || !Number.isFinite(options.bytes)) throw new ArgumentError(fn, 'options.bytes', options.bytes, 'must be a finite number of bytes >= 0');
   const [m, n] = weight.shape as [number, number];
-  const from = options.gramFrom ?? 'working';
-  if (from !== 'working' && from !== 'original') throw new ArgumentError(fn, 'options.gramFrom', from, "must be 'working' or 'original'");
+  const fit = options.fit ?? 'corrected';
+  if (fit !== 'corrected' && fit !== 'working' && fit !== 'original') throw new ArgumentError(fn, 'options.fit', fit, "must be 'corrected', 'working' or 'original'");
+  const ridge = options.ridge ?? 0.01;
+  if (typeof ridge !== 'number' || !(ridge >= 0) || !Number.isFinite(ridge)) throw new ArgumentError(fn, 'options.ridge', ridge, 'must be a finite number >= 0');
   let gram: Float64Array | undefined;
+  let w = Float64Array.from(weight.contiguous().data as ArrayLike<number>);
+  const sq = (arg: string, g: Float64Array | undefined): Float64Array | undefined => {
+    if (g === undefined || g.length === 0) return undefined;
+    if (!(g instanceof Float64Array) || g.length !== n * n) throw new ArgumentError(fn, arg, g, `must be an ${n}×${n} f64 Gram`);
+    return g;
+  };
   if (stats !== undefined && stats !== null) {
     if (typeof stats !== 'object' || stats.n !== n) throw new ArgumentError(fn, 'stats.n', (stats as SatenStats)?.n, `must equal the weight's input features ${n}`);
-    const g = from === 'working' ? stats.gram : stats.origGram ?? stats.gram;
-    if (g !== undefined && g.length > 0) {
-      if (!(g instanceof Float64Array) || g.length !== n * n) throw new ArgumentError(fn, from === 'working' ? 'stats.gram' : 'stats.origGram', g, `must be an ${n}×${n} f64 Gram`);
-      gram = g;
+    if (fit === 'original') gram = sq('stats.origGram', stats.origGram) ?? sq('stats.gram', stats.gram);
+    else gram = sq('stats.gram', stats.gram);
+    if (fit === 'corrected' && gram) {
+      const c = sq('stats.crossGram', stats.crossGram);
+      if (!c) throw new ArgumentError(fn, 'stats.crossGram', stats.crossGram, "is needed by fit 'corrected' (or pass fit: 'working')");
+      if (!sameValues(c, gram)) w = correctedTarget(w, m, n, gram, c, ridge, options.backend); // no drift (first group, 'dense'): W* = W
     }
   }
   const whitened = options.whitened ?? gram !== undefined;
   if (whitened && !gram) throw new ArgumentError(fn, 'options.whitened', true, 'needs calibration statistics with a Gram');
-  const w = Float64Array.from(weight.contiguous().data as ArrayLike<number>);
   return fitOne(fn, options.name ?? 'layer', w, m, n, gram, { method: options.method, bytes: Math.floor(options.bytes), whitened, shares: options.shares, search: options.search, cache: options.cache, backend: options.backend }, budgetArg, budgetValue);
 }
 
@@ -226,4 +244,31 @@ export async function satenModel(model: LlamaModel, options: SatenModelOptions):
       return { layer: r.layer, report: r.report, bytes: r.layer.bytes(), kind: r.layer.kind };
     },
   });
+}
+
+/** W* = (W C + μW)(Ĝ + μI)⁻¹, μ = δ·tr(Ĝ)/n: the dense weight that best maps the drifted inputs to the original outputs. */
+function correctedTarget(w: Float64Array, m: number, n: number, gHat: Float64Array, c: Float64Array, delta: number, backend?: Backend): Float64Array {
+  let tr = 0;
+  for (let i = 0; i < n; i++) tr += gHat[i * n + i]!;
+  const mu = delta * tr / n;
+  const W = new Tensor('f64', w, [m, n]);
+  const b = matmul(W, new Tensor('f64', c, [n, n]), { backend }).contiguous().data as Float64Array; // m × n
+  for (let i = 0; i < b.length; i++) b[i]! += mu * w[i]!;
+  const M = Float64Array.from(gHat);
+  // a tiny floor keeps the factorisation defined when δ = 0 and Ĝ is singular
+  const floor = mu > 0 ? 0 : 1e-12 * Math.max(tr / n, Number.MIN_VALUE);
+  for (let i = 0; i < n; i++) M[i * n + i]! += mu + floor;
+  const { l } = cholesky(new Tensor('f64', M, [n, n]), { backend });
+  // (Ĝ + μI) W*ᵀ = Bᵀ
+  const bt = new Tensor('f64', b, [m, n]).T.contiguous();
+  const xt = choleskySolve(l, bt, { backend }).contiguous().data as Float64Array; // n × m
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j] = xt[j * m + i]!;
+  return out;
+}
+
+function sameValues(a: Float64Array, b: Float64Array): boolean {
+  if (a === b) return true;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

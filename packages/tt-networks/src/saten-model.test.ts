@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { ArgumentError, maxAbsDiff } from '@llmpress/tensor';
+import { ArgumentError, Rng, Tensor, maxAbsDiff } from '@llmpress/tensor';
 import { randomModel, captureLinearStats, AbortedError } from '@llmpress/models';
 import { satenLayer, satenModel, compressModelTT } from './index.js';
 
@@ -34,9 +34,31 @@ describe('satenModel (on the one driver)', () => {
     expect(err(a, 'blocks.0.q')).toBe(err(b, 'blocks.0.q'));
     expect(err(a, 'blocks.0.o')).not.toBe(err(b, 'blocks.0.o'));
     expect(a.bytes).toBeLessThanOrEqual(0.5 * dense);
-    // gramFrom 'original' under 'sequential' fits on the original Grams: equal to 'dense'
-    const c = await satenModel(model, { method: 'saten-u', budget: 0.5 * dense, calibration: windows, gramFrom: 'original', search });
+    // fit 'original' under 'sequential' fits on the original Grams: equal to 'dense'
+    const c = await satenModel(model, { method: 'saten-u', budget: 0.5 * dense, calibration: windows, fit: 'original', search });
     expect(c.layers.map((l) => l.report.whitenedError)).toEqual(b.layers.map((l) => l.report.whitenedError));
+    // fit 'working' whitens with the drifted inputs' Gram but keeps W as the target: differs from 'corrected' after block 0's first group
+    const d = await satenModel(model, { method: 'saten-u', budget: 0.5 * dense, calibration: windows, fit: 'working', search });
+    expect(err(d, 'blocks.0.q')).toBe(err(a, 'blocks.0.q'));
+    expect(err(d, 'blocks.0.o')).not.toBe(err(a, 'blocks.0.o'));
+  });
+
+  it("fit 'corrected' minimises ‖W X − Ŵ X̂‖: its target W* = (W C + μW)(Ĝ + μI)⁻¹ beats W itself on that objective", () => {
+    const rng = new Rng(4);
+    const m = 6, n = 8, T = 60;
+    const W = new Tensor('f32', Float32Array.from({ length: m * n }, () => rng.normal()), [m, n]);
+    const X = Float64Array.from({ length: T * n }, () => rng.normal());
+    const Xh = X.map((v, i) => v + 0.3 * Math.sin(i) + 0.2 * rng.normal());
+    const gram = (a: Float64Array, b: Float64Array) => { const g = new Float64Array(n * n); for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) g[i * n + j] += a[t * n + i]! * b[t * n + j]!; return g; };
+    const stats = { n, count: T, gram: gram(Xh, Xh), origGram: gram(X, X), crossGram: gram(X, Xh) };
+    const obj = (A: ArrayLike<number>) => { let s = 0; for (let t = 0; t < T; t++) for (let i = 0; i < m; i++) { let y = 0, yh = 0; for (let j = 0; j < n; j++) { y += W.data[i * n + j]! * X[t * n + j]!; yh += A[i * n + j]! * Xh[t * n + j]!; } s += (y - yh) ** 2; } return s; };
+    // a budget that keeps the full rank: the fit is (close to) the target itself
+    const full = 4 * m * n * 2;
+    const a = satenLayer(W, stats, { method: 'lowrank', bytes: full, ridge: 0 }).layer.toDense().data;
+    const b = satenLayer(W, stats, { method: 'lowrank', bytes: full, fit: 'working' }).layer.toDense().data;
+    expect(obj(a)).toBeLessThan(0.9 * obj(b));
+    expect(() => satenLayer(W, { n, count: T, gram: stats.gram }, { method: 'lowrank', bytes: full })).toThrow(/stats.crossGram/);
+    expect(() => satenLayer(W, stats, { method: 'lowrank', bytes: full, fit: 'best' as never })).toThrow(/options.fit/);
   });
 
   it('typed errors and abort', async () => {
