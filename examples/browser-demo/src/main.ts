@@ -1,6 +1,6 @@
 /** The page: collects the dropped files, text and settings, runs the worker, renders what it sends back. */
-import type { BackendInfo, RunMessage, WorkerMessage, PageResult } from './protocol.js';
-import { DEMO_METHODS, isLowRank, type DemoMethod } from './pipeline-meta.js';
+import type { BackendInfo, MethodsCheckMessage, RunMessage, WorkerMessage, PageResult } from './protocol.js';
+import { DEMO_METHODS, METHOD_LABELS, isLowRank, methodKnob, type DemoMethod } from './pipeline-meta.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const files: { model: File[]; tokenizer?: File; text?: File } = { model: [] };
@@ -11,7 +11,10 @@ function describeFiles(): void {
   if (files.tokenizer) parts.push(`tokenizer: ${files.tokenizer.name}`);
   if (files.text) parts.push(`text: ${files.text.name}`);
   $('files').textContent = parts.length ? parts.join(' · ') : 'no files yet';
-  $<HTMLButtonElement>('run').disabled = files.model.length === 0;
+  // Compress needs a tokenizer: a separate file, or one inside the checkpoint (a .gguf carries its own)
+  const hasTokenizer = Boolean(files.tokenizer) || files.model.some((f) => f.name.toLowerCase().endsWith('.gguf'));
+  $<HTMLButtonElement>('run').disabled = files.model.length === 0 || !hasTokenizer;
+  $<HTMLButtonElement>('run').title = files.model.length === 0 ? 'pick a checkpoint first' : hasTokenizer ? '' : 'pick its tokenizer (tok*.bin or tokenizer.json) first';
 }
 
 /** Sorts files by what they look like: text → text, tok*.bin / tokenizer.json → tokenizer, the rest → checkpoint. */
@@ -46,9 +49,13 @@ drop.addEventListener('drop', async (e) => {
 });
 
 const methodSel = $<HTMLSelectElement>('method');
+// every method the CLI offers (pipeline-meta.ts; pipeline.test.ts checks the list against the CLI's)
+methodSel.replaceChildren(...DEMO_METHODS.map((m) => { const o = document.createElement('option'); o.value = m; o.textContent = METHOD_LABELS[m]; return o; }));
 methodSel.addEventListener('change', () => {
-  const low = isLowRank(methodSel.value as DemoMethod);
+  const m = methodSel.value as DemoMethod;
+  const low = isLowRank(m);
   $('ratio-label').hidden = !low; $('bits-label').hidden = low;
+  $('ratio-what').textContent = methodKnob(m) === 'size' ? 'Size removed' : 'Params removed';
 });
 
 const fmt = (v: number, d = 4) => (Number.isFinite(v) ? v.toFixed(d) : String(v));
@@ -127,3 +134,19 @@ $('run').addEventListener('click', async () => {
   worker.postMessage(msg, [...msg.files.map((f) => f.bytes.buffer), ...(msg.tokenizer ? [msg.tokenizer.bytes.buffer] : [])] as Transferable[]);
 });
 describeFiles();
+
+/**
+ * Test hook (webgpu.e2e.test.ts): runs issue 20's methods check in the demo's own compression worker
+ * (every method on WASM and on WebGPU, then a device loss mid-run) and resolves with its result.
+ */
+(window as any).__llmpressMethodsCheck = (msg: Omit<MethodsCheckMessage, 'type'>) => new Promise((resolve, reject) => {
+  const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+  worker.onmessage = (ev: MessageEvent<WorkerMessage>) => {
+    const m = ev.data;
+    if (m.type === 'methods-check-result') { worker.terminate(); resolve(m); }
+    else if (m.type === 'error') { worker.terminate(); reject(new Error(`${m.name}: ${m.message}`)); }
+    else if (m.type === 'progress') console.log(`methods-check: ${m.stage} ${m.done}/${m.total}`);
+  };
+  worker.onerror = (e) => { worker.terminate(); reject(new Error(`worker error: ${e.message}`)); };
+  worker.postMessage({ type: 'methods-check', ...msg } satisfies MethodsCheckMessage);
+});

@@ -1,7 +1,19 @@
 /** Messages between the page (main.ts) and the compression worker (worker.ts). */
 import type { DemoMethod } from './pipeline.js';
 
-export type BackendChoice = 'auto' | 'wasm' | 'reference';
+/** `auto`: WebGPU (synchronous facade, big GEMMs on the GPU, the rest on WASM) when the page has it, else WASM; `webgpu`: every GEMM on the GPU. */
+export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'reference';
+
+/** Issue 20's check (driven by webgpu.e2e.test.ts): methods on WASM vs WebGPU, then a device loss mid-run. */
+export interface MethodsCheckMessage {
+  type: 'methods-check';
+  files: Array<{ name: string; bytes: Uint8Array }>;
+  tokenizer?: { name: string; bytes: Uint8Array };
+  text: string;
+  methods: string[];
+  calib: number; evals: number; len: number;
+  lossMethod?: string;
+}
 
 export interface RunMessage {
   type: 'run';
@@ -33,6 +45,7 @@ export type WorkerMessage =
   | { type: 'backend'; info: BackendInfo }
   | { type: 'loaded'; format: string; name: string; config: Record<string, unknown>; params: number }
   | { type: 'result'; result: PageResult; saved: Uint8Array; info: BackendInfo }
+  | { type: 'methods-check-result'; rows: unknown[]; adapter?: unknown; loss?: unknown; unavailable?: string }
   | { type: 'error'; message: string; /** the llmpress error code (E_ARGUMENT, ...) or the error's name */ name: string };
 
 export interface PageResult {

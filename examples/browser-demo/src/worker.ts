@@ -5,9 +5,11 @@
  */
 import { fallbackStats, type Backend } from '@llmpress/tensor';
 import { createWasmBackend } from '@llmpress/backend-wasm';
-import { createWebGpuBackend, type WebGpuBackend } from '@llmpress/backend-webgpu';
+import { createWebGpuBackend, type WebGpuBackend, type WebGpuSyncBackend } from '@llmpress/backend-webgpu';
 import { loadCheckpoint, runDemo, compressedBytes } from './pipeline.js';
-import type { BackendChoice, BackendInfo, RunMessage, WorkerMessage } from './protocol.js';
+import { startWebGpuSync, describeGpuUse } from './webgpu-backend.js';
+import { methodsCheck } from './methods-check.js';
+import type { BackendChoice, BackendInfo, MethodsCheckMessage, RunMessage, WorkerMessage } from './protocol.js';
 
 const post = (m: WorkerMessage, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
@@ -53,13 +55,24 @@ function gpuLayerError(gpu: WebGpuBackend) {
   };
 }
 
-async function pickBackend(choice: BackendChoice): Promise<{ backend: Backend | undefined; used: string; detail: string }> {
+async function pickBackend(choice: BackendChoice): Promise<{ backend: Backend | undefined; used: string; detail: string; cpu?: Backend }> {
   if (choice !== 'reference') {
     try {
       const w = await createWasmBackend({ threads: 'auto' });
       if (w) {
         const iso = (globalThis as any).crossOriginIsolated === true;
-        return { backend: w, used: 'wasm', detail: `WASM SIMD, ${w.capabilities.threads} thread(s)${iso ? '' : ' (page not cross-origin isolated: single-threaded)'}; features ${w.capabilities.features.join(', ')}` };
+        const wasmDetail = `WASM SIMD, ${w.capabilities.threads} thread(s)${iso ? '' : ' (page not cross-origin isolated: single-threaded)'}; features ${w.capabilities.features.join(', ')}`;
+        if (choice === 'auto' || choice === 'webgpu') {
+          // WebGPU when the page has it: the synchronous facade, WASM for small and f64 calls ('webgpu' forces every GEMM onto the GPU)
+          const { gpu, reason } = await startWebGpuSync(w, { minFlops: choice === 'webgpu' ? 0 : undefined }).catch((e) => ({ gpu: null, reason: String((e as Error)?.message ?? e) }));
+          if (gpu) {
+            const ad = gpu.adapter;
+            return { backend: gpu, cpu: w, used: 'webgpu', detail: `WebGPU (${[ad.vendor, ad.architecture, ad.device].filter(Boolean).join(' / ') || ad.description || 'adapter'}${ad.software ? ', software adapter' : ''}) through the synchronous facade, GEMMs of ≥ ${gpu.minFlops} flops on the GPU, the rest on ${wasmDetail}` };
+          }
+          if (choice === 'webgpu') return { backend: w, used: 'wasm', detail: `WebGPU unavailable (${reason}); ${wasmDetail}` };
+          return { backend: w, used: 'wasm', detail: `${wasmDetail} (WebGPU: ${reason})` };
+        }
+        return { backend: w, used: 'wasm', detail: wasmDetail };
       }
       if (choice === 'wasm') return { backend: undefined, used: 'reference', detail: 'WASM SIMD is not supported by this engine; using the plain-TypeScript reference backend' };
     } catch (e) {
@@ -70,14 +83,48 @@ async function pickBackend(choice: BackendChoice): Promise<{ backend: Backend | 
   return { backend: undefined, used: 'reference', detail: 'reference backend (plain TypeScript), as chosen' };
 }
 
+/** Issue 20's check through this worker: every method on WASM and on WebGPU, then a device loss mid-run. */
+async function runMethodsCheck(msg: MethodsCheckMessage): Promise<void> {
+  const w = await createWasmBackend({ threads: 1 });
+  if (!w) throw new Error('WASM backend unavailable');
+  const { gpu, reason } = await startWebGpuSync(w, { minFlops: 0 });
+  if (!gpu) { post({ type: 'methods-check-result', unavailable: reason, rows: [] }); await w.dispose?.(); return; }
+  try {
+    const ck = loadCheckpoint(msg.files, msg.tokenizer);
+    const ids = ck.tokenizer.encode(msg.text, { bos: true });
+    const rows: any[] = [];
+    await methodsCheck(ck.model, ids, msg.methods, w, gpu, msg, (r) => { rows.push(r); post({ type: 'progress', stage: `check ${r.method}`, done: rows.length, total: msg.methods.length, elapsed: 0 }); });
+    // device loss mid-run: the GPU is destroyed after the first GPU GEMM of a compression; the run finishes on WASM
+    const lossMethod = msg.lossMethod ?? 'svd-llm';
+    const lossRows: any[] = [];
+    let lost = false;
+    const origGemm = gpu.gemm.bind(gpu);
+    (gpu as any).gemm = (a: any) => { origGemm(a); if (!lost && gpu.stats().gpu.gemm) { lost = true; gpu.simulateDeviceLoss(); } };
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (...a: unknown[]) => { warnings.push(a.map(String).join(' ')); warn(...a); };
+    try {
+      await methodsCheck(ck.model, ids, [lossMethod], w, gpu, msg, (r) => lossRows.push(r));
+    } finally { console.warn = warn; (gpu as any).gemm = origGemm; }
+    post({ type: 'methods-check-result', rows, adapter: { ...gpu.adapter }, loss: { ...lossRows[0], lost: gpu.lost, warnings } });
+  } finally {
+    await gpu.dispose();
+    await w.dispose?.();
+  }
+}
+
 self.onmessage = async (ev: MessageEvent<RunMessage>) => {
-  const msg = ev.data;
+  const msg = ev.data as RunMessage | MethodsCheckMessage;
+  if (msg?.type === 'methods-check') {
+    try { await runMethodsCheck(msg); } catch (e) { post({ type: 'error', message: (e as Error)?.message ?? String(e), name: (e as any)?.code ?? (e as Error)?.name ?? 'Error' }); }
+    return;
+  }
   if (msg?.type !== 'run') return;
   const t0 = performance.now();
-  let backend: Backend | undefined, gpu: WebGpuBackend | null = null;
+  let backend: Backend | undefined, cpu: Backend | undefined, gpu: WebGpuBackend | null = null;
   try {
     const [picked, probe] = await Promise.all([pickBackend(msg.backend), probeWebGpu()]);
-    backend = picked.backend; gpu = probe.gpu;
+    backend = picked.backend; cpu = picked.cpu; gpu = probe.gpu;
     const info: BackendInfo = { used: picked.used, detail: picked.detail, webgpu: probe.summary, fallbacks: {} };
     post({ type: 'backend', info });
     const ck = loadCheckpoint(msg.files, msg.tokenizer);
@@ -90,9 +137,10 @@ self.onmessage = async (ev: MessageEvent<RunMessage>) => {
     });
     const saved = compressedBytes(r.model);
     info.fallbacks = Object.fromEntries(fallbackStats());
+    if (picked.used === 'webgpu') info.detail += ` — ${describeGpuUse(backend as WebGpuSyncBackend)}`;
     const le = r.layerErrors;
     info.webgpu += le.device === 'WebGPU'
-      ? ` — used for the report's per-layer errors (${le.layers} layers, max relative difference to CPU f64 ${le.maxRelDiff!.toExponential(1)}); not for compression: the library's drivers call synchronous routines and WebGPU has only async ones (syncRead = false)`
+      ? ` — used for the report's per-layer errors (${le.layers} layers, max relative difference to CPU f64 ${le.maxRelDiff!.toExponential(1)})${picked.used === 'webgpu' ? '; compression and evaluation ran on WebGPU through the synchronous facade (see the backend line)' : '; compression ran on the backend named above'}`
       : gpu ? ' — per-layer errors on WebGPU disagreed or failed, CPU values used (see the report notes)' : '';
     const { model: _m, method: _x, ...result } = r;
     post({ type: 'result', result, saved, info }, [saved.buffer]);
@@ -102,6 +150,7 @@ self.onmessage = async (ev: MessageEvent<RunMessage>) => {
     post({ type: 'error', message: err?.message ?? String(e), name: (err as any)?.code ?? err?.name ?? 'Error' });
   } finally {
     await backend?.dispose?.();
+    await cpu?.dispose?.();
     await gpu?.dispose?.();
   }
 };
