@@ -40,6 +40,25 @@ describe('issue 20: methods and the KV evaluation on WebGPU (node)', () => {
     });
   }
 
+  it('device loss in the middle of an SVD-LLM run: one warning, the rest on WASM, same perplexity', async () => {
+    const lostReasons: string[] = [];
+    const b = (await createWebGpuSyncBackend({ cpu: wasm, minFlops: 0, onLost: (r) => lostReasons.push(r) }))!;
+    try {
+      // destroy the device right after the 50th GPU GEMM (calibration Grams of block 0 are done by then)
+      const gemm = b.gemm.bind(b);
+      let calls = 0;
+      (b as any).gemm = (args: any) => { gemm(args); if (++calls === 50) b.simulateDeviceLoss(); };
+      const onWasm = await runMethod('svd-llm', setup, wasm);
+      const onGpu = await runMethod('svd-llm', setup, b);
+      const s = b.stats();
+      expect(s.lost).toBe(true);
+      expect(s.gpu.gemm).toBe(50);
+      expect(s.fallbacks['gemm:device-lost']).toBeGreaterThan(100);
+      expect(lostReasons).toHaveLength(1);
+      expect(Math.abs(onGpu.ppl / onWasm.ppl - 1)).toBeLessThan(0.01);
+    } finally { await b.dispose(); }
+  });
+
   it('SVDq / KIVI KV evaluation: the forward pass with a compressed cache on WebGPU matches WASM', () => {
     const { model, evalWindows } = setup;
     const c = model.config, shape = { nLayers: c.nLayers, nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim };
