@@ -10,20 +10,18 @@ import {
   parseGguf, ggufToLlamaModel, ggufTokenizer, parseHfModel, parseHfTokenizer, type Tokenizer, type Window,
 } from '@llmpress/models';
 import { svdvals } from '@llmpress/decompositions';
-import { compressModel, LowRankLinear } from '@llmpress/low-rank';
-import { quantizeWithGrams } from '@llmpress/nullspace';
-import { QuantizedLinear } from '@llmpress/quantizers';
+// the CLI's method table and byte accounting (web-safe modules), so the page offers every CLI method
+import { compressWith, ALL_KINDS } from '../../../packages/cli/src/methods.js';
+import { modelFootprint, linearParams } from '../../../packages/cli/src/stored-bytes.js';
 // '@llmpress/cli/report' in a published build; by path here because the root vitest alias maps
 // '@llmpress/cli/report' to src/report.ts, which does not exist (the entry is src/report/index.ts).
 import { renderReport, type ReportRow } from '../../../packages/cli/src/report/index.js';
 
-import { DEMO_METHODS, METHOD_LABELS, isLowRank, type DemoMethod } from './pipeline-meta.js';
-export { DEMO_METHODS, METHOD_LABELS, isLowRank, type DemoMethod };
+import { DEMO_METHODS, METHOD_LABELS, isLowRank, methodKnob, type DemoMethod } from './pipeline-meta.js';
+export { DEMO_METHODS, METHOD_LABELS, isLowRank, methodKnob, type DemoMethod };
 
 /** Layer kinds the demo's methods write (to reload a model saved by the demo or the CLI). */
-export const DEMO_KINDS: Record<string, (s: SerializedLayer) => LinearLayer> = {
-  dense: DenseLinear.deserialize, 'low-rank': LowRankLinear.deserialize, quantized: QuantizedLinear.deserialize,
-};
+export const DEMO_KINDS: Record<string, (s: SerializedLayer) => LinearLayer> = { ...ALL_KINDS, dense: DenseLinear.deserialize };
 
 export interface NamedBytes { name: string; bytes: Uint8Array }
 export type CheckpointFormat = 'llama2c' | 'gguf' | 'safetensors-llmpress' | 'safetensors-hf';
@@ -69,7 +67,11 @@ export function loadCheckpoint(files: readonly NamedBytes[], tokenizerFile?: Nam
       model = parseHfModel(td.decode(config.bytes), main.bytes, { file: main.name, configFile: config.name }); format = 'safetensors-hf';
     }
   } else {
-    model = parseLlama2c(main.bytes, { file: main.name }); format = 'llama2c';
+    try { model = parseLlama2c(main.bytes, { file: main.name }); } catch (e) {
+      // neither GGUF nor safetensors magic: say what the page accepts, not only why llama2.c parsing failed
+      throw new ArgumentError(fn, 'files', main.name, `is not a checkpoint this page reads (llama2.c .bin, .gguf or .safetensors; its bytes are none of them: ${(e as Error).message})`);
+    }
+    format = 'llama2c';
   }
   if (!tokenizer) {
     if (!tokenizerFile) throw new ArgumentError(fn, 'tokenizerFile', undefined, `is needed for a ${format} checkpoint (llama2c tokenizer .bin or tokenizer.json)`);
@@ -102,7 +104,7 @@ export function splitText(ids: readonly number[], evalCount: number, options: { 
 
 export interface DemoRequest {
   method: DemoMethod;
-  /** Fraction of the linears' parameters removed (low-rank methods), in (0, 1). */
+  /** Fraction removed, in (0, 1): parameters for low-rank methods, stored bytes for TT methods (budget = 1 − ratio). */
   ratio?: number;
   /** Weight bits (rtn, gptq). */
   bits?: number;
@@ -142,26 +144,24 @@ function finite(fn: string, what: string, v: number): number {
   return v;
 }
 
-/** Compress `model` with one method through the library's drivers (as packages/cli/src/methods.ts does). */
+/** Compress `model` with one method through the CLI's method table (packages/cli/src/methods.ts). */
 export async function compressOne(model: LlamaModel, req: DemoRequest, calibration: Window[]): Promise<{ model: LlamaModel; setting: string; notes: string[] }> {
   const fn = 'compressOne';
   const progress = req.onProgress ?? (() => {});
   const m = req.method;
   if (!(DEMO_METHODS as readonly string[]).includes(m)) throw new ArgumentError(fn, 'method', m, `must be one of ${DEMO_METHODS.join(', ')}`);
-  if (isLowRank(m)) {
-    const ratio = req.ratio ?? 0.2;
-    const r = await compressModel(model, {
-      method: m, ratio, calibration: m === 'svd' ? undefined : calibration, backend: req.backend, allowRankDeficient: true,
-      onProgress: (e) => progress(`${e.stage} ${e.name ?? `block ${e.block}`}`, e.done, e.total),
-    });
-    return { model: r.model, setting: `${Math.round(ratio * 100)}% params removed`, notes: [`${r.params} of ${r.denseParams} linear params kept`] };
-  }
-  const bits = req.bits ?? 4, groupSize = req.groupSize ?? 32;
-  progress(`${m}: calibration Grams + quantize`, 0, 1);
-  const r = await quantizeWithGrams(model, calibration, { quantizer: m, bits: bits as any, groupSize, scaleDtype: 'f16', actOrder: m === 'gptq', backend: req.backend } as any);
-  progress(`${m}: done`, 1, 1);
-  return { model: r.model, setting: `W${bits} g${groupSize}`, notes: ['layers whose width the group size does not divide are quantized per channel'] };
+  const ratio = req.ratio ?? 0.2;
+  const knob = methodKnob(m);
+  const r = await compressWith(m, model, {
+    calibration, backend: req.backend,
+    ...(knob === 'ratio' ? { ratio } : knob === 'size' ? { budget: 1 - ratio, ttSearch: { orders: [2, 3], perSide: 2, steps: 8 } } : { bits: req.bits ?? 4, groupSize: m.startsWith('quad') ? undefined : req.groupSize ?? 32 }),
+    onProgress: (label, done, total) => progress(`${m}: ${label}`, done, total),
+  });
+  return { model: r.model, setting: r.setting, notes: r.notes };
 }
+
+/** SentencePiece word markers ('▁') shown as spaces (a tokenizer that keeps them in its pieces). */
+export const showText = (s: string) => s.replace(/\u2581/g, ' ');
 
 const now = () => (globalThis.performance?.now() ?? Date.now());
 
@@ -196,7 +196,7 @@ export async function runDemo(ck: LoadedCheckpoint, text: string, req: DemoReque
 
   const prompt = req.prompt ?? 'Once upon a time';
   const pids = tokenizer.encode(prompt, { bos: true });
-  const gen = (m: LlamaModel) => tokenizer.decode([...pids, ...generate(m, pids, { maxTokens: req.genTokens ?? 48, temperature: 0, backend })]);
+  const gen = (m: LlamaModel) => showText(tokenizer.decode([...pids, ...generate(m, pids, { maxTokens: req.genTokens ?? 48, temperature: 0, backend })]));
   progress('generation', 0, 2);
   const gDense = gen(model);
   progress('generation', 1, 2);
@@ -204,11 +204,13 @@ export async function runDemo(ck: LoadedCheckpoint, text: string, req: DemoReque
   progress('generation', 2, 2);
 
   const label = METHOD_LABELS[req.method];
-  const denseBytes = model.linearBytes(), bytes = c.model.linearBytes();
+  // every stored tensor counts (QUAD's rotations too); bits per weight over the input's dense linears
+  const params = linearParams(model);
+  const denseBytes = model.linearBytes(), foot = modelFootprint(c.model, params), bytes = foot.linearBytes;
   const cpuErrors: Array<{ method: string; layer: string; relErr: number }> = [];
   const devErrors: Array<{ method: string; layer: string; relErr: number }> = [];
   let maxRelDiff = 0, devFailure: string | undefined;
-  const pairs = model.linears().map((e) => [e, c.model.linears().find((x) => x.name === e.name)] as const).filter(([, h]) => h);
+  const pairs = model.linears().map((e) => [e, c.model.linears().find((x) => x.name === e.name)] as const).filter(([e, h]) => h && h.layer.inFeatures === e.layer.inFeatures && h.layer.outFeatures === e.layer.outFeatures); // QUAD's rotated layers have other shapes
   for (const [i, [e, h]] of pairs.entries()) {
     progress('per-layer errors', i, pairs.length);
     const W = e.layer.toDense().data as Float32Array, H = h!.layer.toDense().data as Float32Array;
@@ -229,7 +231,7 @@ export async function runDemo(ck: LoadedCheckpoint, text: string, req: DemoReque
   const onDevice = req.layerError !== undefined && devFailure === undefined;
   const layerErrors = onDevice ? devErrors : cpuErrors;
   const spectra = model.linears().filter((e) => e.block === 0).map((e) => ({ layer: e.name, values: Array.from(svdvals(e.layer.toDense().astype('f64')).data as Float64Array) }));
-  const row: ReportRow = { method: label, setting: c.setting, source: 'browser demo', bytes, denseBytes, bitsPerWeight: c.model.effectiveBitsPerWeight(), ppl: ev.ppl, kl: ev.kl, top1: ev.top1 };
+  const row: ReportRow = { method: label, setting: c.setting, source: 'browser demo', bytes, denseBytes, bitsPerWeight: foot.bitsPerWeight, ppl: ev.ppl, kl: ev.kl, top1: ev.top1, components: foot.components };
   const notes = [
     `${split.eval.length} evaluation windows of ${len} tokens (0..${split.eval.length - 1}); ${split.calibration.length} calibration windows from ${split.calibStart} (disjoint, checked by evalSplit).`,
     `Backend: ${backend?.name ?? 'reference'}.`, ...c.notes,
@@ -238,13 +240,13 @@ export async function runDemo(ck: LoadedCheckpoint, text: string, req: DemoReque
   ];
   const reportHtml = renderReport({
     title: `llmpress browser demo — ${label}`, subtitle: ck.name,
-    model: { name: ck.name, params: model.linears().reduce((a, e) => a + e.layer.params(), 0), bytes: model.storedBytes() },
+    model: { name: ck.name, params: model.denseParams(), bytes: model.storedBytes() },
     dense: { ppl: dense.ppl }, rows: [row], spectra, layerErrors, notes, generatedAt: new Date().toISOString(),
   });
   return {
     method: req.method, label, setting: c.setting,
     dense: { ppl: dense.ppl, nll: dense.nll, tokens: dense.tokens, linearBytes: denseBytes, bitsPerWeight: model.effectiveBitsPerWeight() },
-    compressed: { ppl: ev.ppl, nll: ev.nll, kl: ev.kl ?? NaN, top1: ev.top1 ?? NaN, linearBytes: bytes, bitsPerWeight: c.model.effectiveBitsPerWeight() },
+    compressed: { ppl: ev.ppl, nll: ev.nll, kl: ev.kl ?? NaN, top1: ev.top1 ?? NaN, linearBytes: bytes, bitsPerWeight: foot.bitsPerWeight },
     windows: { eval: split.eval.length, calibration: split.calibration.length, len, calibStart: split.calibStart },
     prompt, generations: { dense: gDense, compressed: gComp }, reportHtml, notes,
     layerErrors: onDevice ? { device: req.layerError!.device, layers: devErrors.length, maxRelDiff } : { device: 'cpu', layers: cpuErrors.length },

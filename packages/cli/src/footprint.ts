@@ -5,24 +5,11 @@
  */
 import { statSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BYTES_PER_ELEMENT, type LinearLayer, type Tensor } from '@llmpress/tensor';
 import { SafetensorsFile, parseGgufHeader, type LlamaModel } from '@llmpress/models';
 import { fileSource } from '@llmpress/models/node';
 
-export interface Footprint {
-  /** Bytes of the block linears as stored. */
-  linearBytes: number;
-  /** Every stored tensor's bytes (no file header). */
-  totalBytes: number;
-  /** 8 · linearBytes / Σ in·out of the block linears. */
-  bitsPerWeight: number;
-  /** Storage dtypes of the block linears, e.g. ['Q4_0'] or ['BF16']. */
-  dtypes: string[];
-  /** True when the block linears are stored quantized (integer codes). */
-  quantized: boolean;
-  /** Bytes per component (tensor suffix), e.g. { weight: …, scales: … }. */
-  components?: Record<string, number>;
-}
+export { type Footprint, linearParams, layerStoredBytes, modelFootprint } from './stored-bytes.js';
+import { linearParams, type Footprint } from './stored-bytes.js';
 
 const FLOAT_TYPES = new Set(['F32', 'F16', 'BF16', 'F64', 'f32', 'f16', 'bf16', 'f64']);
 const LINEAR_RE = [
@@ -31,40 +18,6 @@ const LINEAR_RE = [
   /^blk\.\d+\.(attn_(q|k|v|output)|ffn_(gate|up|down))\.weight$/,                 // GGUF
 ];
 export const isLinearTensor = (name: string) => LINEAR_RE.some((r) => r.test(name));
-
-export function linearParams(model: LlamaModel): number {
-  let w = 0;
-  for (const e of model.linears()) w += e.layer.inFeatures * e.layer.outFeatures;
-  return w;
-}
-
-const tensorBytes = (t: Tensor) => t.size * BYTES_PER_ELEMENT[t.dtype];
-
-/** Bytes of every tensor a layer stores (its serialize()), with the per-tensor breakdown. */
-export function layerStoredBytes(layer: LinearLayer): { bytes: number; parts: Record<string, number> } {
-  const s = layer.serialize();
-  const parts: Record<string, number> = {};
-  let bytes = 0;
-  for (const [k, t] of Object.entries(s.tensors)) { const b = tensorBytes(t as Tensor); parts[k] = (parts[k] ?? 0) + b; bytes += b; }
-  return { bytes, parts };
-}
-
-/** A (compressed) model's footprint over every tensor `saveModel` writes; `params` = Σ in·out of the input's linears. */
-export function modelFootprint(model: LlamaModel, params: number): Footprint {
-  let linearBytes = 0;
-  const components: Record<string, number> = {};
-  const kinds = new Set<string>();
-  for (const e of model.linears()) {
-    const { bytes, parts } = layerStoredBytes(e.layer);
-    linearBytes += bytes;
-    kinds.add(e.layer.kind);
-    for (const [k, b] of Object.entries(parts)) components[k] = (components[k] ?? 0) + b;
-  }
-  const c = model.config;
-  let total = tensorBytes(model.embedding) + 4 * (2 * c.nLayers * c.dim + c.dim) + linearBytes;
-  if (!model.headIsTied()) total += layerStoredBytes(model.lmHead).bytes;
-  return { linearBytes, totalBytes: total, bitsPerWeight: (8 * linearBytes) / params, dtypes: [...kinds], quantized: kinds.has('quantized') || kinds.has('quant-act'), components };
-}
 
 interface Row { name: string; dtype: string; bytes: number }
 
