@@ -2,10 +2,11 @@
  * `--backend auto|wasm|webgpu|reference` and `--threads N|auto` for every `pnpm eval:*` and `pnpm bench`:
  * reads the flags from argv and calls the one selection, `selectBackend` of `@llmpress/backend-wasm/node`
  * (the same the CLI uses), with the Node WebGPU factory for `--backend webgpu`. An unknown kind is an
- * `ArgumentError` naming the flag. `sel.describe()` names the backend that ran and its fallback counts.
+ * `ArgumentError` naming the flag. `--backend webgpu` is the synchronous WebGPU facade over WASM (`--min-flops F`:
+ * its routing threshold). `sel.describe()` names the backend that ran and its fallback counts.
  */
-import { selectBackend, type SelectedBackend } from '@llmpress/backend-wasm/node';
-import { createNodeWebGpuBackend } from '@llmpress/backend-webgpu/node';
+import { createWasmBackend, selectBackend, type SelectedBackend } from '@llmpress/backend-wasm/node';
+import { createWebGpuSyncBackend } from '@llmpress/backend-webgpu/node';
 
 /** The value after `--name` in argv (or `--name=value`), else undefined. */
 export function flag(name: string, argv: readonly string[] = process.argv.slice(2)): string | undefined {
@@ -21,5 +22,13 @@ export async function backendFromArgs(options: { argv?: readonly string[]; fallb
   const kind = flag('backend', argv) ?? options.fallback ?? 'auto';
   const t = flag('threads', argv);
   const threads = t === undefined ? options.threads ?? 'auto' : t === 'auto' ? 'auto' : Number(t);
-  return selectBackend(kind, { threads, webgpu: () => createNodeWebGpuBackend() });
+  // WebGPU = the synchronous facade (decision 0009): GEMMs of >= --min-flops (default 2^24) on the GPU, the rest on WASM
+  const minFlops = flag('min-flops', argv);
+  const webgpu = async () => {
+    const cpu = await createWasmBackend({ threads });
+    const gpu = await createWebGpuSyncBackend({ cpu: cpu ?? undefined, disposeCpu: true, minFlops: minFlops === undefined ? undefined : Number(minFlops) });
+    if (!gpu) await cpu?.dispose?.();
+    return gpu;
+  };
+  return selectBackend(kind, { threads, webgpu });
 }

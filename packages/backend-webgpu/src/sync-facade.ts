@@ -28,6 +28,8 @@ export interface WebGpuSyncOptions {
    * loss). Pass the WASM backend; defaults to the reference backend.
    */
   cpu?: Backend;
+  /** Dispose `cpu` too when this backend is disposed (default false: the caller owns it). */
+  disposeCpu?: boolean;
   /** GEMM/GEMV/int4-GEMV calls with fewer flops (2·m·n·k, 2·m·n) stay on `cpu`. Default `DEFAULT_MIN_FLOPS`; 0 sends every call to the GPU. */
   minFlops?: number;
   /** Elementwise and reduction calls with fewer elements stay on `cpu`. Default `Infinity` (always CPU: one pass over memory never pays a round trip); 0 sends them all. */
@@ -465,6 +467,7 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
     if (!this.isLost) { try { this.begin(0); this.call({ op: 'dispose' }, 'dispose'); } catch { /* gone */ } }
     this.disposed = true;
     await this.thread.terminate();
+    if (this.options.disposeCpu) await this.cpu.dispose?.();
   }
 }
 
