@@ -3,11 +3,11 @@
  * --method X` and the demo run every method the same way. Each entry documents its setting.
  */
 import { ArgumentError, DenseLinear, type Backend, type LinearLayer, type SerializedLayer } from '@llmpress/tensor';
-import { captureLinearStats, type LlamaModel, type Window } from '@llmpress/models';
+import { captureLinearStats, type LlamaModel, type Window, type DriverProgress } from '@llmpress/models';
 import { compressModel, LowRankLinear } from '@llmpress/low-rank';
 import { compressModelTT, TTLinear, TTSparseLinear, LowRankSparseLinear } from '@llmpress/tt-networks';
-import { QuantizedLinear, QuantActLinear, quadRotate, quantizeRotated, type ActivationPlan } from '@llmpress/quantizers';
-import { quantizeWithGrams, applyQ2n } from '@llmpress/nullspace';
+import { QuantizedLinear, QuantActLinear, quadModel, gptqModel, rtnModel, type ActivationPlan, type Bits } from '@llmpress/quantizers';
+import { q2nModel } from '@llmpress/nullspace';
 
 export const METHODS = ['svd-llm', 'svd-llm-update', 'svd', 'asvd', 'tt', 'saten', 'saten-2:4', 'rtn', 'gptq', 'q2n-rtn', 'q2n-gptq', 'quad', 'quad-a8'] as const;
 export type MethodName = (typeof METHODS)[number];
@@ -91,28 +91,31 @@ export async function compressWith(method: MethodName, model: LlamaModel, req: C
       return { model: r.model as LlamaModel, setting: `${Math.round(budget * 100)}% of dense bytes`, notes: [] };
     }
     case 'rtn': case 'gptq': case 'q2n-rtn': case 'q2n-gptq': {
-      // group size 32 by default; layers whose width it does not divide (stories260K's down_proj, 172) get a ragged last group
+      // group size 32 by default; layers whose width it does not divide (stories260K's down_proj, 172) get a ragged last group.
+      // Full grid, f16 scales; GPTQ: act-order with static groups (no stored permutation), clip search, percdamp 0.01;
+      // every layer through the one driver (true-sequential per-group calibration). Q2N: t = 0.1, λ = 0.2, down_proj included.
       const groupSize = req.groupSize ?? 32;
       const quantizer = method.endsWith('rtn') ? 'rtn' : 'gptq';
-      progress('quantize', 0, 2);
-      const base = await quantizeWithGrams(model, req.calibration, { quantizer, bits: bits as any, groupSize, scaleDtype: 'f16', actOrder: quantizer === 'gptq', backend: req.backend } as any);
-      progress('quantize', 1, 2);
+      const spec = { bits: bits as Bits, groupSize, scaleDtype: 'f16' as const };
+      const gptqOpts = { ...spec, actOrder: 'static' as const, clipSearch: true, percdamp: 0.01 };
+      const onProgress = (p: DriverProgress) => progress(p.layer, p.done, p.total);
       const setting = `W${bits} ${groupLabel(model, groupSize)}`;
-      if (!method.startsWith('q2n')) return { model: base.model, setting, notes: [] };
-      const q = applyQ2n(base.model, base.layers, { lambda: 0.2, nullSpace: { t: 0.1 }, skipDown: true });
-      progress('q2n', 2, 2);
+      if (!method.startsWith('q2n')) {
+        const r = quantizer === 'gptq'
+          ? await gptqModel(model, { ...gptqOpts, calibration: req.calibration, backend: req.backend, onProgress })
+          : await rtnModel(model, { ...spec, backend: req.backend, onProgress });
+        return { model: r.model, setting, notes: [] };
+      }
+      const q = await q2nModel(model, { quantizer, ...(quantizer === 'gptq' ? gptqOpts : spec), calibration: req.calibration, backend: req.backend, onProgress, q2n: { lambda: 0.2, nullSpace: { t: 0.1 } } });
       return { model: q.model, setting: `${setting}, Q2N t=0.1 λ=0.2`, notes: [] };
     }
     case 'quad': case 'quad-a8': {
       const r = Math.max(1, Math.round(model.config.dim / 64) * 4);
       const activations = quadActivations(method);
-      const total = 1 + 7 * model.config.nLayers;
-      progress('rotate', 0, total);
-      const rot = quadRotate(model, req.calibration, { r });
-      let done = 1;
-      progress('quantize', done, total);
-      const m = await quantizeRotated(rot, req.calibration, { bits: bits as any, activations, onLayer: (name) => progress(name, ++done, total) });
-      return { model: m, setting: `W${bits}A${activations.readers}, r=${r}`, notes: [] };
+      progress('rotate', 0, 1);
+      // prepare (rotation + outlier basis) then the one driver; GPTQ per output channel, clip search
+      const q = await quadModel(model, { bits: bits as Bits, scaleDtype: 'f16', clipSearch: true, r, activations, calibration: req.calibration, backend: req.backend, onProgress: (p) => progress(p.layer, p.done, p.total) });
+      return { model: q.model, setting: `W${bits}A${activations.readers}, r=${r}`, notes: [] };
     }
   }
 }

@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { Rng, Tensor, ArgumentError, maxAbsDiff } from '@llmpress/tensor';
 import { LlamaModel, denseBlock, type LlamaConfig } from '@llmpress/models';
 import { QuantizedLinear } from '@llmpress/quantizers';
-import { quantizeWithGrams, applyQ2n } from './model-q2n.js';
+import { quantizeWithGrams, applyQ2n, q2nModel } from './model-q2n.js';
+import { gptqModel, rtnModel } from '@llmpress/quantizers';
 
 function tinyModel(seed = 3): LlamaModel {
   const c = { dim: 32, hiddenDim: 48, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 8, vocabSize: 40, seqLen: 64, normEps: 1e-5, ropeTheta: 10000, ropeStyle: 'interleaved', tiedEmbeddings: true } as LlamaConfig;
@@ -27,21 +28,40 @@ describe('whole-model Q2N', () => {
       expect(down.nGroups).toBe(2);
       const pc = await quantizeWithGrams(model, cal, { quantizer, bits: 3, groupSize: 32, groupFallback: 'per-channel' });
       expect((pc.model.getLinear('blocks.0.down') as QuantizedLinear).groupSize).toBe(48);
-      const { model: q2n, reports } = applyQ2n(base.model, base.layers);
+      const { model: q2n, reports } = applyQ2n(base.model, base.layers, { skipDown: true });
       expect(q2n.linearBytes()).toBe(base.model.linearBytes());
       expect(q2n.storedBytes()).toBe(base.model.storedBytes());
-      expect(reports.size).toBe(12); // down skipped
+      expect(reports.size).toBe(12); // down skipped (ablation)
       expect(q2n.getLinear('blocks.1.down')).toBe(base.model.getLinear('blocks.1.down'));
       const q = q2n.getLinear('blocks.0.q') as QuantizedLinear, q0 = base.model.getLinear('blocks.0.q') as QuantizedLinear;
       expect(q.packed).toBe(q0.packed);
       expect(maxAbsDiff(q.toDense(), q0.toDense())).toBeGreaterThan(0);
-      const all = applyQ2n(base.model, base.layers, { skipDown: false });
-      expect(all.reports.size).toBe(14);
+      const all = applyQ2n(base.model, base.layers);
+      expect(all.reports.size).toBe(14); // down_proj included by default
       for (const v of q2n.forward(cal[0]!).data) expect(Number.isFinite(v)).toBe(true);
       // the input model is untouched
       expect(model.getLinear('blocks.0.q').kind).toBe('dense');
     });
   }
+  it('q2nModel runs Q2N inside the driver: same bytes as the base quantizer, down included by default, skip-down as an ablation', async () => {
+    const model = tinyModel();
+    for (const quantizer of ['gptq', 'rtn'] as const) {
+      const base = quantizer === 'gptq' ? await gptqModel(model, { calibration: cal, bits: 3, groupSize: 16 }) : await rtnModel(model, { bits: 3, groupSize: 16 });
+      const q = await q2nModel(model, { calibration: cal, quantizer, bits: 3, groupSize: 16 });
+      expect(q.bytes).toBe(base.bytes);
+      expect(q.layers.every((l) => l.report.q2n !== null)).toBe(true);
+      const down = q.layers.find((l) => l.name === 'blocks.1.down')!;
+      expect(down.report.q2n!.m.length).toBe(32);
+      // the first layer sees the same inputs in both runs: its codes are the base quantizer's, its scales rescaled per row
+      const q0 = q.model.getLinear('blocks.0.q') as QuantizedLinear, b0 = base.model.getLinear('blocks.0.q') as QuantizedLinear;
+      expect(Array.from(q0.packed)).toEqual(Array.from(b0.packed));
+      expect(maxAbsDiff(q0.toDense(), b0.toDense())).toBeGreaterThan(0);
+      const skip = await q2nModel(model, { calibration: cal, quantizer, bits: 3, groupSize: 16, q2n: { skipDown: true } });
+      expect(skip.layers.filter((l) => l.report.q2n === null).map((l) => l.name)).toEqual(['blocks.0.down', 'blocks.1.down']);
+    }
+    await expect(q2nModel(model, { calibration: [], quantizer: 'gptq', bits: 3 })).rejects.toThrow(/q2nModel.*options\.calibration/s);
+    await expect(q2nModel(model, { calibration: cal, quantizer: 'awq' as 'rtn', bits: 3 })).rejects.toThrow(/options\.quantizer/);
+  });
   it('bad input', async () => {
     const model = tinyModel();
     await expect(quantizeWithGrams(model, cal, { quantizer: 'awq' as any, bits: 4 })).rejects.toThrow(ArgumentError);

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { Tensor, tolerance } from '@llmpress/tensor';
 import { evaluate, type LlamaModel } from '@llmpress/models';
-import { fuseNorms, quadRotate, quantizeRotated, outlierBasis, normOutputCovariance, changeResidualBasis, rtnModel, gptqModel, QuantActLinear, QuantizedLinear, onlineRotationBytes } from './index.js';
+import { fuseNorms, quadRotate, quantizeRotated, outlierBasis, normOutputCovariance, changeResidualBasis, rtnModel, gptqModel, QuantActLinear, QuantizedLinear, onlineRotationBytes, quadModel, QUAD_A4A8 } from './index.js';
 import { tinyModel, tokens } from './testing-model.js';
 
 function maxRel(a: Tensor<'f32'>, b: Tensor<'f32'>): number {
@@ -40,7 +40,7 @@ describe('QUAD float stage (lossless)', () => {
     });
     it(`with quantization disabled, the QUAD layer stack (outlier split, online rotations) is lossless (r = ${r})`, async () => {
       const rot = quadRotate(model, calib, { r });
-      const q = await quantizeRotated(rot, calib, { method: 'none', bits: 4, activations: null });
+      const q = (await quantizeRotated(rot, calib, { method: 'none', bits: 4, activations: null })).model;
       expect(q.blocks[0]!.q).toBeInstanceOf(QuantActLinear);
       expect((q.blocks[0]!.q as QuantActLinear).outlierColumns).toBe(r);
       expect((q.blocks[0]!.down as QuantActLinear).rotation).not.toBeNull();
@@ -58,8 +58,8 @@ describe('QUAD float stage (lossless)', () => {
 describe('QUAD quantized', () => {
   it('W4A4 runs on integer kernels with f32 outlier columns; refit never increases its objective', async () => {
     const rot = quadRotate(model, calib, { r: 4 });
-    const infos: { refitBefore?: number; refitAfter?: number }[] = [];
-    const q = await quantizeRotated(rot, calib, { bits: 4, activations: { readers: 4, o: 8, down: 8 }, refit: true, onLayer: (_n, i) => infos.push(i) });
+    const res = await quantizeRotated(rot, calib, { bits: 4, activations: { readers: 4, o: 8, down: 8 }, refit: true });
+    const q = res.model, infos = res.layers.map((l) => l.report);
     const L = q.blocks[1]!.gate as QuantActLinear;
     expect(L.weight).toBeInstanceOf(QuantizedLinear);
     expect(L.outlier!.length).toBe(24 * 4);
@@ -71,13 +71,42 @@ describe('QUAD quantized', () => {
     const y = q.forward(probe);
     for (const v of y.data) expect(Number.isFinite(v)).toBe(true);
     expect(onlineRotationBytes(q)).toBeGreaterThan(0);
+    // the bytes count every stored tensor and each online rotation once
+    const rotBytes = rot.online.o.bytes() + rot.online.down.bytes();
+    expect(onlineRotationBytes(q)).toBe(rotBytes);
+    expect(res.bytes).toBe(q.linearBytes() + rotBytes);
+    expect(infos.reduce((a, i) => a + i.rotationBytes, 0)).toBe(rotBytes);
+    expect((q.blocks[0]!.o as QuantActLinear).act).toEqual({ bits: 8, clip: 0.9 });
+  });
+  it('quadModel: W4A4 by default (every layer carries actBits 4 when saved), A4/A8 and A16 on request, dense bytes of the original model', async () => {
+    const a4 = await quadModel(model, { calibration: calib, r: 4, bits: 4 });
+    for (const e of a4.model.linears()) expect(Number((e.layer as QuantActLinear).serialize().meta.actBits)).toBe(4);
+    expect(a4.denseBytes).toBe(model.linears().reduce((a, e) => a + 4 * e.layer.inFeatures * e.layer.outFeatures, 0));
+    expect(a4.rotated.model.config.dim).toBe(20);
+    const a8 = await quadModel(model, { calibration: calib, r: 4, bits: 4, activations: QUAD_A4A8 });
+    expect(Number((a8.model.blocks[0]!.down as QuantActLinear).serialize().meta.actBits)).toBe(8);
+    expect(Number((a8.model.blocks[0]!.q as QuantActLinear).serialize().meta.actBits)).toBe(4);
+    const a16 = await quadModel(model, { calibration: calib, r: 4, bits: 4, activations: null });
+    expect((a16.model.blocks[0]!.q as QuantActLinear).act).toBeNull();
+    await expect(quadModel(model, { calibration: [], r: 4, bits: 4 })).rejects.toThrow(/quadModel.*options\.calibration/s);
   });
   it('GPTQ sequential W4 is closer to dense than RTN W4 (KL), both weight-only', async () => {
     const ref = windows.map((w) => model.forward(w.input));
     const kl = (m: LlamaModel) => evaluate(m, windows, { reference: ref }).kl!;
-    const g = await gptqModel(model, calib, { bits: 3 });
-    const r = rtnModel(model, { bits: 3 });
-    expect(g.blocks[0]!.q).toBeInstanceOf(QuantizedLinear);
-    expect(kl(g)).toBeLessThan(kl(r));
+    const g = await gptqModel(model, { calibration: calib, bits: 3 });
+    const r = await rtnModel(model, { bits: 3 });
+    expect(g.model.blocks[0]!.q).toBeInstanceOf(QuantizedLinear);
+    expect(g.bytes).toBe(g.model.linearBytes());
+    expect(r.layers).toHaveLength(7 * model.config.nLayers);
+    expect(kl(g.model)).toBeLessThan(kl(r.model));
+    // the per-block schedule is an ablation of the default (true-sequential per group): both run, different inputs for o/down
+    const pb = await gptqModel(model, { calibration: calib, bits: 3, schedule: 'per-block' });
+    expect(pb.model.blocks[0]!.q.toDense().data).toEqual(g.model.blocks[0]!.q.toDense().data); // q/k/v see the same inputs in block 0
+    expect(pb.model.blocks[0]!.down.toDense().data).not.toEqual(g.model.blocks[0]!.down.toDense().data);
+    // activation plans wrap layers; bad options are typed errors
+    const a = await rtnModel(model, { bits: 4, groupSize: 8, activations: { readers: 8, o: 8, down: 8 } });
+    expect(a.model.blocks[0]!.o).toBeInstanceOf(QuantActLinear);
+    await expect(gptqModel(model, { calibration: [], bits: 3 })).rejects.toThrow(/gptqModel.*options\.calibration/s);
+    await expect(rtnModel(model, { bits: 4, groupSize: 999 })).rejects.toThrow(/options\.groupSize/);
   });
 });

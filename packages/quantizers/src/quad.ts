@@ -1,5 +1,6 @@
 /**
- * QUAD (Hu et al. 2025, arXiv 2503.19353) and the QuaRot-style baseline, on `@llmpress/models`.
+ * QUAD (Hu et al. 2025, arXiv 2503.19353) and the QuaRot-style baseline, on `@llmpress/models`
+ * (`quadModel` = prepare (`quadRotate`) + the one driver (`quantizeRotated` → `compressLinears`)).
  *
  * 1. `fuseNorms`: RMSNorm scales folded into the following linears (q/k/v, gate/up, head); norms
  *    become 1. The model is unchanged (tested).
@@ -20,12 +21,12 @@
  */
 import { ArgumentError, DenseLinear, Tensor, NotPositiveDefiniteError, gramAccumulate, type LinearLayer } from '@llmpress/tensor';
 import { choleskyInPlace, choleskySolve, eigh } from '@llmpress/decompositions';
-import { LlamaModel, sequentialCalibration, LINEAR_ROLES, type LinearRole, type CalibrationWindows, type LlamaBlock } from '@llmpress/models';
+import { LlamaModel, compressLinears, type LinearRole, type CalibrationWindows, type LlamaBlock, type CompressResult, type LayerJob } from '@llmpress/models';
 import { BlockRotation, randomRotation, type Rotation } from './rotation.js';
 import { gptq, type GptqOptions, type GptqReport } from './gptq.js';
 import { rtnQuantize } from './rtn.js';
 import { QuantActLinear } from './act-linear.js';
-import { actFor, type ActivationPlan } from './model-quant.js';
+import { actFor, type ActivationPlan, type ModelDriverOptions } from './model-quant.js';
 
 const READERS: readonly LinearRole[] = ['q', 'k', 'v', 'gate', 'up'];
 export function isReader(role: LinearRole): boolean { return READERS.includes(role); }
@@ -165,15 +166,65 @@ export function quadRotate(model: LlamaModel, calibration: CalibrationWindows, o
   return { model: rotated, r, basis, residualRotation: B, online: { o: randomRotation(c.nHeads * c.headDim, seed + 3), down: randomRotation(c.hiddenDim, seed + 4) } };
 }
 
-export interface QuantizeRotatedOptions extends GptqOptions {
+export interface QuadLayerOptions extends GptqOptions {
   /** 'gptq' (default), 'rtn', or 'none' (weights kept f32 in the same layer stack: the lossless check). */
   method?: 'gptq' | 'rtn' | 'none';
+  /** Per-token activation quantization (null = A16). */
   activations: ActivationPlan | null;
-  /** Apply the online rotations on o/down inputs (default true). */
-  onlineRotation?: boolean;
   /** Closed-form least-squares refit of the f32 outlier columns against the float outputs (default false). */
   refit?: boolean;
-  onLayer?(name: string, info: { gptq?: GptqReport; refitBefore?: number; refitAfter?: number }): void;
+}
+
+export interface QuadLayerReport {
+  gptq?: GptqReport;
+  refitBefore?: number;
+  refitAfter?: number;
+  /** Bytes of the online rotation this layer is the first to use (0 if none or already counted). */
+  rotationBytes: number;
+}
+
+/**
+ * QUAD's per-layer step on a layer of the rotated model: `weight` [m, n] (float, rotated basis), its
+ * input statistics (`gram` = Σ x̂ x̂ᵀ of the working inputs, `crossGram` = Σ x x̂ᵀ for the refit), the
+ * layer's role (readers keep their first `r` input columns in f32) and its online rotation (o/down).
+ */
+export function quadLayer(
+  weight: Tensor, stats: { gram: Float64Array; crossGram: Float64Array }, role: LinearRole, r: number, rotation: Rotation | null, options: QuadLayerOptions,
+): { layer: QuantActLinear; report: Omit<QuadLayerReport, 'rotationBytes'> } {
+  const fn = 'quadLayer';
+  const [m, n] = weight.shape as [number, number];
+  if (!Number.isInteger(r) || r < 0 || r >= n) throw new ArgumentError(fn, 'r', r, `must be an integer in [0, ${n})`);
+  const method = options.method ?? 'gptq';
+  if (method !== 'gptq' && method !== 'rtn' && method !== 'none') throw new ArgumentError(fn, 'options.method', method, "must be 'gptq', 'rtn' or 'none'");
+  const w0 = weight.contiguous().data as ArrayLike<number>;
+  const W = rotation ? timesRt(w0, m, rotation) : Float64Array.from(w0);
+  const G = rotation ? conjugate(stats.gram, rotation) : stats.gram;
+  const k = isReader(role) ? r : 0, nr = n - k;
+  const Wr = new Float64Array(m * nr), Gr = new Float64Array(nr * nr);
+  for (let i = 0; i < m; i++) for (let j = 0; j < nr; j++) Wr[i * nr + j] = W[i * n + k + j]!;
+  for (let i = 0; i < nr; i++) for (let j = 0; j < nr; j++) Gr[i * nr + j] = G[(k + i) * n + k + j]!;
+  const WrT = new Tensor('f64', Wr, [m, nr]);
+  let info: Omit<QuadLayerReport, 'rotationBytes'> = {};
+  let q: LinearLayer;
+  if (method === 'gptq') { const res = gptq(WrT, Gr, options); q = res.layer; info.gptq = res.report; }
+  else if (method === 'rtn') q = rtnQuantize(WrT, options);
+  else q = toLinear(Wr, m, nr);
+  let outlier: Float32Array | null = null;
+  if (k > 0) {
+    const wo = new Float64Array(m * k);
+    for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) wo[i * k + j] = W[i * n + j]!;
+    if (options.refit) {
+      const res = refitOutliers(W, m, n, k, q.toDense().contiguous().data as Float32Array, stats.gram, stats.crossGram, wo);
+      info = { ...info, refitBefore: res.before, refitAfter: res.after };
+      outlier = Float32Array.from(res.w);
+    } else outlier = Float32Array.from(wo);
+  }
+  return { layer: new QuantActLinear({ weight: q, outlier, outlierColumns: k, act: actFor(options.activations, role), rotation }), report: info };
+}
+
+export interface QuantizeRotatedOptions extends QuadLayerOptions, Omit<ModelDriverOptions, 'calibration'> {
+  /** Apply the online rotations on o/down inputs (default true). */
+  onlineRotation?: boolean;
 }
 
 /** R (column convention, n × n) applied on the right: W Rᵀ (m × n). */
@@ -192,49 +243,57 @@ function conjugate(g: Float64Array, R: Rotation): Float64Array {
 }
 
 /**
- * Quantizes every block linear of a rotated model (`quadRotate`) sequentially. Readers keep their
- * first `r` input columns in f32; everything else is GPTQ/RTN W`bits` with per-token activation
- * quantization per `activations`.
+ * Quantizes every block linear of a rotated model (`quadRotate`) through the driver (default
+ * schedule: true-sequential per group). Readers keep their first `r` input columns in f32;
+ * everything else is GPTQ/RTN W`bits` with per-token activation quantization per `activations`.
+ * The bytes count every stored tensor, and each distinct online rotation once (on the first layer
+ * that uses it: signs, and the small dense factor of a Kronecker rotation).
  */
-export async function quantizeRotated(rot: RotatedModel, calibration: CalibrationWindows, options: QuantizeRotatedOptions): Promise<LlamaModel> {
+export async function quantizeRotated(rot: RotatedModel, calibration: CalibrationWindows, options: QuantizeRotatedOptions): Promise<CompressResult<QuadLayerReport>> {
   const fn = 'quantizeRotated';
-  const float = rot.model, working = float.clone(), r = rot.r;
+  if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object with bits and activations');
   const online = options.onlineRotation ?? true;
-  await sequentialCalibration(float, working, calibration, (b, stats) => {
-    for (const role of LINEAR_ROLES) {
-      const name = `blocks.${b}.${role}`;
-      const L = float.blocks[b]![role];
-      const m = L.outFeatures, n = L.inFeatures;
-      const st = stats.get(role)!;
-      const rotation = online && (role === 'o' || role === 'down') ? rot.online[role] : null;
-      const W = rotation ? timesRt(dense(fn, L, name), m, rotation) : Float64Array.from(dense(fn, L, name));
-      const G = rotation ? conjugate(st.gram, rotation) : st.gram;
-      const k = isReader(role) ? r : 0, nr = n - k;
-      const Wr = new Float64Array(m * nr), Gr = new Float64Array(nr * nr);
-      for (let i = 0; i < m; i++) for (let j = 0; j < nr; j++) Wr[i * nr + j] = W[i * n + k + j]!;
-      for (let i = 0; i < nr; i++) for (let j = 0; j < nr; j++) Gr[i * nr + j] = G[(k + i) * n + k + j]!;
-      const WrT = new Tensor('f64', Wr, [m, nr]);
-      let info: { gptq?: GptqReport; refitBefore?: number; refitAfter?: number } = {};
-      let q: LinearLayer;
-      const method = options.method ?? 'gptq';
-      if (method === 'gptq') { const res = gptq(WrT, Gr, options); q = res.layer; info.gptq = res.report; }
-      else if (method === 'rtn') q = rtnQuantize(WrT, options);
-      else q = toLinear(Wr, m, nr);
-      let outlier: Float32Array | null = null;
-      if (k > 0) {
-        const wo = new Float64Array(m * k);
-        for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) wo[i * k + j] = W[i * n + j]!;
-        if (options.refit) {
-          const res = refitOutliers(W, m, n, k, q.toDense().contiguous().data as Float32Array, st.gram, st.crossGram, wo);
-          info = { ...info, refitBefore: res.before, refitAfter: res.after };
-          outlier = Float32Array.from(res.w);
-        } else outlier = Float32Array.from(wo);
-      }
-      options.onLayer?.(name, info);
-      working.setLinear(name, new QuantActLinear({ weight: q, outlier, outlierColumns: k, act: actFor(options.activations, role), rotation }));
-    }
+  const counted = new Set<Rotation>();
+  return compressLinears<QuadLayerReport>(rot.model, {
+    calibration, schedule: options.schedule, backend: options.backend, onProgress: options.onProgress, signal: options.signal, roles: options.roles, blocks: options.blocks,
+    compress: (job: LayerJob, ctx) => {
+      const rotation = online && (job.role === 'o' || job.role === 'down') ? rot.online[job.role] : null;
+      const { layer, report } = quadLayer(job.weight, job.stats, job.role, rot.r, rotation, { ...options, backend: options.backend ?? ctx.backend });
+      let rotationBytes = 0;
+      if (rotation && !counted.has(rotation)) { counted.add(rotation); rotationBytes = rotation.bytes(); }
+      return { layer, report: { ...report, rotationBytes }, bytes: layer.bytes() + rotationBytes, kind: layer.kind };
+    },
   });
-  return working;
+}
+
+/** QUAD W4A4 (every input 4-bit, clip 0.9). */
+export const QUAD_A4: ActivationPlan = { readers: 4, o: 4, down: 4, clip: 0.9 };
+/** QUAD W4A4/A8 (o and down inputs at 8 bits). */
+export const QUAD_A4A8: ActivationPlan = { readers: 4, o: 8, down: 8, clip: 0.9 };
+
+export interface QuadModelOptions extends Omit<QuantizeRotatedOptions, 'activations'>, ModelDriverOptions {
+  calibration: CalibrationWindows;
+  /** Outlier channels kept in f32 (r = 0: the QuaRot-style Hadamard + GPTQ baseline). */
+  r: number;
+  /** Seed of the random orthogonal rotations (default 0). */
+  seed?: number;
+  /** Activation plan; default W4A4 (`QUAD_A4`). `null` = weight-only (A16). */
+  activations?: ActivationPlan | null;
+}
+
+/**
+ * QUAD on a float model: the `prepare` step (`quadRotate`: norm fusion, outlier basis from the
+ * calibration covariance, rotations folded into the weights), then `quantizeRotated` through the
+ * driver. `denseBytes` is the ORIGINAL model's dense linear bytes (the rotated model is r wider).
+ */
+export async function quadModel(model: LlamaModel, options: QuadModelOptions): Promise<CompressResult<QuadLayerReport> & { rotated: RotatedModel }> {
+  const fn = 'quadModel';
+  if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object with calibration, r and bits');
+  if (!Array.isArray(options.calibration) || options.calibration.length === 0) throw new ArgumentError(fn, 'options.calibration', options.calibration, 'must be a non-empty array of token windows');
+  const rotated = quadRotate(model, options.calibration, { r: options.r, seed: options.seed });
+  const res = await quantizeRotated(rotated, options.calibration, { ...options, activations: options.activations === undefined ? QUAD_A4 : options.activations });
+  const denseBytes = model.linears().reduce((a, e) => a + 4 * e.layer.inFeatures * e.layer.outFeatures, 0);
+  return { ...res, denseBytes, rotated };
 }
 
 /**

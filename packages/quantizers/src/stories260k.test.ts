@@ -16,7 +16,7 @@ describe.skipIf(!hasData())('QUAD on the real stories260K (skipped without ../sh
     let err = 0, scale = 0;
     for (let i = 0; i < y.length; i++) { err = Math.max(err, Math.abs(y[i]! - ref[i]!)); scale = Math.max(scale, Math.abs(ref[i]!)); }
     expect(err / scale).toBeLessThan(1e-4);
-    const q = await quantizeRotated(rot, calib, { bits: 4, activations: { readers: 4, o: 8, down: 8 } });
+    const q = (await quantizeRotated(rot, calib, { bits: 4, activations: { readers: 4, o: 8, down: 8 } })).model;
     const yq = q.forward(probe).data;
     // argmax agreement with dense on most positions (a broken pipeline gives ~chance = 1/512)
     const V = model.config.vocabSize;
