@@ -59,6 +59,24 @@ describe('issue 20: methods and the KV evaluation on WebGPU (node)', () => {
     } finally { await b.dispose(); }
   });
 
+  it('evaluation with the weights pinned on the device: same perplexity, no weight uploads per window', async () => {
+    const { evaluate } = await import('@llmpress/models');
+    const { DenseLinear } = await import('@llmpress/tensor');
+    const { model, evalWindows } = setup;
+    gpu.resetStats();
+    const plain = evaluate(model, evalWindows, { backend: gpu });
+    const up0 = gpu.stats().uploadedBytes;
+    const weights = model.linears().filter((e) => e.name.startsWith('blocks.') && e.layer instanceof DenseLinear).map((e) => (e.layer as InstanceType<typeof DenseLinear>).weight.data as Float32Array);
+    for (const w of weights) gpu.pin(w);
+    gpu.resetStats();
+    const pinned = evaluate(model, evalWindows, { backend: gpu });
+    const s = gpu.stats();
+    expect(pinned.ppl).toBe(plain.ppl);
+    expect(s.pinned).toBe(weights.length);
+    expect(up0 - s.uploadedBytes).toBe(weights.reduce((a, w) => a + w.byteLength, 0) * evalWindows.length);
+    for (const w of weights) gpu.unpin(w);
+  });
+
   it('SVDq / KIVI KV evaluation: the forward pass with a compressed cache on WebGPU matches WASM', () => {
     const { model, evalWindows } = setup;
     const c = model.config, shape = { nLayers: c.nLayers, nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim };
