@@ -6,7 +6,7 @@
  * overwrite an existing output does not trip a second run.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,18 @@ const blocks: Block[] = [];
   }
 }
 
+/** Runs a command without blocking the worker (long runs would starve vitest's RPC otherwise). */
+function run(cmd: string, args: string[]): Promise<{ status: number | null; output: string }> {
+  return new Promise((done) => {
+    const p = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    p.stdout.on('data', (d) => { output += d; });
+    p.stderr.on('data', (d) => { output += d; });
+    p.on('error', (e) => done({ status: null, output: output + String(e) }));
+    p.on('close', (status) => done({ status, output }));
+  });
+}
+
 describe('docs/guide.md: every snippet runs', () => {
   beforeAll(() => {
     for (const b of blocks) if (!b.skip) for (const m of b.code.matchAll(/--out\s+(\S+)/g)) rmSync(join(root, m[1]!), { recursive: true, force: true });
@@ -44,19 +56,19 @@ describe('docs/guide.md: every snippet runs', () => {
 
   blocks.forEach((b, k) => {
     const name = `${b.section}: ${b.lang} block ${k + 1}${b.skip ? ` — skipped: ${b.skip}` : ''}`;
-    it.skipIf(Boolean(b.skip))(name, () => {
+    it.skipIf(Boolean(b.skip))(name, async () => {
       let r;
       if (b.lang === 'bash') {
-        r = spawnSync('bash', ['-e', '-c', b.code], { cwd: root, encoding: 'utf8', timeout: 900_000 });
+        r = await run('bash', ['-e', '-c', b.code]);
       } else {
         const dir = join(root, '.tmp');
         mkdirSync(dir, { recursive: true });
         const file = join(dir, `guide-block-${k + 1}.ts`);
         writeFileSync(file, b.code);
-        r = spawnSync(join(root, 'node_modules', '.bin', 'tsx'), [file], { cwd: root, encoding: 'utf8', timeout: 900_000 });
+        r = await run(join(root, 'node_modules', '.bin', 'tsx'), [file]);
         rmSync(file, { force: true });
       }
-      if (r.status !== 0) console.error(`--- ${name}\n${r.stdout}\n${r.stderr}`);
+      if (r.status !== 0) console.error(`--- ${name}\n${r.output}`);
       expect(r.status).toBe(0);
     }, 1_000_000);
   });
