@@ -8,7 +8,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve, isAbsolute } from 'node:path';
-import { selectBackend, isBackendKind, BACKEND_KINDS } from '@llmpress/backend-wasm/node';
+import { isBackendKind, BACKEND_KINDS, type SelectedBackend } from '@llmpress/backend-wasm/node';
+import { selectCliBackend } from './backend.js';
 import { UsageError, CliError, parseCommand, helpFor, numberOpt, BACKEND_OPT, type CommandSpec } from './args.js';
 import { modelFootprint, linearParams } from './footprint.js';
 import { Rng, randn, Tensor, type LinearLayer } from '@llmpress/tensor';
@@ -90,11 +91,11 @@ export async function runDemo(argv: string[], options: { baseDir?: string } = {}
   if (resultsOut && !existsSync(resultsOut)) throw new UsageError(`demo: --results '${values.results}' does not exist (create it first)`);
   mkdirSync(outDir, { recursive: true });
   let sel;
-  try { sel = await selectBackend(kind); } catch (e) { throw new CliError(`demo: --backend ${kind}: ${(e as Error).message}`, 2); }
+  try { sel = await selectCliBackend(kind); } catch (e) { throw new CliError(`demo: --backend ${kind}: ${(e as Error).message}`, 2); }
   try { return await runPlan(plan, nWin, outDir, resultsOut, Boolean(values.generated), sel); } finally { await sel.dispose(); }
 }
 
-async function runPlan(plan: typeof PLAN, nWin: number, outDir: string, resultsOut: string | undefined, generatedOnly: boolean, sel: Awaited<ReturnType<typeof selectBackend>>): Promise<number> {
+async function runPlan(plan: typeof PLAN, nWin: number, outDir: string, resultsOut: string | undefined, generatedOnly: boolean, sel: SelectedBackend): Promise<number> {
   const values = { generated: generatedOnly };
   const backend = sel.backend;
 

@@ -11,7 +11,8 @@ import { LlmpressError, Rng, DenseLinear, type Tensor } from '@llmpress/tensor';
 import { SafetensorsFile, bytesSource, evaluate, klStatistics, formatKlStats, evalSplit, standardWindows, contiguousWindows, Fp32KVCache, saveModelBytes, loadCompressedModel, type LlamaModel, type Tokenizer, type Window } from '@llmpress/models';
 import { CompressedKVCache, Fp32KVCache as RecordingKVCache, kiviKeys, kiviValues, svdqKeys, fitKeyBasis, type KeyBasis } from '@llmpress/kv-cache';
 import { dataDir, loadModel, loadTokenizer, writeFileAtomic } from '@llmpress/models/node';
-import { selectBackend, isBackendKind, BACKEND_KINDS, type SelectedBackend } from '@llmpress/backend-wasm/node';
+import { isBackendKind, BACKEND_KINDS, type SelectedBackend } from '@llmpress/backend-wasm/node';
+import { selectCliBackend } from './backend.js';
 import { createProgress } from './progress.js';
 import { METHODS, METHOD_OPTIONS, ALL_KINDS, compressWith, isMethod, type MethodName } from './methods.js';
 import { renderReport, type ReportRow } from './report/report.js';
@@ -128,7 +129,7 @@ async function withBackend<T>(cmd: string, kind: string | undefined, f: (sel: Se
   const k = kind ?? 'auto';
   if (!isBackendKind(k)) throw new UsageError(`${cmd}: --backend must be one of ${BACKEND_KINDS.join(', ')}, got '${k}'`);
   let sel: SelectedBackend;
-  try { sel = await selectBackend(k); } catch (e) { throw new CliError(`${cmd}: --backend ${k}: ${(e as Error).message}`, 2); }
+  try { sel = await selectCliBackend(k); } catch (e) { throw new CliError(`${cmd}: --backend ${k}: ${(e as Error).message}`, 2); }
   try { return await f(sel); } finally { await sel.dispose(); }
 }
 
