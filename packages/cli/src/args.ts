@@ -28,7 +28,7 @@ export interface CommandSpec {
   notes?: string[];
 }
 
-export const BACKEND_OPT: OptSpec = { type: 'string', arg: 'auto|wasm|webgpu|reference', default: 'auto', help: 'compute backend: auto = WASM with threads where it runs, else reference' };
+export const BACKEND_OPT: OptSpec = { type: 'string', arg: 'auto|wasm|webgpu|reference', default: 'auto', help: 'compute backend: auto = WASM with threads where it runs, else reference; webgpu = WebGPU (large GEMMs) over WASM' };
 export const CHECK_WEIGHTS_OPT: OptSpec = { type: 'boolean', help: 'check every weight is finite on load (names the tensor holding NaN/Inf)' };
 
 export function helpFor(c: CommandSpec): string {
