@@ -197,6 +197,19 @@ describe.skipIf(!hasData())('llmpress: what the docs promise works', () => {
     } finally { rmSync(hf, { recursive: true, force: true }); rmSync(out, { force: true }); }
   });
 
+  it("a GGUF written by llmpress export (shipped data): eval uses its own tokenizer, compress shows its real bits and refuses to re-quantize", async () => {
+    const g = join(dir, 'own.gguf'), out = join(dir, 'own.safetensors');
+    try {
+      expect(await main(['export', model(), '--format', 'gguf', '--type', 'q8_0', '--out', g])).toBe(EXIT.ok);
+      stdout = '';
+      expect(await main(['eval', g, '--windows', '1', '--json'])).toBe(EXIT.ok);
+      const r = JSON.parse(stdout.trim().split('\n').at(-1)!);
+      expect(r.ppl).toBeGreaterThan(1);
+      expect(r.ppl).toBeLessThan(20);
+      await userError(['compress', g, '--method', 'rtn', '--out', out], EXIT.refused, /already quantized \(Q8_0.*, \d+\.\d\d bits\/weight\)/, { inputs: [g], out });
+    } finally { rmSync(g, { force: true }); }
+  });
+
   it.skipIf(!hasFormats())(`eval uses a GGUF's own tokenizer; a Q4_0 GGUF shows its real bits${hasFormats() ? '' : ` — skipped: ${formatsSkipReason()}`}`, async () => {
     const g = join(formatsDir(), 'gguf-stories260K-requantized', 'stories260K-q4_0-f16.gguf');
     expect(await main(['eval', g, '--windows', '1', '--json'])).toBe(EXIT.ok);
