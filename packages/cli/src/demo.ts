@@ -20,6 +20,7 @@ import {
 import { dataDir, dataRoots, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
 import { compressWith, ALL_KINDS, METHODS, type MethodName } from './methods.js';
 import { renderReport, type ReportRow } from './report/report.js';
+import { bestEngineExport } from './export.js';
 import { normaliseRows } from './results.js';
 import { createProgress } from './progress.js';
 
@@ -100,12 +101,13 @@ async function runPlan(plan: typeof PLAN, nWin: number, outDir: string, resultsO
   const backend = sel.backend;
 
   let model: LlamaModel, ids: number[], modelName: string;
+  let tokenizer: import('@llmpress/models').BpeTokenizer | undefined;
   const real = !values.generated;
   if (real) {
     // never a silent fallback to the generated model: the real one ships in the repository's data/
     if (!existsSync(join(dataDir(), 'stories260K', 'stories260K.bin'))) throw new CliError(`demo: stories260K not found (looked in ${dataRoots().join(', ')}); it ships in the repository's data/ folder — restore it, set LLMPRESS_DATA, or pass --generated for the generated model`, 3);
     const S = loadStories260K(dataDir());
-    model = S.model; ids = S.tokenizer.encode(S.text); modelName = `stories260K (real, ${dataDir()})`;
+    model = S.model; tokenizer = S.tokenizer; ids = S.tokenizer.encode(S.text); modelName = `stories260K (real, ${dataDir()})`;
   } else {
     process.stderr.write('demo: --generated: using the generated deterministic model (random weights, not stories260K)\n');
     ({ model, ids } = generatedModel());
@@ -123,8 +125,8 @@ async function runPlan(plan: typeof PLAN, nWin: number, outDir: string, resultsO
   const ttCache = new Map<string, unknown>();
   const rows: ReportRow[] = [];
   const layerErrors: Array<{ method: string; layer: string; relErr: number }> = [];
-  const table: string[] = ['| method | setting | linear bytes | compression | bits/weight | ppl | KL | top-1 | time |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    `| dense | f32 | ${denseLinearBytes} | 1.00× | 32.00 | ${dense.ppl.toFixed(4)} | 0 | 100% | |`];
+  const table: string[] = ['| method | setting | linear bytes | compression | bits/weight | ppl | KL | top-1 | time | best engine export (ppl vs model) |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    `| dense | f32 | ${denseLinearBytes} | 1.00× | 32.00 | ${dense.ppl.toFixed(4)} | 0 | 100% | | |`];
   rows.push({ method: 'dense', setting: 'f32', source: 'demo', bytes: denseLinearBytes, denseBytes: denseLinearBytes, bitsPerWeight: 32, ppl: dense.ppl, kl: 0, top1: 1, baseline: true });
   let saved: { method: string; path: string; ppl: number } | undefined;
   for (const p of plan) {
@@ -138,8 +140,10 @@ async function runPlan(plan: typeof PLAN, nWin: number, outDir: string, resultsO
       // every stored tensor counts (QUAD's rotations and outlier columns included)
       const foot = modelFootprint(res.model, params);
       const bytes = foot.linearBytes;
-      rows.push({ method: p.label, setting: res.setting, source: 'demo', bytes, denseBytes: denseLinearBytes, bitsPerWeight: foot.bitsPerWeight, ppl: e.ppl, kl: e.kl, top1: e.top1, components: foot.components });
-      table.push(`| ${p.label} | ${res.setting} | ${bytes} | ${(denseLinearBytes / bytes).toFixed(2)}× | ${foot.bitsPerWeight.toFixed(2)} | ${e.ppl.toFixed(4)} | ${e.kl?.toFixed(4)} | ${((e.top1 ?? 0) * 100).toFixed(1)}% | ${secs.toFixed(1)}s |`);
+      // the best file llama.cpp / ollama can load (GGUF), read back and scored on the same windows against this model
+      const engine = tokenizer ? bestEngineExport(res.model, tokenizer, evalWindows, e.ppl, { backend }) : undefined;
+      rows.push({ method: p.label, setting: res.setting, source: 'demo', bytes, denseBytes: denseLinearBytes, bitsPerWeight: foot.bitsPerWeight, ppl: e.ppl, kl: e.kl, top1: e.top1, components: foot.components, engine });
+      table.push(`| ${p.label} | ${res.setting} | ${bytes} | ${(denseLinearBytes / bytes).toFixed(2)}× | ${foot.bitsPerWeight.toFixed(2)} | ${e.ppl.toFixed(4)} | ${e.kl?.toFixed(4)} | ${((e.top1 ?? 0) * 100).toFixed(1)}% | ${secs.toFixed(1)}s | ${engine ? `${engine.label} ${engine.bytes} B ${engine.lossless ? 'exact' : `${engine.pplDeltaPct >= 0 ? '+' : ''}${engine.pplDeltaPct.toFixed(2)}%`}` : '—'} |`);
       if (p.method !== 'quad' && p.method !== 'quad-a8') {
         for (const entry of model.linears()) {
           const c = res.model.linears().find((x) => x.name === entry.name);
@@ -159,7 +163,7 @@ async function runPlan(plan: typeof PLAN, nWin: number, outDir: string, resultsO
     } catch (err) {
       bar.done('FAILED');
       process.stderr.write(`demo: ${p.label} failed: ${(err as Error).message}\n`);
-      table.push(`| ${p.label} | failed: ${(err as Error).message.slice(0, 80)} | | | | | | | |`);
+      table.push(`| ${p.label} | failed: ${(err as Error).message.slice(0, 80)} | | | | | | | | |`);
     }
   }
   const spectra = model.linears().filter((e) => e.block === 0).map((e) => ({ layer: e.name, values: Array.from(svdvals(e.layer.toDense().astype('f64')).data as Float64Array) }));

@@ -11,6 +11,9 @@ import {
 import { writeGgufFile, writeHfFolder, loadHfExportFolder } from '@llmpress/models/node';
 import { QuantizedLinear, gptqModel, rtnModel } from '@llmpress/quantizers';
 import { f16ToF32 } from '@llmpress/tensor';
+import { bestEngineExport } from './export.js';
+import { renderReport } from './report/report.js';
+import { evaluate } from '@llmpress/models';
 
 const dir = mkdtempSync(join(tmpdir(), 'llmpress-export-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -170,5 +173,19 @@ describe('GGUF export', () => {
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).filter((f) => f.includes('broken'))).toEqual([]);
     expect(LlmpressError.isInstance(new OutputRefusedError('f', 'p', 'r'))).toBe(true);
+  });
+
+  it('the demo report column: best engine export of a quantized model is its exact Q4_0 GGUF; of a dense one a measured F16/Q8_0 file', async () => {
+    const w = windows(48);
+    const q = (await rtnModel(base, { bits: 4, groupSize: 32 })).model;
+    const e = bestEngineExport(q, tok, w, evaluate(q, w).ppl)!;
+    expect([e.label, e.lossless]).toEqual(['GGUF Q4_0', true]);
+    expect(Math.abs(e.pplDeltaPct)).toBeLessThan(1e-3);
+    const d = bestEngineExport(base, tok, w, evaluate(base, w).ppl)!;
+    expect(['GGUF F16', 'GGUF Q8_0']).toContain(d.label);
+    expect(d.lossless).toBe(false);
+    const html = renderReport({ title: 't', rows: [{ method: 'RTN', setting: 'W4', source: 'demo', ppl: 5, engine: e }, { method: 'dense', setting: 'f32', source: 'demo', ppl: 4, engine: d }] } as any);
+    expect(html).toContain('best engine export');
+    expect(html).toContain('GGUF Q4_0 · ');
   });
 });

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import {
-  BpeTokenizer, GgufFile, LossyExportError, MissingTokenizerError, OutputRefusedError, evaluate, formatKlStats, ggufToLlamaModel,
+  BpeTokenizer, GgufFile, exportGgufBytes, parseGguf, LossyExportError, MissingTokenizerError, OutputRefusedError, evaluate, formatKlStats, ggufToLlamaModel,
   klStatistics, standardWindows, isQuantizedLike, GGUF_EXPORT_TYPES, type ExportReport, type GgufExportType, type KlStats, type LlamaModel,
   type TokenizerSource, type Tokenizer,
 } from '@llmpress/models';
@@ -28,6 +28,7 @@ export const EXPORT_SPEC: CommandSpec = {
     out: { type: 'string', arg: 'path', help: 'output file (gguf) or folder (hf, gptq); must not exist (required)' },
     type: { type: 'string', arg: 'auto|q4_0|q8_0|q4_1|f16|bf16|f32', default: 'auto', help: 'gguf: type of the linear layers (auto: the ggml type the codes map onto exactly, else f16); hf/gptq: dtype of dense tensors (auto = f16)' },
     'dense-type': { type: 'string', arg: 'f32|f16|bf16', default: 'f32 for q-types, else --type', help: 'gguf: type of densified layers (low-rank, TT, sparse, unmappable codes) and of the embedding' },
+    'factorized-type': { type: 'string', arg: 'f32|f16|bf16|q8_0|q4_0', default: '--dense-type', help: 'gguf: type of low-rank / TT / sparse layers (their dense product; q-types by ggml\'s reference quantizer)' },
     tokenizer: { type: 'string', arg: 'file', help: 'tokenizer to embed (llama2.c .bin, tokenizer.json or a .gguf); default: inside or beside the model' },
     lossless: { type: 'boolean', help: 'refuse unless every written tensor equals the model\'s effective weights bit for bit' },
     eval: { type: 'boolean', help: 'read the written file back and report its perplexity and KL against the model it came from' },
@@ -125,6 +126,7 @@ export function exportCost(model: LlamaModel, exported: LlamaModel, tokenizer: T
 export interface WriteExportOptions {
   type?: 'auto' | GgufExportType;
   denseType?: 'f32' | 'f16' | 'bf16';
+  factorizedType?: GgufExportType;
   /** Explicit tokenizer file (else found inside / beside `modelPath`). */
   tokenizer?: string;
   /** The file or folder the model was read from: never overwritten, and where tokenizers are looked for. */
@@ -147,7 +149,7 @@ export function writeExport(format: ExportFormat, outPath: string, model: LlamaM
       catch (e) { if (MissingTokenizerError.isInstance(e)) throw new UsageError(`export: ${(e as Error).message.replace(/^\w+: /, '')}`); throw e; }
       const type = typeOpt === 'auto' ? autoGgufType(model) : typeOpt;
       const bar = createProgress(`export gguf ${type}`, 1);
-      const report = writeGgufFile(outPath, model, { type, denseType: o.denseType, tokenizer, lossless: o.lossless, input: o.modelPath, name: basename(o.modelPath), onProgress: (d, t, n) => bar.tick(n, d, t) });
+      const report = writeGgufFile(outPath, model, { type, denseType: o.denseType, factorizedType: o.factorizedType, tokenizer, lossless: o.lossless, input: o.modelPath, name: basename(o.modelPath), onProgress: (d, t, n) => bar.tick(n, d, t) });
       bar.done();
       return { report, exported: () => { const src = fileSource(outPath); try { return ggufToLlamaModel(new GgufFile(src, { file: outPath })); } finally { src.close(); } } };
     }
@@ -188,6 +190,8 @@ export async function cmdExport(argv: string[], ctx: ExportContext): Promise<num
   if (format !== 'gguf' && !['auto', 'f32', 'f16', 'bf16'].includes(typeOpt)) throw new UsageError(`export: --type for --format ${format} is the dense dtype (f32, f16 or bf16), got '${typeOpt}'`);
   const denseType = choiceOpt('export', 'dense-type', values['dense-type'], ['f32', 'f16', 'bf16'] as const);
   if (denseType && format !== 'gguf') throw new UsageError('export: --dense-type applies to --format gguf (use --type for hf/gptq)');
+  const factorizedType = choiceOpt('export', 'factorized-type', values['factorized-type'], GGUF_EXPORT_TYPES);
+  if (factorizedType && format !== 'gguf') throw new UsageError('export: --factorized-type applies to --format gguf');
   const windows = numberOpt('export', 'windows', values.windows, { int: true, min: 1 }) ?? 8;
   const input = ctx.abs(inputArg);
   if (!existsSync(input)) throw new CliError(`export: <model> '${inputArg}' does not exist`, 3);
@@ -201,7 +205,7 @@ export async function cmdExport(argv: string[], ctx: ExportContext): Promise<num
     throw e;
   }
   const model = ctx.openModel(input);
-  const { report, exported } = writeExport(format, outPath, model, { type: typeOpt, denseType, tokenizer: tokPath, modelPath: input, lossless: Boolean(values.lossless) });
+  const { report, exported } = writeExport(format, outPath, model, { type: typeOpt, denseType, factorizedType, tokenizer: tokPath, modelPath: input, lossless: Boolean(values.lossless) });
   let cost: ExportCost | undefined;
   if (values.eval) {
     // the tokenizer that reads the text: explicit, the one embedded in the written GGUF, or one in / beside the folders
@@ -231,4 +235,41 @@ function countTypes(r: ExportReport): Record<string, number> {
   const c: Record<string, number> = {};
   for (const t of r.tensors) c[t.type] = (c[t.type] ?? 0) + 1;
   return c;
+}
+
+/** What the demo report shows per method: the smallest engine-loadable file that costs little, and its measured cost. */
+export interface EngineExportSummary {
+  /** e.g. 'GGUF Q4_0' (the type most linears were written in). */
+  label: string;
+  bytes: number;
+  lossless: boolean;
+  /** Perplexity of the file read back, and its KL to the compressed model, over the same windows. */
+  ppl: number;
+  kl: number;
+  pplDeltaPct: number;
+}
+
+/**
+ * The best GGUF (llama.cpp / ollama) export of a compressed model: the type its codes map onto exactly
+ * (`auto`), and for models without codes also Q8_0; the smallest file whose perplexity (read back) is
+ * within 1% of the model's, else the closest. Computed in memory; nothing is written.
+ */
+export function bestEngineExport(model: LlamaModel, tokenizer: BpeTokenizer, windows: readonly import('@llmpress/models').Window[], modelPpl: number, options: { backend?: import('@llmpress/tensor').Backend } = {}): EngineExportSummary | undefined {
+  const auto = autoGgufType(model);
+  // (Q4_1 files are written but not read back here: the GGUF reader dequantizes F32/F16/BF16/Q8_0/Q4_0)
+  // models without codes (low-rank, TT, sparse): F16, or their dense product quantized to Q8_0
+  const cands: GgufExportType[] = auto === 'f16' ? ['f16', 'q8_0'] : auto === 'q4_1' ? ['f16'] : [auto];
+  let best: EngineExportSummary | undefined;
+  for (const type of cands) {
+    const { bytes, report } = exportGgufBytes(model, { type, factorizedType: auto === 'f16' ? type : undefined, tokenizer: { kind: 'bpe', tokenizer } });
+    let back: LlamaModel;
+    try { back = ggufToLlamaModel(parseGguf(bytes)); } catch { continue; }
+    const e = evaluate(back, windows, { reference: model, backend: options.backend });
+    const counts = countTypes(report);
+    const main = Object.entries(counts).filter(([t]) => t !== 'F32').sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'F32';
+    const s: EngineExportSummary = { label: `GGUF ${main}`, bytes: bytes.length, lossless: report.lossless, ppl: e.ppl, kl: e.kl ?? 0, pplDeltaPct: 100 * (e.ppl / modelPpl - 1) };
+    const ok = (x: EngineExportSummary) => Math.abs(x.pplDeltaPct) <= 1;
+    if (!best || (ok(s) && (!ok(best) || s.bytes < best.bytes)) || (!ok(s) && !ok(best) && Math.abs(s.pplDeltaPct) < Math.abs(best.pplDeltaPct))) best = s;
+  }
+  return best;
 }

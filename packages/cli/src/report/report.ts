@@ -24,6 +24,8 @@ export interface ReportRow {
   components?: Record<string, number>;
   /** The section's uncompressed reference row: drawn as that plot's "dense" line, not as a point. */
   baseline?: boolean;
+  /** Best engine-loadable export (e.g. GGUF Q4_0 for llama.cpp) and what it cost against this row's model. */
+  engine?: { label: string; bytes: number; lossless: boolean; ppl: number; kl: number; pplDeltaPct: number };
 }
 
 export interface ReportData {
@@ -93,8 +95,9 @@ export function renderReport(d: ReportData): string {
 
   // 5. tables
   for (const [source, rows] of bySource) {
-    const body = rows.map((r) => `<tr><td>${esc(r.method)}</td><td>${esc(r.setting)}</td><td>${bytesStr(r.bytes)}</td><td>${compressionRatio(r) === undefined ? '—' : `${n(compressionRatio(r))}×`}</td><td>${n(r.bitsPerWeight)}</td><td><b>${n(r.ppl, 4)}</b></td><td>${n(r.kl)}</td><td>${r.top1 === undefined ? '—' : (100 * r.top1).toFixed(1) + '%'}</td></tr>`).join('');
-    sections.push(`<h2>${esc(source)}</h2><table><thead><tr><th>method</th><th>setting</th><th>bytes</th><th>compression</th><th>bits/weight</th><th>ppl</th><th>KL</th><th>top-1</th></tr></thead><tbody>${body}</tbody></table>`);
+    const hasEngine = rows.some((r) => r.engine);
+    const body = rows.map((r) => `<tr><td>${esc(r.method)}</td><td>${esc(r.setting)}</td><td>${bytesStr(r.bytes)}</td><td>${compressionRatio(r) === undefined ? '—' : `${n(compressionRatio(r))}×`}</td><td>${n(r.bitsPerWeight)}</td><td><b>${n(r.ppl, 4)}</b></td><td>${n(r.kl)}</td><td>${r.top1 === undefined ? '—' : (100 * r.top1).toFixed(1) + '%'}</td>${hasEngine ? `<td>${engineCell(r)}</td>` : ''}</tr>`).join('');
+    sections.push(`<h2>${esc(source)}</h2><table><thead><tr><th>method</th><th>setting</th><th>bytes</th><th>compression</th><th>bits/weight</th><th>ppl</th><th>KL</th><th>top-1</th>${hasEngine ? '<th>best engine export (cost vs this model)</th>' : ''}</tr></thead><tbody>${body}</tbody></table>`);
   }
 
   const model = d.model ? `<p>Model: <b>${esc(d.model.name)}</b>${d.model.params ? `, ${d.model.params.toLocaleString('en')} parameters` : ''}${d.model.bytes ? `, ${bytesStr(d.model.bytes)}` : ''}${d.dense ? `; dense perplexity <b>${n(d.dense.ppl, 5)}</b>` : ''}.</p>` : '';
@@ -107,4 +110,12 @@ thead{background:#f4f4f4}.muted{color:#666}
 </style></head><body><h1>${esc(d.title)}</h1>${d.subtitle ? `<p class="muted">${esc(d.subtitle)}</p>` : ''}${model}${notes}
 ${sections.join('\n')}
 <p class="muted">Generated ${esc(d.generatedAt ?? '')} by llmpress. Every number above comes from the commands named in the notes.</p></body></html>`;
+}
+
+/** '<label> · <KB> · exact' or '<label> · <KB> · ppl ±x%, KL y' for the engine-export column. */
+function engineCell(r: ReportRow): string {
+  const e = r.engine;
+  if (!e) return '—';
+  const kb = `${(e.bytes / 1024).toFixed(0)} KB`;
+  return esc(`${e.label} · ${kb} · ${e.lossless ? 'exact' : `ppl ${e.pplDeltaPct >= 0 ? '+' : ''}${e.pplDeltaPct.toFixed(2)}%, KL ${e.kl.toExponential(1)}`}`);
 }

@@ -7,9 +7,10 @@
  * j+16 (high nibble), value = d·(q − 8). Q4_1 = f16 d, f16 m, same nibbles, value = d·q + m.
  * Q8_0 = f16 d, 32 int8, value = d·q.
  *
- * Exact mapping of a quantized layer (w = s·(c − z), f16 scales, groups of g columns, codes in the
- * natural column order, i.e. no act-order permutation) — with g a multiple of 32, every ggml block
- * of 32 lies inside one group and takes the group's scale as is:
+ * Exact mapping of a quantized layer (w = s·(c − z), f16 scales, groups of g columns — the last one
+ * may be ragged —, codes in the natural column order, i.e. no dynamic act-order permutation; static
+ * act-order groups are fine) — with g and the row width multiples of 32, every ggml block of 32 lies
+ * inside one group and takes the group's scale as is:
  * - symmetric, bits ≤ 4 (z = 2^(bits−1)): Q4_0 with d = s, q = c − z + 8 (bits = 4: q = c);
  * - symmetric, bits ≤ 8: Q8_0 with d = s, q = c − z (bits = 8: q = c − 128);
  * - asymmetric, bits ≤ 4: Q4_1 with d = s, q = c, m = −s·z — exact only where −s·z is an f16 value
@@ -115,7 +116,8 @@ export interface QuantizedLike {
   readonly scaleDtype: 'f16' | 'f32';
   /** f16 bit patterns or f32 values, rows × nGroups. */
   readonly scales: Uint16Array | Float32Array;
-  readonly perm: Int32Array | null;
+  /** Stored column j holds input perm[j] (dynamic act-order); null = natural order. */
+  readonly perm: ArrayLike<number> | null;
   decodedZeros(): Uint8Array;
   /** Row r as s·(c − z) in stored column order (with s = 1, z = 0 it returns the codes). */
   dequantRow(r: number, out: Float32Array | Float64Array, scales: Float32Array, zeros: Uint8Array): void;
@@ -139,7 +141,8 @@ export function layerCodes(q: QuantizedLike): Uint8Array {
 /** Why a quantized layer cannot be written exactly as ggml `type` (undefined: it can). */
 export function exactMappingProblem(q: QuantizedLike, type: number): string | undefined {
   if (q.scaleDtype !== 'f16') return 'scales are f32 (ggml block scales are f16)';
-  if (q.perm) return 'codes are stored in act-order (a column permutation ggml blocks cannot express)';
+  if (q.perm) return 'codes are stored in dynamic act-order (a column permutation ggml blocks cannot express)';
+  if (q.inFeatures % QK !== 0) return `row width ${q.inFeatures} is not a multiple of ${QK}`;
   if (q.groupSize % QK !== 0) return `group size ${q.groupSize} is not a multiple of ${QK}`;
   if (type === GGML.Q4_0) {
     if (!q.symmetric) return 'asymmetric codes (Q4_0 is symmetric; Q4_1 maps them)';

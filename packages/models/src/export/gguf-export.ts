@@ -29,6 +29,9 @@ export interface GgufExportOptions {
   type: GgufExportType;
   /** Type of densified layers (and of the embedding): default `type` for f16/bf16/f32, else 'f32'. */
   denseType?: DenseExportType;
+  /** Type of low-rank / TT / sparse layers (default `denseType`); a Q-type quantizes their dense product
+   *  with ggml's reference quantizer where the row width is a multiple of 32 (else `denseType`). */
+  factorizedType?: GgufExportType;
   /** Type of the token embedding (default `denseType`). */
   embeddingType?: DenseExportType;
   /** The tokenizer to embed (required: the file must be self-contained). */
@@ -183,6 +186,13 @@ export function planGgufExport(model: LlamaModel, options: GgufExportOptions): {
       return;
     }
     // low-rank, TT, sparse, activation-quantized, …: the effective weight matrix
+    const ft = options.factorizedType === undefined ? undefined : TYPE_ID[options.factorizedType];
+    if (options.factorizedType !== undefined && ft === undefined) throw new ArgumentError(fn, 'options.factorizedType', options.factorizedType, `must be one of ${GGUF_EXPORT_TYPES.join(', ')}`);
+    if (ft !== undefined && (!isBlockType(ft) || n % 32 === 0) && ft !== denseType) {
+      if (ft !== GGML.F32) lossy(name, `a '${L.kind}' layer densified to ${TYPE_NAME[ft]}`);
+      denseJob(name, source, L.kind, m, n, ft, dense, 'densified', `'${L.kind}' densified to ${TYPE_NAME[ft]}${isBlockType(ft) ? " by ggml's reference quantizer" : ''}`);
+      return;
+    }
     const exact = exactIn(denseType, dense);
     if (!exact) lossy(name, `a '${L.kind}' layer densified to ${denseName} with rounding`);
     const note = L.kind === 'quant-act' ? `'${L.kind}' densified to ${TYPE_NAME[denseType]} (activation quantization is not part of the file)` : `'${L.kind}' densified to ${TYPE_NAME[denseType]}`;

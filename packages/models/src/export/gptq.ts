@@ -36,6 +36,7 @@ export function toGptq(q: QuantizedLike, rowOrder?: ArrayLike<number>): GptqTens
   const problem = gptqProblem(q);
   if (problem) throw new ArgumentError('toGptq', 'layer', `${q.bits}-bit g${q.groupSize}`, `cannot be written as GPTQ v1: ${problem}`);
   const n = q.inFeatures, m = q.outFeatures, g = q.groupSize, ng = q.nGroups, bits = q.bits, pack = 32 / bits, maxq = (1 << bits) - 1;
+  // groups: ⌈n / g⌉ per row, the last one ragged when g does not divide n
   const codes = layerCodes(q), zeros = q.decodedZeros(), s = q.scales as Uint16Array;
   const order = rowOrder ?? Array.from({ length: m }, (_, i) => i);
   // stored column j holds input perm[j], quantized in group ⌊j/g⌋
@@ -80,9 +81,8 @@ export function fromGptq(t: { qweight: Tensor; qzeros: Tensor; g_idx?: Tensor; s
   const fn = 'fromGptq';
   const { bits, inFeatures: n, outFeatures: m } = meta;
   if (![2, 4, 8].includes(bits)) throw new UnsupportedError(fn, `'${where}': ${bits}-bit GPTQ (2, 4 and 8 are read)`);
-  const g = meta.groupSize > 0 ? meta.groupSize : n;
-  if (n % g !== 0) throw new UnsupportedError(fn, `'${where}': group size ${g} does not divide the input width ${n}`);
-  const pack = 32 / bits, maxq = (1 << bits) - 1, ng = n / g;
+  const g = meta.groupSize > 0 ? Math.min(meta.groupSize, n) : n;
+  const pack = 32 / bits, maxq = (1 << bits) - 1, ng = Math.ceil(n / g);
   const qw = i32(t.qweight, 'qweight', [n / pack, m], where), qz = i32(t.qzeros, 'qzeros', [ng, m / pack], where);
   if (t.scalesF16.length !== ng * m) throw new ArgumentError(fn, `${where}.scales`, t.scalesF16.length, `must hold ${ng}×${m} f16 values`);
   let gIdx: Int32Array;
@@ -93,7 +93,7 @@ export function fromGptq(t: { qweight: Tensor; qzeros: Tensor; g_idx?: Tensor; s
   let perm: Int32Array | null = null;
   if (!natural) {
     const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => gIdx[a]! - gIdx[b]! || a - b);
-    for (let j = 0; j < n; j++) if (gIdx[idx[j]!] !== Math.floor(j / g)) throw new UnsupportedError(fn, `'${where}': g_idx does not put exactly ${g} inputs in every group`);
+    for (let j = 0; j < n; j++) if (gIdx[idx[j]!] !== Math.floor(j / g)) throw new UnsupportedError(fn, `'${where}': g_idx does not put exactly ${g} inputs in every group (the last may hold fewer)`);
     perm = Int32Array.from(idx);
   }
   const codes = new Uint8Array(m * n);
