@@ -48,6 +48,19 @@ describe('report', () => {
     expect(cs[1]![1]).toBeLessThan(cs[0]![1]!); // larger y is higher on screen
     expect(svg).toContain('stroke-dasharray');
     expect(lineChart([], { title: 'empty', xLabel: '', yLabel: '' })).toContain('no data');
+    // up to 20 series: one colour each, every legend row inside the picture, every point inside the axes
+    const many = Array.from({ length: 20 }, (_, i) => ({ name: `a rather long method name number ${i} with a setting`, points: [{ x: 1 + i, y: 2 + i }, { x: 30, y: 40 }] }));
+    const big = lineChart(many, { title: 't', xLabel: 'x', yLabel: 'y', logY: true });
+    const fills = [...big.matchAll(/<rect x="[\d.]+" y="[\d.-]+" width="12" height="12" fill="(#[0-9a-f]+)"/g)].map((m) => m[1]);
+    expect(new Set(fills).size).toBe(20);
+    const H = Number(/height="(\d+)"/.exec(big)![1]);
+    for (const m of big.matchAll(/<rect x="[\d.]+" y="([\d.-]+)" width="12"/g)) expect(Number(m[1]) + 12).toBeLessThanOrEqual(H);
+    const frame = /<rect x="(\d+)" y="(\d+)" width="(\d+)" height="(\d+)" fill="none"/.exec(big)!.slice(1).map(Number);
+    for (const m of big.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)) {
+      expect(Number(m[1])).toBeGreaterThan(frame[0]!); expect(Number(m[1])).toBeLessThan(frame[0]! + frame[2]!);
+      expect(Number(m[2])).toBeGreaterThan(frame[1]!); expect(Number(m[2])).toBeLessThan(frame[1]! + frame[3]!);
+    }
+    expect(big).toContain('…'); // long legend names are cut to fit their column
     expect(stackedBars([{ label: 'm', parts: [{ name: 'a', value: 1 }, { name: 'b', value: 3 }] }], { title: 'b', unit: 'KiB' })).toContain('4 KiB');
   });
   it('normalises eval tables with differing field names and drops rows without ppl', () => {

@@ -8,7 +8,9 @@ export interface LineChartOptions {
   reference?: { y: number; label: string };
 }
 
-const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+// 20 distinguishable colours, so a plot's series (up to 20) never share one
+const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22',
+  '#393b79', '#ad494a', '#637939', '#e7969c', '#6b6ecf', '#8c6d31', '#7b4173', '#3182bd', '#31a354', '#f0a030'];
 export const colorOf = (i: number) => PALETTE[i % PALETTE.length]!;
 
 export function esc(s: string): string {
