@@ -6,6 +6,8 @@ import { hasData, findData } from '@llmpress/tensor/testing';
 import { parseGguf, ggufToLlamaModel, ggufTokenizer } from '../gguf.js';
 import { loadStories260K } from '../node.js';
 import { exportGgufBytes } from './gguf-export.js';
+import { tokenizerToGguf, TOKEN_TYPE } from './tokenizer-kv.js';
+import { MissingTokenizerError } from './errors.js';
 import { writeGgufFile } from './node.js';
 import { standardWindows, evaluate } from '../eval.js';
 import { generate } from '../generate.js';
@@ -56,5 +58,31 @@ describe.skipIf(!hasData())('GGUF export of stories260K', () => {
       console.log('llmpress ppl', e.ppl, 'llama.cpp ppl', ppl);
       expect(Math.abs(ppl / e.ppl - 1)).toBeLessThan(0.005);
     } finally { await run.dispose(); }
+  });
+
+  it.skipIf(!fixture)('a GGUF input carries its tokenizer.ggml.* over unchanged', () => {
+    const ref = parseGguf(new Uint8Array(readFileSync(fixture!)));
+    const m = ggufToLlamaModel(ref);
+    const { bytes } = exportGgufBytes(m, { type: 'f16', tokenizer: { kind: 'gguf', metadata: ref.metadata } });
+    const g = parseGguf(bytes);
+    for (const [k, v] of ref.metadata) if (k.startsWith('tokenizer.')) expect(g.metadata.get(k)).toEqual(v);
+    expect(g.info('blk.0.attn_q.weight').typeName).toBe('F16');
+  });
+});
+
+const hfTok = findData('formats/hf-tiny-random-llama-2/tokenizer.json');
+describe.skipIf(!hfTok)('tokenizer.json → tokenizer.ggml.*', () => {
+  it('Llama-2 style byte-fallback BPE: tokens in id order, special and byte types, ids; padded to the model vocabulary', () => {
+    const json = JSON.parse(readFileSync(hfTok!, 'utf8'));
+    const kv = tokenizerToGguf({ kind: 'hf-json', json }, 3008);
+    const toks = kv.get('tokenizer.ggml.tokens')!.value as string[];
+    const types = kv.get('tokenizer.ggml.token_type')!.value as Int32Array;
+    expect(toks.length).toBe(3008);
+    for (const [piece, id] of Object.entries(json.model.vocab as Record<string, number>)) expect(toks[id]).toBe(piece);
+    expect([types[0], types[1], types[2]]).toEqual([TOKEN_TYPE.unknown, TOKEN_TYPE.control, TOKEN_TYPE.control]);
+    expect(types[toks.indexOf('<0x41>')]).toBe(TOKEN_TYPE.byte);
+    expect(types[3007]).toBe(TOKEN_TYPE.unused);
+    expect([kv.get('tokenizer.ggml.bos_token_id')!.value, kv.get('tokenizer.ggml.eos_token_id')!.value]).toEqual([1, 2]);
+    expect(() => tokenizerToGguf({ kind: 'hf-json', json }, 100)).toThrow(MissingTokenizerError);
   });
 });
