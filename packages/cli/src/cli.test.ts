@@ -151,6 +151,11 @@ describe.skipIf(!hasData())('llmpress user errors: files and paths', () => {
     const q = join(dir, 'q.safetensors'), q2 = join(dir, 'q2.safetensors');
     try {
       expect(await main(['compress', model(), '--method', 'rtn', '--out', q])).toBe(EXIT.ok);
+      // inspect reads llmpress's own files by layer: packed bytes are not parameters
+      stdout = '';
+      expect(await main(['inspect', q])).toBe(EXIT.ok);
+      expect(stdout).toMatch(/llmpress compressed model .* 260,032 parameters/);
+      expect(stdout).toMatch(/\| quantized \| 35 \| 226,560 \|/);
       await userError(['compress', q, '--method', 'rtn', '--out', q2], EXIT.refused, /is already quantized .*pass --force/, { inputs: [q], out: q2 });
       stderr = '';
       expect(await main(['compress', q, '--method', 'rtn', '--out', q2, '--force'])).toBe(EXIT.ok);
