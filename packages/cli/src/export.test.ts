@@ -44,7 +44,7 @@ describe.skipIf(!hasData())('llmpress export', () => {
   it('gptq folder from the same kind of file; text output lists the notes', async () => {
     lines.length = 0;
     expect(await cmdExport([join(dir, 'rtn4.safetensors'), '--format', 'gptq', '--out', 'rtn4-gptq', '--type', 'f32'], ctx)).toBe(0);
-    expect(readdirSync(join(dir, 'rtn4-gptq')).sort()).toEqual(['config.json', 'model.safetensors']);
+    expect(readdirSync(join(dir, 'rtn4-gptq')).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
     // q, k, v, o are GPTQ; gate/up (172 outputs) and down (172 inputs) do not pack into int32 words of 8 codes: dense f32, said so
     expect(lines.join('\n')).toMatch(/GPTQ4 ×20/);
     expect(lines.join('\n')).toMatch(/not a multiple of 8/);

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import {
-  BpeTokenizer, GgufFile, exportGgufBytes, parseGguf, LossyExportError, MissingTokenizerError, OutputRefusedError, evaluate, formatKlStats, ggufToLlamaModel,
+  BpeTokenizer, GgufFile, exportGgufBytes, parseGguf, ggufTokenizer, LossyExportError, MissingTokenizerError, OutputRefusedError, evaluate, formatKlStats, ggufToLlamaModel,
   klStatistics, standardWindows, isQuantizedLike, GGUF_EXPORT_TYPES, type ExportReport, type GgufExportType, type KlStats, type LlamaModel,
   type TokenizerSource, type Tokenizer,
 } from '@llmpress/models';
@@ -156,7 +156,13 @@ export function writeExport(format: ExportFormat, outPath: string, model: LlamaM
     if (!['auto', 'f32', 'f16', 'bf16'].includes(typeOpt)) throw new UsageError(`export: --type for --format ${format} is the dense dtype (f32, f16 or bf16), got '${typeOpt}'`);
     const dtype = typeOpt === 'auto' ? 'f16' : (typeOpt as 'f32' | 'f16' | 'bf16');
     const bar = createProgress(`export ${format}`, 1);
-    const report = writeHfFolder(outPath, model, { gptq: format === 'gptq', dtype, lossless: o.lossless, tokenizerFiles: hfTokenizerFiles(o.modelPath, o.tokenizer), input: o.modelPath, onProgress: (d, t, n) => bar.tick(n, d, t) });
+    const tokenizerFiles = hfTokenizerFiles(o.modelPath, o.tokenizer);
+    // no tokenizer.json to copy: a llama2.c / GGUF vocabulary is converted (none at all is allowed: the folder says so)
+    let bpeTokenizer: BpeTokenizer | undefined;
+    if (!tokenizerFiles.size) {
+      try { const src = findTokenizerSource(o.modelPath, o.tokenizer, model.config.vocabSize); if (src.kind === 'bpe') bpeTokenizer = src.tokenizer; else if (src.kind === 'gguf') bpeTokenizer = ggufTokenizer({ get: (k: string) => src.metadata.get(k)?.value, header: { file: o.modelPath } } as any); } catch { /* none */ }
+    }
+    const report = writeHfFolder(outPath, model, { gptq: format === 'gptq', dtype, lossless: o.lossless, tokenizerFiles, bpeTokenizer, input: o.modelPath, onProgress: (d, t, n) => bar.tick(n, d, t) });
     bar.done();
     return { report, exported: () => loadHfExportFolder(outPath, { kinds: ALL_KINDS }) };
   } catch (e) {

@@ -15,6 +15,8 @@ import { SafetensorsFile, bytesSource, writeSafetensors, type RawTensor } from '
 import { LossyExportError } from './errors.js';
 import { fromGptq, gptqProblem, toGptq } from './gptq.js';
 import { isQuantizedLike } from './ggml.js';
+import { bpeToHfTokenizerJson } from './hf-tokenizer-json.js';
+import type { BpeTokenizer } from '../tokenizer.js';
 import type { ExportReport, ExportedTensor } from './gguf-export.js';
 
 export interface HfExportOptions {
@@ -24,6 +26,8 @@ export interface HfExportOptions {
   gptq?: boolean;
   /** Files to copy into the folder as they are (tokenizer.json, tokenizer_config.json, …). */
   tokenizerFiles?: ReadonlyMap<string, Uint8Array>;
+  /** Without tokenizerFiles: a llama2.c / GGUF SentencePiece vocabulary written as tokenizer.json + tokenizer_config.json. */
+  bpeTokenizer?: BpeTokenizer;
   lossless?: boolean;
 }
 
@@ -133,7 +137,12 @@ export function exportHfFiles(model: LlamaModel, options: HfExportOptions = {}):
     if (k.includes('/') || k.includes('\\') || k.startsWith('.') || files.has(k)) throw new ArgumentError(fn, 'options.tokenizerFiles', k, 'must be plain file names other than config.json / model.safetensors');
     files.set(k, v);
   }
-  if (!options.tokenizerFiles?.size) notes.push('no Hugging Face tokenizer files were given: the folder has none');
+  if (!options.tokenizerFiles?.size && options.bpeTokenizer) {
+    const { tokenizer, config } = bpeToHfTokenizerJson(options.bpeTokenizer);
+    files.set('tokenizer.json', new TextEncoder().encode(JSON.stringify(tokenizer)));
+    files.set('tokenizer_config.json', new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'));
+    notes.push('tokenizer.json written from the SentencePiece vocabulary (merges ranked by piece score)');
+  } else if (!options.tokenizerFiles?.size) notes.push('no Hugging Face tokenizer files were given: the folder has none');
   const group = new Map<string, string[]>();
   for (const t of report) if (t.how !== 'exact' || t.note) { const k = `${t.how} → ${t.type}${t.note ? ` (${t.note})` : ''}`; group.set(k, [...(group.get(k) ?? []), t.source]); }
   for (const [k, v] of group) notes.push(`${v.length} tensor(s) ${k}: ${v.slice(0, 4).join(', ')}${v.length > 4 ? ', …' : ''}`);

@@ -5,3 +5,4 @@ export * from './tokenizer-kv.js';
 export * from './gguf-export.js';
 export * from './gptq.js';
 export * from './hf-export.js';
+export * from './hf-tokenizer-json.js';
