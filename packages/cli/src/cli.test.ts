@@ -189,6 +189,19 @@ describe.skipIf(!hasData())('llmpress: what the docs promise works', () => {
     expect(stdout).toMatch(/\| svdq 1.25 bits preset calib centered 1-bit means keep 0.125 \|/);
   });
 
+  it('an output larger than a bf16 input is refused without --force (nothing written), then written with a warning; bf16 shows 16 bits', async () => {
+    const hf = join(dir, 'hf16'), out = join(dir, 'svd.safetensors');
+    try {
+      expect(await main(['synth', 'tiny', '--out', hf, '--layers', '1', '--dtype', 'bf16'])).toBe(EXIT.ok);
+      // plain SVD keeps f32 factors: 20% fewer parameters at 32 bits is more than the bf16 input's 16 bits
+      await userError(['compress', hf, '--method', 'svd', '--ratio', '0.2', '--out', out, '--backend', 'reference'], EXIT.refused, /would store the linears in \d+ B, more than the input's \d+ B \(BF16\); nothing written/, { inputs: [join(hf, 'model.safetensors')], out });
+      stdout = ''; stderr = '';
+      expect(await main(['compress', hf, '--method', 'svd', '--ratio', '0.2', '--out', out, '--force', '--backend', 'reference'])).toBe(EXIT.ok);
+      expect(stdout).toMatch(/\| input \(BF16\) \| \d+ \| \d+ \| 16\.00 \| 1\.00× \|/);
+      expect(stderr).toMatch(/warning: the output's linears .* are larger than the input's/);
+    } finally { rmSync(hf, { recursive: true, force: true }); rmSync(out, { force: true }); }
+  });
+
   it('compress --stream --method rtn on a synthetic Hugging Face folder', async () => {
     const hf = join(dir, 'hf'), out = join(dir, 'hf-rtn.safetensors');
     try {

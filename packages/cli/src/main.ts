@@ -236,9 +236,11 @@ async function cmdCompress(argv: string[]): Promise<number> {
     throw new CliError(`compress: '${inputArg}' is already quantized (${inFoot.dtypes.join(', ')}, ${fmtBits(inFoot.bitsPerWeight)} bits/weight); ${quantizing ? 're-quantizing' : 'compressing'} its dequantized weights compounds the error and may grow the file. Compress the float original, or pass --force`, 4);
   }
   if (inFoot.quantized) model = densify(model); // --force: the methods start from the dequantized weights
-  const tokenizer = findTokenizer('compress', input, values.tokenizer as string | undefined, model.config.vocabSize);
+  // plain SVD is data-free: it needs no tokenizer or text unless --eval or --calib asks for them
+  const dataFree = method === 'svd' && !values.eval && values.calib === undefined;
+  const tokenizer = dataFree ? undefined : findTokenizer('compress', input, values.tokenizer as string | undefined, model.config.vocabSize);
   const len = Math.min(256, model.config.seqLen);
-  const cal = calibrationWindows('compress', values.calib as string | undefined, tokenizer, len);
+  const cal: { calibration: Window[]; eval?: Window[] } = tokenizer ? calibrationWindows('compress', values.calib as string | undefined, tokenizer, len) : { calibration: [] };
 
   return await withBackend('compress', values.backend as string | undefined, async (sel) => {
     const bar = createProgress(`compress ${method}`, 1);
@@ -260,7 +262,7 @@ async function cmdCompress(argv: string[]): Promise<number> {
     out(`| input (${inFoot.dtypes.join(', ')}) | ${inFoot.linearBytes} | ${inFoot.totalBytes} | ${fmtBits(inFoot.bitsPerWeight)} | 1.00× |`);
     out(`| ${method} (${res.setting}) | ${o.linearBytes} | ${o.totalBytes} | ${fmtBits(o.bitsPerWeight)} | ${(inFoot.linearBytes / o.linearBytes).toFixed(2)}× |`);
     if (values.eval) {
-      const windows = (cal.eval ?? evalSplit(tokenizer.encode(readText('compress', '--calib', undefined).text), { len }).eval).slice(0, 16);
+      const windows = (cal.eval ?? evalSplit(tokenizer!.encode(readText('compress', '--calib', undefined).text), { len }).eval).slice(0, 16);
       const e = evaluate(res.model, windows, { reference: model, backend: sel.backend } as any);
       out(`\nquick eval (16 windows): ppl ${e.ppl.toFixed(4)}, KL ${e.kl?.toFixed(4)}, top-1 ${((e.top1 ?? 0) * 100).toFixed(1)}%`);
     }
