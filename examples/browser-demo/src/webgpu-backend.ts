@@ -21,5 +21,5 @@ export function describeGpuUse(gpu: WebGpuSyncBackend): string {
   const s = gpu.stats();
   const sum = (r: Record<string, number>, prefix = '') => Object.entries(r).filter(([k]) => k.startsWith(prefix)).reduce((a, [, v]) => a + v, 0);
   const fb = Object.entries(s.fallbacks).map(([k, v]) => `${k} ×${v}`).join(', ');
-  return `${sum(s.gpu)} calls on the GPU (${Object.entries(s.gpu).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'}), ${sum(s.routed)} routed to ${gpu.extra ? 'WASM' : 'the CPU'} (small or f64), ${fb ? `fallbacks: ${fb}` : '0 fallbacks'}${s.lost ? '; the device was lost during the run, the rest ran on WASM' : ''}`;
+  return `${sum(s.gpu)} calls on the GPU (${Object.entries(s.gpu).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'}), ${sum(s.routed)} routed to WASM (small, f64 or integer-activation), ${fb ? `fallbacks: ${fb}` : '0 fallbacks'}${s.lost ? '; the device was lost during the run, the rest ran on WASM' : ''}`;
 }

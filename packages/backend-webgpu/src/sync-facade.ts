@@ -11,7 +11,7 @@
  * cross-origin isolation for SharedArrayBuffer), any thread in Node.
  */
 import {
-  ArgumentError, referenceBackend,
+  ArgumentError, referenceBackend, routine,
   type Backend, type BackendCapabilities, type BinaryOp, type FloatArray, type GemmArgs, type GemvArgs, type Int4GemvArgs, type ReduceOp, type UnaryOp,
 } from '@llmpress/tensor';
 import {
@@ -158,7 +158,6 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
   readonly adapter: WebGpuSyncBackend['adapter'];
   readonly gemmKernel: string;
   readonly minFlops: number;
-  readonly extra: Readonly<Record<string, (...args: any[]) => any>>;
   private readonly cpu: Backend;
   private readonly minElements: number;
   private readonly f64: 'exact' | 'all' | 'cpu';
@@ -190,14 +189,6 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
       // f64 is accepted (routed per `options.f64`), so algorithms that compute in f64 run unchanged
       dtypes: ['f32', 'f64'] as const, syncRead: true, threads: 1,
       features: ['webgpu', 'webgpu-sync', ...ready.features, `gemm-${ready.gemmKernel}`, ...(ready.adapter.software ? ['software-adapter'] : [])],
-    });
-    const cpuExtra = this.cpu.extra ?? {};
-    this.extra = Object.freeze({
-      ...cpuExtra,
-      int4Gemv: (a: Int4GemvArgs) => this.int4Gemv(a),
-      stats: () => this.stats(),
-      pin: (a: FloatArray) => this.pin(a),
-      unpin: (a: FloatArray) => this.unpin(a),
     });
     const FR = (globalThis as any).FinalizationRegistry;
     this.registry = FR ? new FR((id: number) => { if (!this.disposed && !this.isLost) { this.pinCount--; try { this.thread.postMessage({ op: 'unpin', id, silent: true }); } catch { /* thread gone */ } } }) : undefined;
@@ -394,14 +385,13 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
     return new Float64Array(this.ctrl, RESULT_BYTE, 1)[0]!;
   }
 
-  /** int4 GEMV (`extra.int4Gemv`, layout of `Int4GemvArgs`): on the GPU above the threshold, else the CPU backend's kernel. */
+  /** int4 GEMV (layout of `Int4GemvArgs`): on the GPU above the threshold, else the CPU backend's routine. */
   int4Gemv(p: Int4GemvArgs): void {
-    const cpuK = this.cpu.extra?.int4Gemv as ((a: Int4GemvArgs) => void) | undefined;
-    const cpu = () => { if (cpuK) cpuK(p); else throw new ArgumentError('WebGpuSyncBackend.int4Gemv', 'backend', this.cpu.name, 'the CPU backend has no int4Gemv for calls below the threshold'); };
+    const cpu = () => routine(this.cpu, 'int4Gemv')(p);
     const m = p?.m, n = p?.n, g = p?.groupSize;
     const ok = p && isInt(m) && isInt(n) && isInt(g) && g > 0 && n % 2 === 0 && n % g === 0 && p.w instanceof Uint8Array && p.w.length >= (m * n) / 2
       && p.scales instanceof Float32Array && p.scales.length >= (m * n) / g && p.x instanceof Float32Array && p.x.length >= n && p.y instanceof Float32Array && p.y.length >= m;
-    if (!ok || m * n === 0 || 2 * m * n < this.minFlops) { if (ok && cpuK) inc(this.counts.routed, 'int4Gemv:small'); cpu(); return; }
+    if (!ok || m * n === 0 || 2 * m * n < this.minFlops) { if (ok) inc(this.counts.routed, 'int4Gemv:small'); cpu(); return; }
     if (!this.usable()) { inc(this.counts.fallbacks, 'int4Gemv:device-lost'); cpu(); return; }
     const wb = (m * n) / 2, ns = (m * n) / g, alpha = p.alpha ?? 1, beta = p.beta ?? 0;
     this.begin(80 + wb + 4 * (ns + n + m));
@@ -414,6 +404,11 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
     p.y.set(this.view(y));
     inc(this.counts.gpu, 'int4Gemv');
   }
+
+  // integer-activation kernels have no WebGPU version yet: the CPU backend's (counted as routed)
+  w4a8Gemv(p: Parameters<NonNullable<Backend['w4a8Gemv']>>[0]): void { inc(this.counts.routed, 'w4a8Gemv:cpu-only'); routine(this.cpu, 'w4a8Gemv')(p); }
+  w4a8Gemm(p: Parameters<NonNullable<Backend['w4a8Gemm']>>[0]): void { inc(this.counts.routed, 'w4a8Gemm:cpu-only'); routine(this.cpu, 'w4a8Gemm')(p); }
+  w4a4Gemm(p: Parameters<NonNullable<Backend['w4a4Gemm']>>[0]): void { inc(this.counts.routed, 'w4a4Gemm:cpu-only'); routine(this.cpu, 'w4a4Gemm')(p); }
 
   // ------------------------------------------------------------ residency, stats, lifecycle
 
