@@ -227,7 +227,7 @@ for (const c of cases) {
         const x = B as Float32Array, y = new Float32Array(m);
         entries.push({
           impl: `wasm int4Gemv g${G} (resident W)`, threads, times: [], cpu: [],
-          run: () => be.extra.int4Gemv({ m, n, groupSize: G, w, scales, x, y }),
+          run: () => be.int4Gemv({ m, n, groupSize: G, w, scales, x, y }),
           verify: () => {
             for (let i = 0; i < m; i++) {
               let s = 0, bd = 0;

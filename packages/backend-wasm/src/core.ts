@@ -3,12 +3,12 @@
  * with a `Platform` that knows how to start workers and whether relaxed SIMD can be switched on.
  */
 import {
-  ArgumentError, DTypeError, ShapeError, UnsupportedError,
+  ArgumentError, UnsupportedError, validateBinary, validateGemm, validateGemv, validateReduce, validateUnary,
   type Backend, type BinaryOp, type FloatArray, type GemmArgs, type GemvArgs, type ReduceOp, type UnaryOp,
+  span, type Int4GemvArgs, type W4A8GemvArgs, type W4A4GemmArgs, type W4A8GemmArgs,
 } from '@llmpress/tensor';
 import { KERNELS_BASE64 } from './generated/kernels.js';
 import { LinearAllocator } from './allocator.js';
-import type { WasmExtras } from './extras.js';
 
 /** A started worker, as the core needs it. */
 export interface WorkerHandle {
@@ -48,8 +48,12 @@ export interface WasmBackend extends Backend {
   binary(op: BinaryOp, a: FloatArray, b: FloatArray | number, out: FloatArray, n: number): void;
   unary(op: UnaryOp, a: FloatArray, out: FloatArray, n: number): void;
   reduce(op: ReduceOp, a: FloatArray, offset: number, n: number): number;
-  /** Integer routines for the quantizers; see extras.ts and the README for the packed layout. */
-  readonly extra: WasmExtras;
+  int4Gemv(args: Int4GemvArgs): void;
+  w4a8Gemv(args: W4A8GemvArgs): void;
+  w4a8Gemm(args: W4A8GemmArgs): void;
+  w4a4Gemm(args: W4A4GemmArgs): void;
+  /** out[i] = Σ_p a[i, p] · w[i, p] over `rows` rows of k packed int4 values each (exact i32; WASM-only). */
+  int4Dot(rows: number, k: number, a: Uint8Array, w: Uint8Array, out: Int32Array): void;
   readonly memory: WebAssembly.Memory;
   /** True when `arr` lives in this backend's linear memory (routines then use it in place). */
   isResident(arr: ArrayBufferView): boolean;
@@ -125,23 +129,6 @@ function isInt(x: unknown): x is number { return typeof x === 'number' && Number
 function checkDim(fn: string, name: string, v: unknown): number {
   if (!isInt(v) || v < 0) throw new ArgumentError(fn, name, v, 'must be a non-negative integer');
   return v;
-}
-function checkNum(fn: string, name: string, v: unknown): number {
-  if (typeof v !== 'number') throw new ArgumentError(fn, name, v, 'must be a number');
-  return v;
-}
-function checkFloatArray(fn: string, name: string, v: unknown): FloatArray {
-  if (!(v instanceof Float32Array) && !(v instanceof Float64Array)) throw new DTypeError(fn, `argument '${name}' must be a Float32Array or Float64Array, got ${v === null ? 'null' : typeof v === 'object' ? (v as object).constructor?.name ?? 'object' : typeof v}`);
-  return v;
-}
-/** Elements spanned by a row-major rows × cols matrix with row stride ld. */
-function span(rows: number, cols: number, ld: number): number { return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols; }
-function checkMatrix(fn: string, name: string, arr: FloatArray, offset: unknown, ldName: string, ld: unknown, rows: number, cols: number): number {
-  if (!isInt(offset) || offset < 0) throw new ArgumentError(fn, `${name}Offset`, offset, 'must be a non-negative integer');
-  if (!isInt(ld) || ld < Math.max(1, cols)) throw new ArgumentError(fn, ldName, ld, `must be an integer >= ${Math.max(1, cols)} (the stored matrix has ${cols} columns)`);
-  const need = offset + span(rows, cols, ld);
-  if (need > arr.length) throw new ShapeError(fn, `argument '${name}' is too short: a ${rows} × ${cols} matrix with ${ldName} ${ld} at offset ${offset} needs ${need} elements, got length ${arr.length}`);
-  return need;
 }
 
 export async function createWasmBackendWith(platform: Platform, options: WasmBackendOptions = {}): Promise<WasmBackend | null> {
@@ -289,19 +276,11 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   function gemm(p: GemmArgs): void {
     const f = 'gemm';
     alive(f);
-    if (p === null || typeof p !== 'object') throw new ArgumentError(f, 'args', p, 'must be a GemmArgs object');
-    const m = checkDim(f, 'm', p.m), n = checkDim(f, 'n', p.n), k = checkDim(f, 'k', p.k);
-    const a = checkFloatArray(f, 'a', p.a), b = checkFloatArray(f, 'b', p.b), c = checkFloatArray(f, 'c', p.c);
-    if (a.constructor !== c.constructor || b.constructor !== c.constructor) throw new DTypeError(f, `arguments 'a', 'b' and 'c' must share one float dtype, got ${a.constructor.name}, ${b.constructor.name}, ${c.constructor.name}`);
-    const alpha = checkNum(f, 'alpha', p.alpha), beta = checkNum(f, 'beta', p.beta);
+    const { a: sa, b: sb, c: sc } = validateGemm(f, p);
+    const { m, n, k, a, b, c, alpha, beta } = p;
     const tA = !!p.transA, tB = !!p.transB;
-    const ar = tA ? k : m, ac = tA ? m : k, br = tB ? n : k, bc = tB ? k : n;
-    checkMatrix(f, 'a', a, p.aOffset, 'lda', p.lda, ar, ac);
-    checkMatrix(f, 'b', b, p.bOffset, 'ldb', p.ldb, br, bc);
-    checkMatrix(f, 'c', c, p.cOffset, 'ldc', p.ldc, m, n);
     if (m === 0 || n === 0) return;
     const S = bytesPer(c), f64 = S === 8;
-    const sa = span(ar, ac, p.lda), sb = span(br, bc, p.ldb), sc = span(m, n, p.ldc);
     const ops: Operand[] = [];
     try {
       const A = operandIn(f, a, p.aOffset, sa); ops.push(A);
@@ -370,18 +349,9 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   function gemv(p: GemvArgs): void {
     const f = 'gemv';
     alive(f);
-    if (p === null || typeof p !== 'object') throw new ArgumentError(f, 'args', p, 'must be a GemvArgs object');
-    const m = checkDim(f, 'm', p.m), n = checkDim(f, 'n', p.n);
-    const a = checkFloatArray(f, 'a', p.a), x = checkFloatArray(f, 'x', p.x), y = checkFloatArray(f, 'y', p.y);
-    if (a.constructor !== y.constructor || x.constructor !== y.constructor) throw new DTypeError(f, `arguments 'a', 'x' and 'y' must share one float dtype, got ${a.constructor.name}, ${x.constructor.name}, ${y.constructor.name}`);
-    const alpha = checkNum(f, 'alpha', p.alpha), beta = checkNum(f, 'beta', p.beta);
+    const { lx, ly } = validateGemv(f, p);
+    const { m, n, a, x, y, alpha, beta } = p;
     const tr = !!p.trans;
-    checkMatrix(f, 'a', a, p.aOffset, 'lda', p.lda, m, n);
-    const lx = tr ? m : n, ly = tr ? n : m;
-    if (!isInt(p.xOffset) || p.xOffset < 0) throw new ArgumentError(f, 'xOffset', p.xOffset, 'must be a non-negative integer');
-    if (!isInt(p.yOffset) || p.yOffset < 0) throw new ArgumentError(f, 'yOffset', p.yOffset, 'must be a non-negative integer');
-    if (p.xOffset + lx > x.length) throw new ShapeError(f, `argument 'x' is too short: needs ${p.xOffset + lx} elements (offset ${p.xOffset} + ${lx}), got length ${x.length}`);
-    if (p.yOffset + ly > y.length) throw new ShapeError(f, `argument 'y' is too short: needs ${p.yOffset + ly} elements (offset ${p.yOffset} + ${ly}), got length ${y.length}`);
     if (ly === 0) return;
     const S = bytesPer(y), f64 = S === 8;
     const ops: Operand[] = [];
@@ -411,22 +381,11 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   }
 
   // ---- elementwise and reductions
-  function checkLen(f: string, name: string, arr: FloatArray, n: number, offset = 0) {
-    if (offset + n > arr.length) throw new ShapeError(f, `argument '${name}' is too short: needs ${offset + n} elements, got length ${arr.length}`);
-  }
   function binary(op: BinaryOp, a: FloatArray, b: FloatArray | number, out: FloatArray, n: number): void {
     const f = 'binary';
     alive(f);
+    validateBinary(f, op, a, b, out, n);
     const code = BIN_OPS[op];
-    if (code === undefined || !Object.hasOwn(BIN_OPS, op)) throw new ArgumentError(f, 'op', op, `must be one of ${Object.keys(BIN_OPS).join(', ')}`);
-    checkFloatArray(f, 'a', a); checkFloatArray(f, 'out', out); checkDim(f, 'n', n);
-    if (typeof b !== 'number') {
-      checkFloatArray(f, 'b', b);
-      if (b.constructor !== a.constructor) throw new DTypeError(f, `arguments 'a' and 'b' must share one dtype, got ${a.constructor.name} and ${b.constructor.name}`);
-    }
-    if (out.constructor !== a.constructor) throw new DTypeError(f, `arguments 'a' and 'out' must share one dtype, got ${a.constructor.name} and ${out.constructor.name}`);
-    checkLen(f, 'a', a, n); checkLen(f, 'out', out, n);
-    if (typeof b !== 'number') checkLen(f, 'b', b, n);
     if (n === 0) return;
     const f64 = a instanceof Float64Array;
     const ops: Operand[] = [];
@@ -444,11 +403,8 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   function unary(op: UnaryOp, a: FloatArray, out: FloatArray, n: number): void {
     const f = 'unary';
     alive(f);
+    validateUnary(f, op, a, out, n);
     const code = UN_OPS[op];
-    if (code === undefined || !Object.hasOwn(UN_OPS, op)) throw new ArgumentError(f, 'op', op, `must be one of ${Object.keys(UN_OPS).join(', ')}`);
-    checkFloatArray(f, 'a', a); checkFloatArray(f, 'out', out); checkDim(f, 'n', n);
-    if (out.constructor !== a.constructor) throw new DTypeError(f, `arguments 'a' and 'out' must share one dtype, got ${a.constructor.name} and ${out.constructor.name}`);
-    checkLen(f, 'a', a, n); checkLen(f, 'out', out, n);
     if (n === 0) return;
     const ops: Operand[] = [];
     try {
@@ -461,10 +417,8 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   function reduce(op: ReduceOp, a: FloatArray, offset: number, n: number): number {
     const f = 'reduce';
     alive(f);
+    validateReduce(f, op, a, offset, n);
     const code = RED_OPS[op];
-    if (code === undefined || !Object.hasOwn(RED_OPS, op)) throw new ArgumentError(f, 'op', op, `must be one of ${Object.keys(RED_OPS).join(', ')}`);
-    checkFloatArray(f, 'a', a); checkDim(f, 'offset', offset); checkDim(f, 'n', n);
-    checkLen(f, 'a', a, n, offset);
     if (n === 0) return op === 'max' ? -Infinity : op === 'min' ? Infinity : 0;
     const ops: Operand[] = [];
     try {
@@ -520,7 +474,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   if (shared) features.push('shared-memory');
   if (nThreads > 1) features.push('threads');
 
-  const extra = makeExtras({ K, alive, isResident, buf, alloc, runSplit });
+  const integer = makeIntegerRoutines({ K, alive, isResident, buf, alloc, runSplit });
 
   const backend: WasmBackend = {
     name,
@@ -532,7 +486,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
     dispose,
     stats: () => ({ singleThreadCalls, parallelCalls }),
     threadsNote,
-    extra,
+    ...integer,
     ...(shared ? { allocate, allocateBytes } : {}),
   } as WasmBackend;
   return backend;
@@ -549,4 +503,4 @@ export interface ExtraContext {
 }
 
 // Filled in by extras.ts (kept separate so the core stays readable).
-import { makeExtras } from './extras.js';
+import { makeIntegerRoutines } from './extras.js';

@@ -45,7 +45,7 @@ for (const threads of [1, 2] as const) {
         const n = g * ng;
         const q = ints(m * n, seed, -8, 7), w = packInt4(q, m, n);
         const scales = rnd(m * ng, seed + 1, 0.01, 0.2), x = rnd(n, seed + 2), y = rnd(m, seed + 3), y0 = y.slice();
-        be.extra!.int4Gemv({ m, n, groupSize: g, w, scales, x, y, alpha: 1.5, beta });
+        be.int4Gemv({ m, n, groupSize: g, w, scales, x, y, alpha: 1.5, beta });
         for (let i = 0; i < m; i++) {
           let s = 0, bd = 0;
           for (let j = 0; j < n; j++) { const v = scales[i * ng + Math.floor(j / g)]! * q[i * n + j]! * x[j]!; s += v; bd += Math.abs(v); }
@@ -61,7 +61,7 @@ for (const threads of [1, 2] as const) {
         const q = ints(m * n, seed, -8, 7), w = packInt4(q, m, n);
         const xq = Int8Array.from(ints(n, seed + 5, -128, 127));
         const scales = rnd(m * ng, seed + 1, 0.01, 0.2), y = new Float32Array(m);
-        be.extra!.w4a8Gemv({ m, n, groupSize: g, w, scales, x: xq, xScale: 0.03, y });
+        be.w4a8Gemv({ m, n, groupSize: g, w, scales, x: xq, xScale: 0.03, y });
         for (let i = 0; i < m; i++) {
           let want = 0, bd = 0;
           for (let gi = 0; gi < ng; gi++) {
@@ -81,7 +81,7 @@ for (const threads of [1, 2] as const) {
         const a = packInt4(qa, m, k), w = packInt4(qw, n, k);
         const sa = rnd(m * ng, seed + 2, 0.01, 0.3), sw = rnd(n * ng, seed + 3, 0.01, 0.3);
         const ldc = n + 1, c = new Float32Array(m * ldc).fill(5);
-        be.extra!.w4a4Gemm({ m, n, k, groupSize: g, a, aScales: sa, w, wScales: sw, c, ldc });
+        be.w4a4Gemm({ m, n, k, groupSize: g, a, aScales: sa, w, wScales: sw, c, ldc });
         for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
           let want = 0, bd = 0;
           for (let gi = 0; gi < ng; gi++) {
@@ -94,7 +94,7 @@ for (const threads of [1, 2] as const) {
         }
         const rows = Math.min(m, n);
         const out = new Int32Array(rows);
-        be.extra!.int4Dot(rows, k, a, w, out);
+        be.int4Dot(rows, k, a, w, out);
         for (let i = 0; i < rows; i++) {
           let s = 0; for (let p = 0; p < k; p++) s += qa[i * k + p]! * qw[i * k + p]!;
           expect(out[i]).toBe(s);
@@ -108,8 +108,8 @@ for (const threads of [1, 2] as const) {
       const w = be.allocateBytes!((m * n) / 2); w.set(packInt4(q, m, n));
       const scales = rnd(m * (n / g), 4, 0.01, 0.1), x = rnd(n, 5);
       const y1 = new Float32Array(m), y2 = new Float32Array(m);
-      be.extra!.int4Gemv({ m, n, groupSize: g, w, scales, x, y: y1 });
-      be.extra!.int4Gemv({ m, n, groupSize: g, w: w.slice(), scales, x, y: y2 });
+      be.int4Gemv({ m, n, groupSize: g, w, scales, x, y: y1 });
+      be.int4Gemv({ m, n, groupSize: g, w: w.slice(), scales, x, y: y2 });
       expect(y1).toEqual(y2);
       be.release(w);
     });
@@ -146,8 +146,8 @@ for (const cfg of [{ relaxedSimd: true, threads: 1 }, { relaxedSimd: false, thre
     });
     const run = (bits: number, m: number, n: number, k: number, g: number, qa: number[], qw: number[], sa: Float32Array, sw: Float32Array, c: Float32Array, ldc: number, alpha?: number, beta?: number) => {
       const args = { m, n, k, groupSize: g, aScales: sa, w: packInt4(qw, n, k), wScales: sw, c, ldc, alpha, beta };
-      if (bits === 4) be.extra.w4a4Gemm({ ...args, a: packInt4(qa, m, k) });
-      else be.extra.w4a8Gemm({ ...args, a: Int8Array.from(qa) });
+      if (bits === 4) be.w4a4Gemm({ ...args, a: packInt4(qa, m, k) });
+      else be.w4a8Gemm({ ...args, a: Int8Array.from(qa) });
     };
 
     it('integer group sums are exact: with unit scales C equals the integer oracle bit for bit', () => {
@@ -217,17 +217,18 @@ describe('int4 extras: bad input', () => {
   afterAll(async () => { await be.dispose(); });
   it('typed errors name function, argument and value', () => {
     const ok = { m: 2, n: 8, groupSize: 4, w: new Uint8Array(8), scales: new Float32Array(4), x: new Float32Array(8), y: new Float32Array(2) };
-    expectErr(() => be.extra!.int4Gemv({ ...ok, groupSize: 3 }), ArgumentError, 'int4Gemv', "argument 'groupSize'", 'got 3');
-    expectErr(() => be.extra!.int4Gemv({ ...ok, groupSize: 16 }), ArgumentError, 'int4Gemv', "argument 'groupSize'", 'must divide n = 8');
-    expectErr(() => be.extra!.int4Gemv({ ...ok, w: new Uint8Array(7) }), ShapeError, 'int4Gemv', "argument 'w'", 'needs 8');
-    expectErr(() => be.extra!.int4Gemv({ ...ok, x: new Float64Array(8) as any }), DTypeError, 'int4Gemv', "argument 'x'", 'Float64Array');
-    expectErr(() => be.extra!.w4a8Gemv({ ...ok, x: new Int8Array(8), xScale: undefined as any }), ArgumentError, 'w4a8Gemv', "argument 'xScale'");
-    expectErr(() => be.extra!.w4a4Gemm({ m: 1, n: 1, k: 8, groupSize: 8, a: new Uint8Array(4), aScales: new Float32Array(1), w: new Uint8Array(4), wScales: new Float32Array(1), c: new Float32Array(1), ldc: 0 }), ArgumentError, 'w4a4Gemm', "argument 'ldc'");
+    expectErr(() => be.int4Gemv({ ...ok, groupSize: 3 }), ArgumentError, 'int4Gemv', "argument 'groupSize'", 'got 3');
+    expectErr(() => be.int4Gemv({ ...ok, scales: new Float32Array(3) }), ShapeError, 'int4Gemv', "argument 'scales'", 'needs 4');
+    expectErr(() => be.int4Gemv({ ...ok, groupSize: 6, scales: new Float32Array(3) }), ShapeError, 'int4Gemv', "argument 'scales'", 'needs 4'); // ragged: ⌈8/6⌉ = 2 groups a row
+    expectErr(() => be.int4Gemv({ ...ok, w: new Uint8Array(7) }), ShapeError, 'int4Gemv', "argument 'w'", 'needs 8');
+    expectErr(() => be.int4Gemv({ ...ok, x: new Float64Array(8) as any }), DTypeError, 'int4Gemv', "argument 'x'", 'Float64Array');
+    expectErr(() => be.w4a8Gemv({ ...ok, x: new Int8Array(8), xScale: undefined as any }), ArgumentError, 'w4a8Gemv', "argument 'xScale'");
+    expectErr(() => be.w4a4Gemm({ m: 1, n: 1, k: 8, groupSize: 8, a: new Uint8Array(4), aScales: new Float32Array(1), w: new Uint8Array(4), wScales: new Float32Array(1), c: new Float32Array(1), ldc: 0 }), ArgumentError, 'w4a4Gemm', "argument 'ldc'");
     const g8 = { m: 1, n: 1, k: 8, groupSize: 8, a: new Int8Array(8), aScales: new Float32Array(1), w: new Uint8Array(4), wScales: new Float32Array(1), c: new Float32Array(1) };
-    expectErr(() => be.extra!.w4a8Gemm({ ...g8, a: new Uint8Array(8) as any }), DTypeError, 'w4a8Gemm', "argument 'a'", 'Uint8Array');
-    expectErr(() => be.extra!.w4a8Gemm({ ...g8, a: new Int8Array(7) }), ShapeError, 'w4a8Gemm', "argument 'a'", 'needs 8');
-    expectErr(() => be.extra!.w4a8Gemm({ ...g8, groupSize: 3 }), ArgumentError, 'w4a8Gemm', "argument 'groupSize'", 'got 3');
-    expectErr(() => be.extra!.w4a4Gemm({ ...g8, a: new Uint8Array(4), wScales: new Float32Array(0) }), ShapeError, 'w4a4Gemm', "argument 'wScales'");
-    expectErr(() => be.extra!.int4Dot(1, 3, new Uint8Array(2), new Uint8Array(2), new Int32Array(1)), ArgumentError, 'int4Dot', "argument 'k'", 'got 3');
+    expectErr(() => be.w4a8Gemm({ ...g8, a: new Uint8Array(8) as any }), DTypeError, 'w4a8Gemm', "argument 'a'", 'Uint8Array');
+    expectErr(() => be.w4a8Gemm({ ...g8, a: new Int8Array(7) }), ShapeError, 'w4a8Gemm', "argument 'a'", 'needs 8');
+    expectErr(() => be.w4a8Gemm({ ...g8, groupSize: 3 }), ArgumentError, 'w4a8Gemm', "argument 'groupSize'", 'got 3');
+    expectErr(() => be.w4a4Gemm({ ...g8, a: new Uint8Array(4), wScales: new Float32Array(0) }), ShapeError, 'w4a4Gemm', "argument 'wScales'");
+    expectErr(() => be.int4Dot(1, 3, new Uint8Array(2), new Uint8Array(2), new Int32Array(1)), ArgumentError, 'int4Dot', "argument 'k'", 'got 3');
   });
 });

@@ -1,67 +1,30 @@
 /**
- * Integer routines for the quantizers (`backend.extra`). Packed int4 layout everywhere:
- * two values per byte, LOW nibble = EVEN column, high nibble = odd column, signed two's complement
- * (-8..7); rows contiguous with row stride = (columns / 2) bytes; groups of `groupSize` consecutive
- * columns (along the input / reduction dimension) share one f32 scale; scales row-major
- * [rows × columns / groupSize]. Symmetric quantization (no zero points).
+ * The WASM backend's integer routines of the backend contract (`int4Gemv`, `w4a8Gemv`, `w4a8Gemm`,
+ * `w4a4Gemm`) and `int4Dot`. Layout and arithmetic contract: `PackedInt4` in @llmpress/tensor
+ * (int4.ts): two signed nibbles per byte, low nibble = even column, per-group f32 scales, the last
+ * group of a row may be ragged. The SIMD kernels want whole groups: a ragged call is zero-padded to
+ * whole groups here (a copy per call; quantized layers pre-pad their weights once, see
+ * `QuantizedLinear.kernelWidth`). Arguments are checked by the shared validators of @llmpress/tensor.
  */
-import { ArgumentError, DTypeError, ShapeError, type Int4GemvArgs } from '@llmpress/tensor';
+import {
+  ArgumentError, checkDim, checkLength, checkTyped, int4Groups, validateInt4Gemv, validateIntGemm,
+  type Int4GemvArgs, type W4A8GemvArgs, type W4A4GemmArgs, type W4A8GemmArgs,
+} from '@llmpress/tensor';
 import type { ExtraContext } from './core.js';
 
-export type { Int4GemvArgs };
-export interface W4A8GemvArgs extends Omit<Int4GemvArgs, 'x'> {
-  /** Int8 activations (length n) and their one scale. */
-  x: Int8Array;
-  xScale: number;
-}
-export interface W4A4GemmArgs {
-  /** C is m × n; A is m × k (activations), W is n × k (weights); C = A · Wᵀ. */
-  m: number; n: number; k: number;
-  groupSize: number;
-  a: Uint8Array; aScales: Float32Array;
-  w: Uint8Array; wScales: Float32Array;
-  c: Float32Array;
-  /** Row stride of C in elements (default n). */
-  ldc?: number;
-  alpha?: number;
-  beta?: number;
-}
-/** As W4A4GemmArgs, but the activations are int8 (one byte per value, m × k). */
-export interface W4A8GemmArgs extends Omit<W4A4GemmArgs, 'a'> {
-  a: Int8Array;
-}
+export type { Int4GemvArgs, W4A8GemvArgs, W4A4GemmArgs, W4A8GemmArgs };
+export { packInt4, unpackInt4 } from '@llmpress/tensor';
 
-/** Packs signed integers in [-8, 7] into the int4 layout above (row-major, `cols` even). */
-export function packInt4(values: ArrayLike<number>, rows: number, cols: number): Uint8Array {
-  const fn = 'packInt4';
-  if (!Number.isInteger(rows) || rows < 0) throw new ArgumentError(fn, 'rows', rows, 'must be a non-negative integer');
-  if (!Number.isInteger(cols) || cols < 0 || cols % 2 !== 0) throw new ArgumentError(fn, 'cols', cols, 'must be a non-negative even integer');
-  if (values.length !== rows * cols) throw new ShapeError(fn, `argument 'values' must hold rows·cols = ${rows * cols} values, got length ${values.length}`);
-  const out = new Uint8Array((rows * cols) / 2);
-  for (let i = 0; i < values.length; i += 2) {
-    const lo = values[i]!, hi = values[i + 1]!;
-    if (!Number.isInteger(lo) || lo < -8 || lo > 7) throw new ArgumentError(fn, `values[${i}]`, lo, 'must be an integer in [-8, 7]');
-    if (!Number.isInteger(hi) || hi < -8 || hi > 7) throw new ArgumentError(fn, `values[${i + 1}]`, hi, 'must be an integer in [-8, 7]');
-    out[i >> 1] = (lo & 15) | ((hi & 15) << 4);
-  }
+/** Copies `rows` rows of `from` bytes into rows of `to` bytes (zero tail). */
+function padRows<A extends Uint8Array | Int8Array | Float32Array>(src: A, rows: number, from: number, to: number): A {
+  const out = new (src.constructor as { new(n: number): A })(rows * to);
+  for (let r = 0; r < rows; r++) out.set(src.subarray(r * from, r * from + from) as any, r * to);
   return out;
 }
 
-/** Inverse of packInt4. */
-export function unpackInt4(packed: Uint8Array, count = packed.length * 2): Int8Array {
-  const out = new Int8Array(count);
-  for (let i = 0; i < count; i++) {
-    const b = packed[i >> 1]!;
-    const v = i & 1 ? b >> 4 : b & 15;
-    out[i] = v >= 8 ? v - 16 : v;
-  }
-  return out;
-}
 
-const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
-
-/** `backend.extra` of the WASM backend. */
-export type WasmExtras = {
+/** The integer routines of the WASM backend. */
+export type WasmIntegerRoutines = {
   readonly int4Gemv: (args: Int4GemvArgs) => void;
   readonly w4a8Gemv: (args: W4A8GemvArgs) => void;
   readonly w4a4Gemm: (args: W4A4GemmArgs) => void;
@@ -69,7 +32,7 @@ export type WasmExtras = {
   readonly int4Dot: (rows: number, k: number, a: Uint8Array, w: Uint8Array, out: Int32Array) => void;
 };
 
-export function makeExtras(ctx: ExtraContext): WasmExtras {
+export function makeIntegerRoutines(ctx: ExtraContext): WasmIntegerRoutines {
   const { K, alloc } = ctx;
   interface Op { ptr: number; temp: number | null; bytes: number }
   const inMem = (fn: string, arr: ArrayBufferView, copy = true): Op => {
@@ -83,34 +46,12 @@ export function makeExtras(ctx: ExtraContext): WasmExtras {
   };
   const free = (ops: Op[]) => { for (const o of ops) if (o.temp !== null) alloc.release(o.temp); };
 
-  const dim = (fn: string, name: string, v: unknown) => { if (!isInt(v) || v < 0) throw new ArgumentError(fn, name, v, 'must be a non-negative integer'); return v; };
-  const typed = (fn: string, name: string, v: unknown, C: any, want: string) => {
-    if (!(v instanceof C)) throw new DTypeError(fn, `argument '${name}' must be a ${want}, got ${v === null ? 'null' : typeof v === 'object' ? (v as object).constructor?.name : typeof v}`);
-  };
-  const len = (fn: string, name: string, v: ArrayBufferView & { length: number }, need: number) => {
-    if (v.length < need) throw new ShapeError(fn, `argument '${name}' is too short: needs ${need} elements, got length ${v.length}`);
-  };
-  const groups = (fn: string, cols: number, colsName: string, g: unknown) => {
-    if (!isInt(g) || g < 2 || g % 2 !== 0) throw new ArgumentError(fn, 'groupSize', g, 'must be an even integer >= 2');
-    if (cols % g !== 0) throw new ArgumentError(fn, 'groupSize', g, `must divide ${colsName} = ${cols}`);
-    return g;
-  };
-  const num = (fn: string, name: string, v: unknown, dflt: number) => {
-    if (v === undefined) return dflt;
-    if (typeof v !== 'number') throw new ArgumentError(fn, name, v, 'must be a number');
-    return v;
-  };
-
   function int4Gemv(p: Int4GemvArgs): void {
     const fn = 'int4Gemv';
     ctx.alive(fn);
-    const m = dim(fn, 'm', p?.m), n = dim(fn, 'n', p.n);
-    const g = groups(fn, n, 'n', p.groupSize);
-    typed(fn, 'w', p.w, Uint8Array, 'Uint8Array of packed int4'); typed(fn, 'scales', p.scales, Float32Array, 'Float32Array');
-    typed(fn, 'x', p.x, Float32Array, 'Float32Array'); typed(fn, 'y', p.y, Float32Array, 'Float32Array');
-    len(fn, 'w', p.w, (m * n) / 2); len(fn, 'scales', p.scales, (m * n) / g); len(fn, 'x', p.x, n); len(fn, 'y', p.y, m);
-    const alpha = num(fn, 'alpha', p.alpha, 1), beta = num(fn, 'beta', p.beta, 0);
+    const { m, n, g, alpha, beta } = validateInt4Gemv(fn, p);
     if (m === 0) return;
+    if (n % g !== 0) { const np = int4Groups(n, g) * g; return int4Gemv({ ...p, n: np, w: padRows(p.w, m, n / 2, np / 2), x: padRows(p.x, 1, n, np) }); }
     const ops: Op[] = [];
     try {
       const W = inMem(fn, p.w.subarray(0, (m * n) / 2)); ops.push(W);
@@ -133,14 +74,9 @@ export function makeExtras(ctx: ExtraContext): WasmExtras {
   function w4a8Gemv(p: W4A8GemvArgs): void {
     const fn = 'w4a8Gemv';
     ctx.alive(fn);
-    const m = dim(fn, 'm', p?.m), n = dim(fn, 'n', p.n);
-    const g = groups(fn, n, 'n', p.groupSize);
-    typed(fn, 'w', p.w, Uint8Array, 'Uint8Array of packed int4'); typed(fn, 'scales', p.scales, Float32Array, 'Float32Array');
-    typed(fn, 'x', p.x, Int8Array, 'Int8Array'); typed(fn, 'y', p.y, Float32Array, 'Float32Array');
-    len(fn, 'w', p.w, (m * n) / 2); len(fn, 'scales', p.scales, (m * n) / g); len(fn, 'x', p.x, n); len(fn, 'y', p.y, m);
-    const alpha = num(fn, 'alpha', p.alpha, 1), beta = num(fn, 'beta', p.beta, 0);
-    if (typeof p.xScale !== 'number') throw new ArgumentError(fn, 'xScale', p.xScale, 'must be a number');
+    const { m, n, g, alpha, beta } = validateInt4Gemv(fn, p, true);
     if (m === 0) return;
+    if (n % g !== 0) { const np = int4Groups(n, g) * g; return w4a8Gemv({ ...p, n: np, w: padRows(p.w, m, n / 2, np / 2), x: padRows(p.x, 1, n, np) }); }
     const ops: Op[] = [];
     try {
       const W = inMem(fn, p.w.subarray(0, (m * n) / 2)); ops.push(W);
@@ -166,24 +102,14 @@ export function makeExtras(ctx: ExtraContext): WasmExtras {
    */
   function intGemm(fn: string, bits: 4 | 8, p: W4A4GemmArgs | W4A8GemmArgs): void {
     ctx.alive(fn);
-    const m = dim(fn, 'm', p?.m), n = dim(fn, 'n', p.n), k = dim(fn, 'k', p.k);
-    const g = groups(fn, k, 'k', p.groupSize);
-    // exact i32 group sums: |Σ| ≤ groupSize · 15 · 128 must stay below 2^31
-    if (g > 1 << 20) throw new ArgumentError(fn, 'groupSize', g, 'must be at most 1048576 (i32 group sums)');
-    if (bits === 4) typed(fn, 'a', p.a, Uint8Array, 'Uint8Array of packed int4');
-    else typed(fn, 'a', p.a, Int8Array, 'Int8Array');
-    typed(fn, 'aScales', p.aScales, Float32Array, 'Float32Array');
-    typed(fn, 'w', p.w, Uint8Array, 'Uint8Array of packed int4'); typed(fn, 'wScales', p.wScales, Float32Array, 'Float32Array');
-    typed(fn, 'c', p.c, Float32Array, 'Float32Array');
-    const ldc = p.ldc ?? n;
-    if (!isInt(ldc) || ldc < Math.max(1, n)) throw new ArgumentError(fn, 'ldc', ldc, `must be an integer >= ${Math.max(1, n)}`);
-    const aLen = bits === 4 ? (m * k) / 2 : m * k;
-    len(fn, 'a', p.a, aLen); len(fn, 'aScales', p.aScales, (m * k) / g);
-    len(fn, 'w', p.w, (n * k) / 2); len(fn, 'wScales', p.wScales, (n * k) / g);
-    const cSpan = m === 0 || n === 0 ? 0 : (m - 1) * ldc + n;
-    len(fn, 'c', p.c, cSpan);
-    const alpha = num(fn, 'alpha', p.alpha, 1), beta = num(fn, 'beta', p.beta, 0);
+    const { m, n, k, g, ldc, alpha, beta, cSpan } = validateIntGemm(fn, bits, p);
     if (m === 0 || n === 0) return;
+    if (k % g !== 0) {
+      const kp = int4Groups(k, g) * g;
+      const a = bits === 4 ? padRows(p.a as Uint8Array, m, k / 2, kp / 2) : padRows(p.a as Int8Array, m, k, kp);
+      return intGemm(fn, bits, { ...p, k: kp, a, w: padRows(p.w, n, k / 2, kp / 2) } as W4A4GemmArgs | W4A8GemmArgs);
+    }
+    const aLen = bits === 4 ? (m * k) / 2 : m * k;
     const ops: Op[] = [];
     const temp = (bytes: number) => { const ptr = alloc.alloc(bytes, fn); ops.push({ ptr, temp: ptr, bytes }); return ptr; };
     try {
@@ -212,11 +138,11 @@ export function makeExtras(ctx: ExtraContext): WasmExtras {
   function int4Dot(rows: number, k: number, a: Uint8Array, w: Uint8Array, out: Int32Array): void {
     const fn = 'int4Dot';
     ctx.alive(fn);
-    dim(fn, 'rows', rows); dim(fn, 'k', k);
+    checkDim(fn, 'rows', rows); checkDim(fn, 'k', k);
     if (k % 2 !== 0) throw new ArgumentError(fn, 'k', k, 'must be even (two int4 values per byte)');
-    typed(fn, 'a', a, Uint8Array, 'Uint8Array of packed int4'); typed(fn, 'w', w, Uint8Array, 'Uint8Array of packed int4');
-    typed(fn, 'out', out, Int32Array, 'Int32Array');
-    len(fn, 'a', a, (rows * k) / 2); len(fn, 'w', w, (rows * k) / 2); len(fn, 'out', out, rows);
+    checkTyped(fn, 'a', a, Uint8Array, 'Uint8Array of packed int4'); checkTyped(fn, 'w', w, Uint8Array, 'Uint8Array of packed int4');
+    checkTyped(fn, 'out', out, Int32Array, 'Int32Array');
+    checkLength(fn, 'a', a, (rows * k) / 2); checkLength(fn, 'w', w, (rows * k) / 2); checkLength(fn, 'out', out, rows);
     if (rows === 0) return;
     const ops: Op[] = [];
     try {

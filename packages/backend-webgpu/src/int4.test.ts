@@ -77,8 +77,9 @@ const reason = await nodeWebGpuUnavailableReason();
   });
 
   it('rejects bad shapes with typed errors', async () => {
-    await expect(b.int4GemvAsync({ m: 2, n: 6, groupSize: 4, w: new Uint8Array(6), scales: new Float32Array(4), x: new Float32Array(6), y: new Float32Array(2) })).rejects.toThrow(/argument 'groupSize' must divide n = 6, got 4/);
-    await expect(b.int4GemvAsync({ m: 2, n: 8, groupSize: 4, w: new Uint8Array(3), scales: new Float32Array(4), x: new Float32Array(8), y: new Float32Array(2) })).rejects.toThrow(/argument 'w' must hold at least 8 elements/);
+    await expect(b.int4GemvAsync({ m: 2, n: 6, groupSize: 3, w: new Uint8Array(6), scales: new Float32Array(4), x: new Float32Array(6), y: new Float32Array(2) })).rejects.toThrow(/argument 'groupSize' must be an even integer >= 2, got 3/);
+    await expect(b.int4GemvAsync({ m: 2, n: 6, groupSize: 4, w: new Uint8Array(6), scales: new Float32Array(3), x: new Float32Array(6), y: new Float32Array(2) })).rejects.toThrow(/argument 'scales' is too short: needs 4 elements/); // ragged: ⌈6/4⌉ = 2 groups a row
+    await expect(b.int4GemvAsync({ m: 2, n: 8, groupSize: 4, w: new Uint8Array(3), scales: new Float32Array(4), x: new Float32Array(8), y: new Float32Array(2) })).rejects.toThrow(/argument 'w' is too short: needs 8 elements/);
     await expect(b.quantizeInt4Async({ m: 1, n: 8, groupSize: 8, a: new Float32Array([1, 2, NaN, 0, 0, 0, 0, 0]) })).rejects.toThrow(/must be finite \(index 2/);
   });
 });

@@ -23,19 +23,8 @@ export function checkTyped(fn: string, name: string, v: unknown, C: Function, wa
   if ((v as ArrayLike<number>).length < need) throw new ArgumentError(fn, name, v, `must hold at least ${need} elements`);
 }
 
-/** y = alpha · dequant(W) · x + beta · y (f64 accumulation). */
-export function int4GemvReference(p: Int4GemvArgs): void {
-  const { m, n, groupSize: g } = p, alpha = p.alpha ?? 1, beta = p.beta ?? 0, ng = n / g, rb = n / 2;
-  for (let r = 0; r < m; r++) {
-    let acc = 0;
-    for (let gi = 0; gi < ng; gi++) {
-      let s = 0;
-      for (let j = gi * g; j < (gi + 1) * g; j += 2) { const b = p.w[r * rb + j / 2]!; s += nib(b, false) * p.x[j]! + nib(b, true) * p.x[j + 1]!; }
-      acc += p.scales[r * ng + gi]! * s;
-    }
-    p.y[r] = alpha * acc + (beta === 0 ? 0 : beta * p.y[r]!);
-  }
-}
+/** y = alpha · dequant(W) · x + beta · y: the reference implementation of @llmpress/tensor (ragged groups too). */
+export { int4GemvReference } from '@llmpress/tensor';
 
 /** Symmetric per-group quantization: scale = absmax / 7 (f32), code = clamp(round-half-even(x / scale), -8, 7). */
 export function quantizeInt4Reference(p: Int4QuantizeArgs): Int4Packed {

@@ -5,7 +5,7 @@
  * `pipelines.ts` and `submit.ts`.
  */
 import {
-  ArgumentError, referenceBackend,
+  ArgumentError, referenceBackend, validateGemm, validateGemv, validateBinary, validateUnary, validateReduce, validateInt4Gemv, int4Groups,
   type BackendCapabilities, type BinaryOp, type FloatArray, type GemmArgs, type GemvArgs, type ReduceOp, type UnaryOp,
 } from '@llmpress/tensor';
 import {
@@ -28,12 +28,6 @@ function checkInt(fn: string, arg: string, v: unknown, min = 0): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ArgumentError(fn, arg, v, `must be an integer >= ${min}`);
   return v;
 }
-function checkArray(fn: string, arg: string, v: unknown): FloatArray {
-  if (!(v instanceof Float32Array) && !(v instanceof Float64Array)) throw new ArgumentError(fn, arg, v, 'must be a Float32Array or Float64Array');
-  return v;
-}
-/** Elements a row-major rows × cols view with leading dimension ld spans. */
-function span(rows: number, cols: number, ld: number): number { return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols; }
 
 export class WebGpuRoutines implements WebGpuBackend {
   readonly name = 'webgpu';
@@ -70,29 +64,10 @@ export class WebGpuRoutines implements WebGpuBackend {
 
   // ---------------------------------------------------------------- GEMM
 
-  private checkGemm(fn: string, p: GemmArgs) {
-    if (typeof p !== 'object' || p === null) throw new ArgumentError(fn, 'args', p, 'must be a GemmArgs object');
-    const m = checkInt(fn, 'm', p.m), n = checkInt(fn, 'n', p.n), k = checkInt(fn, 'k', p.k);
-    for (const a of ['a', 'b', 'c'] as const) checkArray(fn, a, p[a]);
-    for (const o of ['aOffset', 'bOffset', 'cOffset'] as const) checkInt(fn, o, p[o]);
-    const [ar, ac] = p.transA ? [k, m] : [m, k];
-    const [br, bc] = p.transB ? [n, k] : [k, n];
-    if (checkInt(fn, 'lda', p.lda) < Math.max(1, ac)) throw new ArgumentError(fn, 'lda', p.lda, `must be >= ${Math.max(1, ac)}`);
-    if (checkInt(fn, 'ldb', p.ldb) < Math.max(1, bc)) throw new ArgumentError(fn, 'ldb', p.ldb, `must be >= ${Math.max(1, bc)}`);
-    if (checkInt(fn, 'ldc', p.ldc) < Math.max(1, n)) throw new ArgumentError(fn, 'ldc', p.ldc, `must be >= ${Math.max(1, n)}`);
-    const spans = { a: span(ar, ac, p.lda), b: span(br, bc, p.ldb), c: span(m, n, p.ldc) };
-    if (p.aOffset + spans.a > p.a.length) throw new ArgumentError(fn, 'a', p.a, `must hold ${p.aOffset + spans.a} elements (offset ${p.aOffset}, lda ${p.lda})`);
-    if (p.bOffset + spans.b > p.b.length) throw new ArgumentError(fn, 'b', p.b, `must hold ${p.bOffset + spans.b} elements (offset ${p.bOffset}, ldb ${p.ldb})`);
-    if (p.cOffset + spans.c > p.c.length) throw new ArgumentError(fn, 'c', p.c, `must hold ${p.cOffset + spans.c} elements (offset ${p.cOffset}, ldc ${p.ldc})`);
-    if (!Number.isFinite(p.alpha)) throw new ArgumentError(fn, 'alpha', p.alpha, 'must be finite');
-    if (!Number.isFinite(p.beta)) throw new ArgumentError(fn, 'beta', p.beta, 'must be finite');
-    return spans;
-  }
-
   async gemmAsync(p: GemmArgs): Promise<void> {
     const fn = 'WebGpuBackend.gemmAsync';
     this.gpu.checkUsable(fn);
-    const spans = this.checkGemm(fn, p);
+    const spans = validateGemm(fn, p);
     const { m, n, k } = p;
     if (m === 0 || n === 0) return;
     if (!isF32(p.a, p.b, p.c)) { this.gpu.fallback('f64'); referenceBackend.gemm!(p); return; }
@@ -126,16 +101,8 @@ export class WebGpuRoutines implements WebGpuBackend {
   async gemvAsync(p: GemvArgs): Promise<void> {
     const fn = 'WebGpuBackend.gemvAsync';
     this.gpu.checkUsable(fn);
-    if (typeof p !== 'object' || p === null) throw new ArgumentError(fn, 'args', p, 'must be a GemvArgs object');
-    const m = checkInt(fn, 'm', p.m), n = checkInt(fn, 'n', p.n);
-    for (const a of ['a', 'x', 'y'] as const) checkArray(fn, a, p[a]);
-    for (const o of ['aOffset', 'xOffset', 'yOffset'] as const) checkInt(fn, o, p[o]);
-    if (checkInt(fn, 'lda', p.lda) < Math.max(1, n)) throw new ArgumentError(fn, 'lda', p.lda, `must be >= ${Math.max(1, n)}`);
-    const lx = p.trans ? m : n, ly = p.trans ? n : m, sa = span(m, n, p.lda);
-    if (p.aOffset + sa > p.a.length) throw new ArgumentError(fn, 'a', p.a, `must hold ${p.aOffset + sa} elements`);
-    if (p.xOffset + lx > p.x.length) throw new ArgumentError(fn, 'x', p.x, `must hold ${p.xOffset + lx} elements`);
-    if (p.yOffset + ly > p.y.length) throw new ArgumentError(fn, 'y', p.y, `must hold ${p.yOffset + ly} elements`);
-    if (!Number.isFinite(p.alpha) || !Number.isFinite(p.beta)) throw new ArgumentError(fn, 'alpha/beta', [p.alpha, p.beta], 'must be finite');
+    const { lx, ly, a: sa } = validateGemv(fn, p);
+    const { m, n } = p;
     if (ly === 0) return;
     if (!isF32(p.a, p.x, p.y)) { this.gpu.fallback('f64'); referenceBackend.gemv!(p); return; }
     if (lx === 0 || p.alpha === 0) {
@@ -161,21 +128,11 @@ export class WebGpuRoutines implements WebGpuBackend {
 
   // ---------------------------------------------------------------- elementwise
 
-  private checkN(fn: string, n: unknown, ...arrays: [string, unknown][]): number {
-    const nn = checkInt(fn, 'n', n);
-    for (const [name, arr] of arrays) {
-      const a = checkArray(fn, name, arr);
-      if (a.length < nn) throw new ArgumentError(fn, name, a, `must hold at least n = ${nn} elements`);
-    }
-    return nn;
-  }
-
   async binaryAsync(op: BinaryOp, a: FloatArray, b: FloatArray | number, out: FloatArray, n: number): Promise<void> {
     const fn = 'WebGpuBackend.binaryAsync';
     this.gpu.checkUsable(fn);
-    if (!['add', 'sub', 'mul', 'div', 'max', 'min'].includes(op)) throw new ArgumentError(fn, 'op', op, 'must be one of add, sub, mul, div, max, min');
+    validateBinary(fn, op, a, b, out, n);
     const scalar = typeof b === 'number';
-    this.checkN(fn, n, ['a', a], ['out', out], ...(scalar ? [] : [['b', b] as [string, unknown]]));
     if (n === 0) return;
     if (!isF32(a, out, ...(scalar ? [] : [b as FloatArray]))) { this.gpu.fallback('f64'); referenceBackend.binary!(op, a, b, out, n); return; }
     if (!this.gpu.fits(n * 4)) { this.gpu.fallback('too-large'); referenceBackend.binary!(op, a, b, out, n); return; }
@@ -193,8 +150,7 @@ export class WebGpuRoutines implements WebGpuBackend {
   async unaryAsync(op: UnaryOp, a: FloatArray, out: FloatArray, n: number): Promise<void> {
     const fn = 'WebGpuBackend.unaryAsync';
     this.gpu.checkUsable(fn);
-    if (!['neg', 'abs', 'sqrt', 'exp', 'log', 'square', 'silu', 'tanh'].includes(op)) throw new ArgumentError(fn, 'op', op, 'must be one of neg, abs, sqrt, exp, log, square, silu, tanh');
-    this.checkN(fn, n, ['a', a], ['out', out]);
+    validateUnary(fn, op, a, out, n);
     if (n === 0) return;
     if (!isF32(a, out)) { this.gpu.fallback('f64'); referenceBackend.unary!(op, a, out, n); return; }
     if (!this.gpu.fits(n * 4)) { this.gpu.fallback('too-large'); referenceBackend.unary!(op, a, out, n); return; }
@@ -211,11 +167,7 @@ export class WebGpuRoutines implements WebGpuBackend {
   async reduceAsync(op: ReduceOp, a: FloatArray, offset: number, n: number): Promise<number> {
     const fn = 'WebGpuBackend.reduceAsync';
     this.gpu.checkUsable(fn);
-    if (!['sum', 'max', 'min', 'sumsq', 'absmax'].includes(op)) throw new ArgumentError(fn, 'op', op, 'must be one of sum, max, min, sumsq, absmax');
-    checkArray(fn, 'a', a);
-    checkInt(fn, 'offset', offset);
-    checkInt(fn, 'n', n);
-    if (offset + n > a.length) throw new ArgumentError(fn, 'n', n, `must satisfy offset + n <= a.length = ${a.length} (offset ${offset})`);
+    validateReduce(fn, op, a, offset, n);
     if (n === 0 || !isF32(a)) { if (n > 0) this.gpu.fallback('f64'); return referenceBackend.reduce!(op, a, offset, n); }
     if (!this.gpu.fits(n * 4)) { this.gpu.fallback('too-large'); return referenceBackend.reduce!(op, a, offset, n); }
     return this.gpu.exec(fn, async () => {
@@ -242,14 +194,14 @@ export class WebGpuRoutines implements WebGpuBackend {
   async int4GemvAsync(p: Int4GemvArgs): Promise<void> {
     const fn = 'WebGpuBackend.int4GemvAsync';
     this.gpu.checkUsable(fn);
-    if (typeof p !== 'object' || p === null) throw new ArgumentError(fn, 'args', p, 'must be an Int4GemvArgs object');
-    const { m, n, g } = checkInt4Shape(fn, p.m, p.n, p.groupSize);
-    checkTyped(fn, 'w', p.w, Uint8Array, 'Uint8Array of packed int4', (m * n) / 2);
-    checkTyped(fn, 'scales', p.scales, Float32Array, 'Float32Array', (m * n) / g);
-    checkTyped(fn, 'x', p.x, Float32Array, 'Float32Array', n);
-    checkTyped(fn, 'y', p.y, Float32Array, 'Float32Array', m);
-    const alpha = p.alpha ?? 1, beta = p.beta ?? 0;
-    if (!Number.isFinite(alpha) || !Number.isFinite(beta)) throw new ArgumentError(fn, 'alpha/beta', [alpha, beta], 'must be finite');
+    const { m, n, g, alpha, beta } = validateInt4Gemv(fn, p);
+    if (m > 0 && n % g !== 0) {
+      // ragged last group: the shader wants whole groups, so zero-pad W's rows and x to ⌈n/g⌉·g columns
+      const np = int4Groups(n, g) * g, w = new Uint8Array((m * np) / 2), x = new Float32Array(np);
+      for (let r = 0; r < m; r++) w.set(p.w.subarray((r * n) / 2, ((r + 1) * n) / 2), (r * np) / 2);
+      x.set(p.x.subarray(0, n));
+      return this.int4GemvAsync({ ...p, n: np, w, x });
+    }
     if (m === 0) return;
     if (n === 0) { for (let i = 0; i < m; i++) p.y[i] = beta === 0 ? 0 : beta * p.y[i]!; return; }
     if (!this.gpu.fits((m * n) / 2, m * n / g * 4)) { this.gpu.fallback('too-large'); int4GemvReference(p); return; }

@@ -247,20 +247,20 @@ if (be) {
   check('wasm f32 gemm', Cr, Xm, KT, Wf);
   const { w, scales } = q.kernelWeights(be);
   const y4 = be.allocate!('f32', KN) as Float32Array;
-  be.extra!.int4Gemv!({ m: KN, n: KN, groupSize: 128, w, scales, x: xr, y: y4 });
+  be.int4Gemv!({ m: KN, n: KN, groupSize: 128, w, scales, x: xr, y: y4 });
   check('wasm int4 gemv', y4, xv, 1, Wd);
   kern.layerInt4GemvMs = time(() => { q.forward(new Tensor('f32', xv, [1, KN]), { backend: be }); }, REPS);
   const ap = new Uint8Array((KT * KN) / 2); for (let i = 0; i < ap.length; i++) ap[i] = (aq.codes[2 * i]! & 15) | ((aq.codes[2 * i + 1]! & 15) << 4);
   const as = new Float32Array(KT * (KN / 128)); for (let t = 0; t < KT; t++) as.fill(aq.scales[t]!, t * (KN / 128), (t + 1) * (KN / 128));
   const C4 = be.allocate!('f32', KT * KN) as Float32Array;
-  be.extra!.w4a4Gemm!({ m: KT, n: KN, k: KN, groupSize: 128, a: ap, aScales: as, w, wScales: scales, c: C4 });
+  be.w4a4Gemm!({ m: KT, n: KN, k: KN, groupSize: 128, a: ap, aScales: as, w, wScales: scales, c: C4 });
   check('wasm w4a4 gemm', C4, Xm, KT, Wd, xs4);
   // W4A8: the same tiled kernel with int8 activations (per-token 8-bit codes)
   const aq8 = quantizeActivations(Xm, KT, KN, { bits: 8, clip: 1 });
   const xs8 = new Float32Array(KT * KN); for (let t = 0; t < KT; t++) for (let j = 0; j < KN; j++) xs8[t * KN + j] = aq8.scales[t]! * aq8.codes[t * KN + j]!;
   const as8 = new Float32Array(KT * (KN / 128)); for (let t = 0; t < KT; t++) as8.fill(aq8.scales[t]!, t * (KN / 128), (t + 1) * (KN / 128));
   const C8 = be.allocate!('f32', KT * KN) as Float32Array;
-  const w4a8 = () => be.extra!.w4a8Gemm!({ m: KT, n: KN, k: KN, groupSize: 128, a: aq8.codes, aScales: as8, w, wScales: scales, c: C8 });
+  const w4a8 = () => be.w4a8Gemm!({ m: KT, n: KN, k: KN, groupSize: 128, a: aq8.codes, aScales: as8, w, wScales: scales, c: C8 });
   w4a8();
   check('wasm w4a8 gemm', C8, Xm, KT, Wd, xs8);
   // the whole layer: per-token activation quantization (JS) + the integer GEMM
@@ -271,10 +271,10 @@ if (be) {
   // f32 GEMM and the integer GEMMs again, round-robin (one run each per round) so load swings hit all alike
   const rr = timeRR({
     f32Gemm: () => be.gemm!({ transA: false, transB: true, m: KT, n: KN, k: KN, alpha: 1, a: Xr, aOffset: 0, lda: KN, b: Wr, bOffset: 0, ldb: KN, beta: 0, c: Cr, cOffset: 0, ldc: KN }),
-    w4a4Gemm: () => be.extra!.w4a4Gemm!({ m: KT, n: KN, k: KN, groupSize: 128, a: ap, aScales: as, w, wScales: scales, c: C4 }),
+    w4a4Gemm: () => be.w4a4Gemm!({ m: KT, n: KN, k: KN, groupSize: 128, a: ap, aScales: as, w, wScales: scales, c: C4 }),
     w4a8Gemm: w4a8,
     f32Gemv: () => be.gemv!({ trans: false, m: KN, n: KN, alpha: 1, a: Wr, aOffset: 0, lda: KN, x: xr, xOffset: 0, beta: 0, y: yr, yOffset: 0 }),
-    int4Gemv: () => be.extra!.int4Gemv!({ m: KN, n: KN, groupSize: 128, w, scales, x: xr, y: y4 }),
+    int4Gemv: () => be.int4Gemv!({ m: KN, n: KN, groupSize: 128, w, scales, x: xr, y: y4 }),
   }, Math.max(5, 2 * REPS));
   kern.roundRobin = rr;
   // the headline numbers are the round-robin medians
@@ -311,14 +311,14 @@ const k = kern as any;
 console.log(`\n| kernel ${k.shape} (WASM rows: round-robin medians) | time (ms) | speed vs WASM f32 (>1 = faster) |`);
 console.log('| --- | ---: | ---: |');
 console.log(`| WASM f32 GEMV | ${f(k.f32GemvMs, 2)} | 1.00× |`);
-console.log(`| WASM int4 GEMV (backend.extra.int4Gemv, g128) | ${f(k.int4GemvMs, 2)} | ${f(k.f32GemvMs / k.int4GemvMs, 2)}× |`);
+console.log(`| WASM int4 GEMV (backend.int4Gemv, g128) | ${f(k.int4GemvMs, 2)} | ${f(k.f32GemvMs / k.int4GemvMs, 2)}× |`);
 console.log(`| QuantizedLinear.forward, 1 token, WASM backend | ${f(k.layerInt4GemvMs, 2)} | ${f(k.f32GemvMs / k.layerInt4GemvMs, 2)}× |`);
 console.log(`| QuantizedLinear.forward, 1 token, JS path | ${f(k.jsInt4GemvMs, 2)} | ${f(k.f32GemvMs / k.jsInt4GemvMs, 2)}× |`);
 console.log(`| numpy f32 GEMV (1 thread) | ${f(k.numpyF32GemvMs, 2)} | |`);
 console.log(`| WASM f32 GEMM (${k.gemmTokens} tokens) | ${f(k.f32GemmMs, 2)} | 1.00× |`);
-console.log(`| WASM W4A4 GEMM (backend.extra.w4a4Gemm) | ${f(k.w4a4GemmMs, 2)} | ${f(k.f32GemmMs / k.w4a4GemmMs, 2)}× |`);
+console.log(`| WASM W4A4 GEMM (backend.w4a4Gemm) | ${f(k.w4a4GemmMs, 2)} | ${f(k.f32GemmMs / k.w4a4GemmMs, 2)}× |`);
 console.log(`| JS W4A4 integer kernel (integerForward) | ${f(k.jsW4a4GemmMs, 2)} | ${f(k.f32GemmMs / k.jsW4a4GemmMs, 2)}× |`);
-console.log(`| WASM W4A8 GEMM (backend.extra.w4a8Gemm) | ${f(k.w4a8GemmMs, 2)} | ${f(k.f32GemmMs / k.w4a8GemmMs, 2)}× |`);
+console.log(`| WASM W4A8 GEMM (backend.w4a8Gemm) | ${f(k.w4a8GemmMs, 2)} | ${f(k.f32GemmMs / k.w4a8GemmMs, 2)}× |`);
 console.log(`| QuantActLinear.forward W4A4, ${k.gemmTokens} tokens, WASM backend (incl. act. quant.) | ${f(k.layerW4a4GemmMs, 2)} | ${f(k.f32GemmMs / k.layerW4a4GemmMs, 2)}× |`);
 console.log(`| numpy f32 GEMM (1 thread) | ${f(k.numpyF32GemmMs, 2)} | |`);
 const rr = k.roundRobin;

@@ -11,7 +11,7 @@
  * multiplied and summed in exact integer arithmetic per group, then scaled by s_x · s_w.
  */
 import {
-  ArgumentError, ShapeError, Tensor, DenseLinear, type Backend, type LinearLayer, type LinearForwardOptions, type SerializedLayer,
+  ArgumentError, ShapeError, Tensor, DenseLinear, routine, type Backend, type LinearLayer, type LinearForwardOptions, type SerializedLayer,
 } from '@llmpress/tensor';
 import { QuantizedLinear } from './quantized-linear.js';
 import { quantizeActivations, checkActOptions, type ActQuantOptions } from './act-quant.js';
@@ -68,7 +68,7 @@ export class QuantActLinear implements LinearLayer {
     const be = options.backend;
     if (this.act && this.integerKernel && w instanceof QuantizedLinear && w.symmetric) {
       const a = quantizeActivations(xd, T, nr, this.act, n, r);
-      y = be && w.int4KernelReady(be) && (be.extra!.w4a8Gemm || be.extra!.w4a4Gemm || be.extra!.w4a8Gemv) ? backendIntegerForward(w, a, T, this.act.bits, be) : integerForward(w, a, T);
+      y = be && w.int4KernelReady(be) ? backendIntegerForward(w, a, T, this.act.bits, be) : integerForward(w, a, T);
     } else {
       const xr = new Float32Array(T * nr);
       if (this.act) {
@@ -155,34 +155,26 @@ export class QuantActLinear implements LinearLayer {
 }
 
 /**
- * The WASM integer kernels: one W4A8 GEMM over all tokens (4- or 8-bit codes as int8, per-token scale
- * per group), the W4A8 GEMV for one token; older backends: W4A4 GEMM or W4A8 GEMV per token. A ragged
- * last group runs through the zero-padded kernel layout (weights and activation codes padded with 0).
+ * The backend's integer routines (through `routine`, so a backend without them falls back to the
+ * reference implementations, counted): one W4A8 GEMM over all tokens (4- or 8-bit codes as int8, the
+ * token's scale for every group) or the W4A8 GEMV for one token. A ragged last group runs through the
+ * layer's zero-padded kernel layout (weights and activation codes padded with 0). `actBits` is kept
+ * for the callers' signature (int8 codes serve 4-bit activations too).
  */
-export function backendIntegerForward(w: QuantizedLinear, a: { codes: Int8Array; scales: Float32Array }, T: number, actBits: 4 | 8, be: Backend): Float32Array {
+export function backendIntegerForward(w: QuantizedLinear, a: { codes: Int8Array; scales: Float32Array }, T: number, _actBits: 4 | 8, be: Backend): Float32Array {
   const n0 = w.inFeatures, m = w.outFeatures, g = w.groupSize, ng = w.nGroups;
   let qx = a.codes;
   if (w.perm) { const p = w.perm, t2 = new Int8Array(T * n0); for (let t = 0; t < T; t++) for (let j = 0; j < n0; j++) t2[t * n0 + j] = qx[t * n0 + p[j]!]!; qx = t2; }
   const { w: wk, scales, n } = w.kernelWeights(be);
   qx = w.padInput(qx, T);
   const y = new Float32Array(T * m);
-  const ex = be.extra!;
-  if (T > 1 && ex.w4a8Gemm) {
-    // one register-blocked GEMM for all tokens; int8 codes serve 4-bit activations too (same kernel, no nibble packing)
+  if (T > 1) {
     const as = new Float32Array(T * ng);
     for (let t = 0; t < T; t++) as.fill(a.scales[t]!, t * ng, t * ng + ng);
-    ex.w4a8Gemm({ m: T, n: m, k: n, groupSize: g, a: qx, aScales: as, w: wk, wScales: scales, c: y });
-  } else if (T === 1 && ex.w4a8Gemv) {
-    ex.w4a8Gemv({ m, n, groupSize: g, w: wk, scales, x: qx, xScale: a.scales[0]!, y });
-  } else if (actBits === 4 && be.extra!.w4a4Gemm) {
-    const ap = new Uint8Array((T * n) / 2);
-    for (let i = 0; i < ap.length; i++) ap[i] = (qx[2 * i]! & 15) | ((qx[2 * i + 1]! & 15) << 4);
-    const as = new Float32Array(T * ng);
-    for (let t = 0; t < T; t++) as.fill(a.scales[t]!, t * ng, t * ng + ng);
-    be.extra!.w4a4Gemm({ m: T, n: m, k: n, groupSize: g, a: ap, aScales: as, w: wk, wScales: scales, c: y });
-  } else if (be.extra!.w4a8Gemv) {
-    for (let t = 0; t < T; t++) be.extra!.w4a8Gemv({ m, n, groupSize: g, w: wk, scales, x: qx.subarray(t * n, t * n + n), xScale: a.scales[t]!, y: y.subarray(t * m, t * m + m) });
-  } else return integerForward(w, a, T);
+    routine(be, 'w4a8Gemm')({ m: T, n: m, k: n, groupSize: g, a: qx, aScales: as, w: wk, wScales: scales, c: y });
+  } else if (T === 1) {
+    routine(be, 'w4a8Gemv')({ m, n, groupSize: g, w: wk, scales, x: qx, xScale: a.scales[0]!, y });
+  }
   return y;
 }
 

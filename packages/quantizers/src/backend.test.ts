@@ -12,7 +12,7 @@ function close(a: Tensor<'f32'>, b: Tensor<'f32'>, rel: number): void {
   for (let i = 0; i < a.size; i++) expect(Math.abs(a.data[i]! - b.data[i]!)).toBeLessThanOrEqual(rel * s);
 }
 
-describe('backend.extra integer kernels (WASM) give the same answers as the JS paths', () => {
+describe('the backend integer routines (WASM) give the same answers as the JS paths', () => {
   const m = 24, n = 64, T = 6;
   const W = randn([m, n], { seed: 1 }) as Tensor<'f32'>;
   const x = randn([T, n], { seed: 2 }) as Tensor<'f32'>;
@@ -38,7 +38,7 @@ describe('backend.extra integer kernels (WASM) give the same answers as the JS p
     if (!be || !be.allocate || !be.release) return ctx.skip();
     const q = rtnQuantize(W, { bits: 4 });
     const calls: number[] = [];
-    const spy: Backend = { ...be, allocate: (d: 'f32' | 'f64', k: number) => { calls.push(1); return be!.allocate!(d, k); }, release: (a: any) => { calls.push(-1); be!.release!(a); } } as Backend;
+    const spy: Backend = { ...be, allocate: (d: 'f32' | 'f64', k: number) => { calls.push(1); return be!.allocate!(d, k); }, allocateBytes: (k: number) => { calls.push(1); return be!.allocateBytes!(k); }, release: (a: any) => { calls.push(-1); be!.release!(a); } } as Backend;
     const y0 = q.forward(x, { backend: spy });
     expect(calls.filter((c) => c === 1).length).toBe(2);
     q.releaseBackendMemory(spy);

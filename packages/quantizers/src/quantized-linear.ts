@@ -7,7 +7,7 @@
  * weight kept).
  */
 import {
-  ArgumentError, ShapeError, Tensor, NonFiniteError, f16ToF32,
+  ArgumentError, ShapeError, Tensor, NonFiniteError, f16ToF32, routine,
   type Backend, type LinearLayer, type LinearForwardOptions, type SerializedLayer,
 } from '@llmpress/tensor';
 import { packBits, packedRowBytes, unpackRow, checkBits, type Bits } from './pack.js';
@@ -130,15 +130,17 @@ export class QuantizedLinear implements LinearLayer {
   get kernelWidth(): number { return this.nGroups * this.groupSize; }
 
   /**
-   * Whether `backend.extra` int4 kernels (WASM: signed int4, groups of even size that divide the
-   * width, f32 scales) can run this layer: 4-bit symmetric codes (either grid: code − 8 ∈ [−8, 7])
-   * with an even group size. A ragged last group runs through the zero-padded kernel layout.
+   * Whether the backend's int4 routines (`int4Gemv`, `w4a8Gemm`, `w4a8Gemv` of the backend contract:
+   * signed int4, even groups, f32 scales) run this layer: 4-bit symmetric codes (either grid:
+   * code − 8 ∈ [−8, 7]) with an even group size, and a backend given. They are called through
+   * `routine`, so a backend without them uses the reference implementations (a counted fallback).
+   * A ragged last group runs through the zero-padded kernel layout.
    */
   int4KernelReady(backend: Backend | undefined): boolean {
-    return !!backend?.extra?.int4Gemv && this.bits === 4 && this.symmetric && this.groupSize % 2 === 0;
+    return !!backend && this.bits === 4 && this.symmetric && this.groupSize % 2 === 0;
   }
 
-  private readonly kernelCache = new WeakMap<Backend, { w: Uint8Array; scales: Float32Array; n: number; owned?: Float32Array[] }>();
+  private readonly kernelCache = new WeakMap<Backend, { w: Uint8Array; scales: Float32Array; n: number; owned?: ArrayBufferView[] }>();
   /**
    * The weights in the backend kernels' layout (two's-complement nibbles = stored code XOR 8, f32
    * scales), built once per backend, in the backend's own memory when it can `allocate`. With a
@@ -154,12 +156,11 @@ export class QuantizedLinear implements LinearLayer {
     if (this.bits !== 4 || !this.symmetric || this.groupSize % 2 !== 0) throw new ArgumentError(fn, 'layer', `${this.bits}-bit ${this.symmetric ? 'symmetric' : 'asymmetric'} g${this.groupSize}`, 'must be 4-bit symmetric with an even group size for the int4 kernels');
     const n = this.inFeatures, np = this.kernelWidth, rb = this.rowBytes, kb = np >> 1, m = this.outFeatures;
     const nb = m * kb, ns = this.scales.length;
-    let w: Uint8Array, scales: Float32Array, owned: Float32Array[] | undefined;
-    if (backend.allocate) {
-      const a = backend.allocate('f32', Math.ceil(nb / 4)) as Float32Array;
-      w = new Uint8Array(a.buffer, a.byteOffset, nb);
+    let w: Uint8Array, scales: Float32Array, owned: ArrayBufferView[] | undefined;
+    if (backend.allocateBytes && backend.allocate) {
+      w = backend.allocateBytes(nb);
       scales = backend.allocate('f32', ns) as Float32Array;
-      owned = [a, scales];
+      owned = [w, scales];
     } else { w = new Uint8Array(nb); scales = new Float32Array(ns); }
     if (np === n) for (let i = 0; i < nb; i++) w[i] = this.packed[i]! ^ 0x88;
     else {
@@ -215,10 +216,11 @@ export class QuantizedLinear implements LinearLayer {
     const y = new Float32Array(T * m);
     const be = options.backend;
     if (be && this.int4KernelReady(be)) {
-      // WASM int4 GEMV (dequantize-on-the-fly in SIMD), one call per token; a ragged last group runs zero-padded
+      // the backend's int4 GEMV (WASM: dequantize-on-the-fly in SIMD), one call per token; a ragged last group runs zero-padded
       const { w, scales, n: np } = this.kernelWeights(be);
       const xp = this.padInput(xd, T);
-      for (let t = 0; t < T; t++) be.extra!.int4Gemv!({ m, n: np, groupSize: this.groupSize, w, scales, x: xp.subarray(t * np, t * np + np), y: y.subarray(t * m, t * m + m) });
+      const int4Gemv = routine(be, 'int4Gemv');
+      for (let t = 0; t < T; t++) int4Gemv({ m, n: np, groupSize: this.groupSize, w, scales, x: xp.subarray(t * np, t * np + np), y: y.subarray(t * m, t * m + m) });
       return new Tensor('f32', y, [T, m]);
     }
     const scales = this.decodedScales(), zeros = this.decodedZeros();

@@ -1,4 +1,5 @@
 import type { DType, FloatArray } from './dtype.js';
+import type { Int4GemvArgs, W4A8GemvArgs, W4A4GemmArgs, W4A8GemmArgs } from './int4.js';
 
 /**
  * Row-major GEMM on raw storage: C = alpha · op(A) · op(B) + beta · C.
@@ -35,8 +36,10 @@ export type UnaryOp = 'neg' | 'abs' | 'sqrt' | 'exp' | 'log' | 'square' | 'silu'
 export type ReduceOp = 'sum' | 'max' | 'min' | 'sumsq' | 'absmax';
 
 /**
- * The routines a backend may implement. Every routine is optional except `gemm`:
- * a missing routine falls back to the reference backend, visibly (see `onFallback`).
+ * The routines a backend may implement. Every routine is optional except `gemm`: callers get them
+ * through `routine(backend, name)`, so a missing routine falls back to the reference backend,
+ * visibly and counted (see `onFallback`, `fallbackStats`). Arguments are checked by the shared
+ * validators (`validate.ts`, `int4.ts`): the same misuse raises the same typed error on every backend.
  */
 export interface BackendRoutines {
   gemm(args: GemmArgs): void;
@@ -46,6 +49,14 @@ export interface BackendRoutines {
   unary(op: UnaryOp, a: FloatArray, out: FloatArray, n: number): void;
   /** Reduction over n contiguous elements starting at offset. */
   reduce(op: ReduceOp, a: FloatArray, offset: number, n: number): number;
+  /** y = alpha · dequant(W) · x + beta · y for packed int4 weights with per-group scales (layout: int4.ts). */
+  int4Gemv(args: Int4GemvArgs): void;
+  /** As int4Gemv with int8 activations and one activation scale (exact integer group sums). */
+  w4a8Gemv(args: W4A8GemvArgs): void;
+  /** C = alpha · A · Wᵀ + beta · C, int8 activations × int4 weights, per-group scales on both. */
+  w4a8Gemm(args: W4A8GemmArgs): void;
+  /** As w4a8Gemm with packed int4 activations. */
+  w4a4Gemm(args: W4A4GemmArgs): void;
 }
 
 export type RoutineName = keyof BackendRoutines;
@@ -71,14 +82,15 @@ export interface Backend extends Partial<BackendRoutines> {
   binaryAsync?(op: BinaryOp, a: FloatArray, b: FloatArray | number, out: FloatArray, n: number): Promise<void>;
   unaryAsync?(op: UnaryOp, a: FloatArray, out: FloatArray, n: number): Promise<void>;
   reduceAsync?(op: ReduceOp, a: FloatArray, offset: number, n: number): Promise<number>;
-  /** Extra, backend-specific named routines (int4 GEMV, Householder panels, ...). */
-  readonly extra?: Readonly<Record<string, (...args: any[]) => any>>;
+  int4GemvAsync?(args: Int4GemvArgs): Promise<void>;
   /**
    * Allocates an array that lives in the backend's own memory (e.g. inside the WASM linear memory),
    * so routines skip the copy-in when an argument is such an array. Optional; `release` frees it.
    */
   allocate?(dtype: 'f32' | 'f64', n: number): FloatArray;
-  release?(array: FloatArray): void;
+  /** Raw bytes in the backend's own memory (packed int4 weights, int8 activations); freed by `release`. */
+  allocateBytes?(n: number): Uint8Array;
+  release?(array: ArrayBufferView): void;
   /** Frees workers and device memory. The backend may not be used afterwards. */
   dispose?(): void | Promise<void>;
 }
@@ -91,23 +103,4 @@ export function isBackend(x: unknown): x is Backend {
   return typeof x === 'object' && x !== null && typeof (x as any).name === 'string' && typeof (x as any).capabilities === 'object';
 }
 
-/**
- * Arguments of the int4 GEMV both compute backends offer (`extra.int4Gemv` / `int4GemvAsync`): y = alpha·W x + beta·y
- * with W packed two signed nibbles per byte (low nibble = even column), rows of n/2 bytes, and one f32
- * scale per `groupSize` consecutive columns ([m, n/groupSize]).
- */
-export interface Int4GemvArgs {
-  /** Output rows (weight rows). */
-  m: number;
-  /** Input columns (even; a multiple of groupSize). */
-  n: number;
-  groupSize: number;
-  /** Packed int4 weights, m × n/2 bytes. */
-  w: Uint8Array;
-  /** Per-group scales, m × n/groupSize. */
-  scales: Float32Array;
-  x: Float32Array;
-  y: Float32Array;
-  alpha?: number;
-  beta?: number;
-}
+export type { Int4GemvArgs, W4A8GemvArgs, W4A4GemmArgs, W4A8GemmArgs } from './int4.js';

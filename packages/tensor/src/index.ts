@@ -10,3 +10,8 @@ export { referenceBackend, createReferenceBackend } from './reference-backend.js
 export * from './linear.js';
 export { Workspace, withWorkspace, type WorkspaceOptions } from './workspace.js';
 export { gramAccumulate, type GramOptions } from './gram.js';
+export {
+  packInt4, unpackInt4, int4Groups, validateInt4Gemv, validateIntGemm, checkDim, checkLength, checkTyped, checkNumber,
+  int4GemvReference, w4a8GemvReference, w4a4GemmReference, w4a8GemmReference, type PackedInt4,
+} from './int4.js';
+export { validateGemm, validateGemv, validateBinary, validateUnary, validateReduce, checkFloatArray, span, BINARY_OPS, UNARY_OPS, REDUCE_OPS } from './validate.js';

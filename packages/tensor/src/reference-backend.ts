@@ -10,8 +10,11 @@ import dgemv from '@stdlib/blas/base/dgemv/lib/ndarray.js';
 import sgemv from '@stdlib/blas/base/sgemv/lib/ndarray.js';
 import type { Backend, BinaryOp, GemmArgs, GemvArgs, ReduceOp, UnaryOp } from './backend.js';
 import type { FloatArray } from './dtype.js';
+import { validateBinary, validateGemm, validateGemv, validateReduce, validateUnary } from './validate.js';
+import { int4GemvReference, w4a8GemvReference, w4a4GemmReference, w4a8GemmReference } from './int4.js';
 
 function gemm(p: GemmArgs): void {
+  validateGemm('gemm', p);
   const { m, n, k } = p;
   if (m === 0 || n === 0) return;
   const ta = p.transA ? 'transpose' : 'no-transpose';
@@ -24,6 +27,7 @@ function gemm(p: GemmArgs): void {
 }
 
 function gemv(p: GemvArgs): void {
+  validateGemv('gemv', p);
   if (p.m === 0 || p.n === 0) {
     // y = beta*y still applies
     const len = p.trans ? p.n : p.m;
@@ -45,15 +49,18 @@ const UN: Record<UnaryOp, (x: number) => number> = {
 };
 
 function binary(op: BinaryOp, a: FloatArray, b: FloatArray | number, out: FloatArray, n: number): void {
+  validateBinary('binary', op, a, b, out, n);
   const f = BIN[op];
   if (typeof b === 'number') for (let i = 0; i < n; i++) out[i] = f(a[i]!, b);
   else for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!);
 }
 function unary(op: UnaryOp, a: FloatArray, out: FloatArray, n: number): void {
+  validateUnary('unary', op, a, out, n);
   const f = UN[op];
   for (let i = 0; i < n; i++) out[i] = f(a[i]!);
 }
 function reduce(op: ReduceOp, a: FloatArray, offset: number, n: number): number {
+  validateReduce('reduce', op, a, offset, n);
   let acc: number;
   switch (op) {
     case 'sum': acc = 0; for (let i = 0; i < n; i++) acc += a[offset + i]!; return acc;
@@ -69,6 +76,7 @@ export const referenceBackend: Backend = Object.freeze({
   name: 'reference',
   capabilities: Object.freeze({ dtypes: ['f32', 'f64', 'i8', 'u8', 'i32'] as const, syncRead: true, threads: 1, features: [] as string[] }),
   gemm, gemv, binary, unary, reduce,
+  int4Gemv: int4GemvReference, w4a8Gemv: w4a8GemvReference, w4a8Gemm: w4a8GemmReference, w4a4Gemm: w4a4GemmReference,
 });
 
 /** Factory form, for `pickBackend([...])`. */

@@ -13,10 +13,12 @@ import type { Backend, BinaryOp, UnaryOp, ReduceOp } from '../backend.js';
 import { matmul, randn, tensor, maxAbsDiff, sum, max, min } from '../ops.js';
 import { Tensor } from '../tensor.js';
 import { referenceBackend } from '../reference-backend.js';
+import { packInt4, int4Groups } from '../int4.js';
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 
 export interface ConformanceOptions {
   /** Routines this backend intentionally lacks, each with a reason (they are skipped, visibly). */
-  skip?: Partial<Record<'gemm' | 'gemv' | 'binary' | 'unary' | 'reduce' | 'f64' | 'matmul', string>>;
+  skip?: Partial<Record<'gemm' | 'gemv' | 'binary' | 'unary' | 'reduce' | 'f64' | 'matmul' | 'integer' | 'errors', string>>;
   /** Number of fast-check runs per property (default 25). */
   numRuns?: number;
   /** Largest dimension tried by properties (default 150). */
@@ -211,5 +213,124 @@ export function describeBackendConformance(name: string, make: () => Promise<Bac
         expect(min(v, { backend: b })).toBe(1);
       });
     }
+
+    // ---------------------------------------------------------------- integer routines (packed int4)
+    const rint = (n: number, lo: number, hi: number, seed: number) => {
+      let s = seed >>> 0 || 1;
+      return Array.from({ length: n }, () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return lo + (s % (hi - lo + 1)); });
+    };
+    /** f64 oracle of the arithmetic contract: Σ_g s_w s_x Σ_{j∈g} q_w q_x, with the bound Σ |terms|. */
+    const oracleInt = (qw: number[], sw: Float32Array, qx: ArrayLike<number>, sx: (g: number) => number, row: number, ncols: number, g: number) => {
+      const ng = int4Groups(ncols, g);
+      let v = 0, bnd = 0;
+      for (let gi = 0; gi < ng; gi++) {
+        let s = 0, sa = 0;
+        for (let j = gi * g; j < Math.min(ncols, gi * g + g); j++) { const t = qw[row * ncols + j]! * qx[j]!; s += t; sa += Math.abs(t); }
+        const sc = sw[row * ng + gi]! * sx(gi);
+        v += sc * s; bnd += Math.abs(sc) * sa;
+      }
+      return { v, bnd };
+    };
+    const integerCase = (label: string, fn: (b: Backend) => Promise<void> | void) => (skip.integer ? it.skip : it)(`integer ${label}${skip.integer ? ` (skipped: ${skip.integer})` : ''}`, async () => { await fn(backend!); });
+    const EPS32 = EPS.f32;
+    for (const [m, n, g] of [[5, 32, 16], [7, 40, 16], [3, 20, 6], [1, 8, 8], [9, 64, 32]] as const) {
+      const ragged = n % g !== 0 ? ', ragged last group' : '';
+      integerCase(`int4Gemv ${m}×${n} g${g}${ragged}: matches the f64 oracle (alpha, beta)`, async (b) => {
+        const ng = int4Groups(n, g), qw = rint(m * n, -8, 7, m + n), w = packInt4(qw, m, n);
+        const scales = Float32Array.from(rint(m * ng, 1, 9, 3), (v) => v / 64), x = fill(n, 5, new Float32Array(n)) as Float32Array;
+        const y = fill(m, 6, new Float32Array(m)) as Float32Array, y0 = y.slice();
+        const args = { m, n, groupSize: g, w, scales, x, y, alpha: 1.5, beta: 0.5 };
+        if (b.int4Gemv) b.int4Gemv(args); else if (options.async && b.int4GemvAsync) await b.int4GemvAsync(args); else return;
+        for (let r = 0; r < m; r++) {
+          const o = oracleInt(qw, scales, x, () => 1, r, n, g), want = 1.5 * o.v + 0.5 * y0[r]!;
+          expect(Math.abs(y[r]! - want), `y[${r}]`).toBeLessThanOrEqual(4 * (n + 2) * EPS32 * (1.5 * o.bnd + Math.abs(0.5 * y0[r]!)) + 1e-30);
+        }
+      });
+      integerCase(`w4a8Gemv / w4a8Gemm / w4a4Gemm ${m}×${n} g${g}${ragged}: match the f64 oracle`, async (b) => {
+        const ng = int4Groups(n, g), qw = rint(m * n, -8, 7, 2 * m + n), w = packInt4(qw, m, n);
+        const sw = Float32Array.from(rint(m * ng, 1, 9, 4), (v) => v / 32);
+        const T = 3, qa8 = rint(T * n, -127, 127, 7), qa4 = rint(T * n, -8, 7, 8);
+        const sa = Float32Array.from(rint(T * ng, 1, 9, 9), (v) => v / 16);
+        if (b.w4a8Gemv) {
+          const y = new Float32Array(m);
+          b.w4a8Gemv({ m, n, groupSize: g, w, scales: sw, x: Int8Array.from(qa8.slice(0, n)), xScale: 0.25, y });
+          for (let r = 0; r < m; r++) {
+            const o = oracleInt(qw, sw, qa8, () => 0.25, r, n, g);
+            expect(Math.abs(y[r]! - o.v), `w4a8Gemv y[${r}]`).toBeLessThanOrEqual(4 * (n + 2) * EPS32 * o.bnd + 1e-30);
+          }
+        }
+        for (const bits of [8, 4] as const) {
+          const f = bits === 8 ? b.w4a8Gemm : b.w4a4Gemm;
+          if (!f) continue;
+          const ldc = m + 2, c = new Float32Array(T * ldc).fill(7);
+          const q = bits === 8 ? qa8 : qa4;
+          const a = bits === 8 ? Int8Array.from(q) : packInt4(q, T, n);
+          f.call(b, { m: T, n: m, k: n, groupSize: g, a: a as any, aScales: sa, w, wScales: sw, c, ldc, beta: 0 });
+          for (let t = 0; t < T; t++) for (let r = 0; r < m; r++) {
+            const o = oracleInt(qw, sw, q.slice(t * n, t * n + n), (gi) => sa[t * ng + gi]!, r, n, g);
+            expect(Math.abs(c[t * ldc + r]! - o.v), `w4a${bits}Gemm C[${t},${r}]`).toBeLessThanOrEqual(4 * (n + 2) * EPS32 * o.bnd + 1e-30);
+          }
+          for (let t = 0; t < T; t++) for (let r = m; r < ldc; r++) expect(c[t * ldc + r], 'ldc padding untouched').toBe(7);
+        }
+      });
+    }
+
+    // ---------------------------------------------------------------- shared error behaviour
+    (skip.errors ? it.skip : it)(`errors: the same misuse raises the same typed error (class and argument) as the reference backend${skip.errors ? ` (skipped: ${skip.errors})` : ''}`, async () => {
+      const b = backend!;
+      const f32 = (n: number) => new Float32Array(n);
+      const gemmOk = { transA: false, transB: false, m: 2, n: 3, k: 4, alpha: 1, a: f32(8), aOffset: 0, lda: 4, b: f32(12), bOffset: 0, ldb: 3, beta: 0, c: f32(6), cOffset: 0, ldc: 3 };
+      const gemvOk = { trans: false, m: 2, n: 3, alpha: 1, a: f32(6), aOffset: 0, lda: 3, x: f32(3), xOffset: 0, beta: 0, y: f32(2), yOffset: 0 };
+      const i4 = { m: 2, n: 8, groupSize: 4, w: new Uint8Array(8), scales: f32(4), x: f32(8), y: f32(2) };
+      const ig = { m: 1, n: 2, k: 8, groupSize: 4, a: new Int8Array(8), aScales: f32(2), w: new Uint8Array(8), wScales: f32(4), c: f32(2) };
+      type Case = [routine: 'gemm' | 'gemv' | 'binary' | 'unary' | 'reduce' | 'int4Gemv' | 'w4a8Gemv' | 'w4a8Gemm' | 'w4a4Gemm', args: unknown[], cls: typeof ArgumentError | typeof DTypeError | typeof ShapeError, arg: string];
+      const cases: Case[] = [
+        ['gemm', [{ ...gemmOk, m: -1 }], ArgumentError, 'm'],
+        ['gemm', [{ ...gemmOk, m: 1.5 }], ArgumentError, 'm'],
+        ['gemm', [{ ...gemmOk, lda: 2 }], ArgumentError, 'lda'],
+        ['gemm', [{ ...gemmOk, b: f32(11) }], ShapeError, 'b'],
+        ['gemm', [{ ...gemmOk, c: new Float64Array(6) }], DTypeError, "'a', 'b' and 'c'"],
+        ['gemm', [{ ...gemmOk, a: [1, 2] }], DTypeError, 'a'],
+        ['gemm', [{ ...gemmOk, alpha: NaN }], ArgumentError, 'alpha'],
+        ['gemm', [{ ...gemmOk, cOffset: -1 }], ArgumentError, 'cOffset'],
+        ['gemv', [{ ...gemvOk, x: f32(2) }], ShapeError, 'x'],
+        ['gemv', [{ ...gemvOk, lda: 1 }], ArgumentError, 'lda'],
+        ['gemv', [{ ...gemvOk, yOffset: 0.5 }], ArgumentError, 'yOffset'],
+        ['binary', ['pow', f32(4), f32(4), f32(4), 4], ArgumentError, 'op'],
+        ['binary', ['add', f32(4), f32(3), f32(4), 4], ShapeError, 'b'],
+        ['binary', ['add', f32(4), new Float64Array(4), f32(4), 4], DTypeError, "'a' and 'b'"],
+        ['unary', ['exp', f32(4), f32(2), 4], ShapeError, 'out'],
+        ['unary', ['cube', f32(4), f32(4), 4], ArgumentError, 'op'],
+        ['reduce', ['sum', f32(4), 2, 3], ShapeError, 'a'],
+        ['reduce', ['mean', f32(4), 0, 4], ArgumentError, 'op'],
+        ['int4Gemv', [{ ...i4, groupSize: 3 }], ArgumentError, 'groupSize'],
+        ['int4Gemv', [{ ...i4, n: 7 }], ArgumentError, 'n'],
+        ['int4Gemv', [{ ...i4, w: new Uint8Array(7) }], ShapeError, 'w'],
+        ['int4Gemv', [{ ...i4, scales: f32(3) }], ShapeError, 'scales'],
+        ['int4Gemv', [{ ...i4, x: new Float64Array(8) }], DTypeError, 'x'],
+        ['w4a8Gemv', [{ ...i4, x: new Int8Array(8), xScale: undefined }], ArgumentError, 'xScale'],
+        ['w4a8Gemm', [{ ...ig, a: new Uint8Array(8) }], DTypeError, 'a'],
+        ['w4a8Gemm', [{ ...ig, ldc: 1 }], ArgumentError, 'ldc'],
+        ['w4a4Gemm', [{ ...ig, a: new Uint8Array(4), wScales: f32(3) }], ShapeError, 'wScales'],
+      ];
+      const call = async (be: Backend, r: Case[0], args: unknown[]): Promise<unknown> => {
+        const sync = (be as any)[r], asyncF = (be as any)[`${r}Async`];
+        try {
+          if (typeof sync === 'function') sync.apply(be, args);
+          else if (typeof asyncF === 'function') await asyncF.apply(be, args);
+          else return 'missing';
+        } catch (e) { return e; }
+        return undefined;
+      };
+      for (const [r, args, cls, arg] of cases) {
+        const got = await call(b, r, args);
+        if (got === 'missing') continue; // routine() falls back to the reference backend, which raises the reference error
+        const want = await call(referenceBackend, r, args);
+        expect(cls.isInstance(want), `reference ${r} ${arg}: ${String(want)}`).toBe(true);
+        expect(cls.isInstance(got), `${b.name} ${r} (${arg}): expected ${cls.name}, got ${String(got)}`).toBe(true);
+        const needle = arg.startsWith("'") ? arg : `'${arg}'`;
+        expect(String((got as Error).message).includes(needle), `${b.name} ${r}: ${String((got as Error).message)} should name ${needle}`).toBe(true);
+      }
+    });
   });
 }
