@@ -1,6 +1,6 @@
 /**
  * `pnpm eval:q2n [--eval-text FILE] [--calib-text FILE] [--model FILE] [--tokenizer FILE] [--bits 4,3,2]
- *   [--group 32] [--ablate-bits 3,2] [--eval-start 0 --eval-windows 64] [--backend auto|wasm|reference] [--out path]`
+ *   [--group 32] [--ablate-bits 3,2] [--sweep] [--eval-start 0 --eval-windows 64] [--backend auto|wasm|reference] [--out path]`
  *
  * Q2N on stories260K under the standard protocol (eval windows 0..63 of the evaluation text,
  * calibration windows 200..231 of the calibration text), every row through the one driver
@@ -10,9 +10,10 @@
  * with static groups (no stored permutation), clip search, percdamp 0.01 — chosen on validation
  * windows 100..107 (packages/quantizers/README.md). Q2N: t = 0.1, λ = 0.2, down_proj included,
  * applied to each layer right after it is quantized (its folded scales feed the later layers).
- * Ablations at --ablate-bits: skip down_proj (the authors' choice), target W, t ∈ {0.05, 0.2},
- * λ ∈ {0, 1}, Q2N after the whole base quantization (post-hoc on the records), B from GPTQ's
- * working copy (the reference code), the per-block schedule, and the restricted grid.
+ * Ablations at --ablate-bits: skip down_proj (the authors' choice), target W, Q2N after the whole
+ * base quantization (post-hoc on the records), B from GPTQ's working copy (the reference code), the
+ * per-block schedule, and the restricted grid; with --sweep also t ∈ {0.05, 0.2} and λ ∈ {0, 1}
+ * (hyper-parameters: sweep them on validation windows, `--eval-start 100 --eval-windows 8`).
  * bits/weight = 8 · every stored byte of the block linears / their weight count.
  * Writes results/q2n.json (repository root).
  */
@@ -35,6 +36,7 @@ async function main() {
   const bitsList = (flag('bits') ?? '4,3,2').split(',').map(Number) as Bits[];
   const ablateBits = (flag('ablate-bits') ?? '3,2').split(',').filter(Boolean).map(Number);
   const group = Number(flag('group') ?? 32);
+  const sweep = process.argv.includes('--sweep');
   const out = flag('out') ?? join(here, '..', '..', '..', 'results', 'q2n.json');
   const data = evalDataFromArgs();
   const model = data.model, calibration = data.calibration;
@@ -83,10 +85,12 @@ async function main() {
     };
     await ab('skip down (authors’ choice)', { skipDown: true });
     await ab('target W (no null space)', { target: 'W' });
-    await ab('t=0.05', { nullSpace: { t: 0.05 } });
-    await ab('t=0.2', { nullSpace: { t: 0.2 } });
-    await ab('λ=0', { lambda: 0 });
-    await ab('λ=1', { lambda: 1 });
+    if (sweep) {
+      await ab('t=0.05', { nullSpace: { t: 0.05 } });
+      await ab('t=0.2', { nullSpace: { t: 0.2 } });
+      await ab('λ=0', { lambda: 0 });
+      await ab('λ=1', { lambda: 1 });
+    }
     await ab('per-block schedule', {}, { schedule: 'per-block' });
     await ab('restricted grid', {}, { grid: 'restricted' });
     // Q2N after the whole base quantization (records), and B from GPTQ's working copy (the reference code's choice)

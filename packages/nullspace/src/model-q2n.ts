@@ -16,7 +16,7 @@
  */
 import { ArgumentError, Tensor, type Backend } from '@llmpress/tensor';
 import { compressLinears, type LlamaModel, type LinearRole, type CalibrationWindows, type CompressResult, type LayerCompressor, type LayerOutcome } from '@llmpress/models';
-import { gptqLayer, rtnLayer, QuantizedLinear, type GptqOptions, type GptqReport, type RtnReport, type ModelDriverOptions } from '@llmpress/quantizers';
+import { gptqLayer, rtnLayer, QuantizedLinear, GPTQ_MODEL_DEFAULTS, type GptqOptions, type GptqReport, type RtnReport, type ModelDriverOptions } from '@llmpress/quantizers';
 import { q2nLayer, type Q2nOptions, type Q2nReport } from './q2n.js';
 
 export interface ModelQ2nOptions extends Q2nOptions {
@@ -55,7 +55,7 @@ export type BaseQuantizer = 'rtn' | 'gptq';
 
 export interface Q2nModelOptions extends GptqOptions, ModelDriverOptions {
   calibration: CalibrationWindows;
-  /** The base quantizer (GPTQ options apply to 'gptq' only). */
+  /** The base quantizer (GPTQ options apply to 'gptq' only; unset ones take `GPTQ_MODEL_DEFAULTS`, as `gptqModel`). */
   quantizer: BaseQuantizer;
   /** Q2N's options (λ = 0.2, null space by the ratio rule t = 0.1, down_proj included). */
   q2n?: ModelQ2nOptions;
@@ -65,7 +65,7 @@ function baseCompressor(fn: string, options: GptqOptions & { quantizer: BaseQuan
   if (options.quantizer !== 'rtn' && options.quantizer !== 'gptq') throw new ArgumentError(fn, 'options.quantizer', options.quantizer, "must be 'rtn' or 'gptq'");
   return (job, ctx) => {
     const { layer, report } = options.quantizer === 'gptq'
-      ? gptqLayer(job.weight, job.stats, { ...options, backend: options.backend ?? ctx.backend })
+      ? gptqLayer(job.weight, job.stats, { ...GPTQ_MODEL_DEFAULTS, ...options, backend: options.backend ?? ctx.backend })
       : rtnLayer(job.weight, options);
     return { layer, report, bytes: layer.bytes(), kind: layer.kind };
   };

@@ -61,6 +61,7 @@ for (const bits of bitsList) {
     rows.push({ key: 'gptq-dynamic', method: 'GPTQ', bits, variant: `full grid, ragged, act-order dynamic (u16 perm), ${schedule}${sfx}`, build: () => gp('full', 'dynamic') });
     rows.push({ key: 'gptq-restricted', method: 'GPTQ', bits, variant: `restricted grid, ragged, act-order static, ${schedule}${sfx}`, build: () => gp('restricted', 'static') });
     rows.push({ key: 'gptq-perblock', method: 'GPTQ', bits, variant: `full grid, ragged, act-order static, per-block${sfx}`, build: () => gp('full', 'static', false, 'per-block') });
+    rows.push({ key: 'gptq-grid-only', method: 'GPTQ', bits, variant: `full grid, ragged, act-order dynamic, per-block (old settings, new grid + groups only)${sfx}`, build: () => gp('full', 'dynamic', false, 'per-block') });
     rows.push({ key: 'gptq-old', method: 'GPTQ', bits, variant: `restricted grid, per-channel where g∤n, act-order dynamic, per-block (old)${sfx}`,
       build: () => viaDriver('per-block', true, (job, g) => gptqLayer(job.weight, job.stats, { ...spec('restricted'), groupSize: g, actOrder: 'dynamic', percdamp: pd, backend })) });
   }

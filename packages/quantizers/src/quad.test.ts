@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { Tensor, tolerance } from '@llmpress/tensor';
 import { evaluate, type LlamaModel } from '@llmpress/models';
-import { fuseNorms, quadRotate, quantizeRotated, outlierBasis, normOutputCovariance, changeResidualBasis, rtnModel, gptqModel, QuantActLinear, QuantizedLinear, onlineRotationBytes, quadModel, QUAD_A4A8 } from './index.js';
+import { fuseNorms, quadRotate, quantizeRotated, outlierBasis, normOutputCovariance, changeResidualBasis, rtnModel, gptqModel, QuantActLinear, QuantizedLinear, onlineRotationBytes, quadModel, QUAD_A4A8, GPTQ_MODEL_DEFAULTS } from './index.js';
 import { tinyModel, tokens } from './testing-model.js';
 
 function maxRel(a: Tensor<'f32'>, b: Tensor<'f32'>): number {
@@ -107,6 +107,13 @@ describe('QUAD quantized', () => {
     const a = await rtnModel(model, { bits: 4, groupSize: 8, activations: { readers: 8, o: 8, down: 8 } });
     expect(a.model.blocks[0]!.o).toBeInstanceOf(QuantActLinear);
     await expect(gptqModel(model, { calibration: [], bits: 3 })).rejects.toThrow(/gptqModel.*options\.calibration/s);
+    // unset options take GPTQ_MODEL_DEFAULTS (act-order with static groups: no stored permutation; clip search)
+    const d = await gptqModel(model, { calibration: calib, bits: 3, groupSize: 8 });
+    const e = await gptqModel(model, { calibration: calib, bits: 3, groupSize: 8, ...GPTQ_MODEL_DEFAULTS });
+    const f = await gptqModel(model, { calibration: calib, bits: 3, groupSize: 8, actOrder: false, clipSearch: false });
+    expect(d.model.blocks[1]!.up.toDense().data).toEqual(e.model.blocks[1]!.up.toDense().data);
+    expect(d.model.blocks[1]!.up.toDense().data).not.toEqual(f.model.blocks[1]!.up.toDense().data);
+    expect((d.model.blocks[1]!.up as QuantizedLinear).perm).toBeNull();
     await expect(rtnModel(model, { bits: 4, groupSize: 999 })).rejects.toThrow(/options\.groupSize/);
   });
 });
