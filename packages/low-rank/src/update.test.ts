@@ -46,12 +46,22 @@ describe('updateLowRank (closed-form sequential update)', () => {
     expect(outputError(W, base.toDense(), X)).toBeCloseTo(report.objective[0]!, 0);
   });
 
-  it('rank-deficient Ĝ stays finite thanks to the ridge', () => {
+  it('rank-deficient Ĝ stays finite: with a ridge (PD systems), and with the default δ = 0 (minimum-norm fallback)', () => {
     const Xs = syntheticInputs(n, 10, 14);
     const s2 = { gram: gramOf(Xs), origGram: gramOf(Xs), crossGram: gramOf(Xs) };
     const base = svdLlm(W, s2.gram, { rank: 5 });
-    const { layer } = updateLowRank(W, base, s2);
-    for (const v of layer.toDense().data) expect(Number.isFinite(v)).toBe(true);
+    for (const opts of [{ ridge: 1 }, {}]) {
+      const { layer, report } = updateLowRank(W, base, s2, opts);
+      for (const v of layer.toDense().data) expect(Number.isFinite(v)).toBe(true);
+      expect(report.objective.at(-1)!).toBeLessThanOrEqual(report.objective[0]! * (1 + 1e-6));
+    }
+  });
+
+  it('defaults: δ = 0 and two sweeps (1 + 2·2 objective values)', () => {
+    const base = svdLlm(W, stats.gram, { rank: 8 });
+    const { report } = updateLowRank(W, base, stats);
+    expect(report.mu).toBe(0);
+    expect(report.objective).toHaveLength(5);
   });
 
   it('bad input', () => {
