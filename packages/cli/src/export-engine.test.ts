@@ -3,7 +3,7 @@
  * dense F32, GPTQ W4 g32 → Q4_0, RTN W8 g32 → Q8_0, SVD-LLM densified to F16. For each: ≥ 64 greedy
  * tokens equal llmpress's forward pass of the same (compressed) model, and llama.cpp's perplexity
  * from its own logits over the SAME evaluation windows (eval windows 0..3 of the standard split,
- * 4 × 256 tokens) is within 0.5% of llmpress's `evaluate` of that model. Calibration: windows 200..215.
+ * 4 × 256 tokens) is within 0.5% of llmpress's `evaluate` of that model. Calibration: windows 200..207.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,17 +30,31 @@ function pplOf(logits: Float32Array[], windows: readonly Window[], V: number): n
   return Math.exp(nll / n);
 }
 
+/**
+ * GPTQ one block per call (each call's model has the earlier blocks already quantized, so the layer inputs — and the
+ * result — are those of one sequential run), yielding to the event loop in between: a single synchronous run of
+ * minutes on a loaded machine starves the test worker's RPC.
+ */
+async function gptqByBlock(model: LlamaModel, calibration: readonly Window[]): Promise<LlamaModel> {
+  let m = model;
+  for (let b = 0; b < model.config.nLayers; b++) {
+    m = (await gptqModel(m, { calibration, bits: 4, groupSize: 32, actOrder: true, blocks: [b] })).model;
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  return m;
+}
+
 describe.skipIf(!hasData())('llama.cpp runs llmpress GGUF exports of stories260K', () => {
   let base: ReturnType<typeof loadStories260K>;
   let split: ReturnType<typeof evalSplit>;
   beforeAll(() => {
     base = loadStories260K();
-    split = evalSplit(base.tokenizer.encode(base.text), { calibCount: 16 });
+    split = evalSplit(base.tokenizer.encode(base.text), { calibCount: 8 });
   });
 
   const cases: Array<[string, 'f32' | 'q4_0' | 'q8_0' | 'f16', () => Promise<LlamaModel>, (r: { tensors: Array<{ type: string; how: string; source: string }> }) => void]> = [
     ['dense F32', 'f32', async () => base.model, (r) => expect(r.tensors.every((t) => t.how === 'exact')).toBe(true)],
-    ['GPTQ W4 g32 → Q4_0', 'q4_0', async () => (await gptqModel(base.model, { calibration: split.calibration, bits: 4, groupSize: 32, actOrder: true })).model, (r) => {
+    ['GPTQ W4 g32 → Q4_0', 'q4_0', () => gptqByBlock(base.model, split.calibration), (r) => {
       // every quantized layer whose width is a multiple of 32 is Q4_0 bit for bit; down_proj (172 wide) is F32
       for (const t of r.tensors) if (/\.(q|k|v|o|gate|up)$/.test(t.source)) expect([t.source, t.type, t.how]).toEqual([t.source, 'Q4_0', 'exact']);
       for (const t of r.tensors) if (t.source.endsWith('.down')) expect([t.type, t.how]).toEqual(['F32', 'exact']);
@@ -77,6 +91,6 @@ describe.skipIf(!hasData())('llama.cpp runs llmpress GGUF exports of stories260K
         expect(g1).toEqual(g0);
         expect(Math.abs(ppl / ours.ppl - 1)).toBeLessThan(0.005);
       } finally { await run.dispose(); }
-    });
+    }, 600_000);
   }
 });
