@@ -42,6 +42,8 @@ export interface WebGpuSyncOptions {
    * `cpu` keeps all f64 calls on the CPU.
    */
   f64?: 'exact' | 'all' | 'cpu';
+  /** Largest operand a GPU call may bind, in bytes (default and upper bound: the device's limits). Larger A/C are split by rows of C. */
+  maxBindingBytes?: number;
   /** Longest wait for one GPU call before it is treated as a lost device (ms, default 600 000). */
   timeoutMs?: number;
   /** Called once, with the reason, when the facade stops using the GPU (device lost, failed call, timeout). */
@@ -126,6 +128,7 @@ export async function connectWebGpuSyncBackend(thread: GpuThreadHandle, options:
   const fn = 'connectWebGpuSyncBackend';
   if (options.minFlops !== undefined && !(typeof options.minFlops === 'number' && options.minFlops >= 0)) throw new ArgumentError(fn, 'options.minFlops', options.minFlops, 'must be a number >= 0');
   if (options.minElements !== undefined && !(typeof options.minElements === 'number' && options.minElements >= 0)) throw new ArgumentError(fn, 'options.minElements', options.minElements, 'must be a number >= 0');
+  if (options.maxBindingBytes !== undefined && !(typeof options.maxBindingBytes === 'number' && options.maxBindingBytes > 0)) throw new ArgumentError(fn, 'options.maxBindingBytes', options.maxBindingBytes, 'must be a positive number of bytes');
   if (options.f64 !== undefined && !['exact', 'all', 'cpu'].includes(options.f64)) throw new ArgumentError(fn, 'options.f64', options.f64, "must be 'exact', 'all' or 'cpu'");
   const unavailable = (reason: string) => { options.onUnavailable?.(reason); thread.terminate(); return null; };
   if (typeof SharedArrayBuffer !== 'function') return unavailable('SharedArrayBuffer is not available (a page must be cross-origin isolated: serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)');
@@ -184,7 +187,7 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
     this.timeoutMs = options.timeoutMs ?? 600_000;
     this.adapter = Object.freeze({ ...ready.adapter });
     this.gemmKernel = ready.gemmKernel;
-    this.maxBinding = Math.min(ready.limits.maxStorageBufferBindingSize || 128 << 20, ready.limits.maxBufferSize || Infinity);
+    this.maxBinding = Math.min(ready.limits.maxStorageBufferBindingSize || 128 << 20, ready.limits.maxBufferSize || Infinity, options.maxBindingBytes ?? Infinity);
     this.capabilities = Object.freeze({
       // f64 is accepted (routed per `options.f64`), so algorithms that compute in f64 run unchanged
       dtypes: ['f32', 'f64'] as const, syncRead: true, threads: 1,
@@ -389,11 +392,15 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
   int4Gemv(p: Int4GemvArgs): void {
     const cpu = () => routine(this.cpu, 'int4Gemv')(p);
     const m = p?.m, n = p?.n, g = p?.groupSize;
-    const ok = p && isInt(m) && isInt(n) && isInt(g) && g > 0 && n % 2 === 0 && n % g === 0 && p.w instanceof Uint8Array && p.w.length >= (m * n) / 2
-      && p.scales instanceof Float32Array && p.scales.length >= (m * n) / g && p.x instanceof Float32Array && p.x.length >= n && p.y instanceof Float32Array && p.y.length >= m;
-    if (!ok || m * n === 0 || 2 * m * n < this.minFlops) { if (ok) inc(this.counts.routed, 'int4Gemv:small'); cpu(); return; }
+    // groups of g columns per row, the last one ragged when g does not divide n (layout: @llmpress/tensor int4.ts)
+    const groups = isInt(n) && isInt(g) && g > 0 ? Math.ceil(n / g) : 0;
+    const ok = p && isInt(m) && isInt(n) && isInt(g) && g > 0 && n % 2 === 0 && p.w instanceof Uint8Array && p.w.length >= (m * n) / 2
+      && p.scales instanceof Float32Array && p.scales.length >= m * groups && p.x instanceof Float32Array && p.x.length >= n && p.y instanceof Float32Array && p.y.length >= m
+      && (p.alpha === undefined || Number.isFinite(p.alpha)) && (p.beta === undefined || Number.isFinite(p.beta));
+    // anything unusual: the CPU backend validates and throws its typed error
+    if (!ok || m * n === 0 || 2 * m * n < this.minFlops) { if (ok) inc(this.counts.routed, m * n === 0 ? 'int4Gemv:empty' : 'int4Gemv:small'); cpu(); return; }
     if (!this.usable()) { inc(this.counts.fallbacks, 'int4Gemv:device-lost'); cpu(); return; }
-    const wb = (m * n) / 2, ns = (m * n) / g, alpha = p.alpha ?? 1, beta = p.beta ?? 0;
+    const wb = (m * n) / 2, ns = m * groups, alpha = p.alpha ?? 1, beta = p.beta ?? 0;
     this.begin(80 + wb + 4 * (ns + n + m));
     const wAt = this.alloc(wb);
     new Uint8Array(this.arena, wAt, wb).set(p.w.subarray(0, wb));

@@ -63,6 +63,26 @@ if (reason) {
       } finally { await small.dispose(); }
     });
 
+    it('splits GEMMs whose A or C exceed the binding limit by rows of C; a B that does not fit runs on the CPU, counted', async () => {
+      const small = (await createWebGpuSyncBackend({ minFlops: 0, maxBindingBytes: 4096 }))!;
+      try {
+        for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+          const m = 70, n = 9, k = 13, lda = (transA ? m : k) + 2, ldb = (transB ? k : n) + 1, ldc = n + 3;
+          const g: GemmArgs = { transA, transB, m, n, k, alpha: 1.5, a: rand(lda * (transA ? k : m) + 5, 31), aOffset: 5, lda, b: rand(ldb * (transB ? n : k), 32), bOffset: 0, ldb, beta: -0.5, c: rand(ldc * m, 33), cOffset: 0, ldc };
+          const r = { ...g, c: Float32Array.from(g.c) };
+          small.resetStats();
+          small.gemm(g); referenceBackend.gemm!(r);
+          expect(maxDiff(g.c, r.c)).toBeLessThan(1e-5);
+          expect(small.stats().gpu.gemm).toBeGreaterThan(1); // several row blocks
+        }
+        small.resetStats();
+        const big = gemmArgs(4, 40, 40, false, 40), rb = { ...big, c: Float32Array.from(big.c) }; // B: 6400 bytes
+        small.gemm(big); referenceBackend.gemm!(rb);
+        expect(maxDiff(big.c, rb.c)).toBeLessThan(1e-5);
+        expect(small.stats().fallbacks).toEqual({ 'gemm:too-large': 1 });
+      } finally { await small.dispose(); }
+    });
+
     it('pinned operands stay resident (no copy) until pinned again', () => {
       const g = gemmArgs(64, 48, 32, false, 11);
       gpu.pin(g.b);
