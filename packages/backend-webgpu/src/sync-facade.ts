@@ -105,6 +105,11 @@ export interface GpuThreadHandle {
   terminate(): unknown;
 }
 
+/** The elementwise and reduction ops the WGSL kernels implement; others run on the CPU backend (routed). */
+const GPU_BINARY = new Set(['add', 'sub', 'mul', 'div', 'max', 'min']);
+const GPU_UNARY = new Set(['neg', 'abs', 'sqrt', 'exp', 'log', 'square', 'silu', 'tanh']);
+const GPU_REDUCE = new Set(['sum', 'max', 'min', 'sumsq', 'absmax']);
+
 function inc(r: Record<string, number>, key: string, by = 1): void { r[key] = (r[key] ?? 0) + by; }
 function span(rows: number, cols: number, ld: number): number { return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols; }
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
@@ -360,7 +365,8 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
   }
 
   binary(op: BinaryOp, a: FloatArray, b: FloatArray | number, out: FloatArray, n: number): void {
-    if (!this.elementwiseOnGpu('binary', n, typeof b === 'number' ? [a, out] : [a, b, out]) || typeof op !== 'string') { this.cpu.binary ? this.cpu.binary(op, a, b, out, n) : referenceBackend.binary!(op, a, b, out, n); return; }
+    if (!GPU_BINARY.has(op)) { inc(this.counts.routed, `binary:${String(op)}`); (this.cpu.binary ?? referenceBackend.binary!).call(this.cpu, op, a, b, out, n); return; }
+    if (!this.elementwiseOnGpu('binary', n, typeof b === 'number' ? [a, out] : [a, b, out])) { this.cpu.binary ? this.cpu.binary(op, a, b, out, n) : referenceBackend.binary!(op, a, b, out, n); return; }
     this.begin(64 + 12 * n);
     const sa = this.put(a, 0, n), sb = typeof b === 'number' ? b : this.put(b, 0, n), so = this.outSeg(n);
     if (!this.call({ op: 'binary', kind: op, n, a: sa, b: sb, out: so }, 'binary')) { (this.cpu.binary ?? referenceBackend.binary!).call(this.cpu, op, a, b, out, n); return; }
@@ -369,7 +375,8 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
   }
 
   unary(op: UnaryOp, a: FloatArray, out: FloatArray, n: number): void {
-    if (!this.elementwiseOnGpu('unary', n, [a, out]) || typeof op !== 'string') { (this.cpu.unary ?? referenceBackend.unary!).call(this.cpu, op, a, out, n); return; }
+    if (!GPU_UNARY.has(op)) { inc(this.counts.routed, `unary:${String(op)}`); (this.cpu.unary ?? referenceBackend.unary!).call(this.cpu, op, a, out, n); return; }
+    if (!this.elementwiseOnGpu('unary', n, [a, out])) { (this.cpu.unary ?? referenceBackend.unary!).call(this.cpu, op, a, out, n); return; }
     this.begin(64 + 8 * n);
     const sa = this.put(a, 0, n), so = this.outSeg(n);
     if (!this.call({ op: 'unary', kind: op, n, a: sa, out: so }, 'unary')) { (this.cpu.unary ?? referenceBackend.unary!).call(this.cpu, op, a, out, n); return; }
@@ -379,7 +386,8 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
 
   reduce(op: ReduceOp, a: FloatArray, offset: number, n: number): number {
     const cpu = () => (this.cpu.reduce ?? referenceBackend.reduce!).call(this.cpu, op, a, offset, n);
-    if (!isInt(offset) || !(a instanceof Float32Array || a instanceof Float64Array) || offset + n > a.length || typeof op !== 'string') return cpu();
+    if (!isInt(offset) || !(a instanceof Float32Array || a instanceof Float64Array) || offset + n > a.length) return cpu();
+    if (!GPU_REDUCE.has(op)) { inc(this.counts.routed, `reduce:${String(op)}`); return cpu(); }
     if (!this.elementwiseOnGpu('reduce', n, [a.subarray(offset)])) return cpu();
     this.begin(32 + 4 * n);
     const sa = this.put(a, offset, n);

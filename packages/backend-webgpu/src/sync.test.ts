@@ -67,7 +67,7 @@ if (reason) {
       const small = (await createWebGpuSyncBackend({ minFlops: 0, maxBindingBytes: 4096 }))!;
       try {
         for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
-          const m = 70, n = 9, k = 13, lda = (transA ? m : k) + 2, ldb = (transB ? k : n) + 1, ldc = n + 3;
+          const m = 200, n = 9, k = 4, lda = (transA ? m : k) + 2, ldb = (transB ? k : n) + 1, ldc = n + 3;
           const g: GemmArgs = { transA, transB, m, n, k, alpha: 1.5, a: rand(lda * (transA ? k : m) + 5, 31), aOffset: 5, lda, b: rand(ldb * (transB ? n : k), 32), bOffset: 0, ldb, beta: -0.5, c: rand(ldc * m, 33), cOffset: 0, ldc };
           const r = { ...g, c: Float32Array.from(g.c) };
           small.resetStats();
