@@ -614,6 +614,7 @@ export function dreduce(op: i32, a: usize, n: i32): f64 {
 }
 
 export * from './int';
+export * from './attention';
 
 // ---------------------------------------------------------------- threaded GEMM pieces
 // The caller packs one KC × NC panel of op(B) into a shared buffer (spackB/dpackB), then every

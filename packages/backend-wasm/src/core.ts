@@ -5,7 +5,7 @@
 import {
   ArgumentError, UnsupportedError, validateBinary, validateGemm, validateGemv, validateReduce, validateUnary,
   type Backend, type BinaryOp, type FloatArray, type GemmArgs, type GemvArgs, type ReduceOp, type UnaryOp,
-  span, type Int4GemvArgs, type W4A8GemvArgs, type W4A4GemmArgs, type W4A8GemmArgs,
+  span, type AttentionArgs, type Int4GemvArgs, type W4A8GemvArgs, type W4A4GemmArgs, type W4A8GemmArgs,
 } from '@llmpress/tensor';
 import { KERNELS_BASE64 } from './generated/kernels.js';
 import { LinearAllocator } from './allocator.js';
@@ -54,6 +54,7 @@ export interface WasmBackend extends Backend {
   w4a4Gemm(args: W4A4GemmArgs): void;
   /** out[i] = Σ_p a[i, p] · w[i, p] over `rows` rows of k packed int4 values each (exact i32; WASM-only). */
   int4Dot(rows: number, k: number, a: Uint8Array, w: Uint8Array, out: Int32Array): void;
+  attention(args: AttentionArgs): void;
   readonly memory: WebAssembly.Memory;
   /** True when `arr` lives in this backend's linear memory (routines then use it in place). */
   isResident(arr: ArrayBufferView): boolean;
@@ -226,7 +227,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
     Atomics.store(ctl, 0, w.seq);
     Atomics.notify(ctl, 0);
   };
-  const OPS: Record<string, number> = { sgemm: 1, dgemm: 2, sgemv: 3, dgemv: 4, int4Gemv: 5, w4a8Gemv: 6, w4a4Gemm: 7, sgemmRows: 8, dgemmRows: 9 };
+  const OPS: Record<string, number> = { sgemm: 1, dgemm: 2, sgemv: 3, dgemv: 4, int4Gemv: 5, w4a8Gemv: 6, w4a4Gemm: 7, sgemmRows: 8, dgemmRows: 9, sattention: 10 };
   /**
    * Splits [0, total) into per-thread ranges (multiples of `unit`) when `work` is large enough and
    * runs kernel `name` with the arguments `mk(lo, hi)` on each: the first range here, the rest on workers.
@@ -475,6 +476,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   if (nThreads > 1) features.push('threads');
 
   const integer = makeIntegerRoutines({ K, alive, isResident, buf, alloc, runSplit });
+  const attention = makeAttention({ K, alive, isResident, buf, alloc, runSplit });
 
   const backend: WasmBackend = {
     name,
@@ -487,6 +489,7 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
     stats: () => ({ singleThreadCalls, parallelCalls }),
     threadsNote,
     ...integer,
+    attention,
     ...(shared ? { allocate, allocateBytes } : {}),
   } as WasmBackend;
   return backend;
@@ -504,3 +507,4 @@ export interface ExtraContext {
 
 // Filled in by extras.ts (kept separate so the core stays readable).
 import { makeIntegerRoutines } from './extras.js';
+import { makeAttention } from './attention.js';

@@ -7,7 +7,7 @@
  * parameters: Float64Array at base + 64: [op, argc, ...args]; op names a kernel export (NAMES), < 0 quits.
  */
 export const WORKER_CORE = String.raw`
-var NAMES = { 1: 'sgemm', 2: 'dgemm', 3: 'sgemv', 4: 'dgemv', 5: 'int4Gemv', 6: 'w4a8Gemv', 7: 'w4a4Gemm', 8: 'sgemmRows', 9: 'dgemmRows' };
+var NAMES = { 1: 'sgemm', 2: 'dgemm', 3: 'sgemv', 4: 'dgemv', 5: 'int4Gemv', 6: 'w4a8Gemv', 7: 'w4a4Gemm', 8: 'sgemmRows', 9: 'dgemmRows', 10: 'sattention' };
 function llmpressWasmWorkerStart(data, post) {
   var inst = new WebAssembly.Instance(data.module, { env: { memory: data.memory } });
   var ex = inst.exports;

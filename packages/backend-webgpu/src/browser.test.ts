@@ -23,9 +23,9 @@ describe('backend conformance: webgpu (headless chromium)', () => {
     const failures = (s.results as any[]).filter((r) => r.status === 'failed').map((r) => `${r.name}: ${r.error}`);
     expect(failures, failures.join('\n')).toEqual([]);
     expect(s.failed).toBe(0);
-    // f32: factory, gemm ×2, gemv, binary, unary, reduce = 7, integer routines 10 (5 shapes × 2), errors 1 = 18 passing;
+    // f32: factory, gemm ×2, gemv, binary, unary, reduce = 7, integer routines 10 (5 shapes × 2), attention 1, errors 1 = 19 passing;
     // f64 and tensor-API matmul are skipped with reasons
-    expect(s.passed).toBe(18);
+    expect(s.passed).toBe(19);
     expect(s.skipped).toBe(2);
     expect(s.adapter.vendor.length + s.adapter.architecture.length).toBeGreaterThan(0);
   }, 240_000);

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench forward [--windows 4] [--decode 128] [--synthetic-tokens 8] [--synthetic-decode 3] [--no-synthetic]`
+ * `pnpm bench forward [--windows 4] [--decode 128] [--synthetic-tokens 8] [--synthetic-decode 3] [--no-synthetic] [--backend wasm|auto|webgpu|reference] [--threads 1]`
  * Tokens/s of batched scoring and of KV-cache decoding, for stories260K and a synthetic random Llama with
  * real-model shapes (dim 2048, 22 layers, GQA 32/4, hidden 5632, vocab 32000), on each available backend,
  * plus a same-run numpy anchor (stories260K, float32, OPENBLAS_NUM_THREADS=1). Results are checked
@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { DenseLinear, Tensor, referenceBackend, type Backend } from '@llmpress/tensor';
 import { Fp32KVCache, LlamaModel, placeOnBackend, standardWindows, type LlamaConfig, type LlamaBlock } from '@llmpress/models';
 import { dataDir, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
+import { loadavg } from 'node:os';
+import { backendFromArgs } from '../../../scripts/backend-arg.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
@@ -25,12 +27,11 @@ const rounds = opt('rounds', 3);
 
 // ---------------------------------------------------------------- backends
 const backends: Array<{ name: string; backend: Backend }> = [{ name: 'reference', backend: referenceBackend }];
-try {
-  const mod: any = await import('@llmpress/backend-wasm/node');
-  const b = await mod.createWasmBackend({ threads: 1 });
-  if (b) backends.push({ name: `wasm (1 thread${b.capabilities.features.includes('relaxed-simd') ? ', relaxed-simd' : ''})`, backend: b });
-  else console.log('wasm backend: not available here (no WebAssembly SIMD)');
-} catch (e) { console.log(`wasm backend: could not be loaded (${(e as Error).message.split('\n')[0]})`); }
+const sel = await backendFromArgs({ fallback: 'wasm', threads: 1 });
+if (sel.backend !== referenceBackend) {
+  const b = sel.backend;
+  backends.push({ name: `${b.name} (${sel.threads} thread${sel.threads > 1 ? 's' : ''}${b.capabilities.features.includes('relaxed-simd') ? ', relaxed-simd' : ''})`, backend: b });
+}
 
 // ---------------------------------------------------------------- helpers
 function scoreTps(model: LlamaModel, windows: number[][], backend: Backend): { tps: number; logits: Tensor<'f32'> } {
@@ -157,8 +158,8 @@ console.log('| --- | --- | ---: | ---: | ---: | ---: | --- |');
 for (const r of rows) console.log(`| ${r.model} | ${r.backend} | ${f(r.scoreTokensPerS)} | ${f(r.decodeTokensPerS)} | ${f(r.scoreVsNumpy, 2)}× | ${f(r.decodeVsNumpy, 2)}× | ${r.ok ? 'ok' : 'FAIL'} |`);
 console.log(`\nstories260K: scoring = ${nWindows} standard windows of 256 tokens; decoding = ${nDecode} greedy steps from BOS through the KV cache; best of ${rounds} alternating rounds.`);
 for (const c of checks) console.log(`- ${c}`);
-console.log('Numbers are noisy: 2 shared CPU cores under load from other processes.');
+console.log(`Numbers are noisy: 2 shared CPU cores under load from other processes (load average at the end ${loadavg().map((x) => x.toFixed(1)).join(', ')}).\n${sel.describe()}`);
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 writeFileAtomic(join(root, 'bench', 'results', 'forward.json'), new TextEncoder().encode(JSON.stringify({ date: new Date().toISOString(), options: { nWindows, nDecode, synT, synDecode }, rows, checks }, null, 2) + '\n'));
-for (const { backend } of backends) await backend.dispose?.();
+await sel.dispose();
 if (rows.some((r) => !r.ok)) { console.error('some checks FAILED'); process.exitCode = 1; }

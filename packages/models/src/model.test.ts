@@ -159,16 +159,16 @@ describe('LlamaModel forward (synthetic models against a float64 straight-line r
   });
 });
 
-describe('attendGemm (the GEMM route of Fp32KVCache) equals the loop route', () => {
+describe('attendGemm (the GEMM route of Fp32KVCache) equals the attention routine', () => {
   it('same outputs for prefixes and full windows, GQA', async () => {
-    const { attendGemm, attendInto } = await import('./model.js');
-    const { referenceBackend } = await import('@llmpress/tensor');
+    const { attendGemm } = await import('./model.js');
+    const { referenceBackend, attentionReference } = await import('@llmpress/tensor');
     const nH = 6, nKv = 2, hd = 4, len = 13;
     for (const t of [1, 5, 13]) {
       const rnd = (n: number, s: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + s) * 2);
       const q = rnd(t * nH * hd, 1), k = rnd(len * nKv * hd, 2), v = rnd(len * nKv * hd, 3);
       const a = new Float32Array(t * nH * hd), b = new Float32Array(t * nH * hd);
-      attendInto(q, t, k, v, len, nH, nKv, hd, new Float64Array(len), new Float64Array(hd), a);
+      attentionReference({ t, len, nHeads: nH, nKvHeads: nKv, headDim: hd, q, k, v, out: a });
       attendGemm(q, t, k, v, len, nH, nKv, hd, new Float32Array(t * len), b, referenceBackend);
       let e = 0; for (let i = 0; i < a.length; i++) e = Math.max(e, Math.abs(a[i]! - b[i]!));
       expect(e).toBeLessThan(tolerance('f32', len, 100));

@@ -1,6 +1,6 @@
 import {
-  ArgumentError, ShapeError, NonFiniteError, DenseLinear, Tensor, resolveBackend, routine, referenceBackend,
-  type Backend, type LinearLayer,
+  ArgumentError, ShapeError, NonFiniteError, DenseLinear, Tensor, Fp32KVCache, resolveBackend,
+  type Backend, type LinearLayer, type KVCacheLike,
 } from '@llmpress/tensor';
 import { validateConfig, type LlamaConfig } from './config.js';
 
@@ -17,17 +17,8 @@ export interface LlamaBlock {
 
 export interface LinearEntry { name: string; block: number; role: LinearRole; layer: LinearLayer }
 
-/** The KV cache contract: another package implements compressed caches against it. */
-export interface KVCacheLike {
-  /** Tokens already cached in `layer`. */
-  length(layer: number): number;
-  /** Append post-RoPE keys and values of t new tokens: k, v are [t, nKvHeads*headDim] row-major. */
-  append(layer: number, k: Float32Array, v: Float32Array, t: number): void;
-  /** Attention of t new queries (post-RoPE, [t, nHeads*headDim]) over the cache of `layer`, AFTER their own keys
-   *  were appended: query i sits at position length-t+i and attends causally to positions 0..length-t+i.
-   *  Returns the [t, nHeads*headDim] attention outputs (softmax(q kᵀ/√hd) v per head, GQA mapping head h → kv head h/(nHeads/nKvHeads)). */
-  attend(layer: number, q: Float32Array, t: number): Float32Array;
-}
+/** The KV-cache contract and the one fp32 cache live in @llmpress/tensor (kv-cache.ts); re-exported here. */
+export { Fp32KVCache, attendGemm, type KVCacheLike } from '@llmpress/tensor';
 
 /**
  * Hooks into the forward pass. Tensors handed to hooks are fresh per call (safe to keep), f32, [T, n].
@@ -55,163 +46,6 @@ export interface ForwardOptions {
   hooks?: ForwardHooks;
   /** 'all' (default): logits for every position, [T, vocab]; 'last': only the last position, [1, vocab]. */
   logits?: 'all' | 'last';
-}
-
-// ------------------------------------------------------------------ fp32 KV cache
-
-/** The plain fp32 KV cache (growable; the default cache of `forward`). */
-export class Fp32KVCache implements KVCacheLike {
-  readonly nLayers: number;
-  readonly nHeads: number;
-  readonly nKvHeads: number;
-  readonly headDim: number;
-  private keys: Float32Array[];
-  private values: Float32Array[];
-  private lens: number[];
-  private cap: number[];
-  private scores = new Float64Array(64);
-  private acc = new Float64Array(8);
-  private probs = new Float32Array(0);
-  /** When set, attention of many queries at once (scoring) runs QKᵀ and PV as GEMMs on this backend. */
-  readonly backend: Backend | undefined;
-
-  constructor(config: LlamaConfig, options: { capacity?: number; backend?: Backend } = {}) {
-    validateConfig('Fp32KVCache', config);
-    this.nLayers = config.nLayers; this.nHeads = config.nHeads; this.nKvHeads = config.nKvHeads; this.headDim = config.headDim;
-    const cap0 = options.capacity ?? 0;
-    if (!Number.isInteger(cap0) || cap0 < 0) throw new ArgumentError('Fp32KVCache', 'options.capacity', cap0, 'must be a non-negative integer');
-    const kvDim = this.nKvHeads * this.headDim;
-    this.keys = []; this.values = []; this.lens = []; this.cap = [];
-    for (let l = 0; l < this.nLayers; l++) {
-      this.keys.push(new Float32Array(cap0 * kvDim)); this.values.push(new Float32Array(cap0 * kvDim));
-      this.lens.push(0); this.cap.push(cap0);
-    }
-    this.acc = new Float64Array(this.headDim);
-    this.backend = options.backend === undefined ? undefined : resolveBackend('Fp32KVCache', options.backend);
-  }
-
-  private checkLayer(fn: string, layer: number): void {
-    if (!Number.isInteger(layer) || layer < 0 || layer >= this.nLayers) throw new ArgumentError(fn, 'layer', layer, `must be an integer in [0, ${this.nLayers})`);
-  }
-  length(layer: number): number { this.checkLayer('Fp32KVCache.length', layer); return this.lens[layer]!; }
-  /** Drops everything (capacity is kept). */
-  clear(): void { for (let l = 0; l < this.nLayers; l++) this.lens[l] = 0; }
-  /** Keeps only the first `n` tokens of every layer. */
-  truncate(n: number): void {
-    if (!Number.isInteger(n) || n < 0) throw new ArgumentError('Fp32KVCache.truncate', 'n', n, 'must be a non-negative integer');
-    for (let l = 0; l < this.nLayers; l++) this.lens[l] = Math.min(this.lens[l]!, n);
-  }
-  /** Bytes held by the cached keys and values (not the spare capacity). */
-  bytes(): number { let s = 0; for (let l = 0; l < this.nLayers; l++) s += this.lens[l]! * this.nKvHeads * this.headDim * 8; return s; }
-
-  append(layer: number, k: Float32Array, v: Float32Array, t: number): void {
-    const fn = 'Fp32KVCache.append';
-    this.checkLayer(fn, layer);
-    const kvDim = this.nKvHeads * this.headDim;
-    if (!Number.isInteger(t) || t < 0) throw new ArgumentError(fn, 't', t, 'must be a non-negative integer');
-    if (k.length < t * kvDim) throw new ArgumentError(fn, 'k', k, `must hold t*nKvHeads*headDim = ${t * kvDim} values`);
-    if (v.length < t * kvDim) throw new ArgumentError(fn, 'v', v, `must hold t*nKvHeads*headDim = ${t * kvDim} values`);
-    const len = this.lens[layer]!;
-    if (len + t > this.cap[layer]!) {
-      const cap = Math.max(len + t, 2 * this.cap[layer]!, 16);
-      const nk = new Float32Array(cap * kvDim); nk.set(this.keys[layer]!.subarray(0, len * kvDim));
-      const nv = new Float32Array(cap * kvDim); nv.set(this.values[layer]!.subarray(0, len * kvDim));
-      this.keys[layer] = nk; this.values[layer] = nv; this.cap[layer] = cap;
-    }
-    this.keys[layer]!.set(k.subarray(0, t * kvDim), len * kvDim);
-    this.values[layer]!.set(v.subarray(0, t * kvDim), len * kvDim);
-    this.lens[layer] = len + t;
-  }
-
-  attend(layer: number, q: Float32Array, t: number): Float32Array {
-    const fn = 'Fp32KVCache.attend';
-    this.checkLayer(fn, layer);
-    const hd = this.headDim, nH = this.nHeads, kvDim = this.nKvHeads * hd, qDim = nH * hd;
-    const len = this.lens[layer]!;
-    if (!Number.isInteger(t) || t < 0 || t > len) throw new ArgumentError(fn, 't', t, `must be an integer in [0, ${len}] (cached length)`);
-    if (q.length < t * qDim) throw new ArgumentError(fn, 'q', q, `must hold t*nHeads*headDim = ${t * qDim} values`);
-    const out = new Float32Array(t * qDim);
-    // the reference backend's GEMM is slower than the plain loops at these sizes; accelerated backends win
-    if (this.backend && this.backend !== referenceBackend && t >= 8) {
-      if (this.probs.length < t * len) this.probs = new Float32Array(t * len);
-      attendGemm(q, t, this.keys[layer]!, this.values[layer]!, len, nH, this.nKvHeads, hd, this.probs, out, this.backend);
-    } else attendInto(q, t, this.keys[layer]!, this.values[layer]!, len, nH, this.nKvHeads, hd, this.scratch(len), this.acc, out);
-    void kvDim;
-    return out;
-  }
-
-  private scratch(n: number): Float64Array {
-    if (this.scores.length < n) this.scores = new Float64Array(Math.max(n, 2 * this.scores.length));
-    return this.scores;
-  }
-}
-
-/**
- * Causal attention of t queries over `len` cached positions (the queries are the last t of them).
- * Exposed for compressed caches that dequantize into fp32 buffers and want the same arithmetic.
- */
-export function attendInto(
-  q: Float32Array, t: number, keys: Float32Array, values: Float32Array, len: number,
-  nHeads: number, nKvHeads: number, headDim: number, scores: Float64Array, acc: Float64Array, out: Float32Array,
-): void {
-  const hd = headDim, kvDim = nKvHeads * hd, qDim = nHeads * hd, group = nHeads / nKvHeads;
-  const scale = 1 / Math.sqrt(hd);
-  for (let i = 0; i < t; i++) {
-    const pos = len - t + i;
-    for (let h = 0; h < nHeads; h++) {
-      const qo = i * qDim + h * hd;
-      const ko = Math.floor(h / group) * hd;
-      let mx = -Infinity;
-      for (let j = 0; j <= pos; j++) {
-        const kb = j * kvDim + ko;
-        let s = 0;
-        for (let d = 0; d < hd; d++) s += q[qo + d]! * keys[kb + d]!;
-        s *= scale;
-        scores[j] = s;
-        if (s > mx) mx = s;
-      }
-      let sum = 0;
-      for (let j = 0; j <= pos; j++) { const e = Math.exp(scores[j]! - mx); scores[j] = e; sum += e; }
-      acc.fill(0, 0, hd);
-      for (let j = 0; j <= pos; j++) {
-        const w = scores[j]!;
-        const vb = j * kvDim + ko;
-        for (let d = 0; d < hd; d++) acc[d]! += w * values[vb + d]!;
-      }
-      const inv = 1 / sum;
-      for (let d = 0; d < hd; d++) out[qo + d] = acc[d]! * inv;
-    }
-  }
-}
-
-/**
- * The same attention with the two products as GEMMs per head (S = Q_h K_hᵀ/√hd, then O_h = P V_h), the
- * causal softmax in between in f64 (masked entries set to 0). Used for batched scoring.
- */
-export function attendGemm(
-  q: Float32Array, t: number, keys: Float32Array, values: Float32Array, len: number,
-  nHeads: number, nKvHeads: number, headDim: number, probs: Float32Array, out: Float32Array, backend: Backend,
-): void {
-  const hd = headDim, kvDim = nKvHeads * hd, qDim = nHeads * hd, group = nHeads / nKvHeads;
-  const gemm = routine(backend, 'gemm');
-  const scale = 1 / Math.sqrt(hd);
-  const invSum = new Float64Array(t);
-  for (let h = 0; h < nHeads; h++) {
-    const ko = Math.floor(h / group) * hd;
-    gemm({ transA: false, transB: true, m: t, n: len, k: hd, alpha: scale, a: q, aOffset: h * hd, lda: qDim, b: keys, bOffset: ko, ldb: kvDim, beta: 0, c: probs, cOffset: 0, ldc: len });
-    for (let i = 0; i < t; i++) {
-      const o = i * len, last = len - t + i;
-      let mx = -Infinity;
-      for (let j = 0; j <= last; j++) if (probs[o + j]! > mx) mx = probs[o + j]!;
-      let sum = 0;
-      for (let j = 0; j <= last; j++) { const e = Math.exp(probs[o + j]! - mx); probs[o + j] = e; sum += e; }
-      probs.fill(0, o + last + 1, o + len);
-      invSum[i] = 1 / sum;
-    }
-    // O_h = (unnormalised P) V, then each row scaled by 1/Σ (one pass over t×hd instead of t×len)
-    gemm({ transA: false, transB: false, m: t, n: hd, k: len, alpha: 1, a: probs, aOffset: 0, lda: len, b: values, bOffset: ko, ldb: kvDim, beta: 0, c: out, cOffset: h * hd, ldc: qDim });
-    for (let i = 0; i < t; i++) { const r = invSum[i]!, ob = i * qDim + h * hd; for (let d = 0; d < hd; d++) out[ob + d]! *= r; }
-  }
 }
 
 // ------------------------------------------------------------------ numerics helpers

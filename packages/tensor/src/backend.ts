@@ -1,5 +1,6 @@
 import type { DType, FloatArray } from './dtype.js';
 import type { Int4GemvArgs, W4A8GemvArgs, W4A4GemmArgs, W4A8GemmArgs } from './int4.js';
+import type { AttentionArgs } from './attention.js';
 
 /**
  * Row-major GEMM on raw storage: C = alpha · op(A) · op(B) + beta · C.
@@ -57,6 +58,8 @@ export interface BackendRoutines {
   w4a8Gemm(args: W4A8GemmArgs): void;
   /** As w4a8Gemm with packed int4 activations. */
   w4a4Gemm(args: W4A4GemmArgs): void;
+  /** Causal grouped-query attention of t new queries over len cached keys/values (attention.ts). */
+  attention(args: AttentionArgs): void;
 }
 
 export type RoutineName = keyof BackendRoutines;
@@ -104,3 +107,4 @@ export function isBackend(x: unknown): x is Backend {
 }
 
 export type { Int4GemvArgs, W4A8GemvArgs, W4A4GemmArgs, W4A8GemmArgs } from './int4.js';
+export type { AttentionArgs } from './attention.js';

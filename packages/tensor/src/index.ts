@@ -15,3 +15,5 @@ export {
   int4GemvReference, w4a8GemvReference, w4a4GemmReference, w4a8GemmReference, type PackedInt4,
 } from './int4.js';
 export { validateGemm, validateGemv, validateBinary, validateUnary, validateReduce, checkFloatArray, span, BINARY_OPS, UNARY_OPS, REDUCE_OPS } from './validate.js';
+export { attentionReference, validateAttention } from './attention.js';
+export { Fp32KVCache, attendGemm, type KVCacheLike, type CacheShape } from './kv-cache.js';

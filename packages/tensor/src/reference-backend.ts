@@ -12,6 +12,7 @@ import type { Backend, BinaryOp, GemmArgs, GemvArgs, ReduceOp, UnaryOp } from '.
 import type { FloatArray } from './dtype.js';
 import { validateBinary, validateGemm, validateGemv, validateReduce, validateUnary } from './validate.js';
 import { int4GemvReference, w4a8GemvReference, w4a4GemmReference, w4a8GemmReference } from './int4.js';
+import { attentionReference } from './attention.js';
 
 function gemm(p: GemmArgs): void {
   validateGemm('gemm', p);
@@ -77,6 +78,7 @@ export const referenceBackend: Backend = Object.freeze({
   capabilities: Object.freeze({ dtypes: ['f32', 'f64', 'i8', 'u8', 'i32'] as const, syncRead: true, threads: 1, features: [] as string[] }),
   gemm, gemv, binary, unary, reduce,
   int4Gemv: int4GemvReference, w4a8Gemv: w4a8GemvReference, w4a8Gemm: w4a8GemmReference, w4a4Gemm: w4a4GemmReference,
+  attention: attentionReference,
 });
 
 /** Factory form, for `pickBackend([...])`. */

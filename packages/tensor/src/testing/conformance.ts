@@ -14,11 +14,12 @@ import { matmul, randn, tensor, maxAbsDiff, sum, max, min } from '../ops.js';
 import { Tensor } from '../tensor.js';
 import { referenceBackend } from '../reference-backend.js';
 import { packInt4, int4Groups } from '../int4.js';
+import { attentionReference } from '../attention.js';
 import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 
 export interface ConformanceOptions {
   /** Routines this backend intentionally lacks, each with a reason (they are skipped, visibly). */
-  skip?: Partial<Record<'gemm' | 'gemv' | 'binary' | 'unary' | 'reduce' | 'f64' | 'matmul' | 'integer' | 'errors', string>>;
+  skip?: Partial<Record<'gemm' | 'gemv' | 'binary' | 'unary' | 'reduce' | 'f64' | 'matmul' | 'integer' | 'errors' | 'attention', string>>;
   /** Number of fast-check runs per property (default 25). */
   numRuns?: number;
   /** Largest dimension tried by properties (default 150). */
@@ -275,6 +276,25 @@ export function describeBackendConformance(name: string, make: () => Promise<Bac
       });
     }
 
+    // ---------------------------------------------------------------- attention
+    (skip.attention ? it.skip : it)(`attention: causal GQA scoring and decoding shapes match the f64 reference${skip.attention ? ` (skipped: ${skip.attention})` : ''}`, () => {
+      const b = backend!;
+      if (typeof b.attention !== 'function') return; // routine() falls back to the reference implementation
+      for (const [t, len, nH, nKv, hd] of [[1, 1, 1, 1, 4], [1, 37, 8, 4, 8], [16, 16, 4, 2, 6], [33, 40, 6, 3, 16], [256, 256, 8, 4, 8], [5, 300, 2, 1, 64]] as const) {
+        const q = fill(t * nH * hd, t + len, new Float32Array(t * nH * hd)) as Float32Array;
+        const k = fill(len * nKv * hd, 2 * len, new Float32Array(len * nKv * hd)) as Float32Array;
+        const v = fill(len * nKv * hd, 3 * len, new Float32Array(len * nKv * hd)) as Float32Array;
+        for (let i = 0; i < q.length; i++) q[i]! *= 3; // peaked softmax rows
+        const got = new Float32Array(t * nH * hd), want = new Float32Array(t * nH * hd);
+        b.attention({ t, len, nHeads: nH, nKvHeads: nKv, headDim: hd, q, k, v, out: got });
+        attentionReference({ t, len, nHeads: nH, nKvHeads: nKv, headDim: hd, q, k, v, out: want });
+        let worst = 0;
+        for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+        // outputs are convex combinations of values in [-1, 1]; f32 scores of |s| ≤ 3·hd/√hd move the weights by ~hd·eps
+        expect(worst, `t=${t} len=${len} heads ${nH}/${nKv} hd=${hd}`).toBeLessThanOrEqual(64 * (hd + 8) * EPS.f32);
+      }
+    });
+
     // ---------------------------------------------------------------- shared error behaviour
     (skip.errors ? it.skip : it)(`errors: the same misuse raises the same typed error (class and argument) as the reference backend${skip.errors ? ` (skipped: ${skip.errors})` : ''}`, async () => {
       const b = backend!;
@@ -283,7 +303,7 @@ export function describeBackendConformance(name: string, make: () => Promise<Bac
       const gemvOk = { trans: false, m: 2, n: 3, alpha: 1, a: f32(6), aOffset: 0, lda: 3, x: f32(3), xOffset: 0, beta: 0, y: f32(2), yOffset: 0 };
       const i4 = { m: 2, n: 8, groupSize: 4, w: new Uint8Array(8), scales: f32(4), x: f32(8), y: f32(2) };
       const ig = { m: 1, n: 2, k: 8, groupSize: 4, a: new Int8Array(8), aScales: f32(2), w: new Uint8Array(8), wScales: f32(4), c: f32(2) };
-      type Case = [routine: 'gemm' | 'gemv' | 'binary' | 'unary' | 'reduce' | 'int4Gemv' | 'w4a8Gemv' | 'w4a8Gemm' | 'w4a4Gemm', args: unknown[], cls: typeof ArgumentError | typeof DTypeError | typeof ShapeError, arg: string];
+      type Case = [routine: 'gemm' | 'gemv' | 'binary' | 'unary' | 'reduce' | 'int4Gemv' | 'w4a8Gemv' | 'w4a8Gemm' | 'w4a4Gemm' | 'attention', args: unknown[], cls: typeof ArgumentError | typeof DTypeError | typeof ShapeError, arg: string];
       const cases: Case[] = [
         ['gemm', [{ ...gemmOk, m: -1 }], ArgumentError, 'm'],
         ['gemm', [{ ...gemmOk, m: 1.5 }], ArgumentError, 'm'],
@@ -312,6 +332,10 @@ export function describeBackendConformance(name: string, make: () => Promise<Bac
         ['w4a8Gemm', [{ ...ig, a: new Uint8Array(8) }], DTypeError, 'a'],
         ['w4a8Gemm', [{ ...ig, ldc: 1 }], ArgumentError, 'ldc'],
         ['w4a4Gemm', [{ ...ig, a: new Uint8Array(4), wScales: f32(3) }], ShapeError, 'wScales'],
+        ['attention', [{ t: 3, len: 2, nHeads: 2, nKvHeads: 1, headDim: 4, q: f32(24), k: f32(8), v: f32(8), out: f32(24) }], ArgumentError, 't'],
+        ['attention', [{ t: 1, len: 2, nHeads: 3, nKvHeads: 2, headDim: 4, q: f32(12), k: f32(16), v: f32(16), out: f32(12) }], ArgumentError, 'nKvHeads'],
+        ['attention', [{ t: 1, len: 2, nHeads: 2, nKvHeads: 1, headDim: 4, q: f32(8), k: f32(7), v: f32(8), out: f32(8) }], ShapeError, 'k'],
+        ['attention', [{ t: 1, len: 2, nHeads: 2, nKvHeads: 1, headDim: 4, q: new Float64Array(8), k: f32(8), v: f32(8), out: f32(8) }], DTypeError, 'q'],
       ];
       const call = async (be: Backend, r: Case[0], args: unknown[]): Promise<unknown> => {
         const sync = (be as any)[r], asyncF = (be as any)[`${r}Async`];
