@@ -17,14 +17,20 @@ import { methodSetup, runMethod, WEBGPU_METHODS, type MethodSetup } from '../pac
 const reason = !hasData() ? `no model data under ${dataDir()}` : await nodeWebGpuUnavailableReason();
 
 describe('issue 20: methods and the KV evaluation on WebGPU (node)', () => {
-  if (reason) { it.skip(`skipped: ${reason}`, () => {}); return; }
+  if (reason) {
+    it.skip(`skipped: ${reason}`, () => {});
+    return;
+  }
   let wasm: Backend, gpu: WebGpuSyncBackend, setup: MethodSetup;
   beforeAll(async () => {
     wasm = (await createWasmBackend({ threads: 1 }))!;
     gpu = (await createWebGpuSyncBackend({ cpu: wasm, minFlops: 0 }))!;
     setup = methodSetup({ calib: 2, evals: 2, len: 128 });
   });
-  afterAll(async () => { await gpu?.dispose(); await wasm?.dispose?.(); });
+  afterAll(async () => {
+    await gpu?.dispose();
+    await wasm?.dispose?.();
+  });
 
   // WASM and WebGPU runs are separate tests: each is one long synchronous stretch (the facade blocks on
   // Atomics.wait), and vitest's worker must answer its RPC between them
@@ -52,7 +58,10 @@ describe('issue 20: methods and the KV evaluation on WebGPU (node)', () => {
       // destroy the device right after the 50th GPU GEMM (calibration Grams of block 0 are done by then)
       const gemm = b.gemm.bind(b);
       let calls = 0;
-      (b as any).gemm = (args: any) => { gemm(args); if (++calls === 50) b.simulateDeviceLoss(); };
+      (b as any).gemm = (args: any) => {
+        gemm(args);
+        if (++calls === 50) b.simulateDeviceLoss();
+      };
       const onGpu = await runMethod('svd-llm', setup, b);
       const s = b.stats();
       expect(s.lost).toBe(true);
@@ -60,7 +69,9 @@ describe('issue 20: methods and the KV evaluation on WebGPU (node)', () => {
       expect(s.fallbacks['gemm:device-lost']).toBeGreaterThan(100);
       expect(lostReasons).toHaveLength(1);
       expect(Math.abs(onGpu.ppl / onWasm.get('svd-llm')! - 1)).toBeLessThan(0.01);
-    } finally { await b.dispose(); }
+    } finally {
+      await b.dispose();
+    }
   });
 
   it('evaluation with the weights pinned on the device: same perplexity, no weight uploads per window', async () => {
@@ -70,7 +81,10 @@ describe('issue 20: methods and the KV evaluation on WebGPU (node)', () => {
     gpu.resetStats();
     const plain = evaluate(model, evalWindows, { backend: gpu });
     const up0 = gpu.stats().uploadedBytes;
-    const weights = model.linears().filter((e) => e.name.startsWith('blocks.') && e.layer instanceof DenseLinear).map((e) => (e.layer as InstanceType<typeof DenseLinear>).weight.data as Float32Array);
+    const weights = model
+      .linears()
+      .filter((e) => e.name.startsWith('blocks.') && e.layer instanceof DenseLinear)
+      .map((e) => (e.layer as InstanceType<typeof DenseLinear>).weight.data as Float32Array);
     for (const w of weights) gpu.pin(w);
     gpu.resetStats();
     const pinned = evaluate(model, evalWindows, { backend: gpu });
@@ -83,26 +97,36 @@ describe('issue 20: methods and the KV evaluation on WebGPU (node)', () => {
 
   it('SVDq / KIVI KV evaluation: the forward pass with a compressed cache on WebGPU matches WASM', () => {
     const { model, evalWindows } = setup;
-    const c = model.config, shape = { nLayers: c.nLayers, nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim };
+    const c = model.config,
+      shape = { nLayers: c.nLayers, nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim };
     const caches: Record<string, () => KVCacheLike> = {
-      'SVDq 2-bit prefill basis': () => new CompressedKVCache(shape, { window: 32, blockSize: 32, maxContext: 128, keys: svdqKeys({ schedule: { mean: 2 }, basis: 'prefill' }), center: true }),
-      'KIVI K2V2': () => new CompressedKVCache(shape, { window: 32, blockSize: 32, maxContext: 128, keys: kiviKeys({ bits: 2 }), values: kiviValues({ bits: 2 }) }),
+      'SVDq 2-bit prefill basis': () =>
+        new CompressedKVCache(shape, { window: 32, blockSize: 32, maxContext: 128, keys: svdqKeys({ schedule: { mean: 2 }, basis: 'prefill' }), center: true }),
+      'KIVI K2V2': () =>
+        new CompressedKVCache(shape, { window: 32, blockSize: 32, maxContext: 128, keys: kiviKeys({ bits: 2 }), values: kiviValues({ bits: 2 }) }),
     };
     const nll = (backend: Backend, make: () => KVCacheLike) => {
-      let sum = 0, count = 0;
+      let sum = 0,
+        count = 0;
       for (const w of evalWindows) {
-        const logits = model.forward(w.input, { cache: make(), backend }).data as Float32Array, V = c.vocabSize;
+        const logits = model.forward(w.input, { cache: make(), backend }).data as Float32Array,
+          V = c.vocabSize;
         w.targets.forEach((y, t) => {
-          let mx = -Infinity; for (let j = 0; j < V; j++) mx = Math.max(mx, logits[t * V + j]!);
-          let z = 0; for (let j = 0; j < V; j++) z += Math.exp(logits[t * V + j]! - mx);
-          sum += Math.log(z) + mx - logits[t * V + y]!; count++;
+          let mx = -Infinity;
+          for (let j = 0; j < V; j++) mx = Math.max(mx, logits[t * V + j]!);
+          let z = 0;
+          for (let j = 0; j < V; j++) z += Math.exp(logits[t * V + j]! - mx);
+          sum += Math.log(z) + mx - logits[t * V + y]!;
+          count++;
         });
       }
       return sum / count;
     };
     for (const [name, make] of Object.entries(caches)) {
       gpu.resetStats();
-      const g = nll(gpu, make), r = nll(wasm, make), s = gpu.stats();
+      const g = nll(gpu, make),
+        r = nll(wasm, make),
+        s = gpu.stats();
       expect(Math.abs(Math.exp(g) / Math.exp(r) - 1), name).toBeLessThan(0.01);
       expect(s.gpu.gemm, name).toBeGreaterThan(5 * 7 * evalWindows.length); // every block's linears, every window
       expect(s.fallbacks, name).toEqual({});

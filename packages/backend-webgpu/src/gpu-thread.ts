@@ -6,8 +6,20 @@
  */
 import { createWebGpuBackend, type WebGpuBackend } from './backend.js';
 import {
-  CTRL_BYTES, DEVICE_LOST, DONE, FAILED, LOST, OK, RESULT_BYTE, STATE, STATUS, writeText,
-  type InitMessage, type InitReply, type Operand, type SyncRequest,
+  CTRL_BYTES,
+  DEVICE_LOST,
+  DONE,
+  FAILED,
+  LOST,
+  OK,
+  RESULT_BYTE,
+  STATE,
+  STATUS,
+  writeText,
+  type InitMessage,
+  type InitReply,
+  type Operand,
+  type SyncRequest,
 } from './sync-protocol.js';
 
 /** Something messages arrive on and go out through: Node's `parentPort` or a worker's `self`. */
@@ -29,7 +41,10 @@ export function serveGpuThread(scope: GpuThreadScope, gpu?: GPU | Promise<GPU | 
   const scratch = new Map<string, Float32Array>();
   const priv = (slot: string, len: number): Float32Array => {
     let s = scratch.get(slot);
-    if (!s || s.length < len) { s = new Float32Array(Math.max(len, Math.ceil((s?.length ?? 0) * 1.5))); scratch.set(slot, s); }
+    if (!s || s.length < len) {
+      s = new Float32Array(Math.max(len, Math.ceil((s?.length ?? 0) * 1.5)));
+      scratch.set(slot, s);
+    }
     return s.subarray(0, len);
   };
   const seg = (slot: string, o: { seg: number; len: number }, copyIn = true): Float32Array => {
@@ -60,16 +75,34 @@ export function serveGpuThread(scope: GpuThreadScope, gpu?: GPU | Promise<GPU | 
     i32 = new Int32Array(ctrl);
     let reason = '';
     const g = gpu ? await gpu : undefined;
-    if (gpu && !g) { scope.postMessage({ type: 'llmpress-gpu-unavailable', reason: 'the WebGPU entry point could not be loaded in the GPU thread' } satisfies InitReply); return; }
+    if (gpu && !g) {
+      scope.postMessage({ type: 'llmpress-gpu-unavailable', reason: 'the WebGPU entry point could not be loaded in the GPU thread' } satisfies InitReply);
+      return;
+    }
     backend = await createWebGpuBackend({
-      gpu: g ?? undefined, gemmKernel: msg.options.gemmKernel, powerPreference: msg.options.powerPreference,
-      onDeviceLost: 'reject', onUnavailable: (r) => { reason = r; },
-      onLost: () => { lost = true; Atomics.store(i32, LOST, 1); Atomics.notify(i32, LOST); },
+      gpu: g ?? undefined,
+      gemmKernel: msg.options.gemmKernel,
+      powerPreference: msg.options.powerPreference,
+      onDeviceLost: 'reject',
+      onUnavailable: (r) => {
+        reason = r;
+      },
+      onLost: () => {
+        lost = true;
+        Atomics.store(i32, LOST, 1);
+        Atomics.notify(i32, LOST);
+      },
     });
-    if (!backend) { scope.postMessage({ type: 'llmpress-gpu-unavailable', reason } satisfies InitReply); return; }
+    if (!backend) {
+      scope.postMessage({ type: 'llmpress-gpu-unavailable', reason } satisfies InitReply);
+      return;
+    }
     scope.postMessage({
-      type: 'llmpress-gpu-ready', adapter: { ...backend.adapter }, gemmKernel: backend.gemmKernel,
-      limits: { ...backend.limits }, features: [...backend.deviceFeatures],
+      type: 'llmpress-gpu-ready',
+      adapter: { ...backend.adapter },
+      gemmKernel: backend.gemmKernel,
+      limits: { ...backend.limits },
+      features: [...backend.deviceFeatures],
     } satisfies InitReply);
   }
 
@@ -78,29 +111,62 @@ export function serveGpuThread(scope: GpuThreadScope, gpu?: GPU | Promise<GPU | 
     const be = backend!;
     switch (r.op) {
       case 'gemm': {
-        const a = operand('a', r.a), b = operand('b', r.b);
+        const a = operand('a', r.a),
+          b = operand('b', r.b);
         const c = seg('c', r.c, r.beta !== 0);
         await be.gemmAsync({
-          transA: r.transA, transB: r.transB, m: r.m, n: r.n, k: r.k, alpha: r.alpha, beta: r.beta,
-          a: a.array, aOffset: r.aOffset, lda: r.lda, b: b.array, bOffset: r.bOffset, ldb: r.ldb, c, cOffset: 0, ldc: r.ldc,
+          transA: r.transA,
+          transB: r.transB,
+          m: r.m,
+          n: r.n,
+          k: r.k,
+          alpha: r.alpha,
+          beta: r.beta,
+          a: a.array,
+          aOffset: r.aOffset,
+          lda: r.lda,
+          b: b.array,
+          bOffset: r.bOffset,
+          ldb: r.ldb,
+          c,
+          cOffset: 0,
+          ldc: r.ldc,
         });
         back(c, r.c);
         return;
       }
       case 'gemv': {
-        const a = operand('a', r.a), x = seg('x', r.x), y = seg('y', r.y, r.beta !== 0);
-        await be.gemvAsync({ trans: r.trans, m: r.m, n: r.n, alpha: r.alpha, beta: r.beta, a: a.array, aOffset: r.aOffset, lda: r.lda, x, xOffset: 0, y, yOffset: 0 });
+        const a = operand('a', r.a),
+          x = seg('x', r.x),
+          y = seg('y', r.y, r.beta !== 0);
+        await be.gemvAsync({
+          trans: r.trans,
+          m: r.m,
+          n: r.n,
+          alpha: r.alpha,
+          beta: r.beta,
+          a: a.array,
+          aOffset: r.aOffset,
+          lda: r.lda,
+          x,
+          xOffset: 0,
+          y,
+          yOffset: 0,
+        });
         back(y, r.y);
         return;
       }
       case 'binary': {
-        const a = seg('a', r.a), b = typeof r.b === 'number' ? r.b : seg('b', r.b), out = seg('c', r.out, false);
+        const a = seg('a', r.a),
+          b = typeof r.b === 'number' ? r.b : seg('b', r.b),
+          out = seg('c', r.out, false);
         await be.binaryAsync(r.kind as any, a, b, out, r.n);
         back(out, r.out);
         return;
       }
       case 'unary': {
-        const a = seg('a', r.a), out = seg('c', r.out, false);
+        const a = seg('a', r.a),
+          out = seg('c', r.out, false);
         await be.unaryAsync(r.kind as any, a, out, r.n);
         back(out, r.out);
         return;
@@ -114,7 +180,9 @@ export function serveGpuThread(scope: GpuThreadScope, gpu?: GPU | Promise<GPU | 
         if (!('byte' in r.w)) throw new Error('int4Gemv: pinned packed weights are not supported');
         const w = new Uint8Array(r.w.bytes);
         w.set(new Uint8Array(arena!, r.w.byte, r.w.bytes));
-        const scales = operand('b', r.scales).array, x = seg('x', r.x), y = seg('y', r.y, r.beta !== 0);
+        const scales = operand('b', r.scales).array,
+          x = seg('x', r.x),
+          y = seg('y', r.y, r.beta !== 0);
         await be.int4GemvAsync({ m: r.m, n: r.n, groupSize: r.groupSize, w, scales, x, y, alpha: r.alpha, beta: r.beta });
         back(y, r.y);
         return;
@@ -129,22 +197,34 @@ export function serveGpuThread(scope: GpuThreadScope, gpu?: GPU | Promise<GPU | 
       }
       case 'unpin': {
         const old = pinned.get(r.id);
-        if (old) { be.unpin(old); pinned.delete(r.id); }
+        if (old) {
+          be.unpin(old);
+          pinned.delete(r.id);
+        }
         return;
       }
       case 'stats': {
         writeText(ctrl!, JSON.stringify({ ...be.stats(), pinned: pinned.size, lost }));
         return;
       }
-      case 'lose': { be.simulateDeviceLoss(); return; }
-      case 'dispose': { await be.dispose(); backend = null; return; }
+      case 'lose': {
+        be.simulateDeviceLoss();
+        return;
+      }
+      case 'dispose': {
+        await be.dispose();
+        backend = null;
+        return;
+      }
     }
   }
 
   let chain: Promise<void> = Promise.resolve();
   const onMessage = (data: any) => {
     if (data?.type === 'llmpress-gpu-init') {
-      chain = chain.then(() => init(data as InitMessage)).catch((e) => scope.postMessage({ type: 'llmpress-gpu-unavailable', reason: String((e as Error)?.message ?? e) } satisfies InitReply));
+      chain = chain
+        .then(() => init(data as InitMessage))
+        .catch((e) => scope.postMessage({ type: 'llmpress-gpu-unavailable', reason: String((e as Error)?.message ?? e) } satisfies InitReply));
       return;
     }
     const r = data as SyncRequest;
@@ -152,13 +232,19 @@ export function serveGpuThread(scope: GpuThreadScope, gpu?: GPU | Promise<GPU | 
     // fire-and-forget unpins (from the facade's FinalizationRegistry) do not answer
     const silent = r.op === 'unpin' && (data as any).silent === true;
     chain = chain.then(async () => {
-      if (!backend) { if (!silent) finish(lost ? DEVICE_LOST : FAILED, 'the GPU thread has no device'); return; }
+      if (!backend) {
+        if (!silent) finish(lost ? DEVICE_LOST : FAILED, 'the GPU thread has no device');
+        return;
+      }
       try {
         await serve(r);
         if (!silent) finish(OK);
       } catch (e) {
         const name = (e as any)?.code === 'E_DEVICE_LOST' || lost ? DEVICE_LOST : FAILED;
-        if (name === DEVICE_LOST) { lost = true; Atomics.store(i32, LOST, 1); }
+        if (name === DEVICE_LOST) {
+          lost = true;
+          Atomics.store(i32, LOST, 1);
+        }
         if (!silent) finish(name, String((e as Error)?.message ?? e));
       }
     });

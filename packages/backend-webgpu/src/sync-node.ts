@@ -21,8 +21,18 @@ async function workerEntry(): Promise<string> {
     const pkg = join(here, '..');
     const esbuild = await import('esbuild');
     const r = await esbuild.build({
-      entryPoints: [join(here, 'gpu-thread.node.ts')], bundle: true, write: false, format: 'esm', platform: 'node', target: 'node20',
-      external: ['webgpu'], banner: { js: "import { createRequire as __llmpressCreateRequire } from 'node:module'; const require = __llmpressCreateRequire(import.meta.url); import { fileURLToPath as __llmpressPath } from 'node:url'; const __filename = __llmpressPath(import.meta.url); const __dirname = __llmpressPath(new URL('.', import.meta.url));" }, alias: { '@llmpress/tensor': join(pkg, '..', 'tensor', 'src', 'index.ts') }, logLevel: 'silent',
+      entryPoints: [join(here, 'gpu-thread.node.ts')],
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      external: ['webgpu'],
+      banner: {
+        js: "import { createRequire as __llmpressCreateRequire } from 'node:module'; const require = __llmpressCreateRequire(import.meta.url); import { fileURLToPath as __llmpressPath } from 'node:url'; const __filename = __llmpressPath(import.meta.url); const __dirname = __llmpressPath(new URL('.', import.meta.url));",
+      },
+      alias: { '@llmpress/tensor': join(pkg, '..', 'tensor', 'src', 'index.ts') },
+      logLevel: 'silent',
     });
     const dir = join(pkg, '.cache');
     mkdirSync(dir, { recursive: true });
@@ -39,9 +49,16 @@ async function workerEntry(): Promise<string> {
  * package; on machines without a GPU, Mesa lavapipe — see the README) and connects the facade.
  * Resolves to null (with `onUnavailable(reason)`) when WebGPU cannot run here.
  */
-export async function createWebGpuSyncBackend(options: WebGpuSyncOptions & { onUnavailable?: (reason: string) => void } = {}): Promise<WebGpuSyncBackend | null> {
+export async function createWebGpuSyncBackend(
+  options: WebGpuSyncOptions & { onUnavailable?: (reason: string) => void } = {},
+): Promise<WebGpuSyncBackend | null> {
   let entry: string;
-  try { entry = await workerEntry(); } catch (e) { options.onUnavailable?.(`the GPU thread could not be prepared: ${(e as Error)?.message ?? e}`); return null; }
+  try {
+    entry = await workerEntry();
+  } catch (e) {
+    options.onUnavailable?.(`the GPU thread could not be prepared: ${(e as Error)?.message ?? e}`);
+    return null;
+  }
   const worker = new Worker(entry);
   worker.unref();
   return connectWebGpuSyncBackend(worker, options);

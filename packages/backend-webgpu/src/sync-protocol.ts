@@ -36,33 +36,96 @@ export type Operand = { seg: number; len: number } | { pin: number };
 
 export interface GemmRequest {
   op: 'gemm';
-  transA: boolean; transB: boolean; m: number; n: number; k: number; alpha: number; beta: number;
-  a: Operand; aOffset: number; lda: number;
-  b: Operand; bOffset: number; ldb: number;
+  transA: boolean;
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  alpha: number;
+  beta: number;
+  a: Operand;
+  aOffset: number;
+  lda: number;
+  b: Operand;
+  bOffset: number;
+  ldb: number;
   /** C's segment: read when beta != 0, always written back. */
-  c: { seg: number; len: number }; ldc: number;
+  c: { seg: number; len: number };
+  ldc: number;
 }
 export interface GemvRequest {
   op: 'gemv';
-  trans: boolean; m: number; n: number; alpha: number; beta: number;
-  a: Operand; aOffset: number; lda: number;
+  trans: boolean;
+  m: number;
+  n: number;
+  alpha: number;
+  beta: number;
+  a: Operand;
+  aOffset: number;
+  lda: number;
   x: { seg: number; len: number };
   y: { seg: number; len: number };
 }
-export interface BinaryRequest { op: 'binary'; kind: string; n: number; a: { seg: number; len: number }; b: { seg: number; len: number } | number; out: { seg: number; len: number } }
-export interface UnaryRequest { op: 'unary'; kind: string; n: number; a: { seg: number; len: number }; out: { seg: number; len: number } }
-export interface ReduceRequest { op: 'reduce'; kind: string; n: number; a: { seg: number; len: number } }
+export interface BinaryRequest {
+  op: 'binary';
+  kind: string;
+  n: number;
+  a: { seg: number; len: number };
+  b: { seg: number; len: number } | number;
+  out: { seg: number; len: number };
+}
+export interface UnaryRequest {
+  op: 'unary';
+  kind: string;
+  n: number;
+  a: { seg: number; len: number };
+  out: { seg: number; len: number };
+}
+export interface ReduceRequest {
+  op: 'reduce';
+  kind: string;
+  n: number;
+  a: { seg: number; len: number };
+}
 export interface Int4GemvRequest {
-  op: 'int4Gemv'; m: number; n: number; groupSize: number; alpha: number; beta: number;
+  op: 'int4Gemv';
+  m: number;
+  n: number;
+  groupSize: number;
+  alpha: number;
+  beta: number;
   /** Packed bytes (m·n/2) at a byte offset. */
   w: { byte: number; bytes: number } | { pin: number };
-  scales: Operand; x: { seg: number; len: number }; y: { seg: number; len: number };
+  scales: Operand;
+  x: { seg: number; len: number };
+  y: { seg: number; len: number };
 }
-export interface PinRequest { op: 'pin'; id: number; kind: 'f32' | 'u8'; seg: number; len: number }
-export interface UnpinRequest { op: 'unpin'; id: number }
-export interface ControlRequest { op: 'stats' | 'lose' | 'dispose' }
+export interface PinRequest {
+  op: 'pin';
+  id: number;
+  kind: 'f32' | 'u8';
+  seg: number;
+  len: number;
+}
+export interface UnpinRequest {
+  op: 'unpin';
+  id: number;
+}
+export interface ControlRequest {
+  op: 'stats' | 'lose' | 'dispose';
+}
 
-export type SyncRequest = (GemmRequest | GemvRequest | BinaryRequest | UnaryRequest | ReduceRequest | Int4GemvRequest | PinRequest | UnpinRequest | ControlRequest) & {
+export type SyncRequest = (
+  | GemmRequest
+  | GemvRequest
+  | BinaryRequest
+  | UnaryRequest
+  | ReduceRequest
+  | Int4GemvRequest
+  | PinRequest
+  | UnpinRequest
+  | ControlRequest
+) & {
   /** A new arena (sent once, whenever the caller grew it). */
   arena?: SharedArrayBuffer;
 };
@@ -75,7 +138,13 @@ export interface InitMessage {
 }
 /** The GPU thread's answer to `InitMessage` (posted as a message: the factory is async). */
 export type InitReply =
-  | { type: 'llmpress-gpu-ready'; adapter: { vendor: string; architecture: string; device: string; description: string; software: boolean }; gemmKernel: string; limits: Record<string, number>; features: string[] }
+  | {
+      type: 'llmpress-gpu-ready';
+      adapter: { vendor: string; architecture: string; device: string; description: string; software: boolean };
+      gemmKernel: string;
+      limits: Record<string, number>;
+      features: string[];
+    }
   | { type: 'llmpress-gpu-unavailable'; reason: string };
 
 export function writeText(ctrl: SharedArrayBuffer, text: string): void {

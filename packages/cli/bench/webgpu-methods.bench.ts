@@ -17,23 +17,42 @@ import { methodSetup, runMethod, WEBGPU_METHODS } from './webgpu-methods.run.js'
 import type { MethodName } from '../src/methods.js';
 
 const argv = process.argv.slice(2);
-const arg = (name: string, def?: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : def; };
+const arg = (name: string, def?: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : def;
+};
 const methods = (arg('methods')?.split(',') ?? WEBGPU_METHODS) as MethodName[];
 const minFlops = Number(arg('min-flops', '0'));
 const threads = Number(arg('threads', '1'));
 const setup = methodSetup({ calib: Number(arg('calib', '2')), evals: Number(arg('evals', '2')), len: Number(arg('len', '128')) });
 
 const wasm = await createWasmBackend({ threads });
-if (!wasm) { console.error('the WASM backend cannot run here'); process.exit(1); }
+if (!wasm) {
+  console.error('the WASM backend cannot run here');
+  process.exit(1);
+}
 let why = '';
-const gpu = await createWebGpuSyncBackend({ cpu: wasm, minFlops, onUnavailable: (r) => { why = r; } });
-if (!gpu) { console.error(`WebGPU is not available here: ${why}`); process.exit(1); }
+const gpu = await createWebGpuSyncBackend({
+  cpu: wasm,
+  minFlops,
+  onUnavailable: (r) => {
+    why = r;
+  },
+});
+if (!gpu) {
+  console.error(`WebGPU is not available here: ${why}`);
+  process.exit(1);
+}
 const ad = gpu.adapter;
 const adapter = [ad.vendor, ad.architecture, ad.device, ad.description].filter(Boolean).join(' / ');
 console.log(`# webgpu-methods — ${setup.describe}`);
-console.log(`WebGPU adapter: ${adapter}${ad.software ? ' (SOFTWARE adapter: a correctness run, not a speed claim)' : ''}; GEMM kernel ${gpu.gemmKernel}; minFlops ${minFlops}`);
+console.log(
+  `WebGPU adapter: ${adapter}${ad.software ? ' (SOFTWARE adapter: a correctness run, not a speed claim)' : ''}; GEMM kernel ${gpu.gemmKernel}; minFlops ${minFlops}`,
+);
 console.log(`WASM: ${wasm.capabilities.threads} thread(s); the facade's CPU side (small/f64 calls) is the same WASM backend\n`);
-console.log('| method | setting | WASM s | WebGPU s | WebGPU/WASM | ppl WASM | ppl WebGPU | Δppl | GEMMs on GPU | GEMMs routed to CPU (f64/small) | fallbacks |');
+console.log(
+  '| method | setting | WASM s | WebGPU s | WebGPU/WASM | ppl WASM | ppl WebGPU | Δppl | GEMMs on GPU | GEMMs routed to CPU (f64/small) | fallbacks |',
+);
 console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 const rows = [];
 for (const m of methods) {
@@ -41,10 +60,18 @@ for (const m of methods) {
   gpu.resetStats();
   const b = await runMethod(m, setup, gpu);
   const s = gpu.stats();
-  const tw = a.compressSeconds + a.evalSeconds, tg = b.compressSeconds + b.evalSeconds;
-  const routed = Object.entries(s.routed).filter(([k]) => k.startsWith('gemm:')).reduce((x, [, v]) => x + v, 0);
-  const fb = Object.entries(s.fallbacks).map(([k, v]) => `${k} ×${v}`).join(', ') || '0';
-  console.log(`| ${m} | ${a.setting} | ${tw.toFixed(2)} | ${tg.toFixed(2)} | ${(tg / tw).toFixed(2)}× | ${a.ppl.toFixed(4)} | ${b.ppl.toFixed(4)} | ${((b.ppl / a.ppl - 1) * 100).toFixed(4)}% | ${s.gpu.gemm ?? 0} | ${routed} | ${fb} |`);
+  const tw = a.compressSeconds + a.evalSeconds,
+    tg = b.compressSeconds + b.evalSeconds;
+  const routed = Object.entries(s.routed)
+    .filter(([k]) => k.startsWith('gemm:'))
+    .reduce((x, [, v]) => x + v, 0);
+  const fb =
+    Object.entries(s.fallbacks)
+      .map(([k, v]) => `${k} ×${v}`)
+      .join(', ') || '0';
+  console.log(
+    `| ${m} | ${a.setting} | ${tw.toFixed(2)} | ${tg.toFixed(2)} | ${(tg / tw).toFixed(2)}× | ${a.ppl.toFixed(4)} | ${b.ppl.toFixed(4)} | ${((b.ppl / a.ppl - 1) * 100).toFixed(4)}% | ${s.gpu.gemm ?? 0} | ${routed} | ${fb} |`,
+  );
   rows.push({ method: m, setting: a.setting, wasm: a, webgpu: b, ratio: tg / tw, stats: { gpu: s.gpu, routed: s.routed, fallbacks: s.fallbacks } });
 }
 await gpu.dispose();
@@ -52,5 +79,12 @@ await wasm.dispose?.();
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const out = join(root, 'bench', 'results', 'webgpu-methods.json');
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), setup: setup.describe, adapter: { ...ad }, gemmKernel: gpu.gemmKernel, minFlops, wasmThreads: threads, rows }, null, 2));
+writeFileSync(
+  out,
+  JSON.stringify(
+    { date: new Date().toISOString(), setup: setup.describe, adapter: { ...ad }, gemmKernel: gpu.gemmKernel, minFlops, wasmThreads: threads, rows },
+    null,
+    2,
+  ),
+);
 console.log(`\nwrote ${out}`);

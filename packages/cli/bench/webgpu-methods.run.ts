@@ -13,7 +13,12 @@ import { compressWith, type MethodName } from '../src/methods.js';
 
 export const WEBGPU_METHODS: readonly MethodName[] = ['svd-llm', 'svd-llm-update', 'gptq', 'rtn', 'q2n-gptq', 'saten', 'quad'];
 
-export interface MethodSetup { model: LlamaModel; calibration: Window[]; evalWindows: Window[]; describe: string }
+export interface MethodSetup {
+  model: LlamaModel;
+  calibration: Window[];
+  evalWindows: Window[];
+  describe: string;
+}
 
 /** stories260K with small windows (software WebGPU is slow): `calib` calibration and `evals` evaluation windows of `len` tokens. */
 export function methodSetup(options: { calib?: number; evals?: number; len?: number } = {}): MethodSetup {
@@ -21,12 +26,25 @@ export function methodSetup(options: { calib?: number; evals?: number; len?: num
   const model = loadModel(join(dir, 'stories260K', 'stories260K.bin'));
   const tok = loadTokenizer(join(dir, 'stories260K', 'tok512.bin'), { vocabSize: model.config.vocabSize });
   const ids = tok.encode(readFileSync(join(dir, 'tinystories', 'tinystories_val.txt'), 'utf8'), { bos: true });
-  const len = options.len ?? 128, calib = options.calib ?? 2, evals = options.evals ?? 2;
+  const len = options.len ?? 128,
+    calib = options.calib ?? 2,
+    evals = options.evals ?? 2;
   const split = evalSplit(ids, { len, evalCount: evals, calibCount: calib });
-  return { model, calibration: split.calibration, evalWindows: split.eval, describe: `stories260K, ${calib} calibration windows 200.. and ${evals} evaluation windows 0.. of ${len} tokens` };
+  return {
+    model,
+    calibration: split.calibration,
+    evalWindows: split.eval,
+    describe: `stories260K, ${calib} calibration windows 200.. and ${evals} evaluation windows 0.. of ${len} tokens`,
+  };
 }
 
-export interface MethodRun { method: MethodName; setting: string; ppl: number; compressSeconds: number; evalSeconds: number }
+export interface MethodRun {
+  method: MethodName;
+  setting: string;
+  ppl: number;
+  compressSeconds: number;
+  evalSeconds: number;
+}
 
 /** Compresses with `method` on `backend` and evaluates perplexity on the same backend. */
 export async function runMethod(method: MethodName, setup: MethodSetup, backend: Backend): Promise<MethodRun> {
@@ -34,7 +52,14 @@ export async function runMethod(method: MethodName, setup: MethodSetup, backend:
   setDefaultBackend(backend);
   try {
     const t0 = performance.now();
-    const out = await compressWith(method, setup.model, { calibration: setup.calibration, backend, ratio: 0.2, bits: 4, budget: 0.5, ttSearch: { orders: [3], perSide: 2, steps: 1 } });
+    const out = await compressWith(method, setup.model, {
+      calibration: setup.calibration,
+      backend,
+      ratio: 0.2,
+      bits: 4,
+      budget: 0.5,
+      ttSearch: { orders: [3], perSide: 2, steps: 1 },
+    });
     const t1 = performance.now();
     await new Promise((r) => setTimeout(r, 0)); // let the event loop breathe between the two synchronous stretches
     const ev = evaluate(out.model, setup.evalWindows, { backend });
