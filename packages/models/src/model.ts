@@ -1,22 +1,18 @@
+/**
+ * The Llama model: the forward pass over blocks (attention through the cache's `attend`, the one
+ * KV-cache contract of @llmpress/tensor), hooks, and the linear-layer registry. Split by job:
+ * `layers.ts` (roles, block record, RMSNorm, RoPE, denseBlock), `placement.ts` (placeOnBackend), and
+ * the KV cache + attention routine in @llmpress/tensor (kv-cache.ts, attention.ts).
+ */
 import {
   ArgumentError, ShapeError, NonFiniteError, DenseLinear, Tensor, Fp32KVCache, resolveBackend,
   type Backend, type LinearLayer, type KVCacheLike,
 } from '@llmpress/tensor';
 import { validateConfig, type LlamaConfig } from './config.js';
+import { LINEAR_ROLES, RopeTable, f32, linearOut, rmsnorm, type LinearEntry, type LinearRole, type LlamaBlock, type NormSite } from './layers.js';
 
-export type LinearRole = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
-export const LINEAR_ROLES: readonly LinearRole[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
-export type NormSite = 'attn' | 'ffn' | 'final';
-
-export interface LlamaBlock {
-  attnNorm: Float32Array;
-  ffnNorm: Float32Array;
-  q: LinearLayer; k: LinearLayer; v: LinearLayer; o: LinearLayer;
-  gate: LinearLayer; up: LinearLayer; down: LinearLayer;
-}
-
-export interface LinearEntry { name: string; block: number; role: LinearRole; layer: LinearLayer }
-
+export { LINEAR_ROLES, rmsnorm, RopeTable, denseBlock, type LinearRole, type NormSite, type LlamaBlock, type LinearEntry } from './layers.js';
+export { placeOnBackend } from './placement.js';
 /** The KV-cache contract and the one fp32 cache live in @llmpress/tensor (kv-cache.ts); re-exported here. */
 export { Fp32KVCache, attendGemm, type KVCacheLike } from '@llmpress/tensor';
 
@@ -46,78 +42,6 @@ export interface ForwardOptions {
   hooks?: ForwardHooks;
   /** 'all' (default): logits for every position, [T, vocab]; 'last': only the last position, [1, vocab]. */
   logits?: 'all' | 'last';
-}
-
-// ------------------------------------------------------------------ numerics helpers
-
-/** out[i,:] = w ⊙ x[i,:] / sqrt(mean(x[i,:]²) + eps) (run.c's rmsnorm, accumulated in f64). */
-export function rmsnorm(x: Float32Array, w: Float32Array, rows: number, dim: number, eps: number, out = new Float32Array(rows * dim)): Float32Array {
-  for (let i = 0; i < rows; i++) {
-    const o = i * dim;
-    let ss = 0;
-    for (let d = 0; d < dim; d++) { const v = x[o + d]!; ss += v * v; }
-    const inv = 1 / Math.sqrt(ss / dim + eps);
-    for (let d = 0; d < dim; d++) out[o + d] = w[d]! * (inv * x[o + d]!);
-  }
-  return out;
-}
-
-/** RoPE tables cos/sin[pos * half + i], grown on demand. */
-export class RopeTable {
-  readonly headDim: number;
-  readonly theta: number;
-  cos = new Float64Array(0);
-  sin = new Float64Array(0);
-  private n = 0;
-  constructor(headDim: number, theta: number) { this.headDim = headDim; this.theta = theta; }
-  ensure(positions: number): void {
-    if (positions <= this.n) return;
-    const half = this.headDim / 2;
-    const n = Math.max(positions, 2 * this.n, 64);
-    const c = new Float64Array(n * half), s = new Float64Array(n * half);
-    for (let i = 0; i < half; i++) {
-      const freq = 1 / Math.pow(this.theta, (2 * i) / this.headDim);
-      for (let p = 0; p < n; p++) { const a = p * freq; c[p * half + i] = Math.cos(a); s[p * half + i] = Math.sin(a); }
-    }
-    this.cos = c; this.sin = s; this.n = n;
-  }
-  /** Rotates rows of x ([t, nHeads*headDim]) in place; row r sits at position pos0 + r. */
-  apply(x: Float32Array, t: number, nHeads: number, pos0: number, style: 'interleaved' | 'half'): void {
-    this.ensure(pos0 + t);
-    const hd = this.headDim, half = hd / 2, width = nHeads * hd;
-    const C = this.cos, S = this.sin;
-    for (let r = 0; r < t; r++) {
-      const tb = (pos0 + r) * half;
-      for (let h = 0; h < nHeads; h++) {
-        const b = r * width + h * hd;
-        if (style === 'interleaved') {
-          for (let i = 0; i < half; i++) {
-            const c = C[tb + i]!, s = S[tb + i]!;
-            const a0 = x[b + 2 * i]!, a1 = x[b + 2 * i + 1]!;
-            x[b + 2 * i] = a0 * c - a1 * s;
-            x[b + 2 * i + 1] = a0 * s + a1 * c;
-          }
-        } else {
-          for (let i = 0; i < half; i++) {
-            const c = C[tb + i]!, s = S[tb + i]!;
-            const a0 = x[b + i]!, a1 = x[b + i + half]!;
-            x[b + i] = a0 * c - a1 * s;
-            x[b + i + half] = a1 * c + a0 * s;
-          }
-        }
-      }
-    }
-  }
-}
-
-function f32(data: Float32Array, rows: number, cols: number): Tensor<'f32'> { return new Tensor('f32', data, [rows, cols]); }
-
-function linearOut(fn: string, name: string, layer: LinearLayer, x: Tensor<'f32'>, backend: Backend): Float32Array {
-  const y = layer.forward(x, { backend });
-  if (y.ndim !== 2 || y.shape[0] !== x.shape[0] || y.shape[1] !== layer.outFeatures) {
-    throw new ShapeError(fn, `layer '${name}' (${layer.kind}) returned shape [${y.shape.join(', ')}], expected [${x.shape[0]}, ${layer.outFeatures}]`);
-  }
-  return y.contiguous().data as Float32Array;
 }
 
 // ------------------------------------------------------------------ the model
@@ -349,50 +273,4 @@ export class LlamaModel {
     for (let i = 0; i < L.length; i++) if (!Number.isFinite(L[i]!)) throw new NonFiniteError(fn, 'logits', i, L[i]!);
     return logits;
   }
-}
-
-/** Builds a model of DenseLinear layers from plain weights (row-major [out, in] f32). */
-export function denseBlock(w: {
-  attnNorm: Float32Array; ffnNorm: Float32Array;
-  q: Tensor<'f32'>; k: Tensor<'f32'>; v: Tensor<'f32'>; o: Tensor<'f32'>; gate: Tensor<'f32'>; up: Tensor<'f32'>; down: Tensor<'f32'>;
-}): LlamaBlock {
-  return {
-    attnNorm: w.attnNorm, ffnNorm: w.ffnNorm,
-    q: new DenseLinear(w.q), k: new DenseLinear(w.k), v: new DenseLinear(w.v), o: new DenseLinear(w.o),
-    gate: new DenseLinear(w.gate), up: new DenseLinear(w.up), down: new DenseLinear(w.down),
-  };
-}
-
-/**
- * A copy of the model whose dense weights (every DenseLinear, and the embedding, hence a tied head)
- * live in the backend's own memory (`backend.allocate`), so GEMMs skip the per-call copy-in. Other
- * layer kinds are kept as they are. Returns the model and a `release()` that frees those arrays.
- * Without `backend.allocate` the model is returned unchanged.
- */
-export function placeOnBackend(model: LlamaModel, backend: Backend): { model: LlamaModel; release(): void } {
-  const b = resolveBackend('placeOnBackend', backend);
-  if (typeof b.allocate !== 'function') return { model, release() {} };
-  const owned: Float32Array[] = [];
-  const resident = (t: Tensor<'f32'>): Tensor<'f32'> => {
-    const c = t.contiguous();
-    const a = b.allocate!('f32', c.size) as Float32Array;
-    a.set(c.data as Float32Array);
-    owned.push(a);
-    return new Tensor('f32', a, c.shape);
-  };
-  const tied = model.headIsTied();
-  const embedding = resident(model.embedding);
-  const seen = new Map<LinearLayer, LinearLayer>(); // layers shared between blocks are placed once
-  const place = (L: LinearLayer): LinearLayer => {
-    if (!(L instanceof DenseLinear)) return L;
-    let r = seen.get(L);
-    if (!r) { r = new DenseLinear(resident(L.weight)); seen.set(L, r); }
-    return r;
-  };
-  const blocks = model.blocks.map((blk) => ({
-    ...blk, attnNorm: blk.attnNorm.slice(), ffnNorm: blk.ffnNorm.slice(),
-    q: place(blk.q), k: place(blk.k), v: place(blk.v), o: place(blk.o), gate: place(blk.gate), up: place(blk.up), down: place(blk.down),
-  }));
-  const m = new LlamaModel(model.config, { embedding, blocks, finalNorm: model.finalNorm.slice(), lmHead: tied ? undefined : place(model.lmHead) });
-  return { model: m, release() { for (const a of owned.splice(0)) b.release?.(a); } };
 }
