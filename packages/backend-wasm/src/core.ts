@@ -5,7 +5,7 @@
 import {
   ArgumentError, UnsupportedError, validateBinary, validateGemm, validateGemv, validateReduce, validateUnary,
   type Backend, type BinaryOp, type FloatArray, type GemmArgs, type GemvArgs, type ReduceOp, type UnaryOp,
-  span, type AttentionArgs, type Int4GemvArgs, type W4A8GemvArgs, type W4A4GemmArgs, type W4A8GemmArgs,
+  span, type BackendRoutines,
 } from '@llmpress/tensor';
 import { KERNELS_BASE64 } from './generated/kernels.js';
 import { LinearAllocator } from './allocator.js';
@@ -41,20 +41,10 @@ export interface WasmBackendOptions {
   name?: string;
 }
 
-/** What `createWasmBackend` returns: a `Backend` plus a few WASM-specific facts. */
-export interface WasmBackend extends Backend {
-  gemm(args: GemmArgs): void;
-  gemv(args: GemvArgs): void;
-  binary(op: BinaryOp, a: FloatArray, b: FloatArray | number, out: FloatArray, n: number): void;
-  unary(op: UnaryOp, a: FloatArray, out: FloatArray, n: number): void;
-  reduce(op: ReduceOp, a: FloatArray, offset: number, n: number): number;
-  int4Gemv(args: Int4GemvArgs): void;
-  w4a8Gemv(args: W4A8GemvArgs): void;
-  w4a8Gemm(args: W4A8GemmArgs): void;
-  w4a4Gemm(args: W4A4GemmArgs): void;
+/** What `createWasmBackend` returns: a `Backend` with every routine of the contract, plus a few WASM-specific facts. */
+export type WasmBackend = Backend & Required<BackendRoutines> & {
   /** out[i] = Σ_p a[i, p] · w[i, p] over `rows` rows of k packed int4 values each (exact i32; WASM-only). */
   int4Dot(rows: number, k: number, a: Uint8Array, w: Uint8Array, out: Int32Array): void;
-  attention(args: AttentionArgs): void;
   readonly memory: WebAssembly.Memory;
   /** True when `arr` lives in this backend's linear memory (routines then use it in place). */
   isResident(arr: ArrayBufferView): boolean;
@@ -68,7 +58,7 @@ export interface WasmBackend extends Backend {
   readonly threadsNote?: string;
   /** Counters for diagnostics: calls that ran on one thread vs split across threads. */
   stats(): { singleThreadCalls: number; parallelCalls: number };
-}
+};
 
 type Variant = keyof typeof KERNELS_BASE64;
 

@@ -46,12 +46,16 @@ export function makeIntegerRoutines(ctx: ExtraContext): WasmIntegerRoutines {
   };
   const free = (ops: Op[]) => { for (const o of ops) if (o.temp !== null) alloc.release(o.temp); };
 
-  function int4Gemv(p: Int4GemvArgs): void {
-    const fn = 'int4Gemv';
+  /**
+   * int4 GEMV with f32 activations (`int4Gemv`) or int8 activations and one scale (`w4a8Gemv`): the
+   * SIMD kernels read x permuted per 16 columns (even, then odd) when the group size allows it.
+   */
+  function gemv4(fn: 'int4Gemv' | 'w4a8Gemv', p: Int4GemvArgs | W4A8GemvArgs): void {
     ctx.alive(fn);
-    const { m, n, g, alpha, beta } = validateInt4Gemv(fn, p);
+    const int8x = fn === 'w4a8Gemv';
+    const { m, n, g, alpha, beta } = validateInt4Gemv(fn, p, int8x);
     if (m === 0) return;
-    if (n % g !== 0) { const np = int4Groups(n, g) * g; return int4Gemv({ ...p, n: np, w: padRows(p.w, m, n / 2, np / 2), x: padRows(p.x, 1, n, np) }); }
+    if (n % g !== 0) { const np = int4Groups(n, g) * g; return gemv4(fn, { ...p, n: np, w: padRows(p.w, m, n / 2, np / 2), x: padRows(p.x as Float32Array, 1, n, np) } as Int4GemvArgs); }
     const ops: Op[] = [];
     try {
       const W = inMem(fn, p.w.subarray(0, (m * n) / 2)); ops.push(W);
@@ -59,42 +63,19 @@ export function makeIntegerRoutines(ctx: ExtraContext): WasmIntegerRoutines {
       const X = inMem(fn, p.x.subarray(0, n)); ops.push(X);
       let xPtr = X.ptr;
       if (g % 16 === 0) {
-        // the SIMD kernel reads x permuted per 16 columns (even, then odd)
-        const P = alloc.alloc(n * 4, fn); ops.push({ ptr: P, temp: P, bytes: n * 4 });
-        K.int4PermuteX(n, X.ptr, P);
+        const bytes = n * p.x.BYTES_PER_ELEMENT, P = alloc.alloc(bytes, fn); ops.push({ ptr: P, temp: P, bytes });
+        (int8x ? K.int8PermuteX : K.int4PermuteX)(n, X.ptr, P);
         xPtr = P;
       }
       const ySub = p.y.subarray(0, m);
       const Y = inMem(fn, ySub, beta !== 0); ops.push(Y);
-      ctx.runSplit('int4Gemv', m, 4, (m * n) >> 2, (lo, hi) => [lo, hi, n, g, alpha, W.ptr, Sc.ptr, xPtr, beta, Y.ptr]);
+      const xs = int8x ? [(p as W4A8GemvArgs).xScale] : [];
+      ctx.runSplit(fn, m, 4, (m * n) >> 2, (lo, hi) => [lo, hi, n, g, alpha, W.ptr, Sc.ptr, xPtr, ...xs, beta, Y.ptr]);
       outOf(ySub, Y);
     } finally { free(ops); }
   }
-
-  function w4a8Gemv(p: W4A8GemvArgs): void {
-    const fn = 'w4a8Gemv';
-    ctx.alive(fn);
-    const { m, n, g, alpha, beta } = validateInt4Gemv(fn, p, true);
-    if (m === 0) return;
-    if (n % g !== 0) { const np = int4Groups(n, g) * g; return w4a8Gemv({ ...p, n: np, w: padRows(p.w, m, n / 2, np / 2), x: padRows(p.x, 1, n, np) }); }
-    const ops: Op[] = [];
-    try {
-      const W = inMem(fn, p.w.subarray(0, (m * n) / 2)); ops.push(W);
-      const Sc = inMem(fn, p.scales.subarray(0, (m * n) / g)); ops.push(Sc);
-      const X = inMem(fn, p.x.subarray(0, n)); ops.push(X);
-      let xPtr = X.ptr;
-      if (g % 16 === 0) {
-        // the SIMD kernel reads x permuted per 16 columns (even, then odd)
-        const P = alloc.alloc(n, fn); ops.push({ ptr: P, temp: P, bytes: n });
-        K.int8PermuteX(n, X.ptr, P);
-        xPtr = P;
-      }
-      const ySub = p.y.subarray(0, m);
-      const Y = inMem(fn, ySub, beta !== 0); ops.push(Y);
-      ctx.runSplit('w4a8Gemv', m, 4, (m * n) >> 2, (lo, hi) => [lo, hi, n, g, alpha, W.ptr, Sc.ptr, xPtr, p.xScale, beta, Y.ptr]);
-      outOf(ySub, Y);
-    } finally { free(ops); }
-  }
+  const int4Gemv = (p: Int4GemvArgs): void => gemv4('int4Gemv', p);
+  const w4a8Gemv = (p: W4A8GemvArgs): void => gemv4('w4a8Gemv', p);
 
   /**
    * W4A4 (`bits` = 4, `a` packed int4) or W4A8 (`bits` = 8, `a` int8) GEMM: prepare the activations
