@@ -1,6 +1,6 @@
 /**
  * `pnpm eval:q2n [--eval-text FILE] [--calib-text FILE] [--model FILE] [--tokenizer FILE] [--bits 4,3,2]
- *   [--group 32] [--ablate-bits 3,2] [--sweep] [--eval-start 0 --eval-windows 64] [--backend auto|wasm|reference] [--out path]`
+ *   [--group 32] [--ablate-bits 3,2] [--rows main,skip-down,target-w,per-block,restricted,post-hoc] [--sweep] [--eval-start 0 --eval-windows 64] [--backend auto|wasm|reference] [--out path]`
  *
  * Q2N on stories260K under the standard protocol (eval windows 0..63 of the evaluation text,
  * calibration windows 200..231 of the calibration text), every row through the one driver
@@ -37,6 +37,9 @@ async function main() {
   const ablateBits = (flag('ablate-bits') ?? '3,2').split(',').filter(Boolean).map(Number);
   const group = Number(flag('group') ?? 32);
   const sweep = process.argv.includes('--sweep');
+  // --rows main,skip-down,target-w,per-block,restricted,post-hoc (default all): which row groups run
+  const rowSel = flag('rows')?.split(',');
+  const want = (k: string) => !rowSel || rowSel.includes(k);
   const out = flag('out') ?? join(here, '..', '..', '..', 'results', 'q2n.json');
   const data = evalDataFromArgs();
   const model = data.model, calibration = data.calibration;
@@ -70,29 +73,32 @@ async function main() {
   for (const bits of bitsList) {
     const spec = (grid: QuantGrid = 'full') => ({ bits, groupSize: group, grid, scaleDtype: 'f16' as const });
     const gptqOpts = (grid: QuantGrid = 'full') => ({ ...spec(grid), actOrder: 'static' as const, clipSearch: true, percdamp: 0.01 });
-    const [rtn, tr] = await timed(() => rtnModel(model, { ...spec(), backend }));
-    evalRow(rtn.model, rtn.bytes, 'RTN', bits, 'base', [], tr);
-    const [rq, trq] = await timed(() => q2nModel(model, { quantizer: 'rtn', ...spec(), calibration, backend, q2n: q2nDefault }));
-    evalRow(rq.model, rq.bytes, 'RTN+Q2N', bits, label, q2nReports(rq), trq);
-    const [gp, tg] = await timed(() => gptqModel(model, { ...gptqOpts(), calibration, backend }));
-    evalRow(gp.model, gp.bytes, 'GPTQ', bits, 'base (act-order static, clip search)', [], tg);
-    const [gq, tgq] = await timed(() => q2nModel(model, { quantizer: 'gptq', ...gptqOpts(), calibration, backend, q2n: q2nDefault }));
-    evalRow(gq.model, gq.bytes, 'GPTQ+Q2N', bits, label, q2nReports(gq), tgq);
+    if (want('main')) {
+      const [rtn, tr] = await timed(() => rtnModel(model, { ...spec(), backend }));
+      evalRow(rtn.model, rtn.bytes, 'RTN', bits, 'base', [], tr);
+      const [rq, trq] = await timed(() => q2nModel(model, { quantizer: 'rtn', ...spec(), calibration, backend, q2n: q2nDefault }));
+      evalRow(rq.model, rq.bytes, 'RTN+Q2N', bits, label, q2nReports(rq), trq);
+      const [gp, tg] = await timed(() => gptqModel(model, { ...gptqOpts(), calibration, backend }));
+      evalRow(gp.model, gp.bytes, 'GPTQ', bits, 'base (act-order static, clip search)', [], tg);
+      const [gq, tgq] = await timed(() => q2nModel(model, { quantizer: 'gptq', ...gptqOpts(), calibration, backend, q2n: q2nDefault }));
+      evalRow(gq.model, gq.bytes, 'GPTQ+Q2N', bits, label, q2nReports(gq), tgq);
+    }
     if (!ablateBits.includes(bits)) continue;
     const ab = async (variant: string, q2n: ModelQ2nOptions, extra: { schedule?: CalibrationSchedule; grid?: QuantGrid } = {}) => {
       const [r, t] = await timed(() => q2nModel(model, { quantizer: 'gptq', ...gptqOpts(extra.grid), calibration, backend, schedule: extra.schedule, q2n: { ...q2nDefault, ...q2n } }));
       evalRow(r.model, r.bytes, 'GPTQ+Q2N', bits, variant, q2nReports(r), t);
     };
-    await ab('skip down (authors’ choice)', { skipDown: true });
-    await ab('target W (no null space)', { target: 'W' });
+    if (want('skip-down')) await ab('skip down (authors’ choice)', { skipDown: true });
+    if (want('target-w')) await ab('target W (no null space)', { target: 'W' });
     if (sweep) {
       await ab('t=0.05', { nullSpace: { t: 0.05 } });
       await ab('t=0.2', { nullSpace: { t: 0.2 } });
       await ab('λ=0', { lambda: 0 });
       await ab('λ=1', { lambda: 1 });
     }
-    await ab('per-block schedule', {}, { schedule: 'per-block' });
-    await ab('restricted grid', {}, { grid: 'restricted' });
+    if (want('per-block')) await ab('per-block schedule', {}, { schedule: 'per-block' });
+    if (want('restricted')) await ab('restricted grid', {}, { grid: 'restricted' });
+    if (!want('post-hoc')) continue;
     // Q2N after the whole base quantization (records), and B from GPTQ's working copy (the reference code's choice)
     const [base, tb] = await timed(() => quantizeWithGrams(model, calibration, { quantizer: 'gptq', ...gptqOpts(), backend }));
     const post = applyQ2n(base.model, base.layers, q2nDefault);

@@ -59,8 +59,11 @@ for (const bits of bitsList) {
     rows.push({ key: 'gptq-noact', method: 'GPTQ', bits, variant: `full grid, ragged, no act-order, ${schedule}${sfx}`, build: () => gp('full', false) });
     rows.push({ key: 'gptq-noact-clip', method: 'GPTQ', bits, variant: `full grid, ragged, no act-order, clip search, ${schedule}${sfx}`, build: () => gp('full', false, true) });
     rows.push({ key: 'gptq-dynamic', method: 'GPTQ', bits, variant: `full grid, ragged, act-order dynamic (u16 perm), ${schedule}${sfx}`, build: () => gp('full', 'dynamic') });
-    rows.push({ key: 'gptq-restricted', method: 'GPTQ', bits, variant: `restricted grid, ragged, act-order static, ${schedule}${sfx}`, build: () => gp('restricted', 'static') });
-    rows.push({ key: 'gptq-perblock', method: 'GPTQ', bits, variant: `full grid, ragged, act-order static, per-block${sfx}`, build: () => gp('full', 'static', false, 'per-block') });
+    // one change from the default (full grid, ragged, act-order static, clip search, sequential) each
+    rows.push({ key: 'gptq-restricted', method: 'GPTQ', bits, variant: `restricted grid, ragged, act-order static, clip search, ${schedule}${sfx}`, build: () => gp('restricted', 'static', true) });
+    rows.push({ key: 'gptq-perblock', method: 'GPTQ', bits, variant: `full grid, ragged, act-order static, clip search, per-block${sfx}`, build: () => gp('full', 'static', true, 'per-block') });
+    rows.push({ key: 'gptq-restricted-noclip', method: 'GPTQ', bits, variant: `restricted grid, ragged, act-order static, ${schedule}${sfx}`, build: () => gp('restricted', 'static') });
+    rows.push({ key: 'gptq-perblock-noclip', method: 'GPTQ', bits, variant: `full grid, ragged, act-order static, per-block${sfx}`, build: () => gp('full', 'static', false, 'per-block') });
     rows.push({ key: 'gptq-grid-only', method: 'GPTQ', bits, variant: `full grid, ragged, act-order dynamic, per-block (old settings, new grid + groups only)${sfx}`, build: () => gp('full', 'dynamic', false, 'per-block') });
     rows.push({ key: 'gptq-old', method: 'GPTQ', bits, variant: `restricted grid, per-channel where g∤n, act-order dynamic, per-block (old)${sfx}`,
       build: () => viaDriver('per-block', true, (job, g) => gptqLayer(job.weight, job.stats, { ...spec('restricted'), groupSize: g, actOrder: 'dynamic', percdamp: pd, backend })) });
