@@ -1,6 +1,6 @@
 /**
  * `pnpm eval:kv [--text file] [--model file] [--tokenizer file] [--windows N] [--calib-start B] [--calib-count N]
- *  [--window W] [--block B] [--score-windows N] [--quick]`
+ *  [--window W] [--block B] [--score-windows N] [--quick] [--backend auto|wasm|webgpu|reference]`
  *
  * KV-cache compression table on stories260K (or --model): reference.json's protocol with windows of the
  * model's full context (512 tokens; window b = ids[512b : 512b+513]), fresh cache per window. Every row runs
@@ -19,7 +19,10 @@ import {
 } from '@llmpress/kv-cache';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+import { backendFromArgs } from '../../../scripts/backend-arg.ts';
 const args = process.argv.slice(2);
+const sel = await backendFromArgs();
+const backend = sel.backend; // the forward pass's linears, and the fp32 cache's attention where it is the default cache
 function arg(name: string, def?: string): string | undefined {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : def;
@@ -63,7 +66,7 @@ class Recorder implements KVCacheLike {
 const calKeys: Float32Array[][] = Array.from({ length: cfg.nLayers }, () => []);
 for (const w of arg('merge') ? [] : calW) {
   const c = new Fp32KVCache(shape);
-  model.forward(w.input, { cache: c });
+  model.forward(w.input, { cache: c, backend });
   for (let l = 0; l < cfg.nLayers; l++) for (let h = 0; h < H; h++) (calKeys[l]![h] ??= new Float32Array(0), calKeys[l]![h] = concat(calKeys[l]![h]!, c.keys(l, h)));
 }
 function concat(a: Float32Array, b: Float32Array): Float32Array { const o = new Float32Array(a.length + b.length); o.set(a); o.set(b, a.length); return o; }
@@ -76,7 +79,7 @@ const fpKeys: Float32Array[][][] = []; // [window][layer][head] keys (score-erro
 const fpQ: Float32Array[][] = [];      // [window][layer] queries
 for (let wi = 0; wi < (arg('merge') ? 0 : evalW.length); wi++) {
   const rec = new Recorder(new Fp32KVCache(shape));
-  refLogits.push(model.forward(evalW[wi]!.input, { cache: rec }).data as Float32Array);
+  refLogits.push(model.forward(evalW[wi]!.input, { cache: rec, backend }).data as Float32Array);
   if (wi < scoreWindows) {
     fpQ.push(rec.q);
     fpKeys.push(Array.from({ length: cfg.nLayers }, (_, l) => Array.from({ length: H }, (_, h) => rec.inner.keys(l, h))));
@@ -100,7 +103,7 @@ function score(spec: RowSpec): Row {
   for (let wi = 0; wi < evalW.length; wi++) {
     const w: Window = evalW[wi]!;
     const cache = spec.make ? spec.make() : new Fp32KVCache(shape);
-    const logits = spec.make ? model.forward(w.input, { cache }).data as Float32Array : refLogits[wi]!;
+    const logits = spec.make ? model.forward(w.input, { cache, backend }).data as Float32Array : refLogits[wi]!;
     if (!spec.make) cache.append(0, new Float32Array(0), new Float32Array(0), 0);
     const ref = refLogits[wi]!;
     for (let p = 0; p < w.targets.length; p++) {
@@ -226,12 +229,12 @@ if (doScore) for (const m of means) for (const center of [false, true]) {
 function greedy(make: () => KVCacheLike, steps: number): number[] {
   const cache = make();
   const out = [cfg.bosId ?? 1];
-  let logits = model.forward([out[0]!], { cache, logits: 'last' }).data as Float32Array;
+  let logits = model.forward([out[0]!], { cache, backend, logits: 'last' }).data as Float32Array;
   for (let s = 0; s < steps; s++) {
     let am = 0;
     for (let i = 1; i < V; i++) if (logits[i]! > logits[am]!) am = i;
     out.push(am);
-    if (s + 1 < steps) logits = model.forward([am], { cache, logits: 'last' }).data as Float32Array;
+    if (s + 1 < steps) logits = model.forward([am], { cache, backend, logits: 'last' }).data as Float32Array;
   }
   return out;
 }
@@ -303,3 +306,5 @@ const outPath = extraArg ? shardPath : join(root, 'results', shardN > 1 ? `kv.sh
 mkdirSync(dirname(outPath), { recursive: true });
 if (!only) writeFileSync(outPath, JSON.stringify(out, null, 2) + '\n');
 console.error(only ? '(--only: results not written)' : `wrote ${outPath}`);
+console.error(sel.describe());
+await sel.dispose();
