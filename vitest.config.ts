@@ -15,6 +15,8 @@ export default defineConfig({
   resolve: { alias },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/**/*.test.ts', 'tests/**/*.test.ts'],
+    // one event-loop turn around each test, so workers read their RPC replies on a loaded machine (see the file)
+    setupFiles: ['./tests/setup/yield-between-tests.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
