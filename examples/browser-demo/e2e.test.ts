@@ -110,7 +110,7 @@ describe('browser demo (vite build + headless chromium)', () => {
       for (const g of gens) expect(g!.startsWith('Once upon a time') && g!.length > 'Once upon a time'.length + 10).toBe(true);
       expect(await page.locator('#report svg').count()).toBeGreaterThan(0);
       const stages: string[] = await page.evaluate(() => (window as any).__stages);
-      for (const s of ['tokenize', 'dense evaluation', 'svd-llm: block ', 'svd-llm: blocks.', 'compressed evaluation', 'generation', 'done in']) { // calibration per block, then each layer
+      for (const s of ['tokenize', 'dense evaluation', 'svd-llm: calibrate blocks.', 'svd-llm: compress blocks.', 'compressed evaluation', 'generation', 'done in']) { // the driver's events: calibration per group, then each layer
         expect(stages.some((x) => x.startsWith(s)), `progress never showed '${s}': ${stages.slice(0, 8).join(' | ')}`).toBe(true);
       }
       expect(await page.textContent('#report')).toContain('SVD-LLM');

@@ -3,9 +3,9 @@
  * --method X` and the demo run every method the same way. Each entry documents its setting.
  */
 import { ArgumentError, DenseLinear, type Backend, type LinearLayer, type SerializedLayer } from '@llmpress/tensor';
-import { captureLinearStats, type LlamaModel, type Window, type DriverProgress } from '@llmpress/models';
-import { compressModel, LowRankLinear } from '@llmpress/low-rank';
-import { compressModelTT, TTLinear, TTSparseLinear, LowRankSparseLinear } from '@llmpress/tt-networks';
+import type { LlamaModel, Window, DriverProgress } from '@llmpress/models';
+import { svdLlmModel, asvdModel, svdModel, LowRankLinear } from '@llmpress/low-rank';
+import { satenModel, TTLinear, TTSparseLinear, LowRankSparseLinear } from '@llmpress/tt-networks';
 import { QuantizedLinear, QuantActLinear, quadModel, gptqModel, rtnModel, type ActivationPlan, type Bits } from '@llmpress/quantizers';
 import { q2nModel } from '@llmpress/nullspace';
 
@@ -70,25 +70,25 @@ export async function compressWith(method: MethodName, model: LlamaModel, req: C
   if (!isMethod(method)) throw new ArgumentError(fn, 'method', method, `must be one of ${METHODS.join(', ')}`);
   const progress = req.onProgress ?? (() => {});
   const ratio = req.ratio ?? 0.4, bits = req.bits ?? 4, budget = req.budget ?? 0.4;
+  const phased = (p: DriverProgress) => progress(`${p.phase} ${p.layer}`, p.done, p.total);
   switch (method) {
     case 'svd-llm': case 'svd-llm-update': case 'svd': case 'asvd': {
-      const r = await compressModel(model, {
-        method: method === 'svd-llm-update' ? 'svd-llm' : method, ratio, update: method === 'svd-llm-update',
-        calibration: method === 'svd' ? undefined : req.calibration, backend: req.backend,
-        onProgress: (e) => progress(e.name ?? `block ${e.block}`, e.done, e.total),
-      });
-      return { model: r.model, setting: `${Math.round(ratio * 100)}% params removed`, notes: [`${r.params} of ${r.denseParams} linear params kept`] };
+      // the per-method drivers of @llmpress/low-rank: one progress event per layer (calibrate / compress phases)
+      const common = { ratio, backend: req.backend, onProgress: phased };
+      const r = method === 'svd' ? await svdModel(model, common)
+        : method === 'asvd' ? await asvdModel(model, { ...common, calibration: req.calibration })
+        : await svdLlmModel(model, { ...common, calibration: req.calibration, update: method === 'svd-llm-update' });
+      const kept = r.layers.reduce((a, l) => a + (l.report.params ?? 0), 0), dense = r.layers.reduce((a, l) => a + (l.report.denseParams ?? 0), 0);
+      return { model: r.model, setting: `${Math.round(ratio * 100)}% params removed`, notes: [`${kept} of ${dense} linear params kept`] };
     }
     case 'tt': case 'saten': case 'saten-2:4': {
+      // satenModel on the one driver; calibration for all three (TT fits in the whitened space of the Grams, as before)
       const denseBytes = model.linears().reduce((a, e) => a + 4 * e.layer.inFeatures * e.layer.outFeatures, 0);
-      progress('calibration', 0, 1);
-      const calibration = captureLinearStats(model, req.calibration, { gram: true, backend: req.backend });
-      progress('calibration', 1, 1);
-      const r = compressModelTT(model, {
-        method: method === 'tt' ? 'tt' : method === 'saten' ? 'saten-u' : 'saten-2:4', budget: budget * denseBytes, calibration,
-        search: req.ttSearch, cache: req.ttCache, onLayer: (name, _r, done, total) => progress(name, done, total),
+      const r = await satenModel(model, {
+        method: method === 'tt' ? 'tt' : method === 'saten' ? 'saten-u' : 'saten-2:4', budget: budget * denseBytes, calibration: req.calibration,
+        search: req.ttSearch, cache: req.ttCache, backend: req.backend, onProgress: phased,
       });
-      return { model: r.model as LlamaModel, setting: `${Math.round(budget * 100)}% of dense bytes`, notes: [] };
+      return { model: r.model, setting: `${Math.round(budget * 100)}% of dense bytes`, notes: [] };
     }
     case 'rtn': case 'gptq': case 'q2n-rtn': case 'q2n-gptq': {
       // group size 32 by default; layers whose width it does not divide (stories260K's down_proj, 172) get a ragged last group.
