@@ -11,7 +11,12 @@ import fc from 'fast-check';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlmpressError, Tensor, DenseLinear } from '@llmpress/tensor';
-import { formatsDir, formatsSkipReason } from '@llmpress/tensor/testing';
+import { formatsDir, formatsSkipReason, dataPath } from '@llmpress/tensor/testing';
+import { GgufFile } from './gguf.js';
+import { parseLlama2c } from './llama2c.js';
+import { parseLlama2cTokenizer } from './tokenizer.js';
+import { exportGgufBytes } from './export/index.js';
+import type { ByteSource } from './safetensors.js';
 import { SafetensorsFile, bytesSource, writeSafetensors } from './safetensors.js';
 import { saveModelBytes, loadCompressedModel } from './save.js';
 import { FormatError } from './errors.js';
@@ -120,5 +125,59 @@ describe("llmpress's own files: malformed layer records", () => {
         }
       },
     ), { numRuns: 300, seed: 21 });
+  });
+});
+
+/** A ByteSource that fails the test on a read outside the file. */
+function guarded(bytes: Uint8Array): ByteSource & { maxRead: number } {
+  const s = {
+    size: bytes.byteLength, name: 'fuzz', maxRead: 0,
+    read(o: number, n: number) {
+      if (!(Number.isSafeInteger(o) && Number.isSafeInteger(n) && o >= 0 && n >= 0 && o + n <= bytes.byteLength)) throw new Error(`out-of-range read [${o}, +${n}) of ${bytes.byteLength}`);
+      s.maxRead = Math.max(s.maxRead, n);
+      return bytes.subarray(o, o + n);
+    },
+  };
+  return s;
+}
+const typed = (f: () => void): 'ok' | 'rejected' => {
+  try { f(); return 'ok'; } catch (e) { if (!LlmpressError.isInstance(e)) throw e; return 'rejected'; }
+};
+const muts = (span: number) => fc.array(fc.record({ pos: fc.nat({ max: span - 1 }), val: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 4 });
+
+// CI fuzzing on files the repository ships (the format fixtures above are optional): a real Hugging Face
+// safetensors file and a GGUF written from the shipped stories260K; fixed seeds, small budgets
+const HF656 = dataPath('tinystories-656k/model.safetensors');
+const BIN = dataPath('stories260K/stories260K.bin'), TOK = dataPath('stories260K/tok512.bin');
+describe.skipIf(!existsSync(HF656) || !existsSync(BIN) || !existsSync(TOK))('fuzz on shipped data: safetensors and GGUF headers', () => {
+  it('safetensors (TinyStories-656K): header mutations give a parse whose tensors read back, or a typed error', () => {
+    const base = new Uint8Array(readFileSync(HF656));
+    const N = Number(new DataView(base.buffer, base.byteOffset).getBigUint64(0, true));
+    let rejected = 0;
+    fc.assert(fc.property(muts(8 + N), (ms) => {
+      const b = base.slice();
+      for (const m of ms) b[m.pos] = m.val;
+      const src = guarded(b);
+      if (typed(() => { const f = SafetensorsFile.openSync(src, { file: 'fuzz' }); for (const n of f.names().slice(0, 4)) f.tensorSync(n); }) === 'rejected') rejected++;
+      expect(src.maxRead).toBeLessThanOrEqual(b.length);
+    }), { numRuns: 120, seed: 31 });
+    expect(rejected).toBeGreaterThan(0);
+  });
+
+  it('GGUF (written from stories260K, Q8_0): header mutations give a parse whose tensors read back, or a typed error', () => {
+    const model = parseLlama2c(new Uint8Array(readFileSync(BIN)), { file: BIN });
+    const tok = parseLlama2cTokenizer(new Uint8Array(readFileSync(TOK)), model.config.vocabSize, { file: TOK });
+    const base = exportGgufBytes(model, { type: 'q8_0', tokenizer: { kind: 'bpe', tokenizer: tok } }).bytes;
+    const g0 = new GgufFile(guarded(base));
+    const span = g0.header.dataStart;
+    let rejected = 0;
+    fc.assert(fc.property(muts(span), (ms) => {
+      const b = base.slice();
+      for (const m of ms) b[m.pos] = m.val;
+      const src = guarded(b);
+      if (typed(() => { const g = new GgufFile(src); for (const t of g.header.tensors.slice(0, 6)) g.tensor(t.name); }) === 'rejected') rejected++;
+      expect(src.maxRead).toBeLessThanOrEqual(b.length);
+    }), { numRuns: 150, seed: 37 });
+    expect(rejected).toBeGreaterThan(0);
   });
 });
