@@ -66,13 +66,15 @@ for (const row of rows) {
   const te = performance.now();
   const ev = evaluate(m, data.eval, { reference, backend });
   const evalS = (performance.now() - te) / 1000;
-  // res.bytes: every stored tensor of the block linears + each online rotation once
-  const linearBytes = res ? res.bytes : m.linearBytes();
+  // res.bytes: every tensor the block linears store, each o/down layer's copy of its online rotation included;
+  // linearBytes + onlineRotationBytes = res.bytes (the rotations reported apart, for the bytes-per-component plot)
   const rot = res ? res.layers.reduce((a, l) => a + ((l.report as { rotationBytes?: number }).rotationBytes ?? 0), 0) : 0;
+  const storedLinear = res ? res.bytes : m.linearBytes();
+  const linearBytes = storedLinear - rot;
   const out = {
     key: row.key, method: row.method, setting: row.setting, ppl: ev.ppl, nll: ev.nll, kl: ev.kl!, top1: ev.top1!,
-    linearBytes, onlineRotationBytes: rot, totalBytes: m.storedBytes() + rot,
-    bitsPerWeight: (8 * linearBytes) / denseLinearWeights, residualWidth: m.config.dim, buildSeconds: buildS, evalSeconds: evalS,
+    linearBytes, onlineRotationBytes: rot, totalBytes: m.storedBytes(),
+    bitsPerWeight: (8 * storedLinear) / denseLinearWeights, residualWidth: m.config.dim, buildSeconds: buildS, evalSeconds: evalS,
   };
   results.push(out);
   log(`${row.key}: ppl ${ev.ppl.toFixed(4)} kl ${ev.kl!.toFixed(4)} top1 ${(100 * ev.top1!).toFixed(2)}% bytes ${linearBytes} (${buildS.toFixed(1)} s build, ${evalS.toFixed(1)} s eval)`);

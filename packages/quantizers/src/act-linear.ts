@@ -89,8 +89,12 @@ export class QuantActLinear implements LinearLayer {
     return new Tensor('f32', y, [T, m]);
   }
 
-  /** Weight storage: the quantized part + f32 outlier columns (a shared rotation is counted by its owner). */
-  bytes(): number { return this.weight.bytes() + (this.outlier ? this.outlier.length * 4 : 0); }
+  /**
+   * Stored bytes: every tensor `serialize()` writes — the quantized part, the f32 outlier columns and
+   * the online rotation (Hadamard signs 1 byte each, dense factors f64). A rotation shared by several
+   * layers is stored once per layer in a saved file, so each layer counts its own copy.
+   */
+  bytes(): number { return this.weight.bytes() + (this.outlier ? this.outlier.length * 4 : 0) + (this.rotation ? this.rotation.bytes() : 0); }
   params(): number { return this.weight.params() + (this.outlier?.length ?? 0); }
 
   /** Effective dense weight in the layer's INPUT coordinates: [W_out, W_q] · R (activation quantization ignored). */

@@ -67,7 +67,8 @@ describe('QuantActLinear', () => {
     for (let i = 0; i < y.size; i++) expect(Math.abs(y.data[i]! - ref.data[i]!)).toBeLessThanOrEqual(1e-5);
     const D = L.toDense();
     for (let i = 0; i < D.size; i++) expect(Math.abs(D.data[i]! - W.data[i]!)).toBeLessThanOrEqual(1e-5);
-    expect(L.bytes()).toBe(m * (n - r) * 4 + m * r * 4);
+    // dense part + f32 outlier columns + the stored f64 rotation matrix
+    expect(L.bytes()).toBe(m * (n - r) * 4 + m * r * 4 + 8 * n * n);
   });
   it('serialize round trip (Hadamard, dense and Kronecker rotations)', () => {
     const q = rtnQuantize(W.slice(null, [2, n]).contiguous(true), { bits: 4 });
@@ -76,6 +77,10 @@ describe('QuantActLinear', () => {
       const L2 = QuantActLinear.deserialize(L.serialize());
       expect(Array.from(L2.forward(x).data)).toEqual(Array.from(L.forward(x).data));
       expect(L2.bytes()).toBe(L.bytes());
+      // bytes() counts exactly the tensors serialize() stores (rotation signs / f64 factors included)
+      const stored = Object.values(L.serialize().tensors).reduce((a, t) => a + (t.contiguous().data as Uint8Array).byteLength, 0);
+      expect(L.bytes()).toBe(stored);
+      expect(L.bytes()).toBe(q.bytes() + m * 2 * 4 + rotation.bytes());
     }
   });
 });

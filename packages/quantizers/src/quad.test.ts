@@ -71,11 +71,18 @@ describe('QUAD quantized', () => {
     const y = q.forward(probe);
     for (const v of y.data) expect(Number.isFinite(v)).toBe(true);
     expect(onlineRotationBytes(q)).toBeGreaterThan(0);
-    // the bytes count every stored tensor and each online rotation once
+    // distinct online rotations once (runtime); every layer's stored copy in the bytes (file)
     const rotBytes = rot.online.o.bytes() + rot.online.down.bytes();
     expect(onlineRotationBytes(q)).toBe(rotBytes);
-    expect(res.bytes).toBe(q.linearBytes() + rotBytes);
-    expect(infos.reduce((a, i) => a + i.rotationBytes, 0)).toBe(rotBytes);
+    expect(res.bytes).toBe(q.linearBytes());
+    const nBlocks = q.blocks.length;
+    expect(infos.reduce((a, i) => a + i.rotationBytes, 0)).toBe(nBlocks * rotBytes);
+    // bytes() == Σ bytes of the tensors serialize() writes, for every layer (rotations included)
+    const tensorBytes = (l: QuantActLinear) => Object.values(l.serialize().tensors).reduce((a, t) => a + (t.contiguous().data as Uint8Array).byteLength, 0);
+    for (const e of q.linears()) expect(e.layer.bytes()).toBe(tensorBytes(e.layer as QuantActLinear));
+    const down = q.blocks[0]!.down as QuantActLinear;
+    expect(down.rotation).not.toBeNull();
+    expect(Object.keys(down.serialize().tensors).some((k) => k.startsWith('rotation'))).toBe(true);
     expect((q.blocks[0]!.o as QuantActLinear).act).toEqual({ bits: 8, clip: 0.9 });
   });
   it('quadModel: W4A4 by default (every layer carries actBits 4 when saved), A4/A8 and A16 on request, dense bytes of the original model', async () => {

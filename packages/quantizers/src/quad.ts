@@ -179,7 +179,7 @@ export interface QuadLayerReport {
   gptq?: GptqReport;
   refitBefore?: number;
   refitAfter?: number;
-  /** Bytes of the online rotation this layer is the first to use (0 if none or already counted). */
+  /** Bytes of the online rotation this layer stores (0 if none); already part of the layer's `bytes()`. */
   rotationBytes: number;
 }
 
@@ -246,22 +246,20 @@ function conjugate(g: Float64Array, R: Rotation): Float64Array {
  * Quantizes every block linear of a rotated model (`quadRotate`) through the driver (default
  * schedule: true-sequential per group). Readers keep their first `r` input columns in f32;
  * everything else is GPTQ/RTN W`bits` with per-token activation quantization per `activations`.
- * The bytes count every stored tensor, and each distinct online rotation once (on the first layer
- * that uses it: signs, and the small dense factor of a Kronecker rotation).
+ * The bytes count every stored tensor (`QuantActLinear.bytes()`), including the copy of the online
+ * rotation each o/down layer stores (signs, and the small dense factor of a Kronecker rotation).
  */
 export async function quantizeRotated(rot: RotatedModel, calibration: CalibrationWindows, options: QuantizeRotatedOptions): Promise<CompressResult<QuadLayerReport>> {
   const fn = 'quantizeRotated';
   if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object with bits and activations');
   const online = options.onlineRotation ?? true;
-  const counted = new Set<Rotation>();
   return compressLinears<QuadLayerReport>(rot.model, {
     calibration, schedule: options.schedule, backend: options.backend, onProgress: options.onProgress, signal: options.signal, roles: options.roles, blocks: options.blocks,
     compress: (job: LayerJob, ctx) => {
       const rotation = online && (job.role === 'o' || job.role === 'down') ? rot.online[job.role] : null;
       const { layer, report } = quadLayer(job.weight, job.stats, job.role, rot.r, rotation, { ...options, backend: options.backend ?? ctx.backend });
-      let rotationBytes = 0;
-      if (rotation && !counted.has(rotation)) { counted.add(rotation); rotationBytes = rotation.bytes(); }
-      return { layer, report: { ...report, rotationBytes }, bytes: layer.bytes() + rotationBytes, kind: layer.kind };
+      const rotationBytes = layer.rotation ? layer.rotation.bytes() : 0;
+      return { layer, report: { ...report, rotationBytes }, bytes: layer.bytes(), kind: layer.kind };
     },
   });
 }
@@ -342,7 +340,10 @@ export function refitOutliers(W: Float64Array, m: number, n: number, k: number, 
   return after <= before ? { w, before, after } : { w: wo0, before, after: before };
 }
 
-/** Stored bytes of the rotations a model uses online, each distinct rotation object counted once. */
+/**
+ * Bytes of the distinct rotations a model uses online, each rotation object counted once (what a
+ * runtime holds). A saved file stores a copy per layer; `QuantActLinear.bytes()` counts those.
+ */
 export function onlineRotationBytes(model: LlamaModel): number {
   const seen = new Set<Rotation>();
   for (const e of model.linears()) { const l = e.layer; if (l instanceof QuantActLinear && l.rotation) seen.add(l.rotation); }
