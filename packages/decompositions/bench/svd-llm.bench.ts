@@ -1,5 +1,5 @@
 /**
- * `pnpm bench svd-llm [--quick] [--shape 4096x11008] [--rank 256] [--reference]`
+ * `pnpm bench svd-llm [--quick] [--shape 4096x11008] [--rank 256] [--reference] [--backend wasm|auto|webgpu|reference]`
  *
  * SVD-LLM's per-layer work on a synthetic m × n layer (default 4096 × 11008, LLaMA-7B's down_proj
  * transposed: out 4096, in 11008): Cholesky whitening of a realistic n × n Gram
@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor, Rng, matmul, type Backend } from '@llmpress/tensor';
 import { cholesky, solveTriangular, qr, svd } from '@llmpress/decompositions';
+import { backendFromArgs } from '../../../scripts/backend-arg.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -30,14 +31,6 @@ const k = args.includes('--rank') ? Number(args[args.indexOf('--rank') + 1]) : q
 const p = 10, q = 2, r = 64, noise = 0.05;
 const l = k + p;
 
-async function getBackend(): Promise<Backend | undefined> {
-  if (args.includes('--reference')) return undefined;
-  try {
-    const mod: any = await import('@llmpress/backend-wasm/node' as string);
-    return (await mod.createWasmBackend({ threads: 1 })) ?? undefined;
-  } catch { return undefined; }
-}
-
 function f64(shape: number[], fill: (i: number) => number): Tensor<'f64'> {
   const size = shape.reduce((a, b) => a * b, 1);
   const d = new Float64Array(size);
@@ -46,7 +39,8 @@ function f64(shape: number[], fill: (i: number) => number): Tensor<'f64'> {
 }
 
 async function main() {
-  const backend = await getBackend();
+  const sel = await backendFromArgs({ fallback: args.includes('--reference') ? 'reference' : 'wasm', threads: 1 });
+  const backend: Backend = sel.backend;
   const be = { backend };
   console.log(`# svd-llm bench: whitening (Cholesky) + randomized rank-${k} SVD of W·L + factors, W ${m}×${n}, f64, backend ${backend?.name ?? 'reference'}`);
   const rng = new Rng(7);
@@ -133,7 +127,8 @@ async function main() {
   const file = join(outDir, args.includes('--shape') ? `svd-llm-${m}x${n}.json` : quick ? 'svd-llm-quick.json' : 'svd-llm.json');
   writeFileSync(file, JSON.stringify({ backend: backend?.name ?? 'reference', dtype: 'f64', m, n, rank: k, oversample: p, powerIterations: q, check: { sigmaErr: sErr, probeErr, probeErrInverse, ok }, rows }, null, 2) + '\n');
   console.log(`\nwrote ${file}`);
-  await (backend as any)?.dispose?.();
+  console.log(sel.describe());
+  await sel.dispose();
   if (!ok) process.exit(1);
 }
 main().catch((e) => { console.error(e); process.exit(1); });
