@@ -8,9 +8,14 @@
  *   --calib-start S --calib-windows N calibration windows (default 200, 32)
  * `--text` (which used to move both texts) is refused with a message naming the two flags.
  * When both texts are the same file the evaluation and calibration spans are checked disjoint.
+ * And where the table goes (`evalOutPath`):
+ *   (default)           llmpress-eval/<name>.json, a git-ignored scratch folder at the repository root
+ *   --results           results/<name>.json, the tracked table the READMEs quote
+ *   --out FILE          FILE (relative to the folder pnpm was started from)
  */
-import { readFileSync, existsSync, statSync } from 'node:fs';
-import { resolve, join } from 'node:path';
+import { readFileSync, existsSync, statSync, mkdirSync } from 'node:fs';
+import { resolve, join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ArgumentError } from '@llmpress/tensor';
 import { standardWindows, assertDisjoint, type LlamaModel, type Window } from '@llmpress/models';
 import { dataDir, loadModel, loadHfModel, loadTokenizer, loadStories260K } from '@llmpress/models/node';
@@ -86,4 +91,33 @@ export function evalDataFromArgs(options: { argv?: readonly string[]; evalStart?
     model, modelName: modelPath ?? 'stories260K', encode, evalText: evalPath, calibText: calibPath, eval: ev, calibration: cal,
     protocol: { evalText: rel(evalPath), calibText: rel(calibPath), evalWindows: [evalStart, evalStart + evalCount - 1], calibrationWindows: [calibStart, calibStart + calibCount - 1], windowTokens: 256 },
   };
+}
+
+/** The repository root (scripts/..). */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The git-ignored folder every `pnpm eval:*` writes to unless asked otherwise. */
+export const EVAL_SCRATCH_DIR = 'llmpress-eval';
+
+/**
+ * Where an eval writes its JSON table `file` (e.g. 'quad.json'): `--out FILE` as given, `--results` the
+ * tracked results/`file`, else the scratch llmpress-eval/`file`, so a run changes a tracked result only
+ * when asked. Creates the folder. `--out` with `--results`, or `--out` without a value, is an ArgumentError.
+ */
+export function evalOutPath(file: string, argv: readonly string[] = process.argv.slice(2)): string {
+  const fn = 'evalOutPath';
+  const out = flag('out', argv);
+  const tracked = argv.includes('--results');
+  let p: string;
+  if (argv.includes('--out') || out !== undefined) {
+    if (!out || out.startsWith('--')) throw new ArgumentError(fn, '--out', out, 'needs a file path (e.g. --out results/' + file + ')');
+    if (tracked) throw new ArgumentError(fn, '--results', true, 'cannot be combined with --out FILE (give one)');
+    p = resolve(process.env.INIT_CWD ?? process.cwd(), out);
+  } else p = join(repoRoot, tracked ? 'results' : EVAL_SCRATCH_DIR, file);
+  mkdirSync(dirname(p), { recursive: true });
+  return p;
+}
+
+/** `p` relative to the repository root when inside it (for "wrote …" lines). */
+export function repoRelative(p: string): string {
+  return p.startsWith(repoRoot + '/') ? p.slice(repoRoot.length + 1) : p;
 }

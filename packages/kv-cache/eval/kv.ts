@@ -1,12 +1,13 @@
 /**
  * `pnpm eval:kv [--text file] [--model file] [--tokenizer file] [--windows N] [--calib-start B] [--calib-count N]
- *  [--window W] [--block B] [--score-windows N] [--quick] [--backend auto|wasm|webgpu|reference]`
+ *  [--window W] [--block B] [--score-windows N] [--quick] [--backend auto|wasm|webgpu|reference] [--results | --out FILE]`
  *
  * KV-cache compression table on stories260K (or --model): reference.json's protocol with windows of the
  * model's full context (512 tokens; window b = ids[512b : 512b+513]), fresh cache per window. Every row runs
  * the model's forward pass with the compressed cache; attention emulates decoding (query p sees the tokens
  * quantized by the time p was appended). Calibration keys come from windows `calib-start ..` (disjoint).
- * Writes results/kv.json and prints markdown tables.
+ * Prints markdown tables and writes llmpress-eval/kv.json (scratch, git-ignored); `--results` writes the tracked
+ * results/kv.json, `--out FILE` any file (shards and merges use that file's folder).
  */
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -18,8 +19,8 @@ import {
   type CacheShape, type KeyBasis, type KeyCodec, type KVCacheLike, type CompressedCacheOptions,
 } from '@llmpress/kv-cache';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 import { backendFromArgs } from '../../../scripts/backend-arg.ts';
+import { evalOutPath } from '../../../scripts/eval-data.ts';
 const args = process.argv.slice(2);
 const sel = await backendFromArgs();
 const backend = sel.backend; // the forward pass's linears, and the fp32 cache's attention where it is the default cache
@@ -168,14 +169,15 @@ const extraArg = arg('extra-shard');
 const [extraI, extraN] = extraArg ? extraArg.split('/').map(Number) as [number, number] : [-1, 0];
 const only = arg('only');
 // --shard i/n: run every n-th row (plus the free fp32 row) in this process; i=0 also does the score-error table,
-// i=1 (or 0 when n=1) the generation table. --merge n: combine results/kv.shard-*.tmp into results/kv.json.
+// i=1 (or 0 when n=1) the generation table. --merge n: combine <out folder>/kv.shard-*.tmp into the output file.
 const shardArg = arg('shard');
 const [shardI, shardN] = shardArg ? shardArg.split('/').map(Number) as [number, number] : [0, 1];
 const mergeN = arg('merge') ? Number(arg('merge')) : 0;
 const doScore = !only && !mergeN && !extraArg && shardI === 0;
 const doGen = !only && !mergeN && !extraArg && shardI === (shardN > 1 ? 1 : 0);
 const rows: Row[] = [];
-const shardPath = join(root, 'results', extraArg ? `kv.extra-${extraI}.tmp` : `kv.shard-${shardI}.tmp`);
+const finalPath = evalOutPath('kv.json'), outDir = dirname(finalPath);
+const shardPath = join(outDir, extraArg ? `kv.extra-${extraI}.tmp` : `kv.shard-${shardI}.tmp`);
 const extraSpecs = specs.filter((x) => x.group === 'onebit');
 for (const [i, sp] of specs.entries()) {
   if (mergeN || (only && !sp.name.includes(only))) continue;
@@ -253,9 +255,9 @@ const genRows = (!doGen ? [] : specs.filter((s) => s.make && /KIVI 2-bit keys \(
 // ---- output
 type Shard = { rows: Row[]; scoreError: typeof scoreRows; generation: typeof genRows };
 if (mergeN) {
-  const files = [...Array.from({ length: mergeN }, (_, i) => `kv.shard-${i}.tmp`), ...[0, 1, 2, 3].map((i) => `kv.extra-${i}.tmp`)].filter((f) => existsSync(join(root, 'results', f)));
+  const files = [...Array.from({ length: mergeN }, (_, i) => `kv.shard-${i}.tmp`), ...[0, 1, 2, 3].map((i) => `kv.extra-${i}.tmp`)].filter((f) => existsSync(join(outDir, f)));
   for (const f of files) {
-    const sh = JSON.parse(readFileSync(join(root, 'results', f), 'utf8')) as Shard;
+    const sh = JSON.parse(readFileSync(join(outDir, f), 'utf8')) as Shard;
     for (const r of sh.rows) if (!rows.some((x) => x.name === r.name)) rows.push(r);
     scoreRows.push(...sh.scoreError); genRows.push(...sh.generation);
   }
@@ -302,7 +304,7 @@ const out = {
   presetSchedules: schedules, presetMeans: Object.fromEntries(means.map((m) => [m, meanBits(presetSchedule(d, m))])),
   referenceNllSameWindows: refNll, rows, scoreError: scoreRows, generation: genRows, markdown: lines.join('\n'),
 };
-const outPath = extraArg ? shardPath : join(root, 'results', shardN > 1 ? `kv.shard-${shardI}.tmp` : 'kv.json');
+const outPath = extraArg ? shardPath : shardN > 1 ? join(outDir, `kv.shard-${shardI}.tmp`) : finalPath;
 mkdirSync(dirname(outPath), { recursive: true });
 if (!only) writeFileSync(outPath, JSON.stringify(out, null, 2) + '\n');
 console.error(only ? '(--only: results not written)' : `wrote ${outPath}`);

@@ -2,7 +2,7 @@
  * `pnpm eval:svd-llm [--eval-text FILE] [--calib-text FILE] [--model FILE] [--tokenizer FILE]
  *   [--ratios 0.2,0.4,0.6] [--methods svd,asvd,svd-llm,svd-llm+update,svd-llm+update@per-block]
  *   [--eval-start 0] [--eval-windows 64] [--ridge δ] [--sweeps N] [--whiten-with original|working]
- *   [--backend auto|wasm|webgpu|reference] [--threads N] [--out path]`
+ *   [--backend auto|wasm|webgpu|reference] [--threads N] [--results | --out path]`
  *
  * stories260K (default) under the standard protocol (methods.md): evaluation windows 0..63 of the
  * evaluation text, calibration windows 200..231 of the calibration text (both default to the TinyStories
@@ -10,7 +10,7 @@
  * (of the compressed linears q,k,v,o,gate,up,down), compress with plain SVD, ASVD (α = 0.5), SVD-LLM
  * (eigh whitening) and SVD-LLM + the closed-form sequential update — under the true-sequential
  * per-group schedule, and `svd-llm+update@per-block` / `@dense` as schedule ablations — then report
- * PPL, KL and top-1 agreement against the dense model. Writes results/svd-llm.json (repository root).
+ * PPL, KL and top-1 agreement against the dense model. Writes llmpress-eval/svd-llm.json (scratch, git-ignored); `--results` the tracked results/svd-llm.json.
  * Validation (hyper-parameter choice): `--eval-start 100 --eval-windows 8`.
  */
 import { mkdirSync, writeFileSync, rmSync, mkdtempSync, statSync } from 'node:fs';
@@ -22,9 +22,8 @@ import { evaluate, referenceLogits, type LlamaModel, type Window, type Calibrati
 import * as modelsNode from '@llmpress/models/node';
 import { svdModel, asvdModel, svdLlmModel, lowRankKinds, type LowRankLayerReport } from '../src/index.js';
 import { backendFromArgs, flag } from '../../../scripts/backend-arg.ts';
-import { evalDataFromArgs } from '../../../scripts/eval-data.ts';
+import { evalDataFromArgs, evalOutPath } from '../../../scripts/eval-data.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
 
 interface Row {
   method: string; ratio: number; params: number; bytes: number; bitsPerWeight: number; ppl: number; kl: number; top1: number;
@@ -51,7 +50,7 @@ async function main() {
   const ridge = flag('ridge') !== undefined ? Number(flag('ridge')) : undefined;
   const sweeps = flag('sweeps') !== undefined ? Number(flag('sweeps')) : undefined;
   const whitenWith = flag('whiten-with') as 'original' | 'working' | undefined;
-  const out = flag('out') ?? join(here, '..', '..', '..', 'results', 'svd-llm.json');
+  const out = evalOutPath('svd-llm.json');
   const data = evalDataFromArgs();
   const { model } = data;
   const split = { eval: data.eval, calibration: data.calibration };

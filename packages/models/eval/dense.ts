@@ -1,16 +1,16 @@
 /**
  * `pnpm eval:dense [--text <file>] [--model <file>] [--tokenizer <file>] [--windows 64] [--len 256] [--backend auto|wasm|webgpu|reference] [--threads N]`
  * Dense perplexity under the standard protocol (methods.md): windows 0..63 of 256 tokens, BOS at each
- * window start, fresh context per window. Writes results/dense.json and prints a markdown table.
+ * window start, fresh context per window. Prints a markdown table and writes the JSON to llmpress-eval/dense.json
+ * (scratch, git-ignored); `--results` writes the tracked results/dense.json, `--out FILE` any file.
  */
-import { readFileSync, mkdirSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { evaluate, placeOnBackend, standardWindows } from '@llmpress/models';
 import { dataDir, loadModel, loadTokenizer, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
 import { backendFromArgs } from '../../../scripts/backend-arg.ts';
+import { evalOutPath, repoRelative } from '../../../scripts/eval-data.ts';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const args = process.argv.slice(2);
 const opt = (k: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : undefined; };
 
@@ -40,12 +40,12 @@ const row = {
   storedBytes: model.storedBytes(), linearBytes: model.linearBytes(), bitsPerWeight: model.effectiveBitsPerWeight(),
   tokensPerSecond: r.tokensPerSecond, backend: backend.name, encodeMs,
 };
-mkdirSync(join(root, 'results'), { recursive: true });
-writeFileAtomic(join(root, 'results', 'dense.json'), new TextEncoder().encode(JSON.stringify({ ...row, perWindowNll: r.perWindowNll, date: new Date().toISOString() }, null, 2) + '\n'));
+const outPath = evalOutPath('dense.json');
+writeFileAtomic(outPath, new TextEncoder().encode(JSON.stringify({ ...row, perWindowNll: r.perWindowNll, date: new Date().toISOString() }, null, 2) + '\n'));
 
 console.log(`| model | text | windows × len | tokens | NLL (nats) | PPL | stored bytes | bits/weight (linears) | tokens/s (${backend.name} backend) |`);
 console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 console.log(`| ${row.model} | ${row.text} | ${count} × ${len} | ${r.tokens} | ${r.nll.toFixed(5)} | ${r.ppl.toFixed(4)} | ${row.storedBytes} | ${row.bitsPerWeight.toFixed(2)} | ${r.tokensPerSecond.toFixed(0)} |`);
-console.log(`\nwrote results/dense.json (tokens/s is noisy: shared machine)\n${sel.describe()}`);
+console.log(`\nwrote ${repoRelative(outPath)} (tokens/s is noisy: shared machine)\n${sel.describe()}`);
 placed.release();
 await sel.dispose();

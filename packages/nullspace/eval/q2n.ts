@@ -1,6 +1,6 @@
 /**
  * `pnpm eval:q2n [--eval-text FILE] [--calib-text FILE] [--model FILE] [--tokenizer FILE] [--bits 4,3,2]
- *   [--group 32] [--ablate-bits 3,2] [--rows main,skip-down,target-w,per-block,restricted,post-hoc] [--sweep] [--eval-start 0 --eval-windows 64] [--backend auto|wasm|reference] [--out path]`
+ *   [--group 32] [--ablate-bits 3,2] [--rows main,skip-down,target-w,per-block,restricted,post-hoc] [--sweep] [--eval-start 0 --eval-windows 64] [--backend auto|wasm|reference] [--results | --out path]`
  *
  * Q2N on stories260K under the standard protocol (eval windows 0..63 of the evaluation text,
  * calibration windows 200..231 of the calibration text), every row through the one driver
@@ -15,7 +15,7 @@
  * per-block schedule, and the restricted grid; with --sweep also t ∈ {0.05, 0.2} and λ ∈ {0, 1}
  * (hyper-parameters: sweep them on validation windows, `--eval-start 100 --eval-windows 8`).
  * bits/weight = 8 · every stored byte of the block linears / their weight count.
- * Writes results/q2n.json (repository root).
+ * Writes llmpress-eval/q2n.json (scratch, git-ignored); `--results` the tracked results/q2n.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -24,9 +24,8 @@ import { evaluate, referenceLogits, type LlamaModel, type CompressResult, type C
 import { gptqModel, rtnModel, type Bits, type QuantGrid } from '@llmpress/quantizers';
 import { q2nModel, quantizeWithGrams, applyQ2n, gptqWorkingWeights, type ModelQ2nOptions, type Q2nReport } from '../src/index.js';
 import { backendFromArgs, flag } from '../../../scripts/backend-arg.ts';
-import { evalDataFromArgs } from '../../../scripts/eval-data.ts';
+import { evalDataFromArgs, evalOutPath } from '../../../scripts/eval-data.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
 
 interface Row { method: string; bits: number; groupSize: number; variant: string; bytes: number; bitsPerWeight: number; ppl: number; kl: number; top1: number; nullDimFraction?: number; meanAbsLogM?: number; buildSeconds?: number }
 
@@ -40,7 +39,7 @@ async function main() {
   // --rows main,skip-down,target-w,per-block,restricted,post-hoc (default all): which row groups run
   const rowSel = flag('rows')?.split(',');
   const want = (k: string) => !rowSel || rowSel.includes(k);
-  const out = flag('out') ?? join(here, '..', '..', '..', 'results', 'q2n.json');
+  const out = evalOutPath('q2n.json');
   const data = evalDataFromArgs();
   const model = data.model, calibration = data.calibration;
   const denseWeights = model.linears().reduce((a, e) => a + e.layer.inFeatures * e.layer.outFeatures, 0);

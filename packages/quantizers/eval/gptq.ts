@@ -1,7 +1,7 @@
 /**
  * `pnpm exec tsx packages/quantizers/eval/gptq.ts [--split eval|val] [--bits 4,3,2] [--group 32]
  *   [--rows rtn,gptq,...] [--percdamp 0.01] [--schedule sequential|per-block|dense] [--eval-text FILE] [--calib-text FILE] [--model FILE] [--tokenizer FILE]
- *   [--backend auto|wasm|reference] [--out FILE]`
+ *   [--backend auto|wasm|reference] [--results | --out FILE]`
  *
  * RTN and GPTQ on stories260K under the standard protocol: evaluation windows 0..63 (`--split eval`)
  * or the validation windows 100..107 (`--split val`, where hyper-parameters are chosen), calibration
@@ -10,15 +10,15 @@
  * width the group size does not divide, GPTQ act-order modes (none / static / dynamic), clip search,
  * and the calibration schedule (true-sequential per group by default, per-block as the ablation).
  * bits/weight = 8 · (every stored byte of the block linears) / (their weight count).
- * Weights g32 f16 scales; head and embedding f32. Prints a markdown table; writes JSON with --out.
+ * Weights g32 f16 scales; head and embedding f32. Prints a markdown table; writes the JSON to llmpress-eval/gptq.json (scratch, git-ignored),
+ * `--results` to results/gptq.json, `--out FILE` to FILE.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { evaluate, referenceLogits, compressLinears, type LlamaModel, type Window, type CompressResult, type CalibrationSchedule, type LayerJob } from '@llmpress/models';
 import type { LinearLayer } from '@llmpress/tensor';
 import { rtnModel, gptqModel, rtnLayer, gptqLayer, type Bits, type QuantGrid, type QuantSpec } from '../src/index.js';
 import { backendFromArgs, flag } from '../../../scripts/backend-arg.ts';
-import { evalDataFromArgs } from '../../../scripts/eval-data.ts';
+import { evalDataFromArgs, evalOutPath, repoRelative } from '../../../scripts/eval-data.ts';
 
 const sel = await backendFromArgs({ fallback: 'wasm', threads: 1 });
 const backend = sel.backend;
@@ -86,6 +86,7 @@ console.log(`\n${split === 'eval' ? 'evaluation' : 'validation'} windows ${data.
 console.log('| method | bits | variant | PPL | KL | top-1 | bits/weight |');
 console.log('|---|---|---|---:|---:|---:|---:|');
 for (const x of results as any[]) console.log(`| ${x.method} | ${x.bits === 32 ? 'f32' : `W${x.bits} g${group}`} | ${x.variant} | ${x.ppl.toFixed(3)} | ${x.kl.toFixed(4)} | ${(100 * x.top1).toFixed(2)}% | ${x.bitsPerWeight.toFixed(3)} |`);
-const out = flag('out');
-if (out) { mkdirSync(dirname(out), { recursive: true }); writeFileSync(out, JSON.stringify({ model: data.modelName, protocol: data.protocol, split, group, schedule, rows: results, date: new Date().toISOString() }, null, 2) + '\n'); }
+const out = evalOutPath('gptq.json');
+writeFileSync(out, JSON.stringify({ model: data.modelName, protocol: data.protocol, split, group, schedule, rows: results, date: new Date().toISOString() }, null, 2) + '\n');
+console.log(`\nwrote ${repoRelative(out)}`);
 await (backend as any)?.dispose?.();

@@ -11,18 +11,15 @@
  * (full grid), f16 scales (GPTQ rows: clip search). Activations: per-token symmetric, clip 0.9. Head
  * and embedding stay f32 in every row. Bytes: every stored tensor of the block linears (codes,
  * scales, f32 outlier columns) plus each online rotation once (sign vectors, Kronecker factors).
- * Writes results/quad.json and prints a markdown table.
+ * Prints a markdown table and writes llmpress-eval/quad.json (scratch, git-ignored); `--results` writes the
+ * tracked results/quad.json, `--out FILE` any file.
  */
-import { mkdirSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { evaluate, referenceLogits, type CompressResult, type CalibrationSchedule } from '@llmpress/models';
 import { writeFileAtomic } from '@llmpress/models/node';
 import { rtnModel, gptqModel, quadModel, QUAD_A4, QUAD_A4A8, type ActivationPlan } from '@llmpress/quantizers';
 import { backendFromArgs, flag } from '../../../scripts/backend-arg.ts';
-import { evalDataFromArgs } from '../../../scripts/eval-data.ts';
+import { evalDataFromArgs, evalOutPath, repoRelative } from '../../../scripts/eval-data.ts';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const sel = await backendFromArgs({ fallback: 'wasm', threads: 1 });
 const backend = sel.backend;
 const data = evalDataFromArgs();
@@ -80,8 +77,8 @@ for (const row of rows) {
   log(`${row.key}: ppl ${ev.ppl.toFixed(4)} kl ${ev.kl!.toFixed(4)} top1 ${(100 * ev.top1!).toFixed(2)}% bytes ${linearBytes} (${buildS.toFixed(1)} s build, ${evalS.toFixed(1)} s eval)`);
 }
 
-mkdirSync(join(root, 'results'), { recursive: true });
-writeFileAtomic(join(root, 'results', 'quad.json'), new TextEncoder().encode(JSON.stringify({
+const outPath = evalOutPath('quad.json');
+writeFileAtomic(outPath, new TextEncoder().encode(JSON.stringify({
   model: data.modelName, protocol: data.protocol, r, seed, schedule: 'sequential (true-sequential per group) unless the row says per-block',
   weights: '4-bit symmetric full grid per output channel, f16 scales; GPTQ rows: percdamp 0.01, block 128, clip search',
   activations: 'per-token symmetric, clip 0.9; lm_head and embedding f32 in every row',
@@ -93,5 +90,5 @@ console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const x of results as any[]) {
   console.log(`| ${x.method} | ${x.setting} | ${x.ppl.toFixed(4)} | ${x.kl.toFixed(4)} | ${(100 * x.top1).toFixed(2)}% | ${x.linearBytes} | ${x.bitsPerWeight.toFixed(2)} | ${x.totalBytes} |`);
 }
-console.log(`\nwrote results/quad.json (${denseLinearWeights} dense block-linear weights; bits/weight counts scales, f32 outlier columns and online rotations)`);
+console.log(`\nwrote ${repoRelative(outPath)} (${denseLinearWeights} dense block-linear weights; bits/weight counts scales, f32 outlier columns and online rotations)`);
 await (backend as { dispose?: () => Promise<void> } | undefined)?.dispose?.();

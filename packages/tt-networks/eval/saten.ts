@@ -11,7 +11,8 @@
  * stored bytes (a fraction of the dense f32 linears): truncated SVD, SVD + sparse, SVD-LLM
  * (whitened SVD, `svdLlm` of @llmpress/low-rank), TT alone, TT + unstructured sparse,
  * TT + 2:4, and the data-aware (whitened) variants. Reports PPL, KL and top-1 agreement against
- * the dense model, relative Frobenius error, whitened error, bytes. Writes results/saten.json.
+ * the dense model, relative Frobenius error, whitened error, bytes. Writes llmpress-eval/saten.json
+ * (scratch, git-ignored); `--results` the tracked results/saten.json, `--out FILE` any file.
  */
 import { readFileSync, mkdirSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
@@ -20,7 +21,7 @@ import { Tensor, type Backend, type LinearLayer } from '@llmpress/tensor';
 import { evaluate, referenceLogits, captureLinearStats, type LlamaModel, type CalibrationSchedule } from '@llmpress/models';
 import { writeFileAtomic } from '@llmpress/models/node';
 import { backendFromArgs } from '../../../scripts/backend-arg.ts';
-import { evalDataFromArgs } from '../../../scripts/eval-data.ts';
+import { evalDataFromArgs, evalOutPath, repoRelative } from '../../../scripts/eval-data.ts';
 import { svdLlm, svdLowRank } from '@llmpress/low-rank';
 import { satenModel, planLayer, planErrors, type TTMethod, type LayerPlan } from '@llmpress/tt-networks';
 
@@ -29,7 +30,7 @@ const args = process.argv.slice(2);
 const opt = (k: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : undefined; };
 const log = (s: string) => process.stderr.write(s + '\n');
 
-const outPath = resolve(root, opt('out') ?? join('results', 'saten.json'));
+const outPath = evalOutPath('saten.json');
 
 function printTable(out: any): void {
   console.log(`dense: PPL ${out.dense.ppl.toFixed(4)} over ${out.dense.tokens} tokens; dense linears ${out.denseLinearBytes} bytes; backend ${out.backend}\n`);
@@ -47,7 +48,7 @@ if (opt('merge')) {
   mkdirSync(dirname(outPath), { recursive: true });
   writeFileAtomic(outPath, new TextEncoder().encode(JSON.stringify(merged, null, 2) + '\n'));
   printTable(merged);
-  console.log(`\nwrote ${outPath.slice(root.length + 1)}`);
+  console.log(`\nwrote ${repoRelative(outPath)}`);
   process.exit(0);
 }
 
@@ -194,6 +195,6 @@ function writeResults(done: boolean) {
 }
 
 printTable(writeResults(true));
-console.log(`\nwrote ${outPath.slice(root.length + 1)}`);
+console.log(`\nwrote ${repoRelative(outPath)}`);
 log(sel.describe());
 await sel.dispose();
