@@ -1,10 +1,27 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { ArgumentError, DTypeError, ShapeError, UnsupportedError, LlmpressError, referenceBackend, matmul, randn, maxAbsDiff, EPS } from '@llmpress/tensor';
 import { createWasmBackend, wasmFeatures, type WasmBackend } from './node.js';
 import { createWasmBackend as createWebBackend, createWasmBackendWith } from './index.js';
+
+/**
+ * Runs a child Node process WITHOUT blocking this vitest worker (spawnSync would stall the worker's RPC
+ * on a loaded machine: 'Timeout calling "onTaskUpdate"', issue 21 item 9). On `timeoutMs` the child gets
+ * SIGTERM, as spawnSync's `timeout` did, so a timeout never looks like a SIGKILL the child sent itself.
+ */
+function runNode(args: string[], timeoutMs: number): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    p.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const timer = setTimeout(() => p.kill('SIGTERM'), timeoutMs);
+    p.on('error', (e) => { clearTimeout(timer); reject(e); });
+    p.on('close', (status, signal) => { clearTimeout(timer); resolve({ status, signal, stdout, stderr }); });
+  });
+}
 
 function fill(arr: Float32Array | Float64Array, seed: number) {
   let s = seed >>> 0 || 1;
@@ -54,7 +71,7 @@ describe('createWasmBackend', () => {
     await b.dispose();
   });
 
-  it('workers start when the host process is an ES-module eval (--input-type=module)', () => {
+  it('workers start when the host process is an ES-module eval (--input-type=module)', async () => {
     const src = fileURLToPath(new URL('./node.ts', import.meta.url));
     const code = `const { createWasmBackend } = await import(${JSON.stringify(pathToFileURL(src).href)});
       const b = await createWasmBackend({ threads: 2, minParallelWork: 0 });
@@ -62,7 +79,7 @@ describe('createWasmBackend', () => {
       b.gemm({ transA: false, transB: false, m: n, n, k: n, alpha: 1, a, aOffset: 0, lda: n, b: a, bOffset: 0, ldb: n, beta: 0, c, cOffset: 0, ldc: n });
       console.log(JSON.stringify([b.capabilities.threads, c[0], c[n * n - 1]]));
       await b.dispose();`;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+    const r = await runNode(['--import', 'tsx', '--input-type=module', '-e', code], 60_000);
     expect(r.stderr).not.toMatch(/Error/);
     expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual([2, 40, 40]);
   });

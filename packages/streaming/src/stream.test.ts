@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { writeSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, copyFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ArgumentError, Rng, DenseLinear } from '@llmpress/tensor';
@@ -14,6 +14,23 @@ import { compressCheckpointStreaming, writeSyntheticCheckpoint, JournalMismatchE
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 const child = fileURLToPath(new URL('./testing/kill-child.ts', import.meta.url));
+
+/**
+ * Runs a child Node process WITHOUT blocking this vitest worker (spawnSync would stall the worker's RPC
+ * on a loaded machine: 'Timeout calling "onTaskUpdate"', issue 21 item 9). On `timeoutMs` the child gets
+ * SIGTERM, as spawnSync's `timeout` did, so a timeout never looks like a SIGKILL the child sent itself.
+ */
+function runNode(args: string[], timeoutMs: number): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    p.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const timer = setTimeout(() => p.kill('SIGTERM'), timeoutMs);
+    p.on('error', (e) => { clearTimeout(timer); reject(e); });
+    p.on('close', (status, signal) => { clearTimeout(timer); resolve({ status, signal, stdout, stderr }); });
+  });
+}
 
 describe('streaming compression: 4-block synthetic checkpoint', () => {
   let dir: string, ckpt: string, inputHash: string, reference: string;
@@ -92,7 +109,7 @@ describe('streaming compression: 4-block synthetic checkpoint', () => {
 
   it('killed (SIGKILL) after block 2 and rerun: resumes at block 3 and the output is byte-identical', async () => {
     const out = join(dir, 'killed.safetensors');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', child, ckpt, out, '2', JSON.stringify(calibration)], { encoding: 'utf8', timeout: 120_000 });
+    const r = await runNode(['--import', 'tsx', child, ckpt, out, '2', JSON.stringify(calibration)], 120_000);
     expect(r.signal).toBe('SIGKILL');
     expect(existsSync(out)).toBe(false); // no half-written output under the final name
     expect(existsSync(join(`${out}.journal`, 'journal.json'))).toBe(true);
@@ -104,7 +121,7 @@ describe('streaming compression: 4-block synthetic checkpoint', () => {
 
   it('refuses a journal written for other options, and an output equal to the input', async () => {
     const out = join(dir, 'mismatch.safetensors');
-    spawnSync(process.execPath, ['--import', 'tsx', child, ckpt, out, '0', JSON.stringify(calibration)], { encoding: 'utf8', timeout: 120_000 });
+    await runNode(['--import', 'tsx', child, ckpt, out, '0', JSON.stringify(calibration)], 120_000);
     await expect(compressCheckpointStreaming(ckpt, out, { method: 'svd-llm', ratio: 0.5, calibration })).rejects.toThrow(JournalMismatchError);
     await expect(compressCheckpointStreaming(ckpt, out, { method: 'svd-llm', ratio: 0.5, calibration })).rejects.toThrow(/journal .* was written for options/);
     await expect(compressCheckpointStreaming(ckpt, join(ckpt, 'model.safetensors'), { method: 'svd', calibration, overwrite: true })).rejects.toThrow(ArgumentError);
