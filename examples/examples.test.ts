@@ -31,7 +31,7 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promi
 
 describe('examples', () => {
   for (const ex of examples) {
-    it.skipIf(!hasData)(`${ex} runs and its checks pass${hasData ? '' : ' (skipped: no stories260K under ${dataDir()})'}`, async () => {
+    it.skipIf(!hasData)(`${ex} runs and its checks pass${hasData ? '' : ` (skipped: no stories260K under ${dataDir()})`}`, async () => {
       const r = await run(tsx, [join(here, ex)], root, 240_000);
       if (r.status !== 0) console.error(r.stdout, r.stderr);
       expect(r.status).toBe(0);
