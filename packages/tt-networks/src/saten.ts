@@ -227,7 +227,7 @@ function lowRankOf(plan: LayerPlan): NonNullable<LayerPlan['lowRank']> {
   let a = w, sInv: Float64Array | undefined;
   if (plan.whitened) {
     const ws = whitenFactors(plan.gram!, n, 1e-8, plan.backend);
-    a = matmulF64(w, ws.s, m, n, n, plan.backend);
+    a = matmulF64(w, ws.s, m, n, n);
     sInv = ws.sInv;
   }
   const svd = svdThin(a, m, n, 'planLayer', plan.backend);
