@@ -6,12 +6,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dataDir } from '@llmpress/tensor/testing';
+
+// `vite build` runs asynchronously: execFileSync would block this vitest worker (and its RPC) for the whole build
+// on a loaded machine ('Timeout calling "onTaskUpdate"', issue 21 item 9).
+const execFileAsync = promisify(execFile);
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
@@ -46,7 +51,7 @@ describe('browser demo (vite build + headless chromium)', () => {
   if (skipReason) { it.skip(skipReason, () => {}); return; }
 
   it('compresses stories260K with SVD-LLM 20% in the page and shows metrics, generations and the report', async () => {
-    execFileSync(process.execPath, [join(here, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], { cwd: here, stdio: 'pipe', timeout: 60_000 });
+    await execFileAsync(process.execPath, [join(here, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], { cwd: here, timeout: 60_000 });
     const dist = resolve(here, 'dist');
     expect(existsSync(join(dist, 'index.html'))).toBe(true);
     // the page must not embed the shared data

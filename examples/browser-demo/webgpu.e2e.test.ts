@@ -8,12 +8,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dataDir } from '@llmpress/tensor/testing';
+
+// `vite build` runs asynchronously: execFileSync would block this vitest worker (and its RPC) for the whole build
+// on a loaded machine ('Timeout calling "onTaskUpdate"', issue 21 item 9).
+const execFileAsync = promisify(execFile);
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
@@ -68,9 +73,8 @@ describe('browser demo worker: every method on WebGPU (headless chromium, SwiftS
   }
   it('perplexity within 1% of WASM with zero fallbacks; a device loss mid-run falls back cleanly', async () => {
     const dist = mkdtempSync(join(tmpdir(), 'llmpress-demo-webgpu-'));
-    execFileSync(process.execPath, [join(here, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn', '--outDir', dist, '--emptyOutDir'], {
+    await execFileAsync(process.execPath, [join(here, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn', '--outDir', dist, '--emptyOutDir'], {
       cwd: here,
-      stdio: 'pipe',
       timeout: 120_000,
     });
     const { server, port } = await serve(dist);
