@@ -2,7 +2,7 @@ import { describe, expect, it, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasData, findData } from '@llmpress/tensor/testing';
+import { hasData, findData, formatsSkipReason } from '@llmpress/tensor/testing';
 import { parseGguf, ggufToLlamaModel, ggufTokenizer } from '../gguf.js';
 import { loadStories260K } from '../node.js';
 import { exportGgufBytes } from './gguf-export.js';
@@ -18,7 +18,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.skipIf(!hasData())('GGUF export of stories260K', () => {
   const fixture = findData('formats/gguf-stories260K/stories260K.gguf');
-  it.skipIf(!fixture)('F32: same metadata keys and tokenizer as the ggml-org GGUF, same weights back through our reader', () => {
+  const why = fixture ? '' : ` — skipped: ${formatsSkipReason() ?? 'formats/gguf-stories260K/stories260K.gguf is absent'}`;
+  it.skipIf(!fixture)(`F32: same metadata keys and tokenizer as the ggml-org GGUF, same weights back through our reader${why}`, () => {
     const { model, tokenizer } = loadStories260K();
     const { bytes, report } = exportGgufBytes(model, { type: 'f32', tokenizer: { kind: 'bpe', tokenizer } });
     expect(report.lossless).toBe(true);
@@ -60,7 +61,7 @@ describe.skipIf(!hasData())('GGUF export of stories260K', () => {
     } finally { await run.dispose(); }
   });
 
-  it.skipIf(!fixture)('a GGUF input carries its tokenizer.ggml.* over unchanged', () => {
+  it.skipIf(!fixture)(`a GGUF input carries its tokenizer.ggml.* over unchanged${why}`, () => {
     const ref = parseGguf(new Uint8Array(readFileSync(fixture!)));
     const m = ggufToLlamaModel(ref);
     const { bytes } = exportGgufBytes(m, { type: 'f16', tokenizer: { kind: 'gguf', metadata: ref.metadata } });
@@ -71,7 +72,7 @@ describe.skipIf(!hasData())('GGUF export of stories260K', () => {
 });
 
 const hfTok = findData('formats/hf-tiny-random-llama-2/tokenizer.json');
-describe.skipIf(!hfTok)('tokenizer.json → tokenizer.ggml.*', () => {
+describe.skipIf(!hfTok)(`tokenizer.json → tokenizer.ggml.*${hfTok ? '' : ` — skipped: ${formatsSkipReason() ?? 'formats/hf-tiny-random-llama-2/tokenizer.json is absent'}`}`, () => {
   it('Llama-2 style byte-fallback BPE: tokens in id order, special and byte types, ids; padded to the model vocabulary', () => {
     const json = JSON.parse(readFileSync(hfTok!, 'utf8'));
     const kv = tokenizerToGguf({ kind: 'hf-json', json }, 3008);
