@@ -32,6 +32,35 @@ export interface WebGpuStats {
   pool: PoolStats;
 }
 
+/**
+ * A double-f32 GEMM: A and B hold (hi, lo) f32 pairs (value = hi + lo), leading dimensions count
+ * pairs and both start at pair 0. The result is m × n (hi, lo) pairs, row-major, without alpha/beta.
+ */
+export interface Df32GemmArgs {
+  transA: boolean;
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  a: Float32Array;
+  lda: number;
+  b: Float32Array;
+  ldb: number;
+  /** TwoProd variant (default: the one the adapter's self-test found exact). */
+  product?: 'fma' | 'dekker';
+}
+/** What the df32 self-test found on this adapter (`exact`: every TwoSum and TwoProd error-free). */
+export interface Df32SelfTest {
+  cases: number;
+  twoSumExact: number;
+  twoProdExact: number;
+  exact: boolean;
+  /** The TwoProd variant that was exact (absent when none was). */
+  product?: 'fma' | 'dekker';
+  /** Every variant tried, when the first was not exact. */
+  tried?: Df32SelfTest[];
+}
+
 /** The WebGPU backend: all routines are async (`syncRead: false`). */
 export interface WebGpuBackend extends Backend {
   gemmAsync(args: GemmArgs): Promise<void>;
@@ -39,6 +68,12 @@ export interface WebGpuBackend extends Backend {
   binaryAsync(op: BinaryOp, a: FloatArray, b: FloatArray | number, out: FloatArray, n: number): Promise<void>;
   unaryAsync(op: UnaryOp, a: FloatArray, out: FloatArray, n: number): Promise<void>;
   reduceAsync(op: ReduceOp, a: FloatArray, offset: number, n: number): Promise<number>;
+  /** Double-f32 GEMM (see `Df32GemmArgs`): about 48-bit significands on f32 hardware. */
+  gemmDf32Async(args: Df32GemmArgs): Promise<Float32Array>;
+  /** Checks on this adapter that the df32 kernels' TwoSum / TwoProd are error-free (no reassociation or contraction). */
+  df32SelfTestAsync(pairs?: Float32Array, product?: 'fma' | 'dekker'): Promise<Df32SelfTest>;
+  /** The self-test of both TwoProd variants, run once per device; `product` is what `gemmDf32Async` uses. */
+  df32Check(): Promise<Df32SelfTest>;
   readonly adapter: AdapterSummary;
   readonly gemmKernel: GemmKernel;
   /** The limits the device was created with (a subset, as plain numbers). */

@@ -97,8 +97,15 @@ export function serveGpuThread(scope: GpuThreadScope, gpu?: GPU | Promise<GPU | 
       scope.postMessage({ type: 'llmpress-gpu-unavailable', reason } satisfies InitReply);
       return;
     }
+    let df32: Extract<InitReply, { type: 'llmpress-gpu-ready' }>['df32'];
+    try {
+      df32 = await backend.df32Check();
+    } catch {
+      df32 = undefined;
+    }
     scope.postMessage({
       type: 'llmpress-gpu-ready',
+      df32,
       adapter: { ...backend.adapter },
       gemmKernel: backend.gemmKernel,
       limits: { ...backend.limits },
@@ -133,6 +140,21 @@ export function serveGpuThread(scope: GpuThreadScope, gpu?: GPU | Promise<GPU | 
           ldc: r.ldc,
         });
         back(c, r.c);
+        return;
+      }
+      case 'gemmDf32': {
+        const out = await be.gemmDf32Async({
+          transA: r.transA,
+          transB: r.transB,
+          m: r.m,
+          n: r.n,
+          k: r.k,
+          a: seg('a', r.a),
+          lda: r.lda,
+          b: seg('b', r.b),
+          ldb: r.ldb,
+        });
+        back(out, r.c);
         return;
       }
       case 'gemv': {

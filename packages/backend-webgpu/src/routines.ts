@@ -11,7 +11,7 @@ import {
 import {
   binaryShader, ELEMENTWISE_UNIFORM_BYTES, ELEMENTWISE_WG, gemmShader, gemmTile, GEMM_UNIFORM_BYTES, gemvShader,
   GEMV_UNIFORM_BYTES, GEMV_WG, reduceShader, REDUCE_MAX_GROUPS, REDUCE_WG, unaryShader, type GemmKernel,
-  int4GemvShader, int4DequantShader, int4QuantShader,
+  int4GemvShader, int4DequantShader, int4QuantShader, gemmDf32Shader, GEMM_DF32_UNIFORM_BYTES, GEMM_DF32_WG, df32SelfTestShader, type Df32Product,
 } from './shaders.js';
 import {
   checkInt4Shape, checkTyped, dequantizeInt4Reference, int4GemvReference, quantizeInt4Reference,
@@ -20,7 +20,7 @@ import {
 import type { AdapterSummary, GpuDevice } from './device.js';
 import { PipelineCache } from './pipelines.js';
 import { Submitter, type KernelTiming, type Pass } from './submit.js';
-import type { WebGpuBackend, WebGpuStats } from './backend.js';
+import type { Df32GemmArgs, Df32SelfTest, WebGpuBackend, WebGpuStats } from './backend.js';
 
 function isF32(...xs: FloatArray[]): boolean { return xs.every((x) => x instanceof Float32Array); }
 
@@ -94,6 +94,78 @@ export class WebGpuRoutines implements WebGpuBackend {
         else for (let j = 0; j < n; j++) cc[row + j] = out[src + j]! + beta * cc[row + j]!;
       }
     }, () => referenceBackend.gemm!(p));
+  }
+
+  // ---------------------------------------------------------------- double-f32 GEMM
+
+  async gemmDf32Async(p: Df32GemmArgs): Promise<Float32Array> {
+    const fn = 'WebGpuBackend.gemmDf32Async';
+    this.gpu.checkUsable(fn);
+    const { m, n, k, lda, ldb } = p ?? ({} as Df32GemmArgs);
+    checkInt(fn, 'args.m', m); checkInt(fn, 'args.n', n); checkInt(fn, 'args.k', k);
+    const rA = p.transA ? k : m, cA = p.transA ? m : k, rB = p.transB ? n : k, cB = p.transB ? k : n;
+    if (checkInt(fn, 'args.lda', lda) < cA) throw new ArgumentError(fn, 'args.lda', lda, `must be >= ${cA}`);
+    if (checkInt(fn, 'args.ldb', ldb) < cB) throw new ArgumentError(fn, 'args.ldb', ldb, `must be >= ${cB}`);
+    const sA = rA && cA ? (rA - 1) * lda + cA : 0, sB = rB && cB ? (rB - 1) * ldb + cB : 0;
+    if (!(p.a instanceof Float32Array) || p.a.length < 2 * sA) throw new ArgumentError(fn, 'args.a', p.a, `must be a Float32Array of >= ${2 * sA} values ((hi, lo) pairs)`);
+    if (!(p.b instanceof Float32Array) || p.b.length < 2 * sB) throw new ArgumentError(fn, 'args.b', p.b, `must be a Float32Array of >= ${2 * sB} values ((hi, lo) pairs)`);
+    const out = new Float32Array(2 * m * n);
+    if (m === 0 || n === 0 || k === 0) return out;
+    const gx = Math.ceil(n / GEMM_DF32_WG), gy = Math.ceil(m / GEMM_DF32_WG), maxG = this.limits.maxComputeWorkgroupsPerDimension || 65535;
+    const cpu = () => { out.set(gemmDf32Reference(p, sA, sB)); };
+    if (!this.gpu.fits(sA * 8, sB * 8, m * n * 8) || gx > maxG || gy > maxG) { this.gpu.fallback('too-large'); cpu(); return out; }
+    const product = p.product ?? (await this.df32Product());
+    await this.gpu.exec(fn, async () => {
+      const pipeline = await this.compile(`gemm-df32-${product}${p.transA ? '-tA' : ''}${p.transB ? '-tB' : ''}`, gemmDf32Shader(p.transA, p.transB, product));
+      const a = this.sub.upload(p.a, 0, 2 * sA), b = this.sub.upload(p.b, 0, 2 * sB);
+      const c = this.sub.output(m * n * 8, 'llmpress-out');
+      const u = this.sub.uniform([['u32', m], ['u32', n], ['u32', k], ['u32', lda], ['u32', ldb], ['u32', 0], ['u32', 0], ['u32', 0]], GEMM_DF32_UNIFORM_BYTES);
+      const res = await this.sub.run(fn, [{ pipeline, bindings: [{ buffer: a, size: sA * 8 }, { buffer: b, size: sB * 8 }, { buffer: c, size: m * n * 8 }, { buffer: u, size: GEMM_DF32_UNIFORM_BYTES }], groups: [gx, gy, 1] }], [a, b, c, u], { buffer: c, size: m * n * 8 });
+      out.set(res.subarray(0, 2 * m * n));
+    }, cpu);
+    return out;
+  }
+
+  private df32Checked: Promise<Df32SelfTest> | null = null;
+
+  /** The TwoProd variant the df32 GEMM uses: the first one the self-test finds exact (`fma`, then `dekker`). */
+  private async df32Product(): Promise<Df32Product> {
+    return (await this.df32Check()).product ?? 'dekker';
+  }
+
+  /** Runs (once) the df32 self-test with both TwoProd variants and remembers the verdict. */
+  df32Check(): Promise<Df32SelfTest> {
+    this.df32Checked ??= (async () => {
+      const fma = await this.df32SelfTestAsync(undefined, 'fma');
+      if (fma.exact) return fma;
+      const dekker = await this.df32SelfTestAsync(undefined, 'dekker');
+      return { ...dekker, tried: [fma, dekker] };
+    })();
+    return this.df32Checked;
+  }
+
+  async df32SelfTestAsync(pairs?: Float32Array, product: Df32Product = 'fma'): Promise<Df32SelfTest> {
+    const fn = 'WebGpuBackend.df32SelfTestAsync';
+    this.gpu.checkUsable(fn);
+    const x = pairs ?? df32SelfTestInputs();
+    const count = x.length >> 1;
+    const out = await this.gpu.exec(fn, async () => {
+      const pipeline = await this.compile(`df32-selftest-${product}`, df32SelfTestShader(product));
+      const bx = this.sub.upload(x, 0, 2 * count);
+      const bo = this.sub.output(count * 16, 'llmpress-out');
+      const u = this.sub.uniform([['u32', 0], ['u32', count], ['u32', 0], ['u32', 0]], 16);
+      return this.sub.run(fn, [{ pipeline, bindings: [{ buffer: bx, size: count * 8 }, { buffer: bo, size: count * 16 }, { buffer: u, size: 16 }], groups: this.gpu.grid1d(Math.ceil(count / 64)) }], [bx, bo, u], { buffer: bo, size: count * 16 });
+    }, () => null);
+    if (!out) return { cases: count, twoSumExact: 0, twoProdExact: 0, exact: false };
+    let ts = 0, tp = 0;
+    for (let i = 0; i < count; i++) {
+      const a = x[2 * i]!, b = x[2 * i + 1]!;
+      // in f64, a + b and a·b of two f32 are exact (the inputs stay far from overflow and underflow)
+      if (out[4 * i]! + out[4 * i + 1]! === a + b && Math.fround(a + b) === out[4 * i]) ts++;
+      if (out[4 * i + 2]! + out[4 * i + 3]! === a * b && Math.fround(a * b) === out[4 * i + 2]) tp++;
+    }
+    const exact = ts === count && tp === count;
+    return { cases: count, twoSumExact: ts, twoProdExact: tp, exact, product: exact ? product : undefined };
   }
 
   // ---------------------------------------------------------------- GEMV
@@ -301,4 +373,34 @@ export class WebGpuRoutines implements WebGpuBackend {
     this.sub.clear();
     this.gpu.device.destroy();
   }
+}
+
+/** Inputs of the df32 self-test: f32 pairs across magnitudes and signs, with cancellations and exact cases. */
+export function df32SelfTestInputs(count = 4096, seed = 12345): Float32Array {
+  const x = new Float32Array(2 * count);
+  let s = seed >>> 0 || 1;
+  const r = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
+  for (let i = 0; i < count; i++) {
+    const a = (r() * 2 - 1) * 2 ** Math.floor(r() * 40 - 20);
+    let b = (r() * 2 - 1) * 2 ** Math.floor(r() * 40 - 20);
+    if (i % 4 === 1) b = -a * (1 + (r() - 0.5) * 2 ** -20); // near-cancellation
+    if (i % 4 === 2) b = a * 2 ** -Math.floor(r() * 30); // lo far below hi
+    x[2 * i] = a; x[2 * i + 1] = b;
+  }
+  return x;
+}
+
+/** The df32 GEMM on the CPU (f64 dots of hi + lo, split back into pairs): fallback of `gemmDf32Async`. */
+function gemmDf32Reference(p: Df32GemmArgs, sA: number, sB: number): Float32Array {
+  const { m, n, k, lda, ldb } = p, out = new Float32Array(2 * m * n);
+  const A = new Float64Array(sA), B = new Float64Array(sB);
+  for (let i = 0; i < sA; i++) A[i] = p.a[2 * i]! + p.a[2 * i + 1]!;
+  for (let i = 0; i < sB; i++) B[i] = p.b[2 * i]! + p.b[2 * i + 1]!;
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+    let acc = 0;
+    for (let q = 0; q < k; q++) acc += A[p.transA ? q * lda + i : i * lda + q]! * B[p.transB ? j * ldb + q : q * ldb + j]!;
+    const hi = Math.fround(acc);
+    out[2 * (i * n + j)] = hi; out[2 * (i * n + j) + 1] = Math.fround(acc - hi);
+  }
+  return out;
 }

@@ -402,3 +402,117 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: 
 }
 `;
 }
+
+// ---------------------------------------------------------------- double-f32 ("df32") GEMM
+
+/** Uniform layout of the df32 GEMM: m, n, k, lda, ldb, z (= 0), padding = 32 bytes. */
+export const GEMM_DF32_UNIFORM_BYTES = 32;
+/** Rows × columns of C one df32 workgroup covers (one element per invocation). */
+export const GEMM_DF32_WG = 8;
+/** How TwoProd gets the rounding error of a product: the fused `fma`, or Dekker's split (plain products only). */
+export type Df32Product = 'fma' | 'dekker';
+
+/**
+ * Double-f32 arithmetic: a value is an unevaluated sum hi + lo of two f32 with |lo| ≤ ulp(hi)/2
+ * (about 48 significant bits). `two_sum` (Knuth) and `two_prod` are error-free transformations;
+ * `df_add` is the accurate (QD "ieee") addition, `df_mul` the usual product.
+ *
+ * They are only exact if the compiler neither reassociates nor simplifies the f32 operations
+ * (Mesa's NIR does, for operations not marked exact: on lavapipe `(a + b) - a` became `b`). WGSL
+ * has no "precise" qualifier, so every intermediate passes through `o(x)`, a bit-xor with the
+ * uniform `p.z` (always 0): the compiler cannot see through it. `fma` may also be lowered to an
+ * unfused multiply-add (then `fma(a, b, -a·b)` is 0): the `dekker` product avoids `fma`.
+ * `df32SelfTestShader` checks both on the adapter; the backend uses the first that is exact.
+ */
+export function df32Wgsl(product: Df32Product): string {
+  const prod =
+    product === 'fma'
+      ? `fn two_prod(a: f32, b: f32) -> vec2f {
+  let q = o(a * b);
+  return vec2f(q, o(fma(a, b, -q)));
+}`
+      : `fn split(a: f32) -> vec2f {
+  let c = o(4097.0 * a);
+  let h = o(c - o(c - a));
+  return vec2f(h, o(a - h));
+}
+fn two_prod(a: f32, b: f32) -> vec2f {
+  let q = o(a * b);
+  let x = split(a); let y = split(b);
+  let e = o(o(o(o(x.x * y.x) - q) + o(x.x * y.y)) + o(x.y * y.x));
+  return vec2f(q, o(e + o(x.y * y.y)));
+}`;
+  return /* wgsl */ `
+fn o(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) ^ p.z); }
+fn two_sum(a: f32, b: f32) -> vec2f {
+  let s = o(a + b);
+  let bb = o(s - a);
+  let e = o(o(a - o(s - bb)) + o(b - bb));
+  return vec2f(s, e);
+}
+fn quick_two_sum(a: f32, b: f32) -> vec2f {
+  let s = o(a + b);
+  return vec2f(s, o(b - o(s - a)));
+}
+${prod}
+fn df_add(x: vec2f, y: vec2f) -> vec2f {
+  let s = two_sum(x.x, y.x);
+  let t = two_sum(x.y, y.y);
+  let u = quick_two_sum(s.x, o(s.y + t.x));
+  return quick_two_sum(u.x, o(t.y + u.y));
+}
+fn df_mul(x: vec2f, y: vec2f) -> vec2f {
+  let q = two_prod(x.x, y.x);
+  return quick_two_sum(q.x, o(q.y + o(o(x.x * y.y) + o(x.y * y.x))));
+}
+`;
+}
+
+/**
+ * C[i, j] = Σ_q op(A)[i, q] · op(B)[q, j] in double-f32: A, B and C hold (hi, lo) pairs (`vec2f`);
+ * leading dimensions count pairs. One C element per invocation (software adapters favour plain
+ * loops; the df32 GEMMs of the decompositions are small).
+ */
+export function gemmDf32Shader(transA: boolean, transB: boolean, product: Df32Product): string {
+  return /* wgsl */ `
+struct Params { m: u32, n: u32, k: u32, lda: u32, ldb: u32, z: u32, p1: u32, p2: u32 }
+@group(0) @binding(0) var<storage, read> A: array<vec2f>;
+@group(0) @binding(1) var<storage, read> B: array<vec2f>;
+@group(0) @binding(2) var<storage, read_write> C: array<vec2f>;
+@group(0) @binding(3) var<uniform> p: Params;
+${df32Wgsl(product)}
+@compute @workgroup_size(${GEMM_DF32_WG}, ${GEMM_DF32_WG})
+fn main(@builtin(global_invocation_id) g: vec3u) {
+  let i = g.y; let j = g.x;
+  if (i >= p.m || j >= p.n) { return; }
+  var acc = vec2f(0.0, 0.0);
+  for (var q = 0u; q < p.k; q++) {
+    let a = A[${transA ? 'q * p.lda + i' : 'i * p.lda + q'}];
+    let b = B[${transB ? 'j * p.ldb + q' : 'q * p.ldb + j'}];
+    acc = df_add(acc, df_mul(a, b));
+  }
+  C[i * p.n + j] = acc;
+}
+`;
+}
+
+/**
+ * Self-test of the df32 primitives on the adapter: for each input pair (x, y) writes
+ * two_sum(x, y), two_prod(x, y) — the CPU checks s + e == x + y and p + e == x · y exactly (in f64).
+ */
+export function df32SelfTestShader(product: Df32Product): string {
+  return /* wgsl */ `
+struct Params { z: u32, n: u32, p1: u32, p2: u32 }
+@group(0) @binding(0) var<storage, read> X: array<vec2f>;
+@group(0) @binding(1) var<storage, read_write> O: array<vec4f>;
+@group(0) @binding(2) var<uniform> p: Params;
+${df32Wgsl(product)}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3u) {
+  let i = g.x;
+  if (i >= p.n) { return; }
+  let x = X[i];
+  O[i] = vec4f(two_sum(x.x, x.y), two_prod(x.x, x.y));
+}
+`;
+}

@@ -53,16 +53,29 @@ export interface WebGpuSyncOptions {
   disposeCpu?: boolean;
   /** GEMM/GEMV/int4-GEMV calls with fewer flops (2·m·n·k, 2·m·n) stay on `cpu`. Default `DEFAULT_MIN_FLOPS`; 0 sends every call to the GPU. */
   minFlops?: number;
+  /**
+   * f64 GEMMs (policy `df32`) with fewer flops stay on `cpu` (`routed['gemm:f64-small']`). Default:
+   * `minFlops`. A double-f32 multiply-add costs ~20 f32 operations and each call a round trip, so a
+   * run that forces every f32 GEMM onto the GPU (`minFlops: 0`) may still want to keep the
+   * decompositions' tiny f64 GEMMs on the CPU (the tests and the bench use 2^16 on software adapters).
+   */
+  minFlopsDf32?: number;
   /** Elementwise and reduction calls with fewer elements stay on `cpu`. Default `Infinity` (always CPU: one pass over memory never pays a round trip); 0 sends them all. */
   minElements?: number;
   /**
-   * f64 GEMM/GEMV policy (WGSL has no f64): `exact` (default) sends a call to the GPU when every
-   * operand value is exactly an f32 (e.g. the f64 copies of f32 activations that Gram accumulation
-   * multiplies) — products and sums in f32, the result added into the f64 C on the CPU; other f64
-   * calls stay on `cpu`. `all` sends every f64 call (rounding operands to f32: faster, less accurate).
-   * `cpu` keeps all f64 calls on the CPU.
+   * f64 GEMM/GEMV policy (WGSL has no f64):
+   * - `df32` (default): every f64 GEMM above the threshold runs on the GPU in double-f32 (each value
+   *   a pair hi + lo of f32, ~48-bit significands; operands scaled by powers of two so that their
+   *   largest magnitude is ~1, then converted to pairs on upload and back to f64 on download).
+   *   Used only when the adapter's self-test finds the double-f32 primitives exact; otherwise this
+   *   policy acts as `exact-f32-only` (`df32` in `stats()` says which). f64 GEMVs as `exact-f32-only`.
+   * - `exact-f32-only` (alias `exact`): an f64 call goes to the GPU only when every operand value is
+   *   exactly an f32 (e.g. the f64 copies of f32 activations that Gram accumulation multiplies) —
+   *   computed in f32, the result added into the f64 C on the CPU; other f64 calls stay on `cpu`.
+   * - `all`: every f64 call in f32 (rounding operands to f32: faster, less accurate).
+   * - `cpu`: all f64 calls on the CPU.
    */
-  f64?: 'exact' | 'all' | 'cpu';
+  f64?: F64Policy;
   /** Largest operand a GPU call may bind, in bytes (default and upper bound: the device's limits). Larger A/C are split by rows of C. */
   maxBindingBytes?: number;
   /** Longest wait for one GPU call before it is treated as a lost device (ms, default 600 000). */
@@ -72,6 +85,8 @@ export interface WebGpuSyncOptions {
   gemmKernel?: 'auto' | 'tiled' | 'register';
   powerPreference?: GPUPowerPreference;
 }
+
+export type F64Policy = 'df32' | 'exact-f32-only' | 'exact' | 'all' | 'cpu';
 
 /** Counts of where the facade's calls ran (keys: routine names; `routed`/`fallbacks` keys `routine:reason`). */
 export interface WebGpuSyncStats {
@@ -85,6 +100,8 @@ export interface WebGpuSyncStats {
   downloadedBytes: number;
   pinned: number;
   lost: boolean;
+  /** The f64 policy in force (`df32` falls back to `exact-f32-only` when the adapter's self-test fails) and that self-test. */
+  f64: { policy: 'df32' | 'exact-f32-only' | 'all' | 'cpu'; selfTest?: Extract<InitReply, { type: 'llmpress-gpu-ready' }>['df32'] };
   /** The GPU thread's own counters (`WebGpuStats` of the async backend), when the device answers. */
   device?: Record<string, unknown>;
 }
@@ -152,6 +169,20 @@ function f32Exact(a: FloatArray, off: number, rows: number, cols: number, ld: nu
   return true;
 }
 
+/** Largest |value| of the rows × cols view (NaN or Infinity when one is not finite). */
+function maxAbs(a: FloatArray, off: number, rows: number, cols: number, ld: number): number {
+  let mx = 0;
+  for (let i = 0; i < rows; i++) {
+    const o = off + i * ld;
+    for (let j = 0; j < cols; j++) {
+      const v = Math.abs(a[o + j]!);
+      if (v > mx) mx = v;
+      else if (v !== v) return Number.NaN;
+    }
+  }
+  return mx;
+}
+
 /**
  * Connects the synchronous facade to a GPU thread that runs `serveGpuThread` (see `gpu-thread.ts`).
  * Resolves to null (with `onUnavailable`) when the GPU thread has no WebGPU device or
@@ -164,12 +195,14 @@ export async function connectWebGpuSyncBackend(
   const fn = 'connectWebGpuSyncBackend';
   if (options.minFlops !== undefined && !(typeof options.minFlops === 'number' && options.minFlops >= 0))
     throw new ArgumentError(fn, 'options.minFlops', options.minFlops, 'must be a number >= 0');
+  if (options.minFlopsDf32 !== undefined && !(typeof options.minFlopsDf32 === 'number' && options.minFlopsDf32 >= 0))
+    throw new ArgumentError(fn, 'options.minFlopsDf32', options.minFlopsDf32, 'must be a number >= 0');
   if (options.minElements !== undefined && !(typeof options.minElements === 'number' && options.minElements >= 0))
     throw new ArgumentError(fn, 'options.minElements', options.minElements, 'must be a number >= 0');
   if (options.maxBindingBytes !== undefined && !(typeof options.maxBindingBytes === 'number' && options.maxBindingBytes > 0))
     throw new ArgumentError(fn, 'options.maxBindingBytes', options.maxBindingBytes, 'must be a positive number of bytes');
-  if (options.f64 !== undefined && !['exact', 'all', 'cpu'].includes(options.f64))
-    throw new ArgumentError(fn, 'options.f64', options.f64, "must be 'exact', 'all' or 'cpu'");
+  if (options.f64 !== undefined && !['df32', 'exact-f32-only', 'exact', 'all', 'cpu'].includes(options.f64))
+    throw new ArgumentError(fn, 'options.f64', options.f64, "must be 'df32', 'exact-f32-only' (or 'exact'), 'all' or 'cpu'");
   const unavailable = (reason: string) => {
     options.onUnavailable?.(reason);
     thread.terminate();
@@ -218,9 +251,11 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
   readonly adapter: WebGpuSyncBackend['adapter'];
   readonly gemmKernel: string;
   readonly minFlops: number;
+  private readonly minFlopsDf32: number;
   private readonly cpu: Backend;
   private readonly minElements: number;
-  private readonly f64: 'exact' | 'all' | 'cpu';
+  private readonly f64: 'df32' | 'exact' | 'all' | 'cpu';
+  private readonly df32SelfTest: Extract<InitReply, { type: 'llmpress-gpu-ready' }>['df32'];
   private readonly timeoutMs: number;
   private readonly i32: Int32Array;
   private readonly maxBinding: number;
@@ -229,7 +264,7 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
   private cursor = 0;
   private isLost = false;
   private disposed = false;
-  private counts: Omit<WebGpuSyncStats, 'pinned' | 'lost' | 'device'> = { gpu: {}, routed: {}, fallbacks: {}, uploadedBytes: 0, downloadedBytes: 0 };
+  private counts: Omit<WebGpuSyncStats, 'pinned' | 'lost' | 'device' | 'f64'> = { gpu: {}, routed: {}, fallbacks: {}, uploadedBytes: 0, downloadedBytes: 0 };
   private readonly pins = new WeakMap<FloatArray, number>();
   private pinCount = 0;
   private nextPin = 1;
@@ -244,8 +279,12 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
     this.i32 = new Int32Array(ctrl);
     this.cpu = options.cpu ?? referenceBackend;
     this.minFlops = options.minFlops ?? DEFAULT_MIN_FLOPS;
+    this.minFlopsDf32 = options.minFlopsDf32 ?? this.minFlops;
     this.minElements = options.minElements ?? Infinity;
-    this.f64 = options.f64 ?? 'exact';
+    const f64 = options.f64 ?? 'df32';
+    this.df32SelfTest = ready.df32;
+    // df32 only where the adapter computes its error-free transformations exactly
+    this.f64 = f64 === 'exact-f32-only' || (f64 === 'df32' && !ready.df32?.exact) ? 'exact' : f64;
     this.timeoutMs = options.timeoutMs ?? 600_000;
     this.adapter = Object.freeze({ ...ready.adapter });
     this.gemmKernel = ready.gemmKernel;
@@ -419,6 +458,27 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
       this.cpu.gemm!(args);
       return;
     }
+    // df32: powers of two that bring each operand's largest magnitude to [0.5, 1) (f32 range and
+    // denormals stay out of the way); non-finite operands stay on the CPU
+    let scaleA = 1,
+      scaleB = 1;
+    const df32 = f64 && this.f64 === 'df32';
+    if (df32 && flops < this.minFlopsDf32) {
+      inc(this.counts.routed, 'gemm:f64-small');
+      this.cpu.gemm!(args);
+      return;
+    }
+    if (df32) {
+      const ma = maxAbs(args.a, args.aOffset, rA, cA, args.lda),
+        mb = maxAbs(args.b, args.bOffset, rB, cB, args.ldb);
+      if (!Number.isFinite(ma) || !Number.isFinite(mb)) {
+        inc(this.counts.routed, 'gemm:f64-nonfinite');
+        this.cpu.gemm!(args);
+        return;
+      }
+      if (ma > 0) scaleA = 2 ** -Math.ceil(Math.log2(ma) + 1e-12);
+      if (mb > 0) scaleB = 2 ** -Math.ceil(Math.log2(mb) + 1e-12);
+    }
     // bounds (the CPU backend throws the typed error)
     if (
       args.aOffset + span(rA, cA, args.lda) > args.a.length ||
@@ -437,10 +497,11 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
       return;
     }
     // rows of C per GPU call so that no operand exceeds the device's binding limit
-    const bBytes = span(rB, cB, args.ldb) * 4;
-    const perRow = Math.max(args.transA ? 1 : args.lda, args.ldc) * 4;
+    const esz = df32 ? 8 : 4;
+    const bBytes = span(rB, cB, args.ldb) * esz;
+    const perRow = Math.max(args.transA ? 1 : args.lda, df32 ? n : args.ldc) * esz;
     const rowsPer = Math.max(0, Math.floor((this.maxBinding - 64) / perRow));
-    if (bBytes > this.maxBinding || rowsPer === 0 || (args.transA && span(k, m, args.lda) * 4 > this.maxBinding)) {
+    if (bBytes > this.maxBinding || rowsPer === 0 || (args.transA && span(k, m, args.lda) * esz > this.maxBinding)) {
       inc(this.counts.fallbacks, 'gemm:too-large');
       this.cpu.gemm!(args);
       return;
@@ -448,10 +509,63 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
     for (let i0 = 0; i0 < m; i0 += rowsPer) {
       const mi = Math.min(rowsPer, m - i0);
       const sub: GemmArgs = { ...args, m: mi, aOffset: args.aOffset + (args.transA ? i0 : i0 * args.lda), cOffset: args.cOffset + i0 * args.ldc };
-      if (!this.gemmOnGpu(sub, f64)) {
+      if (!(df32 ? this.gemmDf32OnGpu(sub, scaleA, scaleB) : this.gemmOnGpu(sub, f64))) {
         this.cpu.gemm!(sub);
       }
     }
+  }
+
+  /** Copies the rows × cols view of `src` (scaled by `scale`, a power of two) into a segment of (hi, lo) f32 pairs, compact (leading dimension cols). */
+  private putPairs(src: FloatArray, off: number, rows: number, cols: number, ld: number, scale: number): { seg: number; len: number } {
+    const len = 2 * rows * cols,
+      at = this.alloc(len * 4),
+      out = new Float32Array(this.arena, at, len);
+    let w = 0;
+    for (let i = 0; i < rows; i++) {
+      const o = off + i * ld;
+      for (let j = 0; j < cols; j++) {
+        const v = src[o + j]! * scale,
+          hi = Math.fround(v);
+        out[w++] = hi;
+        out[w++] = Math.fround(v - hi);
+      }
+    }
+    this.counts.uploadedBytes += len * 4;
+    return { seg: at, len };
+  }
+
+  /** One f64 GEMM in double-f32 on the GPU (operands scaled by powers of two): C = alpha·op(A)op(B) + beta·C, epilogue in f64. */
+  private gemmDf32OnGpu(args: GemmArgs, scaleA: number, scaleB: number): boolean {
+    if (!this.usable()) {
+      inc(this.counts.fallbacks, 'gemm:device-lost');
+      return false;
+    }
+    const { m, n, k } = args;
+    const rA = args.transA ? k : m,
+      cA = args.transA ? m : k,
+      rB = args.transB ? n : k,
+      cB = args.transB ? k : n;
+    this.begin(16 * 3 + 8 * (rA * cA + rB * cB + m * n));
+    const a = this.putPairs(args.a, args.aOffset, rA, cA, args.lda, scaleA);
+    const b =
+      args.b === args.a && args.bOffset === args.aOffset && rB === rA && cB === cA && args.ldb === args.lda && scaleA === scaleB
+        ? a
+        : this.putPairs(args.b, args.bOffset, rB, cB, args.ldb, scaleB);
+    const c = { seg: this.alloc(8 * m * n), len: 2 * m * n };
+    if (!this.call({ op: 'gemmDf32', transA: args.transA, transB: args.transB, m, n, k, a, lda: cA, b, ldb: cB, c }, 'gemm')) return false;
+    const out = this.view(c);
+    const C = args.c,
+      f = args.alpha / (scaleA * scaleB),
+      be = args.beta;
+    for (let i = 0; i < m; i++) {
+      const ro = args.cOffset + i * args.ldc,
+        so = 2 * i * n;
+      if (be === 0) for (let j = 0; j < n; j++) C[ro + j] = f * (out[so + 2 * j]! + out[so + 2 * j + 1]!);
+      else for (let j = 0; j < n; j++) C[ro + j] = f * (out[so + 2 * j]! + out[so + 2 * j + 1]!) + be * C[ro + j]!;
+    }
+    inc(this.counts.gpu, 'gemm');
+    inc(this.counts.gpu, 'gemm:df32');
+    return true;
   }
 
   private gemmOnGpu(args: GemmArgs, f64: boolean): boolean {
@@ -547,7 +661,8 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
     const f64 = args.a instanceof Float64Array;
     if (
       f64 &&
-      (this.f64 === 'cpu' || (this.f64 === 'exact' && !(f32Exact(args.a, args.aOffset, m, n, args.lda) && f32Exact(args.x, args.xOffset, 1, lx, lx))))
+      (this.f64 === 'cpu' ||
+        ((this.f64 === 'exact' || this.f64 === 'df32') && !(f32Exact(args.a, args.aOffset, m, n, args.lda) && f32Exact(args.x, args.xOffset, 1, lx, lx))))
     ) {
       inc(this.counts.routed, 'gemv:f64');
       this.cpu.gemv!(args);
@@ -766,6 +881,7 @@ class WebGpuSyncFacade implements WebGpuSyncBackend {
       uploadedBytes: this.counts.uploadedBytes,
       downloadedBytes: this.counts.downloadedBytes,
       pinned: this.pinCount,
+      f64: { policy: this.f64 === 'exact' ? 'exact-f32-only' : this.f64, selfTest: this.df32SelfTest },
       lost: this.disposed ? this.isLost : !this.usable(),
     };
     if (!this.isLost && !this.disposed) {

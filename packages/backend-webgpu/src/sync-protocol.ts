@@ -53,6 +53,20 @@ export interface GemmRequest {
   c: { seg: number; len: number };
   ldc: number;
 }
+/** A double-f32 GEMM: A, B are (hi, lo) f32 pairs from pair 0 (leading dimensions in pairs); C gets m·n pairs. */
+export interface GemmDf32Request {
+  op: 'gemmDf32';
+  transA: boolean;
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  a: { seg: number; len: number };
+  lda: number;
+  b: { seg: number; len: number };
+  ldb: number;
+  c: { seg: number; len: number };
+}
 export interface GemvRequest {
   op: 'gemv';
   trans: boolean;
@@ -117,6 +131,7 @@ export interface ControlRequest {
 
 export type SyncRequest = (
   | GemmRequest
+  | GemmDf32Request
   | GemvRequest
   | BinaryRequest
   | UnaryRequest
@@ -144,6 +159,8 @@ export type InitReply =
       gemmKernel: string;
       limits: Record<string, number>;
       features: string[];
+      /** The df32 self-test on this adapter (TwoSum / TwoProd exact?); absent when it could not run. */
+      df32?: { exact: boolean; product?: 'fma' | 'dekker'; cases: number; twoSumExact: number; twoProdExact: number; tried?: unknown };
     }
   | { type: 'llmpress-gpu-unavailable'; reason: string };
 

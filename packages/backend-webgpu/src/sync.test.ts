@@ -50,7 +50,8 @@ if (reason) {
     it.skip(`skipped: ${reason}`, () => {});
   });
 } else {
-  describeBackendConformance('webgpu sync facade (node, every call on the GPU)', () => createWebGpuSyncBackend({ minFlops: 0, minElements: 0, f64: 'exact' }), {
+  describeBackendConformance('webgpu sync facade (node, every call on the GPU)', () => createWebGpuSyncBackend({ minFlops: 0, minElements: 0, f64: 'df32' }), {
+    gemmEpsF64: 2 ** -46, // f64 GEMMs run in double-f32 on the GPU (decision 0009)
     numRuns: 8,
     maxDim: 64,
     skip: { matmul: 'covered by the gemm properties (the facade is a plain synchronous backend)' },
@@ -76,21 +77,42 @@ if (reason) {
       expect(gpu.capabilities.syncRead).toBe(true);
     });
 
-    it('f64 GEMMs: exactly-f32 operands on the GPU (f64 epilogue), other f64 operands routed to the CPU', () => {
+    it("f64: 'exact-f32-only': exactly-f32 operands on the GPU (f64 epilogue), other f64 operands routed to the CPU", async () => {
+      const ex = (await createWebGpuSyncBackend({ minFlops: 0, f64: 'exact-f32-only' }))!;
+      try {
+        const g = gemmArgs(20, 24, 300, true, 7);
+        for (const x of [g.a, g.b]) for (let i = 0; i < x.length; i++) x[i] = Math.fround(x[i]!);
+        const r = { ...g, c: Float64Array.from(g.c) };
+        ex.gemm(g);
+        referenceBackend.gemm!(r);
+        expect(maxDiff(g.c, r.c)).toBeLessThan(1e-4);
+        expect(maxDiff(g.c, r.c)).toBeGreaterThan(0); // really computed in f32 on the device
+        const h = gemmArgs(20, 24, 300, true, 8),
+          rh = { ...h, c: Float64Array.from(h.c) };
+        ex.gemm(h);
+        referenceBackend.gemm!(rh);
+        expect(maxDiff(h.c, rh.c)).toBeLessThan(1e-12);
+        expect(ex.stats()).toMatchObject({ gpu: { gemm: 1 }, routed: { 'gemm:f64': 1 }, fallbacks: {}, f64: { policy: 'exact-f32-only' } });
+      } finally {
+        await ex.dispose();
+      }
+    });
+
+    it("f64: 'df32' (default) runs every f64 GEMM on the GPU in double-f32, near f64 accuracy; non-finite operands stay on the CPU", () => {
       gpu.resetStats();
-      const g = gemmArgs(20, 24, 300, true, 7);
-      for (const x of [g.a, g.b]) for (let i = 0; i < x.length; i++) x[i] = Math.fround(x[i]!);
-      const r = { ...g, c: Float64Array.from(g.c) };
-      gpu.gemm(g);
-      referenceBackend.gemm!(r);
-      expect(maxDiff(g.c, r.c)).toBeLessThan(1e-4);
-      expect(maxDiff(g.c, r.c)).toBeGreaterThan(0); // really computed in f32 on the device
+      expect(gpu.stats().f64.policy).toBe('df32'); // the adapter passed the df32 self-test
       const h = gemmArgs(20, 24, 300, true, 8),
         rh = { ...h, c: Float64Array.from(h.c) };
       gpu.gemm(h);
       referenceBackend.gemm!(rh);
-      expect(maxDiff(h.c, rh.c)).toBeLessThan(1e-12);
-      expect(gpu.stats()).toMatchObject({ gpu: { gemm: 1 }, routed: { 'gemm:f64': 1 }, fallbacks: {} });
+      expect(maxDiff(h.c, rh.c)).toBeLessThan(1e-12); // f32 alone would be ~1e-6
+      const nan = gemmArgs(8, 8, 8, true, 9);
+      nan.a[3] = Number.NaN;
+      const rn = { ...nan, c: Float64Array.from(nan.c) };
+      gpu.gemm(nan);
+      referenceBackend.gemm!(rn);
+      expect(Array.from(nan.c)).toEqual(Array.from(rn.c));
+      expect(gpu.stats()).toMatchObject({ gpu: { gemm: 1, 'gemm:df32': 1 }, routed: { 'gemm:f64-nonfinite': 1 }, fallbacks: {} });
     });
 
     it('routes calls below the flop threshold to the CPU backend', async () => {

@@ -26,6 +26,12 @@ export interface ConformanceOptions {
   maxDim?: number;
   /** Use async routines (gemmAsync, gemvAsync, binaryAsync, unaryAsync, reduceAsync) where the backend has them. */
   async?: boolean;
+  /**
+   * Unit roundoff of the backend's f64 GEMM when it emulates f64 (e.g. double-f32 on WebGPU, about
+   * 48-bit significands: 2^-46 covers its product and sum errors), used in place of `EPS.f64` in the
+   * GEMM bound 4 (k+2) eps Σ|a||b|. Default: `EPS.f64` (IEEE binary64).
+   */
+  gemmEpsF64?: number;
 }
 
 function fill(n: number, seed: number, arr: FloatArray): FloatArray {
@@ -90,6 +96,7 @@ export function describeBackendConformance(name: string, make: () => Promise<Bac
     for (const dtype of dtypes) {
       const Arr = dtype === 'f32' ? Float32Array : Float64Array;
       const eps = EPS[dtype];
+      const gemmEps = dtype === 'f64' ? (options.gemmEpsF64 ?? eps) : eps;
       (skip.gemm ? it.skip : it)(`gemm ${dtype}: all transposes, alpha/beta, leading dims and offsets match the f64 oracle${skip.gemm ? ` (skipped: ${skip.gemm})` : ''}`, async () => {
         await fc.assert(fc.asyncProperty(
           fc.integer({ min: 1, max: maxDim }), fc.integer({ min: 1, max: maxDim }), fc.integer({ min: 1, max: maxDim }),
@@ -106,7 +113,7 @@ export function describeBackendConformance(name: string, make: () => Promise<Bac
             await runGemm(backend!, { transA: tA, transB: tB, m, n, k, alpha, a, aOffset: off, lda, b, bOffset: off, ldb, beta, c, cOffset: off, ldc });
             for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
               const got = c[off + i * ldc + j]!, want = ref.c[i * n + j]!;
-              const tol = 4 * (k + 2) * eps * ref.bound[i * n + j]! + 1e-30;
+              const tol = 4 * (k + 2) * gemmEps * ref.bound[i * n + j]! + 1e-30;
               if (!(Math.abs(got - want) <= tol)) throw new Error(`C[${i},${j}] = ${got}, oracle ${want}, tol ${tol} (m=${m} n=${n} k=${k} tA=${tA} tB=${tB})`);
               if (pad > 0 && j === n - 1) expect(c[off + i * ldc + n]).toBe(c0[i * ldc + n]); // padding untouched
             }
@@ -119,7 +126,7 @@ export function describeBackendConformance(name: string, make: () => Promise<Bac
           await runGemm(backend!, { transA: false, transB: false, m, n, k, alpha: 1, a, aOffset: 0, lda: k, b, bOffset: 0, ldb: n, beta: 0, c, cOffset: 0, ldc: n });
           const ref = oracleGemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n);
           for (let i = 0; i < m * n; i++) {
-            const d = Math.abs(c[i]! - ref.c[i]!), tol = 4 * (k + 2) * eps * ref.bound[i]! + 1e-30;
+            const d = Math.abs(c[i]! - ref.c[i]!), tol = 4 * (k + 2) * gemmEps * ref.bound[i]! + 1e-30;
             if (!(d <= tol)) expect(d, `C[${i}] (m=${m} n=${n} k=${k})`).toBeLessThanOrEqual(tol); // expect() only on failure: 10^5 calls are slow
           }
         }
