@@ -185,7 +185,7 @@ function satenLayerAt(fn: string, budgetArg: string, budgetValue: unknown, weigh
   const ridge = options.ridge ?? 0.01;
   if (typeof ridge !== 'number' || !(ridge >= 0) || !Number.isFinite(ridge)) throw new ArgumentError(fn, 'options.ridge', ridge, 'must be a finite number >= 0');
   let gram: Float64Array | undefined;
-  let w = Float64Array.from(weight.contiguous().data as ArrayLike<number>);
+  let w: Float64Array = Float64Array.from(weight.contiguous().data as ArrayLike<number>);
   const sq = (arg: string, g: Float64Array | undefined): Float64Array | undefined => {
     if (g === undefined || g.length === 0) return undefined;
     if (!(g instanceof Float64Array) || g.length !== n * n) throw new ArgumentError(fn, arg, g, `must be an ${n}×${n} f64 Gram`);
