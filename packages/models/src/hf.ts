@@ -41,8 +41,8 @@ export function hfConfigToLlama(json: unknown, file = 'config.json'): LlamaConfi
 /** Builds a dense model from HF tensor names through a getter (weights are [out, in], y = x Wᵀ). */
 export function modelFromHfTensors(config: LlamaConfig, get: (name: string) => Tensor | undefined, file = '<weights>'): LlamaModel {
   const c = config;
-  const need = (name: string, shape: number[]): Tensor<'f32'> => {
-    const t = get(name);
+  const need = (name: string, shape: number[], got?: Tensor): Tensor<'f32'> => {
+    const t = got ?? get(name);
     if (!t) throw new FormatError('loadHfModel', file, { tensor: name }, 'is missing');
     if (t.ndim !== shape.length || t.shape.some((d, i) => d !== shape[i])) throw new FormatError('loadHfModel', file, { tensor: name, field: 'shape' }, `is [${t.shape}], config implies [${shape}]`);
     const f = t.dtype === 'f32' ? (t as Tensor<'f32'>) : t.astype('f32');
@@ -61,8 +61,11 @@ export function modelFromHfTensors(config: LlamaConfig, get: (name: string) => T
       down: need(p + 'mlp.down_proj.weight', [c.dim, c.hiddenDim]),
     }));
   }
-  const embedding = need('model.embed_tokens.weight', [c.vocabSize, c.dim]);
   const tied = c.tiedEmbeddings;
+  // tied checkpoints may store the shared matrix once, as lm_head.weight only (e.g. TinyStories-656K)
+  const emb = get('model.embed_tokens.weight');
+  const embedding = emb === undefined && tied && get('lm_head.weight') !== undefined
+    ? need('lm_head.weight', [c.vocabSize, c.dim]) : need('model.embed_tokens.weight', [c.vocabSize, c.dim], emb);
   return new LlamaModel(c, {
     embedding, blocks, finalNorm: vec('model.norm.weight'),
     lmHead: tied ? undefined : new DenseLinear(need('lm_head.weight', [c.vocabSize, c.dim])),
