@@ -50,14 +50,22 @@ function fileFlag(fn: string, name: string, argv: readonly string[]): string | u
   return p;
 }
 
-/** Loads the model, tokenizer and both texts the flags name, and cuts the standard windows. */
-export function evalDataFromArgs(options: { argv?: readonly string[]; evalStart?: number; evalWindows?: number } = {}): EvalData {
-  const fn = 'evalDataFromArgs';
-  const argv = options.argv ?? process.argv.slice(2);
+/**
+ * The two text paths `--eval-text FILE` / `--calib-text FILE` name (each defaults to the TinyStories validation
+ * text), for tables that cut their own windows (eval:kv). `--text` is refused with a message naming both flags;
+ * a path that does not exist is an ArgumentError naming `fn` and the flag.
+ */
+export function textPathsFromArgs(fn: string, argv: readonly string[] = process.argv.slice(2)): { evalPath: string; calibPath: string } {
   if (flag('text', argv) !== undefined) throw new ArgumentError(fn, '--text', flag('text', argv), 'is replaced by --eval-text FILE (evaluation windows) and --calib-text FILE (calibration windows)');
   const defaultText = join(dataDir(), 'tinystories', 'tinystories_val.txt');
-  const evalPath = fileFlag(fn, 'eval-text', argv) ?? defaultText;
-  const calibPath = fileFlag(fn, 'calib-text', argv) ?? defaultText;
+  return { evalPath: fileFlag(fn, 'eval-text', argv) ?? defaultText, calibPath: fileFlag(fn, 'calib-text', argv) ?? defaultText };
+}
+
+/** Loads the model, tokenizer and both texts the flags name, and cuts the standard windows (`len` tokens, default 256, for the evaluation windows). */
+export function evalDataFromArgs(options: { argv?: readonly string[]; evalStart?: number; evalWindows?: number; len?: number } = {}): EvalData {
+  const fn = 'evalDataFromArgs';
+  const argv = options.argv ?? process.argv.slice(2);
+  const { evalPath, calibPath } = textPathsFromArgs(fn, argv);
   const modelPath = fileFlag(fn, 'model', argv);
   const tokPath = fileFlag(fn, 'tokenizer', argv);
   let model: LlamaModel, encode: (s: string) => number[];
@@ -83,13 +91,14 @@ export function evalDataFromArgs(options: { argv?: readonly string[]; evalStart?
   const calibText = calibPath === evalPath ? evalText : readFileSync(calibPath, 'utf8');
   const evalIds = encode(evalText);
   const calibIds = calibPath === evalPath ? evalIds : encode(calibText);
-  const ev = standardWindows(evalIds, { start: evalStart, count: evalCount, bos });
+  const evalLen = options.len ?? 256;
+  const ev = standardWindows(evalIds, { start: evalStart, count: evalCount, len: evalLen, bos });
   const cal = standardWindows(calibIds, { start: calibStart, count: calibCount, bos });
   if (calibPath === evalPath) assertDisjoint(fn, ev, cal);
   const rel = (p: string) => (p.startsWith(dataDir()) ? p.slice(dataDir().length + 1) : p);
   return {
     model, modelName: modelPath ?? 'stories260K', encode, evalText: evalPath, calibText: calibPath, eval: ev, calibration: cal,
-    protocol: { evalText: rel(evalPath), calibText: rel(calibPath), evalWindows: [evalStart, evalStart + evalCount - 1], calibrationWindows: [calibStart, calibStart + calibCount - 1], windowTokens: 256 },
+    protocol: { evalText: rel(evalPath), calibText: rel(calibPath), evalWindows: [evalStart, evalStart + evalCount - 1], calibrationWindows: [calibStart, calibStart + calibCount - 1], windowTokens: evalLen },
   };
 }
 

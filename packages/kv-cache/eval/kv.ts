@@ -1,11 +1,13 @@
 /**
- * `pnpm eval:kv [--text file] [--model file] [--tokenizer file] [--windows N] [--calib-start B] [--calib-count N]
+ * `pnpm eval:kv [--eval-text file] [--calib-text file] [--model file] [--tokenizer file] [--windows N] [--calib-start B] [--calib-count N]
  *  [--window W] [--block B] [--score-windows N] [--quick] [--backend auto|wasm|webgpu|reference] [--results | --out FILE]`
  *
  * KV-cache compression table on stories260K (or --model): reference.json's protocol with windows of the
  * model's full context (512 tokens; window b = ids[512b : 512b+513]), fresh cache per window. Every row runs
  * the model's forward pass with the compressed cache; attention emulates decoding (query p sees the tokens
- * quantized by the time p was appended). Calibration keys come from windows `calib-start ..` (disjoint).
+ * quantized by the time p was appended). Calibration keys come from windows `calib-start ..` of the calibration
+ * text (`--calib-text`; disjoint from the evaluated windows when it is the evaluation text, `--eval-text`; both
+ * default to the TinyStories validation text; flags parsed by the shared scripts/eval-data.ts, `--text` is refused).
  * Prints markdown tables and writes llmpress-eval/kv.json (scratch, git-ignored); `--results` writes the tracked
  * results/kv.json, `--out FILE` any file (shards and merges use that file's folder).
  */
@@ -20,7 +22,7 @@ import {
 } from '@llmpress/kv-cache';
 
 import { backendFromArgs } from '../../../scripts/backend-arg.ts';
-import { evalOutPath } from '../../../scripts/eval-data.ts';
+import { evalOutPath, textPathsFromArgs } from '../../../scripts/eval-data.ts';
 const args = process.argv.slice(2);
 const sel = await backendFromArgs();
 const backend = sel.backend; // the forward pass's linears, and the fp32 cache's attention where it is the default cache
@@ -32,7 +34,7 @@ const quick = args.includes('--quick');
 const data = dataDir(); // the repository's data/, then $LLMPRESS_DATA, then ../shared/data
 const modelPath = resolve(arg('model', join(data, 'stories260K/stories260K.bin'))!);
 const tokPath = resolve(arg('tokenizer', join(dirname(modelPath), 'tok512.bin'))!);
-const textPath = resolve(arg('text', join(data, 'tinystories/tinystories_val.txt'))!);
+const { evalPath: textPath, calibPath } = textPathsFromArgs('eval:kv', args);
 const nWindows = Number(arg('windows', quick ? '4' : '16'));
 const calibStart = Number(arg('calib-start', '100'));
 const calibCount = Number(arg('calib-count', '8'));
@@ -47,12 +49,13 @@ const shape: CacheShape = { nLayers: cfg.nLayers, nHeads: cfg.nHeads, nKvHeads: 
 const tokenizer = loadTokenizer(tokPath, { vocabSize: cfg.vocabSize });
 const text = readFileSync(textPath, 'utf8');
 const ids = tokenizer.encode(text, { bos: true });
+const calibIds = calibPath === textPath ? ids : tokenizer.encode(readFileSync(calibPath, 'utf8'), { bos: true });
 const len = Math.min(512, cfg.seqLen);
 const evalW = contiguousWindows(ids, { start: 0, count: nWindows, len });
-const calW = contiguousWindows(ids, { start: calibStart, count: calibCount, len });
-if (calibStart < nWindows) throw new Error(`calibration windows ${calibStart}.. overlap the evaluated windows 0..${nWindows - 1}`);
+const calW = contiguousWindows(calibIds, { start: calibStart, count: calibCount, len });
+if (calibPath === textPath && calibStart < nWindows) throw new Error(`calibration windows ${calibStart}.. overlap the evaluated windows 0..${nWindows - 1}`);
 const d = cfg.headDim, H = cfg.nKvHeads, V = cfg.vocabSize;
-console.error(`model ${modelPath} (layers ${cfg.nLayers}, heads ${cfg.nHeads}/${cfg.nKvHeads}, head dim ${d}), ${ids.length} tokens, ${evalW.length} eval windows of ${len}, calibration windows ${calibStart}..${calibStart + calibCount - 1}`);
+console.error(`model ${modelPath} (layers ${cfg.nLayers}, heads ${cfg.nHeads}/${cfg.nKvHeads}, head dim ${d}), ${ids.length} tokens, ${evalW.length} eval windows of ${len} from ${textPath}, calibration windows ${calibStart}..${calibStart + calibCount - 1} from ${calibPath}`);
 
 /** Wraps a cache and records the queries handed to attend (for the score-error table). */
 class Recorder implements KVCacheLike {
@@ -299,7 +302,7 @@ console.log(lines.join('\n'));
 const schedules = Object.fromEntries(means.map((m) => [m, presetSchedule(d, m)]));
 const out = {
   command: mergeN ? `merge of: pnpm eval:kv --shard i/${mergeN} (i < ${mergeN}) and pnpm eval:kv --extra-shard i/n, then pnpm eval:kv ${args.join(' ')}` : `pnpm eval:kv ${args.join(' ')}`.trim(), date: new Date().toISOString(),
-  model: modelPath, text: textPath, headDim: d, nLayers: cfg.nLayers, nKvHeads: H, windowLength: len, windows: evalW.length,
+  model: modelPath, text: textPath, calibText: calibPath, headDim: d, nLayers: cfg.nLayers, nKvHeads: H, windowLength: len, windows: evalW.length,
   calibrationWindows: [calibStart, calibStart + calibCount - 1], fpWindow, blockSize, scaleDType: 'f16',
   presetSchedules: schedules, presetMeans: Object.fromEntries(means.map((m) => [m, meanBits(presetSchedule(d, m))])),
   referenceNllSameWindows: refNll, rows, scoreError: scoreRows, generation: genRows, markdown: lines.join('\n'),

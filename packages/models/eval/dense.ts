@@ -1,44 +1,43 @@
 /**
- * `pnpm eval:dense [--text <file>] [--model <file>] [--tokenizer <file>] [--windows 64] [--len 256] [--backend auto|wasm|webgpu|reference] [--threads N]`
- * Dense perplexity under the standard protocol (methods.md): windows 0..63 of 256 tokens, BOS at each
- * window start, fresh context per window. Prints a markdown table and writes the JSON to llmpress-eval/dense.json
- * (scratch, git-ignored); `--results` writes the tracked results/dense.json, `--out FILE` any file.
+ * `pnpm eval:dense [--eval-text FILE] [--model FILE] [--tokenizer FILE] [--eval-start 0] [--eval-windows 64] [--len 256]
+ *   [--backend auto|wasm|webgpu|reference] [--threads N] [--results | --out FILE]`
+ * Dense perplexity under the standard protocol (methods.md): evaluation windows 0..63 of 256 tokens of the
+ * evaluation text (default the TinyStories validation text), BOS at each window start, fresh context per window.
+ * The data flags are the shared ones of every table (scripts/eval-data.ts; `--calib-text` is accepted and unused,
+ * `--text` is refused with a message naming --eval-text/--calib-text; `--windows N` is kept as --eval-windows N).
+ * Prints a markdown table and writes the JSON to llmpress-eval/dense.json (scratch, git-ignored); `--results`
+ * writes the tracked results/dense.json, `--out FILE` any file.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { evaluate, placeOnBackend, standardWindows } from '@llmpress/models';
-import { dataDir, loadModel, loadTokenizer, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
+import { evaluate, placeOnBackend } from '@llmpress/models';
+import { writeFileAtomic } from '@llmpress/models/node';
 import { backendFromArgs } from '../../../scripts/backend-arg.ts';
-import { evalOutPath, repoRelative } from '../../../scripts/eval-data.ts';
+import { evalDataFromArgs, evalOutPath, repoRelative } from '../../../scripts/eval-data.ts';
 
 const args = process.argv.slice(2);
 const opt = (k: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : undefined; };
+const len = Number(opt('len') ?? 256);
 
-const S = loadStories260K(dataDir());
-const modelPath = opt('model');
-const textPath = opt('text') ?? join(dataDir(), 'tinystories', 'tinystories_val.txt');
-const model = modelPath ? loadModel(modelPath) : S.model;
-const tokenizer = opt('tokenizer') ? loadTokenizer(opt('tokenizer')!, { vocabSize: model.config.vocabSize }) : S.tokenizer;
-const text = readFileSync(textPath, 'utf8');
-const count = Number(opt('windows') ?? 64), len = Number(opt('len') ?? 256);
+const t0 = performance.now();
+const data = evalDataFromArgs({ len, ...(opt('windows') !== undefined ? { evalWindows: Number(opt('windows')) } : {}) });
+const loadMs = performance.now() - t0;
+const model = data.model;
+const [first, last] = data.protocol.evalWindows;
+const count = last - first + 1;
 
 const sel = await backendFromArgs();
 const backend = sel.backend;
 const placed = placeOnBackend(model, backend);
 
-const t0 = performance.now();
-const ids = tokenizer.encode(text);
-const encodeMs = performance.now() - t0;
-const windows = standardWindows(ids, { start: 0, count, len, bos: model.config.bosId ?? 1 });
+const windows = data.eval;
 const r = evaluate(placed.model, windows, { backend, onProgress: (d, n) => { if (d % 16 === 0 || d === n) process.stderr.write(`  ${d}/${n} windows\n`); } });
 
 const row = {
-  model: modelPath ?? 'stories260K/stories260K.bin',
-  text: textPath.startsWith(dataDir()) ? textPath.slice(dataDir().length + 1) : textPath,
-  protocol: `standard: windows 0..${count - 1} × ${len}, BOS per window`,
+  model: data.modelName === 'stories260K' ? 'stories260K/stories260K.bin' : data.modelName,
+  text: data.protocol.evalText,
+  protocol: `standard: windows ${first}..${last} × ${len}, BOS per window`,
   windows: count, tokens: r.tokens, nll: r.nll, ppl: r.ppl,
   storedBytes: model.storedBytes(), linearBytes: model.linearBytes(), bitsPerWeight: model.effectiveBitsPerWeight(),
-  tokensPerSecond: r.tokensPerSecond, backend: backend.name, encodeMs,
+  tokensPerSecond: r.tokensPerSecond, backend: backend.name, loadMs,
 };
 const outPath = evalOutPath('dense.json');
 writeFileAtomic(outPath, new TextEncoder().encode(JSON.stringify({ ...row, perWindowNll: r.perWindowNll, date: new Date().toISOString() }, null, 2) + '\n'));
