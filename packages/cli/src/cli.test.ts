@@ -181,6 +181,34 @@ describe.skipIf(!hasData())('llmpress: what the docs promise works', () => {
     } finally { rmSync(join(dir, 'short.txt')); rmSync(join(dir, 'r.safetensors'), { force: true }); }
   });
 
+  it('--eval-text / --calib-text choose the evaluation and calibration texts separately (compress, eval); --text still works for eval', async () => {
+    const full = join(dataDir(), 'tinystories', 'tinystories_val.txt');
+    const other = join(dir, 'other.txt'); // 4000 characters from the middle of the text: a few windows, not windows 0..
+    writeFileSync(other, readFileSync(full, 'utf8').slice(200000, 204000));
+    const out = join(dir, 'c.safetensors');
+    try {
+      expect(await main(['compress', model(), '--method', 'rtn', '--calib-text', full, '--eval', '--eval-text', other, '--out', out])).toBe(EXIT.ok);
+      expect(stdout).toMatch(/quick eval \(\d windows of other\.txt\): ppl \d/);
+      expect(stderr).toMatch(/--eval-text '.*other\.txt' holds \d windows of 256 tokens; evaluating \d/);
+      rmSync(out);
+      await userError(['compress', model(), '--method', 'rtn', '--calib-text', other, '--out', out], EXIT.badInput, /--calib-text '.*other\.txt' holds \d+ windows of 256 tokens; calibration takes windows 200\.\.231/, { inputs: [model()], out });
+      await userError(['compress', model(), '--method', 'rtn', '--calib-text', full, '--calib', other, '--out', out], EXIT.usage, /give --calib-text FILE .* or --calib FILE .*, not both/, { inputs: [model()], out });
+      await userError(['compress', model(), '--method', 'rtn', '--eval-text', other, '--out', out], EXIT.usage, /--eval-text needs --eval/, { inputs: [model()], out });
+      await userError(['eval', model(), '--eval-text', join(dir, 'nope.txt')], EXIT.badInput, /--eval-text '.*nope\.txt' does not exist/);
+      await userError(['eval', model(), '--eval-text', other, '--text', other], EXIT.usage, /--text is the old name of --eval-text/);
+      const pplOf = async (argv: string[]) => { stdout = ''; expect(await main(['eval', model(), '--windows', '2', '--json', ...argv])).toBe(EXIT.ok); return JSON.parse(stdout.trim().split('\n').pop()!).ppl as number; };
+      const dflt = await pplOf([]), heldOut = await pplOf(['--eval-text', other]), old = await pplOf(['--text', other]);
+      expect(heldOut).not.toBe(dflt); // the windows came from the other text
+      expect(old).toBe(heldOut);      // the old flag names the same text
+      stdout = '';
+      expect(await main(['compress', '--help'])).toBe(EXIT.ok);
+      for (const f of ['--calib-text', '--eval-text', '--calib']) expect(stdout).toContain(f);
+      stdout = '';
+      expect(await main(['eval', '--help'])).toBe(EXIT.ok);
+      expect(stdout).toContain('--eval-text');
+    } finally { rmSync(other, { force: true }); rmSync(out, { force: true }); }
+  });
+
   it("kv-eval defaults to the KV table's best row, and reaches the table's other rows", async () => {
     expect(await main(['kv-eval', model(), '--windows', '1', '--len', '128'])).toBe(EXIT.ok);
     expect(stdout).toMatch(/\| svdq 2 bits flat prefill centered \| 1 × 128 \|/);

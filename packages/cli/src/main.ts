@@ -145,7 +145,9 @@ const COMPRESS: CommandSpec = {
     bits: { type: 'string', arg: 'b', default: '4', help: 'rtn, gptq, q2n-*, quad(-a8): weight bits, 2..8' },
     'group-size': { type: 'string', arg: 'g', default: '32 (128 with --stream)', help: 'rtn, gptq, q2n-*: columns per scale, must divide some layer width; 0 = per channel' },
     budget: { type: 'string', arg: 'f', default: '0.4', help: 'tt, saten, saten-2:4: stored bytes as a fraction of the dense f32 linears, in (0, 1)' },
-    calib: { type: 'string', arg: 'text file', default: 'held-out TinyStories windows 200..231', help: 'calibration text (up to 32 windows of 256 tokens are used)' },
+    'calib-text': { type: 'string', arg: 'file', default: 'the TinyStories validation text', help: 'calibration text: its windows 200..231 of 256 tokens (the standard protocol; the text needs 232 windows, about 240 KB)' },
+    'eval-text': { type: 'string', arg: 'file', default: 'the TinyStories validation text', help: 'with --eval: evaluation text, its windows 0..15' },
+    calib: { type: 'string', arg: 'text file', help: 'calibration from the START of a text (up to 32 windows of 256 tokens), for texts shorter than --calib-text needs; not with --calib-text' },
     tokenizer: { type: 'string', arg: 'file', default: 'the GGUF\'s own, or one beside the model', help: 'tokenizer (.bin, tokenizer.json, .gguf)' },
     eval: { type: 'boolean', help: 'quick perplexity/KL/top-1 on 16 held-out windows after compressing' },
     force: { type: 'boolean', help: 'replace an existing --out; write even if the output is larger than the input or re-quantizes a quantized input' },
@@ -184,10 +186,19 @@ function validateCompress(values: Record<string, string | boolean | undefined>, 
   };
 }
 
-/** Up to 32 calibration windows of `len` tokens: the held-out text's windows 200..231, or the start of --calib. */
-function calibrationWindows(cmd: string, calib: string | undefined, tokenizer: Tokenizer, len: number): { calibration: Window[]; eval?: Window[] } {
+/**
+ * Calibration windows of `len` tokens: windows 200..231 of --calib-text (default the TinyStories validation text,
+ * whose windows 0..63 are then the evaluation windows, checked disjoint), or up to 32 from the start of --calib.
+ */
+function calibrationWindows(cmd: string, calib: string | undefined, tokenizer: Tokenizer, len: number, calibText?: string): { calibration: Window[]; eval?: Window[] } {
+  if (calib === undefined && calibText !== undefined) {
+    const ids = tokenizer.encode(readText(cmd, '--calib-text', calibText).text);
+    const available = Math.floor((ids.length - 1) / len);
+    if (available < 232) throw new CliError(`${cmd}: --calib-text '${calibText}' holds ${available} windows of ${len} tokens; calibration takes windows 200..231 (232 needed, about ${Math.ceil((232 * len * 4) / 1000)} KB of text). Pass a longer text, or --calib '${calibText}' to calibrate on its start`, 3);
+    return { calibration: standardWindows(ids, { start: 200, count: 32, len }) };
+  }
   if (calib === undefined) {
-    const { text } = readText(cmd, '--calib', undefined);
+    const { text } = readText(cmd, '--calib-text', undefined);
     const split = evalSplit(tokenizer.encode(text), { len });
     return { calibration: split.calibration, eval: split.eval };
   }
@@ -201,6 +212,14 @@ function calibrationWindows(cmd: string, calib: string | undefined, tokenizer: T
 }
 
 const fmtBits = (b: number) => b.toFixed(2);
+
+/** `compress --eval`: windows 0..15 (fewer when the text is shorter, with a warning) of the evaluation text. */
+function quickEvalWindows(ids: readonly number[], len: number, evalText: string | undefined): Window[] {
+  const available = Math.floor((ids.length - 1) / len);
+  if (available < 1) throw new CliError(`compress: --eval-text '${evalText}' has ${Math.max(0, ids.length - 1)} tokens; one evaluation window needs ${len}`, 3);
+  if (available < 16) warn(`compress: --eval-text '${evalText}' holds ${available} window${available === 1 ? '' : 's'} of ${len} tokens; evaluating ${available}`);
+  return standardWindows(ids, { start: 0, count: Math.min(16, available), len });
+}
 
 async function cmdCompress(argv: string[]): Promise<number> {
   const p = parseCommand(COMPRESS, argv);
@@ -217,6 +236,10 @@ async function cmdCompress(argv: string[]): Promise<number> {
   if (values.backend !== undefined && !isBackendKind(values.backend)) throw new UsageError(`compress: --backend must be one of ${BACKEND_KINDS.join(', ')}, got '${values.backend}'`);
   const input = mustExist('compress', '<model>', inputArg);
   if (values.calib !== undefined) mustExist('compress', '--calib', String(values.calib), 'file');
+  if (values.calib !== undefined && values['calib-text'] !== undefined) throw new UsageError('compress: give --calib-text FILE (its windows 200..231) or --calib FILE (its start), not both');
+  if (values['calib-text'] !== undefined) mustExist('compress', '--calib-text', String(values['calib-text']), 'file');
+  if (values['eval-text'] !== undefined && !values.eval) throw new UsageError('compress: --eval-text needs --eval (it names the text of the quick evaluation)');
+  if (values['eval-text'] !== undefined) mustExist('compress', '--eval-text', String(values['eval-text']), 'file');
   if (values.tokenizer !== undefined) mustExist('compress', '--tokenizer', String(values.tokenizer));
   const outPath = checkOutput('compress', String(values.out), [input], Boolean(values.force));
   const format = choiceOpt('compress', 'format', values.format, EXPORT_FORMATS);
@@ -236,11 +259,11 @@ async function cmdCompress(argv: string[]): Promise<number> {
     throw new CliError(`compress: '${inputArg}' is already quantized (${inFoot.dtypes.join(', ')}, ${fmtBits(inFoot.bitsPerWeight)} bits/weight); ${quantizing ? 're-quantizing' : 'compressing'} its dequantized weights compounds the error and may grow the file. Compress the float original, or pass --force`, 4);
   }
   if (inFoot.quantized) model = densify(model); // --force: the methods start from the dequantized weights
-  // plain SVD is data-free: it needs no tokenizer or text unless --eval or --calib asks for them
-  const dataFree = method === 'svd' && !values.eval && values.calib === undefined;
+  // plain SVD is data-free: it needs no tokenizer or text unless --eval or --calib/--calib-text asks for them
+  const dataFree = method === 'svd' && !values.eval && values.calib === undefined && values['calib-text'] === undefined;
   const tokenizer = dataFree ? undefined : findTokenizer('compress', input, values.tokenizer as string | undefined, model.config.vocabSize);
   const len = Math.min(256, model.config.seqLen);
-  const cal: { calibration: Window[]; eval?: Window[] } = tokenizer ? calibrationWindows('compress', values.calib as string | undefined, tokenizer, len) : { calibration: [] };
+  const cal: { calibration: Window[]; eval?: Window[] } = tokenizer ? calibrationWindows('compress', values.calib as string | undefined, tokenizer, len, values['calib-text'] as string | undefined) : { calibration: [] };
 
   return await withBackend('compress', values.backend as string | undefined, async (sel) => {
     const bar = createProgress(`compress ${method}`, 1);
@@ -262,9 +285,10 @@ async function cmdCompress(argv: string[]): Promise<number> {
     out(`| input (${inFoot.dtypes.join(', ')}) | ${inFoot.linearBytes} | ${inFoot.totalBytes} | ${fmtBits(inFoot.bitsPerWeight)} | 1.00× |`);
     out(`| ${method} (${res.setting}) | ${o.linearBytes} | ${o.totalBytes} | ${fmtBits(o.bitsPerWeight)} | ${(inFoot.linearBytes / o.linearBytes).toFixed(2)}× |`);
     if (values.eval) {
-      const windows = (cal.eval ?? evalSplit(tokenizer!.encode(readText('compress', '--calib', undefined).text), { len }).eval).slice(0, 16);
+      const evalText = values['eval-text'] as string | undefined;
+      const windows = evalText === undefined && cal.eval ? cal.eval.slice(0, 16) : quickEvalWindows(tokenizer!.encode(readText('compress', '--eval-text', evalText).text), len, evalText);
       const e = evaluate(res.model, windows, { reference: model, backend: sel.backend } as any);
-      out(`\nquick eval (16 windows): ppl ${e.ppl.toFixed(4)}, KL ${e.kl?.toFixed(4)}, top-1 ${((e.top1 ?? 0) * 100).toFixed(1)}%`);
+      out(`\nquick eval (${windows.length} windows${evalText === undefined ? '' : ` of ${basename(evalText)}`}): ppl ${e.ppl.toFixed(4)}, KL ${e.kl?.toFixed(4)}, top-1 ${((e.top1 ?? 0) * 100).toFixed(1)}%`);
     }
     out(sel.describe());
     if (exp) for (const l of describeExport(outPath, format!, exp.report)) out(l);
@@ -285,17 +309,20 @@ async function streamCompress(input: string, outPath: string, values: Record<str
   try { cfg = JSON.parse(readFileSync(cfgPath, 'utf8')); } catch (e) { throw new CliError(`compress --stream: '${cfgPath}' is not valid JSON (${(e as Error).message})`, 3); }
   let calibration: number[][];
   const tokens = nums.tokens ?? 512;
-  if (values.calib || values.tokenizer) {
+  if (values.calib || values['calib-text'] || values.tokenizer) {
     const tok = findTokenizer('compress', input, values.tokenizer as string | undefined, cfg.vocab_size);
-    const ids = tok.encode(readText('compress', '--calib', values.calib as string | undefined).text);
+    // --calib: from the start of the text; --calib-text (or neither): from window 200 on, as the standard protocol
+    const fromStart = Boolean(values.calib);
+    const opt = fromStart ? '--calib' : '--calib-text';
+    const ids = tok.encode(readText('compress', opt, (values.calib ?? values['calib-text']) as string | undefined).text);
     calibration = [];
-    for (let o = 0; o + 256 <= ids.length && calibration.length * 256 < tokens; o += 256) calibration.push(ids.slice(o, o + 256));
-    if (!calibration.length) throw new CliError(`compress --stream: --calib has ${ids.length} tokens; one window needs 256`, 3);
+    for (let o = fromStart ? 0 : 200 * 256; o + 256 <= ids.length && calibration.length * 256 < tokens; o += 256) calibration.push(ids.slice(o, o + 256));
+    if (!calibration.length) throw new CliError(`compress --stream: ${opt} has ${ids.length} tokens; ${fromStart ? 'one window needs 256' : `calibration starts at window 200 (token ${200 * 256}); pass --calib FILE to calibrate on the start of a short text`}`, 3);
   } else {
     // no tokenizer: deterministic pseudo-random token windows (documented: fine for scale runs, not for quality)
     const rng = new Rng(11);
     calibration = Array.from({ length: Math.max(1, Math.ceil(tokens / 256)) }, () => Array.from({ length: 256 }, () => rng.int(cfg.vocab_size)));
-    warn('compress --stream: no --tokenizer/--calib given; calibrating on seeded random token windows');
+    warn('compress --stream: no --tokenizer/--calib-text/--calib given; calibrating on seeded random token windows');
   }
   return await withBackend('compress', values.backend as string | undefined, async (sel) => {
     const bar = createProgress(`stream ${method}`, cfg.num_hidden_layers);
@@ -470,7 +497,8 @@ const EVAL: CommandSpec = {
   name: 'eval', summary: 'perplexity (and KL / top-1 against a reference) on held-out windows',
   usage: 'llmpress eval <model> [options]',
   options: {
-    text: { type: 'string', arg: 'file', default: 'held-out TinyStories', help: 'evaluation text' },
+    'eval-text': { type: 'string', arg: 'file', default: 'the TinyStories validation text', help: 'evaluation text: its windows 0..n-1' },
+    text: { type: 'string', arg: 'file', help: 'the old name of --eval-text (still accepted; not with --eval-text)' },
     reference: { type: 'string', arg: 'model', help: 'dense model for KL and top-1 agreement' },
     windows: { type: 'string', arg: 'n', default: '64', help: 'windows of min(256, context) tokens (positive integer)' },
     tokenizer: { type: 'string', arg: 'file', default: 'the GGUF\'s own, or one beside the model (or the reference)', help: 'tokenizer' },
@@ -490,12 +518,15 @@ async function cmdEval(argv: string[]): Promise<number> {
   if (values.backend !== undefined && !isBackendKind(values.backend)) throw new UsageError(`eval: --backend must be one of ${BACKEND_KINDS.join(', ')}, got '${values.backend}'`);
   const input = mustExist('eval', '<model>', inputArg);
   const refPath = values.reference !== undefined ? mustExist('eval', '--reference', String(values.reference)) : undefined;
-  if (values.text !== undefined) mustExist('eval', '--text', String(values.text), 'file');
+  if (values.text !== undefined && values['eval-text'] !== undefined) throw new UsageError('eval: --text is the old name of --eval-text; give one');
+  const textOpt = values['eval-text'] !== undefined ? '--eval-text' : '--text';
+  const textArg = (values['eval-text'] ?? values.text) as string | undefined;
+  if (textArg !== undefined) mustExist('eval', textOpt, String(textArg), 'file');
   const model = openModel(input, { checkWeights: Boolean(values['check-weights']) });
   let tokenizer: Tokenizer;
   try { tokenizer = findTokenizer('eval', input, values.tokenizer as string | undefined, model.config.vocabSize); }
   catch (e) { if (!refPath || values.tokenizer) throw e; tokenizer = findTokenizer('eval', refPath, undefined, model.config.vocabSize); }
-  const ids = tokenizer.encode(readText('eval', '--text', values.text as string | undefined).text);
+  const ids = tokenizer.encode(readText('eval', textOpt, textArg).text);
   const len = Math.min(256, model.config.seqLen);
   const available = Math.floor((ids.length - 1) / len);
   if (available < 1) throw new CliError(`eval: the text has ${ids.length - 1} tokens; one window needs ${len}`, 3);
