@@ -20,7 +20,7 @@ import {
 } from '@llmpress/models';
 import { whiten, type WhitenResult } from '@llmpress/decompositions';
 import { svdLlmLayer, svdLayer, LowRankLinear } from '@llmpress/low-rank';
-import { gptqQuantize, rtnQuantize } from '@llmpress/quantizers';
+import { gptqLayer, rtnLayer, GPTQ_MODEL_DEFAULTS } from '@llmpress/quantizers';
 import { getReferenceBackend } from '@llmpress/tensor';
 import { fileSource } from './file-source.node.js';
 import { JournalMismatchError, OutputWriteError } from './errors.js';
@@ -31,7 +31,7 @@ export interface StreamCompressOptions {
   method: StreamMethod;
   /** Low-rank methods: fraction of parameters removed (default 0.2). */
   ratio?: number;
-  /** Quantizers: bits (default 4) and group size (default 128, or the width when it does not divide). */
+  /** Quantizers: bits (default 4) and group size (default 128, the last group ragged where 128 does not divide the width; per channel for widths under 128). */
   bits?: number;
   groupSize?: number;
   /** Calibration token windows (each one sequence, fresh KV cache). */
@@ -260,8 +260,12 @@ export async function compressCheckpointStreaming(input: string, output: string,
             }
             else if (method === 'svd') layer = svdLayer(W, { ratio, backend }).layer;
             else {
-              const gs = options.groupSize ?? (n % 128 === 0 ? 128 : 0);
-              layer = method === 'gptq' ? gptqQuantize(W, new Tensor('f64', grams[gr]!, [n, n]), { bits: bits as any, groupSize: gs, backend } as any) : rtnQuantize(W, { bits: bits as any, groupSize: gs });
+              // the per-layer functions gptqModel / rtnModel run, with gptqModel's defaults (static act-order, clip
+              // search); g128 by default, the last group ragged where 128 does not divide the width
+              const gs = options.groupSize ?? (n >= 128 ? 128 : 0);
+              layer = method === 'gptq'
+                ? gptqLayer(W, { gram: grams[gr]! }, { ...GPTQ_MODEL_DEFAULTS, bits: bits as any, groupSize: gs, backend }).layer
+                : rtnLayer(W, { bits: bits as any, groupSize: gs }).layer;
             }
             const s = layer.serialize();
             const half = s.kind === 'low-rank' && factorDtype !== 'f32' ? factorDtype : undefined;
