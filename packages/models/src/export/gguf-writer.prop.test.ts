@@ -50,11 +50,24 @@ describe('GGUF writer', () => {
         for (let b = 0; b < 2; b++) {
           const d = Math.abs(f16ToF32(new DataView(q.buffer).getUint16(b * bb, true)));
           // Q8_0: half a step (plus the f16 rounding of d over ±127 steps). Q4_0's grid −8..7 puts the largest-|x| value
-          // at −8·d, so values of the other sign up to 8·d clamp to 7·d: a full step there.
-          const tol = (type === GGML.Q8_0 ? 0.5 * d + 127 * d * 1e-3 : d + 8 * d * 1e-3) + 1e-6;
+          // at −8·d, so values of the other sign up to 8·d clamp to 7·d: a full step there. The f16 rounding of d is
+          // relative (2^-11) in the normal range and absolute (half the subnormal spacing, 2^-25) below it.
+          const dRound = Math.max(d * 2 ** -11, 2 ** -25);
+          const tol = (type === GGML.Q8_0 ? 0.5 * d + 127 * dRound : d + 8 * dRound) + 1e-6;
           for (let j = 0; j < 32; j++) expect(Math.abs(y[b * 32 + j]! - x[b * 32 + j]!)).toBeLessThanOrEqual(tol);
         }
       }
     }), { numRuns: 60 });
+  });
+
+  it('ggml reference quantizers: a block whose scale is an f16 subnormal stays within the bound', () => {
+    const x = new Float32Array(64);
+    x[32] = -0.0000314286480715964; // fast-check counterexample (seed 1283210701): d = |x|/127 is below f16's normal range
+    for (const [type, q, bb] of [[GGML.Q8_0, quantizeQ8_0(x), 34], [GGML.Q4_0, quantizeQ4_0(x), 18]] as const) {
+      const y = dequantize(q, type, 64);
+      const d = Math.abs(f16ToF32(new DataView(q.buffer).getUint16(bb, true)));
+      const tol = (type === GGML.Q8_0 ? 0.5 * d : d) + 127 * 2 ** -25 + 1e-6;
+      expect(Math.abs(y[32]! - x[32]!)).toBeLessThanOrEqual(tol);
+    }
   });
 });
