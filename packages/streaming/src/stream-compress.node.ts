@@ -384,17 +384,9 @@ function rowsAsF32(file: SafetensorsFile, name: string, row: number, count: numb
   if (!size) throw new FormatError('compressCheckpointStreaming', file.header.file, { tensor: name, field: 'dtype' }, `${e.dtype} is not supported for streaming (F32, F16, BF16)`);
   const src = (file as any).src as { read(o: number, n: number): Uint8Array };
   const raw = src.read(file.header.dataStart + e.begin + row * cols * size, count * cols * size);
+  if (size === 2) return decodeHalf(raw, e.dtype === 'BF16' ? 'bf16' : 'f16');
   const out = new Float32Array(count * cols);
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  if (size === 4) for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(4 * i, true);
-  else if (e.dtype === 'BF16') { const u = new Uint32Array(out.buffer); for (let i = 0; i < out.length; i++) u[i] = dv.getUint16(2 * i, true) << 16; }
-  else { for (let i = 0; i < out.length; i++) out[i] = f16(dv.getUint16(2 * i, true)); }
+  for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(4 * i, true);
   return out;
-}
-
-function f16(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
 }

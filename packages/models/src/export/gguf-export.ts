@@ -8,7 +8,7 @@
  * Hugging Face RoPE layout (ropeStyle 'half') gets llama.cpp's Q/K row permutation; llama2.c and GGUF
  * weights are already in the interleaved-pair layout llama.cpp's `llama` RoPE expects.
  */
-import { ArgumentError, DenseLinear, type LinearLayer } from '@llmpress/tensor';
+import { ArgumentError, DenseLinear, decodeHalf, type LinearLayer } from '@llmpress/tensor';
 import type { LlamaModel } from '../model.js';
 import { LossyExportError, MissingTokenizerError } from './errors.js';
 import { GGML, codesToGgml, encodeValues, exactMappingProblem, isBlockType, isQuantizedLike, type GgmlTypeName } from './ggml.js';
@@ -84,23 +84,10 @@ function permuteRows(x: Float32Array, cols: number, rows: ArrayLike<number> | un
 
 function isExactIn(x: Float32Array, type: number): boolean {
   if (type === GGML.F32) return true;
-  const back = new Float32Array(x.length);
   const enc = encodeValues(x, type);
-  const dv = new DataView(enc.buffer);
-  // decode halves and compare
-  for (let i = 0; i < x.length; i++) {
-    const h = dv.getUint16(2 * i, true);
-    back[i] = type === GGML.BF16 ? new Float32Array(new Uint32Array([h << 16]).buffer)[0]! : halfToF32(h);
-    if (back[i] !== x[i] && !(Number.isNaN(back[i]!) && Number.isNaN(x[i]!))) return false;
-  }
+  const back = decodeHalf(new Uint8Array(enc.buffer, enc.byteOffset, enc.byteLength), type === GGML.BF16 ? 'bf16' : 'f16');
+  for (let i = 0; i < x.length; i++) if (back[i] !== x[i] && !(Number.isNaN(back[i]!) && Number.isNaN(x[i]!))) return false;
   return true;
-}
-
-function halfToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 31, m = h & 1023;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 /** Lays out the export (nothing is computed per tensor until it is written). */
