@@ -97,11 +97,7 @@ describe('issue 20: methods and the KV evaluation on WebGPU (node)', () => {
         const hit = [...sites].filter(([k]) => k.startsWith(`${key} `));
         expect(hit.reduce((x, [, v]) => x + v.gpu, 0)).toBeGreaterThan(0);
       }
-      // KNOWN ISSUE (not the backend's): Saten at its current setting (since 33810c0) is chaotic in the
-      // last bits of f64 — WASM ppl 2902.13 vs the plain-JS reference backend 1941.07 (both IEEE f64,
-      // only summation order differs), WebGPU 2052 (exact-f32-only) / 1952.90 (df32, every f64 GEMM
-      // within 1.1e-13 of WASM's). Its perplexity is logged, not compared, until tt-networks fixes it.
-      if (method !== 'saten') expect(Math.abs(onGpu.ppl / onWasm.get(method)! - 1)).toBeLessThan(0.01);
+      expect(Math.abs(onGpu.ppl / onWasm.get(method)! - 1)).toBeLessThan(0.01);
       expect(s.gpu.gemm).toBeGreaterThan(100);
       expect(s.fallbacks).toEqual({});
       expect(s.lost).toBe(false);

@@ -154,6 +154,14 @@ export interface SatenLayerOptions {
   fit?: 'corrected' | 'working' | 'original';
   /** δ of the 'corrected' fit's ridge μ = δ·tr(Ĝ)/n (default 0.01). */
   ridge?: number;
+  /**
+   * 'corrected' needs at least this many calibration tokens per input feature (`stats.count ≥ k·n`,
+   * default 16); with fewer it runs 'working' (W* = W, Ĝ). W* is a regression of the original outputs on
+   * the drifted inputs, n unknowns per row: from a few × n tokens it fits the noise of the sample (on
+   * stories260K from 256 tokens: perplexity in the thousands, and chaotic — reference vs WASM f64
+   * summation order alone moved it from 1941 to 2902). `report.fit` says which fit ran.
+   */
+  minTokensPerFeature?: number;
   shares?: readonly number[];
   search?: ShapeSearchOptions;
   /** Reuse of per-layer plans across calls with the same weight and statistics (opaque). */
@@ -184,6 +192,9 @@ function satenLayerAt(fn: string, budgetArg: string, budgetValue: unknown, weigh
   if (fit !== 'corrected' && fit !== 'working' && fit !== 'original') throw new ArgumentError(fn, 'options.fit', fit, "must be 'corrected', 'working' or 'original'");
   const ridge = options.ridge ?? 0.01;
   if (typeof ridge !== 'number' || !(ridge >= 0) || !Number.isFinite(ridge)) throw new ArgumentError(fn, 'options.ridge', ridge, 'must be a finite number >= 0');
+  const minPer = options.minTokensPerFeature ?? 16;
+  if (typeof minPer !== 'number' || !(minPer >= 0) || !Number.isFinite(minPer)) throw new ArgumentError(fn, 'options.minTokensPerFeature', minPer, 'must be a finite number >= 0');
+  let ran: 'corrected' | 'working' | 'original' | undefined;
   let gram: Float64Array | undefined;
   let w: Float64Array = Float64Array.from(weight.contiguous().data as ArrayLike<number>);
   const sq = (arg: string, g: Float64Array | undefined): Float64Array | undefined => {
@@ -195,15 +206,20 @@ function satenLayerAt(fn: string, budgetArg: string, budgetValue: unknown, weigh
     if (typeof stats !== 'object' || stats.n !== n) throw new ArgumentError(fn, 'stats.n', (stats as SatenStats)?.n, `must equal the weight's input features ${n}`);
     if (fit === 'original') gram = sq('stats.origGram', stats.origGram) ?? sq('stats.gram', stats.gram);
     else gram = sq('stats.gram', stats.gram);
+    ran = gram ? fit : undefined;
     if (fit === 'corrected' && gram) {
       const c = sq('stats.crossGram', stats.crossGram);
       if (!c) throw new ArgumentError(fn, 'stats.crossGram', stats.crossGram, "is needed by fit 'corrected' (or pass fit: 'working')");
-      if (!sameValues(c, gram)) w = correctedTarget(w, m, n, gram, c, ridge, options.backend); // no drift (first group, 'dense'): W* = W
+      // too few tokens for the n-unknowns-per-row regression: 'working' (see `minTokensPerFeature`)
+      if (!(stats.count >= minPer * n)) ran = 'working';
+      else if (!sameValues(c, gram)) w = correctedTarget(w, m, n, gram, c, ridge, options.backend); // no drift (first group, 'dense'): W* = W
     }
   }
   const whitened = options.whitened ?? gram !== undefined;
   if (whitened && !gram) throw new ArgumentError(fn, 'options.whitened', true, 'needs calibration statistics with a Gram');
-  return fitOne(fn, options.name ?? 'layer', w, m, n, gram, { method: options.method, bytes: Math.floor(options.bytes), whitened, shares: options.shares, search: options.search, cache: options.cache, backend: options.backend }, budgetArg, budgetValue);
+  const r = fitOne(fn, options.name ?? 'layer', w, m, n, gram, { method: options.method, bytes: Math.floor(options.bytes), whitened, shares: options.shares, search: options.search, cache: options.cache, backend: options.backend }, budgetArg, budgetValue);
+  if (ran) r.report = { ...r.report, fit: ran };
+  return r;
 }
 
 export interface SatenModelOptions extends Omit<SatenLayerOptions, 'bytes' | 'name' | 'backend'> {

@@ -28,7 +28,8 @@ describe('satenModel (on the one driver)', () => {
   });
 
   it("'sequential' (default): the first group is fitted as under 'dense', o onwards on the compressed q/k/v's outputs", async () => {
-    const a = await satenModel(model, { method: 'saten-u', budget: 0.5 * dense, calibration: windows, search });
+    // 40 tokens is below the default 16 per input feature: the 'corrected' fit is forced (minTokensPerFeature 0)
+    const a = await satenModel(model, { method: 'saten-u', budget: 0.5 * dense, calibration: windows, search, minTokensPerFeature: 0 });
     const b = await satenModel(model, { method: 'saten-u', budget: 0.5 * dense, calibration: windows, schedule: 'dense', search });
     const err = (r: typeof a, name: string) => r.layers.find((l) => l.name === name)!.report.whitenedError;
     expect(err(a, 'blocks.0.q')).toBe(err(b, 'blocks.0.q'));
@@ -54,11 +55,33 @@ describe('satenModel (on the one driver)', () => {
     const obj = (A: ArrayLike<number>) => { let s = 0; for (let t = 0; t < T; t++) for (let i = 0; i < m; i++) { let y = 0, yh = 0; for (let j = 0; j < n; j++) { y += W.data[i * n + j]! * X[t * n + j]!; yh += A[i * n + j]! * Xh[t * n + j]!; } s += (y - yh) ** 2; } return s; };
     // a budget that keeps the full rank: the fit is (close to) the target itself
     const full = 4 * m * n * 2;
-    const a = satenLayer(W, stats, { method: 'lowrank', bytes: full, ridge: 0 }).layer.toDense().data;
+    const a = satenLayer(W, stats, { method: 'lowrank', bytes: full, ridge: 0, minTokensPerFeature: 0 }).layer.toDense().data;
     const b = satenLayer(W, stats, { method: 'lowrank', bytes: full, fit: 'working' }).layer.toDense().data;
     expect(obj(a)).toBeLessThan(0.9 * obj(b));
     expect(() => satenLayer(W, { n, count: T, gram: stats.gram }, { method: 'lowrank', bytes: full })).toThrow(/stats.crossGram/);
     expect(() => satenLayer(W, stats, { method: 'lowrank', bytes: full, fit: 'best' as never })).toThrow(/options.fit/);
+  });
+
+  it("fit 'corrected' with fewer than minTokensPerFeature·n tokens runs 'working' (report.fit says so)", () => {
+    const rng = new Rng(5);
+    const m = 6, n = 8, T = 60; // 7.5 tokens per feature
+    const W = new Tensor('f32', Float32Array.from({ length: m * n }, () => rng.normal()), [m, n]);
+    const X = Float64Array.from({ length: T * n }, () => rng.normal());
+    const Xh = X.map((v, i) => v + 0.3 * Math.sin(i) + 0.2 * rng.normal());
+    const gram = (a: Float64Array, b: Float64Array) => { const g = new Float64Array(n * n); for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) g[i * n + j] += a[t * n + i]! * b[t * n + j]!; return g; };
+    const stats = { n, count: T, gram: gram(Xh, Xh), origGram: gram(X, X), crossGram: gram(X, Xh) };
+    const opts = { method: 'lowrank' as const, bytes: 4 * m * n * 2 };
+    const dflt = satenLayer(W, stats, opts);
+    const working = satenLayer(W, stats, { ...opts, fit: 'working' });
+    const forced = satenLayer(W, stats, { ...opts, minTokensPerFeature: 7 });
+    expect(dflt.report.fit).toBe('working');
+    expect(working.report.fit).toBe('working');
+    expect(forced.report.fit).toBe('corrected');
+    expect(Array.from(dflt.layer.toDense().data)).toEqual(Array.from(working.layer.toDense().data));
+    expect(maxAbsDiff(forced.layer.toDense(), working.layer.toDense())).toBeGreaterThan(1e-3);
+    expect(satenLayer(W, stats, { ...opts, minTokensPerFeature: 7.5 }).report.fit).toBe('corrected'); // count ≥ k·n
+    expect(() => satenLayer(W, stats, { ...opts, minTokensPerFeature: -1 })).toThrow(/options.minTokensPerFeature/);
+    expect(satenLayer(W, undefined, opts).report.fit).toBeUndefined(); // data-free
   });
 
   it('typed errors and abort', async () => {

@@ -64,6 +64,8 @@ export interface FitReport {
   colDims?: number[];
   ranks?: number[];
   rank?: number;
+  /** `satenLayer`/`satenModel` with data: the fit that ran ('working' where 'corrected' had too few tokens). */
+  fit?: 'corrected' | 'working' | 'original';
 }
 
 function checkW(fn: string, w: ArrayLike<number>, m: number, n: number): Float64Array {
