@@ -8,7 +8,10 @@ const alias = [
   { find: '@llmpress/tensor/testing', replacement: fileURLToPath(new URL('./packages/tensor/src/testing/index.ts', import.meta.url)) },
   ...pkgs.map((p) => ({ find: new RegExp(`^@llmpress/${p}$`), replacement: fileURLToPath(new URL(`./packages/${p}/src/index.ts`, import.meta.url)) })),
   // subpath entries: @llmpress/<pkg>/<sub> -> packages/<pkg>/src/<sub>.ts (e.g. @llmpress/models/node)
-  ...pkgs.map((p) => ({ find: new RegExp(`^@llmpress/${p}/([a-z0-9-]+)$`), replacement: fileURLToPath(new URL(`./packages/${p}/src/`, import.meta.url)) + '$1.ts' })),
+  ...pkgs.map((p) => ({
+    find: new RegExp(`^@llmpress/${p}/([a-z0-9-]+)$`),
+    replacement: fileURLToPath(new URL(`./packages/${p}/src/`, import.meta.url)) + '$1.ts',
+  })),
 ];
 
 export default defineConfig({

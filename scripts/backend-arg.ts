@@ -21,7 +21,7 @@ export async function backendFromArgs(options: { argv?: readonly string[]; fallb
   const argv = options.argv ?? process.argv.slice(2);
   const kind = flag('backend', argv) ?? options.fallback ?? 'auto';
   const t = flag('threads', argv);
-  const threads = t === undefined ? options.threads ?? 'auto' : t === 'auto' ? 'auto' : Number(t);
+  const threads = t === undefined ? (options.threads ?? 'auto') : t === 'auto' ? 'auto' : Number(t);
   // WebGPU = the synchronous facade (decision 0009): GEMMs of >= --min-flops (default 2^24) on the GPU, the rest on WASM
   const minFlops = flag('min-flops', argv);
   const webgpu = async () => {

@@ -11,5 +11,8 @@ if (!existsSync(join(root, 'packages/backend-wasm/src/generated/kernels.ts'))) {
   const g = spawnSync('pnpm', ['-r', '--if-present', 'run', 'prepare:test'], { stdio: 'inherit', cwd: root });
   if (g.status !== 0) process.exit(g.status ?? 1);
 }
-const r = spawnSync(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'packages/cli/src/bin.ts'), 'demo', ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
+const r = spawnSync(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'packages/cli/src/bin.ts'), 'demo', ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  cwd: root,
+});
 process.exit(r.status ?? 1);

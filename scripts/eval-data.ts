@@ -56,7 +56,13 @@ function fileFlag(fn: string, name: string, argv: readonly string[]): string | u
  * a path that does not exist is an ArgumentError naming `fn` and the flag.
  */
 export function textPathsFromArgs(fn: string, argv: readonly string[] = process.argv.slice(2)): { evalPath: string; calibPath: string } {
-  if (flag('text', argv) !== undefined) throw new ArgumentError(fn, '--text', flag('text', argv), 'is replaced by --eval-text FILE (evaluation windows) and --calib-text FILE (calibration windows)');
+  if (flag('text', argv) !== undefined)
+    throw new ArgumentError(
+      fn,
+      '--text',
+      flag('text', argv),
+      'is replaced by --eval-text FILE (evaluation windows) and --calib-text FILE (calibration windows)',
+    );
   const defaultText = join(dataDir(), 'tinystories', 'tinystories_val.txt');
   return { evalPath: fileFlag(fn, 'eval-text', argv) ?? defaultText, calibPath: fileFlag(fn, 'calib-text', argv) ?? defaultText };
 }
@@ -71,7 +77,8 @@ export function evalDataFromArgs(options: { argv?: readonly string[]; evalStart?
   let model: LlamaModel, encode: (s: string) => number[];
   if (modelPath) {
     model = statSync(modelPath).isDirectory() ? loadHfModel(modelPath) : loadModel(modelPath);
-    const tp = tokPath ?? (statSync(modelPath).isDirectory() ? modelPath : modelPath.endsWith('.gguf') ? modelPath : join(dataDir(), 'stories260K', 'tok512.bin'));
+    const tp =
+      tokPath ?? (statSync(modelPath).isDirectory() ? modelPath : modelPath.endsWith('.gguf') ? modelPath : join(dataDir(), 'stories260K', 'tok512.bin'));
     const tok = loadTokenizer(tp, { vocabSize: model.config.vocabSize });
     encode = (s) => tok.encode(s);
   } else {
@@ -97,8 +104,20 @@ export function evalDataFromArgs(options: { argv?: readonly string[]; evalStart?
   if (calibPath === evalPath) assertDisjoint(fn, ev, cal);
   const rel = (p: string) => (p.startsWith(dataDir()) ? p.slice(dataDir().length + 1) : p);
   return {
-    model, modelName: modelPath ?? 'stories260K', encode, evalText: evalPath, calibText: calibPath, eval: ev, calibration: cal,
-    protocol: { evalText: rel(evalPath), calibText: rel(calibPath), evalWindows: [evalStart, evalStart + evalCount - 1], calibrationWindows: [calibStart, calibStart + calibCount - 1], windowTokens: evalLen },
+    model,
+    modelName: modelPath ?? 'stories260K',
+    encode,
+    evalText: evalPath,
+    calibText: calibPath,
+    eval: ev,
+    calibration: cal,
+    protocol: {
+      evalText: rel(evalPath),
+      calibText: rel(calibPath),
+      evalWindows: [evalStart, evalStart + evalCount - 1],
+      calibrationWindows: [calibStart, calibStart + calibCount - 1],
+      windowTokens: evalLen,
+    },
   };
 }
 

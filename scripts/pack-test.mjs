@@ -14,7 +14,10 @@ import { tmpdir } from 'node:os';
 const root = resolve(new URL('..', import.meta.url).pathname);
 const sh = (cmd, args, cwd = root) => {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8' });
-  if (r.status !== 0) { console.error(r.stdout, r.stderr); throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}`); }
+  if (r.status !== 0) {
+    console.error(r.stdout, r.stderr);
+    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}`);
+  }
   return r.stdout;
 };
 
@@ -37,16 +40,25 @@ const deps = Object.fromEntries(Object.entries(tarballs).map(([n, t]) => [n, `fi
 // the test runner a third-party backend would bring (same versions as the workspace's)
 const rootVersion = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
 const devDeps = { vitest: rootVersion('vitest'), 'fast-check': rootVersion('fast-check') };
-writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'pack-test-app', private: true, type: 'module', dependencies: deps, devDependencies: devDeps, overrides: deps }, null, 2));
+writeFileSync(
+  join(app, 'package.json'),
+  JSON.stringify({ name: 'pack-test-app', private: true, type: 'module', dependencies: deps, devDependencies: devDeps, overrides: deps }, null, 2),
+);
 sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
 
-let passed = 0, failed = 0;
+let passed = 0,
+  failed = 0;
 for (const p of pkgs) {
   const name = p.json.name;
   const check = `const m = await import(${JSON.stringify(name)}); const keys = Object.keys(m); if (keys.length === 0) throw new Error('no exports'); console.log(${JSON.stringify(name)}, keys.length, 'exports');`;
   const r = spawnSync('node', ['--input-type=module', '-e', check], { cwd: app, encoding: 'utf8' });
-  if (r.status === 0) { passed++; process.stdout.write(`  ok   node import ${r.stdout}`); }
-  else { failed++; console.error(`  FAIL node import ${name}\n${r.stderr}`); }
+  if (r.status === 0) {
+    passed++;
+    process.stdout.write(`  ok   node import ${r.stdout}`);
+  } else {
+    failed++;
+    console.error(`  FAIL node import ${name}\n${r.stderr}`);
+  }
 }
 // the CLI's bin, as `npx llmpress` runs it from the installed tarball (dist/, no sources)
 if (tarballs['@llmpress/cli']) {
@@ -54,20 +66,32 @@ if (tarballs['@llmpress/cli']) {
   const help = spawnSync('npx', ['--no-install', 'llmpress', '--help'], { cwd: app, encoding: 'utf8' });
   const insp = existsSync(model) ? spawnSync('npx', ['--no-install', 'llmpress', 'inspect', model], { cwd: app, encoding: 'utf8' }) : undefined;
   if (help.status === 0 && /usage: llmpress/.test(help.stdout) && (!insp || (insp.status === 0 && /260,032 parameters/.test(insp.stdout)))) {
-    passed++; console.log(`  ok   npx llmpress --help${insp ? ' and npx llmpress inspect data/stories260K/stories260K.bin' : ''} (bin from the tarball)`);
-  } else { failed++; console.error(`  FAIL npx llmpress\n${help.stdout}${help.stderr}${insp ? insp.stdout + insp.stderr : ''}`); }
+    passed++;
+    console.log(`  ok   npx llmpress --help${insp ? ' and npx llmpress inspect data/stories260K/stories260K.bin' : ''} (bin from the tarball)`);
+  } else {
+    failed++;
+    console.error(`  FAIL npx llmpress\n${help.stdout}${help.stderr}${insp ? insp.stdout + insp.stderr : ''}`);
+  }
 }
 // the backend conformance suite, imported from the tarball as @llmpress/tensor/testing
 if (tarballs['@llmpress/tensor']) {
-  writeFileSync(join(app, 'conformance.test.mjs'), [
-    "import { describeBackendConformance } from '@llmpress/tensor/testing';",
-    "import { referenceBackend } from '@llmpress/tensor';",
-    "describeBackendConformance('reference backend from the packed tarball', () => referenceBackend, { numRuns: 5, maxDim: 40 });",
-  ].join('\n') + '\n');
+  writeFileSync(
+    join(app, 'conformance.test.mjs'),
+    [
+      "import { describeBackendConformance } from '@llmpress/tensor/testing';",
+      "import { referenceBackend } from '@llmpress/tensor';",
+      "describeBackendConformance('reference backend from the packed tarball', () => referenceBackend, { numRuns: 5, maxDim: 40 });",
+    ].join('\n') + '\n',
+  );
   const r = spawnSync(join(app, 'node_modules', '.bin', 'vitest'), ['run', '--reporter=dot', 'conformance.test.mjs'], { cwd: app, encoding: 'utf8' });
   const summary = (r.stdout.match(/Tests\s+[^\n]*/) ?? ['(no summary)'])[0].replace(/\x1b\[[0-9;]*m/g, '');
-  if (r.status === 0 && /passed/.test(summary)) { passed++; console.log(`  ok   @llmpress/tensor/testing conformance suite from the tarball: ${summary.trim()}`); }
-  else { failed++; console.error(`  FAIL @llmpress/tensor/testing conformance suite\n${r.stdout}${r.stderr}`); }
+  if (r.status === 0 && /passed/.test(summary)) {
+    passed++;
+    console.log(`  ok   @llmpress/tensor/testing conformance suite from the tarball: ${summary.trim()}`);
+  } else {
+    failed++;
+    console.error(`  FAIL @llmpress/tensor/testing conformance suite\n${r.stdout}${r.stderr}`);
+  }
 }
 const deno = join(root, 'node_modules', '.bin', 'deno');
 if (existsSync(deno)) {
@@ -75,8 +99,13 @@ if (existsSync(deno)) {
     const entry = join(app, 'node_modules', ...p.json.name.split('/'), 'dist', 'index.js');
     const code = `const m = await import(${JSON.stringify('file://' + entry)}); if (!Object.keys(m).length) throw new Error('no exports'); console.log('deno', ${JSON.stringify(p.json.name)}, Object.keys(m).length, 'exports');`;
     const r = spawnSync(deno, ['eval', '--node-modules-dir=manual', code], { cwd: app, encoding: 'utf8', env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' } });
-    if (r.status === 0) { passed++; process.stdout.write(`  ok   ${r.stdout}`); }
-    else { failed++; console.error(`  FAIL deno import ${p.json.name}\n${r.stderr}`); }
+    if (r.status === 0) {
+      passed++;
+      process.stdout.write(`  ok   ${r.stdout}`);
+    } else {
+      failed++;
+      console.error(`  FAIL deno import ${p.json.name}\n${r.stderr}`);
+    }
   }
 } else console.log('  skip deno imports: the deno runtime is not installed');
 rmSync(tmp, { recursive: true, force: true });

@@ -16,7 +16,10 @@ import { contiguousWindows, evalSplit, standardWindows } from '@llmpress/models'
 import { dataDir, dataRoots } from '@llmpress/tensor/testing';
 
 const DATA = fileURLToPath(new URL('../data/', import.meta.url));
-const sha = (p: string) => createHash('sha256').update(readFileSync(join(DATA, p))).digest('hex');
+const sha = (p: string) =>
+  createHash('sha256')
+    .update(readFileSync(join(DATA, p)))
+    .digest('hex');
 const FULL_BYTES = 794_375;
 
 /**
@@ -37,17 +40,26 @@ function encodeFile(tokenizer: string, textFile: string): Promise<number[]> {
       process.stdout.write(JSON.stringify(loadTokenizer(${JSON.stringify(tokenizer)}).encode(readFileSync(${JSON.stringify(textFile)}, 'utf8'), { bos: true })));`;
     p = new Promise<number[]>((resolve, reject) => {
       const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '', err = '';
-      c.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-      c.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+      let out = '',
+        err = '';
+      c.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+      });
+      c.stderr.setEncoding('utf8').on('data', (d: string) => {
+        err += d;
+      });
       c.on('error', reject);
-      c.on('close', (status, signal) => (status === 0 ? resolve(JSON.parse(out) as number[]) : reject(new Error(`encoding ${textFile} with ${tokenizer}: exit ${status ?? signal}\n${err}`))));
+      c.on('close', (status, signal) =>
+        status === 0 ? resolve(JSON.parse(out) as number[]) : reject(new Error(`encoding ${textFile} with ${tokenizer}: exit ${status ?? signal}\n${err}`)),
+      );
     });
     encoded.set(key, p);
   }
   return p;
 }
-const full = dataRoots().map((r) => join(r, 'tinystories', 'tinystories_val.txt')).find((p) => existsSync(p) && statSync(p).size === FULL_BYTES);
+const full = dataRoots()
+  .map((r) => join(r, 'tinystories', 'tinystories_val.txt'))
+  .find((p) => existsSync(p) && statSync(p).size === FULL_BYTES);
 
 describe('data/: the shipped real data', () => {
   it('is where dataDir() looks first', () => {
@@ -90,16 +102,21 @@ describe('data/: the shipped real data', () => {
 
   const why = full ? '' : ` — skipped: the full ${FULL_BYTES}-byte validation text is not beside the repository (set LLMPRESS_DATA)`;
   for (const [name, tokPath] of tokenizers) {
-    it.skipIf(!full)(`the slice is a byte prefix of the full text and tokenizes to the same ids (${name})${why}`, async () => {
-      const f = readFileSync(full!, 'utf8'), s = text();
-      expect(f.startsWith(s)).toBe(true);
-      const [a, b] = await Promise.all([encodeFile(tokPath, textFile), encodeFile(tokPath, full!)]);
-      // every id of the slice but the last (whose piece may merge differently at the cut) is the full file's id,
-      // so eval 0..63, validation 100..107 and calibration 200..231 are the same windows
-      expect(a.slice(0, -1)).toEqual(b.slice(0, a.length - 1));
-      expect(evalSplit(a)).toEqual(evalSplit(b));
-      expect(standardWindows(a, { start: 100, count: 8 })).toEqual(standardWindows(b, { start: 100, count: 8 }));
-      expect(contiguousWindows(a, { start: 100, count: 8, len: 512 })).toEqual(contiguousWindows(b, { start: 100, count: 8, len: 512 }));
-    }, 600_000);
+    it.skipIf(!full)(
+      `the slice is a byte prefix of the full text and tokenizes to the same ids (${name})${why}`,
+      async () => {
+        const f = readFileSync(full!, 'utf8'),
+          s = text();
+        expect(f.startsWith(s)).toBe(true);
+        const [a, b] = await Promise.all([encodeFile(tokPath, textFile), encodeFile(tokPath, full!)]);
+        // every id of the slice but the last (whose piece may merge differently at the cut) is the full file's id,
+        // so eval 0..63, validation 100..107 and calibration 200..231 are the same windows
+        expect(a.slice(0, -1)).toEqual(b.slice(0, a.length - 1));
+        expect(evalSplit(a)).toEqual(evalSplit(b));
+        expect(standardWindows(a, { start: 100, count: 8 })).toEqual(standardWindows(b, { start: 100, count: 8 }));
+        expect(contiguousWindows(a, { start: 100, count: 8, len: 512 })).toEqual(contiguousWindows(b, { start: 100, count: 8, len: 512 }));
+      },
+      600_000,
+    );
   }
 });

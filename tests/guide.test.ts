@@ -14,14 +14,22 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const guide = readFileSync(join(root, 'docs', 'guide.md'), 'utf8');
 
-interface Block { lang: string; skip?: string; code: string; section: string }
+interface Block {
+  lang: string;
+  skip?: string;
+  code: string;
+  section: string;
+}
 const blocks: Block[] = [];
 {
   let section = '(top)';
   const lines = guide.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const h = /^#+\s+(.*)$/.exec(lines[i]!);
-    if (h) { section = h[1]!; continue; }
+    if (h) {
+      section = h[1]!;
+      continue;
+    }
     const open = /^```(\w+)\s*(.*)$/.exec(lines[i]!);
     if (!open) continue;
     const body: string[] = [];
@@ -36,8 +44,12 @@ function run(cmd: string, args: string[]): Promise<{ status: number | null; outp
   return new Promise((done) => {
     const p = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    p.stdout.on('data', (d) => { output += d; });
-    p.stderr.on('data', (d) => { output += d; });
+    p.stdout.on('data', (d) => {
+      output += d;
+    });
+    p.stderr.on('data', (d) => {
+      output += d;
+    });
     p.on('error', (e) => done({ status: null, output: output + String(e) }));
     p.on('close', (status) => done({ status, output }));
   });
@@ -56,20 +68,24 @@ describe('docs/guide.md: every snippet runs', () => {
 
   blocks.forEach((b, k) => {
     const name = `${b.section}: ${b.lang} block ${k + 1}${b.skip ? ` — skipped: ${b.skip}` : ''}`;
-    it.skipIf(Boolean(b.skip))(name, async () => {
-      let r;
-      if (b.lang === 'bash') {
-        r = await run('bash', ['-e', '-c', b.code]);
-      } else {
-        const dir = join(root, '.tmp');
-        mkdirSync(dir, { recursive: true });
-        const file = join(dir, `guide-block-${k + 1}.ts`);
-        writeFileSync(file, b.code);
-        r = await run(join(root, 'node_modules', '.bin', 'tsx'), [file]);
-        rmSync(file, { force: true });
-      }
-      if (r.status !== 0) console.error(`--- ${name}\n${r.output}`);
-      expect(r.status).toBe(0);
-    }, 1_000_000);
+    it.skipIf(Boolean(b.skip))(
+      name,
+      async () => {
+        let r;
+        if (b.lang === 'bash') {
+          r = await run('bash', ['-e', '-c', b.code]);
+        } else {
+          const dir = join(root, '.tmp');
+          mkdirSync(dir, { recursive: true });
+          const file = join(dir, `guide-block-${k + 1}.ts`);
+          writeFileSync(file, b.code);
+          r = await run(join(root, 'node_modules', '.bin', 'tsx'), [file]);
+          rmSync(file, { force: true });
+        }
+        if (r.status !== 0) console.error(`--- ${name}\n${r.output}`);
+        expect(r.status).toBe(0);
+      },
+      1_000_000,
+    );
   });
 });

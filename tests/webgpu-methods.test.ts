@@ -31,9 +31,7 @@ function trackF64Sites(gpu: WebGpuSyncBackend): Map<string, { gpu: number; cpu: 
     Error.stackTraceLimit = 60;
     const stack = new Error().stack ?? '';
     Error.stackTraceLimit = limit;
-    const frame = stack
-      .split('\n')
-      .find((l) => /packages\/(low-rank|quantizers|decompositions|tt-networks|nullspace|models)\/src\//.test(l));
+    const frame = stack.split('\n').find((l) => /packages\/(low-rank|quantizers|decompositions|tt-networks|nullspace|models)\/src\//.test(l));
     const m = frame?.match(/at (?:Object\.)?([\w$.<>]+) \(.*\/packages\/([\w-]+)\/src\/([\w./-]+):/);
     const where = m ? `${m[1]} (${m[2]}/${m[3]})` : 'unknown';
     const key = /\bat whiten \(/.test(stack) ? `whiten > ${where}` : where;

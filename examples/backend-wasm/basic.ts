@@ -5,7 +5,8 @@ import { check } from '../check.js';
 
 const backend = await pickBackend([() => createWasmBackend({ threads: 1 }), referenceBackend]);
 console.log(`backend: ${backend.name} (${backend.capabilities.features.join(', ') || 'no extra features'})`);
-const a = randn([300, 200], { seed: 1 }), b = randn([200, 100], { seed: 2 });
+const a = randn([300, 200], { seed: 1 }),
+  b = randn([200, 100], { seed: 2 });
 const t0 = performance.now();
 const c = matmul(a, b, { backend });
 const ms = performance.now() - t0;

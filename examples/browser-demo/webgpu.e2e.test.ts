@@ -73,10 +73,14 @@ describe('browser demo worker: every method on WebGPU (headless chromium, SwiftS
   }
   it('perplexity within 1% of WASM with zero fallbacks; a device loss mid-run falls back cleanly', async () => {
     const dist = mkdtempSync(join(tmpdir(), 'llmpress-demo-webgpu-'));
-    await execFileAsync(process.execPath, [join(here, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn', '--outDir', dist, '--emptyOutDir'], {
-      cwd: here,
-      timeout: 120_000,
-    });
+    await execFileAsync(
+      process.execPath,
+      [join(here, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn', '--outDir', dist, '--emptyOutDir'],
+      {
+        cwd: here,
+        timeout: 120_000,
+      },
+    );
     const { server, port } = await serve(dist);
     const profile = mkdtempSync(join(tmpdir(), 'llmpress-demo-chromium-'));
     const { chromium } = await import('playwright-core');

@@ -14,4 +14,6 @@ try {
   check((await main(['compress', model, '--method', 'svd-llm', '--ratio', '0.2', '--out', out])) === EXIT.ok, 'llmpress compress --method svd-llm --ratio 0.2');
   check((await main(['compress', model, '--method', 'svd', '--out', model])) === EXIT.refused, 'compress refuses to overwrite its input');
   check((await main(['eval', out, '--windows', '2', '--reference', model])) === EXIT.ok, 'llmpress eval on the saved compressed model');
-} finally { rmSync(dir, { recursive: true, force: true }); }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

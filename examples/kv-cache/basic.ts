@@ -9,8 +9,10 @@ function nll(model: LlamaModel, w: Window, cache: KVCacheLike): number {
   const V = model.config.vocabSize;
   let s = 0;
   w.targets.forEach((t, i) => {
-    let mx = -Infinity; for (let j = 0; j < V; j++) mx = Math.max(mx, logits[i * V + j]!);
-    let z = 0; for (let j = 0; j < V; j++) z += Math.exp(logits[i * V + j]! - mx);
+    let mx = -Infinity;
+    for (let j = 0; j < V; j++) mx = Math.max(mx, logits[i * V + j]!);
+    let z = 0;
+    for (let j = 0; j < V; j++) z += Math.exp(logits[i * V + j]! - mx);
     s += mx + Math.log(z) - logits[i * V + t]!;
   });
   return s / w.targets.length;
@@ -23,7 +25,10 @@ const fp = Math.exp(nll(model, w!, new Fp32KVCache(shape)));
 console.log(`fp32 keys: ppl ${fp.toFixed(3)}`);
 // stories260K's heads are only 8 wide: latent channels decay slowly, so SVDq needs more bits here than on
 // 128-wide heads (see packages/kv-cache/README.md for the full table, where SVDq loses to KIVI at 2 bits).
-for (const [name, keys] of [['KIVI 2-bit', kiviKeys({ bits: 2 })], ['SVDq mean 4 bits', svdqKeys({ schedule: { mean: 4 } })]] as const) {
+for (const [name, keys] of [
+  ['KIVI 2-bit', kiviKeys({ bits: 2 })],
+  ['SVDq mean 4 bits', svdqKeys({ schedule: { mean: 4 } })],
+] as const) {
   const cache = new CompressedKVCache(shape, { keys, window: 32, maxContext: 512, center: true }); // centering: softmax ignores q·μ
   const ppl = Math.exp(nll(model, w!, cache));
   const b = cache.bytes();

@@ -14,6 +14,8 @@ const X = new Tensor('f32', st.samples!.slice(0, st.sampleRows! * n), [st.sample
 const err = (layer: { forward(x: Tensor<'f32'>): Tensor<'f32'> }) => norm(sub(layer.forward(X), matmul(X, W.T))) / norm(matmul(X, W.T));
 const rtn = rtnQuantize(W, { bits: 4, groupSize: 32 });
 const gptq = gptqQuantize(W, new Tensor('f64', st.gram!, [n, n]), { bits: 4, groupSize: 32 });
-console.log(`blocks.1.gate [${W.shape}] W4 g32: ${rtn.bytes()} bytes (f32: ${W.size * 4}), output error RTN ${err(rtn).toFixed(4)}, GPTQ ${err(gptq).toFixed(4)}`);
-check(rtn.bytes() === gptq.bytes() && rtn.bytes() < W.size * 4 / 6, 'packed 4-bit storage with f16 scales is over 6× smaller than f32');
+console.log(
+  `blocks.1.gate [${W.shape}] W4 g32: ${rtn.bytes()} bytes (f32: ${W.size * 4}), output error RTN ${err(rtn).toFixed(4)}, GPTQ ${err(gptq).toFixed(4)}`,
+);
+check(rtn.bytes() === gptq.bytes() && rtn.bytes() < (W.size * 4) / 6, 'packed 4-bit storage with f16 scales is over 6× smaller than f32');
 check(err(gptq) < err(rtn), 'GPTQ has lower output error than RTN on the calibration inputs');

@@ -9,4 +9,8 @@ const c = matmul(a, b, { backend: referenceBackend });
 const ct = matmul(b.T, a.T);
 console.log(`C is [${c.shape}], Cᵀ via views is [${ct.shape}], max |C − (BᵀAᵀ)ᵀ| = ${maxAbsDiff(c, ct.T.contiguous()).toExponential(2)}`);
 check(maxAbsDiff(c, ct.T.contiguous()) <= tolerance('f64', 32), '(AB)ᵀ = BᵀAᵀ within the f64 tolerance');
-try { matmul(a, a); } catch (e) { check(ShapeError.isInstance(e) && /matmul: inner dimensions differ/.test((e as Error).message), `bad shapes give a typed error: ${(e as Error).message}`); }
+try {
+  matmul(a, a);
+} catch (e) {
+  check(ShapeError.isInstance(e) && /matmul: inner dimensions differ/.test((e as Error).message), `bad shapes give a typed error: ${(e as Error).message}`);
+}

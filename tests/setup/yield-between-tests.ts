@@ -12,5 +12,9 @@
 import { afterEach, beforeEach } from 'vitest';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-beforeEach(async () => { await turn(); });
-afterEach(async () => { await turn(); });
+beforeEach(async () => {
+  await turn();
+});
+afterEach(async () => {
+  await turn();
+});

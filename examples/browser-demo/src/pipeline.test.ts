@@ -12,8 +12,13 @@ import { modelFootprint, linearParams } from '../../../packages/cli/src/stored-b
 /** A byte-level tokenizer for the random model's 40-token vocabulary (ids 3..39 ← chars). */
 const toyTokenizer: Tokenizer = {
   encode: (t: string, o: { bos?: boolean } = {}) => [...(o.bos === false ? [] : [1]), ...[...t].map((ch) => 3 + (ch.charCodeAt(0) % 37))],
-  decode: (ids: readonly number[]) => ids.filter((i) => i > 2).map((i) => String.fromCharCode(94 + i - 3)).join(''),
-  decodeToken: () => '', decodeTokenBytes: () => new Uint8Array(),
+  decode: (ids: readonly number[]) =>
+    ids
+      .filter((i) => i > 2)
+      .map((i) => String.fromCharCode(94 + i - 3))
+      .join(''),
+  decodeToken: () => '',
+  decodeTokenBytes: () => new Uint8Array(),
 } as any;
 
 describe('splitText', () => {
@@ -52,7 +57,9 @@ describe('loadCheckpoint', () => {
     expect(() => loadCheckpoint([])).toThrow(/loadCheckpoint: argument 'files'/);
   });
   it('a file that is no checkpoint gets a message saying what the page reads', () => {
-    expect(() => loadCheckpoint([{ name: 'notes.txt', bytes: new TextEncoder().encode('hello, not a model') }])).toThrow(/argument 'files' is not a checkpoint this page reads \(llama2\.c \.bin, \.gguf or \.safetensors.*got .*notes\.txt/);
+    expect(() => loadCheckpoint([{ name: 'notes.txt', bytes: new TextEncoder().encode('hello, not a model') }])).toThrow(
+      /argument 'files' is not a checkpoint this page reads \(llama2\.c \.bin, \.gguf or \.safetensors.*got .*notes\.txt/,
+    );
   });
   it("shows SentencePiece '▁' markers as spaces", () => {
     expect(showText('▁Once▁upon a▁time')).toBe(' Once upon a time');
@@ -66,7 +73,12 @@ function llama2cTokenizerBytes(pieces: string[]): Uint8Array {
   const dv = new DataView(out.buffer);
   dv.setInt32(0, Math.max(...enc.map((e) => e.length)), true);
   let o = 4;
-  enc.forEach((e, i) => { dv.setFloat32(o, -i, true); dv.setInt32(o + 4, e.length, true); out.set(e, o + 8); o += 8 + e.length; });
+  enc.forEach((e, i) => {
+    dv.setFloat32(o, -i, true);
+    dv.setInt32(o + 4, e.length, true);
+    out.set(e, o + 8);
+    o += 8 + e.length;
+  });
   return out;
 }
 
@@ -93,7 +105,14 @@ describe('runDemo (random model)', () => {
     const text = 'the quick brown fox jumps over the lazy dog. '.repeat(40);
     const stages = new Set<string>();
     const r = await runDemo({ model, tokenizer: toyTokenizer, format: 'llama2c', name: 'random' }, text, {
-      method: 'rtn', bits: 3, groupSize: 16, evalWindows: 3, windowLen: 32, calibWindows: 8, genTokens: 8, onProgress: (s) => stages.add(s.split(' ')[0]!),
+      method: 'rtn',
+      bits: 3,
+      groupSize: 16,
+      evalWindows: 3,
+      windowLen: 32,
+      calibWindows: 8,
+      genTokens: 8,
+      onProgress: (s) => stages.add(s.split(' ')[0]!),
     });
     expect(Number.isFinite(r.dense.ppl) && Number.isFinite(r.compressed.ppl)).toBe(true);
     expect(r.compressed.kl).toBeGreaterThan(0);
@@ -122,11 +141,16 @@ describe('compressOne: every demo method through the library drivers', () => {
     it(`${method} shrinks the linears (every stored tensor counted) and changes the weights`, async () => {
       const r = await compressOne(model, { method, ratio: 0.3, bits: 4, groupSize: 16 }, calibration);
       expect(modelFootprint(r.model, linearParams(model)).linearBytes).toBeLessThan(model.linearBytes());
-      const a = model.linears()[0]!.layer.toDense().data, b = r.model.linears()[0]!.layer.toDense().data;
+      const a = model.linears()[0]!.layer.toDense().data,
+        b = r.model.linears()[0]!.layer.toDense().data;
       let diff = a.length === b.length ? 0 : Infinity; // QUAD's layers live in a rotated, wider basis
       for (let i = 0; i < a.length && diff < Infinity; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
       expect(diff).toBeGreaterThan(0);
-      const want = { ratio: /^30% params removed$/, size: /^70% of dense bytes$/, bits: method.startsWith('quad') ? new RegExp(`^W4A${method === 'quad' ? 4 : 8}, r=`) : /^W4 g16/ }[methodKnob(method)];
+      const want = {
+        ratio: /^30% params removed$/,
+        size: /^70% of dense bytes$/,
+        bits: method.startsWith('quad') ? new RegExp(`^W4A${method === 'quad' ? 4 : 8}, r=`) : /^W4 g16/,
+      }[methodKnob(method)];
       expect(r.setting).toMatch(want);
     }, 120_000);
   }
@@ -141,8 +165,13 @@ describe('runDemo: per-layer errors on another device', () => {
   const req = { method: 'svd' as const, ratio: 0.3, evalWindows: 2, windowLen: 32, calibWindows: 4, genTokens: 4 };
   const ck = { model, tokenizer: toyTokenizer, format: 'llama2c' as const, name: 'random' };
   const f32Error = async (W: Float32Array, H: Float32Array) => {
-    let n = 0, d = 0;
-    for (let i = 0; i < W.length; i++) { const x = Math.fround(W[i]! - H[i]!); n = Math.fround(n + x * x); d = Math.fround(d + W[i]! * W[i]!); }
+    let n = 0,
+      d = 0;
+    for (let i = 0; i < W.length; i++) {
+      const x = Math.fround(W[i]! - H[i]!);
+      n = Math.fround(n + x * x);
+      d = Math.fround(d + W[i]! * W[i]!);
+    }
     return Math.sqrt(n / d);
   };
   it('uses the device values when they agree with the CPU', async () => {
@@ -158,4 +187,3 @@ describe('runDemo: per-layer errors on another device', () => {
     expect(r.notes.join(' ')).toMatch(/bad-gpu disagreed or failed/);
   });
 });
-

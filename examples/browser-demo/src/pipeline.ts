@@ -6,8 +6,22 @@
  */
 import { ArgumentError, DenseLinear, NonFiniteError, type Backend, type LinearLayer, type SerializedLayer } from '@llmpress/tensor';
 import {
-  LlamaModel, bosOf, evalSplit, evaluate, generate, saveModelBytes, loadCompressedModel, parseLlama2c, parseLlama2cTokenizer,
-  parseGguf, ggufToLlamaModel, ggufTokenizer, parseHfModel, parseHfTokenizer, type Tokenizer, type Window,
+  type LlamaModel,
+  bosOf,
+  evalSplit,
+  evaluate,
+  generate,
+  saveModelBytes,
+  loadCompressedModel,
+  parseLlama2c,
+  parseLlama2cTokenizer,
+  parseGguf,
+  ggufToLlamaModel,
+  ggufTokenizer,
+  parseHfModel,
+  parseHfTokenizer,
+  type Tokenizer,
+  type Window,
 } from '@llmpress/models';
 import { svdvals } from '@llmpress/decompositions';
 // the CLI's method table and byte accounting (web-safe modules), so the page offers every CLI method
@@ -23,10 +37,18 @@ export { DEMO_METHODS, METHOD_LABELS, isLowRank, methodKnob, type DemoMethod };
 /** Layer kinds the demo's methods write (to reload a model saved by the demo or the CLI). */
 export const DEMO_KINDS: Record<string, (s: SerializedLayer) => LinearLayer> = { ...ALL_KINDS, dense: DenseLinear.deserialize };
 
-export interface NamedBytes { name: string; bytes: Uint8Array }
+export interface NamedBytes {
+  name: string;
+  bytes: Uint8Array;
+}
 export type CheckpointFormat = 'llama2c' | 'gguf' | 'safetensors-llmpress' | 'safetensors-hf';
 
-export interface LoadedCheckpoint { model: LlamaModel; tokenizer: Tokenizer; format: CheckpointFormat; name: string }
+export interface LoadedCheckpoint {
+  model: LlamaModel;
+  tokenizer: Tokenizer;
+  format: CheckpointFormat;
+  name: string;
+}
 
 const td = new TextDecoder();
 
@@ -51,30 +73,55 @@ export function loadCheckpoint(files: readonly NamedBytes[], tokenizerFile?: Nam
   if (!Array.isArray(files) || files.length === 0) throw new ArgumentError(fn, 'files', files, 'must hold the checkpoint file');
   const config = files.find((f) => f.name.toLowerCase().endsWith('.json'));
   const main = files.find((f) => !f.name.toLowerCase().endsWith('.json'));
-  if (!main) throw new ArgumentError(fn, 'files', files.map((f) => f.name), 'must include a .bin, .gguf or .safetensors checkpoint');
+  if (!main)
+    throw new ArgumentError(
+      fn,
+      'files',
+      files.map((f) => f.name),
+      'must include a .bin, .gguf or .safetensors checkpoint',
+    );
   const kind = sniffFormat(main);
   let model: LlamaModel, format: CheckpointFormat, tokenizer: Tokenizer | undefined;
   if (kind === 'gguf') {
     const g = parseGguf(main.bytes, { file: main.name });
-    model = ggufToLlamaModel(g); format = 'gguf';
+    model = ggufToLlamaModel(g);
+    format = 'gguf';
     tokenizer = tokenizerFile ? undefined : ggufTokenizer(g);
   } else if (kind === 'safetensors') {
-    const header = JSON.parse(td.decode(main.bytes.subarray(8, 8 + Number(new DataView(main.bytes.buffer, main.bytes.byteOffset, 8).getBigUint64(0, true))))) as Record<string, any>;
+    const header = JSON.parse(
+      td.decode(main.bytes.subarray(8, 8 + Number(new DataView(main.bytes.buffer, main.bytes.byteOffset, 8).getBigUint64(0, true)))),
+    ) as Record<string, any>;
     if (header.__metadata__?.['llmpress.format']) {
-      model = loadCompressedModel(main.bytes, { kinds: DEMO_KINDS, file: main.name }); format = 'safetensors-llmpress';
+      model = loadCompressedModel(main.bytes, { kinds: DEMO_KINDS, file: main.name });
+      format = 'safetensors-llmpress';
     } else {
-      if (!config) throw new ArgumentError(fn, 'files', files.map((f) => f.name), `must include the model's config.json next to the Hugging Face safetensors '${main.name}'`);
-      model = parseHfModel(td.decode(config.bytes), main.bytes, { file: main.name, configFile: config.name }); format = 'safetensors-hf';
+      if (!config)
+        throw new ArgumentError(
+          fn,
+          'files',
+          files.map((f) => f.name),
+          `must include the model's config.json next to the Hugging Face safetensors '${main.name}'`,
+        );
+      model = parseHfModel(td.decode(config.bytes), main.bytes, { file: main.name, configFile: config.name });
+      format = 'safetensors-hf';
     }
   } else {
-    try { model = parseLlama2c(main.bytes, { file: main.name }); } catch (e) {
+    try {
+      model = parseLlama2c(main.bytes, { file: main.name });
+    } catch (e) {
       // neither GGUF nor safetensors magic: say what the page accepts, not only why llama2.c parsing failed
-      throw new ArgumentError(fn, 'files', main.name, `is not a checkpoint this page reads (llama2.c .bin, .gguf or .safetensors; its bytes are none of them: ${(e as Error).message})`);
+      throw new ArgumentError(
+        fn,
+        'files',
+        main.name,
+        `is not a checkpoint this page reads (llama2.c .bin, .gguf or .safetensors; its bytes are none of them: ${(e as Error).message})`,
+      );
     }
     format = 'llama2c';
   }
   if (!tokenizer) {
-    if (!tokenizerFile) throw new ArgumentError(fn, 'tokenizerFile', undefined, `is needed for a ${format} checkpoint (llama2c tokenizer .bin or tokenizer.json)`);
+    if (!tokenizerFile)
+      throw new ArgumentError(fn, 'tokenizerFile', undefined, `is needed for a ${format} checkpoint (llama2c tokenizer .bin or tokenizer.json)`);
     tokenizer = tokenizerFile.name.toLowerCase().endsWith('.json')
       ? parseHfTokenizer(td.decode(tokenizerFile.bytes), config ? td.decode(config.bytes) : undefined, { file: tokenizerFile.name })
       : parseLlama2cTokenizer(tokenizerFile.bytes, model.config.vocabSize, { file: tokenizerFile.name });
@@ -87,17 +134,31 @@ export function loadCheckpoint(files: readonly NamedBytes[], tokenizerFile?: Nam
  * long text (≥ 232 windows) the standard split: eval 0..n−1, calibration 200..231. With a shorter
  * text the calibration windows follow the evaluation ones.
  */
-export function splitText(ids: readonly number[], evalCount: number, options: { len?: number; calibCount?: number; bos?: number } = {}): { eval: Window[]; calibration: Window[]; calibStart: number } {
+export function splitText(
+  ids: readonly number[],
+  evalCount: number,
+  options: { len?: number; calibCount?: number; bos?: number } = {},
+): { eval: Window[]; calibration: Window[]; calibStart: number } {
   const fn = 'splitText';
   const len = options.len ?? 256;
   if (!Number.isInteger(evalCount) || evalCount < 1) throw new ArgumentError(fn, 'evalCount', evalCount, 'must be an integer >= 1');
   if (!Number.isInteger(len) || len < 2) throw new ArgumentError(fn, 'options.len', len, 'must be an integer >= 2');
   const available = Math.floor((ids.length - 1) / len);
   const want = options.calibCount ?? 32;
-  let calibStart = 200, calibCount = want;
-  if (available < calibStart + calibCount) { calibStart = evalCount; calibCount = Math.min(want, available - evalCount); }
+  let calibStart = 200,
+    calibCount = want;
+  if (available < calibStart + calibCount) {
+    calibStart = evalCount;
+    calibCount = Math.min(want, available - evalCount);
+  }
   if (calibStart < evalCount) calibStart = evalCount;
-  if (calibCount < 1) throw new ArgumentError(fn, 'ids', `${ids.length} tokens`, `must hold at least ${(evalCount + 1) * len + 1} tokens (${evalCount} evaluation + 1 calibration window of ${len}); paste a longer text`);
+  if (calibCount < 1)
+    throw new ArgumentError(
+      fn,
+      'ids',
+      `${ids.length} tokens`,
+      `must hold at least ${(evalCount + 1) * len + 1} tokens (${evalCount} evaluation + 1 calibration window of ${len}); paste a longer text`,
+    );
   const s = evalSplit(ids, { len, bos: options.bos, evalStart: 0, evalCount, calibStart, calibCount });
   return { ...s, calibStart };
 }
@@ -125,7 +186,9 @@ export interface DemoRequest {
 }
 
 export interface DemoResult {
-  method: DemoMethod; label: string; setting: string;
+  method: DemoMethod;
+  label: string;
+  setting: string;
   dense: { ppl: number; nll: number; tokens: number; linearBytes: number; bitsPerWeight: number };
   compressed: { ppl: number; nll: number; kl: number; top1: number; linearBytes: number; bitsPerWeight: number };
   windows: { eval: number; calibration: number; len: number; calibStart: number };
@@ -145,7 +208,11 @@ function finite(fn: string, what: string, v: number): number {
 }
 
 /** Compress `model` with one method through the CLI's method table (packages/cli/src/methods.ts). */
-export async function compressOne(model: LlamaModel, req: DemoRequest, calibration: Window[]): Promise<{ model: LlamaModel; setting: string; notes: string[] }> {
+export async function compressOne(
+  model: LlamaModel,
+  req: DemoRequest,
+  calibration: Window[],
+): Promise<{ model: LlamaModel; setting: string; notes: string[] }> {
   const fn = 'compressOne';
   const progress = req.onProgress ?? (() => {});
   const m = req.method;
@@ -153,8 +220,13 @@ export async function compressOne(model: LlamaModel, req: DemoRequest, calibrati
   const ratio = req.ratio ?? 0.2;
   const knob = methodKnob(m);
   const r = await compressWith(m, model, {
-    calibration, backend: req.backend,
-    ...(knob === 'ratio' ? { ratio } : knob === 'size' ? { budget: 1 - ratio, ttSearch: { orders: [2, 3], perSide: 2, steps: 8 } } : { bits: req.bits ?? 4, groupSize: m.startsWith('quad') ? undefined : req.groupSize ?? 32 }),
+    calibration,
+    backend: req.backend,
+    ...(knob === 'ratio'
+      ? { ratio }
+      : knob === 'size'
+        ? { budget: 1 - ratio, ttSearch: { orders: [2, 3], perSide: 2, steps: 8 } }
+        : { bits: req.bits ?? 4, groupSize: m.startsWith('quad') ? undefined : (req.groupSize ?? 32) }),
     onProgress: (label, done, total) => progress(`${m}: ${label}`, done, total),
   });
   return { model: r.model, setting: r.setting, notes: r.notes };
@@ -163,7 +235,7 @@ export async function compressOne(model: LlamaModel, req: DemoRequest, calibrati
 /** SentencePiece word markers ('▁') shown as spaces (a tokenizer that keeps them in its pieces). */
 export const showText = (s: string) => s.replace(/\u2581/g, ' ');
 
-const now = () => (globalThis.performance?.now() ?? Date.now());
+const now = () => globalThis.performance?.now() ?? Date.now();
 
 /** The whole demo: split, dense eval, compress, compressed eval, generations, report. */
 export async function runDemo(ck: LoadedCheckpoint, text: string, req: DemoRequest): Promise<DemoResult> {
@@ -206,16 +278,28 @@ export async function runDemo(ck: LoadedCheckpoint, text: string, req: DemoReque
   const label = METHOD_LABELS[req.method];
   // every stored tensor counts (QUAD's rotations too); bits per weight over the input's dense linears
   const params = linearParams(model);
-  const denseBytes = model.linearBytes(), foot = modelFootprint(c.model, params), bytes = foot.linearBytes;
+  const denseBytes = model.linearBytes(),
+    foot = modelFootprint(c.model, params),
+    bytes = foot.linearBytes;
   const cpuErrors: Array<{ method: string; layer: string; relErr: number }> = [];
   const devErrors: Array<{ method: string; layer: string; relErr: number }> = [];
-  let maxRelDiff = 0, devFailure: string | undefined;
-  const pairs = model.linears().map((e) => [e, c.model.linears().find((x) => x.name === e.name)] as const).filter(([e, h]) => h && h.layer.inFeatures === e.layer.inFeatures && h.layer.outFeatures === e.layer.outFeatures); // QUAD's rotated layers have other shapes
+  let maxRelDiff = 0,
+    devFailure: string | undefined;
+  const pairs = model
+    .linears()
+    .map((e) => [e, c.model.linears().find((x) => x.name === e.name)] as const)
+    .filter(([e, h]) => h && h.layer.inFeatures === e.layer.inFeatures && h.layer.outFeatures === e.layer.outFeatures); // QUAD's rotated layers have other shapes
   for (const [i, [e, h]] of pairs.entries()) {
     progress('per-layer errors', i, pairs.length);
-    const W = e.layer.toDense().data as Float32Array, H = h!.layer.toDense().data as Float32Array;
-    let num = 0, den = 0;
-    for (let k = 0; k < W.length; k++) { const d = W[k]! - H[k]!; num += d * d; den += W[k]! * W[k]!; }
+    const W = e.layer.toDense().data as Float32Array,
+      H = h!.layer.toDense().data as Float32Array;
+    let num = 0,
+      den = 0;
+    for (let k = 0; k < W.length; k++) {
+      const d = W[k]! - H[k]!;
+      num += d * d;
+      den += W[k]! * W[k]!;
+    }
     const cpu = Math.sqrt(num / (den || 1));
     cpuErrors.push({ method: label, layer: e.name, relErr: cpu });
     if (req.layerError && !devFailure) {
@@ -223,32 +307,66 @@ export async function runDemo(ck: LoadedCheckpoint, text: string, req: DemoReque
         const v = await req.layerError.fn(W, H);
         const rel = Math.abs(v - cpu) / Math.max(cpu, 1e-12);
         if (!Number.isFinite(v) || rel > 1e-3) devFailure = `${e.name}: ${req.layerError.device} gave ${v}, CPU ${cpu}`;
-        else { maxRelDiff = Math.max(maxRelDiff, rel); devErrors.push({ method: label, layer: e.name, relErr: v }); }
-      } catch (err) { devFailure = `${e.name}: ${(err as Error).message}`; }
+        else {
+          maxRelDiff = Math.max(maxRelDiff, rel);
+          devErrors.push({ method: label, layer: e.name, relErr: v });
+        }
+      } catch (err) {
+        devFailure = `${e.name}: ${(err as Error).message}`;
+      }
     }
   }
   progress('per-layer errors', pairs.length, pairs.length);
   const onDevice = req.layerError !== undefined && devFailure === undefined;
   const layerErrors = onDevice ? devErrors : cpuErrors;
-  const spectra = model.linears().filter((e) => e.block === 0).map((e) => ({ layer: e.name, values: Array.from(svdvals(e.layer.toDense().astype('f64')).data as Float64Array) }));
-  const row: ReportRow = { method: label, setting: c.setting, source: 'browser demo', bytes, denseBytes, bitsPerWeight: foot.bitsPerWeight, ppl: ev.ppl, kl: ev.kl, top1: ev.top1, components: foot.components };
+  const spectra = model
+    .linears()
+    .filter((e) => e.block === 0)
+    .map((e) => ({ layer: e.name, values: Array.from(svdvals(e.layer.toDense().astype('f64')).data as Float64Array) }));
+  const row: ReportRow = {
+    method: label,
+    setting: c.setting,
+    source: 'browser demo',
+    bytes,
+    denseBytes,
+    bitsPerWeight: foot.bitsPerWeight,
+    ppl: ev.ppl,
+    kl: ev.kl,
+    top1: ev.top1,
+    components: foot.components,
+  };
   const notes = [
     `${split.eval.length} evaluation windows of ${len} tokens (0..${split.eval.length - 1}); ${split.calibration.length} calibration windows from ${split.calibStart} (disjoint, checked by evalSplit).`,
-    `Backend: ${backend?.name ?? 'reference'}.`, ...c.notes,
-    onDevice ? `Per-layer errors computed on ${req.layerError!.device} (largest relative difference to the CPU f64 values: ${maxRelDiff.toExponential(1)}).`
-      : req.layerError ? `Per-layer errors: ${req.layerError.device} disagreed or failed (${devFailure}); CPU values shown.` : 'Per-layer errors computed on the CPU.',
+    `Backend: ${backend?.name ?? 'reference'}.`,
+    ...c.notes,
+    onDevice
+      ? `Per-layer errors computed on ${req.layerError!.device} (largest relative difference to the CPU f64 values: ${maxRelDiff.toExponential(1)}).`
+      : req.layerError
+        ? `Per-layer errors: ${req.layerError.device} disagreed or failed (${devFailure}); CPU values shown.`
+        : 'Per-layer errors computed on the CPU.',
   ];
   const reportHtml = renderReport({
-    title: `llmpress browser demo — ${label}`, subtitle: ck.name,
+    title: `llmpress browser demo — ${label}`,
+    subtitle: ck.name,
     model: { name: ck.name, params: model.denseParams(), bytes: model.storedBytes() },
-    dense: { ppl: dense.ppl }, rows: [row], spectra, layerErrors, notes, generatedAt: new Date().toISOString(),
+    dense: { ppl: dense.ppl },
+    rows: [row],
+    spectra,
+    layerErrors,
+    notes,
+    generatedAt: new Date().toISOString(),
   });
   return {
-    method: req.method, label, setting: c.setting,
+    method: req.method,
+    label,
+    setting: c.setting,
     dense: { ppl: dense.ppl, nll: dense.nll, tokens: dense.tokens, linearBytes: denseBytes, bitsPerWeight: model.effectiveBitsPerWeight() },
     compressed: { ppl: ev.ppl, nll: ev.nll, kl: ev.kl ?? NaN, top1: ev.top1 ?? NaN, linearBytes: bytes, bitsPerWeight: foot.bitsPerWeight },
     windows: { eval: split.eval.length, calibration: split.calibration.length, len, calibStart: split.calibStart },
-    prompt, generations: { dense: gDense, compressed: gComp }, reportHtml, notes,
+    prompt,
+    generations: { dense: gDense, compressed: gComp },
+    reportHtml,
+    notes,
     layerErrors: onDevice ? { device: req.layerError!.device, layers: devErrors.length, maxRelDiff } : { device: 'cpu', layers: cpuErrors.length },
     seconds: { compress: compressSecs, evaluate: evalSecs, total: (now() - t0) / 1000 },
     model: c.model,
@@ -256,4 +374,6 @@ export async function runDemo(ck: LoadedCheckpoint, text: string, req: DemoReque
 }
 
 /** The compressed model as llmpress safetensors bytes (reloadable with loadCompressedModel + DEMO_KINDS). */
-export function compressedBytes(model: LlamaModel): Uint8Array { return saveModelBytes(model); }
+export function compressedBytes(model: LlamaModel): Uint8Array {
+  return saveModelBytes(model);
+}

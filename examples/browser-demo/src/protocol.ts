@@ -11,7 +11,9 @@ export interface MethodsCheckMessage {
   tokenizer?: { name: string; bytes: Uint8Array };
   text: string;
   methods: string[];
-  calib: number; evals: number; len: number;
+  calib: number;
+  evals: number;
+  len: number;
   lossMethod?: string;
 }
 
@@ -46,10 +48,11 @@ export type WorkerMessage =
   | { type: 'loaded'; format: string; name: string; config: Record<string, unknown>; params: number }
   | { type: 'result'; result: PageResult; saved: Uint8Array; info: BackendInfo }
   | { type: 'methods-check-result'; rows: unknown[]; adapter?: unknown; loss?: unknown; unavailable?: string }
-  | { type: 'error'; message: string; /** the llmpress error code (E_ARGUMENT, ...) or the error's name */ name: string };
+  | { type: 'error'; message: string /** the llmpress error code (E_ARGUMENT, ...) or the error's name */; name: string };
 
 export interface PageResult {
-  label: string; setting: string;
+  label: string;
+  setting: string;
   dense: { ppl: number; nll: number; tokens: number; linearBytes: number; bitsPerWeight: number };
   compressed: { ppl: number; nll: number; kl: number; top1: number; linearBytes: number; bitsPerWeight: number };
   windows: { eval: number; calibration: number; len: number; calibStart: number };

@@ -13,12 +13,20 @@ export class LinearAllocator {
   private sizes = new Map<number, number>();
   private top: number;
 
-  constructor(private readonly memory: WebAssembly.Memory, base: number, private readonly maxBytes: number) {
+  constructor(
+    private readonly memory: WebAssembly.Memory,
+    base: number,
+    private readonly maxBytes: number,
+  ) {
     this.top = Math.ceil(base / ALIGN) * ALIGN;
   }
 
   /** Bytes currently handed out. */
-  get inUse(): number { let s = 0; for (const v of this.sizes.values()) s += v; return s; }
+  get inUse(): number {
+    let s = 0;
+    for (const v of this.sizes.values()) s += v;
+    return s;
+  }
 
   alloc(bytes: number, fn = 'allocate'): number {
     if (!Number.isInteger(bytes) || bytes < 0) throw new ArgumentError(fn, 'bytes', bytes, 'must be a non-negative integer');
@@ -28,7 +36,10 @@ export class LinearAllocator {
       if (f.size >= size) {
         const ptr = f.start;
         if (f.size === size) this.free.splice(i, 1);
-        else { f.start += size; f.size -= size; }
+        else {
+          f.start += size;
+          f.size -= size;
+        }
         this.sizes.set(ptr, size);
         return ptr;
       }
@@ -39,7 +50,9 @@ export class LinearAllocator {
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       const pages = Math.ceil((end - have) / PAGE);
-      try { this.memory.grow(pages); } catch (e) {
+      try {
+        this.memory.grow(pages);
+      } catch (e) {
         throw new UnsupportedError(fn, `cannot grow WebAssembly memory by ${pages} pages (${String((e as Error)?.message ?? e)})`);
       }
     }
@@ -66,8 +79,13 @@ export class LinearAllocator {
       i--;
     }
     const last = this.free[this.free.length - 1];
-    if (last && last.start + last.size === this.top) { this.top = last.start; this.free.pop(); }
+    if (last && last.start + last.size === this.top) {
+      this.top = last.start;
+      this.free.pop();
+    }
   }
 
-  has(ptr: number): boolean { return this.sizes.has(ptr); }
+  has(ptr: number): boolean {
+    return this.sizes.has(ptr);
+  }
 }

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
-import { ArgumentError, DTypeError, ShapeError, UnsupportedError, LlmpressError, referenceBackend, matmul, randn, maxAbsDiff, EPS } from '@llmpress/tensor';
+import { ArgumentError, DTypeError, ShapeError, UnsupportedError, referenceBackend, matmul, randn, maxAbsDiff, EPS } from '@llmpress/tensor';
 import { createWasmBackend, wasmFeatures, type WasmBackend } from './node.js';
 import { createWasmBackend as createWebBackend, createWasmBackendWith } from './index.js';
 
@@ -14,23 +14,41 @@ import { createWasmBackend as createWebBackend, createWasmBackendWith } from './
 function runNode(args: string[], timeoutMs: number): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    p.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    let stdout = '',
+      stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    p.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     const timer = setTimeout(() => p.kill('SIGTERM'), timeoutMs);
-    p.on('error', (e) => { clearTimeout(timer); reject(e); });
-    p.on('close', (status, signal) => { clearTimeout(timer); resolve({ status, signal, stdout, stderr }); });
+    p.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    p.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
   });
 }
 
 function fill(arr: Float32Array | Float64Array, seed: number) {
   let s = seed >>> 0 || 1;
-  for (let i = 0; i < arr.length; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; arr[i] = (s / 4294967296) * 2 - 1; }
+  for (let i = 0; i < arr.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    arr[i] = (s / 4294967296) * 2 - 1;
+  }
   return arr;
 }
 function expectErr(f: () => unknown, cls: { name: string; isInstance(e: unknown): boolean }, ...parts: string[]) {
   let err: unknown;
-  try { f(); } catch (e) { err = e; }
+  try {
+    f();
+  } catch (e) {
+    err = e;
+  }
   expect(err, 'expected a throw').toBeDefined();
   expect(cls.isInstance(err), `expected ${cls.name}, got ${String(err)}`).toBe(true);
   for (const p of parts) expect((err as Error).message).toContain(p);
@@ -59,7 +77,9 @@ describe('createWasmBackend', () => {
     expect(b.capabilities.threads).toBe(2);
     expect(b.capabilities.features).toContain('threads');
     const gemm = (m: number, n: number, k: number) => {
-      const a = fill(new Float32Array(m * k), 1), bb = fill(new Float32Array(k * n), 2), c = new Float32Array(m * n);
+      const a = fill(new Float32Array(m * k), 1),
+        bb = fill(new Float32Array(k * n), 2),
+        c = new Float32Array(m * n);
       b.gemm({ transA: false, transB: false, m, n, k, alpha: 1, a, aOffset: 0, lda: k, b: bb, bOffset: 0, ldb: n, beta: 0, c, cOffset: 0, ldc: n });
     };
     gemm(32, 32, 32);
@@ -88,7 +108,9 @@ describe('createWasmBackend', () => {
     const b = (await createWebBackend({ threads: 2 }))!;
     expect(b).not.toBeNull();
     expect(b.capabilities.threads).toBe(1);
-    const a = fill(new Float32Array(12), 1), x = fill(new Float32Array(4), 2), y = new Float32Array(3);
+    const a = fill(new Float32Array(12), 1),
+      x = fill(new Float32Array(4), 2),
+      y = new Float32Array(3);
     b.gemv({ trans: false, m: 3, n: 4, alpha: 1, a, aOffset: 0, lda: 4, x, xOffset: 0, beta: 0, y, yOffset: 0 });
     const want = new Float32Array(3);
     referenceBackend.gemv!({ trans: false, m: 3, n: 4, alpha: 1, a, aOffset: 0, lda: 4, x, xOffset: 0, beta: 0, y: want, yOffset: 0 });
@@ -101,15 +123,39 @@ describe('createWasmBackend', () => {
     let terminated = 0;
     const broken = {
       ...nodePlatform,
-      spawnWorker: () => ({ postMessage() {}, firstMessage: () => Promise.reject(new Error('boom')), terminate() { terminated++; } }),
+      spawnWorker: () => ({
+        postMessage() {},
+        firstMessage: () => Promise.reject(new Error('boom')),
+        terminate() {
+          terminated++;
+        },
+      }),
     };
     const b = (await createWasmBackendWith(broken, { threads: 3 }))!;
     expect(b.capabilities.threads).toBe(1);
     expect(b.capabilities.features).not.toContain('threads');
     expect(b.threadsNote).toContain('boom');
     expect(terminated).toBe(1);
-    const a = fill(new Float32Array(200 * 200), 1), c = new Float32Array(200 * 200);
-    b.gemm({ transA: false, transB: false, m: 200, n: 200, k: 200, alpha: 1, a, aOffset: 0, lda: 200, b: a, bOffset: 0, ldb: 200, beta: 0, c, cOffset: 0, ldc: 200 });
+    const a = fill(new Float32Array(200 * 200), 1),
+      c = new Float32Array(200 * 200);
+    b.gemm({
+      transA: false,
+      transB: false,
+      m: 200,
+      n: 200,
+      k: 200,
+      alpha: 1,
+      a,
+      aOffset: 0,
+      lda: 200,
+      b: a,
+      bOffset: 0,
+      ldb: 200,
+      beta: 0,
+      c,
+      cOffset: 0,
+      ldc: 200,
+    });
     expect(b.stats()).toEqual({ singleThreadCalls: 1, parallelCalls: 0 });
     await b.dispose();
     const web = (await createWebBackend({ threads: 2 }))!;
@@ -118,7 +164,9 @@ describe('createWasmBackend', () => {
   });
 
   it('rejects bad options with typed errors', async () => {
-    await expect(createWasmBackend({ threads: 0 })).rejects.toSatisfy((e: unknown) => ArgumentError.isInstance(e) && String((e as Error).message).includes("options.threads") && String((e as Error).message).includes('got 0'));
+    await expect(createWasmBackend({ threads: 0 })).rejects.toSatisfy(
+      (e: unknown) => ArgumentError.isInstance(e) && String((e as Error).message).includes('options.threads') && String((e as Error).message).includes('got 0'),
+    );
     await expect(createWasmBackend({ threads: 'many' as any })).rejects.toSatisfy((e: unknown) => ArgumentError.isInstance(e));
     await expect(createWasmBackend({ relaxedSimd: 'yes' as any })).rejects.toSatisfy((e: unknown) => ArgumentError.isInstance(e));
   });
@@ -126,20 +174,46 @@ describe('createWasmBackend', () => {
 
 describe('wasm backend: resident arrays and bad input', () => {
   let be: WasmBackend;
-  beforeAll(async () => { be = (await createWasmBackend())!; });
-  afterAll(async () => { await be.dispose(); });
+  beforeAll(async () => {
+    be = (await createWasmBackend())!;
+  });
+  afterAll(async () => {
+    await be.dispose();
+  });
 
   it('allocate returns zeroed arrays inside the linear memory; routines use them in place', () => {
-    const a = be.allocate!('f32', 6 * 5), b = be.allocate!('f32', 5 * 4), c = be.allocate!('f32', 6 * 4);
+    const a = be.allocate!('f32', 6 * 5),
+      b = be.allocate!('f32', 5 * 4),
+      c = be.allocate!('f32', 6 * 4);
     expect(be.isResident(a) && be.isResident(b) && be.isResident(c)).toBe(true);
     expect(a.buffer).toBe(be.memory.buffer);
     expect(Array.from(c).every((v) => v === 0)).toBe(true);
-    fill(a, 3); fill(b, 4);
+    fill(a, 3);
+    fill(b, 4);
     const want = new Float32Array(24);
-    referenceBackend.gemm!({ transA: false, transB: false, m: 6, n: 4, k: 5, alpha: 1, a, aOffset: 0, lda: 5, b, bOffset: 0, ldb: 4, beta: 0, c: want, cOffset: 0, ldc: 4 });
+    referenceBackend.gemm!({
+      transA: false,
+      transB: false,
+      m: 6,
+      n: 4,
+      k: 5,
+      alpha: 1,
+      a,
+      aOffset: 0,
+      lda: 5,
+      b,
+      bOffset: 0,
+      ldb: 4,
+      beta: 0,
+      c: want,
+      cOffset: 0,
+      ldc: 4,
+    });
     be.gemm({ transA: false, transB: false, m: 6, n: 4, k: 5, alpha: 1, a, aOffset: 0, lda: 5, b, bOffset: 0, ldb: 4, beta: 0, c, cOffset: 0, ldc: 4 });
     for (let i = 0; i < 24; i++) expect(Math.abs(c[i]! - want[i]!)).toBeLessThanOrEqual(32 * EPS.f32);
-    be.release(a); be.release(b); be.release(c);
+    be.release(a);
+    be.release(b);
+    be.release(c);
   });
 
   it('resident arrays survive memory growth, and freed space is reused', () => {
@@ -147,7 +221,7 @@ describe('wasm backend: resident arrays and bad input', () => {
     fill(keep, 9);
     const snapshot = keep.slice();
     const before = be.memory.buffer.byteLength;
-    const big = be.allocate!('f32', 40 * 1024 * 1024 / 4); // forces memory.grow
+    const big = be.allocate!('f32', (40 * 1024 * 1024) / 4); // forces memory.grow
     expect(be.memory.buffer.byteLength).toBeGreaterThan(before);
     expect(keep.length).toBe(1000); // not detached
     expect(Array.from(keep)).toEqual(Array.from(snapshot));
@@ -155,12 +229,15 @@ describe('wasm backend: resident arrays and bad input', () => {
     // a gemv on the old-buffer array still works in place after growth
     const y = be.allocate!('f64', 10);
     be.gemv({ trans: false, m: 10, n: 100, alpha: 1, a: keep, aOffset: 0, lda: 100, x: keep, xOffset: 0, beta: 0, y, yOffset: 0 });
-    let s0 = 0; for (let j = 0; j < 100; j++) s0 += snapshot[j]! * snapshot[j]!;
+    let s0 = 0;
+    for (let j = 0; j < 100; j++) s0 += snapshot[j]! * snapshot[j]!;
     expect(Math.abs(y[0]! - s0)).toBeLessThanOrEqual(100 * EPS.f64 * s0 + 1e-300);
     be.release(big);
     const again = be.allocate!('f32', 1024);
     expect(again.byteOffset).toBeLessThan(big.byteOffset + big.byteLength);
-    be.release(again); be.release(keep); be.release(y);
+    be.release(again);
+    be.release(keep);
+    be.release(y);
   });
 
   it('release rejects foreign, double-released and interior arrays', () => {
@@ -177,7 +254,24 @@ describe('wasm backend: resident arrays and bad input', () => {
     expectErr(() => be.allocate!('f32', 1.5), ArgumentError, 'allocate', "argument 'n'", '1.5');
   });
 
-  const base = () => ({ transA: false, transB: false, m: 2, n: 3, k: 4, alpha: 1, a: new Float32Array(8), aOffset: 0, lda: 4, b: new Float32Array(12), bOffset: 0, ldb: 3, beta: 0, c: new Float32Array(6), cOffset: 0, ldc: 3 });
+  const base = () => ({
+    transA: false,
+    transB: false,
+    m: 2,
+    n: 3,
+    k: 4,
+    alpha: 1,
+    a: new Float32Array(8),
+    aOffset: 0,
+    lda: 4,
+    b: new Float32Array(12),
+    bOffset: 0,
+    ldb: 3,
+    beta: 0,
+    c: new Float32Array(6),
+    cOffset: 0,
+    ldc: 3,
+  });
   it('gemm: typed errors name the argument and value', () => {
     expectErr(() => be.gemm({ ...base(), m: -1 }), ArgumentError, 'gemm', "argument 'm'", 'got -1');
     expectErr(() => be.gemm({ ...base(), k: NaN }), ArgumentError, 'gemm', "argument 'k'", 'NaN');
@@ -188,13 +282,31 @@ describe('wasm backend: resident arrays and bad input', () => {
     expectErr(() => be.gemm({ ...base(), a: [1, 2] as any }), DTypeError, 'gemm', "argument 'a'");
     expectErr(() => be.gemm({ ...base(), alpha: '1' as any }), ArgumentError, 'gemm', "argument 'alpha'");
     // nothing was written
-    const args = base(); args.c.fill(7);
-    try { be.gemm({ ...args, b: new Float32Array(11) }); } catch { /* expected */ }
+    const args = base();
+    args.c.fill(7);
+    try {
+      be.gemm({ ...args, b: new Float32Array(11) });
+    } catch {
+      /* expected */
+    }
     expect(Array.from(args.c)).toEqual([7, 7, 7, 7, 7, 7]);
   });
 
   it('gemv, binary, unary, reduce: typed errors', () => {
-    const g = { trans: false, m: 3, n: 4, alpha: 1, a: new Float32Array(12), aOffset: 0, lda: 4, x: new Float32Array(4), xOffset: 0, beta: 0, y: new Float32Array(3), yOffset: 0 };
+    const g = {
+      trans: false,
+      m: 3,
+      n: 4,
+      alpha: 1,
+      a: new Float32Array(12),
+      aOffset: 0,
+      lda: 4,
+      x: new Float32Array(4),
+      xOffset: 0,
+      beta: 0,
+      y: new Float32Array(3),
+      yOffset: 0,
+    };
     expectErr(() => be.gemv({ ...g, x: new Float32Array(3) }), ShapeError, 'gemv', "argument 'x'", 'length 3');
     expectErr(() => be.gemv({ ...g, trans: true }), ShapeError, 'gemv', "argument 'y'");
     expectErr(() => be.gemv({ ...g, y: new Float64Array(3) as any }), DTypeError, 'gemv');
@@ -208,7 +320,8 @@ describe('wasm backend: resident arrays and bad input', () => {
   });
 
   it('beta = 0 never reads C (NaN in C is overwritten), beta ≠ 0 propagates it', () => {
-    const a = fill(new Float32Array(40 * 30), 1), b = fill(new Float32Array(30 * 20), 2);
+    const a = fill(new Float32Array(40 * 30), 1),
+      b = fill(new Float32Array(30 * 20), 2);
     const c = new Float32Array(40 * 20).fill(NaN);
     be.gemm({ transA: false, transB: false, m: 40, n: 20, k: 30, alpha: 1, a, aOffset: 0, lda: 30, b, bOffset: 0, ldb: 20, beta: 0, c, cOffset: 0, ldc: 20 });
     expect(c.every((v) => Number.isFinite(v))).toBe(true);
@@ -219,10 +332,13 @@ describe('wasm backend: resident arrays and bad input', () => {
   });
 
   it('max/min propagate NaN from either side and reduce max/min/absmax see NaN', () => {
-    const a = new Float32Array([1, NaN, 3, 4, 5]), b = new Float32Array([2, 2, NaN, 1, 9]);
-    const out = new Float32Array(5), want = new Float32Array(5);
+    const a = new Float32Array([1, NaN, 3, 4, 5]),
+      b = new Float32Array([2, 2, NaN, 1, 9]);
+    const out = new Float32Array(5),
+      want = new Float32Array(5);
     for (const op of ['max', 'min'] as const) {
-      be.binary(op, a, b, out, 5); referenceBackend.binary!(op, a, b, want, 5);
+      be.binary(op, a, b, out, 5);
+      referenceBackend.binary!(op, a, b, want, 5);
       expect(Array.from(out)).toEqual(Array.from(want));
     }
     for (const op of ['max', 'min', 'absmax'] as const) expect(Number.isNaN(be.reduce(op, a, 0, 5))).toBe(true);
@@ -231,9 +347,43 @@ describe('wasm backend: resident arrays and bad input', () => {
 
   it('k = 0 and alpha = 0 scale C by beta', () => {
     const c = new Float64Array([1, 2, 3, 4]);
-    be.gemm({ transA: false, transB: false, m: 2, n: 2, k: 0, alpha: 1, a: new Float64Array(0), aOffset: 0, lda: 1, b: new Float64Array(0), bOffset: 0, ldb: 2, beta: 0.5, c, cOffset: 0, ldc: 2 });
+    be.gemm({
+      transA: false,
+      transB: false,
+      m: 2,
+      n: 2,
+      k: 0,
+      alpha: 1,
+      a: new Float64Array(0),
+      aOffset: 0,
+      lda: 1,
+      b: new Float64Array(0),
+      bOffset: 0,
+      ldb: 2,
+      beta: 0.5,
+      c,
+      cOffset: 0,
+      ldc: 2,
+    });
     expect(Array.from(c)).toEqual([0.5, 1, 1.5, 2]);
-    be.gemm({ transA: false, transB: false, m: 2, n: 2, k: 2, alpha: 0, a: new Float64Array([NaN, 1, 1, 1]), aOffset: 0, lda: 2, b: new Float64Array(4), bOffset: 0, ldb: 2, beta: 0, c, cOffset: 0, ldc: 2 });
+    be.gemm({
+      transA: false,
+      transB: false,
+      m: 2,
+      n: 2,
+      k: 2,
+      alpha: 0,
+      a: new Float64Array([NaN, 1, 1, 1]),
+      aOffset: 0,
+      lda: 2,
+      b: new Float64Array(4),
+      bOffset: 0,
+      ldb: 2,
+      beta: 0,
+      c,
+      cOffset: 0,
+      ldc: 2,
+    });
     expect(Array.from(c)).toEqual([0, 0, 0, 0]);
   });
 
@@ -249,49 +399,93 @@ describe('wasm backend: vector-shaped GEMMs (m = 1, n = 1) take the GEMV kernels
     it(`all transposes, padding, offsets and beta match the reference (${threads} thread${threads > 1 ? 's' : ''})`, async () => {
       const be = (await createWasmBackend({ threads, minParallelWork: 0 }))!;
       try {
-        for (const [m, n, k] of [[1, 37, 53], [1, 300, 2], [41, 1, 29], [1, 1, 17], [1, 64, 1], [64, 1, 1]]) {
-          for (const tA of [false, true]) for (const tB of [false, true]) for (const pad of [0, 3]) for (const beta of [0, 0.5]) {
-            const ar = tA ? k : m, ac = tA ? m : k, br = tB ? n : k, bc = tB ? k : n;
-            const lda = ac + pad, ldb = bc + pad, ldc = n + pad, off = 2;
-            const a = fill(new Float32Array(off + ar * lda), m + 1), b = fill(new Float32Array(off + br * ldb), n + 2);
-            const c = fill(new Float32Array(off + m * ldc), 7), want = c.slice();
-            const args = { transA: tA, transB: tB, m, n, k, alpha: -0.5, a, aOffset: off, lda, b, bOffset: off, ldb, beta, cOffset: off, ldc };
-            be.gemm({ ...args, c });
-            referenceBackend.gemm!({ ...args, c: want });
-            for (let i = 0; i < c.length; i++) expect(Math.abs(c[i]! - want[i]!), `m=${m} n=${n} k=${k} tA=${tA} tB=${tB} pad=${pad} i=${i}`).toBeLessThanOrEqual(4 * (k + 2) * EPS.f32 * (k + 1));
-          }
+        for (const [m, n, k] of [
+          [1, 37, 53],
+          [1, 300, 2],
+          [41, 1, 29],
+          [1, 1, 17],
+          [1, 64, 1],
+          [64, 1, 1],
+        ]) {
+          for (const tA of [false, true])
+            for (const tB of [false, true])
+              for (const pad of [0, 3])
+                for (const beta of [0, 0.5]) {
+                  const ar = tA ? k : m,
+                    ac = tA ? m : k,
+                    br = tB ? n : k,
+                    bc = tB ? k : n;
+                  const lda = ac + pad,
+                    ldb = bc + pad,
+                    ldc = n + pad,
+                    off = 2;
+                  const a = fill(new Float32Array(off + ar * lda), m + 1),
+                    b = fill(new Float32Array(off + br * ldb), n + 2);
+                  const c = fill(new Float32Array(off + m * ldc), 7),
+                    want = c.slice();
+                  const args = { transA: tA, transB: tB, m, n, k, alpha: -0.5, a, aOffset: off, lda, b, bOffset: off, ldb, beta, cOffset: off, ldc };
+                  be.gemm({ ...args, c });
+                  referenceBackend.gemm!({ ...args, c: want });
+                  for (let i = 0; i < c.length; i++)
+                    expect(Math.abs(c[i]! - want[i]!), `m=${m} n=${n} k=${k} tA=${tA} tB=${tB} pad=${pad} i=${i}`).toBeLessThanOrEqual(
+                      4 * (k + 2) * EPS.f32 * (k + 1),
+                    );
+                }
         }
-      } finally { await be.dispose(); }
+      } finally {
+        await be.dispose();
+      }
     });
   }
 });
 
 describe('wasm backend: 2 threads agree with 1 thread on shapes that split', () => {
   let one: WasmBackend, two: WasmBackend;
-  beforeAll(async () => { one = (await createWasmBackend())!; two = (await createWasmBackend({ threads: 2, minParallelWork: 0 }))!; });
-  afterAll(async () => { await one.dispose(); await two.dispose(); });
+  beforeAll(async () => {
+    one = (await createWasmBackend())!;
+    two = (await createWasmBackend({ threads: 2, minParallelWork: 0 }))!;
+  });
+  afterAll(async () => {
+    await one.dispose();
+    await two.dispose();
+  });
   it('gemm (rows and columns split) and gemv (both orientations)', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 80 }), fc.boolean(), fc.boolean(), (m, n, k, tA, tB) => {
-      const a = fill(new Float32Array(m * k), m), b = fill(new Float32Array(k * n), n);
-      const c1 = new Float32Array(m * n), c2 = new Float32Array(m * n);
-      const args = { transA: tA, transB: tB, m, n, k, alpha: 1.5, a, aOffset: 0, lda: tA ? m : k, b, bOffset: 0, ldb: tB ? k : n, beta: 0 };
-      one.gemm({ ...args, c: c1, cOffset: 0, ldc: n });
-      two.gemm({ ...args, c: c2, cOffset: 0, ldc: n });
-      // same kernel, same blocking per entry: identical bits
-      expect(c2).toEqual(c1);
-      const A = fill(new Float64Array(m * n), 5), x = fill(new Float64Array(Math.max(m, n)), 6);
-      for (const trans of [false, true]) {
-        const ly = trans ? n : m;
-        const y1 = new Float64Array(ly).fill(1), y2 = new Float64Array(ly).fill(1);
-        one.gemv({ trans, m, n, alpha: 1, a: A, aOffset: 0, lda: n, x, xOffset: 0, beta: 0.5, y: y1, yOffset: 0 });
-        two.gemv({ trans, m, n, alpha: 1, a: A, aOffset: 0, lda: n, x, xOffset: 0, beta: 0.5, y: y2, yOffset: 0 });
-        expect(y2).toEqual(y1);
-      }
-    }), { numRuns: 30, seed: 11 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 1, max: 80 }),
+        fc.boolean(),
+        fc.boolean(),
+        (m, n, k, tA, tB) => {
+          const a = fill(new Float32Array(m * k), m),
+            b = fill(new Float32Array(k * n), n);
+          const c1 = new Float32Array(m * n),
+            c2 = new Float32Array(m * n);
+          const args = { transA: tA, transB: tB, m, n, k, alpha: 1.5, a, aOffset: 0, lda: tA ? m : k, b, bOffset: 0, ldb: tB ? k : n, beta: 0 };
+          one.gemm({ ...args, c: c1, cOffset: 0, ldc: n });
+          two.gemm({ ...args, c: c2, cOffset: 0, ldc: n });
+          // same kernel, same blocking per entry: identical bits
+          expect(c2).toEqual(c1);
+          const A = fill(new Float64Array(m * n), 5),
+            x = fill(new Float64Array(Math.max(m, n)), 6);
+          for (const trans of [false, true]) {
+            const ly = trans ? n : m;
+            const y1 = new Float64Array(ly).fill(1),
+              y2 = new Float64Array(ly).fill(1);
+            one.gemv({ trans, m, n, alpha: 1, a: A, aOffset: 0, lda: n, x, xOffset: 0, beta: 0.5, y: y1, yOffset: 0 });
+            two.gemv({ trans, m, n, alpha: 1, a: A, aOffset: 0, lda: n, x, xOffset: 0, beta: 0.5, y: y2, yOffset: 0 });
+            expect(y2).toEqual(y1);
+          }
+        },
+      ),
+      { numRuns: 30, seed: 11 },
+    );
   });
 
   it('matmul through the tensor API with a large enough problem to split', () => {
-    const A = randn([300, 200], { seed: 1 }), B = randn([200, 250], { seed: 2 });
+    const A = randn([300, 200], { seed: 1 }),
+      B = randn([200, 250], { seed: 2 });
     const d = maxAbsDiff(matmul(A, B, { backend: two }), matmul(A, B, { backend: referenceBackend }));
     expect(d).toBeLessThanOrEqual(4 * 202 * EPS.f32 * 200 * 5);
   });

@@ -6,9 +6,17 @@
  * with a `Platform` that knows how to start workers and whether relaxed SIMD can be switched on.
  */
 import {
-  ArgumentError, UnsupportedError, validateBinary, validateGemm, validateGemv, validateReduce, validateUnary,
-  type Backend, type BinaryOp, type FloatArray, type GemmArgs, type GemvArgs, type ReduceOp, type UnaryOp,
-  span, type BackendRoutines,
+  ArgumentError,
+  UnsupportedError,
+  validateBinary,
+  validateReduce,
+  validateUnary,
+  type Backend,
+  type BinaryOp,
+  type FloatArray,
+  type ReduceOp,
+  type UnaryOp,
+  type BackendRoutines,
 } from '@llmpress/tensor';
 import { KERNELS_BASE64 } from './generated/kernels.js';
 import { LinearAllocator } from './allocator.js';
@@ -45,23 +53,24 @@ export interface WasmBackendOptions {
 }
 
 /** What `createWasmBackend` returns: a `Backend` with every routine of the contract, plus a few WASM-specific facts. */
-export type WasmBackend = Backend & Required<BackendRoutines> & {
-  /** out[i] = Σ_p a[i, p] · w[i, p] over `rows` rows of k packed int4 values each (exact i32; WASM-only). */
-  int4Dot(rows: number, k: number, a: Uint8Array, w: Uint8Array, out: Int32Array): void;
-  readonly memory: WebAssembly.Memory;
-  /** True when `arr` lives in this backend's linear memory (routines then use it in place). */
-  isResident(arr: ArrayBufferView): boolean;
-  /** Present only when the memory is shared (then `grow` never detaches the arrays it returned). */
-  allocate?(dtype: 'f32' | 'f64', n: number): FloatArray;
-  /** Raw bytes in the linear memory (for packed int4 weights); present only with shared memory. */
-  allocateBytes?(n: number): Uint8Array;
-  release(array: ArrayBufferView): void;
-  dispose(): Promise<void>;
-  /** Why fewer threads run than were asked for (undefined when all started). */
-  readonly threadsNote?: string;
-  /** Counters for diagnostics: calls that ran on one thread vs split across threads. */
-  stats(): { singleThreadCalls: number; parallelCalls: number };
-};
+export type WasmBackend = Backend &
+  Required<BackendRoutines> & {
+    /** out[i] = Σ_p a[i, p] · w[i, p] over `rows` rows of k packed int4 values each (exact i32; WASM-only). */
+    int4Dot(rows: number, k: number, a: Uint8Array, w: Uint8Array, out: Int32Array): void;
+    readonly memory: WebAssembly.Memory;
+    /** True when `arr` lives in this backend's linear memory (routines then use it in place). */
+    isResident(arr: ArrayBufferView): boolean;
+    /** Present only when the memory is shared (then `grow` never detaches the arrays it returned). */
+    allocate?(dtype: 'f32' | 'f64', n: number): FloatArray;
+    /** Raw bytes in the linear memory (for packed int4 weights); present only with shared memory. */
+    allocateBytes?(n: number): Uint8Array;
+    release(array: ArrayBufferView): void;
+    dispose(): Promise<void>;
+    /** Why fewer threads run than were asked for (undefined when all started). */
+    readonly threadsNote?: string;
+    /** Counters for diagnostics: calls that ran on one thread vs split across threads. */
+    stats(): { singleThreadCalls: number; parallelCalls: number };
+  };
 
 type Variant = keyof typeof KERNELS_BASE64;
 
@@ -98,10 +107,15 @@ function decodeBase64(b64: string): Uint8Array {
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
 }
-function bytesOf(v: Variant): Uint8Array { return decodeBase64(KERNELS_BASE64[v]); }
+function bytesOf(v: Variant): Uint8Array {
+  return decodeBase64(KERNELS_BASE64[v]);
+}
 function moduleOf(v: Variant): WebAssembly.Module {
   let m = moduleCache.get(v);
-  if (!m) { m = new WebAssembly.Module(bytesOf(v) as BufferSource); moduleCache.set(v, m); }
+  if (!m) {
+    m = new WebAssembly.Module(bytesOf(v) as BufferSource);
+    moduleCache.set(v, m);
+  }
   return m;
 }
 
@@ -114,15 +128,17 @@ export function detectWasmFeatures(platform?: Platform): { simd: boolean; relaxe
   const relaxedSimd = WebAssembly.validate(bytesOf('relaxed') as BufferSource);
   let sharedMemory = false;
   try {
-    sharedMemory = typeof SharedArrayBuffer === 'function' && new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true } as WebAssembly.MemoryDescriptor).buffer instanceof SharedArrayBuffer;
-  } catch { sharedMemory = false; }
+    sharedMemory =
+      typeof SharedArrayBuffer === 'function' &&
+      new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true } as WebAssembly.MemoryDescriptor).buffer instanceof SharedArrayBuffer;
+  } catch {
+    sharedMemory = false;
+  }
   return { simd, relaxedSimd, sharedMemory };
 }
 
-function isInt(x: unknown): x is number { return typeof x === 'number' && Number.isInteger(x); }
-function checkDim(fn: string, name: string, v: unknown): number {
-  if (!isInt(v) || v < 0) throw new ArgumentError(fn, name, v, 'must be a non-negative integer');
-  return v;
+function isInt(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x);
 }
 
 export async function createWasmBackendWith(platform: Platform, options: WasmBackendOptions = {}): Promise<WasmBackend | null> {
@@ -130,9 +146,11 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   if (options === null || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object or undefined');
   const th = options.threads ?? 1;
   if (!(th === 'auto' || (isInt(th) && th >= 1 && th <= 64))) throw new ArgumentError(fn, 'options.threads', th, "must be an integer in [1, 64] or 'auto'");
-  if (options.relaxedSimd !== undefined && typeof options.relaxedSimd !== 'boolean') throw new ArgumentError(fn, 'options.relaxedSimd', options.relaxedSimd, 'must be a boolean');
+  if (options.relaxedSimd !== undefined && typeof options.relaxedSimd !== 'boolean')
+    throw new ArgumentError(fn, 'options.relaxedSimd', options.relaxedSimd, 'must be a boolean');
   const minParallelWork = options.minParallelWork ?? 2 ** 21;
-  if (typeof minParallelWork !== 'number' || !(minParallelWork >= 0)) throw new ArgumentError(fn, 'options.minParallelWork', minParallelWork, 'must be a non-negative number');
+  if (typeof minParallelWork !== 'number' || !(minParallelWork >= 0))
+    throw new ArgumentError(fn, 'options.minParallelWork', minParallelWork, 'must be a non-negative number');
 
   const feat = detectWasmFeatures(platform);
   if (!feat.simd) return null;
@@ -140,16 +158,25 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   const wanted = th === 'auto' ? Math.max(1, Math.min(16, platform.hardwareConcurrency())) : th;
   const canThread = feat.sharedMemory && typeof platform.spawnWorker === 'function' && platform.threadsUnavailableReason?.() === undefined;
   let nThreads = canThread ? wanted : 1;
-  let threadsNote: string | undefined = wanted > 1 && !canThread
-    ? (!feat.sharedMemory ? 'no shared WebAssembly memory here (SharedArrayBuffer unavailable)' : platform.threadsUnavailableReason?.() ?? 'this platform cannot start workers')
-    : undefined;
+  let threadsNote: string | undefined =
+    wanted > 1 && !canThread
+      ? !feat.sharedMemory
+        ? 'no shared WebAssembly memory here (SharedArrayBuffer unavailable)'
+        : (platform.threadsUnavailableReason?.() ?? 'this platform cannot start workers')
+      : undefined;
 
   // Memory: shared whenever the engine allows it (so `grow` never detaches arrays from allocate()).
   let memory: WebAssembly.Memory | undefined;
   let maxPages = 65536;
   if (feat.sharedMemory) {
     for (const mp of [65536, 32768, 16384, 4096]) {
-      try { memory = new WebAssembly.Memory({ initial: 128, maximum: mp, shared: true } as WebAssembly.MemoryDescriptor); maxPages = mp; break; } catch { /* try smaller */ }
+      try {
+        memory = new WebAssembly.Memory({ initial: 128, maximum: mp, shared: true } as WebAssembly.MemoryDescriptor);
+        maxPages = mp;
+        break;
+      } catch {
+        /* try smaller */
+      }
     }
   }
   const shared = memory !== undefined;
@@ -158,32 +185,43 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   const module = moduleOf(variant);
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const K = instance.exports as unknown as Kernels;
-    const alloc = new LinearAllocator(memory, Math.max(65536, K.heapBase()), maxPages * 65536);
+  const alloc = new LinearAllocator(memory, Math.max(65536, K.heapBase()), maxPages * 65536);
   const scratchBytes = K.scratchBytes();
 
   // Buffers seen from memory.buffer: arrays on any of them live in the linear memory.
   const buffers = new WeakSet<ArrayBufferLike>();
-  const buf = (): ArrayBufferLike => { const b = memory!.buffer; buffers.add(b); return b; };
-  const isResident = (arr: ArrayBufferView): boolean => { buf(); return buffers.has(arr.buffer); };
+  const buf = (): ArrayBufferLike => {
+    const b = memory!.buffer;
+    buffers.add(b);
+    return b;
+  };
+  const isResident = (arr: ArrayBufferView): boolean => {
+    buf();
+    return buffers.has(arr.buffer);
+  };
 
   // Worker threads (worker pool), then per-thread packing scratch, the shared packed-B panel and the
   // row-chunk counter of threaded GEMM.
   const pool = await startWorkerPool({ fn, platform, module, memory, alloc, buf, K, wanted: nThreads, note: threadsNote, minParallelWork });
-  nThreads = pool.threads; threadsNote = pool.note;
+  nThreads = pool.threads;
+  threadsNote = pool.note;
   const scratch: number[] = [];
   for (let t = 0; t < nThreads; t++) scratch.push(alloc.alloc(scratchBytes, fn));
-  const KC = K.blocking(4), NC32 = K.blocking(1), NC64 = K.blocking(3);
+  const KC = K.blocking(4),
+    NC32 = K.blocking(1),
+    NC64 = K.blocking(3);
   const sharedB = nThreads > 1 ? alloc.alloc(Math.max(NC32 * KC * 4, NC64 * KC * 8), fn) : 0;
   const counterPtr = nThreads > 1 ? alloc.alloc(64, fn) : 0;
   let disposed = false;
   const name = options.name ?? 'wasm';
-  const alive = (f: string) => { if (disposed) throw new UnsupportedError(f, `backend '${name}' has been disposed`); };
+  const alive = (f: string) => {
+    if (disposed) throw new UnsupportedError(f, `backend '${name}' has been disposed`);
+  };
   const ops = makeOperands({ alloc, buf, isResident, alive, isDisposed: () => disposed });
   const { operandIn, operandOut, freeAll } = ops;
   type Operand = ReturnType<typeof operandIn>;
   const { gemm, gemv } = makeGemm({ K, alive, buf, ops, pool, scratch, sharedB, counterPtr, minParallelWork });
   const runSplit = pool.runSplit;
-
 
   // ---- elementwise and reductions
   function binary(op: BinaryOp, a: FloatArray, b: FloatArray | number, out: FloatArray, n: number): void {
@@ -195,15 +233,20 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
     const f64 = a instanceof Float64Array;
     const ops: Operand[] = [];
     try {
-      const A = operandIn(f, a, 0, n); ops.push(A);
-      const O = operandIn(f, out, 0, n, false); ops.push(O);
+      const A = operandIn(f, a, 0, n);
+      ops.push(A);
+      const O = operandIn(f, out, 0, n, false);
+      ops.push(O);
       if (typeof b === 'number') (f64 ? K.dbinaryScalar : K.sbinaryScalar)(code, A.ptr, b, O.ptr, n);
       else {
-        const B = operandIn(f, b, 0, n); ops.push(B);
+        const B = operandIn(f, b, 0, n);
+        ops.push(B);
         (f64 ? K.dbinary : K.sbinary)(code, A.ptr, B.ptr, O.ptr, n);
       }
       operandOut(out, 0, n, O);
-    } finally { freeAll(ops); }
+    } finally {
+      freeAll(ops);
+    }
   }
   function unary(op: UnaryOp, a: FloatArray, out: FloatArray, n: number): void {
     const f = 'unary';
@@ -213,11 +256,15 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
     if (n === 0) return;
     const ops: Operand[] = [];
     try {
-      const A = operandIn(f, a, 0, n); ops.push(A);
-      const O = operandIn(f, out, 0, n, false); ops.push(O);
+      const A = operandIn(f, a, 0, n);
+      ops.push(A);
+      const O = operandIn(f, out, 0, n, false);
+      ops.push(O);
       (a instanceof Float64Array ? K.dunary : K.sunary)(code, A.ptr, O.ptr, n);
       operandOut(out, 0, n, O);
-    } finally { freeAll(ops); }
+    } finally {
+      freeAll(ops);
+    }
   }
   function reduce(op: ReduceOp, a: FloatArray, offset: number, n: number): number {
     const f = 'reduce';
@@ -227,9 +274,12 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
     if (n === 0) return op === 'max' ? -Infinity : op === 'min' ? Infinity : 0;
     const ops: Operand[] = [];
     try {
-      const A = operandIn(f, a, offset, n); ops.push(A);
+      const A = operandIn(f, a, offset, n);
+      ops.push(A);
       return (a instanceof Float64Array ? K.dreduce : K.sreduce)(code, A.ptr, n);
-    } finally { freeAll(ops); }
+    } finally {
+      freeAll(ops);
+    }
   }
 
   async function dispose(): Promise<void> {
@@ -249,7 +299,11 @@ export async function createWasmBackendWith(platform: Platform, options: WasmBac
   const backend: WasmBackend = {
     name,
     capabilities: Object.freeze({ dtypes: Object.freeze(['f32', 'f64'] as const), syncRead: true, threads: nThreads, features: Object.freeze(features) }),
-    gemm, gemv, binary, unary, reduce,
+    gemm,
+    gemv,
+    binary,
+    unary,
+    reduce,
     memory,
     isResident,
     release: ops.release,

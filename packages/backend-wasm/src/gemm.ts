@@ -27,8 +27,13 @@ export function makeGemm(ctx: GemmContext): { gemm(p: GemmArgs): void; gemv(p: G
   type Operand = ReturnType<typeof operandIn>;
   const nThreads = pool.threads;
   const MR = K.microRows();
-  const KC = K.blocking(4), MC32 = K.blocking(0), NC32 = K.blocking(1), MC64 = K.blocking(2), NC64 = K.blocking(3);
-  void NC32; void NC64;
+  const KC = K.blocking(4),
+    MC32 = K.blocking(0),
+    NC32 = K.blocking(1),
+    MC64 = K.blocking(2),
+    NC64 = K.blocking(3);
+  void NC32;
+  void NC64;
 
   // ---- GEMM
   function gemm(p: GemmArgs): void {
@@ -36,15 +41,20 @@ export function makeGemm(ctx: GemmContext): { gemm(p: GemmArgs): void; gemv(p: G
     alive(f);
     const { a: sa, b: sb, c: sc } = validateGemm(f, p);
     const { m, n, k, a, b, c, alpha, beta } = p;
-    const tA = !!p.transA, tB = !!p.transB;
+    const tA = !!p.transA,
+      tB = !!p.transB;
     if (m === 0 || n === 0) return;
-    const S = bytesPer(c), f64 = S === 8;
+    const S = bytesPer(c),
+      f64 = S === 8;
     const ops: Operand[] = [];
     try {
-      const A = operandIn(f, a, p.aOffset, sa); ops.push(A);
-      const B = operandIn(f, b, p.bOffset, sb); ops.push(B);
+      const A = operandIn(f, a, p.aOffset, sa);
+      ops.push(A);
+      const B = operandIn(f, b, p.bOffset, sb);
+      ops.push(B);
       // beta = 0 never reads C: skip its copy-in when C has no padding between rows to preserve
-      const C = operandIn(f, c, p.cOffset, sc, !(beta === 0 && (p.ldc === n || m === 1))); ops.push(C);
+      const C = operandIn(f, c, p.cOffset, sc, !(beta === 0 && (p.ldc === n || m === 1)));
+      ops.push(C);
       const kern = f64 ? K.dgemm : K.sgemm;
       // Vector shapes go to the GEMV kernels (no packing): m = 1 (one token) or n = 1.
       const gv = f64 ? 'dgemv' : 'sgemv';
@@ -63,7 +73,8 @@ export function makeGemm(ctx: GemmContext): { gemm(p: GemmArgs): void; gemv(p: G
         return;
       }
       const T = m * n * k >= minParallelWork ? nThreads : 1;
-      const MC = f64 ? MC64 : MC32, NC = f64 ? NC64 : NC32;
+      const MC = f64 ? MC64 : MC32,
+        NC = f64 ? NC64 : NC32;
       if (T > 1 && m >= n && m >= 2 * MR && k > 0 && alpha !== 0) {
         // rows: shared packed B per (jc, pc) step, row chunks handed out by an atomic counter
         const chunk = m >= 4 * T * MC ? MC : Math.max(MR, Math.ceil(m / (2 * T) / MR) * MR);
@@ -79,7 +90,8 @@ export function makeGemm(ctx: GemmContext): { gemm(p: GemmArgs): void; gemv(p: G
             const be = pc === 0 ? beta : 1;
             const aP = A.ptr + (tA ? pc * p.lda : pc) * S;
             const jobs: number[][] = [];
-            for (let t = 0; t < T; t++) jobs.push([tA ? 1 : 0, m, kc, nc, alpha, aP, p.lda, sharedB, be, C.ptr + jc * S, p.ldc, scratch[t]!, counterPtr, chunk]);
+            for (let t = 0; t < T; t++)
+              jobs.push([tA ? 1 : 0, m, kc, nc, alpha, aP, p.lda, sharedB, be, C.ptr + jc * S, p.ldc, scratch[t]!, counterPtr, chunk]);
             pool.runParallel(OPS[rowsKern]!, jobs, (j) => (K[rowsKern] as (...a: number[]) => void)(...j), m * nc * kc);
           }
         }
@@ -89,7 +101,8 @@ export function makeGemm(ctx: GemmContext): { gemm(p: GemmArgs): void; gemv(p: G
         const chunk = Math.ceil(n / parts / 16) * 16;
         const jobs: number[][] = [];
         for (let t = 0; t < parts; t++) {
-          const lo = t * chunk, hi = Math.min(n, lo + chunk);
+          const lo = t * chunk,
+            hi = Math.min(n, lo + chunk);
           if (lo >= hi) break;
           const bP = B.ptr + (tB ? lo * p.ldb : lo) * S;
           jobs.push([tA ? 1 : 0, tB ? 1 : 0, m, hi - lo, k, alpha, A.ptr, p.lda, bP, p.ldb, beta, C.ptr + lo * S, p.ldc, scratch[t]!]);
@@ -100,7 +113,9 @@ export function makeGemm(ctx: GemmContext): { gemm(p: GemmArgs): void; gemv(p: G
         kern(tA ? 1 : 0, tB ? 1 : 0, m, n, k, alpha, A.ptr, p.lda, B.ptr, p.ldb, beta, C.ptr, p.ldc, scratch[0]!);
       }
       operandOut(c, p.cOffset, sc, C);
-    } finally { freeAll(ops); }
+    } finally {
+      freeAll(ops);
+    }
   }
 
   // ---- GEMV
@@ -111,15 +126,19 @@ export function makeGemm(ctx: GemmContext): { gemm(p: GemmArgs): void; gemv(p: G
     const { m, n, a, x, y, alpha, beta } = p;
     const tr = !!p.trans;
     if (ly === 0) return;
-    const S = bytesPer(y), f64 = S === 8;
+    const S = bytesPer(y),
+      f64 = S === 8;
     const ops: Operand[] = [];
     try {
-      const A = operandIn(f, a, p.aOffset, span(m, n, p.lda)); ops.push(A);
-      const X = operandIn(f, x, p.xOffset, lx); ops.push(X);
-      const Y = operandIn(f, y, p.yOffset, ly, beta !== 0); ops.push(Y);
+      const A = operandIn(f, a, p.aOffset, span(m, n, p.lda));
+      ops.push(A);
+      const X = operandIn(f, x, p.xOffset, lx);
+      ops.push(X);
+      const Y = operandIn(f, y, p.yOffset, ly, beta !== 0);
+      ops.push(Y);
       const kern = f64 ? K.dgemv : K.sgemv;
       const unit = tr ? 16 : 4;
-      const T = m * n >= (minParallelWork >> 2) ? nThreads : 1;
+      const T = m * n >= minParallelWork >> 2 ? nThreads : 1;
       const parts = Math.min(T, Math.max(1, Math.floor(ly / unit)));
       if (parts <= 1) {
         pool.single();
@@ -128,14 +147,17 @@ export function makeGemm(ctx: GemmContext): { gemm(p: GemmArgs): void; gemv(p: G
         const chunk = Math.ceil(ly / parts / unit) * unit;
         const jobs: number[][] = [];
         for (let t = 0; t < parts; t++) {
-          const lo = t * chunk, hi = Math.min(ly, lo + chunk);
+          const lo = t * chunk,
+            hi = Math.min(ly, lo + chunk);
           if (lo >= hi) break;
           jobs.push([tr ? 1 : 0, m, lo, hi, n, alpha, A.ptr, p.lda, X.ptr, beta, Y.ptr]);
         }
         pool.runParallel(f64 ? 4 : 3, jobs, (j) => kern(...j), m * n);
       }
       operandOut(y, p.yOffset, ly, Y);
-    } finally { freeAll(ops); }
+    } finally {
+      freeAll(ops);
+    }
   }
 
   return { gemm, gemv };

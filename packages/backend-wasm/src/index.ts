@@ -32,11 +32,20 @@ export const webPlatform: Platform = {
     const w = new g.Worker(url, g.Deno ? { type: 'module' } : undefined);
     return {
       postMessage: (m: unknown) => w.postMessage(m),
-      firstMessage: () => new Promise((resolve, reject) => {
-        w.onmessage = (e: any) => { w.onmessage = null; resolve(e.data); };
-        w.onerror = (e: any) => { reject(new Error(String(e?.message ?? e))); };
-      }),
-      terminate: () => { w.terminate(); g.URL.revokeObjectURL(url); },
+      firstMessage: () =>
+        new Promise((resolve, reject) => {
+          w.onmessage = (e: any) => {
+            w.onmessage = null;
+            resolve(e.data);
+          };
+          w.onerror = (e: any) => {
+            reject(new Error(String(e?.message ?? e)));
+          };
+        }),
+      terminate: () => {
+        w.terminate();
+        g.URL.revokeObjectURL(url);
+      },
     };
   },
   threadsUnavailableReason() {

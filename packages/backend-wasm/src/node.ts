@@ -18,7 +18,11 @@ export const nodePlatform: Platform = {
   enableRelaxedSimd() {
     if (flagged) return;
     flagged = true;
-    try { setFlagsFromString('--experimental-wasm-relaxed-simd'); } catch { /* engine without the flag: plain SIMD */ }
+    try {
+      setFlagsFromString('--experimental-wasm-relaxed-simd');
+    } catch {
+      /* engine without the flag: plain SIMD */
+    }
   },
   hardwareConcurrency: () => availableParallelism(),
   canBlock: true,
@@ -27,11 +31,14 @@ export const nodePlatform: Platform = {
     w.unref(); // an undisposed backend must not keep the process alive
     return {
       postMessage: (m: unknown) => w.postMessage(m),
-      firstMessage: () => new Promise((resolve, reject) => {
-        w.once('message', resolve);
-        w.once('error', reject);
-      }),
-      terminate: () => { void w.terminate(); },
+      firstMessage: () =>
+        new Promise((resolve, reject) => {
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+      terminate: () => {
+        void w.terminate();
+      },
     };
   },
 };

@@ -6,7 +6,10 @@
 import { ArgumentError, checkDim, type FloatArray } from '@llmpress/tensor';
 import type { LinearAllocator } from './allocator.js';
 
-export interface Operand { ptr: number; temp: number | null }
+export interface Operand {
+  ptr: number;
+  temp: number | null;
+}
 
 export interface Operands {
   bytesPer(a: FloatArray): number;
@@ -18,7 +21,13 @@ export interface Operands {
   release(arr: ArrayBufferView): void;
 }
 
-export function makeOperands(ctx: { alloc: LinearAllocator; buf(): ArrayBufferLike; isResident(a: ArrayBufferView): boolean; alive(fn: string): void; isDisposed(): boolean }): Operands {
+export function makeOperands(ctx: {
+  alloc: LinearAllocator;
+  buf(): ArrayBufferLike;
+  isResident(a: ArrayBufferView): boolean;
+  alive(fn: string): void;
+  isDisposed(): boolean;
+}): Operands {
   const { alloc, buf, isResident, alive, isDisposed } = ctx;
   const bytesPer = (a: FloatArray) => a.BYTES_PER_ELEMENT;
   const viewOf = (a: FloatArray, ptr: number, n: number): FloatArray =>
@@ -32,7 +41,9 @@ export function makeOperands(ctx: { alloc: LinearAllocator; buf(): ArrayBufferLi
   function operandOut(a: FloatArray, offset: number, n: number, op: Operand): void {
     if (op.temp !== null && n > 0) a.set(viewOf(a, op.ptr, n), offset);
   }
-  function freeAll(ops: Operand[]): void { for (const o of ops) if (o.temp !== null) alloc.release(o.temp); }
+  function freeAll(ops: Operand[]): void {
+    for (const o of ops) if (o.temp !== null) alloc.release(o.temp);
+  }
 
   // ---- resident arrays
   const owned = new Map<number, number>(); // ptr -> bytes, handed out by allocate()

@@ -8,7 +8,18 @@ import type { Kernels, Platform, WorkerHandle } from './core.js';
 import type { LinearAllocator } from './allocator.js';
 
 /** Kernel exports a worker can run, by job code (the worker source maps the codes back to names). */
-export const OPS: Record<string, number> = { sgemm: 1, dgemm: 2, sgemv: 3, dgemv: 4, int4Gemv: 5, w4a8Gemv: 6, w4a4Gemm: 7, sgemmRows: 8, dgemmRows: 9, sattention: 10 };
+export const OPS: Record<string, number> = {
+  sgemm: 1,
+  dgemm: 2,
+  sgemv: 3,
+  dgemv: 4,
+  int4Gemv: 5,
+  w4a8Gemv: 6,
+  w4a4Gemm: 7,
+  sgemmRows: 8,
+  dgemmRows: 9,
+  sattention: 10,
+};
 
 export interface WorkerPool {
   /** Threads that run kernels (the calling thread counts as one). */
@@ -28,11 +39,20 @@ export interface WorkerPool {
  * thread (the backend still works) and says why in `note`.
  */
 export async function startWorkerPool(o: {
-  fn: string; platform: Platform; module: WebAssembly.Module; memory: WebAssembly.Memory; alloc: LinearAllocator;
-  buf(): ArrayBufferLike; K: Kernels; wanted: number; note: string | undefined; minParallelWork: number;
+  fn: string;
+  platform: Platform;
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  alloc: LinearAllocator;
+  buf(): ArrayBufferLike;
+  K: Kernels;
+  wanted: number;
+  note: string | undefined;
+  minParallelWork: number;
 }): Promise<WorkerPool> {
   const { fn, platform, module, memory, alloc, buf, K, minParallelWork } = o;
-  let nThreads = o.wanted, threadsNote = o.note;
+  let nThreads = o.wanted,
+    threadsNote = o.note;
   const workers: { handle: WorkerHandle; base: number; seq: number }[] = [];
   if (nThreads > 1) {
     try {
@@ -62,7 +82,11 @@ export async function startWorkerPool(o: {
     const ctl = new Int32Array(buf(), w.base, 16);
     for (let cur = Atomics.load(ctl, 1); cur !== w.seq; cur = Atomics.load(ctl, 1)) {
       if (platform.canBlock) Atomics.wait(ctl, 1, cur, 200);
-      if (performance.now() > deadline) throw new UnsupportedError('wasm worker', `a worker thread did not finish its job (sequence ${w.seq}) before the deadline; it may have died — dispose this backend`);
+      if (performance.now() > deadline)
+        throw new UnsupportedError(
+          'wasm worker',
+          `a worker thread did not finish its job (sequence ${w.seq}) before the deadline; it may have died — dispose this backend`,
+        );
     }
     if (ctl[2] !== 0) throw new UnsupportedError('wasm worker', 'a kernel trapped in a worker thread');
   };
@@ -82,34 +106,53 @@ export async function startWorkerPool(o: {
     const T = work >= minParallelWork ? nThreads : 1;
     const parts = Math.min(T, Math.max(1, Math.floor(total / unit)));
     const kern = K[name] as (...a: number[]) => void;
-    if (parts <= 1) { singleThreadCalls++; kern(...mk(0, total)); return; }
+    if (parts <= 1) {
+      singleThreadCalls++;
+      kern(...mk(0, total));
+      return;
+    }
     const chunk = Math.ceil(total / parts / unit) * unit;
     const jobs: number[][] = [];
     for (let t = 0; t < parts; t++) {
-      const lo = t * chunk, hi = Math.min(total, lo + chunk);
+      const lo = t * chunk,
+        hi = Math.min(total, lo + chunk);
       if (lo < hi) jobs.push(mk(lo, hi));
     }
     runParallel(OPS[name]!, jobs, (j) => kern(...j), work);
   };
   /** Runs jobs[0] here and jobs[1..] on workers, waiting for all. */
-  let parallelCalls = 0, singleThreadCalls = 0;
+  let parallelCalls = 0,
+    singleThreadCalls = 0;
   const runParallel = (op: number, jobs: number[][], local: (args: number[]) => void, work: number) => {
     parallelCalls++;
     for (let t = 1; t < jobs.length; t++) post(workers[t - 1]!, [op, ...jobs[t]!]);
     let err: unknown;
-    try { local(jobs[0]!); } catch (e) { err = e; }
+    try {
+      local(jobs[0]!);
+    } catch (e) {
+      err = e;
+    }
     const deadline = performance.now() + 30_000 + work * 1e-5;
     for (let t = 1; t < jobs.length; t++) waitDone(workers[t - 1]!, deadline);
     if (err) throw err;
   };
 
   return {
-    threads: nThreads, note: threadsNote, runSplit, runParallel,
-    single: () => { singleThreadCalls++; },
+    threads: nThreads,
+    note: threadsNote,
+    runSplit,
+    runParallel,
+    single: () => {
+      singleThreadCalls++;
+    },
     stats: () => ({ singleThreadCalls, parallelCalls }),
     dispose() {
       for (const w of workers) {
-        try { post(w, [-1]); } catch { /* ignore */ }
+        try {
+          post(w, [-1]);
+        } catch {
+          /* ignore */
+        }
         w.handle.terminate();
       }
       workers.length = 0;

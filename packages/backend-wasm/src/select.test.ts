@@ -14,7 +14,9 @@ describe('selectBackend', () => {
     try {
       expect(s.name).toBe('wasm');
       expect(s.describe()).toMatch(/backend wasm/);
-    } finally { await s.dispose(); }
+    } finally {
+      await s.dispose();
+    }
   });
   it('auto falls back to reference with a note when WASM cannot start; wasm then throws', async () => {
     const s = await selectBackendWith('auto', async () => null);

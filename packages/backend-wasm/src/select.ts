@@ -16,7 +16,9 @@ import type { WasmBackendOptions } from './core.js';
 export const BACKEND_KINDS = ['auto', 'wasm', 'webgpu', 'reference'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 
-export function isBackendKind(x: unknown): x is BackendKind { return typeof x === 'string' && (BACKEND_KINDS as readonly string[]).includes(x); }
+export function isBackendKind(x: unknown): x is BackendKind {
+  return typeof x === 'string' && (BACKEND_KINDS as readonly string[]).includes(x);
+}
 
 export interface SelectBackendOptions {
   /** WASM threads (default 'auto' = hardware concurrency). */
@@ -51,13 +53,27 @@ export async function selectBackendWith(kind: string, createWasm: WasmFactory, o
   const fn = 'selectBackend';
   if (!isBackendKind(kind)) throw new ArgumentError(fn, 'kind', kind, `must be one of ${BACKEND_KINDS.join(', ')}`);
   const before = new Map(fallbackStats());
-  let backend: Backend | null = null, note: string | undefined;
+  let backend: Backend | null = null,
+    note: string | undefined;
   const tryWasm = async (): Promise<Backend | null> => {
-    try { return await createWasm({ threads: options.threads ?? 'auto' }); } catch (e) { note = `WASM backend failed to start: ${String((e as Error)?.message ?? e)}`; return null; }
+    try {
+      return await createWasm({ threads: options.threads ?? 'auto' });
+    } catch (e) {
+      note = `WASM backend failed to start: ${String((e as Error)?.message ?? e)}`;
+      return null;
+    }
   };
   const tryWebgpu = async (): Promise<Backend | null> => {
-    if (!options.webgpu) { note = 'no WebGPU backend factory on this surface'; return null; }
-    try { return (await options.webgpu()) ?? null; } catch (e) { note = `WebGPU failed to start: ${String((e as Error)?.message ?? e)}`; return null; }
+    if (!options.webgpu) {
+      note = 'no WebGPU backend factory on this surface';
+      return null;
+    }
+    try {
+      return (await options.webgpu()) ?? null;
+    } catch (e) {
+      note = `WebGPU failed to start: ${String((e as Error)?.message ?? e)}`;
+      return null;
+    }
   };
   if (kind === 'reference') backend = getReferenceBackend();
   else if (kind === 'wasm') {
@@ -69,7 +85,10 @@ export async function selectBackendWith(kind: string, createWasm: WasmFactory, o
   } else {
     if (options.preferWebgpu) backend = await tryWebgpu();
     backend ??= await tryWasm();
-    if (!backend) { note = `auto: ${note ?? 'WASM SIMD unavailable'}; using the reference backend`; backend = getReferenceBackend(); }
+    if (!backend) {
+      note = `auto: ${note ?? 'WASM SIMD unavailable'}; using the reference backend`;
+      backend = getReferenceBackend();
+    }
   }
   const b = backend;
   const threads = Number((b as any).capabilities?.threads ?? 1) || 1;
@@ -84,13 +103,22 @@ export async function selectBackendWith(kind: string, createWasm: WasmFactory, o
     return out;
   };
   return {
-    backend: b, requested: kind, name: b.name, threads, note,
+    backend: b,
+    requested: kind,
+    name: b.name,
+    threads,
+    note,
     fallbacks,
     describe() {
-      const f = fallbacks(), n = Object.values(f).reduce((a, x) => a + x, 0);
-      const list = Object.entries(f).map(([r, c]) => `${r} ×${c}`).join(', ');
+      const f = fallbacks(),
+        n = Object.values(f).reduce((a, x) => a + x, 0);
+      const list = Object.entries(f)
+        .map(([r, c]) => `${r} ×${c}`)
+        .join(', ');
       return `backend ${b.name}${threads > 1 ? ` (${threads} threads)` : ''}${kind !== b.name ? ` [asked: ${kind}]` : ''}, ${n} routine fallback${n === 1 ? '' : 's'} to reference${list ? ` (${list})` : ''}${note ? `; ${note}` : ''}`;
     },
-    async dispose() { if (b !== getReferenceBackend() && typeof (b as any).dispose === 'function') await (b as any).dispose(); },
+    async dispose() {
+      if (b !== getReferenceBackend() && typeof (b as any).dispose === 'function') await (b as any).dispose();
+    },
   };
 }

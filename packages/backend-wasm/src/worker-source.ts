@@ -37,7 +37,9 @@ function llmpressWasmWorkerStart(data, post) {
 `;
 
 /** Web Worker wrapper (browsers, Deno). */
-export const WEB_WORKER_SOURCE = WORKER_CORE + `
+export const WEB_WORKER_SOURCE =
+  WORKER_CORE +
+  `
 self.onmessage = function (e) { self.onmessage = null; llmpressWasmWorkerStart(e.data, function (m) { self.postMessage(m); }); };
 `;
 
@@ -45,7 +47,9 @@ self.onmessage = function (e) { self.onmessage = null; llmpressWasmWorkerStart(e
  * Node worker_threads wrapper: an ES module started from a data: URL (not `eval: true`, whose
  * CommonJS-or-ESM mode follows the parent's `--input-type`, and `require` is missing in ESM).
  */
-export const NODE_WORKER_SOURCE = WORKER_CORE + `
+export const NODE_WORKER_SOURCE =
+  WORKER_CORE +
+  `
 import { parentPort } from 'node:worker_threads';
 parentPort.once('message', function (d) { llmpressWasmWorkerStart(d, function (m) { parentPort.postMessage(m); }); });
 `;

@@ -13,9 +13,25 @@ import type { Backend, BinaryOp, FloatArray, GemmArgs, ReduceOp, UnaryOp } from 
 import { referenceBackend } from '@llmpress/tensor';
 
 export interface Llama2c {
-  dim: number; hidden: number; layers: number; heads: number; kvHeads: number; vocab: number; seqLen: number;
-  emb: Float32Array; rmsAtt: Float32Array; wq: Float32Array; wk: Float32Array; wv: Float32Array; wo: Float32Array;
-  rmsFfn: Float32Array; w1: Float32Array; w2: Float32Array; w3: Float32Array; rmsFinal: Float32Array; wcls: Float32Array;
+  dim: number;
+  hidden: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  vocab: number;
+  seqLen: number;
+  emb: Float32Array;
+  rmsAtt: Float32Array;
+  wq: Float32Array;
+  wk: Float32Array;
+  wv: Float32Array;
+  wo: Float32Array;
+  rmsFfn: Float32Array;
+  w1: Float32Array;
+  w2: Float32Array;
+  w3: Float32Array;
+  rmsFinal: Float32Array;
+  wcls: Float32Array;
 }
 
 /** Parses a llama2.c legacy checkpoint (7 × int32 header, then f32 weights; shared classifier when vocab > 0). */
@@ -23,12 +39,28 @@ export function parseLlama2c(bytes: Uint8Array): Llama2c {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const h = Array.from({ length: 7 }, (_, i) => dv.getInt32(i * 4, true));
   const [dim, hidden, layers, heads, kvHeads, vocabRaw, seqLen] = h as [number, number, number, number, number, number, number];
-  const vocab = Math.abs(vocabRaw), kvDim = (dim * kvHeads) / heads, headSize = dim / heads;
+  const vocab = Math.abs(vocabRaw),
+    kvDim = (dim * kvHeads) / heads,
+    headSize = dim / heads;
   const f = new Float32Array(bytes.slice(28).buffer);
   let o = 0;
-  const take = (n: number) => { const a = f.subarray(o, o + n); o += n; if (a.length !== n) throw new Error(`parseLlama2c: file too short at offset ${o}`); return a; };
-  const emb = take(vocab * dim), rmsAtt = take(layers * dim), wq = take(layers * dim * dim), wk = take(layers * kvDim * dim), wv = take(layers * kvDim * dim), wo = take(layers * dim * dim);
-  const rmsFfn = take(layers * dim), w1 = take(layers * hidden * dim), w2 = take(layers * dim * hidden), w3 = take(layers * hidden * dim), rmsFinal = take(dim);
+  const take = (n: number) => {
+    const a = f.subarray(o, o + n);
+    o += n;
+    if (a.length !== n) throw new Error(`parseLlama2c: file too short at offset ${o}`);
+    return a;
+  };
+  const emb = take(vocab * dim),
+    rmsAtt = take(layers * dim),
+    wq = take(layers * dim * dim),
+    wk = take(layers * kvDim * dim),
+    wv = take(layers * kvDim * dim),
+    wo = take(layers * dim * dim);
+  const rmsFfn = take(layers * dim),
+    w1 = take(layers * hidden * dim),
+    w2 = take(layers * dim * hidden),
+    w3 = take(layers * hidden * dim),
+    rmsFinal = take(dim);
   take((seqLen * headSize) / 2); // freq_cis_real (legacy RoPE tables)
   take((seqLen * headSize) / 2); // freq_cis_imag
   const wcls = vocabRaw > 0 ? emb : take(vocab * dim);
@@ -64,7 +96,24 @@ export function pinWeights(m: Llama2c, b: { pin?: (a: Float32Array) => void }): 
 /** out[T, rows] = x[T, cols] · W[rows, cols]^T (W row-major, as llama2.c stores it) */
 async function linear(ops: AsyncOps, x: Float32Array, T: number, w: Float32Array, wOff: number, rows: number, cols: number): Promise<Float32Array> {
   const out = new Float32Array(T * rows);
-  await ops.gemm({ transA: false, transB: true, m: T, n: rows, k: cols, alpha: 1, a: x, aOffset: 0, lda: cols, b: w, bOffset: wOff, ldb: cols, beta: 0, c: out, cOffset: 0, ldc: rows });
+  await ops.gemm({
+    transA: false,
+    transB: true,
+    m: T,
+    n: rows,
+    k: cols,
+    alpha: 1,
+    a: x,
+    aOffset: 0,
+    lda: cols,
+    b: w,
+    bOffset: wOff,
+    ldb: cols,
+    beta: 0,
+    c: out,
+    cOffset: 0,
+    ldc: rows,
+  });
   return out;
 }
 
@@ -79,18 +128,28 @@ async function rmsnorm(ops: AsyncOps, x: Float32Array, T: number, dim: number, w
 }
 
 function rope(v: Float32Array, T: number, width: number, headSize: number): void {
-  for (let t = 0; t < T; t++) for (let i = 0; i < width; i += 2) {
-    const hd = i % headSize, freq = 1 / 10000 ** (hd / headSize), ang = t * freq, c = Math.cos(ang), s = Math.sin(ang);
-    const a = v[t * width + i]!, b = v[t * width + i + 1]!;
-    v[t * width + i] = a * c - b * s;
-    v[t * width + i + 1] = a * s + b * c;
-  }
+  for (let t = 0; t < T; t++)
+    for (let i = 0; i < width; i += 2) {
+      const hd = i % headSize,
+        freq = 1 / 10000 ** (hd / headSize),
+        ang = t * freq,
+        c = Math.cos(ang),
+        s = Math.sin(ang);
+      const a = v[t * width + i]!,
+        b = v[t * width + i + 1]!;
+      v[t * width + i] = a * c - b * s;
+      v[t * width + i + 1] = a * s + b * c;
+    }
 }
 
 /** Logits [T, vocab] for the window `tokens` (teacher forcing, causal attention). */
 export async function forward(m: Llama2c, tokens: readonly number[], ops: AsyncOps): Promise<Float32Array> {
-  const T = tokens.length, { dim, hidden, heads, kvHeads } = m, hs = dim / heads, kvDim = (dim * kvHeads) / heads, kvMul = heads / kvHeads;
-  let x = new Float32Array(T * dim);
+  const T = tokens.length,
+    { dim, hidden, heads, kvHeads } = m,
+    hs = dim / heads,
+    kvDim = (dim * kvHeads) / heads,
+    kvMul = heads / kvHeads;
+  const x = new Float32Array(T * dim);
   tokens.forEach((tok, t) => x.set(m.emb.subarray(tok * dim, (tok + 1) * dim), t * dim));
   for (let l = 0; l < m.layers; l++) {
     const xb = await rmsnorm(ops, x, T, dim, m.rmsAtt, l * dim);
@@ -99,20 +158,59 @@ export async function forward(m: Llama2c, tokens: readonly number[], ops: AsyncO
     const v = await linear(ops, xb, T, m.wv, l * kvDim * dim, kvDim, dim);
     rope(q, T, dim, hs);
     rope(k, T, kvDim, hs);
-    const att = new Float32Array(T * T), o = new Float32Array(T * dim);
+    const att = new Float32Array(T * T),
+      o = new Float32Array(T * dim);
     for (let h = 0; h < heads; h++) {
       const kvh = Math.floor(h / kvMul);
       // scores[T, T] = q_h · k_h^T / sqrt(hs): heads read in place through offsets and leading dims
-      await ops.gemm({ transA: false, transB: true, m: T, n: T, k: hs, alpha: 1 / Math.sqrt(hs), a: q, aOffset: h * hs, lda: dim, b: k, bOffset: kvh * hs, ldb: kvDim, beta: 0, c: att, cOffset: 0, ldc: T });
+      await ops.gemm({
+        transA: false,
+        transB: true,
+        m: T,
+        n: T,
+        k: hs,
+        alpha: 1 / Math.sqrt(hs),
+        a: q,
+        aOffset: h * hs,
+        lda: dim,
+        b: k,
+        bOffset: kvh * hs,
+        ldb: kvDim,
+        beta: 0,
+        c: att,
+        cOffset: 0,
+        ldc: T,
+      });
       for (let i = 0; i < T; i++) {
         let mx = -Infinity;
         for (let j = 0; j <= i; j++) mx = Math.max(mx, att[i * T + j]!);
         let s = 0;
-        for (let j = 0; j < T; j++) { const e = j <= i ? Math.exp(att[i * T + j]! - mx) : 0; att[i * T + j] = e; s += e; }
+        for (let j = 0; j < T; j++) {
+          const e = j <= i ? Math.exp(att[i * T + j]! - mx) : 0;
+          att[i * T + j] = e;
+          s += e;
+        }
         for (let j = 0; j <= i; j++) att[i * T + j]! /= s;
       }
       // o[:, head h] = att · v_h, written in place into the [T, dim] output through cOffset/ldc
-      await ops.gemm({ transA: false, transB: false, m: T, n: hs, k: T, alpha: 1, a: att, aOffset: 0, lda: T, b: v, bOffset: kvh * hs, ldb: kvDim, beta: 0, c: o, cOffset: h * hs, ldc: dim });
+      await ops.gemm({
+        transA: false,
+        transB: false,
+        m: T,
+        n: hs,
+        k: T,
+        alpha: 1,
+        a: att,
+        aOffset: 0,
+        lda: T,
+        b: v,
+        bOffset: kvh * hs,
+        ldb: kvDim,
+        beta: 0,
+        c: o,
+        cOffset: h * hs,
+        ldc: dim,
+      });
     }
     const ao = await linear(ops, o, T, m.wo, l * dim * dim, dim, dim);
     await ops.binary('add', x, ao, x, T * dim);
@@ -147,10 +245,17 @@ if (isMain) {
   const { existsSync } = await import('node:fs');
   // same rule as dataDir() of @llmpress/tensor/testing (which pulls in vitest, so not imported here):
   // the repository's data/, then $LLMPRESS_DATA, then ../shared/data
-  const dataDir = () => [fileURLToPath(new URL('../../../data', import.meta.url)), process.env.LLMPRESS_DATA, fileURLToPath(new URL('../../../../shared/data', import.meta.url))]
-    .find((d) => d !== undefined && existsSync(join(d, 'stories260K', 'stories260K.bin'))) ?? fileURLToPath(new URL('../../../data', import.meta.url));
+  const dataDir = () =>
+    [
+      fileURLToPath(new URL('../../../data', import.meta.url)),
+      process.env.LLMPRESS_DATA,
+      fileURLToPath(new URL('../../../../shared/data', import.meta.url)),
+    ].find((d) => d !== undefined && existsSync(join(d, 'stories260K', 'stories260K.bin'))) ?? fileURLToPath(new URL('../../../data', import.meta.url));
   const { createNodeWebGpuBackend } = await import('../src/node.js');
-  const arg = (name: string, d: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1]! : d; };
+  const arg = (name: string, d: string) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? process.argv[i + 1]! : d;
+  };
   const modelPath = arg('model', join(dataDir(), 'stories260K', 'stories260K.bin'));
   const T = Number(arg('tokens', '64'));
   const model = parseLlama2c(new Uint8Array(readFileSync(modelPath)));
@@ -173,12 +278,20 @@ if (isMain) {
   t0 = performance.now();
   const lr = await forward(model, ids.slice(0, T), asyncOps(referenceBackend));
   const tRef = performance.now() - t0;
-  let diff = 0, scale = 0;
-  for (let i = 0; i < lg.length; i++) { diff = Math.max(diff, Math.abs(lg[i]! - lr[i]!)); scale = Math.max(scale, Math.abs(lr[i]!)); }
+  let diff = 0,
+    scale = 0;
+  for (let i = 0; i < lg.length; i++) {
+    diff = Math.max(diff, Math.abs(lg[i]! - lr[i]!));
+    scale = Math.max(scale, Math.abs(lr[i]!));
+  }
   const am = argmaxRows(lg, T, model.vocab);
   const agree = am.filter((a, t) => a === ids[t + 1]).length;
-  console.log(`pinned weights (${(pinnedBytes / 1024).toFixed(0)} KiB once): ${tPinned.toFixed(0)} ms, ${(upPinned / 1024).toFixed(0)} KiB uploaded per pass, logits identical to unpinned: ${pinDiff === 0}`);
-  console.log(`T=${T}: webgpu ${tGpu.toFixed(0)} ms, reference ${tRef.toFixed(0)} ms; max |logit diff| ${diff.toExponential(2)} (max |logit| ${scale.toFixed(2)}); greedy next-token agreement ${agree}/${T}`);
+  console.log(
+    `pinned weights (${(pinnedBytes / 1024).toFixed(0)} KiB once): ${tPinned.toFixed(0)} ms, ${(upPinned / 1024).toFixed(0)} KiB uploaded per pass, logits identical to unpinned: ${pinDiff === 0}`,
+  );
+  console.log(
+    `T=${T}: webgpu ${tGpu.toFixed(0)} ms, reference ${tRef.toFixed(0)} ms; max |logit diff| ${diff.toExponential(2)} (max |logit| ${scale.toFixed(2)}); greedy next-token agreement ${agree}/${T}`,
+  );
   console.log('stats', JSON.stringify(gpu.stats()));
   await gpu.dispose();
 }

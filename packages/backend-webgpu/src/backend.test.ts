@@ -10,7 +10,10 @@ import { createNodeWebGpuBackend, nodeWebGpuUnavailableReason } from '@llmpress/
 function rand(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
   let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; a[i] = (s / 4294967296) * 2 - 1; }
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = (s / 4294967296) * 2 - 1;
+  }
   return a;
 }
 
@@ -20,13 +23,23 @@ describe('createWebGpuBackend without WebGPU', () => {
     const g = globalThis as any;
     const saved = g.navigator?.gpu;
     expect(saved).toBeUndefined(); // Node: no navigator.gpu unless a test installed one
-    expect(await createWebGpuBackend({ onUnavailable: (r) => { reason = r; } })).toBeNull();
+    expect(
+      await createWebGpuBackend({
+        onUnavailable: (r) => {
+          reason = r;
+        },
+      }),
+    ).toBeNull();
     expect(reason).toMatch(/not available/);
   });
   it('returns null (never throws) when the adapter request yields null or throws', async () => {
     const reasons: string[] = [];
     const noAdapter = { requestAdapter: async () => null } as unknown as GPU;
-    const throwing = { requestAdapter: async () => { throw new Error('driver exploded'); } } as unknown as GPU;
+    const throwing = {
+      requestAdapter: async () => {
+        throw new Error('driver exploded');
+      },
+    } as unknown as GPU;
     expect(await createWebGpuBackend({ gpu: noAdapter, onUnavailable: (r) => reasons.push(r) })).toBeNull();
     expect(await createWebGpuBackend({ gpu: throwing, onUnavailable: (r) => reasons.push(r) })).toBeNull();
     expect(reasons[0]).toMatch(/no WebGPU adapter/);
@@ -45,8 +58,12 @@ const reason = await nodeWebGpuUnavailableReason();
 
 (reason ? describe.skip : describe)(`WebGPU backend on Node${reason ? ` (skipped: ${reason})` : ''}`, () => {
   let b: WebGpuBackend;
-  beforeAll(async () => { b = (await createNodeWebGpuBackend())!; }, 120_000);
-  afterAll(async () => { await b?.dispose(); });
+  beforeAll(async () => {
+    b = (await createNodeWebGpuBackend())!;
+  }, 120_000);
+  afterAll(async () => {
+    await b?.dispose();
+  });
 
   it('declares f32-only, async capabilities and the optional features it enabled', () => {
     expect(b.capabilities.dtypes).toEqual(['f32']);
@@ -58,13 +75,19 @@ const reason = await nodeWebGpuUnavailableReason();
   });
 
   it('rejects bad arguments with typed errors naming the function, argument and value', async () => {
-    const a = rand(12, 1), x = rand(4, 2), c = new Float32Array(9);
+    const a = rand(12, 1),
+      x = rand(4, 2),
+      c = new Float32Array(9);
     const base = { transA: false, transB: false, m: 3, n: 3, k: 4, alpha: 1, a, aOffset: 0, lda: 4, b: a, bOffset: 0, ldb: 3, beta: 0, c, cOffset: 0, ldc: 3 };
     // the shared validators of @llmpress/tensor (the same errors as every backend; see the conformance error block)
-    await expect(b.gemmAsync({ ...base, lda: 2 })).rejects.toThrow(/gemmAsync: argument 'lda' must be an integer >= 4 \(the stored matrix has 4 columns\), got 2/);
+    await expect(b.gemmAsync({ ...base, lda: 2 })).rejects.toThrow(
+      /gemmAsync: argument 'lda' must be an integer >= 4 \(the stored matrix has 4 columns\), got 2/,
+    );
     await expect(b.gemmAsync({ ...base, m: -1 })).rejects.toBeInstanceOf(ArgumentError);
     await expect(b.gemmAsync({ ...base, k: 5, lda: 5 })).rejects.toThrow(/argument 'a' is too short: a 3 × 5 matrix with lda 5 at offset 0 needs 15 elements/);
-    await expect(b.gemvAsync({ trans: false, m: 3, n: 4, alpha: 1, a, aOffset: 0, lda: 4, x, xOffset: 1, beta: 0, y: c, yOffset: 0 })).rejects.toThrow(/argument 'x' is too short: needs 5 elements/);
+    await expect(b.gemvAsync({ trans: false, m: 3, n: 4, alpha: 1, a, aOffset: 0, lda: 4, x, xOffset: 1, beta: 0, y: c, yOffset: 0 })).rejects.toThrow(
+      /argument 'x' is too short: needs 5 elements/,
+    );
     await expect(b.binaryAsync('pow' as any, x, x, x, 4)).rejects.toThrow(/argument 'op'/);
     await expect(b.unaryAsync('exp', x, new Float32Array(2), 4)).rejects.toThrow(/argument 'out' is too short: needs 4 elements/);
     await expect(b.reduceAsync('sum', x, 2, 3)).rejects.toThrow(/argument 'a' is too short: needs 5 elements/);
@@ -73,7 +96,10 @@ const reason = await nodeWebGpuUnavailableReason();
 
   it('reports WGSL compile errors with the shader name, line and source text', async () => {
     const src = '@group(0) @binding(0) var<storage, read_write> a: array<f32>;\n@compute @workgroup_size(1)\nfn main() {\n  a[0] = undefinedThing;\n}\n';
-    const err = await b.compile('broken-shader', src).then(() => null, (e) => e);
+    const err = await b.compile('broken-shader', src).then(
+      () => null,
+      (e) => e,
+    );
     expect(ShaderCompileError.isInstance(err)).toBe(true);
     expect(err.message).toMatch(/shader 'broken-shader'/);
     expect(err.message).toMatch(/line 4:/);
@@ -85,7 +111,9 @@ const reason = await nodeWebGpuUnavailableReason();
 
   it('caches pipelines by shader source and reuses pooled buffers', async () => {
     const before = b.stats();
-    const x = rand(1000, 3), y = rand(1000, 4), out = new Float32Array(1000);
+    const x = rand(1000, 3),
+      y = rand(1000, 4),
+      out = new Float32Array(1000);
     for (let r = 0; r < 3; r++) await b.binaryAsync('add', x, y, out, 1000);
     const after = b.stats();
     expect(after.pipelinesCompiled - before.pipelinesCompiled).toBeLessThanOrEqual(1);
@@ -96,9 +124,13 @@ const reason = await nodeWebGpuUnavailableReason();
   });
 
   it('computes f64 inputs on the reference backend (counted), never silently in f32', async () => {
-    const m = 5, n = 4, k = 3;
-    const a = Float64Array.from(rand(m * k, 5)), bb = Float64Array.from(rand(k * n, 6));
-    const c = new Float64Array(m * n), want = new Float64Array(m * n);
+    const m = 5,
+      n = 4,
+      k = 3;
+    const a = Float64Array.from(rand(m * k, 5)),
+      bb = Float64Array.from(rand(k * n, 6));
+    const c = new Float64Array(m * n),
+      want = new Float64Array(m * n);
     const before = b.stats().fallbacks.f64 ?? 0;
     const args = { transA: false, transB: false, m, n, k, alpha: 1, a, aOffset: 0, lda: k, b: bb, bOffset: 0, ldb: n, beta: 0, ldc: n, cOffset: 0 };
     await b.gemmAsync({ ...args, c });
@@ -108,8 +140,13 @@ const reason = await nodeWebGpuUnavailableReason();
   });
 
   it('matches the reference on a 128 × 96 × 200 GEMM with both transposes and beta', async () => {
-    const m = 128, n = 96, k = 200;
-    const a = rand(k * m, 7), bb = rand(n * k, 8), c = rand(m * n, 9), want = c.slice();
+    const m = 128,
+      n = 96,
+      k = 200;
+    const a = rand(k * m, 7),
+      bb = rand(n * k, 8),
+      c = rand(m * n, 9),
+      want = c.slice();
     const args = { transA: true, transB: true, m, n, k, alpha: 0.5, a, aOffset: 0, lda: m, b: bb, bOffset: 0, ldb: k, beta: -1, cOffset: 0, ldc: n };
     await b.gemmAsync({ ...args, c });
     referenceBackend.gemm!({ ...args, c: want });
@@ -120,9 +157,14 @@ const reason = await nodeWebGpuUnavailableReason();
   });
 
   it('pinned operands are uploaded once, read with their offsets, and are snapshots until re-pinned', async () => {
-    const m = 9, n = 7, k = 11, off = 5;
+    const m = 9,
+      n = 7,
+      k = 11,
+      off = 5;
     const w = rand(off + n * k, 21); // B stored transposed [n, k] after an offset, like a weight matrix
-    const x = rand(m * k, 22), c = new Float32Array(m * n), want = new Float32Array(m * n);
+    const x = rand(m * k, 22),
+      c = new Float32Array(m * n),
+      want = new Float32Array(m * n);
     const args = { transA: false, transB: true, m, n, k, alpha: 1, a: x, aOffset: 0, lda: k, b: w, bOffset: off, ldb: k, beta: 0, cOffset: 0, ldc: n };
     b.pin(w);
     const up0 = b.stats().uploadedBytes;
@@ -141,7 +183,9 @@ const reason = await nodeWebGpuUnavailableReason();
     expect(Math.abs(c[0]! - want[0]!)).toBeLessThanOrEqual(dotTolerance('f32', k, 4) * (k + 100));
     expect(Math.abs(c[0]! - want[0]!)).toBeLessThan(1); // and it did change
     // GEMV with a pinned matrix and offset x
-    const xv = rand(3 + k, 23), y = new Float32Array(n), yw = new Float32Array(n);
+    const xv = rand(3 + k, 23),
+      y = new Float32Array(n),
+      yw = new Float32Array(n);
     const gv = { trans: false, m: n, n: k, alpha: 1, a: w, aOffset: off, lda: k, x: xv, xOffset: 3, beta: 0, yOffset: 0 };
     await b.gemvAsync({ ...gv, y });
     referenceBackend.gemv!({ ...gv, y: yw });
@@ -166,8 +210,13 @@ const reason = await nodeWebGpuUnavailableReason();
   it('run on the reference backend (counted, still correct) instead of failing', async () => {
     const b = (await createNodeWebGpuBackend({ maxBindingBytes: 4096 }))!;
     try {
-      const m = 40, n = 30, k = 50; // A is 8000 bytes > 4096
-      const a = rand(m * k, 1), bb = rand(k * n, 2), c = new Float32Array(m * n), want = new Float32Array(m * n);
+      const m = 40,
+        n = 30,
+        k = 50; // A is 8000 bytes > 4096
+      const a = rand(m * k, 1),
+        bb = rand(k * n, 2),
+        c = new Float32Array(m * n),
+        want = new Float32Array(m * n);
       const args = { transA: false, transB: false, m, n, k, alpha: 1, a, aOffset: 0, lda: k, b: bb, bOffset: 0, ldb: n, beta: 0, cOffset: 0, ldc: n };
       await b.gemmAsync({ ...args, c });
       referenceBackend.gemm!({ ...args, c: want });
@@ -178,7 +227,9 @@ const reason = await nodeWebGpuUnavailableReason();
       expect(s.fallbacks['too-large']).toBe(1);
       expect(s.dispatches).toBe(1);
       await expect(createNodeWebGpuBackend({ maxBindingBytes: -1 })).rejects.toThrow(/options.maxBindingBytes/);
-    } finally { await b.dispose(); }
+    } finally {
+      await b.dispose();
+    }
   });
 });
 
@@ -186,7 +237,9 @@ const reason = await nodeWebGpuUnavailableReason();
   it("'fallback' (default): routines keep returning correct results on the reference backend, no hang", async () => {
     const lost: string[] = [];
     const b = (await createNodeWebGpuBackend({ onLost: (e) => lost.push(e.reason) }))!;
-    const x = rand(300, 1), y = rand(300, 2), out = new Float32Array(300);
+    const x = rand(300, 1),
+      y = rand(300, 2),
+      out = new Float32Array(300);
     await b.binaryAsync('mul', x, y, out, 300);
     b.simulateDeviceLoss();
     await new Promise((r) => setTimeout(r, 50));
@@ -201,14 +254,22 @@ const reason = await nodeWebGpuUnavailableReason();
   });
   it("'reject': routines reject with DeviceLostError after the loss (including one in flight)", async () => {
     const b = (await createNodeWebGpuBackend({ onDeviceLost: 'reject', onLost: () => {} }))!;
-    const m = 64, a = rand(m * m, 3), c = new Float32Array(m * m);
+    const m = 64,
+      a = rand(m * m, 3),
+      c = new Float32Array(m * m);
     const args = { transA: false, transB: false, m, n: m, k: m, alpha: 1, a, aOffset: 0, lda: m, b: a, bOffset: 0, ldb: m, beta: 0, c, cOffset: 0, ldc: m };
-    const inflight = b.gemmAsync(args).then(() => 'ok', (e) => e);
+    const inflight = b.gemmAsync(args).then(
+      () => 'ok',
+      (e) => e,
+    );
     b.simulateDeviceLoss();
     const r = await inflight;
     // the in-flight call either finished before the loss or rejected with DeviceLostError
     expect(r === 'ok' || DeviceLostError.isInstance(r)).toBe(true);
-    const err = await b.gemmAsync(args).then(() => null, (e) => e);
+    const err = await b.gemmAsync(args).then(
+      () => null,
+      (e) => e,
+    );
     expect(DeviceLostError.isInstance(err)).toBe(true);
     expect(err.message).toMatch(/gemmAsync: WebGPU device lost \(destroyed\)/);
     await b.dispose();

@@ -12,7 +12,7 @@ const outDir = fileURLToPath(new URL('../.test-output/', import.meta.url));
 
 describe('backend conformance: webgpu (headless chromium)', () => {
   if (!exe) {
-    it.skip('skipped: chromium not found (/usr/bin/chromium or $CHROMIUM_PATH); install Debian\'s chromium', () => {});
+    it.skip("skipped: chromium not found (/usr/bin/chromium or $CHROMIUM_PATH); install Debian's chromium", () => {});
     return;
   }
   it('passes the shared conformance suite on navigator.gpu and reports its counts', async () => {

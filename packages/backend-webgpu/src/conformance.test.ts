@@ -13,17 +13,31 @@ export const WEBGPU_SKIPS = {
 
 const reason = await nodeWebGpuUnavailableReason();
 if (reason) {
-  describe('backend conformance: webgpu (node)', () => { it.skip(`skipped: ${reason}`, () => {}); });
+  describe('backend conformance: webgpu (node)', () => {
+    it.skip(`skipped: ${reason}`, () => {});
+  });
 } else {
   describeBackendConformance('webgpu (node, auto kernel)', () => createNodeWebGpuBackend(), { async: true, numRuns: 12, maxDim: 64, skip: WEBGPU_SKIPS });
   // the other GEMM kernel family too (auto picks 'register' on software adapters, 'tiled' on GPUs)
-  describeBackendConformance('webgpu (node, other gemm kernel)', async () => {
-    const probe = await createNodeWebGpuBackend();
-    const other = probe?.gemmKernel === 'tiled' ? 'register' : 'tiled';
-    await probe?.dispose();
-    return createNodeWebGpuBackend({ gemmKernel: other });
-  }, {
-    async: true, numRuns: 8, maxDim: 64,
-    skip: { ...WEBGPU_SKIPS, binary: 'covered by the auto-kernel run', unary: 'covered by the auto-kernel run', reduce: 'covered by the auto-kernel run', gemv: 'covered by the auto-kernel run' },
-  });
+  describeBackendConformance(
+    'webgpu (node, other gemm kernel)',
+    async () => {
+      const probe = await createNodeWebGpuBackend();
+      const other = probe?.gemmKernel === 'tiled' ? 'register' : 'tiled';
+      await probe?.dispose();
+      return createNodeWebGpuBackend({ gemmKernel: other });
+    },
+    {
+      async: true,
+      numRuns: 8,
+      maxDim: 64,
+      skip: {
+        ...WEBGPU_SKIPS,
+        binary: 'covered by the auto-kernel run',
+        unary: 'covered by the auto-kernel run',
+        reduce: 'covered by the auto-kernel run',
+        gemv: 'covered by the auto-kernel run',
+      },
+    },
+  );
 }

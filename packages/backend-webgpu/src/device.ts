@@ -41,17 +41,27 @@ export interface AdapterSummary {
 }
 
 export const REQUESTED_LIMITS = [
-  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage',
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
 ] as const;
 export const OPTIONAL_FEATURES = ['shader-f16', 'timestamp-query'] as const;
 
 function summarize(adapter: GPUAdapter): AdapterSummary {
   const info: any = (adapter as any).info ?? {};
   const s = (x: unknown) => (typeof x === 'string' ? x : '');
-  const vendor = s(info.vendor), architecture = s(info.architecture), device = s(info.device), description = s(info.description);
+  const vendor = s(info.vendor),
+    architecture = s(info.architecture),
+    device = s(info.device),
+    description = s(info.description);
   const text = `${vendor} ${architecture} ${device} ${description}`;
-  const software = Boolean(info.isFallbackAdapter || (adapter as any).isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader|software|warp|microsoft basic|\bcpu\b/i.test(text);
+  const software =
+    Boolean(info.isFallbackAdapter || (adapter as any).isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader|software|warp|microsoft basic|\bcpu\b/i.test(text);
   return { vendor, architecture, device, description, software };
 }
 
@@ -60,7 +70,10 @@ function summarize(adapter: GPUAdapter): AdapterSummary {
  * (after `onUnavailable(reason)`) when WebGPU cannot run here. Throws `ArgumentError` on bad options.
  */
 export async function requestGpuDevice(options: WebGpuBackendOptions): Promise<{ device: GPUDevice; adapter: AdapterSummary } | null> {
-  const unavailable = (reason: string) => { options.onUnavailable?.(reason); return null; };
+  const unavailable = (reason: string) => {
+    options.onUnavailable?.(reason);
+    return null;
+  };
   const gpu: GPU | undefined = options.gpu ?? (globalThis as any).navigator?.gpu;
   if (!gpu || typeof gpu.requestAdapter !== 'function') return unavailable('WebGPU is not available (no navigator.gpu and no `gpu` option)');
   let adapter: GPUAdapter | null;
@@ -94,8 +107,13 @@ export async function requestGpuDevice(options: WebGpuBackendOptions): Promise<{
 }
 
 export interface DeviceCounters {
-  dispatches: number; uploadedBytes: number; downloadedBytes: number; pipelinesCompiled: number; pipelineCacheHits: number;
-  uncapturedErrors: number; lastUncapturedError?: string;
+  dispatches: number;
+  uploadedBytes: number;
+  downloadedBytes: number;
+  pipelinesCompiled: number;
+  pipelineCacheHits: number;
+  uncapturedErrors: number;
+  lastUncapturedError?: string;
 }
 
 /** One GPUDevice with its limits, loss state, fallback policy and counters (shared by the pipeline cache, the submitter and the routines). */
@@ -111,7 +129,11 @@ export class GpuDevice {
   private warnedLost = false;
   disposed = false;
 
-  constructor(readonly device: GPUDevice, readonly adapter: AdapterSummary, readonly options: WebGpuBackendOptions) {
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapter: AdapterSummary,
+    readonly options: WebGpuBackendOptions,
+  ) {
     const k = options.gemmKernel ?? 'auto';
     this.gemmKernel = k === 'auto' ? (adapter.software ? 'register' : 'tiled') : k;
     const lim: Record<string, number> = {};
@@ -123,7 +145,9 @@ export class GpuDevice {
         this.counters.uncapturedErrors++;
         this.counters.lastUncapturedError = String(ev?.error?.message ?? ev);
       });
-    } catch { /* implementations without EventTarget on GPUDevice: the counter stays 0 */ }
+    } catch {
+      /* implementations without EventTarget on GPUDevice: the counter stays 0 */
+    }
     this.lostSignal = new Promise<never>((_, reject) => {
       device.lost.then((info) => {
         const err = new DeviceLostError('webgpu', String(info?.reason ?? 'unknown'), String(info?.message ?? ''));
@@ -135,12 +159,18 @@ export class GpuDevice {
     this.lostSignal.catch(() => {});
   }
 
-  get lost(): boolean { return this.lostError !== null && !this.disposed; }
+  get lost(): boolean {
+    return this.lostError !== null && !this.disposed;
+  }
 
   /** Races `p` against the device loss. */
-  guard<T>(p: Promise<T>): Promise<T> { return Promise.race([p, this.lostSignal]); }
+  guard<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([p, this.lostSignal]);
+  }
 
-  fallback(reason: string): void { this.fallbackCounts[reason] = (this.fallbackCounts[reason] ?? 0) + 1; }
+  fallback(reason: string): void {
+    this.fallbackCounts[reason] = (this.fallbackCounts[reason] ?? 0) + 1;
+  }
 
   checkUsable(fn: string): void {
     if (this.disposed) throw new LlmpressError(fn, 'the WebGPU backend was disposed', 'E_DISPOSED');

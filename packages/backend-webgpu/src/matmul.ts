@@ -18,7 +18,10 @@ function operand(t: Tensor<'f32'>): { data: Float32Array; offset: number; ld: nu
 /** C = A · B for f32 matrices A [m, k] and B [k, n] (any views), on `backend.gemmAsync` when it has one. */
 export async function matmulAsync(a: Tensor<'f32'>, b: Tensor<'f32'>, backend: Backend): Promise<Tensor<'f32'>> {
   const fn = 'matmulAsync';
-  for (const [name, t] of [['a', a], ['b', b]] as const) {
+  for (const [name, t] of [
+    ['a', a],
+    ['b', b],
+  ] as const) {
     if (!(t instanceof Tensor)) throw new ArgumentError(fn, name, t, 'must be a Tensor');
     if (t.dtype !== 'f32') throw new DTypeError(fn, `argument '${name}' must be f32, got ${t.dtype}`);
     if (t.ndim !== 2) throw new ShapeError(fn, `argument '${name}' must be a matrix, got shape [${t.shape.join(', ')}]`);
@@ -28,8 +31,26 @@ export async function matmulAsync(a: Tensor<'f32'>, b: Tensor<'f32'>, backend: B
   if (k !== k2) throw new ShapeError(fn, `inner dimensions differ: a is [${m}, ${k}], b is [${k2}, ${n}]`);
   const c = new Float32Array(m * n);
   if (m > 0 && n > 0) {
-    const A = operand(a), B = operand(b);
-    const args: GemmArgs = { transA: A.trans, transB: B.trans, m, n, k, alpha: 1, a: A.data, aOffset: A.offset, lda: A.ld, b: B.data, bOffset: B.offset, ldb: B.ld, beta: 0, c, cOffset: 0, ldc: n };
+    const A = operand(a),
+      B = operand(b);
+    const args: GemmArgs = {
+      transA: A.trans,
+      transB: B.trans,
+      m,
+      n,
+      k,
+      alpha: 1,
+      a: A.data,
+      aOffset: A.offset,
+      lda: A.ld,
+      b: B.data,
+      bOffset: B.offset,
+      ldb: B.ld,
+      beta: 0,
+      c,
+      cOffset: 0,
+      ldc: n,
+    };
     if (backend.gemmAsync) await backend.gemmAsync(args);
     else routine(backend, 'gemm')(args);
   }

@@ -26,15 +26,25 @@ export function nodeGpu(): Promise<GPU | null> {
 /** Creates the WebGPU backend on Node (Dawn), or null (with `onUnavailable(reason)`) when it cannot run here. */
 export async function createNodeWebGpuBackend(options: Omit<WebGpuBackendOptions, 'gpu'> = {}): Promise<WebGpuBackend | null> {
   const gpu = await nodeGpu();
-  if (!gpu) { options.onUnavailable?.(loadError); return null; }
+  if (!gpu) {
+    options.onUnavailable?.(loadError);
+    return null;
+  }
   return createWebGpuBackend({ ...options, gpu });
 }
 
 /** Why WebGPU cannot run in this Node process, or null when it can (creates and disposes a device). */
 export async function nodeWebGpuUnavailableReason(): Promise<string | null> {
   let reason: string | null = null;
-  const b = await createNodeWebGpuBackend({ onUnavailable: (r) => { reason = r; } });
-  if (b) { await b.dispose(); return null; }
+  const b = await createNodeWebGpuBackend({
+    onUnavailable: (r) => {
+      reason = r;
+    },
+  });
+  if (b) {
+    await b.dispose();
+    return null;
+  }
   return reason ?? 'unknown reason';
 }
 

@@ -12,7 +12,10 @@ export class PipelineCache {
     const gpu = this.gpu;
     gpu.checkUsable(fn);
     const hit = this.cache.get(source);
-    if (hit) { gpu.counters.pipelineCacheHits++; return hit; }
+    if (hit) {
+      gpu.counters.pipelineCacheHits++;
+      return hit;
+    }
     const device = gpu.device;
     const p = (async () => {
       device.pushErrorScope('validation');
@@ -21,7 +24,11 @@ export class PipelineCache {
       const info = await gpu.guard(module.getCompilationInfo());
       const lines = source.split('\n');
       const messages: ShaderMessage[] = info.messages.map((m) => ({
-        type: m.type, line: m.lineNum, column: m.linePos, message: m.message, source: lines[m.lineNum - 1] ?? '',
+        type: m.type,
+        line: m.lineNum,
+        column: m.linePos,
+        message: m.message,
+        source: lines[m.lineNum - 1] ?? '',
       }));
       const scopeError = await gpu.guard(scope);
       if (messages.some((m) => m.type === 'error')) throw new ShaderCompileError(fn, label, messages);
@@ -32,7 +39,9 @@ export class PipelineCache {
         return pipeline;
       } catch (e) {
         if (DeviceLostError.isInstance(e)) throw e;
-        throw new ShaderCompileError(fn, label, [{ type: 'error', line: 0, column: 0, message: `pipeline creation failed: ${(e as Error)?.message ?? e}`, source: '' }]);
+        throw new ShaderCompileError(fn, label, [
+          { type: 'error', line: 0, column: 0, message: `pipeline creation failed: ${(e as Error)?.message ?? e}`, source: '' },
+        ]);
       }
     })();
     this.cache.set(source, p);
@@ -40,5 +49,7 @@ export class PipelineCache {
     return p;
   }
 
-  clear(): void { this.cache.clear(); }
+  clear(): void {
+    this.cache.clear();
+  }
 }

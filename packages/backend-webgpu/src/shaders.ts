@@ -68,7 +68,8 @@ export function gemmRegister(o: GemmShaderOptions, R = 4, Cn = 4): string {
  * each invocation a 4 × 4 register block; A and B panels of depth 16 are staged in workgroup memory.
  */
 function gemmTiled(o: GemmShaderOptions): string {
-  const BK = 16, T = 64;
+  const BK = 16,
+    T = 64;
   return `${gemmHeader(o)}
 const BK = ${BK}u;
 const T = ${T}u;
@@ -84,9 +85,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l: vec3u
     let k0 = t * BK;
     for (var e = 0u; e < ${(BK * T) / 256}u; e++) {
       let idx = li + e * 256u;
-      ${o.transA
-        ? `let r = idx % T; let kk = idx / T;`
-        : `let r = idx / BK; let kk = idx % BK;`}
+      ${o.transA ? `let r = idx % T; let kk = idx / T;` : `let r = idx / BK; let kk = idx % BK;`}
       let gr = rowBase + r; let gk = k0 + kk;
       var v = 0.0;
       if (gr < p.m && gk < p.k) { v = a_at(gr, gk); }
@@ -94,9 +93,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l: vec3u
     }
     for (var e = 0u; e < ${(BK * T) / 256}u; e++) {
       let idx = li + e * 256u;
-      ${o.transB
-        ? `let c = idx / BK; let kk = idx % BK;`
-        : `let c = idx % T; let kk = idx / T;`}
+      ${o.transB ? `let c = idx / BK; let kk = idx % BK;` : `let c = idx % T; let kk = idx / T;`}
       let gc = colBase + c; let gk = k0 + kk;
       var v = 0.0;
       if (gc < p.n && gk < p.k) { v = b_at(gk, gc); }
@@ -210,12 +207,21 @@ export const ELEMENTWISE_WG = 64;
 export const ELEMENTWISE_UNIFORM_BYTES = 16;
 
 const BINARY_EXPR: Record<BinaryOp, string> = {
-  add: 'x + y', sub: 'x - y', mul: 'x * y', div: 'x / y',
+  add: 'x + y',
+  sub: 'x - y',
+  mul: 'x * y',
+  div: 'x / y',
   // NaN in x propagates, like the reference backend: x > y || x is NaN ? x : y
-  max: 'select(y, x, x > y || x != x)', min: 'select(y, x, x < y || x != x)',
+  max: 'select(y, x, x > y || x != x)',
+  min: 'select(y, x, x < y || x != x)',
 };
 const UNARY_EXPR: Record<UnaryOp, string> = {
-  neg: '-x', abs: 'abs(x)', sqrt: 'sqrt(x)', exp: 'exp(x)', log: 'log(x)', square: 'x * x',
+  neg: '-x',
+  abs: 'abs(x)',
+  sqrt: 'sqrt(x)',
+  exp: 'exp(x)',
+  log: 'log(x)',
+  square: 'x * x',
   silu: 'x / (1.0 + exp(-x))',
   // tanh via exp of a non-positive argument: no overflow, sign restored afterwards
   tanh: 'sign(x) * (1.0 - exp(-2.0 * abs(x))) / (1.0 + exp(-2.0 * abs(x)))',
@@ -262,8 +268,11 @@ export const REDUCE_MAX_GROUPS = 256;
 const REDUCE_INIT: Record<ReduceOp, string> = { sum: '0.0', sumsq: '0.0', max: '-bitcast<f32>(p.infBits)', min: 'bitcast<f32>(p.infBits)', absmax: '0.0' };
 const REDUCE_MAP: Record<ReduceOp, string> = { sum: 'v', sumsq: 'v * v', max: 'v', min: 'v', absmax: 'abs(v)' };
 const REDUCE_COMBINE: Record<ReduceOp, string> = {
-  sum: 'a + b', sumsq: 'a + b',
-  max: 'select(a, b, b > a || b != b)', min: 'select(a, b, b < a || b != b)', absmax: 'select(a, b, b > a || b != b)',
+  sum: 'a + b',
+  sumsq: 'a + b',
+  max: 'select(a, b, b > a || b != b)',
+  min: 'select(a, b, b < a || b != b)',
+  absmax: 'select(a, b, b > a || b != b)',
 };
 
 /**

@@ -14,8 +14,15 @@ const MAP_READ = 0x1;
 export const STORAGE_IN = U.STORAGE | U.COPY_DST;
 export const STORAGE_OUT = U.STORAGE | U.COPY_SRC | U.COPY_DST;
 
-export interface Binding { buffer: GPUBuffer; size: number }
-export interface Pass { pipeline: GPUComputePipeline; bindings: Binding[]; groups: readonly [number, number, number] }
+export interface Binding {
+  buffer: GPUBuffer;
+  size: number;
+}
+export interface Pass {
+  pipeline: GPUComputePipeline;
+  bindings: Binding[];
+  groups: readonly [number, number, number];
+}
 
 export interface KernelTiming {
   /** Median GPU time of one kernel run in ms (timestamp queries) or wall time per run when unavailable. */
@@ -29,14 +36,21 @@ export class Submitter {
   private readonly pinned = new WeakMap<FloatArray, GPUBuffer>();
   private readonly pinnedBuffers = new Set<GPUBuffer>();
 
-  constructor(private readonly gpu: GpuDevice) { this.pool = new BufferPool(gpu.device); }
+  constructor(private readonly gpu: GpuDevice) {
+    this.pool = new BufferPool(gpu.device);
+  }
 
   pin(array: Float32Array): void {
     const fn = 'WebGpuBackend.pin';
     const gpu = this.gpu;
     gpu.checkUsable(fn);
-    if (!(array instanceof Float32Array)) throw new DTypeError(fn, `argument 'array' must be a Float32Array, got ${array === null ? 'null' : typeof array === 'object' ? (array as object).constructor?.name : typeof array}`);
-    if (!gpu.fits(array.length * 4)) throw new ArgumentError(fn, 'array', array, `must fit one storage binding (${gpu.limits.maxStorageBufferBindingSize} bytes)`);
+    if (!(array instanceof Float32Array))
+      throw new DTypeError(
+        fn,
+        `argument 'array' must be a Float32Array, got ${array === null ? 'null' : typeof array === 'object' ? (array as object).constructor?.name : typeof array}`,
+      );
+    if (!gpu.fits(array.length * 4))
+      throw new ArgumentError(fn, 'array', array, `must fit one storage binding (${gpu.limits.maxStorageBufferBindingSize} bytes)`);
     this.unpin(array);
     const buf = gpu.device.createBuffer({ size: Math.max(4, array.length * 4), usage: STORAGE_IN, label: 'llmpress-pinned' });
     if (array.length) gpu.device.queue.writeBuffer(buf, 0, array as Float32Array<ArrayBuffer>, 0, array.length);
@@ -50,7 +64,11 @@ export class Submitter {
     if (!buf) return;
     this.pinned.delete(array);
     this.pinnedBuffers.delete(buf);
-    try { buf.destroy(); } catch { /* device gone */ }
+    try {
+      buf.destroy();
+    } catch {
+      /* device gone */
+    }
   }
 
   /** A storage binding for `count` elements of `data` from `offset`: the pinned copy, or a fresh upload (a temp). */
@@ -72,23 +90,33 @@ export class Submitter {
     const padded = Math.max(4, Math.ceil(count / 4) * 4);
     const buf = this.pool.acquire(padded, STORAGE_IN, 'llmpress-in-u8');
     let src = data.subarray(0, count);
-    if (padded !== count || src.byteOffset % 4 !== 0) { const t = new Uint8Array(padded); t.set(src); src = t; }
+    if (padded !== count || src.byteOffset % 4 !== 0) {
+      const t = new Uint8Array(padded);
+      t.set(src);
+      src = t;
+    }
     this.gpu.device.queue.writeBuffer(buf, 0, src as Uint8Array<ArrayBuffer>, 0, padded);
     this.gpu.counters.uploadedBytes += padded;
     return buf;
   }
 
-  uniform(values: readonly (['u32' | 'f32', number])[], bytes: number): GPUBuffer {
+  uniform(values: readonly ['u32' | 'f32', number][], bytes: number): GPUBuffer {
     const ab = new ArrayBuffer(bytes);
-    const u = new Uint32Array(ab), f = new Float32Array(ab);
-    values.forEach(([t, v], i) => { if (t === 'u32') u[i] = v; else f[i] = v; });
+    const u = new Uint32Array(ab),
+      f = new Float32Array(ab);
+    values.forEach(([t, v], i) => {
+      if (t === 'u32') u[i] = v;
+      else f[i] = v;
+    });
     const buf = this.pool.acquire(bytes, U.UNIFORM | U.COPY_DST, 'llmpress-uniform');
     this.gpu.device.queue.writeBuffer(buf, 0, ab);
     return buf;
   }
 
   /** An output storage buffer from the pool. */
-  output(bytes: number, label = 'llmpress-out'): GPUBuffer { return this.pool.acquire(bytes, STORAGE_OUT, label); }
+  output(bytes: number, label = 'llmpress-out'): GPUBuffer {
+    return this.pool.acquire(bytes, STORAGE_OUT, label);
+  }
 
   /**
    * Encodes the passes, copies `read` into a staging buffer, submits, waits for the readback and
@@ -100,7 +128,8 @@ export class Submitter {
   }
 
   async runMulti(fn: string, passes: Pass[], temps: GPUBuffer[], reads: Binding[]): Promise<ArrayBuffer[]> {
-    const gpu = this.gpu, device = gpu.device;
+    const gpu = this.gpu,
+      device = gpu.device;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     const stagings = reads.map((r) => this.pool.acquire(r.size, U.MAP_READ | U.COPY_DST, 'llmpress-staging'));
@@ -132,7 +161,13 @@ export class Submitter {
     } finally {
       for (const b of [...temps, ...stagings]) {
         if (ok) this.pool.release(b);
-        else { try { this.pool.discard(b); } catch { /* device gone */ } }
+        else {
+          try {
+            this.pool.discard(b);
+          } catch {
+            /* device gone */
+          }
+        }
       }
     }
   }
@@ -151,13 +186,17 @@ export class Submitter {
   randomBuffer(count: number, seed: number): GPUBuffer {
     const data = new Float32Array(count);
     let s = seed >>> 0 || 1;
-    for (let i = 0; i < count; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; data[i] = (s / 4294967296) * 2 - 1; }
+    for (let i = 0; i < count; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      data[i] = (s / 4294967296) * 2 - 1;
+    }
     return this.upload(data, 0, count);
   }
 
   /** Median time of `runs` submissions of `passes` (timestamp queries when the device has them, else wall clock). */
   async timePasses(fn: string, passes: Pass[], temps: GPUBuffer[], runs: number): Promise<KernelTiming> {
-    const gpu = this.gpu, device = gpu.device;
+    const gpu = this.gpu,
+      device = gpu.device;
     const ts = gpu.deviceFeatures.includes('timestamp-query');
     // warm-up (compiles lazily on some drivers)
     {
@@ -189,7 +228,9 @@ export class Submitter {
       const t = new BigUint64Array(read.getMappedRange().slice(0));
       read.unmap();
       for (let r = 0; r < runs; r++) times.push(Number(t[2 * r + 1]! - t[2 * r]!) / 1e6);
-      qs.destroy(); resolve.destroy(); read.destroy();
+      qs.destroy();
+      resolve.destroy();
+      read.destroy();
     }
     let method: KernelTiming['method'] = 'timestamp-query';
     if (!ts || times.some((x) => !(x > 0))) {
@@ -213,8 +254,18 @@ export class Submitter {
 
   /** Frees the pool and every pinned buffer. */
   clear(): void {
-    try { this.pool.clear(); } catch { /* device may be gone */ }
-    for (const b of this.pinnedBuffers) { try { b.destroy(); } catch { /* device gone */ } }
+    try {
+      this.pool.clear();
+    } catch {
+      /* device may be gone */
+    }
+    for (const b of this.pinnedBuffers) {
+      try {
+        b.destroy();
+      } catch {
+        /* device gone */
+      }
+    }
     this.pinnedBuffers.clear();
   }
 }

@@ -177,7 +177,7 @@ function maxAbs(a: FloatArray, off: number, rows: number, cols: number, ld: numb
     for (let j = 0; j < cols; j++) {
       const v = Math.abs(a[o + j]!);
       if (v > mx) mx = v;
-      else if (v !== v) return Number.NaN;
+      else if (Number.isNaN(v)) return Number.NaN;
     }
   }
   return mx;

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
-const src = here('../src/main.ts'), tsconfig = here('../../../tsconfig.json');
+const src = here('../src/main.ts'),
+  tsconfig = here('../../../tsconfig.json');
 let main;
 if (existsSync(src) && existsSync(tsconfig) && existsSync(here('../../../pnpm-workspace.yaml'))) {
   const { register } = await import('tsx/esm/api');
@@ -16,4 +17,10 @@ if (existsSync(src) && existsSync(tsconfig) && existsSync(here('../../../pnpm-wo
 } else {
   ({ main } = await import('../dist/main.js'));
 }
-main(process.argv.slice(2)).then((code) => process.exit(code), (e) => { console.error(e?.stack ?? e); process.exit(1); });
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e?.stack ?? e);
+    process.exit(1);
+  },
+);

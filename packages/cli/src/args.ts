@@ -6,9 +6,20 @@ import { parseArgs } from 'node:util';
 
 /** A user error found before any work: exit 2 (usage), 3 (bad input file) or 4 (refused). */
 export class CliError extends Error {
-  constructor(message: string, readonly code: 2 | 3 | 4) { super(message); this.name = 'CliError'; }
+  constructor(
+    message: string,
+    readonly code: 2 | 3 | 4,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
 }
-export class UsageError extends CliError { constructor(message: string) { super(message, 2); this.name = 'UsageError'; } }
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, 2);
+    this.name = 'UsageError';
+  }
+}
 
 export interface OptSpec {
   type: 'string' | 'boolean';
@@ -28,7 +39,12 @@ export interface CommandSpec {
   notes?: string[];
 }
 
-export const BACKEND_OPT: OptSpec = { type: 'string', arg: 'auto|wasm|webgpu|reference', default: 'auto', help: 'compute backend: auto = WASM with threads where it runs, else reference; webgpu = WebGPU (large GEMMs) over WASM' };
+export const BACKEND_OPT: OptSpec = {
+  type: 'string',
+  arg: 'auto|wasm|webgpu|reference',
+  default: 'auto',
+  help: 'compute backend: auto = WASM with threads where it runs, else reference; webgpu = WebGPU (large GEMMs) over WASM',
+};
 export const CHECK_WEIGHTS_OPT: OptSpec = { type: 'boolean', help: 'check every weight is finite on load (names the tensor holding NaN/Inf)' };
 
 export function helpFor(c: CommandSpec): string {
@@ -40,7 +56,11 @@ export function helpFor(c: CommandSpec): string {
   return [`llmpress ${c.name} — ${c.summary}`, '', `usage: ${c.usage}`, '', 'options:', ...rows, ...(c.notes?.length ? ['', ...c.notes] : [])].join('\n');
 }
 
-export interface Parsed { values: Record<string, string | boolean | undefined>; positionals: string[]; help: boolean }
+export interface Parsed {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+  help: boolean;
+}
 
 /** parseArgs over the spec; unknown options and missing values become a UsageError naming the option. */
 export function parseCommand(c: CommandSpec, argv: string[]): Parsed {
@@ -52,7 +72,8 @@ export function parseCommand(c: CommandSpec, argv: string[]): Parsed {
     return { values, positionals: r.positionals, help: Boolean(values.help) };
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(`${c.name}: ${(e as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, '')}`);
+    if (code?.startsWith('ERR_PARSE_ARGS'))
+      throw new UsageError(`${c.name}: ${(e as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, '')}`);
     throw e;
   }
 }
@@ -60,14 +81,31 @@ export function parseCommand(c: CommandSpec, argv: string[]): Parsed {
 type V = string | boolean | undefined;
 
 /** A number option: finite, optionally an integer, in [min, max] (or an open end). Undefined when absent. */
-export function numberOpt(cmd: string, name: string, v: V, o: { int?: boolean; min?: number; max?: number; minOpen?: boolean; maxOpen?: boolean; what?: string } = {}): number | undefined {
+export function numberOpt(
+  cmd: string,
+  name: string,
+  v: V,
+  o: { int?: boolean; min?: number; max?: number; minOpen?: boolean; maxOpen?: boolean; what?: string } = {},
+): number | undefined {
   if (v === undefined) return undefined;
   const s = String(v).trim();
   const x = s === '' ? NaN : Number(s);
-  const lo = o.min === undefined ? '' : `${o.minOpen ? '(' : '['}${o.min}`, hi = o.max === undefined ? '' : `${o.max}${o.maxOpen ? ')' : ']'}`;
-  const range = o.what ?? (o.min !== undefined && o.max !== undefined ? `${o.int ? 'an integer' : 'a number'} in ${lo}, ${hi}` : o.min !== undefined ? `${o.int ? 'an integer' : 'a number'} ${o.minOpen ? '>' : '≥'} ${o.min}` : o.int ? 'an integer' : 'a number');
-  const bad = !Number.isFinite(x) || (o.int && !Number.isInteger(x))
-    || (o.min !== undefined && (o.minOpen ? x <= o.min : x < o.min)) || (o.max !== undefined && (o.maxOpen ? x >= o.max : x > o.max));
+  const lo = o.min === undefined ? '' : `${o.minOpen ? '(' : '['}${o.min}`,
+    hi = o.max === undefined ? '' : `${o.max}${o.maxOpen ? ')' : ']'}`;
+  const range =
+    o.what ??
+    (o.min !== undefined && o.max !== undefined
+      ? `${o.int ? 'an integer' : 'a number'} in ${lo}, ${hi}`
+      : o.min !== undefined
+        ? `${o.int ? 'an integer' : 'a number'} ${o.minOpen ? '>' : '≥'} ${o.min}`
+        : o.int
+          ? 'an integer'
+          : 'a number');
+  const bad =
+    !Number.isFinite(x) ||
+    (o.int && !Number.isInteger(x)) ||
+    (o.min !== undefined && (o.minOpen ? x <= o.min : x < o.min)) ||
+    (o.max !== undefined && (o.maxOpen ? x >= o.max : x > o.max));
   if (bad) throw new UsageError(`${cmd}: --${name} must be ${range}, got '${s}'`);
   return x;
 }

@@ -12,11 +12,9 @@ import { isBackendKind, BACKEND_KINDS, type SelectedBackend } from '@llmpress/ba
 import { selectCliBackend } from './backend.js';
 import { UsageError, CliError, parseCommand, helpFor, numberOpt, BACKEND_OPT, type CommandSpec } from './args.js';
 import { modelFootprint, linearParams } from './footprint.js';
-import { Rng, randn, Tensor, type LinearLayer } from '@llmpress/tensor';
+import { Rng, randn, type Tensor } from '@llmpress/tensor';
 import { svdvals } from '@llmpress/decompositions';
-import {
-  LlamaModel, denseBlock, evaluate, evalSplit, generate, saveModelBytes, loadCompressedModel, type LlamaConfig, type Window,
-} from '@llmpress/models';
+import { LlamaModel, denseBlock, evaluate, evalSplit, generate, saveModelBytes, loadCompressedModel, type LlamaConfig, type Window } from '@llmpress/models';
 import { dataDir, dataRoots, loadStories260K, writeFileAtomic } from '@llmpress/models/node';
 import { compressWith, ALL_KINDS, METHODS, type MethodName } from './methods.js';
 import { renderReport, type ReportRow } from './report/report.js';
@@ -39,7 +37,8 @@ const PLAN: Array<{ method: MethodName; label: string; ratio?: number; bits?: nu
 ];
 
 export const DEMO_SPEC: CommandSpec = {
-  name: 'demo', summary: 'every method on the real model (or a generated one), evaluated, then the HTML report',
+  name: 'demo',
+  summary: 'every method on the real model (or a generated one), evaluated, then the HTML report',
   usage: 'llmpress demo [options]',
   options: {
     windows: { type: 'string', arg: 'n', default: '64', help: 'evaluation windows of 256 tokens (positive integer, at most 64)' },
@@ -53,7 +52,20 @@ export const DEMO_SPEC: CommandSpec = {
 
 /** A deterministic generated model (random weights with decaying spectra) and text sampled from it. */
 export function generatedModel(seed = 7): { model: LlamaModel; ids: number[] } {
-  const config: LlamaConfig = { dim: 64, hiddenDim: 172, nLayers: 2, nHeads: 8, nKvHeads: 4, headDim: 8, vocabSize: 256, seqLen: 512, normEps: 1e-5, ropeTheta: 10000, ropeStyle: 'interleaved', tiedEmbeddings: true } as LlamaConfig;
+  const config: LlamaConfig = {
+    dim: 64,
+    hiddenDim: 172,
+    nLayers: 2,
+    nHeads: 8,
+    nKvHeads: 4,
+    headDim: 8,
+    vocabSize: 256,
+    seqLen: 512,
+    normEps: 1e-5,
+    ropeTheta: 10000,
+    ropeStyle: 'interleaved',
+    tiedEmbeddings: true,
+  } as LlamaConfig;
   let s = seed;
   const mat = (out: number, inp: number) => {
     const w = randn([out, inp], { seed: s++ });
@@ -63,10 +75,19 @@ export function generatedModel(seed = 7): { model: LlamaModel; ids: number[] } {
   };
   const ones = (n: number) => new Float32Array(n).fill(1);
   const kv = config.nKvHeads * config.headDim;
-  const blocks = Array.from({ length: config.nLayers }, () => denseBlock({
-    attnNorm: ones(64), ffnNorm: ones(64), q: mat(64, 64), k: mat(kv, 64), v: mat(kv, 64), o: mat(64, 64),
-    gate: mat(172, 64), up: mat(172, 64), down: mat(64, 172),
-  }));
+  const blocks = Array.from({ length: config.nLayers }, () =>
+    denseBlock({
+      attnNorm: ones(64),
+      ffnNorm: ones(64),
+      q: mat(64, 64),
+      k: mat(kv, 64),
+      v: mat(kv, 64),
+      o: mat(64, 64),
+      gate: mat(172, 64),
+      up: mat(172, 64),
+      down: mat(64, 172),
+    }),
+  );
   const emb = randn([256, 64], { seed: s++, std: 1 }) as Tensor<'f32'>;
   const model = new LlamaModel(config, { embedding: emb, blocks, finalNorm: ones(64) });
   const ids: number[] = [1];
@@ -77,13 +98,18 @@ export function generatedModel(seed = 7): { model: LlamaModel; ids: number[] } {
 
 export async function runDemo(argv: string[], options: { baseDir?: string } = {}): Promise<number> {
   const p0 = parseCommand(DEMO_SPEC, argv);
-  if (p0.help) { process.stdout.write(helpFor(DEMO_SPEC) + '\n'); return 0; }
+  if (p0.help) {
+    process.stdout.write(helpFor(DEMO_SPEC) + '\n');
+    return 0;
+  }
   const values = p0.values as Record<string, string | boolean | undefined>;
   const base = options.baseDir ?? process.cwd();
   const abs = (x: string) => (isAbsolute(x) ? x : resolve(base, x));
   const nWin = numberOpt('demo', 'windows', values.windows, { int: true, min: 1, max: 64 }) ?? 64;
   const only = typeof values.methods === 'string' ? values.methods.split(',').map((x) => x.trim()) : undefined;
-  for (const m of only ?? []) if (!PLAN.some((p) => p.method === m)) throw new UsageError(`demo: --methods: '${m}' is not in the demo's plan (${PLAN.map((p) => p.method).join(', ')}; all methods: ${METHODS.join(', ')})`);
+  for (const m of only ?? [])
+    if (!PLAN.some((p) => p.method === m))
+      throw new UsageError(`demo: --methods: '${m}' is not in the demo's plan (${PLAN.map((p) => p.method).join(', ')}; all methods: ${METHODS.join(', ')})`);
   const plan = PLAN.filter((p) => !only || only.includes(p.method));
   const kind = String(values.backend ?? 'auto');
   if (!isBackendKind(kind)) throw new UsageError(`demo: --backend must be one of ${BACKEND_KINDS.join(', ')}, got '${kind}'`);
@@ -92,11 +118,26 @@ export async function runDemo(argv: string[], options: { baseDir?: string } = {}
   if (resultsOut && !existsSync(resultsOut)) throw new UsageError(`demo: --results '${values.results}' does not exist (create it first)`);
   mkdirSync(outDir, { recursive: true });
   let sel;
-  try { sel = await selectCliBackend(kind); } catch (e) { throw new CliError(`demo: --backend ${kind}: ${(e as Error).message}`, 2); }
-  try { return await runPlan(plan, nWin, outDir, resultsOut, Boolean(values.generated), sel); } finally { await sel.dispose(); }
+  try {
+    sel = await selectCliBackend(kind);
+  } catch (e) {
+    throw new CliError(`demo: --backend ${kind}: ${(e as Error).message}`, 2);
+  }
+  try {
+    return await runPlan(plan, nWin, outDir, resultsOut, Boolean(values.generated), sel);
+  } finally {
+    await sel.dispose();
+  }
 }
 
-async function runPlan(plan: typeof PLAN, nWin: number, outDir: string, resultsOut: string | undefined, generatedOnly: boolean, sel: SelectedBackend): Promise<number> {
+async function runPlan(
+  plan: typeof PLAN,
+  nWin: number,
+  outDir: string,
+  resultsOut: string | undefined,
+  generatedOnly: boolean,
+  sel: SelectedBackend,
+): Promise<number> {
   const values = { generated: generatedOnly };
   const backend = sel.backend;
 
@@ -105,9 +146,16 @@ async function runPlan(plan: typeof PLAN, nWin: number, outDir: string, resultsO
   const real = !values.generated;
   if (real) {
     // never a silent fallback to the generated model: the real one ships in the repository's data/
-    if (!existsSync(join(dataDir(), 'stories260K', 'stories260K.bin'))) throw new CliError(`demo: stories260K not found (looked in ${dataRoots().join(', ')}); it ships in the repository's data/ folder — restore it, set LLMPRESS_DATA, or pass --generated for the generated model`, 3);
+    if (!existsSync(join(dataDir(), 'stories260K', 'stories260K.bin')))
+      throw new CliError(
+        `demo: stories260K not found (looked in ${dataRoots().join(', ')}); it ships in the repository's data/ folder — restore it, set LLMPRESS_DATA, or pass --generated for the generated model`,
+        3,
+      );
     const S = loadStories260K(dataDir());
-    model = S.model; tokenizer = S.tokenizer; ids = S.tokenizer.encode(S.text); modelName = `stories260K (real, ${dataDir()})`;
+    model = S.model;
+    tokenizer = S.tokenizer;
+    ids = S.tokenizer.encode(S.text);
+    modelName = `stories260K (real, ${dataDir()})`;
   } else {
     process.stderr.write('demo: --generated: using the generated deterministic model (random weights, not stories260K)\n');
     ({ model, ids } = generatedModel());
@@ -125,15 +173,38 @@ async function runPlan(plan: typeof PLAN, nWin: number, outDir: string, resultsO
   const ttCache = new Map<string, unknown>();
   const rows: ReportRow[] = [];
   const layerErrors: Array<{ method: string; layer: string; relErr: number }> = [];
-  const table: string[] = ['| method | setting | linear bytes | compression | bits/weight | ppl | KL | top-1 | time | best engine export (ppl vs model) |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-    `| dense | f32 | ${denseLinearBytes} | 1.00× | 32.00 | ${dense.ppl.toFixed(4)} | 0 | 100% | | |`];
-  rows.push({ method: 'dense', setting: 'f32', source: 'demo', bytes: denseLinearBytes, denseBytes: denseLinearBytes, bitsPerWeight: 32, ppl: dense.ppl, kl: 0, top1: 1, baseline: true });
+  const table: string[] = [
+    '| method | setting | linear bytes | compression | bits/weight | ppl | KL | top-1 | time | best engine export (ppl vs model) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    `| dense | f32 | ${denseLinearBytes} | 1.00× | 32.00 | ${dense.ppl.toFixed(4)} | 0 | 100% | | |`,
+  ];
+  rows.push({
+    method: 'dense',
+    setting: 'f32',
+    source: 'demo',
+    bytes: denseLinearBytes,
+    denseBytes: denseLinearBytes,
+    bitsPerWeight: 32,
+    ppl: dense.ppl,
+    kl: 0,
+    top1: 1,
+    baseline: true,
+  });
   let saved: { method: string; path: string; ppl: number } | undefined;
   for (const p of plan) {
     const t0 = performance.now();
     const bar = createProgress(`demo ${p.label}`, 1);
     try {
-      const res = await compressWith(p.method, model, { ratio: p.ratio, bits: p.bits, budget: p.budget, calibration: split.calibration, ttSearch, ttCache, backend, onProgress: (l, d, t) => bar.tick(l, d, t) });
+      const res = await compressWith(p.method, model, {
+        ratio: p.ratio,
+        bits: p.bits,
+        budget: p.budget,
+        calibration: split.calibration,
+        ttSearch,
+        ttCache,
+        backend,
+        onProgress: (l, d, t) => bar.tick(l, d, t),
+      });
       const e = evaluate(res.model, evalWindows, { reference: model, backend });
       const secs = (performance.now() - t0) / 1000;
       bar.done(`ppl ${e.ppl.toFixed(3)}`);
@@ -142,15 +213,35 @@ async function runPlan(plan: typeof PLAN, nWin: number, outDir: string, resultsO
       const bytes = foot.linearBytes;
       // the best file llama.cpp / ollama can load (GGUF), read back and scored on the same windows against this model
       const engine = tokenizer ? bestEngineExport(res.model, tokenizer, evalWindows, e.ppl, { backend }) : undefined;
-      rows.push({ method: p.label, setting: res.setting, source: 'demo', bytes, denseBytes: denseLinearBytes, bitsPerWeight: foot.bitsPerWeight, ppl: e.ppl, kl: e.kl, top1: e.top1, components: foot.components, engine });
-      table.push(`| ${p.label} | ${res.setting} | ${bytes} | ${(denseLinearBytes / bytes).toFixed(2)}× | ${foot.bitsPerWeight.toFixed(2)} | ${e.ppl.toFixed(4)} | ${e.kl?.toFixed(4)} | ${((e.top1 ?? 0) * 100).toFixed(1)}% | ${secs.toFixed(1)}s | ${engine ? `${engine.label} ${engine.bytes} B ${engine.lossless ? 'exact' : `${engine.pplDeltaPct >= 0 ? '+' : ''}${engine.pplDeltaPct.toFixed(2)}%`}` : '—'} |`);
+      rows.push({
+        method: p.label,
+        setting: res.setting,
+        source: 'demo',
+        bytes,
+        denseBytes: denseLinearBytes,
+        bitsPerWeight: foot.bitsPerWeight,
+        ppl: e.ppl,
+        kl: e.kl,
+        top1: e.top1,
+        components: foot.components,
+        engine,
+      });
+      table.push(
+        `| ${p.label} | ${res.setting} | ${bytes} | ${(denseLinearBytes / bytes).toFixed(2)}× | ${foot.bitsPerWeight.toFixed(2)} | ${e.ppl.toFixed(4)} | ${e.kl?.toFixed(4)} | ${((e.top1 ?? 0) * 100).toFixed(1)}% | ${secs.toFixed(1)}s | ${engine ? `${engine.label} ${engine.bytes} B ${engine.lossless ? 'exact' : `${engine.pplDeltaPct >= 0 ? '+' : ''}${engine.pplDeltaPct.toFixed(2)}%`}` : '—'} |`,
+      );
       if (p.method !== 'quad' && p.method !== 'quad-a8') {
         for (const entry of model.linears()) {
           const c = res.model.linears().find((x) => x.name === entry.name);
           if (!c) continue;
-          const W = entry.layer.toDense().data, H = c.layer.toDense().data;
-          let num = 0, den = 0;
-          for (let i = 0; i < W.length; i++) { const d = W[i]! - H[i]!; num += d * d; den += W[i]! * W[i]!; }
+          const W = entry.layer.toDense().data,
+            H = c.layer.toDense().data;
+          let num = 0,
+            den = 0;
+          for (let i = 0; i < W.length; i++) {
+            const d = W[i]! - H[i]!;
+            num += d * d;
+            den += W[i]! * W[i]!;
+          }
           layerErrors.push({ method: p.label, layer: entry.name, relErr: Math.sqrt(num / den) });
         }
       }
@@ -166,12 +257,19 @@ async function runPlan(plan: typeof PLAN, nWin: number, outDir: string, resultsO
       table.push(`| ${p.label} | failed: ${(err as Error).message.slice(0, 80)} | | | | | | | | |`);
     }
   }
-  const spectra = model.linears().filter((e) => e.block === 0).map((e) => ({ layer: e.name, values: Array.from(svdvals(e.layer.toDense().astype('f64')).data as Float64Array) }));
+  const spectra = model
+    .linears()
+    .filter((e) => e.block === 0)
+    .map((e) => ({ layer: e.name, values: Array.from(svdvals(e.layer.toDense().astype('f64')).data as Float64Array) }));
   // fold in the full tables of the eval commands when they have been run
   const resultsDir = resolve('results');
   if (existsSync(resultsDir)) {
     for (const f of readdirSync(resultsDir).filter((x) => x.endsWith('.json') && x !== 'dense.json' && x !== 'demo.json')) {
-      try { rows.push(...normaliseRows(f.replace(/\.json$/, ''), JSON.parse(readFileSync(join(resultsDir, f), 'utf8')), real ? denseLinearBytes : undefined)); } catch { /* not a table */ }
+      try {
+        rows.push(...normaliseRows(f.replace(/\.json$/, ''), JSON.parse(readFileSync(join(resultsDir, f), 'utf8')), real ? denseLinearBytes : undefined));
+      } catch {
+        /* not a table */
+      }
     }
   }
   const notes = [
@@ -180,10 +278,26 @@ async function runPlan(plan: typeof PLAN, nWin: number, outDir: string, resultsO
     saved ? `Saved ${saved.method} to ${saved.path}; reloaded perplexity ${saved.ppl.toFixed(4)} (identical model).` : 'No model saved.',
   ];
   notes.push(`Backend: ${sel.describe()}.`);
-  const html = renderReport({ title: 'llmpress — what compression cost', subtitle: modelName, model: { name: modelName, params: model.denseParams(), bytes: model.storedBytes() }, dense: { ppl: dense.ppl }, rows, spectra, layerErrors, notes, generatedAt: new Date().toISOString() });
+  const html = renderReport({
+    title: 'llmpress — what compression cost',
+    subtitle: modelName,
+    model: { name: modelName, params: model.denseParams(), bytes: model.storedBytes() },
+    dense: { ppl: dense.ppl },
+    rows,
+    spectra,
+    layerErrors,
+    notes,
+    generatedAt: new Date().toISOString(),
+  });
   const reportPath = join(outDir, 'report.html');
   writeFileAtomic(reportPath, new TextEncoder().encode(html));
-  const demoJson = new TextEncoder().encode(JSON.stringify(rows.filter((r) => r.source === 'demo').map((r) => ({ ...r, windows: nWin })), null, 2) + '\n');
+  const demoJson = new TextEncoder().encode(
+    JSON.stringify(
+      rows.filter((r) => r.source === 'demo').map((r) => ({ ...r, windows: nWin })),
+      null,
+      2,
+    ) + '\n',
+  );
   writeFileAtomic(join(outDir, 'demo.json'), demoJson);
   if (resultsOut) writeFileAtomic(join(resultsOut, 'demo.json'), demoJson);
   process.stdout.write(`\n${table.join('\n')}\n\n${notes[2]}\n${sel.describe()}\nreport: ${reportPath}\n`);

@@ -20,13 +20,19 @@ const dir = mkdtempSync(join(tmpdir(), 'llmpress-engine-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function pplOf(logits: Float32Array[], windows: readonly Window[], V: number): number {
-  let nll = 0, n = 0;
-  windows.forEach((w, wi) => w.targets.forEach((t, i) => {
-    const row = logits[wi]!.subarray(i * V, (i + 1) * V);
-    let mx = -Infinity; for (const v of row) mx = Math.max(mx, v);
-    let s = 0; for (const v of row) s += Math.exp(v - mx);
-    nll += mx + Math.log(s) - row[t]!; n++;
-  }));
+  let nll = 0,
+    n = 0;
+  windows.forEach((w, wi) =>
+    w.targets.forEach((t, i) => {
+      const row = logits[wi]!.subarray(i * V, (i + 1) * V);
+      let mx = -Infinity;
+      for (const v of row) mx = Math.max(mx, v);
+      let s = 0;
+      for (const v of row) s += Math.exp(v - mx);
+      nll += mx + Math.log(s) - row[t]!;
+      n++;
+    }),
+  );
   return Math.exp(nll / n);
 }
 
@@ -63,19 +69,36 @@ describe.skipIf(!hasData())('llama.cpp runs llmpress GGUF exports of stories260K
     split = evalSplit(base.tokenizer.encode(base.text), { calibCount: 8 });
   });
 
-  const cases: Array<[string, 'f32' | 'q4_0' | 'q8_0' | 'f16', () => Promise<LlamaModel>, (r: { tensors: Array<{ type: string; how: string; source: string }> }) => void]> = [
+  const cases: Array<
+    [string, 'f32' | 'q4_0' | 'q8_0' | 'f16', () => Promise<LlamaModel>, (r: { tensors: Array<{ type: string; how: string; source: string }> }) => void]
+  > = [
     ['dense F32', 'f32', async () => base.model, (r) => expect(r.tensors.every((t) => t.how === 'exact')).toBe(true)],
-    ['GPTQ W4 g32 → Q4_0', 'q4_0', () => gptqByBlock(base.model, split.calibration), (r) => {
-      // every quantized layer whose width is a multiple of 32 is Q4_0 bit for bit; down_proj (172 wide) is F32
-      for (const t of r.tensors) if (/\.(q|k|v|o|gate|up)$/.test(t.source)) expect([t.source, t.type, t.how]).toEqual([t.source, 'Q4_0', 'exact']);
-      for (const t of r.tensors) if (t.source.endsWith('.down')) expect([t.type, t.how]).toEqual(['F32', 'exact']);
-    }],
-    ['RTN W8 g32 → Q8_0', 'q8_0', async () => (await rtnModel(base.model, { bits: 8, groupSize: 32 })).model, (r) => {
-      for (const t of r.tensors) if (/\.(q|k|v|o|gate|up)$/.test(t.source)) expect([t.type, t.how]).toEqual(['Q8_0', 'exact']);
-    }],
-    ['SVD-LLM 20% → F16', 'f16', () => svdLlmByBlock(base.model, split.calibration), (r) => {
-      for (const t of r.tensors) if (/\.(q|k|v|o|gate|up|down)$/.test(t.source)) expect([t.type, t.how]).toEqual(['F16', 'densified']);
-    }],
+    [
+      'GPTQ W4 g32 → Q4_0',
+      'q4_0',
+      () => gptqByBlock(base.model, split.calibration),
+      (r) => {
+        // every quantized layer whose width is a multiple of 32 is Q4_0 bit for bit; down_proj (172 wide) is F32
+        for (const t of r.tensors) if (/\.(q|k|v|o|gate|up)$/.test(t.source)) expect([t.source, t.type, t.how]).toEqual([t.source, 'Q4_0', 'exact']);
+        for (const t of r.tensors) if (t.source.endsWith('.down')) expect([t.type, t.how]).toEqual(['F32', 'exact']);
+      },
+    ],
+    [
+      'RTN W8 g32 → Q8_0',
+      'q8_0',
+      async () => (await rtnModel(base.model, { bits: 8, groupSize: 32 })).model,
+      (r) => {
+        for (const t of r.tensors) if (/\.(q|k|v|o|gate|up)$/.test(t.source)) expect([t.type, t.how]).toEqual(['Q8_0', 'exact']);
+      },
+    ],
+    [
+      'SVD-LLM 20% → F16',
+      'f16',
+      () => svdLlmByBlock(base.model, split.calibration),
+      (r) => {
+        for (const t of r.tensors) if (/\.(q|k|v|o|gate|up|down)$/.test(t.source)) expect([t.type, t.how]).toEqual(['F16', 'densified']);
+      },
+    ],
   ];
 
   for (const [label, type, make, checkReport] of cases) {
@@ -97,11 +120,17 @@ describe.skipIf(!hasData())('llama.cpp runs llmpress GGUF exports of stories260K
         const g1 = await run.greedy(prompt, 64);
         const t4 = performance.now();
         const ppl = pplOf(await run.windowLogits(windows), windows, model.config.vocabSize);
-        console.log(`times: make ${(t1 - t0) | 0} ms, eval ${(t2 - t1) | 0}, generate ${(t3 - t2) | 0}, llama greedy ${(t4 - t3) | 0}, llama windows ${(performance.now() - t4) | 0}`);
-        console.log(`${label}: llmpress ppl ${ours.ppl.toFixed(5)}, llama.cpp ppl ${ppl.toFixed(5)} (${(100 * (ppl / ours.ppl - 1)).toFixed(3)}%), greedy equal ${g0.filter((t, i) => t === g1[i]).length}/64, file ${report.bytes} B`);
+        console.log(
+          `times: make ${(t1 - t0) | 0} ms, eval ${(t2 - t1) | 0}, generate ${(t3 - t2) | 0}, llama greedy ${(t4 - t3) | 0}, llama windows ${(performance.now() - t4) | 0}`,
+        );
+        console.log(
+          `${label}: llmpress ppl ${ours.ppl.toFixed(5)}, llama.cpp ppl ${ppl.toFixed(5)} (${(100 * (ppl / ours.ppl - 1)).toFixed(3)}%), greedy equal ${g0.filter((t, i) => t === g1[i]).length}/64, file ${report.bytes} B`,
+        );
         expect(g1).toEqual(g0);
         expect(Math.abs(ppl / ours.ppl - 1)).toBeLessThan(0.005);
-      } finally { await run.dispose(); }
+      } finally {
+        await run.dispose();
+      }
     }, 600_000);
   }
 });

@@ -14,9 +14,22 @@ import { CliError } from './args.js';
 const dir = mkdtempSync(join(tmpdir(), 'llmpress-cli-export-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const lines: string[] = [];
-const ctx = { abs: (p: string) => resolve(dir, p), openModel: (p: string) => openModel(p), out: (s: string) => { lines.push(s); } };
+const ctx = {
+  abs: (p: string) => resolve(dir, p),
+  openModel: (p: string) => openModel(p),
+  out: (s: string) => {
+    lines.push(s);
+  },
+};
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
-const code = async (argv: string[]) => { try { return await cmdExport(argv, ctx); } catch (e) { if (e instanceof CliError) return e.code; throw e; } };
+const code = async (argv: string[]) => {
+  try {
+    return await cmdExport(argv, ctx);
+  } catch (e) {
+    if (e instanceof CliError) return e.code;
+    throw e;
+  }
+};
 
 describe.skipIf(!hasData())('llmpress export', () => {
   const bin = join(dataDir(), 'stories260K', 'stories260K.bin');
@@ -68,7 +81,10 @@ describe.skipIf(!hasData())('llmpress export', () => {
 
   it('compress --format gguf writes the compressed model for llama.cpp; eval --reference prints KL statistics (JSON)', async () => {
     const writes: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((x: any) => { writes.push(String(x)); return true; });
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((x: any) => {
+      writes.push(String(x));
+      return true;
+    });
     try {
       expect(await main(['compress', bin, '--method', 'rtn', '--bits', '8', '--format', 'gguf', '--out', 'c8.gguf'], { cwd: dir })).toBe(0);
       const g = parseGguf(new Uint8Array(readFileSync(join(dir, 'c8.gguf'))));
@@ -81,6 +97,8 @@ describe.skipIf(!hasData())('llmpress export', () => {
       expect(r.klStats.kl.mean).toBeCloseTo(r.kl, 12);
       expect(r.klStats.kl.max).toBeGreaterThanOrEqual(r.klStats.kl.p99);
       expect(r.klStats.sameTop.fraction).toBeCloseTo(r.top1, 12);
-    } finally { spy.mockRestore(); }
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

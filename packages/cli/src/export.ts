@@ -8,9 +8,27 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import {
-  BpeTokenizer, GgufFile, exportGgufBytes, parseGguf, ggufTokenizer, LossyExportError, MissingTokenizerError, OutputRefusedError, evaluate, formatKlStats, ggufToLlamaModel,
-  klStatistics, standardWindows, isQuantizedLike, GGUF_EXPORT_TYPES, type ExportReport, type GgufExportType, type KlStats, type LlamaModel,
-  type TokenizerSource, type Tokenizer,
+  BpeTokenizer,
+  GgufFile,
+  exportGgufBytes,
+  parseGguf,
+  ggufTokenizer,
+  LossyExportError,
+  MissingTokenizerError,
+  OutputRefusedError,
+  evaluate,
+  formatKlStats,
+  ggufToLlamaModel,
+  klStatistics,
+  standardWindows,
+  isQuantizedLike,
+  GGUF_EXPORT_TYPES,
+  type ExportReport,
+  type GgufExportType,
+  type KlStats,
+  type LlamaModel,
+  type TokenizerSource,
+  type Tokenizer,
 } from '@llmpress/models';
 import { dataDir, fileSource, loadTokenizer, writeGgufFile, writeHfFolder, loadHfExportFolder, checkOutputPath } from '@llmpress/models/node';
 import { CliError, UsageError, choiceOpt, helpFor, numberOpt, parseCommand, type CommandSpec } from './args.js';
@@ -21,16 +39,32 @@ export const EXPORT_FORMATS = ['gguf', 'hf', 'gptq'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export const EXPORT_SPEC: CommandSpec = {
-  name: 'export', summary: 'write a (compressed) model as GGUF (llama.cpp) or a Hugging Face / GPTQ v1 folder',
+  name: 'export',
+  summary: 'write a (compressed) model as GGUF (llama.cpp) or a Hugging Face / GPTQ v1 folder',
   usage: 'llmpress export <model> --format gguf|hf|gptq --out <path> [options]',
   options: {
     format: { type: 'string', arg: 'gguf|hf|gptq', help: 'output format (required)' },
     out: { type: 'string', arg: 'path', help: 'output file (gguf) or folder (hf, gptq); must not exist (required)' },
-    type: { type: 'string', arg: 'auto|q4_0|q8_0|q4_1|f16|bf16|f32', default: 'auto', help: 'gguf: type of the linear layers (auto: the ggml type the codes map onto exactly, else f16); hf/gptq: dtype of dense tensors (auto = f16)' },
-    'dense-type': { type: 'string', arg: 'f32|f16|bf16', default: 'f32 for q-types, else --type', help: 'gguf: type of densified layers (low-rank, TT, sparse, unmappable codes) and of the embedding' },
-    'factorized-type': { type: 'string', arg: 'f32|f16|bf16|q8_0|q4_0', default: '--dense-type', help: 'gguf: type of low-rank / TT / sparse layers (their dense product; q-types by ggml\'s reference quantizer)' },
+    type: {
+      type: 'string',
+      arg: 'auto|q4_0|q8_0|q4_1|f16|bf16|f32',
+      default: 'auto',
+      help: 'gguf: type of the linear layers (auto: the ggml type the codes map onto exactly, else f16); hf/gptq: dtype of dense tensors (auto = f16)',
+    },
+    'dense-type': {
+      type: 'string',
+      arg: 'f32|f16|bf16',
+      default: 'f32 for q-types, else --type',
+      help: 'gguf: type of densified layers (low-rank, TT, sparse, unmappable codes) and of the embedding',
+    },
+    'factorized-type': {
+      type: 'string',
+      arg: 'f32|f16|bf16|q8_0|q4_0',
+      default: '--dense-type',
+      help: "gguf: type of low-rank / TT / sparse layers (their dense product; q-types by ggml's reference quantizer)",
+    },
     tokenizer: { type: 'string', arg: 'file', help: 'tokenizer to embed (llama2.c .bin, tokenizer.json or a .gguf); default: inside or beside the model' },
-    lossless: { type: 'boolean', help: 'refuse unless every written tensor equals the model\'s effective weights bit for bit' },
+    lossless: { type: 'boolean', help: "refuse unless every written tensor equals the model's effective weights bit for bit" },
     eval: { type: 'boolean', help: 'read the written file back and report its perplexity and KL against the model it came from' },
     windows: { type: 'string', arg: 'n', default: '8', help: 'evaluation windows (256 tokens) for --eval' },
     text: { type: 'string', arg: 'file', help: 'evaluation text for --eval (default: the held-out TinyStories text)' },
@@ -43,7 +77,11 @@ export const EXPORT_SPEC: CommandSpec = {
   ],
 };
 
-export interface ExportContext { abs(p: string): string; openModel(path: string): LlamaModel; out?(s: string): void }
+export interface ExportContext {
+  abs(p: string): string;
+  openModel(path: string): LlamaModel;
+  out?(s: string): void;
+}
 
 function isGgufPath(p: string): boolean {
   if (!existsSync(p) || statSync(p).isDirectory()) return false;
@@ -53,7 +91,11 @@ function isGgufPath(p: string): boolean {
 
 function ggufMetadata(path: string) {
   const src = fileSource(path);
-  try { return new GgufFile(src, { file: path }).metadata; } finally { src.close(); }
+  try {
+    return new GgufFile(src, { file: path }).metadata;
+  } finally {
+    src.close();
+  }
 }
 
 /** The tokenizer to embed in a GGUF: explicit, the GGUF input's own, or a llama2.c / tokenizer.json beside the model. */
@@ -77,7 +119,10 @@ export function findTokenizerSource(modelPath: string, explicit: string | undefi
   for (const c of ['tok512.bin', 'tokenizer.bin', 'tokenizer.json']) if (existsSync(join(dir, c))) return fromFile(join(dir, c));
   const dflt = join(dataDir(), 'stories260K', 'tok512.bin');
   if (vocabSize === 512 && existsSync(dflt)) return fromFile(dflt);
-  throw new MissingTokenizerError('export', `no tokenizer inside or beside '${modelPath}' to embed; pass --tokenizer <file> (llama2.c .bin, tokenizer.json or .gguf)`);
+  throw new MissingTokenizerError(
+    'export',
+    `no tokenizer inside or beside '${modelPath}' to embed; pass --tokenizer <file> (llama2.c .bin, tokenizer.json or .gguf)`,
+  );
 }
 
 /** The GGUF type whose blocks most of the model's quantized layers map onto exactly (f16 for models without codes). */
@@ -89,8 +134,13 @@ export function autoGgufType(model: LlamaModel): GgufExportType {
     const t: GgufExportType = !L.symmetric ? 'q4_1' : L.bits <= 4 ? 'q4_0' : 'q8_0';
     votes.set(t, (votes.get(t) ?? 0) + 1);
   }
-  let best: GgufExportType = 'f16', n = 0;
-  for (const [t, v] of votes) if (v > n) { best = t; n = v; }
+  let best: GgufExportType = 'f16',
+    n = 0;
+  for (const [t, v] of votes)
+    if (v > n) {
+      best = t;
+      n = v;
+    }
   return best;
 }
 
@@ -109,7 +159,13 @@ function hfTokenizerFiles(modelPath: string, explicit: string | undefined): Map<
   return files;
 }
 
-export interface ExportCost { windows: number; pplModel: number; pplExport: number; pplDeltaPct: number; kl: KlStats }
+export interface ExportCost {
+  windows: number;
+  pplModel: number;
+  pplExport: number;
+  pplDeltaPct: number;
+  kl: KlStats;
+}
 
 /** Perplexity and KL of the exported model (read back) against the model it came from. */
 export function exportCost(model: LlamaModel, exported: LlamaModel, tokenizer: Tokenizer, text: string, count: number): ExportCost {
@@ -118,7 +174,8 @@ export function exportCost(model: LlamaModel, exported: LlamaModel, tokenizer: T
   const n = Math.min(count, Math.floor((ids.length - 1) / len));
   if (n < 1) throw new CliError(`export --eval: the text has ${ids.length - 1} tokens; one window needs ${len}`, 3);
   const windows = standardWindows(ids, { count: n, len, bos: tokenizer.bosId });
-  const a = evaluate(model, windows), b = evaluate(exported, windows);
+  const a = evaluate(model, windows),
+    b = evaluate(exported, windows);
   const kl = klStatistics(exported, windows, { reference: model });
   return { windows: n, pplModel: a.ppl, pplExport: b.ppl, pplDeltaPct: 100 * (b.ppl / a.ppl - 1), kl };
 }
@@ -139,30 +196,74 @@ export interface WriteExportOptions {
  * report and a loader of the written file. Refusals and lossy-under-lossless become CliErrors (exit 4),
  * a missing tokenizer a UsageError.
  */
-export function writeExport(format: ExportFormat, outPath: string, model: LlamaModel, o: WriteExportOptions): { report: ExportReport; exported: () => LlamaModel } {
+export function writeExport(
+  format: ExportFormat,
+  outPath: string,
+  model: LlamaModel,
+  o: WriteExportOptions,
+): { report: ExportReport; exported: () => LlamaModel } {
   const typeOpt = o.type ?? 'auto';
-  if (!(['auto', ...GGUF_EXPORT_TYPES] as string[]).includes(typeOpt)) throw new UsageError(`export: --type must be one of auto, ${GGUF_EXPORT_TYPES.join(', ')}, got '${typeOpt}'`);
+  if (!(['auto', ...GGUF_EXPORT_TYPES] as string[]).includes(typeOpt))
+    throw new UsageError(`export: --type must be one of auto, ${GGUF_EXPORT_TYPES.join(', ')}, got '${typeOpt}'`);
   try {
     if (format === 'gguf') {
       let tokenizer: TokenizerSource;
-      try { tokenizer = findTokenizerSource(o.modelPath, o.tokenizer, model.config.vocabSize); }
-      catch (e) { if (MissingTokenizerError.isInstance(e)) throw new UsageError(`export: ${(e as Error).message.replace(/^\w+: /, '')}`); throw e; }
+      try {
+        tokenizer = findTokenizerSource(o.modelPath, o.tokenizer, model.config.vocabSize);
+      } catch (e) {
+        if (MissingTokenizerError.isInstance(e)) throw new UsageError(`export: ${(e as Error).message.replace(/^\w+: /, '')}`);
+        throw e;
+      }
       const type = typeOpt === 'auto' ? autoGgufType(model) : typeOpt;
       const bar = createProgress(`export gguf ${type}`, 1);
-      const report = writeGgufFile(outPath, model, { type, denseType: o.denseType, factorizedType: o.factorizedType, tokenizer, lossless: o.lossless, input: o.modelPath, name: basename(o.modelPath), onProgress: (d, t, n) => bar.tick(n, d, t) });
+      const report = writeGgufFile(outPath, model, {
+        type,
+        denseType: o.denseType,
+        factorizedType: o.factorizedType,
+        tokenizer,
+        lossless: o.lossless,
+        input: o.modelPath,
+        name: basename(o.modelPath),
+        onProgress: (d, t, n) => bar.tick(n, d, t),
+      });
       bar.done();
-      return { report, exported: () => { const src = fileSource(outPath); try { return ggufToLlamaModel(new GgufFile(src, { file: outPath })); } finally { src.close(); } } };
+      return {
+        report,
+        exported: () => {
+          const src = fileSource(outPath);
+          try {
+            return ggufToLlamaModel(new GgufFile(src, { file: outPath }));
+          } finally {
+            src.close();
+          }
+        },
+      };
     }
-    if (!['auto', 'f32', 'f16', 'bf16'].includes(typeOpt)) throw new UsageError(`export: --type for --format ${format} is the dense dtype (f32, f16 or bf16), got '${typeOpt}'`);
+    if (!['auto', 'f32', 'f16', 'bf16'].includes(typeOpt))
+      throw new UsageError(`export: --type for --format ${format} is the dense dtype (f32, f16 or bf16), got '${typeOpt}'`);
     const dtype = typeOpt === 'auto' ? 'f16' : (typeOpt as 'f32' | 'f16' | 'bf16');
     const bar = createProgress(`export ${format}`, 1);
     const tokenizerFiles = hfTokenizerFiles(o.modelPath, o.tokenizer);
     // no tokenizer.json to copy: a llama2.c / GGUF vocabulary is converted (none at all is allowed: the folder says so)
     let bpeTokenizer: BpeTokenizer | undefined;
     if (!tokenizerFiles.size) {
-      try { const src = findTokenizerSource(o.modelPath, o.tokenizer, model.config.vocabSize); if (src.kind === 'bpe') bpeTokenizer = src.tokenizer; else if (src.kind === 'gguf') bpeTokenizer = ggufTokenizer({ get: (k: string) => src.metadata.get(k)?.value, header: { file: o.modelPath } } as any); } catch { /* none */ }
+      try {
+        const src = findTokenizerSource(o.modelPath, o.tokenizer, model.config.vocabSize);
+        if (src.kind === 'bpe') bpeTokenizer = src.tokenizer;
+        else if (src.kind === 'gguf') bpeTokenizer = ggufTokenizer({ get: (k: string) => src.metadata.get(k)?.value, header: { file: o.modelPath } } as any);
+      } catch {
+        /* none */
+      }
     }
-    const report = writeHfFolder(outPath, model, { gptq: format === 'gptq', dtype, lossless: o.lossless, tokenizerFiles, bpeTokenizer, input: o.modelPath, onProgress: (d, t, n) => bar.tick(n, d, t) });
+    const report = writeHfFolder(outPath, model, {
+      gptq: format === 'gptq',
+      dtype,
+      lossless: o.lossless,
+      tokenizerFiles,
+      bpeTokenizer,
+      input: o.modelPath,
+      onProgress: (d, t, n) => bar.tick(n, d, t),
+    });
     bar.done();
     return { report, exported: () => loadHfExportFolder(outPath, { kinds: ALL_KINDS }) };
   } catch (e) {
@@ -176,7 +277,9 @@ export function writeExport(format: ExportFormat, outPath: string, model: LlamaM
 export function describeExport(outPath: string, format: ExportFormat, report: ExportReport): string[] {
   return [
     `wrote ${outPath} (${format}, ${report.bytes} bytes; ${report.lossless ? "lossless: every tensor is the model's weights bit for bit" : 'not lossless'})`,
-    `tensor types: ${Object.entries(countTypes(report)).map(([t, n]) => `${t} ×${n}`).join(', ')}`,
+    `tensor types: ${Object.entries(countTypes(report))
+      .map(([t, n]) => `${t} ×${n}`)
+      .join(', ')}`,
     ...report.notes.map((n) => `  ${n}`),
   ];
 }
@@ -184,7 +287,10 @@ export function describeExport(outPath: string, format: ExportFormat, report: Ex
 export async function cmdExport(argv: string[], ctx: ExportContext): Promise<number> {
   const out = ctx.out ?? ((s: string) => process.stdout.write(s + '\n'));
   const p = parseCommand(EXPORT_SPEC, argv);
-  if (p.help) { out(helpFor(EXPORT_SPEC)); return 0; }
+  if (p.help) {
+    out(helpFor(EXPORT_SPEC));
+    return 0;
+  }
   const { values, positionals } = p;
   const [inputArg, ...extra] = positionals;
   if (!inputArg) throw new UsageError('export: missing <model>');
@@ -193,7 +299,8 @@ export async function cmdExport(argv: string[], ctx: ExportContext): Promise<num
   if (!format) throw new UsageError(`export: --format must be one of ${EXPORT_FORMATS.join(', ')}`);
   if (!values.out) throw new UsageError(`export: --out <${format === 'gguf' ? 'file.gguf' : 'folder'}> is required`);
   const typeOpt = choiceOpt('export', 'type', values.type ?? 'auto', ['auto', ...GGUF_EXPORT_TYPES] as const)!;
-  if (format !== 'gguf' && !['auto', 'f32', 'f16', 'bf16'].includes(typeOpt)) throw new UsageError(`export: --type for --format ${format} is the dense dtype (f32, f16 or bf16), got '${typeOpt}'`);
+  if (format !== 'gguf' && !['auto', 'f32', 'f16', 'bf16'].includes(typeOpt))
+    throw new UsageError(`export: --type for --format ${format} is the dense dtype (f32, f16 or bf16), got '${typeOpt}'`);
   const denseType = choiceOpt('export', 'dense-type', values['dense-type'], ['f32', 'f16', 'bf16'] as const);
   if (denseType && format !== 'gguf') throw new UsageError('export: --dense-type applies to --format gguf (use --type for hf/gptq)');
   const factorizedType = choiceOpt('export', 'factorized-type', values['factorized-type'], GGUF_EXPORT_TYPES);
@@ -211,14 +318,24 @@ export async function cmdExport(argv: string[], ctx: ExportContext): Promise<num
     throw e;
   }
   const model = ctx.openModel(input);
-  const { report, exported } = writeExport(format, outPath, model, { type: typeOpt, denseType, factorizedType, tokenizer: tokPath, modelPath: input, lossless: Boolean(values.lossless) });
+  const { report, exported } = writeExport(format, outPath, model, {
+    type: typeOpt,
+    denseType,
+    factorizedType,
+    tokenizer: tokPath,
+    modelPath: input,
+    lossless: Boolean(values.lossless),
+  });
   let cost: ExportCost | undefined;
   if (values.eval) {
     // the tokenizer that reads the text: explicit, the one embedded in the written GGUF, or one in / beside the folders
     const dirOf = (x: string) => (statSync(x).isDirectory() ? x : dirname(x));
-    const cands = [tokPath, format === 'gguf' ? outPath : join(outPath, 'tokenizer.json'),
+    const cands = [
+      tokPath,
+      format === 'gguf' ? outPath : join(outPath, 'tokenizer.json'),
       ...['tok512.bin', 'tokenizer.bin', 'tokenizer.json'].map((n) => join(dirOf(input), n)),
-      model.config.vocabSize === 512 ? join(dataDir(), 'stories260K', 'tok512.bin') : undefined].filter((x): x is string => !!x && existsSync(x));
+      model.config.vocabSize === 512 ? join(dataDir(), 'stories260K', 'tok512.bin') : undefined,
+    ].filter((x): x is string => !!x && existsSync(x));
     if (!cands.length) throw new UsageError('export --eval: needs a tokenizer to read the text (--tokenizer <file>)');
     const tok = loadTokenizer(cands[0]!, { vocabSize: model.config.vocabSize });
     const textPath = values.text !== undefined ? ctx.abs(String(values.text)) : join(dataDir(), 'tinystories', 'tinystories_val.txt');
@@ -231,7 +348,9 @@ export async function cmdExport(argv: string[], ctx: ExportContext): Promise<num
   }
   for (const l of describeExport(outPath, format, report)) out(l);
   if (cost) {
-    out(`\nexport cost over ${cost.windows} windows: ppl ${cost.pplModel.toFixed(4)} (model) → ${cost.pplExport.toFixed(4)} (file, read back) = ${cost.pplDeltaPct >= 0 ? '+' : ''}${cost.pplDeltaPct.toFixed(3)}%`);
+    out(
+      `\nexport cost over ${cost.windows} windows: ppl ${cost.pplModel.toFixed(4)} (model) → ${cost.pplExport.toFixed(4)} (file, read back) = ${cost.pplDeltaPct >= 0 ? '+' : ''}${cost.pplDeltaPct.toFixed(3)}%`,
+    );
     out(formatKlStats(cost.kl));
   }
   return 0;
@@ -260,7 +379,13 @@ export interface EngineExportSummary {
  * (`auto`), and for models without codes also Q8_0; the smallest file whose perplexity (read back) is
  * within 1% of the model's, else the closest. Computed in memory; nothing is written.
  */
-export function bestEngineExport(model: LlamaModel, tokenizer: BpeTokenizer, windows: readonly import('@llmpress/models').Window[], modelPpl: number, options: { backend?: import('@llmpress/tensor').Backend } = {}): EngineExportSummary | undefined {
+export function bestEngineExport(
+  model: LlamaModel,
+  tokenizer: BpeTokenizer,
+  windows: readonly import('@llmpress/models').Window[],
+  modelPpl: number,
+  options: { backend?: import('@llmpress/tensor').Backend } = {},
+): EngineExportSummary | undefined {
   const auto = autoGgufType(model);
   // (Q4_1 files are written but not read back here: the GGUF reader dequantizes F32/F16/BF16/Q8_0/Q4_0)
   // models without codes (low-rank, TT, sparse): F16, or their dense product quantized to Q8_0
@@ -269,11 +394,25 @@ export function bestEngineExport(model: LlamaModel, tokenizer: BpeTokenizer, win
   for (const type of cands) {
     const { bytes, report } = exportGgufBytes(model, { type, factorizedType: auto === 'f16' ? type : undefined, tokenizer: { kind: 'bpe', tokenizer } });
     let back: LlamaModel;
-    try { back = ggufToLlamaModel(parseGguf(bytes)); } catch { continue; }
+    try {
+      back = ggufToLlamaModel(parseGguf(bytes));
+    } catch {
+      continue;
+    }
     const e = evaluate(back, windows, { reference: model, backend: options.backend });
     const counts = countTypes(report);
-    const main = Object.entries(counts).filter(([t]) => t !== 'F32').sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'F32';
-    const s: EngineExportSummary = { label: `GGUF ${main}`, bytes: bytes.length, lossless: report.lossless, ppl: e.ppl, kl: e.kl ?? 0, pplDeltaPct: 100 * (e.ppl / modelPpl - 1) };
+    const main =
+      Object.entries(counts)
+        .filter(([t]) => t !== 'F32')
+        .sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'F32';
+    const s: EngineExportSummary = {
+      label: `GGUF ${main}`,
+      bytes: bytes.length,
+      lossless: report.lossless,
+      ppl: e.ppl,
+      kl: e.kl ?? 0,
+      pplDeltaPct: 100 * (e.ppl / modelPpl - 1),
+    };
     const ok = (x: EngineExportSummary) => Math.abs(x.pplDeltaPct) <= 1;
     if (!best || (ok(s) && (!ok(best) || s.bytes < best.bytes)) || (!ok(s) && !ok(best) && Math.abs(s.pplDeltaPct) < Math.abs(best.pplDeltaPct))) best = s;
   }

@@ -13,20 +13,26 @@ import { linearParams, type Footprint } from './stored-bytes.js';
 
 const FLOAT_TYPES = new Set(['F32', 'F16', 'BF16', 'F64', 'f32', 'f16', 'bf16', 'f64']);
 const LINEAR_RE = [
-  /^blocks\.\d+\.(q|k|v|o|gate|up|down)(\.|$)/,                                   // llmpress / llama2.c rows
+  /^blocks\.\d+\.(q|k|v|o|gate|up|down)(\.|$)/, // llmpress / llama2.c rows
   /(^|\.)layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)\.weight$/, // Hugging Face
-  /^blk\.\d+\.(attn_(q|k|v|output)|ffn_(gate|up|down))\.weight$/,                 // GGUF
+  /^blk\.\d+\.(attn_(q|k|v|output)|ffn_(gate|up|down))\.weight$/, // GGUF
 ];
 export const isLinearTensor = (name: string) => LINEAR_RE.some((r) => r.test(name));
 
-interface Row { name: string; dtype: string; bytes: number }
+interface Row {
+  name: string;
+  dtype: string;
+  bytes: number;
+}
 
 function safetensorsRows(path: string): { rows: Row[]; metadata: Record<string, string> } {
   const src = fileSource(path);
   try {
     const f = SafetensorsFile.openSync(src, { file: path });
     return { rows: f.header.tensors.map((t) => ({ name: t.name, dtype: t.dtype, bytes: t.end - t.begin })), metadata: f.metadata };
-  } finally { src.close(); }
+  } finally {
+    src.close();
+  }
 }
 
 /**
@@ -35,7 +41,8 @@ function safetensorsRows(path: string): { rows: Row[]; metadata: Record<string, 
  */
 export function inputFootprint(path: string, model: LlamaModel): Footprint {
   const params = linearParams(model);
-  let rows: Row[] | undefined, quantizedKinds = false;
+  let rows: Row[] | undefined,
+    quantizedKinds = false;
   const st = statSync(path);
   if (st.isDirectory()) {
     const single = join(path, 'model.safetensors');
@@ -51,16 +58,24 @@ export function inputFootprint(path: string, model: LlamaModel): Footprint {
     const src = fileSource(path);
     let gguf = false;
     try {
-      const m = (src.read(0, 4) as Uint8Array);
+      const m = src.read(0, 4) as Uint8Array;
       gguf = m[0] === 0x47 && m[1] === 0x47 && m[2] === 0x55 && m[3] === 0x46;
       if (gguf) rows = parseGgufHeader(src, { file: path }).tensors.map((t) => ({ name: t.name, dtype: t.typeName, bytes: t.byteSize }));
-    } finally { src.close(); }
+    } finally {
+      src.close();
+    }
     if (!gguf && path.endsWith('.safetensors')) {
       const r = safetensorsRows(path);
       rows = r.rows;
       const layers = r.metadata['llmpress.layers'];
       if (layers) {
-        try { quantizedKinds = Object.values(JSON.parse(layers) as Record<string, { kind?: string }>).some((x) => x?.kind === 'quantized' || x?.kind === 'quant-act'); } catch { /* validated on load */ }
+        try {
+          quantizedKinds = Object.values(JSON.parse(layers) as Record<string, { kind?: string }>).some(
+            (x) => x?.kind === 'quantized' || x?.kind === 'quant-act',
+          );
+        } catch {
+          /* validated on load */
+        }
       }
     }
   }

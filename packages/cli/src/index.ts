@@ -1,5 +1,16 @@
 export { main, EXIT, VERSION, HELP, CliError, UsageError, openModel, collectReportRows, type MainOptions } from './main.js';
-export { compressWith, METHODS, METHOD_OPTIONS, ALL_KINDS, isMethod, quadActivations, groupLabel, type MethodName, type CompressRequest, type CompressOutcome } from './methods.js';
+export {
+  compressWith,
+  METHODS,
+  METHOD_OPTIONS,
+  ALL_KINDS,
+  isMethod,
+  quadActivations,
+  groupLabel,
+  type MethodName,
+  type CompressRequest,
+  type CompressOutcome,
+} from './methods.js';
 export { renderReport, type ReportData, type ReportRow } from './report/report.js';
 export { normaliseRows } from './results.js';
 export { createProgress, type Progress } from './progress.js';

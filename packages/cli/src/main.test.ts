@@ -5,11 +5,19 @@ import { tmpdir } from 'node:os';
 import { dataDir, formatsDir, formatsSkipReason, hasData, hasFormats } from '@llmpress/tensor/testing';
 import { main, EXIT } from './main.js';
 
-let stdout = '', stderr = '';
+let stdout = '',
+  stderr = '';
 beforeEach(() => {
-  stdout = ''; stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: any) => { stdout += String(s); return true; });
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: any) => { stderr += String(s); return true; });
+  stdout = '';
+  stderr = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((s: any) => {
+    stdout += String(s);
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((s: any) => {
+    stderr += String(s);
+    return true;
+  });
 });
 afterEach(() => vi.restoreAllMocks());
 
@@ -31,7 +39,9 @@ describe('llmpress CLI', () => {
       expect(await main(['inspect', bad])).toBe(EXIT.badInput);
       expect(stderr).toMatch(/bad\.safetensors/);
       expect(await main(['inspect', join(dir, 'missing.bin')])).toBe(EXIT.badInput);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.skipIf(!hasData())('inspects the llama2.c checkpoint', async () => {
@@ -40,13 +50,16 @@ describe('llmpress CLI', () => {
     expect(stdout).toMatch(/260,032 parameters/);
   });
 
-  it.skipIf(!hasFormats())(`inspects GGUF and Hugging Face checkpoints (format fixtures)${hasFormats() ? '' : ` — skipped: ${formatsSkipReason()}`}`, async () => {
-    expect(await main(['inspect', join(formatsDir(), 'gguf-stories260K-requantized', 'stories260K-q4_0-f16.gguf')])).toBe(EXIT.ok);
-    expect(stdout).toMatch(/GGUF v3/);
-    expect(stdout).toMatch(/\| Q4_0 \|/);
-    expect(await main(['inspect', join(formatsDir(), 'hf-tiny-random-llama-2')])).toBe(EXIT.ok);
-    expect(stdout).toMatch(/\| BF16 \| 21 \|/);
-  });
+  it.skipIf(!hasFormats())(
+    `inspects GGUF and Hugging Face checkpoints (format fixtures)${hasFormats() ? '' : ` — skipped: ${formatsSkipReason()}`}`,
+    async () => {
+      expect(await main(['inspect', join(formatsDir(), 'gguf-stories260K-requantized', 'stories260K-q4_0-f16.gguf')])).toBe(EXIT.ok);
+      expect(stdout).toMatch(/GGUF v3/);
+      expect(stdout).toMatch(/\| Q4_0 \|/);
+      expect(await main(['inspect', join(formatsDir(), 'hf-tiny-random-llama-2')])).toBe(EXIT.ok);
+      expect(stdout).toMatch(/\| BF16 \| 21 \|/);
+    },
+  );
 
   it.skipIf(!hasData())('compress never overwrites its input or an existing output, and writes atomically', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmpress-cli-'));
@@ -67,13 +80,22 @@ describe('llmpress CLI', () => {
       const r = JSON.parse(stdout.trim().split('\n').at(-1)!);
       expect(r.ppl).toBeGreaterThan(1);
       expect(r.ppl).toBeLessThan(20);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.skipIf(!hasData())('kv-eval reports perplexity and real key bytes of a compressed cache', async () => {
     expect(await main(['kv-eval', join(dataDir(), 'stories260K', 'stories260K.bin'), '--keys', 'zip'])).toBe(EXIT.usage);
-    expect(await main(['kv-eval', join(dataDir(), 'stories260K', 'stories260K.bin'), '--keys', 'kivi', '--bits', '2', '--windows', '1', '--len', '128'])).toBe(EXIT.ok);
-    const row = stdout.trim().split('\n').find((l) => l.startsWith('| kivi'))!.split('|').map((x) => x.trim());
+    expect(await main(['kv-eval', join(dataDir(), 'stories260K', 'stories260K.bin'), '--keys', 'kivi', '--bits', '2', '--windows', '1', '--len', '128'])).toBe(
+      EXIT.ok,
+    );
+    const row = stdout
+      .trim()
+      .split('\n')
+      .find((l) => l.startsWith('| kivi'))!
+      .split('|')
+      .map((x) => x.trim());
     const [fp, cq, kb, fb] = [Number(row[3]), Number(row[4]), Number(row[5]), Number(row[6])];
     expect(fp).toBeGreaterThan(1);
     expect(cq).toBeGreaterThan(fp * 0.9);

@@ -15,15 +15,30 @@ const isBaseline = (r: any): boolean => {
 };
 
 export function normaliseRows(source: string, json: unknown, denseLinearBytes?: number): ReportRow[] {
-  const top = (json && typeof json === 'object' && !Array.isArray(json)) ? json as Record<string, any> : {};
+  const top = json && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, any>) : {};
   const arr: any[] = Array.isArray(json) ? json : Array.isArray(top.rows) ? top.rows : [];
   const out: ReportRow[] = [];
   // the section's dense bytes: a baseline row's bytes, or a top-level field
   const baseRow = arr.find((r) => r && typeof r === 'object' && isBaseline(r));
-  const topDense = num(top.denseLinearBytes) ?? (num(top.denseLinearWeights) !== undefined ? 4 * num(top.denseLinearWeights)! : undefined) ?? num(top.dense?.bytes) ?? num(top.dense?.linearBytes);
+  const topDense =
+    num(top.denseLinearBytes) ??
+    (num(top.denseLinearWeights) !== undefined ? 4 * num(top.denseLinearWeights)! : undefined) ??
+    num(top.dense?.bytes) ??
+    num(top.dense?.linearBytes);
   const sectionDense = num(baseRow?.bytes) ?? num(baseRow?.linearBytes) ?? num(baseRow?.fp32KeyBytes) ?? topDense ?? denseLinearBytes;
   if (!baseRow && num(top.dense?.ppl) !== undefined) {
-    out.push({ method: 'dense', setting: 'f32', source, ppl: top.dense.ppl, bytes: sectionDense, denseBytes: sectionDense, bitsPerWeight: 32, kl: 0, top1: 1, baseline: true });
+    out.push({
+      method: 'dense',
+      setting: 'f32',
+      source,
+      ppl: top.dense.ppl,
+      bytes: sectionDense,
+      denseBytes: sectionDense,
+      bitsPerWeight: 32,
+      kl: 0,
+      top1: 1,
+      baseline: true,
+    });
   }
   for (const r of arr) {
     if (!r || typeof r !== 'object') continue;
@@ -31,21 +46,31 @@ export function normaliseRows(source: string, json: unknown, denseLinearBytes?: 
     if (ppl === undefined) continue;
     const method = String(r.method ?? r.name ?? source);
     const variant = typeof r.variant === 'string' && r.variant !== '-' && r.variant !== 'base' ? ` (${r.variant})` : '';
-    const setting = (r.setting !== undefined ? String(r.setting)
-      : r.ratio !== undefined ? `${Math.round(Number(r.ratio) * 100)}% removed`
-      : r.bits !== undefined ? `${r.bits} bits${r.groupSize ? ` g${r.groupSize}` : ''}`
-      : r.budget !== undefined ? `budget ${r.budget}` : '') + variant;
+    const setting =
+      (r.setting !== undefined
+        ? String(r.setting)
+        : r.ratio !== undefined
+          ? `${Math.round(Number(r.ratio) * 100)}% removed`
+          : r.bits !== undefined
+            ? `${r.bits} bits${r.groupSize ? ` g${r.groupSize}` : ''}`
+            : r.budget !== undefined
+              ? `budget ${r.budget}`
+              : '') + variant;
     const linear = num(r.linearBytes);
     const rot = num(r.onlineRotationBytes);
     const bytes = num(r.bytes) ?? num(r.keyBytes) ?? num(r.storedBytes) ?? (linear !== undefined ? linear + (rot ?? 0) : undefined);
-    let components = r.components && typeof r.components === 'object' ? r.components as Record<string, number> : undefined;
+    let components = r.components && typeof r.components === 'object' ? (r.components as Record<string, number>) : undefined;
     if (!components && linear !== undefined && rot) components = { 'quantized linears': linear, 'online rotations': rot };
     out.push({
-      method, setting, source, ppl,
+      method,
+      setting,
+      source,
+      ppl,
       bytes,
       denseBytes: num(r.denseBytes) ?? num(r.fp32KeyBytes) ?? num(r.referenceBytes) ?? sectionDense,
       bitsPerWeight: num(r.bitsPerWeight) ?? num(r.effectiveBits) ?? num(r.bits_per_weight) ?? num(r.keyBitsPerElement),
-      kl: num(r.kl), top1: num(r.top1),
+      kl: num(r.kl),
+      top1: num(r.top1),
       components,
       ...(isBaseline(r) ? { baseline: true } : {}),
     });

@@ -35,7 +35,11 @@ export function layerStoredBytes(layer: LinearLayer): { bytes: number; parts: Re
   const s = layer.serialize();
   const parts: Record<string, number> = {};
   let bytes = 0;
-  for (const [k, t] of Object.entries(s.tensors)) { const b = tensorBytes(t as Tensor); parts[k] = (parts[k] ?? 0) + b; bytes += b; }
+  for (const [k, t] of Object.entries(s.tensors)) {
+    const b = tensorBytes(t as Tensor);
+    parts[k] = (parts[k] ?? 0) + b;
+    bytes += b;
+  }
   return { bytes, parts };
 }
 
@@ -53,5 +57,12 @@ export function modelFootprint(model: LlamaModel, params: number = linearParams(
   const c = model.config;
   let total = tensorBytes(model.embedding) + 4 * (2 * c.nLayers * c.dim + c.dim) + linearBytes;
   if (!model.headIsTied()) total += layerStoredBytes(model.lmHead).bytes;
-  return { linearBytes, totalBytes: total, bitsPerWeight: (8 * linearBytes) / params, dtypes: [...kinds], quantized: kinds.has('quantized') || kinds.has('quant-act'), components };
+  return {
+    linearBytes,
+    totalBytes: total,
+    bitsPerWeight: (8 * linearBytes) / params,
+    dtypes: [...kinds],
+    quantized: kinds.has('quantized') || kinds.has('quant-act'),
+    components,
+  };
 }

@@ -12,7 +12,10 @@ export interface CholeskyOptions {
   backend?: Backend;
 }
 /** `l` lower triangular with A + jitter·I = L Lᵀ; `jitter` is the absolute amount added (0 when none). */
-export interface CholeskyResult { l: Tensor; jitter: number }
+export interface CholeskyResult {
+  l: Tensor;
+  jitter: number;
+}
 
 const CHOL_NB = 128;
 const CHOL_NBI = 16;
@@ -30,7 +33,10 @@ export function potrf(ctx: Ctx, L: FA, n: number): void {
       for (let j = s0; j < s1; j++) {
         const jo = j * n;
         let d = L[jo + j]!;
-        for (let p = s0; p < j; p++) { const v = L[jo + p]!; d -= v * v; }
+        for (let p = s0; p < j; p++) {
+          const v = L[jo + p]!;
+          d -= v * v;
+        }
         if (!(d > 0) || !Number.isFinite(d)) throw new NotPositiveDefiniteError(ctx.fn, j, d);
         const ljj = Math.sqrt(d);
         L[jo + j] = ljj;
@@ -70,8 +76,10 @@ export function cholesky(a: Tensor, options: CholeskyOptions = {}): CholeskyResu
   const [n] = checkMatrix(fn, 'a', a, { square: true });
   return withCtx(fn, a.dtype as 'f32' | 'f64', options.backend, (ctx) => {
     const jit = options.jitter ?? false;
-    if (typeof jit === 'number' && !(Number.isFinite(jit) && jit > 0)) throw new ArgumentError(fn, 'options.jitter', jit, 'must be true, false or a positive finite relative amount');
-    if (typeof jit !== 'number' && typeof jit !== 'boolean') throw new ArgumentError(fn, 'options.jitter', jit, 'must be true, false or a positive finite relative amount');
+    if (typeof jit === 'number' && !(Number.isFinite(jit) && jit > 0))
+      throw new ArgumentError(fn, 'options.jitter', jit, 'must be true, false or a positive finite relative amount');
+    if (typeof jit !== 'number' && typeof jit !== 'boolean')
+      throw new ArgumentError(fn, 'options.jitter', jit, 'must be true, false or a positive finite relative amount');
     const A0 = copyOf(a);
     const L = ctx.work(n * n);
     L.set(A0);
@@ -123,7 +131,9 @@ export function trsm(ctx: Ctx, T: FA, n: number, X: FA, k: number, lower: boolea
   const nblocks = Math.ceil(n / TRSM_NB);
   for (let bb = 0; bb < nblocks; bb++) {
     const b = fwd ? bb : nblocks - 1 - bb;
-    const i0 = b * TRSM_NB, i1 = Math.min(n, i0 + TRSM_NB), h = i1 - i0;
+    const i0 = b * TRSM_NB,
+      i1 = Math.min(n, i0 + TRSM_NB),
+      h = i1 - i0;
     if (fwd) {
       if (i0 > 0) {
         if (!trans) gemm(ctx, false, false, h, k, i0, -1, T, i0 * n, n, X, 0, k, 1, X, i0 * k, k);
@@ -133,9 +143,15 @@ export function trsm(ctx: Ctx, T: FA, n: number, X: FA, k: number, lower: boolea
         const xo = i * k;
         for (let p = i0; p < i; p++) {
           const c = e(i, p);
-          if (c !== 0) { const po = p * k; for (let q = 0; q < k; q++) X[xo + q] = X[xo + q]! - c * X[po + q]!; }
+          if (c !== 0) {
+            const po = p * k;
+            for (let q = 0; q < k; q++) X[xo + q] = X[xo + q]! - c * X[po + q]!;
+          }
         }
-        if (!unit) { const inv = 1 / e(i, i); for (let q = 0; q < k; q++) X[xo + q] = X[xo + q]! * inv; }
+        if (!unit) {
+          const inv = 1 / e(i, i);
+          for (let q = 0; q < k; q++) X[xo + q] = X[xo + q]! * inv;
+        }
       }
     } else {
       if (i1 < n) {
@@ -146,9 +162,15 @@ export function trsm(ctx: Ctx, T: FA, n: number, X: FA, k: number, lower: boolea
         const xo = i * k;
         for (let p = i + 1; p < i1; p++) {
           const c = e(i, p);
-          if (c !== 0) { const po = p * k; for (let q = 0; q < k; q++) X[xo + q] = X[xo + q]! - c * X[po + q]!; }
+          if (c !== 0) {
+            const po = p * k;
+            for (let q = 0; q < k; q++) X[xo + q] = X[xo + q]! - c * X[po + q]!;
+          }
         }
-        if (!unit) { const inv = 1 / e(i, i); for (let q = 0; q < k; q++) X[xo + q] = X[xo + q]! * inv; }
+        if (!unit) {
+          const inv = 1 / e(i, i);
+          for (let q = 0; q < k; q++) X[xo + q] = X[xo + q]! * inv;
+        }
       }
     }
   }
@@ -209,10 +231,12 @@ export function choleskyInverse(l: Tensor, options: { backend?: Backend } = {}):
     trsm(ctx, L, n, X, n, true, false, false); // X = L⁻¹ (lower)
     const out = alloc(ctx.dtype, n * n);
     gemm(ctx, true, false, n, n, n, 1, X, 0, n, X, 0, n, 0, out, 0, n);
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
-      const v = 0.5 * (out[i * n + j]! + out[j * n + i]!);
-      out[i * n + j] = v; out[j * n + i] = v;
-    }
+    for (let i = 0; i < n; i++)
+      for (let j = i + 1; j < n; j++) {
+        const v = 0.5 * (out[i * n + j]! + out[j * n + i]!);
+        out[i * n + j] = v;
+        out[j * n + i] = v;
+      }
     return tensorOf(ctx.dtype, out, [n, n]);
   });
 }

@@ -1,6 +1,6 @@
 /** Symmetric eigendecomposition: Householder tridiagonalisation + implicit QL (tql2) with Wilkinson-type shifts. */
 import { ArgumentError, NoConvergenceError, type Backend, type Tensor } from '@llmpress/tensor';
-import { alloc, checkMatrix, copyOf, gemm, gemv, house, withCtx, rot, tensorOf, transposeOf, type Ctx, type FA } from './internal/util.js';
+import { alloc, checkMatrix, copyOf, gemm, gemv, house, withCtx, rot, tensorOf, type Ctx, type FA } from './internal/util.js';
 import { applyQLeft } from './internal/householder.js';
 import { stedc } from './internal/stedc.js';
 
@@ -32,7 +32,8 @@ const TRD_NB = 32;
  * Returns d (diagonal), e (e[i] couples i and i+1; e[n-1] = 0), reflectors V ((n-2) × n) and taus.
  */
 export function sytrd(ctx: Ctx, A0: FA, n: number, wantV: boolean): { d: Float64Array; e: Float64Array; V: FA | null; tau: Float64Array } {
-  const d = new Float64Array(n), e = new Float64Array(n);
+  const d = new Float64Array(n),
+    e = new Float64Array(n);
   const k = Math.max(0, n - 2);
   const tau = new Float64Array(k);
   // work arrays resident in the backend (no copy-in per GEMV/GEMM call)
@@ -42,15 +43,24 @@ export function sytrd(ctx: Ctx, A0: FA, n: number, wantV: boolean): { d: Float64
   const V = ctx.work(Math.max(1, k) * n);
   const W = ctx.work(TRD_NB * n);
   const y = ctx.work(n);
-  const vv = alloc(ctx.dtype, TRD_NB), wv = alloc(ctx.dtype, TRD_NB), colV = alloc(ctx.dtype, TRD_NB), colW = alloc(ctx.dtype, TRD_NB);
+  const vv = alloc(ctx.dtype, TRD_NB),
+    wv = alloc(ctx.dtype, TRD_NB),
+    colV = alloc(ctx.dtype, TRD_NB),
+    colW = alloc(ctx.dtype, TRD_NB);
   for (let k0 = 0; k0 < k; k0 += TRD_NB) {
     const nb = Math.min(TRD_NB, k - k0);
     W.fill(0);
     for (let j = 0; j < nb; j++) {
-      const i = k0 + j, io = i * n, s = i + 1, len = n - s;
+      const i = k0 + j,
+        io = i * n,
+        s = i + 1,
+        len = n - s;
       // bring row i (= column i) up to date with this block's earlier reflectors
       if (j > 0) {
-        for (let p = 0; p < j; p++) { colW[p] = W[p * n + i]!; colV[p] = V[(k0 + p) * n + i]!; }
+        for (let p = 0; p < j; p++) {
+          colW[p] = W[p * n + i]!;
+          colV[p] = V[(k0 + p) * n + i]!;
+        }
         gemv(ctx, true, j, n - i, -1, V, k0 * n + i, n, colW, 0, 1, A, io + i);
         gemv(ctx, true, j, n - i, -1, W, i, n, colV, 0, 1, A, io + i);
       }
@@ -86,10 +96,15 @@ export function sytrd(ctx: Ctx, A0: FA, n: number, wantV: boolean): { d: Float64
       gemm(ctx, true, false, N2, N2, nb, -1, W, k1, n, V, k0 * n + k1, n, 1, A, k1 * n + k1, n);
     }
   }
-  if (n >= 2) { d[n - 2] = A[(n - 2) * n + n - 2]!; e[n - 2] = A[(n - 1) * n + n - 2]!; }
+  if (n >= 2) {
+    d[n - 2] = A[(n - 2) * n + n - 2]!;
+    e[n - 2] = A[(n - 1) * n + n - 2]!;
+  }
   d[n - 1] = A[(n - 1) * n + n - 1]!;
   e[n - 1] = 0;
-  ctx.free(A); ctx.free(W); ctx.free(y);
+  ctx.free(A);
+  ctx.free(W);
+  ctx.free(y);
   if (!wantV) ctx.free(V);
   return { d, e, V: wantV ? V : null, tau };
 }
@@ -100,11 +115,16 @@ export function sytrd(ctx: Ctx, A0: FA, n: number, wantV: boolean): { d: Float64
  */
 export function tql2(fn: string, d: Float64Array, e: Float64Array, n: number, Zt: FA | null): void {
   const eps = 2 ** -52;
-  let f = 0, tst1 = 0, total = 0;
+  let f = 0,
+    tst1 = 0,
+    total = 0;
   for (let l = 0; l < n; l++) {
     tst1 = Math.max(tst1, Math.abs(d[l]!) + Math.abs(e[l]!));
     let m = l;
-    while (m < n) { if (Math.abs(e[m]!) <= eps * tst1) break; m++; }
+    while (m < n) {
+      if (Math.abs(e[m]!) <= eps * tst1) break;
+      m++;
+    }
     if (m > l) {
       let iter = 0;
       do {
@@ -121,19 +141,28 @@ export function tql2(fn: string, d: Float64Array, e: Float64Array, n: number, Zt
         for (let i = l + 2; i < n; i++) d[i] = d[i]! - h;
         f += h;
         p = d[m]!;
-        let c = 1, c2 = c, c3 = c, s = 0, s2 = 0;
+        let c = 1,
+          c2 = c,
+          c3 = c,
+          s = 0,
+          s2 = 0;
         const el1 = e[l + 1]!;
         for (let i = m - 1; i >= l; i--) {
-          c3 = c2; c2 = c; s2 = s;
-          g = c * e[i]!; h = c * p;
+          c3 = c2;
+          c2 = c;
+          s2 = s;
+          g = c * e[i]!;
+          h = c * p;
           r = pyth(p, e[i]!);
-          e[i + 1] = s * r; s = e[i]! / r; c = p / r;
+          e[i + 1] = s * r;
+          s = e[i]! / r;
+          c = p / r;
           p = c * d[i]! - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]!);
           // columns (i, i+1) of Z: z_i ← c z_i − s z_{i+1}, z_{i+1} ← s z_i + c z_{i+1}
           if (Zt) rot(Zt, i * n, (i + 1) * n, n, c, -s);
         }
-        p = -s * s2 * c3 * el1 * e[l]! / dl1;
+        p = (-s * s2 * c3 * el1 * e[l]!) / dl1;
         e[l] = s * p;
         d[l] = c * p;
         if (!Number.isFinite(d[l]!) || !Number.isFinite(e[l]!)) throw new NoConvergenceError(fn, total, NaN);
@@ -183,7 +212,10 @@ export function eigh(a: Tensor, options: EighOptions = {}): EighResult {
   return withCtx(fn, a.dtype as 'f32' | 'f64', options.backend, (ctx) => {
     const { w, V } = eighCore(ctx, symmetricCopy(a, n), n);
     const values = alloc(ctx.dtype, n);
-    if (order === 'ascending') { values.set(w); return { values: tensorOf(ctx.dtype, values, [n]), vectors: tensorOf(ctx.dtype, V, [n, n]) }; }
+    if (order === 'ascending') {
+      values.set(w);
+      return { values: tensorOf(ctx.dtype, values, [n]), vectors: tensorOf(ctx.dtype, V, [n, n]) };
+    }
     const vecs = alloc(ctx.dtype, n * n);
     for (let c = 0; c < n; c++) {
       values[c] = w[n - 1 - c]!;

@@ -6,7 +6,9 @@ import { eighCore, symmetricCopy } from './eigh.js';
 import { potrf, trsm } from './cholesky.js';
 
 /** Default relative cutoff for rank decisions: max(m, n) · eps(dtype) (LAPACK/numpy matrix_rank). */
-function defaultRtol(ctx: Ctx, m: number, n: number): number { return Math.max(m, n) * ctx.eps; }
+function defaultRtol(ctx: Ctx, m: number, n: number): number {
+  return Math.max(m, n) * ctx.eps;
+}
 
 function rankOf(s: Float64Array, rtol: number): number {
   const cut = rtol * (s[0] ?? 0);
@@ -25,21 +27,31 @@ export function pinv(a: Tensor, options: { rcond?: number; backend?: Backend } =
     const k = rankOf(r.s, rcond);
     // pinv = V_k diag(1/s) U_kᵀ : (n × k)(k × m); scale rows of vt by 1/s
     const W = alloc(ctx.dtype, k * n);
-    for (let i = 0; i < k; i++) { const inv = 1 / r.s[i]!; for (let j = 0; j < n; j++) W[i * n + j] = r.vt![i * n + j]! * inv; }
+    for (let i = 0; i < k; i++) {
+      const inv = 1 / r.s[i]!;
+      for (let j = 0; j < n; j++) W[i * n + j] = r.vt![i * n + j]! * inv;
+    }
     const out = alloc(ctx.dtype, n * m);
     gemm(ctx, true, true, n, m, k, 1, W, 0, n, r.u!, 0, r.ucols, 0, out, 0, m);
     return tensorOf(ctx.dtype, out, [n, m]);
   });
 }
 
-export interface LstsqResult { x: Tensor; rank: number; s: Tensor }
+export interface LstsqResult {
+  x: Tensor;
+  rank: number;
+  s: Tensor;
+}
 
 /** Minimum-norm least squares `min ‖A x − b‖` via the SVD (`b` 1-D or 2-D). */
 export function lstsq(a: Tensor, b: Tensor, options: { rcond?: number; backend?: Backend } = {}): LstsqResult {
   const fn = 'lstsq';
   const [m, n] = checkMatrix(fn, 'a', a);
-  assertTensor(fn, 'b', b); assertFloat(fn, 'b', b); checkSameDtype(fn, a, 'b', b);
-  if (!(b.ndim === 1 || b.ndim === 2) || b.shape[0] !== m) throw new ShapeError(fn, `argument 'b' must be [${m}] or [${m}, k], got shape [${b.shape.join(', ')}]`);
+  assertTensor(fn, 'b', b);
+  assertFloat(fn, 'b', b);
+  checkSameDtype(fn, a, 'b', b);
+  if (!(b.ndim === 1 || b.ndim === 2) || b.shape[0] !== m)
+    throw new ShapeError(fn, `argument 'b' must be [${m}] or [${m}, k], got shape [${b.shape.join(', ')}]`);
   assertFinite(fn, 'b', b);
   return withCtx(fn, a.dtype as 'f32' | 'f64', options.backend, (ctx) => {
     const rcond = checkTolerance(fn, 'options.rcond', options.rcond) ?? defaultRtol(ctx, m, n);
@@ -49,10 +61,14 @@ export function lstsq(a: Tensor, b: Tensor, options: { rcond?: number; backend?:
     const k = rankOf(r.s, rcond);
     const C = alloc(ctx.dtype, Math.max(1, k * kb));
     gemm(ctx, true, false, k, kb, m, 1, r.u!, 0, r.ucols, B, 0, kb, 0, C, 0, kb); // U_kᵀ b
-    for (let i = 0; i < k; i++) { const inv = 1 / r.s[i]!; for (let j = 0; j < kb; j++) C[i * kb + j] = C[i * kb + j]! * inv; }
+    for (let i = 0; i < k; i++) {
+      const inv = 1 / r.s[i]!;
+      for (let j = 0; j < kb; j++) C[i * kb + j] = C[i * kb + j]! * inv;
+    }
     const X = alloc(ctx.dtype, n * kb);
     gemm(ctx, true, false, n, kb, k, 1, r.vt!, 0, n, C, 0, kb, 0, X, 0, kb);
-    const s = alloc(ctx.dtype, r.s.length); s.set(r.s);
+    const s = alloc(ctx.dtype, r.s.length);
+    s.set(r.s);
     return { x: tensorOf(ctx.dtype, X, b.ndim === 1 ? [n] : [n, kb]), rank: k, s: tensorOf(ctx.dtype, s, [r.s.length]) };
   });
 }
@@ -66,10 +82,19 @@ export function eighRaw(ctx: Ctx, a: Tensor, n: number): { w: Float64Array; Zt: 
 /** Q diag(f(λ)) Qᵀ from Zt rows. */
 function spectral(ctx: Ctx, Zt: FA, n: number, f: Float64Array): FA {
   const W = alloc(ctx.dtype, n * n);
-  for (let i = 0; i < n; i++) { const fi = f[i]!; const o = i * n; for (let j = 0; j < n; j++) W[o + j] = Zt[o + j]! * fi; }
+  for (let i = 0; i < n; i++) {
+    const fi = f[i]!;
+    const o = i * n;
+    for (let j = 0; j < n; j++) W[o + j] = Zt[o + j]! * fi;
+  }
   const out = alloc(ctx.dtype, n * n);
   gemm(ctx, true, false, n, n, n, 1, Zt, 0, n, W, 0, n, 0, out, 0, n);
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) { const v = 0.5 * (out[i * n + j]! + out[j * n + i]!); out[i * n + j] = v; out[j * n + i] = v; }
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) {
+      const v = 0.5 * (out[i * n + j]! + out[j * n + i]!);
+      out[i * n + j] = v;
+      out[j * n + i] = v;
+    }
   return out;
 }
 
@@ -86,7 +111,8 @@ export function spdSqrt(a: Tensor, options: { backend?: Backend } = {}): { sqrt:
     const lmax = Math.max(Math.abs(w[n - 1]!), Math.abs(w[0]!));
     const thr = n * ctx.eps * lmax;
     for (let i = 0; i < n; i++) if (!(w[i]! > thr)) throw new NotPositiveDefiniteError(fn, i, w[i]!);
-    const sq = Float64Array.from(w, Math.sqrt), isq = Float64Array.from(w, (x) => 1 / Math.sqrt(x));
+    const sq = Float64Array.from(w, Math.sqrt),
+      isq = Float64Array.from(w, (x) => 1 / Math.sqrt(x));
     return { sqrt: tensorOf(ctx.dtype, spectral(ctx, Zt, n, sq), [n, n]), invSqrt: tensorOf(ctx.dtype, spectral(ctx, Zt, n, isq), [n, n]) };
   });
 }
@@ -101,7 +127,10 @@ export function nullSpace(a: Tensor, options: { rtol?: number; backend?: Backend
     const rank = rankOf(r.s, rtol);
     const k = n - rank;
     const out = alloc(ctx.dtype, n * k);
-    for (let c = 0; c < k; c++) { const o = (rank + c) * n; for (let i = 0; i < n; i++) out[i * k + c] = r.vt![o + i]!; }
+    for (let c = 0; c < k; c++) {
+      const o = (rank + c) * n;
+      for (let i = 0; i < n; i++) out[i * k + c] = r.vt![o + i]!;
+    }
     return tensorOf(ctx.dtype, out, [n, k]);
   });
 }
@@ -127,7 +156,13 @@ export interface WhitenOptions {
   floor?: number;
   backend?: Backend;
 }
-export interface WhitenResult { s: Tensor; sInv: Tensor; method: 'eigh' | 'cholesky'; floor: number; floored: number }
+export interface WhitenResult {
+  s: Tensor;
+  sInv: Tensor;
+  method: 'eigh' | 'cholesky';
+  floor: number;
+  floored: number;
+}
 
 /**
  * Whitening factor S with S Sᵀ = G (G symmetric PSD, e.g. a Gram matrix Σ x xᵀ) and its inverse.
@@ -150,21 +185,28 @@ export function whiten(g: Tensor, options: WhitenOptions = {}): WhitenResult {
       return { s: tensorOf(ctx.dtype, L, [n, n]), sInv: tensorOf(ctx.dtype, X, [n, n]), method, floor: 0, floored: 0 };
     }
     const floor = options.floor ?? n * EPS[ctx.dtype];
-    if (typeof floor !== 'number' || !Number.isFinite(floor) || floor <= 0 || floor >= 1) throw new ArgumentError(fn, 'options.floor', floor, 'must be a number in (0, 1)');
+    if (typeof floor !== 'number' || !Number.isFinite(floor) || floor <= 0 || floor >= 1)
+      throw new ArgumentError(fn, 'options.floor', floor, 'must be a number in (0, 1)');
     const { w, Zt } = eighRaw(ctx, g, n);
     const lmax = w[n - 1]!;
     if (!(lmax > 0)) throw new NotPositiveDefiniteError(fn, n - 1, lmax);
     const lo = floor * lmax;
     let floored = 0;
-    const S = alloc(ctx.dtype, n * n), Si = alloc(ctx.dtype, n * n);
+    const S = alloc(ctx.dtype, n * n),
+      Si = alloc(ctx.dtype, n * n);
     for (let i = 0; i < n; i++) {
       let l = w[i]!;
-      if (l < lo) { l = lo; floored++; }
-      const sq = Math.sqrt(l), isq = 1 / sq, o = i * n;
+      if (l < lo) {
+        l = lo;
+        floored++;
+      }
+      const sq = Math.sqrt(l),
+        isq = 1 / sq,
+        o = i * n;
       for (let j = 0; j < n; j++) {
         const z = Zt[o + j]!;
-        S[j * n + i] = z * sq;   // S = Q Λ^{1/2}: column i = λ_i^{1/2} q_i
-        Si[o + j] = z * isq;     // S⁻¹ = Λ^{-1/2} Qᵀ: row i = λ_i^{-1/2} q_iᵀ
+        S[j * n + i] = z * sq; // S = Q Λ^{1/2}: column i = λ_i^{1/2} q_i
+        Si[o + j] = z * isq; // S⁻¹ = Λ^{-1/2} Qᵀ: row i = λ_i^{-1/2} q_iᵀ
       }
     }
     return { s: tensorOf(ctx.dtype, S, [n, n]), sInv: tensorOf(ctx.dtype, Si, [n, n]), method, floor, floored };

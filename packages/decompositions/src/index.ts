@@ -4,7 +4,16 @@
  * with the heavy lifting through the backend's GEMM.
  */
 export { qr, type QrOptions, type QrResult } from './qr.js';
-export { cholesky, choleskyInPlace, solveTriangular, choleskySolve, choleskyInverse, type CholeskyOptions, type CholeskyResult, type TriangularOptions } from './cholesky.js';
+export {
+  cholesky,
+  choleskyInPlace,
+  solveTriangular,
+  choleskySolve,
+  choleskyInverse,
+  type CholeskyOptions,
+  type CholeskyResult,
+  type TriangularOptions,
+} from './cholesky.js';
 export { eigh, eigvalsh, type EighOptions, type EighResult } from './eigh.js';
 export { svd, svdvals, truncatedSvd, type SvdOptions, type SvdResult } from './svd.js';
 export { randomizedSvd, type RandomizedSvdOptions } from './randomized.js';

@@ -10,13 +10,23 @@ export interface QrOptions {
   pivoting?: boolean;
   backend?: Backend;
 }
-export interface QrResult { q?: Tensor; r: Tensor; perm?: Int32Array }
+export interface QrResult {
+  q?: Tensor;
+  r: Tensor;
+  perm?: Int32Array;
+}
 
 /** Inner (sub-panel) block size of the two-level blocked QR. */
 const IB = 16;
 
 /** Factored form: At = Aᵀ (n × m) holding R in its "lower" part, reflectors V (k × m), taus. */
-export interface QrFactors { At: FA; V: FA; tau: Float64Array; k: number; perm?: Int32Array }
+export interface QrFactors {
+  At: FA;
+  V: FA;
+  tau: Float64Array;
+  k: number;
+  perm?: Int32Array;
+}
 
 /**
  * Householder QR of A (m × n row-major) on its transpose At (n × m), so column operations on A are
@@ -30,13 +40,15 @@ export function geqrf(ctx: Ctx, At0: FA, m: number, n: number): QrFactors {
   At.set(At0);
   const wcol = alloc(ctx.dtype, NB);
   for (let j0 = 0; j0 < k; j0 += NB) {
-    const j1 = Math.min(k, j0 + NB), nb = j1 - j0;
+    const j1 = Math.min(k, j0 + NB),
+      nb = j1 - j0;
     // two-level panel: sub-panels of IB columns unblocked (Level 2), each applied to the rest of the
     // panel as a block reflector (GEMMs), so only IB-wide work runs at Level-2 speed
     for (let i0 = j0; i0 < j1; i0 += IB) {
       const i1 = Math.min(j1, i0 + IB);
       for (let j = i0; j < i1; j++) {
-        const off = j * m + j, len = m - j;
+        const off = j * m + j,
+          len = m - j;
         const t = house(At, off, len);
         tau[j] = t;
         // explicit reflector row
@@ -73,8 +85,12 @@ export function geqp3(ctx: Ctx, At: FA, m: number, n: number): QrFactors {
   const tau = new Float64Array(k);
   const V = alloc(ctx.dtype, k * m);
   const perm = new Int32Array(n);
-  const norms = new Float64Array(n), orig = new Float64Array(n);
-  for (let j = 0; j < n; j++) { perm[j] = j; norms[j] = orig[j] = nrm2(At, j * m, m); }
+  const norms = new Float64Array(n),
+    orig = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    perm[j] = j;
+    norms[j] = orig[j] = nrm2(At, j * m, m);
+  }
   const tol3z = Math.sqrt(ctx.eps);
   const tmp = alloc(ctx.dtype, m);
   for (let j = 0; j < k; j++) {
@@ -88,7 +104,8 @@ export function geqp3(ctx: Ctx, At: FA, m: number, n: number): QrFactors {
       [orig[p], orig[j]] = [orig[j]!, orig[p]!];
       [perm[p], perm[j]] = [perm[j]!, perm[p]!];
     }
-    const len = m - j, vo = j * m;
+    const len = m - j,
+      vo = j * m;
     const t = house(At, vo + j, len);
     tau[j] = t;
     V[vo + j] = 1;

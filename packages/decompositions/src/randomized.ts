@@ -22,7 +22,8 @@ export interface RandomizedSvdOptions {
 function orthT(ctx: Ctx, Yt: FA, rows: number, l: number): FA {
   const f = geqrf(ctx, Yt, rows, l);
   const Qt = formQt(ctx, f.V, f.tau, f.k, rows, l, 0);
-  ctx.free(f.At); ctx.free(f.V);
+  ctx.free(f.At);
+  ctx.free(f.V);
   return Qt;
 }
 
@@ -54,10 +55,11 @@ export function randomizedSvd(a: Tensor, k: number, options: RandomizedSvdOption
     let Qt = orthT(ctx, Yt, m, l);
     const Zt = ctx.work(l * n);
     for (let it = 0; it < q; it++) {
-      gemm(ctx, false, false, l, n, m, 1, Qt, 0, m, A, 0, n, 0, Zt, 0, n);   // Zᵀ = Qᵀ A
+      gemm(ctx, false, false, l, n, m, 1, Qt, 0, m, A, 0, n, 0, Zt, 0, n); // Zᵀ = Qᵀ A
       const Qzt = orthT(ctx, Zt, n, l);
-      gemm(ctx, false, true, l, m, n, 1, Qzt, 0, n, A, 0, n, 0, Yt, 0, m);   // Yᵀ = Q_zᵀ Aᵀ
-      ctx.free(Qzt); ctx.free(Qt);
+      gemm(ctx, false, true, l, m, n, 1, Qzt, 0, n, A, 0, n, 0, Yt, 0, m); // Yᵀ = Q_zᵀ Aᵀ
+      ctx.free(Qzt);
+      ctx.free(Qt);
       Qt = orthT(ctx, Yt, m, l);
     }
     // B = Qᵀ A (l × n), SVD of the small B

@@ -13,7 +13,11 @@ export interface SvdOptions {
   vectors?: 'thin' | 'full' | 'none';
   backend?: Backend;
 }
-export interface SvdResult { u?: Tensor; s: Tensor; vt?: Tensor }
+export interface SvdResult {
+  u?: Tensor;
+  s: Tensor;
+  vt?: Tensor;
+}
 
 const MAX_ITER = 75;
 
@@ -28,29 +32,46 @@ function pyth(a: number, b: number): number {
  * Left reflector j starts at row j (rows of VL), right reflector j at column j+1 (rows of VR).
  */
 export function gebrd(ctx: Ctx, B0: FA, n: number, wantVectors: boolean) {
-  const d = new Float64Array(n), e = new Float64Array(n);
-  const tauL = new Float64Array(n), tauR = new Float64Array(Math.max(0, n - 2));
+  const d = new Float64Array(n),
+    e = new Float64Array(n);
+  const tauL = new Float64Array(n),
+    tauR = new Float64Array(Math.max(0, n - 2));
   // Blocked (LAPACK dlabrd-style): within a panel of NB steps the matrix is kept as
   // Â = A0 − Σ u_j y_jᵀ − Σ x_j v_jᵀ (A0 = panel-start matrix, untouched), so each step costs two
   // GEMV passes over the trailing matrix; the panel is then applied with two GEMMs.
   const NBB = 32;
   const A = ctx.work(n * n);
   A.set(B0);
-  const VL = ctx.work(n * n);                 // row g = left reflector u_g (1 at g)
-  const VR = ctx.work(n * n);                 // row g = right reflector v_g (1 at g+1); rows ≥ n-2 stay 0
-  const Yt = ctx.work(NBB * n), Xt = ctx.work(NBB * n);
-  const col = ctx.work(n), rowv = ctx.work(n);
+  const VL = ctx.work(n * n); // row g = left reflector u_g (1 at g)
+  const VR = ctx.work(n * n); // row g = right reflector v_g (1 at g+1); rows ≥ n-2 stay 0
+  const Yt = ctx.work(NBB * n),
+    Xt = ctx.work(NBB * n);
+  const col = ctx.work(n),
+    rowv = ctx.work(n);
   const sv = (len: number) => alloc(ctx.dtype, len);
-  const yg = sv(NBB), vg = sv(NBB), ug = sv(NBB + 1), xg = sv(NBB), t1 = sv(NBB), t2 = sv(NBB), t3 = sv(NBB + 1), t4 = sv(NBB);
+  const yg = sv(NBB),
+    vg = sv(NBB),
+    ug = sv(NBB + 1),
+    xg = sv(NBB),
+    t1 = sv(NBB),
+    t2 = sv(NBB),
+    t3 = sv(NBB + 1),
+    t4 = sv(NBB);
   for (let k0 = 0; k0 < n; k0 += NBB) {
     const nb = Math.min(NBB, n - k0);
-    Yt.fill(0); Xt.fill(0);
+    Yt.fill(0);
+    Xt.fill(0);
     for (let i = 0; i < nb; i++) {
-      const g = k0 + i, len = n - g, blk = k0 * n;
+      const g = k0 + i,
+        len = n - g,
+        blk = k0 * n;
       // 1. column g of Â, rows g..n-1
       for (let r = 0; r < len; r++) col[r] = A[(g + r) * n + g]!;
       if (i > 0) {
-        for (let j = 0; j < i; j++) { yg[j] = Yt[j * n + g]!; vg[j] = VR[(k0 + j) * n + g]!; }
+        for (let j = 0; j < i; j++) {
+          yg[j] = Yt[j * n + g]!;
+          vg[j] = VR[(k0 + j) * n + g]!;
+        }
         gemv(ctx, true, i, len, -1, VL, blk + g, n, yg, 0, 1, col, 0);
         gemv(ctx, true, i, len, -1, Xt, g, n, vg, 0, 1, col, 0);
       }
@@ -82,7 +103,10 @@ export function gebrd(ctx: Ctx, B0: FA, n: number, wantVectors: boolean) {
         for (let j = 0; j < i; j++) xg[j] = Xt[j * n + g]!;
         gemv(ctx, true, i, nc, -1, VR, blk + g + 1, n, xg, 0, 1, rowv, 0);
       }
-      if (nc === 1) { e[g] = rowv[0]!; continue; }
+      if (nc === 1) {
+        e[g] = rowv[0]!;
+        continue;
+      }
       // 4. right reflector v_g from the row
       const tp = house(rowv, 0, nc);
       e[g] = rowv[0]!;
@@ -111,8 +135,15 @@ export function gebrd(ctx: Ctx, B0: FA, n: number, wantVectors: boolean) {
     }
   }
   e[n - 1] = 0;
-  ctx.free(A); ctx.free(Yt); ctx.free(Xt); ctx.free(col); ctx.free(rowv);
-  if (!wantVectors) { ctx.free(VL); ctx.free(VR); }
+  ctx.free(A);
+  ctx.free(Yt);
+  ctx.free(Xt);
+  ctx.free(col);
+  ctx.free(rowv);
+  if (!wantVectors) {
+    ctx.free(VL);
+    ctx.free(VR);
+  }
   return { d, e, VL: wantVectors ? VL : null, tauL, VR: wantVectors ? VR : null, tauR };
 }
 
@@ -123,20 +154,35 @@ export function gebrd(ctx: Ctx, B0: FA, n: number, wantVectors: boolean) {
 export class ShiftGuesses {
   private v: Float64Array;
   private used: Uint8Array;
-  constructor(values: Float64Array) { this.v = Float64Array.from(values).sort(); this.used = new Uint8Array(values.length); }
+  constructor(values: Float64Array) {
+    this.v = Float64Array.from(values).sort();
+    this.used = new Uint8Array(values.length);
+  }
   private find(x: number): number {
     const v = this.v;
-    let lo = 0, hi = v.length;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (v[mid]! < x) lo = mid + 1; else hi = mid; }
-    let l = lo - 1, r = lo;
+    let lo = 0,
+      hi = v.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (v[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    let l = lo - 1,
+      r = lo;
     while (l >= 0 && this.used[l]) l--;
     while (r < v.length && this.used[r]) r++;
     if (l < 0) return r < v.length ? r : -1;
     if (r >= v.length) return l;
     return x - v[l]! <= v[r]! - x ? l : r;
   }
-  nearest(x: number): number { const i = this.find(x); return i < 0 ? x : this.v[i]!; }
-  take(x: number): void { const i = this.find(x); if (i >= 0) this.used[i] = 1; }
+  nearest(x: number): number {
+    const i = this.find(x);
+    return i < 0 ? x : this.v[i]!;
+  }
+  take(x: number): void {
+    const i = this.find(x);
+    if (i >= 0) this.used[i] = 1;
+  }
 }
 
 /**
@@ -147,121 +193,173 @@ export class ShiftGuesses {
  * exact arithmetic — and later sweeps use the Wilkinson shift; the convergence tests are the same,
  * so a poor guess costs sweeps, not accuracy. On return s ≥ 0 (unsorted).
  */
-export function bdsqr(fn: string, s: Float64Array, e: Float64Array, n: number, Ut: FA | null, ldu: number, Vt: FA | null, ldv: number,
-  guesses: ShiftGuesses | null = null): void {
-  const eps = 2 ** -52, tiny = 2 ** -966;
-  let p = n, iter = 0, total = 0;
+export function bdsqr(
+  fn: string,
+  s: Float64Array,
+  e: Float64Array,
+  n: number,
+  Ut: FA | null,
+  ldu: number,
+  Vt: FA | null,
+  ldv: number,
+  guesses: ShiftGuesses | null = null,
+): void {
+  const eps = 2 ** -52,
+    tiny = 2 ** -966;
+  let p = n,
+    iter = 0,
+    total = 0;
   // rotations go to a batched WASM SIMD kernel when available (JS rot otherwise)
   const K = (Ut || Vt) && n >= 16 ? rotKernels() : null;
   // 32n rotations per batch (about 30 sweeps): each column chunk is loaded from L3 once per batch;
   // at 1024² f64 the kernel time measured ≈ 0.5 s with 32n against ≈ 0.62 s with 8n
   const RB = K ? new RotationBatch(K, Ut, n, ldu, Vt, n, ldv, Math.max(256, 32 * n)) : null;
-  const rotU = RB ? (a: number, b: number, c: number, sn: number) => RB.u(a, b, c, sn) : Ut ? (a: number, b: number, c: number, sn: number) => rot(Ut, a * ldu, b * ldu, ldu, c, sn) : null;
-  const rotV = RB ? (a: number, b: number, c: number, sn: number) => RB.v(a, b, c, sn) : Vt ? (a: number, b: number, c: number, sn: number) => rot(Vt, a * ldv, b * ldv, ldv, c, sn) : null;
+  const rotU = RB
+    ? (a: number, b: number, c: number, sn: number) => RB.u(a, b, c, sn)
+    : Ut
+      ? (a: number, b: number, c: number, sn: number) => rot(Ut, a * ldu, b * ldu, ldu, c, sn)
+      : null;
+  const rotV = RB
+    ? (a: number, b: number, c: number, sn: number) => RB.v(a, b, c, sn)
+    : Vt
+      ? (a: number, b: number, c: number, sn: number) => rot(Vt, a * ldv, b * ldv, ldv, c, sn)
+      : null;
   try {
-  while (p > 0) {
-    let k: number, kase: number;
-    for (k = p - 2; k >= -1; k--) {
-      if (k === -1) break;
-      if (Math.abs(e[k]!) <= tiny + eps * (Math.abs(s[k]!) + Math.abs(s[k + 1]!))) { e[k] = 0; break; }
+    while (p > 0) {
+      let k: number, kase: number;
+      for (k = p - 2; k >= -1; k--) {
+        if (k === -1) break;
+        if (Math.abs(e[k]!) <= tiny + eps * (Math.abs(s[k]!) + Math.abs(s[k + 1]!))) {
+          e[k] = 0;
+          break;
+        }
+      }
+      if (k === p - 2) kase = 4;
+      else {
+        let ks: number;
+        for (ks = p - 1; ks >= k; ks--) {
+          if (ks === k) break;
+          const t = (ks !== p ? Math.abs(e[ks]!) : 0) + (ks !== k + 1 ? Math.abs(e[ks - 1]!) : 0);
+          if (Math.abs(s[ks]!) <= tiny + eps * t) {
+            s[ks] = 0;
+            break;
+          }
+        }
+        if (ks === k) kase = 3;
+        else if (ks === p - 1) kase = 1;
+        else {
+          kase = 2;
+          k = ks;
+        }
+      }
+      k++;
+      switch (kase) {
+        case 1: {
+          // deflate negligible s[p-1]
+          let f = e[p - 2]!;
+          e[p - 2] = 0;
+          for (let j = p - 2; j >= k; j--) {
+            const t = pyth(s[j]!, f);
+            const cs = s[j]! / t,
+              sn = f / t;
+            s[j] = t;
+            if (j !== k) {
+              f = -sn * e[j - 1]!;
+              e[j - 1] = cs * e[j - 1]!;
+            }
+            rotV?.(j, p - 1, cs, sn);
+          }
+          break;
+        }
+        case 2: {
+          // split at negligible s[k-1]
+          let f = e[k - 1]!;
+          e[k - 1] = 0;
+          for (let j = k; j < p; j++) {
+            const t = pyth(s[j]!, f);
+            const cs = s[j]! / t,
+              sn = f / t;
+            s[j] = t;
+            f = -sn * e[j]!;
+            e[j] = cs * e[j]!;
+            rotU?.(j, k - 1, cs, sn);
+          }
+          break;
+        }
+        case 3: {
+          // one implicit QR step
+          if (++iter > MAX_ITER) {
+            let res = 0;
+            for (let i = 0; i < p - 1; i++) res = Math.max(res, Math.abs(e[i]!));
+            throw new NoConvergenceError(fn, total, res);
+          }
+          total++;
+          const scale = Math.max(Math.abs(s[p - 1]!), Math.abs(s[p - 2]!), Math.abs(e[p - 2]!), Math.abs(s[k]!), Math.abs(e[k]!));
+          const sp = s[p - 1]! / scale,
+            spm1 = s[p - 2]! / scale,
+            epm1 = e[p - 2]! / scale;
+          const sk = s[k]! / scale,
+            ek = e[k]! / scale;
+          const b = ((spm1 + sp) * (spm1 - sp) + epm1 * epm1) / 2;
+          const c = sp * epm1 * (sp * epm1);
+          let shift = 0;
+          if (b !== 0 || c !== 0) {
+            shift = Math.sqrt(b * b + c);
+            if (b < 0) shift = -shift;
+            shift = c / (b + shift);
+          }
+          let f = (sk + sp) * (sk - sp) + shift;
+          if (guesses && iter === 1) {
+            const sg = guesses.nearest(scale * Math.sqrt(Math.max(0, sp * sp - shift))) / scale;
+            if (Number.isFinite(sg)) f = (sk + sg) * (sk - sg);
+          }
+          let g = sk * ek;
+          for (let j = k; j < p - 1; j++) {
+            let t = pyth(f, g),
+              r = 1 / t;
+            let cs = f * r,
+              sn = g * r;
+            if (j !== k) e[j - 1] = t;
+            f = cs * s[j]! + sn * e[j]!;
+            e[j] = cs * e[j]! - sn * s[j]!;
+            g = sn * s[j + 1]!;
+            s[j + 1] = cs * s[j + 1]!;
+            rotV?.(j, j + 1, cs, sn);
+            t = pyth(f, g);
+            r = 1 / t;
+            cs = f * r;
+            sn = g * r;
+            s[j] = t;
+            f = cs * e[j]! + sn * s[j + 1]!;
+            s[j + 1] = -sn * e[j]! + cs * s[j + 1]!;
+            g = sn * e[j + 1]!;
+            e[j + 1] = cs * e[j + 1]!;
+            rotU?.(j, j + 1, cs, sn);
+          }
+          e[p - 2] = f;
+          if (!Number.isFinite(f)) throw new NoConvergenceError(fn, total, NaN);
+          break;
+        }
+        case 4: {
+          // convergence of s[k]
+          if (s[k]! <= 0) {
+            s[k] = s[k]! < 0 ? -s[k]! : 0;
+            if (RB) RB.v(k, k, -1, 0);
+            else if (Vt) {
+              const o = k * ldv;
+              for (let i = 0; i < ldv; i++) Vt[o + i] = -Vt[o + i]!;
+            }
+          }
+          iter = 0;
+          guesses?.take(s[k]!);
+          p--;
+          break;
+        }
+      }
     }
-    if (k === p - 2) kase = 4;
-    else {
-      let ks: number;
-      for (ks = p - 1; ks >= k; ks--) {
-        if (ks === k) break;
-        const t = (ks !== p ? Math.abs(e[ks]!) : 0) + (ks !== k + 1 ? Math.abs(e[ks - 1]!) : 0);
-        if (Math.abs(s[ks]!) <= tiny + eps * t) { s[ks] = 0; break; }
-      }
-      if (ks === k) kase = 3;
-      else if (ks === p - 1) kase = 1;
-      else { kase = 2; k = ks; }
-    }
-    k++;
-    switch (kase) {
-      case 1: { // deflate negligible s[p-1]
-        let f = e[p - 2]!;
-        e[p - 2] = 0;
-        for (let j = p - 2; j >= k; j--) {
-          let t = pyth(s[j]!, f);
-          const cs = s[j]! / t, sn = f / t;
-          s[j] = t;
-          if (j !== k) { f = -sn * e[j - 1]!; e[j - 1] = cs * e[j - 1]!; }
-          rotV?.(j, p - 1, cs, sn);
-        }
-        break;
-      }
-      case 2: { // split at negligible s[k-1]
-        let f = e[k - 1]!;
-        e[k - 1] = 0;
-        for (let j = k; j < p; j++) {
-          const t = pyth(s[j]!, f);
-          const cs = s[j]! / t, sn = f / t;
-          s[j] = t;
-          f = -sn * e[j]!;
-          e[j] = cs * e[j]!;
-          rotU?.(j, k - 1, cs, sn);
-        }
-        break;
-      }
-      case 3: { // one implicit QR step
-        if (++iter > MAX_ITER) {
-          let res = 0; for (let i = 0; i < p - 1; i++) res = Math.max(res, Math.abs(e[i]!));
-          throw new NoConvergenceError(fn, total, res);
-        }
-        total++;
-        const scale = Math.max(Math.abs(s[p - 1]!), Math.abs(s[p - 2]!), Math.abs(e[p - 2]!), Math.abs(s[k]!), Math.abs(e[k]!));
-        const sp = s[p - 1]! / scale, spm1 = s[p - 2]! / scale, epm1 = e[p - 2]! / scale;
-        const sk = s[k]! / scale, ek = e[k]! / scale;
-        const b = ((spm1 + sp) * (spm1 - sp) + epm1 * epm1) / 2;
-        const c = (sp * epm1) * (sp * epm1);
-        let shift = 0;
-        if (b !== 0 || c !== 0) {
-          shift = Math.sqrt(b * b + c);
-          if (b < 0) shift = -shift;
-          shift = c / (b + shift);
-        }
-        let f = (sk + sp) * (sk - sp) + shift;
-        if (guesses && iter === 1) {
-          const sg = guesses.nearest(scale * Math.sqrt(Math.max(0, sp * sp - shift))) / scale;
-          if (Number.isFinite(sg)) f = (sk + sg) * (sk - sg);
-        }
-        let g = sk * ek;
-        for (let j = k; j < p - 1; j++) {
-          let t = pyth(f, g), r = 1 / t;
-          let cs = f * r, sn = g * r;
-          if (j !== k) e[j - 1] = t;
-          f = cs * s[j]! + sn * e[j]!;
-          e[j] = cs * e[j]! - sn * s[j]!;
-          g = sn * s[j + 1]!;
-          s[j + 1] = cs * s[j + 1]!;
-          rotV?.(j, j + 1, cs, sn);
-          t = pyth(f, g); r = 1 / t;
-          cs = f * r; sn = g * r;
-          s[j] = t;
-          f = cs * e[j]! + sn * s[j + 1]!;
-          s[j + 1] = -sn * e[j]! + cs * s[j + 1]!;
-          g = sn * e[j + 1]!;
-          e[j + 1] = cs * e[j + 1]!;
-          rotU?.(j, j + 1, cs, sn);
-        }
-        e[p - 2] = f;
-        if (!Number.isFinite(f)) throw new NoConvergenceError(fn, total, NaN);
-        break;
-      }
-      case 4: { // convergence of s[k]
-        if (s[k]! <= 0) {
-          s[k] = s[k]! < 0 ? -s[k]! : 0;
-          if (RB) RB.v(k, k, -1, 0); else if (Vt) { const o = k * ldv; for (let i = 0; i < ldv; i++) Vt[o + i] = -Vt[o + i]!; }
-        }
-        iter = 0;
-        guesses?.take(s[k]!);
-        p--;
-        break;
-      }
-    }
+  } finally {
+    RB?.finish();
   }
-  } finally { RB?.finish(); }
 }
 
 /** Descending order permutation of s. */
@@ -277,7 +375,12 @@ function permuteRows(X: FA, perm: number[], ld: number): FA {
   return out;
 }
 
-export interface RawSvd { s: Float64Array; u: FA | null; ucols: number; vt: FA | null }
+export interface RawSvd {
+  s: Float64Array;
+  u: FA | null;
+  ucols: number;
+  vt: FA | null;
+}
 
 /** SVD of a tall (m ≥ n) row-major matrix. Returns u (m × ucols), s (n), vt (n × n). */
 export function svdTall(ctx: Ctx, A: FA, m: number, n: number, mode: 'thin' | 'full' | 'none'): RawSvd {
@@ -301,7 +404,8 @@ export function svdTall(ctx: Ctx, A: FA, m: number, n: number, mode: 'thin' | 'f
   // 1024² f64 about 0.75·n² rotations per side instead of 0.85·n²
   let guesses: ShiftGuesses | null = null;
   try {
-    const d2 = d.slice(), e2 = e.slice();
+    const d2 = d.slice(),
+      e2 = e.slice();
     bdsqr(ctx.fn, d2, e2, n, null, 0, null, 0);
     guesses = new ShiftGuesses(d2);
   } catch (err) {
@@ -318,7 +422,10 @@ export function svdTall(ctx: Ctx, A: FA, m: number, n: number, mode: 'thin' | 'f
       const j1 = Math.min(n, j0 + 32);
       for (let i0 = 0; i0 < n; i0 += 32) {
         const i1 = Math.min(n, i0 + 32);
-        for (let j = j0; j < j1; j++) { const o = perm[j]! * n; for (let i = i0; i < i1; i++) U[i * n + j] = Ut[o + i]!; }
+        for (let j = j0; j < j1; j++) {
+          const o = perm[j]! * n;
+          for (let i = i0; i < i1; i++) U[i * n + j] = Ut[o + i]!;
+        }
       }
     }
     return { s, u: U, ucols: n, vt: Vt };
@@ -328,7 +435,10 @@ export function svdTall(ctx: Ctx, A: FA, m: number, n: number, mode: 'thin' | 'f
   // flops for the thin U, against 4mn² − 4n³/3 to form Q plus 2mn² to multiply
   const cols = mode === 'thin' ? n : m;
   const X = ctx.work(m * cols);
-  for (let i = 0; i < n; i++) { const o = i * cols; for (let j = 0; j < n; j++) X[o + j] = Ut[j * n + i]!; }
+  for (let i = 0; i < n; i++) {
+    const o = i * cols;
+    for (let j = 0; j < n; j++) X[o + j] = Ut[j * n + i]!;
+  }
   for (let j = n; j < cols; j++) X[j * cols + j] = 1;
   applyQLeft(ctx, qf.V, qf.tau, n, m, 0, X, cols);
   const U = alloc(ctx.dtype, m * cols);
@@ -338,7 +448,13 @@ export function svdTall(ctx: Ctx, A: FA, m: number, n: number, mode: 'thin' | 'f
 }
 
 /** Any-shape raw SVD (wide matrices go through the transpose). u: m × ucols, vt: vrows × n. */
-export function svdRaw(ctx: Ctx, A: FA, m: number, n: number, mode: 'thin' | 'full' | 'none'): { s: Float64Array; u: FA | null; ucols: number; vt: FA | null; vrows: number } {
+export function svdRaw(
+  ctx: Ctx,
+  A: FA,
+  m: number,
+  n: number,
+  mode: 'thin' | 'full' | 'none',
+): { s: Float64Array; u: FA | null; ucols: number; vt: FA | null; vrows: number } {
   if (m >= n) {
     const r = svdTall(ctx, A, m, n, mode);
     return { s: r.s, u: r.u, ucols: r.ucols, vt: r.vt, vrows: n };
@@ -346,8 +462,8 @@ export function svdRaw(ctx: Ctx, A: FA, m: number, n: number, mode: 'thin' | 'fu
   // Aᵀ = U' S V'ᵀ  ⇒  A = V' S U'ᵀ
   const r = svdTall(ctx, transposeOf(A, m, n), n, m, mode);
   if (mode === 'none') return { s: r.s, u: null, ucols: 0, vt: null, vrows: 0 };
-  const u = transposeOf(r.vt!, m, m);          // m × m
-  const vt = transposeOf(r.u!, n, r.ucols);    // ucols × n
+  const u = transposeOf(r.vt!, m, m); // m × m
+  const vt = transposeOf(r.u!, n, r.ucols); // ucols × n
   return { s: r.s, u, ucols: m, vt, vrows: r.ucols };
 }
 

@@ -2,13 +2,20 @@
 import { referenceBackend, type Backend } from '@llmpress/tensor';
 import { createWasmBackend } from '@llmpress/backend-wasm/node';
 
-export interface NamedBackend { name: string; backend: Backend | null; reason?: string }
+export interface NamedBackend {
+  name: string;
+  backend: Backend | null;
+  reason?: string;
+}
 
-let wasm: Backend | null = null, reason: string | undefined;
+let wasm: Backend | null = null,
+  reason: string | undefined;
 try {
   wasm = (await createWasmBackend({ threads: 1 })) as Backend | null;
   if (!wasm) reason = 'WebAssembly SIMD is not available in this engine';
-} catch (e) { reason = `createWasmBackend failed: ${(e as Error).message}`; }
+} catch (e) {
+  reason = `createWasmBackend failed: ${(e as Error).message}`;
+}
 
 export const BACKENDS: NamedBackend[] = [
   { name: 'reference', backend: referenceBackend },

@@ -21,7 +21,8 @@ export function fitKeyBasis(keys: Float32Array, n: number, d: number, options: {
   const fn = 'fitKeyBasis';
   if (!Number.isInteger(d) || d < 1) throw new ArgumentError(fn, 'd', d, 'must be a positive integer');
   if (!Number.isInteger(n) || n < 1) throw new ArgumentError(fn, 'n', n, 'must be a positive integer');
-  const stride = options.stride ?? d, off = options.offset ?? 0;
+  const stride = options.stride ?? d,
+    off = options.offset ?? 0;
   if (off + (n - 1) * stride + d > keys.length) throw new ArgumentError(fn, 'keys', keys, `must hold ${n} rows of ${d} (stride ${stride}, offset ${off})`);
   const mean = new Float64Array(d);
   if (options.center) {
@@ -40,7 +41,8 @@ export function fitKeyBasis(keys: Float32Array, n: number, d: number, options: {
   const g = new Float64Array(d * d);
   gramAccumulate(g, x, n, d);
   const e = eigh(new Tensor('f64', g, [d, d]), { order: 'descending' });
-  const values = e.values.data as Float64Array, vectors = e.vectors.data as Float64Array;
+  const values = e.values.data as Float64Array,
+    vectors = e.vectors.data as Float64Array;
   const variances = new Float64Array(d);
   for (let c = 0; c < d; c++) variances[c] = Math.max(0, values[c]!) / n;
   return { headDim: d, v: Float32Array.from(vectors), variances, mean: options.center ? Float32Array.from(mean) : null };
@@ -51,15 +53,29 @@ export function fitKeyBasis(keys: Float32Array, n: number, d: number, options: {
  * descending variance, so a bit schedule applies to raw channels ("per-channel quantization at equal bits").
  */
 export function identityBasis(keys: Float32Array, n: number, d: number, options: { center?: boolean; stride?: number; offset?: number } = {}): KeyBasis {
-  const stride = options.stride ?? d, off = options.offset ?? 0;
+  const stride = options.stride ?? d,
+    off = options.offset ?? 0;
   if (off + (n - 1) * stride + d > keys.length) throw new ArgumentError('identityBasis', 'keys', keys, `must hold ${n} rows of ${d}`);
-  const mean = new Float64Array(d), sq = new Float64Array(d);
-  for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) { const x = keys[off + r * stride + i]!; mean[i] += x; sq[i] += x * x; }
+  const mean = new Float64Array(d),
+    sq = new Float64Array(d);
+  for (let r = 0; r < n; r++)
+    for (let i = 0; i < d; i++) {
+      const x = keys[off + r * stride + i]!;
+      mean[i] += x;
+      sq[i] += x * x;
+    }
   const varc = new Float64Array(d);
-  for (let i = 0; i < d; i++) { const m = mean[i]! / n; varc[i] = options.center ? Math.max(0, sq[i]! / n - m * m) : sq[i]! / n; mean[i] = m; }
+  for (let i = 0; i < d; i++) {
+    const m = mean[i]! / n;
+    varc[i] = options.center ? Math.max(0, sq[i]! / n - m * m) : sq[i]! / n;
+    mean[i] = m;
+  }
   const order = Array.from({ length: d }, (_, i) => i).sort((a, b) => varc[b]! - varc[a]!);
   const v = new Float32Array(d * d);
   const variances = new Float64Array(d);
-  order.forEach((src, c) => { v[src * d + c] = 1; variances[c] = varc[src]!; });
+  order.forEach((src, c) => {
+    v[src * d + c] = 1;
+    variances[c] = varc[src]!;
+  });
   return { headDim: d, v, variances, mean: options.center ? Float32Array.from(mean) : null };
 }

@@ -38,7 +38,8 @@ export function packBits(codes: ArrayLike<number>, bits: number, out?: Uint8Arra
 export function unpackBits(packed: Uint8Array, bits: number, n: number, offset = 0, out?: Uint8Array): Uint8Array {
   checkBits('unpackBits', bits);
   if (!Number.isInteger(n) || n < 0) throw new ArgumentError('unpackBits', 'n', n, 'must be a non-negative integer');
-  if (packed.length < offset + packedBytes(n, bits)) throw new ArgumentError('unpackBits', 'packed', packed, `must hold ${offset + packedBytes(n, bits)} bytes`);
+  if (packed.length < offset + packedBytes(n, bits))
+    throw new ArgumentError('unpackBits', 'packed', packed, `must hold ${offset + packedBytes(n, bits)} bytes`);
   const o = out ?? new Uint8Array(n);
   const mask = (1 << bits) - 1;
   for (let j = 0; j < n; j++) {

@@ -26,9 +26,17 @@ export interface CompressedCacheOptions {
 export interface CacheBytes {
   /** Cached tokens per layer, summed over layers. */
   tokens: number;
-  keyCodes: number; keyScales: number; keyBasis: number; keyWindow: number; keyMean: number;
-  valueCodes: number; valueScales: number; valueWindow: number;
-  keyBytes: number; valueBytes: number; total: number;
+  keyCodes: number;
+  keyScales: number;
+  keyBasis: number;
+  keyWindow: number;
+  keyMean: number;
+  valueCodes: number;
+  valueScales: number;
+  valueWindow: number;
+  keyBytes: number;
+  valueBytes: number;
+  total: number;
   /** keyBytes·8 / (tokens · nKvHeads · headDim): every scale, basis, mean and window byte counted. */
   keyBitsPerElement: number;
   valueBitsPerElement: number;
@@ -86,7 +94,10 @@ function softmaxInPlace(sc: Float32Array, n: number, nq: number, keep: number, s
       for (let j = 0; j < nq; j++) {
         const s = sc[j]!;
         if (s > th) continue;
-        if (s === th && ties > 0) { ties--; continue; }
+        if (s === th && ties > 0) {
+          ties--;
+          continue;
+        }
         sc[j] = -Infinity;
       }
     }
@@ -94,26 +105,40 @@ function softmaxInPlace(sc: Float32Array, n: number, nq: number, keep: number, s
   let mx = -Infinity;
   for (let j = 0; j < n; j++) if (sc[j]! > mx) mx = sc[j]!;
   let sum = 0;
-  for (let j = 0; j < n; j++) { const e = Math.exp(sc[j]! - mx); sc[j] = e; sum += e; }
+  for (let j = 0; j < n; j++) {
+    const e = Math.exp(sc[j]! - mx);
+    sc[j] = e;
+    sum += e;
+  }
   const inv = 1 / sum;
   for (let j = 0; j < n; j++) sc[j] = sc[j]! * inv;
 }
 
 /** k-th largest of a[0..n) (1-based k), reorders a. Iterative quickselect: O(n) expected, never recursion. */
 export function kthLargest(a: Float32Array, n: number, k: number): number {
-  let lo = 0, hi = n - 1;
+  let lo = 0,
+    hi = n - 1;
   const target = k - 1;
   let guard = 0;
   while (lo < hi) {
     if (++guard > 4 * n + 64) break; // cannot happen with a middle pivot; guard against hangs anyway
     const pivot = a[(lo + hi) >>> 1]!;
-    let i = lo, j = hi;
+    let i = lo,
+      j = hi;
     while (i <= j) {
       while (a[i]! > pivot) i++;
       while (a[j]! < pivot) j--;
-      if (i <= j) { const t = a[i]!; a[i] = a[j]!; a[j] = t; i++; j--; }
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
     }
-    if (target <= j) hi = j; else if (target >= i) lo = i; else return a[target]!;
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return a[target]!;
   }
   return a[target]!;
 }
@@ -143,20 +168,28 @@ export class CompressedKVCache implements KVCacheLike {
   constructor(shape: CacheShape, options: CompressedCacheOptions) {
     const fn = 'CompressedKVCache';
     checkShape(fn, shape);
-    if (!options || typeof options !== 'object' || !options.keys || typeof options.keys.create !== 'function') throw new ArgumentError(fn, 'options.keys', options?.keys, 'must be a KeyCodec (e.g. svdqKeys(...), kiviKeys(...))');
-    const window = options.window ?? 32, B = options.blockSize ?? 32;
+    if (!options || typeof options !== 'object' || !options.keys || typeof options.keys.create !== 'function')
+      throw new ArgumentError(fn, 'options.keys', options?.keys, 'must be a KeyCodec (e.g. svdqKeys(...), kiviKeys(...))');
+    const window = options.window ?? 32,
+      B = options.blockSize ?? 32;
     if (!Number.isInteger(window) || window < 0) throw new ArgumentError(fn, 'options.window', window, 'must be a non-negative integer');
     if (!Number.isInteger(B) || B < 8 || B % 8 !== 0) throw new ArgumentError(fn, 'options.blockSize', B, 'must be a positive multiple of 8');
     const maxContext = options.maxContext ?? Infinity;
-    if (maxContext !== Infinity && (!Number.isInteger(maxContext) || maxContext < 1)) throw new ArgumentError(fn, 'options.maxContext', maxContext, 'must be a positive integer');
+    if (maxContext !== Infinity && (!Number.isInteger(maxContext) || maxContext < 1))
+      throw new ArgumentError(fn, 'options.maxContext', maxContext, 'must be a positive integer');
     if (window > maxContext) throw new ArgumentError(fn, 'options.window', window, `must not exceed the context length maxContext = ${maxContext}`);
     const keep = options.sparsity?.keep ?? 1;
     if (!(keep > 0 && keep <= 1)) throw new ArgumentError(fn, 'options.sparsity.keep', keep, 'must be in (0, 1]');
     const scaleDType = options.scaleDType ?? 'f16';
     if (scaleDType !== 'f16' && scaleDType !== 'f32') throw new ArgumentError(fn, 'options.scaleDType', scaleDType, "must be 'f16' or 'f32'");
     this.shape = { nLayers: shape.nLayers, nHeads: shape.nHeads, nKvHeads: shape.nKvHeads, headDim: shape.headDim };
-    this.window = window; this.blockSize = B; this.center = options.center ?? false; this.maxContext = maxContext; this.keep = keep;
-    this.keyCodec = options.keys; this.valueCodec = options.values ?? fp32Values();
+    this.window = window;
+    this.blockSize = B;
+    this.center = options.center ?? false;
+    this.maxContext = maxContext;
+    this.keep = keep;
+    this.keyCodec = options.keys;
+    this.valueCodec = options.values ?? fp32Values();
     this.kvDim = shape.nKvHeads * shape.headDim;
     this.layers = [];
     for (let l = 0; l < shape.nLayers; l++) {
@@ -172,11 +205,14 @@ export class CompressedKVCache implements KVCacheLike {
   }
 
   private layer(fn: string, layer: number): LayerState {
-    if (!Number.isInteger(layer) || layer < 0 || layer >= this.shape.nLayers) throw new ArgumentError(fn, 'layer', layer, `must be an integer in [0, ${this.shape.nLayers})`);
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.shape.nLayers)
+      throw new ArgumentError(fn, 'layer', layer, `must be an integer in [0, ${this.shape.nLayers})`);
     return this.layers[layer]!;
   }
 
-  length(layer: number): number { return this.layer('CompressedKVCache.length', layer).len; }
+  length(layer: number): number {
+    return this.layer('CompressedKVCache.length', layer).len;
+  }
 
   /** Quantized tokens visible to a query whose own token makes the cache `n` long. */
   private quantizedAt(n: number): number {
@@ -186,7 +222,8 @@ export class CompressedKVCache implements KVCacheLike {
 
   private dropTransient(L: LayerState): void {
     if (L.fpStart === L.nq) return;
-    const drop = (L.nq - L.fpStart) * this.kvDim, keepN = (L.len - L.nq) * this.kvDim;
+    const drop = (L.nq - L.fpStart) * this.kvDim,
+      keepN = (L.len - L.nq) * this.kvDim;
     L.fpK.copyWithin(0, drop, drop + keepN);
     L.fpV.copyWithin(0, drop, drop + keepN);
     L.fpStart = L.nq;
@@ -198,31 +235,46 @@ export class CompressedKVCache implements KVCacheLike {
     if (!Number.isInteger(t) || t < 0) throw new ArgumentError(fn, 't', t, 'must be a non-negative integer');
     if (!(k instanceof Float32Array)) throw new ArgumentError(fn, 'k', k, 'must be a Float32Array');
     if (!(v instanceof Float32Array)) throw new ArgumentError(fn, 'v', v, 'must be a Float32Array');
-    if (k.length !== t * this.kvDim) throw new ShapeError(fn, `argument 'k' must have shape [t, nKvHeads*headDim] = [${t}, ${this.kvDim}] (${t * this.kvDim} values), got ${k.length} values`);
-    if (v.length !== t * this.kvDim) throw new ShapeError(fn, `argument 'v' must have shape [t, nKvHeads*headDim] = [${t}, ${this.kvDim}] (${t * this.kvDim} values), got ${v.length} values`);
+    if (k.length !== t * this.kvDim)
+      throw new ShapeError(fn, `argument 'k' must have shape [t, nKvHeads*headDim] = [${t}, ${this.kvDim}] (${t * this.kvDim} values), got ${k.length} values`);
+    if (v.length !== t * this.kvDim)
+      throw new ShapeError(fn, `argument 'v' must have shape [t, nKvHeads*headDim] = [${t}, ${this.kvDim}] (${t * this.kvDim} values), got ${v.length} values`);
     if (L.len + t > this.maxContext) throw new ArgumentError(fn, 't', t, `would grow layer ${layer} past maxContext = ${this.maxContext} (holds ${L.len})`);
-    checkFinite(fn, 'k', k); checkFinite(fn, 'v', v);
+    checkFinite(fn, 'k', k);
+    checkFinite(fn, 'v', v);
     if (t === 0) return;
     this.dropTransient(L);
-    const kvDim = this.kvDim, d = this.shape.headDim;
-    const have = (L.len - L.fpStart) * kvDim, need = have + t * kvDim;
+    const kvDim = this.kvDim,
+      d = this.shape.headDim;
+    const have = (L.len - L.fpStart) * kvDim,
+      need = have + t * kvDim;
     if (need > L.fpK.length) {
       const cap = Math.max(need, 2 * L.fpK.length);
-      const nk = new Float32Array(cap); nk.set(L.fpK.subarray(0, have)); L.fpK = nk;
-      const nv = new Float32Array(cap); nv.set(L.fpV.subarray(0, have)); L.fpV = nv;
+      const nk = new Float32Array(cap);
+      nk.set(L.fpK.subarray(0, have));
+      L.fpK = nk;
+      const nv = new Float32Array(cap);
+      nv.set(L.fpV.subarray(0, have));
+      L.fpV = nv;
     }
-    L.fpK.set(k, have); L.fpV.set(v, have);
+    L.fpK.set(k, have);
+    L.fpV.set(v, have);
     if (L.fitted) {
       for (let h = 0; h < L.heads.length; h++) {
         const mu = L.heads[h]!.mean;
         if (!mu) continue;
-        for (let r = 0; r < t; r++) { const o = have + r * kvDim + h * d; for (let i = 0; i < d; i++) L.fpK[o + i] -= mu[i]!; }
+        for (let r = 0; r < t; r++) {
+          const o = have + r * kvDim + h * d;
+          for (let i = 0; i < d; i++) L.fpK[o + i] -= mu[i]!;
+        }
       }
     }
     L.len += t;
     const target = this.quantizedAt(L.len);
     if (target > L.nq && !L.fitted) this.fit(L);
-    const B = this.blockSize, block = new Float32Array(B * d), vblock = new Float32Array(B * d);
+    const B = this.blockSize,
+      block = new Float32Array(B * d),
+      vblock = new Float32Array(B * d);
     while (L.nq < target) {
       const row0 = L.nq - L.fpStart;
       for (let h = 0; h < L.heads.length; h++) {
@@ -240,16 +292,22 @@ export class CompressedKVCache implements KVCacheLike {
   }
 
   private fit(L: LayerState): void {
-    const d = this.shape.headDim, kvDim = this.kvDim, n = L.len - L.fpStart;
+    const d = this.shape.headDim,
+      kvDim = this.kvDim,
+      n = L.len - L.fpStart;
     const keys = new Float32Array(n * d);
     for (let h = 0; h < L.heads.length; h++) {
       const H = L.heads[h]!;
       for (let r = 0; r < n; r++) keys.set(L.fpK.subarray(r * kvDim + h * d, r * kvDim + h * d + d), r * d);
       const mu = H.k.fit(keys, n, this.center);
       if (mu) {
-        if (mu.length !== d) throw new ShapeError('CompressedKVCache.append', `key codec '${this.keyCodec.name}' returned a mean of length ${mu.length}, expected ${d}`);
+        if (mu.length !== d)
+          throw new ShapeError('CompressedKVCache.append', `key codec '${this.keyCodec.name}' returned a mean of length ${mu.length}, expected ${d}`);
         H.mean = mu;
-        for (let r = 0; r < n; r++) { const o = r * kvDim + h * d; for (let i = 0; i < d; i++) L.fpK[o + i] -= mu[i]!; }
+        for (let r = 0; r < n; r++) {
+          const o = r * kvDim + h * d;
+          for (let i = 0; i < d; i++) L.fpK[o + i] -= mu[i]!;
+        }
       }
     }
     L.fitted = true;
@@ -259,21 +317,37 @@ export class CompressedKVCache implements KVCacheLike {
     const fn = 'CompressedKVCache.attend';
     const L = this.layer(fn, layer);
     const { nHeads, nKvHeads, headDim: d } = this.shape;
-    if (!Number.isInteger(t) || t < 0 || t > L.len) throw new ArgumentError(fn, 't', t, `must be an integer in [0, ${L.len}] (tokens cached in layer ${layer})`);
-    if (!(q instanceof Float32Array) || q.length !== t * nHeads * d) throw new ShapeError(fn, `argument 'q' must have shape [t, nHeads*headDim] = [${t}, ${nHeads * d}], got ${q instanceof Float32Array ? q.length + ' values' : typeof q}`);
-    if (this.sc.length < L.len) { this.sc = new Float32Array(L.len * 2); this.sel = new Float32Array(L.len * 2); }
+    if (!Number.isInteger(t) || t < 0 || t > L.len)
+      throw new ArgumentError(fn, 't', t, `must be an integer in [0, ${L.len}] (tokens cached in layer ${layer})`);
+    if (!(q instanceof Float32Array) || q.length !== t * nHeads * d)
+      throw new ShapeError(
+        fn,
+        `argument 'q' must have shape [t, nHeads*headDim] = [${t}, ${nHeads * d}], got ${q instanceof Float32Array ? q.length + ' values' : typeof q}`,
+      );
+    if (this.sc.length < L.len) {
+      this.sc = new Float32Array(L.len * 2);
+      this.sel = new Float32Array(L.len * 2);
+    }
     const out = new Float32Array(t * nHeads * d);
-    const group = nHeads / nKvHeads, scale = 1 / Math.sqrt(d), kvDim = this.kvDim, B = this.blockSize;
-    const sc = this.sc, acc = this.acc;
+    const group = nHeads / nKvHeads,
+      scale = 1 / Math.sqrt(d),
+      kvDim = this.kvDim,
+      B = this.blockSize;
+    const sc = this.sc,
+      acc = this.acc;
     if (this.qp.length < L.heads[0]!.k.queryDim) this.qp = new Float32Array(L.heads[0]!.k.queryDim);
     const qp = this.qp;
     for (let h = 0; h < nHeads; h++) {
-      const g = Math.floor(h / group), H = L.heads[g]!;
+      const g = Math.floor(h / group),
+        H = L.heads[g]!;
       for (let i = 0; i < t; i++) {
         const p = L.len - t + i;
         const nv = Math.max(this.quantizedAt(p + 1), L.fpStart);
         const qo = (i * nHeads + h) * d;
-        if (nv > 0) { H.k.prepareQuery(q, qo, qp); H.k.scores(qp, nv / B, sc); }
+        if (nv > 0) {
+          H.k.prepareQuery(q, qo, qp);
+          H.k.scores(qp, nv / B, sc);
+        }
         for (let j = nv; j <= p; j++) {
           const o = (j - L.fpStart) * kvDim + g * d;
           let s = 0;
@@ -284,7 +358,8 @@ export class CompressedKVCache implements KVCacheLike {
         acc.fill(0);
         if (nv > 0) H.v.accumulate(sc, nv / B, acc);
         for (let j = nv; j <= p; j++) {
-          const w = sc[j]!, o = (j - L.fpStart) * kvDim + g * d;
+          const w = sc[j]!,
+            o = (j - L.fpStart) * kvDim + g * d;
           for (let c = 0; c < d; c++) acc[c] += w * L.fpV[o + c]!;
         }
         for (let c = 0; c < d; c++) out[qo + c] = acc[c]!;
@@ -296,8 +371,25 @@ export class CompressedKVCache implements KVCacheLike {
 
   /** Exact storage, in bytes, with bits per element. */
   bytes(): CacheBytes {
-    const d = this.shape.headDim, H = this.shape.nKvHeads;
-    const r: CacheBytes = { tokens: 0, keyCodes: 0, keyScales: 0, keyBasis: 0, keyWindow: 0, keyMean: 0, valueCodes: 0, valueScales: 0, valueWindow: 0, keyBytes: 0, valueBytes: 0, total: 0, keyBitsPerElement: 0, valueBitsPerElement: 0, transient: 0 };
+    const d = this.shape.headDim,
+      H = this.shape.nKvHeads;
+    const r: CacheBytes = {
+      tokens: 0,
+      keyCodes: 0,
+      keyScales: 0,
+      keyBasis: 0,
+      keyWindow: 0,
+      keyMean: 0,
+      valueCodes: 0,
+      valueScales: 0,
+      valueWindow: 0,
+      keyBytes: 0,
+      valueBytes: 0,
+      total: 0,
+      keyBitsPerElement: 0,
+      valueBitsPerElement: 0,
+      transient: 0,
+    };
     for (const L of this.layers) {
       r.tokens += L.len;
       const fpTokens = L.len - L.nq;
@@ -305,9 +397,13 @@ export class CompressedKVCache implements KVCacheLike {
       r.valueWindow += fpTokens * H * d * 4;
       r.transient += (L.nq - L.fpStart) * H * d * 8;
       for (const hs of L.heads) {
-        const kb = hs.k.bytes(), vb = hs.v.bytes();
-        r.keyCodes += kb.codes; r.keyScales += kb.scales; r.keyBasis += kb.basis;
-        r.valueCodes += vb.codes; r.valueScales += vb.scales;
+        const kb = hs.k.bytes(),
+          vb = hs.v.bytes();
+        r.keyCodes += kb.codes;
+        r.keyScales += kb.scales;
+        r.keyBasis += kb.basis;
+        r.valueCodes += vb.codes;
+        r.valueScales += vb.scales;
         if (hs.mean) r.keyMean += hs.mean.length * 4;
       }
     }
@@ -323,7 +419,8 @@ export class CompressedKVCache implements KVCacheLike {
   /** The codec state of one head (for inspection and tests). */
   head(layer: number, kvHead: number): { keys: KeyCodecState; values: ValueCodecState; mean: Float32Array | null; quantized: number } {
     const L = this.layer('CompressedKVCache.head', layer);
-    if (!Number.isInteger(kvHead) || kvHead < 0 || kvHead >= this.shape.nKvHeads) throw new ArgumentError('CompressedKVCache.head', 'kvHead', kvHead, `must be an integer in [0, ${this.shape.nKvHeads})`);
+    if (!Number.isInteger(kvHead) || kvHead < 0 || kvHead >= this.shape.nKvHeads)
+      throw new ArgumentError('CompressedKVCache.head', 'kvHead', kvHead, `must be an integer in [0, ${this.shape.nKvHeads})`);
     const H = L.heads[kvHead]!;
     return { keys: H.k, values: H.v, mean: H.mean, quantized: L.nq };
   }

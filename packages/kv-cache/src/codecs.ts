@@ -15,7 +15,11 @@ export interface CodecContext {
 }
 
 /** Byte breakdown of one head's compressed part. */
-export interface CodecBytes { codes: number; scales: number; basis: number }
+export interface CodecBytes {
+  codes: number;
+  scales: number;
+  basis: number;
+}
 
 /** Per-head compressed key storage: blocks of `blockSize` tokens, appended in order. */
 export interface KeyCodecState {
@@ -77,29 +81,41 @@ class LatentKeyState implements KeyCodecState {
   private readonly tmpLatent: Float64Array;
   private fitted = false;
   blocks = 0;
-  constructor(private readonly ctx: CodecContext, private readonly spec: LatentKeySpec) {
-    this.d = ctx.headDim; this.B = ctx.blockSize; this.scaleDType = ctx.scaleDType;
+  constructor(
+    private readonly ctx: CodecContext,
+    private readonly spec: LatentKeySpec,
+  ) {
+    this.d = ctx.headDim;
+    this.B = ctx.blockSize;
+    this.scaleDType = ctx.scaleDType;
     this.scales = new ScaleStore(ctx.scaleDType);
     this.tmpCodes = new Uint8Array(this.B);
     this.tmpLatent = new Float64Array(this.B * this.d);
     if (spec.basis === 'none') this.setup(null, checkSchedule(spec.fn, spec.schedule, this.d));
   }
-  get queryDim(): number { return this.kept.length; }
+  get queryDim(): number {
+    return this.kept.length;
+  }
   private setup(v: Float32Array | null, schedule: number[]): void {
     this.v = v;
-    this.kept = []; this.bitsOf = []; this.segOff = [];
+    this.kept = [];
+    this.bitsOf = [];
+    this.segOff = [];
     let off = 0;
     for (let c = 0; c < this.d; c++) {
       const b = schedule[c]!;
       if (b === 0) continue;
-      this.kept.push(c); this.bitsOf.push(b); this.segOff.push(off);
+      this.kept.push(c);
+      this.bitsOf.push(b);
+      this.segOff.push(off);
       off += packedBytes(this.B, b);
     }
     this.blockBytes = off;
     this.fitted = true;
   }
   fit(keys: Float32Array, n: number, center: boolean): Float32Array | null {
-    const s = this.spec, d = this.d;
+    const s = this.spec,
+      d = this.d;
     if (s.basis === 'none') {
       if (!center) return null;
       const mean = new Float32Array(d);
@@ -120,13 +136,19 @@ class LatentKeyState implements KeyCodecState {
     if (Array.isArray(s.schedule)) schedule = checkSchedule(s.fn, s.schedule, d);
     else {
       const sp = s.schedule as { mean: number; allocation?: 'preset' | 'waterfill' | 'flat' };
-      schedule = sp.allocation === 'waterfill' ? waterfillSchedule(basis.variances, sp.mean) : sp.allocation === 'flat' ? flatSchedule(d, sp.mean) : presetSchedule(d, sp.mean);
+      schedule =
+        sp.allocation === 'waterfill'
+          ? waterfillSchedule(basis.variances, sp.mean)
+          : sp.allocation === 'flat'
+            ? flatSchedule(d, sp.mean)
+            : presetSchedule(d, sp.mean);
     }
     this.setup(basis.v, schedule);
     if (!center) return null;
     if (basis.mean) return basis.mean;
     // uncentered calibration basis but centering asked: mean of the keys at hand
-    const mean = new Float32Array(d), acc = new Float64Array(d);
+    const mean = new Float32Array(d),
+      acc = new Float64Array(d);
     for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) acc[i] += keys[r * d + i]!;
     for (let i = 0; i < d; i++) mean[i] = acc[i]! / n;
     return mean;
@@ -134,18 +156,26 @@ class LatentKeyState implements KeyCodecState {
   /** The schedule over the d latent channels in use (after fit). */
   schedule(): number[] {
     const s = new Array<number>(this.d).fill(0);
-    this.kept.forEach((c, k) => { s[c] = this.bitsOf[k]!; });
+    this.kept.forEach((c, k) => {
+      s[c] = this.bitsOf[k]!;
+    });
     return s;
   }
   encodeBlock(keys: Float32Array, offset: number): void {
     if (!this.fitted) throw new ArgumentError(this.spec.fn, 'state', 'unfitted', 'must be fitted before encoding (the cache calls fit first)');
-    const d = this.d, B = this.B, lat = this.tmpLatent, v = this.v;
+    const d = this.d,
+      B = this.B,
+      lat = this.tmpLatent,
+      v = this.v;
     // latent L = K V on kept channels (f64 accumulation); stored token-major [B, d] by channel index
     for (let j = 0; j < B; j++) {
       const r = offset + j * d;
       for (let k = 0; k < this.kept.length; k++) {
         const c = this.kept[k]!;
-        if (v === null) { lat[j * d + c] = keys[r + c]!; continue; }
+        if (v === null) {
+          lat[j * d + c] = keys[r + c]!;
+          continue;
+        }
         let s = 0;
         for (let i = 0; i < d; i++) s += keys[r + i]! * v[i * d + c]!;
         lat[j * d + c] = s;
@@ -154,7 +184,8 @@ class LatentKeyState implements KeyCodecState {
     this.codes.reserve(this.blockBytes);
     const base = this.codes.length;
     for (let k = 0; k < this.kept.length; k++) {
-      const c = this.kept[k]!, b = this.bitsOf[k]!;
+      const c = this.kept[k]!,
+        b = this.bitsOf[k]!;
       const q = quantizeGroup(this.spec.fn, lat, c, d, B, b, this.scaleDType, this.tmpCodes, this.spec.oneBit);
       this.scales.push(q);
       packBits(this.tmpCodes, b, this.codes.data, base + this.segOff[k]!, B);
@@ -163,19 +194,28 @@ class LatentKeyState implements KeyCodecState {
     this.blocks++;
   }
   prepareQuery(q: Float32Array, qOff: number, out: Float32Array): void {
-    const d = this.d, v = this.v;
+    const d = this.d,
+      v = this.v;
     for (let k = 0; k < this.kept.length; k++) {
       const c = this.kept[k]!;
-      if (v === null) { out[k] = q[qOff + c]!; continue; }
+      if (v === null) {
+        out[k] = q[qOff + c]!;
+        continue;
+      }
       let s = 0;
       for (let i = 0; i < d; i++) s += q[qOff + i]! * v[i * d + c]!;
       out[k] = s;
     }
   }
   scores(qp: Float32Array, nBlocks: number, out: Float32Array): void {
-    const B = this.B, nk = this.kept.length, buf = this.codes.data, sc = this.scales;
+    const B = this.B,
+      nk = this.kept.length,
+      buf = this.codes.data,
+      sc = this.scales;
     for (let blk = 0; blk < nBlocks; blk++) {
-      const o = blk * B, cb = blk * this.blockBytes, si = blk * nk;
+      const o = blk * B,
+        cb = blk * this.blockBytes,
+        si = blk * nk;
       let base = 0;
       for (let k = 0; k < nk; k++) base += qp[k]! * sc.min(si + k);
       out.fill(base, o, o + B);
@@ -186,7 +226,10 @@ class LatentKeyState implements KeyCodecState {
     }
   }
   decodeBlock(block: number, out: Float32Array, outOffset: number): void {
-    const d = this.d, B = this.B, nk = this.kept.length, v = this.v;
+    const d = this.d,
+      B = this.B,
+      nk = this.kept.length,
+      v = this.v;
     const lat = new Float32Array(B * nk);
     for (let k = 0; k < nk; k++) {
       const tmp = new Float32Array(B);
@@ -259,18 +302,22 @@ export function svdqKeys(options: SvdqKeyOptions): KeyCodec {
   const sch = raw as readonly number[] & { mean: number; allocation?: 'preset' | 'waterfill' | 'flat' };
   if (Array.isArray(raw)) {
     if (sch.length === 0) throw new ArgumentError(fn, 'schedule', sch, 'must be a non-empty array of bit widths');
-    sch.forEach((b, i) => { if (!Number.isInteger(b) || b < 0 || b > 8) throw new ArgumentError(fn, `schedule[${i}]`, b, 'must be an integer number of bits in [0, 8]'); });
+    sch.forEach((b, i) => {
+      if (!Number.isInteger(b) || b < 0 || b > 8) throw new ArgumentError(fn, `schedule[${i}]`, b, 'must be an integer number of bits in [0, 8]');
+    });
   } else if (!sch || typeof sch !== 'object' || !(sch.mean > 0 && sch.mean <= 8)) {
     throw new ArgumentError(fn, 'schedule', sch, 'must be an array of bits or { mean } with mean in (0, 8]');
   }
   const basis = options.basis ?? 'prefill';
   const oneBit = checkOneBit(fn, options.oneBit);
-  if (basis !== 'prefill' && basis !== 'prefill-channels' && !Array.isArray(basis)) throw new ArgumentError(fn, 'basis', basis, "must be 'prefill', 'prefill-channels' or KeyBasis[][]");
+  if (basis !== 'prefill' && basis !== 'prefill-channels' && !Array.isArray(basis))
+    throw new ArgumentError(fn, 'basis', basis, "must be 'prefill', 'prefill-channels' or KeyBasis[][]");
   const tag = Array.isArray(sch) ? `[${sch.join(',')}]` : `${sch.mean}${sch.allocation === 'waterfill' ? 'w' : sch.allocation === 'flat' ? 'f' : ''}`;
   return {
     name: `svdq-${tag}-${Array.isArray(basis) ? 'calib' : basis}${oneBit === 'means' ? '-m' : ''}`,
     create: (ctx) => {
-      if (Array.isArray(sch) && sch.length > ctx.headDim) throw new ArgumentError(fn, 'schedule', sch, `must have at most headDim = ${ctx.headDim} entries (got ${sch.length})`);
+      if (Array.isArray(sch) && sch.length > ctx.headDim)
+        throw new ArgumentError(fn, 'schedule', sch, `must have at most headDim = ${ctx.headDim} entries (got ${sch.length})`);
       return new LatentKeyState(ctx, { fn, basis, schedule: sch, oneBit });
     },
   };
@@ -288,34 +335,59 @@ class FpState implements ValueCodecState {
   private data = new Float32Array(0);
   blocks = 0;
   readonly queryDim: number;
-  constructor(private readonly ctx: CodecContext) { this.queryDim = ctx.headDim; }
+  constructor(private readonly ctx: CodecContext) {
+    this.queryDim = ctx.headDim;
+  }
   fit(keys: Float32Array, n: number, center: boolean): Float32Array | null {
     if (!center) return null;
-    const d = this.ctx.headDim, mean = new Float32Array(d), acc = new Float64Array(d);
+    const d = this.ctx.headDim,
+      mean = new Float32Array(d),
+      acc = new Float64Array(d);
     for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) acc[i] += keys[r * d + i]!;
     for (let i = 0; i < d; i++) mean[i] = acc[i]! / n;
     return mean;
   }
   encodeBlock(x: Float32Array, offset: number): void {
-    const n = this.ctx.blockSize * this.ctx.headDim, used = this.blocks * n;
-    if (used + n > this.data.length) { const d = new Float32Array(Math.max(2 * this.data.length, used + n)); d.set(this.data.subarray(0, used)); this.data = d; }
+    const n = this.ctx.blockSize * this.ctx.headDim,
+      used = this.blocks * n;
+    if (used + n > this.data.length) {
+      const d = new Float32Array(Math.max(2 * this.data.length, used + n));
+      d.set(this.data.subarray(0, used));
+      this.data = d;
+    }
     this.data.set(x.subarray(offset, offset + n), used);
     this.blocks++;
   }
-  prepareQuery(q: Float32Array, qOff: number, out: Float32Array): void { for (let i = 0; i < this.queryDim; i++) out[i] = q[qOff + i]!; }
+  prepareQuery(q: Float32Array, qOff: number, out: Float32Array): void {
+    for (let i = 0; i < this.queryDim; i++) out[i] = q[qOff + i]!;
+  }
   scores(qp: Float32Array, nBlocks: number, out: Float32Array): void {
-    const d = this.ctx.headDim, n = nBlocks * this.ctx.blockSize, x = this.data;
-    for (let j = 0; j < n; j++) { let s = 0; for (let i = 0; i < d; i++) s += qp[i]! * x[j * d + i]!; out[j] = s; }
+    const d = this.ctx.headDim,
+      n = nBlocks * this.ctx.blockSize,
+      x = this.data;
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let i = 0; i < d; i++) s += qp[i]! * x[j * d + i]!;
+      out[j] = s;
+    }
   }
   accumulate(w: Float32Array, nBlocks: number, out: Float64Array): void {
-    const d = this.ctx.headDim, n = nBlocks * this.ctx.blockSize, x = this.data;
-    for (let j = 0; j < n; j++) { const a = w[j]!; if (a === 0) continue; for (let i = 0; i < d; i++) out[i] += a * x[j * d + i]!; }
+    const d = this.ctx.headDim,
+      n = nBlocks * this.ctx.blockSize,
+      x = this.data;
+    for (let j = 0; j < n; j++) {
+      const a = w[j]!;
+      if (a === 0) continue;
+      for (let i = 0; i < d; i++) out[i] += a * x[j * d + i]!;
+    }
   }
   decodeBlock(block: number, out: Float32Array, outOffset: number): void {
     const n = this.ctx.blockSize * this.ctx.headDim;
     out.set(this.data.subarray(block * n, block * n + n), outOffset);
   }
-  bytes(): CodecBytes { return { codes: this.blocks * this.ctx.blockSize * this.ctx.headDim * 4, scales: 0, basis: 0 }; }
+  bytes(): CodecBytes {
+    return { codes: this.blocks * this.ctx.blockSize * this.ctx.headDim * 4, scales: 0, basis: 0 };
+  }
 }
 
 /** Full-precision values. */
@@ -344,7 +416,11 @@ class TokenQuantState implements ValueCodecState {
   private readonly tmp: Uint8Array;
   private readonly row: Float32Array;
   blocks = 0;
-  constructor(private readonly ctx: CodecContext, private readonly bits: number, private readonly g: number) {
+  constructor(
+    private readonly ctx: CodecContext,
+    private readonly bits: number,
+    private readonly g: number,
+  ) {
     this.scales = new ScaleStore(ctx.scaleDType);
     this.groups = ctx.headDim / g;
     this.groupBytes = packedBytes(g, bits);
@@ -352,7 +428,8 @@ class TokenQuantState implements ValueCodecState {
     this.row = new Float32Array(g);
   }
   encodeBlock(x: Float32Array, offset: number): void {
-    const d = this.ctx.headDim, B = this.ctx.blockSize;
+    const d = this.ctx.headDim,
+      B = this.ctx.blockSize;
     this.codes.reserve(B * this.groups * this.groupBytes);
     for (let j = 0; j < B; j++) {
       for (let gi = 0; gi < this.groups; gi++) {
@@ -365,8 +442,14 @@ class TokenQuantState implements ValueCodecState {
     this.blocks++;
   }
   accumulate(w: Float32Array, nBlocks: number, out: Float64Array): void {
-    const n = nBlocks * this.ctx.blockSize, G = this.groups, g = this.g, row = this.row, gb = this.groupBytes, bits = this.bits;
-    const sc = this.scales, buf = this.codes.data;
+    const n = nBlocks * this.ctx.blockSize,
+      G = this.groups,
+      g = this.g,
+      row = this.row,
+      gb = this.groupBytes,
+      bits = this.bits;
+    const sc = this.scales,
+      buf = this.codes.data;
     const exact = (g * bits) % 8 === 0 && g % 8 === 0;
     for (let gi = 0; gi < G; gi++) {
       row.fill(0);
@@ -379,9 +462,12 @@ class TokenQuantState implements ValueCodecState {
         const as = a * sc.scale(idx);
         if (exact) axpyCodes(buf, idx * gb, bits, g, as, row, 0);
         else {
-          const mask = (1 << bits) - 1, off = idx * gb;
+          const mask = (1 << bits) - 1,
+            off = idx * gb;
           for (let c = 0; c < g; c++) {
-            const bit = c * bits, byte = off + (bit >>> 3), sh = bit & 7;
+            const bit = c * bits,
+              byte = off + (bit >>> 3),
+              sh = bit & 7;
             const ww = sh + bits > 8 ? buf[byte]! | (buf[byte + 1]! << 8) : buf[byte]!;
             row[c] += as * ((ww >>> sh) & mask);
           }
@@ -391,14 +477,18 @@ class TokenQuantState implements ValueCodecState {
     }
   }
   decodeBlock(block: number, out: Float32Array, outOffset: number): void {
-    const B = this.ctx.blockSize, w = new Float32Array(B * (block + 1));
+    const B = this.ctx.blockSize,
+      w = new Float32Array(B * (block + 1));
     const d = this.ctx.headDim;
     for (let j = 0; j < B; j++) {
-      w.fill(0); w[block * B + j] = 1;
+      w.fill(0);
+      w[block * B + j] = 1;
       const acc = new Float64Array(d);
       this.accumulate(w, block + 1, acc);
       for (let i = 0; i < d; i++) out[outOffset + j * d + i] = acc[i]!;
     }
   }
-  bytes(): CodecBytes { return { codes: this.codes.length, scales: this.scales.bytes(), basis: 0 }; }
+  bytes(): CodecBytes {
+    return { codes: this.codes.length, scales: this.scales.bytes(), basis: 0 };
+  }
 }

@@ -15,18 +15,42 @@ export interface ScaleArrays {
  * dtype so every value stays inside the representable range and the error is ≤ scale/2.
  * Writes codes into `codes[0..n)` and returns the stored (min, scale) as f16 bits or f32 values.
  */
-export function quantizeGroup(fn: string, x: ArrayLike<number>, off: number, stride: number, n: number, bits: number, dtype: ScaleDType, codes: Uint8Array, oneBit: OneBitMode = 'minmax'): { min: number; scale: number; minBits: number; scaleBits: number } {
+export function quantizeGroup(
+  fn: string,
+  x: ArrayLike<number>,
+  off: number,
+  stride: number,
+  n: number,
+  bits: number,
+  dtype: ScaleDType,
+  codes: Uint8Array,
+  oneBit: OneBitMode = 'minmax',
+): { min: number; scale: number; minBits: number; scaleBits: number } {
   if (bits === 1 && oneBit === 'means') return quantizeMeans(fn, x, off, stride, n, dtype, codes);
-  let lo = Infinity, hi = -Infinity;
-  for (let j = 0; j < n; j++) { const v = x[off + j * stride]!; if (v < lo) lo = v; if (v > hi) hi = v; }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (let j = 0; j < n; j++) {
+    const v = x[off + j * stride]!;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   const levels = (1 << bits) - 1;
-  let m: number, s: number, mb = 0, sb = 0;
+  let m: number,
+    s: number,
+    mb = 0,
+    sb = 0;
   if (dtype === 'f16') {
-    if (Math.abs(lo) > 65504 || Math.abs(hi) > 65504) throw new ArgumentError(fn, 'keys/values', Math.max(Math.abs(lo), Math.abs(hi)), "must fit the f16 scale range (|x| ≤ 65504); use scaleDType 'f32'");
+    if (Math.abs(lo) > 65504 || Math.abs(hi) > 65504)
+      throw new ArgumentError(fn, 'keys/values', Math.max(Math.abs(lo), Math.abs(hi)), "must fit the f16 scale range (|x| ≤ 65504); use scaleDType 'f32'");
     const t = f16Table();
-    mb = f16Floor(lo); m = t[mb]!;
-    sb = f16Ceil((hi - m) / levels); s = t[sb]!;
-    while (m + s * levels < hi) { sb = f16Ceil(s * (1 + 2 ** -10) + 2 ** -24); s = t[sb]!; }
+    mb = f16Floor(lo);
+    m = t[mb]!;
+    sb = f16Ceil((hi - m) / levels);
+    s = t[sb]!;
+    while (m + s * levels < hi) {
+      sb = f16Ceil(s * (1 + 2 ** -10) + 2 ** -24);
+      s = t[sb]!;
+    }
     if (!Number.isFinite(s)) throw new ArgumentError(fn, 'keys/values', hi - lo, "have a range too wide for f16 scales; use scaleDType 'f32'");
   } else {
     m = Math.fround(lo);
@@ -37,7 +61,8 @@ export function quantizeGroup(fn: string, x: ArrayLike<number>, off: number, str
   const inv = s > 0 ? 1 / s : 0;
   for (let j = 0; j < n; j++) {
     let c = Math.round((x[off + j * stride]! - m) * inv);
-    if (c < 0) c = 0; else if (c > levels) c = levels;
+    if (c < 0) c = 0;
+    else if (c > levels) c = levels;
     codes[j] = c;
   }
   return { min: m, scale: s, minBits: mb, scaleBits: sb };
@@ -50,25 +75,53 @@ export function quantizeGroup(fn: string, x: ArrayLike<number>, off: number, str
  */
 export type OneBitMode = 'minmax' | 'means';
 
-function quantizeMeans(fn: string, x: ArrayLike<number>, off: number, stride: number, n: number, dtype: ScaleDType, codes: Uint8Array): { min: number; scale: number; minBits: number; scaleBits: number } {
+function quantizeMeans(
+  fn: string,
+  x: ArrayLike<number>,
+  off: number,
+  stride: number,
+  n: number,
+  dtype: ScaleDType,
+  codes: Uint8Array,
+): { min: number; scale: number; minBits: number; scaleBits: number } {
   let mean = 0;
   for (let j = 0; j < n; j++) mean += x[off + j * stride]!;
   mean /= n;
-  let sl = 0, nl = 0, sh = 0, nh = 0;
-  for (let j = 0; j < n; j++) { const v = x[off + j * stride]!; if (v >= mean) { sh += v; nh++; codes[j] = 1; } else { sl += v; nl++; codes[j] = 0; } }
-  const lo = nl ? sl / nl : mean, hi = nh ? sh / nh : mean;
+  let sl = 0,
+    nl = 0,
+    sh = 0,
+    nh = 0;
+  for (let j = 0; j < n; j++) {
+    const v = x[off + j * stride]!;
+    if (v >= mean) {
+      sh += v;
+      nh++;
+      codes[j] = 1;
+    } else {
+      sl += v;
+      nl++;
+      codes[j] = 0;
+    }
+  }
+  const lo = nl ? sl / nl : mean,
+    hi = nh ? sh / nh : mean;
   if (dtype === 'f16') {
-    if (Math.abs(lo) > 65504 || Math.abs(hi) > 65504) throw new ArgumentError(fn, 'keys/values', Math.max(Math.abs(lo), Math.abs(hi)), "must fit the f16 scale range (|x| ≤ 65504); use scaleDType 'f32'");
+    if (Math.abs(lo) > 65504 || Math.abs(hi) > 65504)
+      throw new ArgumentError(fn, 'keys/values', Math.max(Math.abs(lo), Math.abs(hi)), "must fit the f16 scale range (|x| ≤ 65504); use scaleDType 'f32'");
     const t = f16Table();
-    const mb = f32ToF16(lo), m = t[mb]!;
-    const sb = f32ToF16(Math.max(0, hi - m)), s = t[sb]!;
+    const mb = f32ToF16(lo),
+      m = t[mb]!;
+    const sb = f32ToF16(Math.max(0, hi - m)),
+      s = t[sb]!;
     return { min: m, scale: s, minBits: mb, scaleBits: sb };
   }
-  const m = Math.fround(lo), s = Math.fround(Math.max(0, hi - m));
+  const m = Math.fround(lo),
+    s = Math.fround(Math.max(0, hi - m));
   return { min: m, scale: s, minBits: 0, scaleBits: 0 };
 }
 
-const f32b = new Float32Array(1), u32b = new Uint32Array(f32b.buffer);
+const f32b = new Float32Array(1),
+  u32b = new Uint32Array(f32b.buffer);
 /** The next f32 below a finite f32 value. */
 function f32Down(x: number): number {
   if (x === 0) return -1.401298464324817e-45;
@@ -81,19 +134,24 @@ function f32Down(x: number): number {
 export class ByteBuffer {
   data: Uint8Array;
   length = 0;
-  constructor(cap = 256) { this.data = new Uint8Array(cap); }
+  constructor(cap = 256) {
+    this.data = new Uint8Array(cap);
+  }
   reserve(extra: number): void {
     if (this.length + extra <= this.data.length) return;
     let cap = this.data.length * 2;
     while (cap < this.length + extra) cap *= 2;
-    const d = new Uint8Array(cap); d.set(this.data.subarray(0, this.length)); this.data = d;
+    const d = new Uint8Array(cap);
+    d.set(this.data.subarray(0, this.length));
+    this.data = d;
   }
 }
 
 /** Growable store of (min, scale) pairs in f16 (Uint16Array) or f32 (Float32Array). */
 export class ScaleStore {
   readonly dtype: ScaleDType;
-  u16: Uint16Array; f32: Float32Array;
+  u16: Uint16Array;
+  f32: Float32Array;
   /** Number of pairs stored. */
   length = 0;
   constructor(dtype: ScaleDType, cap = 64) {
@@ -104,17 +162,33 @@ export class ScaleStore {
   push(q: { min: number; scale: number; minBits: number; scaleBits: number }): void {
     const i = this.length++;
     if (this.dtype === 'f16') {
-      if (2 * this.length > this.u16.length) { const d = new Uint16Array(this.u16.length * 2 + 8); d.set(this.u16); this.u16 = d; }
-      this.u16[2 * i] = q.minBits; this.u16[2 * i + 1] = q.scaleBits;
+      if (2 * this.length > this.u16.length) {
+        const d = new Uint16Array(this.u16.length * 2 + 8);
+        d.set(this.u16);
+        this.u16 = d;
+      }
+      this.u16[2 * i] = q.minBits;
+      this.u16[2 * i + 1] = q.scaleBits;
     } else {
-      if (2 * this.length > this.f32.length) { const d = new Float32Array(this.f32.length * 2 + 8); d.set(this.f32); this.f32 = d; }
-      this.f32[2 * i] = q.min; this.f32[2 * i + 1] = q.scale;
+      if (2 * this.length > this.f32.length) {
+        const d = new Float32Array(this.f32.length * 2 + 8);
+        d.set(this.f32);
+        this.f32 = d;
+      }
+      this.f32[2 * i] = q.min;
+      this.f32[2 * i + 1] = q.scale;
     }
   }
-  min(i: number): number { return this.dtype === 'f16' ? f16Table()[this.u16[2 * i]!]! : this.f32[2 * i]!; }
-  scale(i: number): number { return this.dtype === 'f16' ? f16Table()[this.u16[2 * i + 1]!]! : this.f32[2 * i + 1]!; }
+  min(i: number): number {
+    return this.dtype === 'f16' ? f16Table()[this.u16[2 * i]!]! : this.f32[2 * i]!;
+  }
+  scale(i: number): number {
+    return this.dtype === 'f16' ? f16Table()[this.u16[2 * i + 1]!]! : this.f32[2 * i + 1]!;
+  }
   /** Exact bytes of the stored pairs. */
-  bytes(): number { return this.length * 2 * (this.dtype === 'f16' ? 2 : 4); }
+  bytes(): number {
+    return this.length * 2 * (this.dtype === 'f16' ? 2 : 4);
+  }
 }
 
 /**
@@ -127,22 +201,32 @@ export function axpyCodes(buf: Uint8Array, off: number, bits: number, n: number,
     case 1:
       for (let b = off, e = off + (n >>> 3); b < e; b++) {
         const x = buf[b]!;
-        out[o] += a * (x & 1); out[o + 1] += a * ((x >>> 1) & 1); out[o + 2] += a * ((x >>> 2) & 1); out[o + 3] += a * ((x >>> 3) & 1);
-        out[o + 4] += a * ((x >>> 4) & 1); out[o + 5] += a * ((x >>> 5) & 1); out[o + 6] += a * ((x >>> 6) & 1); out[o + 7] += a * (x >>> 7);
+        out[o] += a * (x & 1);
+        out[o + 1] += a * ((x >>> 1) & 1);
+        out[o + 2] += a * ((x >>> 2) & 1);
+        out[o + 3] += a * ((x >>> 3) & 1);
+        out[o + 4] += a * ((x >>> 4) & 1);
+        out[o + 5] += a * ((x >>> 5) & 1);
+        out[o + 6] += a * ((x >>> 6) & 1);
+        out[o + 7] += a * (x >>> 7);
         o += 8;
       }
       return;
     case 2:
       for (let b = off, e = off + (n >>> 2); b < e; b++) {
         const x = buf[b]!;
-        out[o] += a * (x & 3); out[o + 1] += a * ((x >>> 2) & 3); out[o + 2] += a * ((x >>> 4) & 3); out[o + 3] += a * (x >>> 6);
+        out[o] += a * (x & 3);
+        out[o + 1] += a * ((x >>> 2) & 3);
+        out[o + 2] += a * ((x >>> 4) & 3);
+        out[o + 3] += a * (x >>> 6);
         o += 4;
       }
       return;
     case 4:
       for (let b = off, e = off + (n >>> 1); b < e; b++) {
         const x = buf[b]!;
-        out[o] += a * (x & 15); out[o + 1] += a * (x >>> 4);
+        out[o] += a * (x & 15);
+        out[o + 1] += a * (x >>> 4);
         o += 2;
       }
       return;
@@ -152,7 +236,9 @@ export function axpyCodes(buf: Uint8Array, off: number, bits: number, n: number,
     default: {
       const mask = (1 << bits) - 1;
       for (let j = 0; j < n; j++) {
-        const bit = j * bits, byte = off + (bit >>> 3), sh = bit & 7;
+        const bit = j * bits,
+          byte = off + (bit >>> 3),
+          sh = bit & 7;
         const w = sh + bits > 8 ? buf[byte]! | (buf[byte + 1]! << 8) : buf[byte]!;
         out[o + j] += a * ((w >>> sh) & mask);
       }

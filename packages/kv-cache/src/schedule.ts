@@ -32,7 +32,8 @@ export function waterfillSchedule(variances: ArrayLike<number>, mean: number, ma
   const d = variances.length;
   if (d === 0) throw new ArgumentError('waterfillSchedule', 'variances', variances, 'must be non-empty');
   if (!(mean > 0 && mean <= maxBits)) throw new ArgumentError('waterfillSchedule', 'mean', mean, `must be in (0, ${maxBits}]`);
-  if (!Number.isInteger(maxBits) || maxBits < 1 || maxBits > 8) throw new ArgumentError('waterfillSchedule', 'maxBits', maxBits, 'must be an integer in [1, 8]');
+  if (!Number.isInteger(maxBits) || maxBits < 1 || maxBits > 8)
+    throw new ArgumentError('waterfillSchedule', 'maxBits', maxBits, 'must be an integer in [1, 8]');
   const total = Math.round(mean * d);
   const bits = new Array<number>(d).fill(0);
   const dist = new Float64Array(d);
@@ -42,10 +43,14 @@ export function waterfillSchedule(variances: ArrayLike<number>, mean: number, ma
     dist[c] = v;
   }
   for (let k = 0; k < total; k++) {
-    let best = -1, gain = -1;
+    let best = -1,
+      gain = -1;
     for (let c = 0; c < d; c++) {
       if (bits[c]! >= maxBits) continue;
-      if (dist[c]! > gain) { gain = dist[c]!; best = c; }
+      if (dist[c]! > gain) {
+        gain = dist[c]!;
+        best = c;
+      }
     }
     if (best < 0) break;
     bits[best]!++;
@@ -73,6 +78,8 @@ export function presetSchedule(headDim: number, mean: 2 | 1.5 | 1.25 | number): 
 export function flatSchedule(headDim: number, mean: number): number[] {
   if (!Number.isInteger(headDim) || headDim < 1) throw new ArgumentError('flatSchedule', 'headDim', headDim, 'must be a positive integer');
   if (!(mean > 0 && mean <= 8)) throw new ArgumentError('flatSchedule', 'mean', mean, 'must be in (0, 8]');
-  const total = Math.round(mean * headDim), base = Math.floor(total / headDim), extra = total - base * headDim;
+  const total = Math.round(mean * headDim),
+    base = Math.floor(total / headDim),
+    extra = total - base * headDim;
   return Array.from({ length: headDim }, (_, c) => base + (c < extra ? 1 : 0));
 }

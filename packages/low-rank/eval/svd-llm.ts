@@ -16,7 +16,6 @@
 import { mkdirSync, writeFileSync, rmSync, mkdtempSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { Backend } from '@llmpress/tensor';
 import { evaluate, referenceLogits, type LlamaModel, type Window, type CalibrationSchedule, type CompressResult } from '@llmpress/models';
 import * as modelsNode from '@llmpress/models/node';
@@ -24,13 +23,29 @@ import { svdModel, asvdModel, svdLlmModel, lowRankKinds, type LowRankLayerReport
 import { backendFromArgs, flag } from '../../../scripts/backend-arg.ts';
 import { evalDataFromArgs, evalOutPath } from '../../../scripts/eval-data.ts';
 
-
 interface Row {
-  method: string; ratio: number; params: number; bytes: number; bitsPerWeight: number; ppl: number; kl: number; top1: number;
-  nll: number; modelBytes: number; compressSeconds: number; evalSeconds: number;
+  method: string;
+  ratio: number;
+  params: number;
+  bytes: number;
+  bitsPerWeight: number;
+  ppl: number;
+  kl: number;
+  top1: number;
+  nll: number;
+  modelBytes: number;
+  compressSeconds: number;
+  evalSeconds: number;
 }
 
-async function compress(method: string, model: LlamaModel, ratio: number, calibration: Window[], backend: Backend, opts: { ridge?: number; sweeps?: number; whitenWith?: 'original' | 'working' }): Promise<CompressResult<LowRankLayerReport>> {
+async function compress(
+  method: string,
+  model: LlamaModel,
+  ratio: number,
+  calibration: Window[],
+  backend: Backend,
+  opts: { ridge?: number; sweeps?: number; whitenWith?: 'original' | 'working' },
+): Promise<CompressResult<LowRankLayerReport>> {
   const [base, sched] = method.split('@') as [string, CalibrationSchedule | undefined];
   if (base === 'svd') return svdModel(model, { ratio, backend });
   if (base === 'asvd') return asvdModel(model, { ratio, calibration, backend });
@@ -54,7 +69,9 @@ async function main() {
   const data = evalDataFromArgs();
   const { model } = data;
   const split = { eval: data.eval, calibration: data.calibration };
-  console.log(`# SVD-LLM on ${data.modelName}: eval windows ${data.protocol.evalWindows.join('..')} of ${data.protocol.evalText}, calibration windows ${data.protocol.calibrationWindows.join('..')} of ${data.protocol.calibText}; ${sel.describe()}`);
+  console.log(
+    `# SVD-LLM on ${data.modelName}: eval windows ${data.protocol.evalWindows.join('..')} of ${data.protocol.evalText}, calibration windows ${data.protocol.calibrationWindows.join('..')} of ${data.protocol.calibText}; ${sel.describe()}`,
+  );
   const t0 = performance.now();
   const ref = referenceLogits(model, split.eval, { backend });
   console.log(`reference logits: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -64,7 +81,20 @@ async function main() {
   {
     const t = performance.now();
     const r = evaluate(model, split.eval, { reference: ref, backend });
-    rows.push({ method: 'dense', ratio: 0, params: denseParams, bytes: 4 * denseParams, bitsPerWeight: 32, ppl: r.ppl, kl: r.kl ?? 0, top1: r.top1 ?? 1, nll: r.nll, modelBytes: model.storedBytes(), compressSeconds: 0, evalSeconds: (performance.now() - t) / 1000 });
+    rows.push({
+      method: 'dense',
+      ratio: 0,
+      params: denseParams,
+      bytes: 4 * denseParams,
+      bitsPerWeight: 32,
+      ppl: r.ppl,
+      kl: r.kl ?? 0,
+      top1: r.top1 ?? 1,
+      nll: r.nll,
+      modelBytes: model.storedBytes(),
+      compressSeconds: 0,
+      evalSeconds: (performance.now() - t) / 1000,
+    });
     console.log(`dense: ppl ${r.ppl.toFixed(4)}`);
   }
   let reload: Record<string, unknown> = { skipped: 'not run' };
@@ -77,16 +107,35 @@ async function main() {
       const r = evaluate(res.model, split.eval, { reference: ref, backend });
       let params = 0;
       for (const l of res.layers) params += l.report.params;
-      const row: Row = { method: m, ratio, params, bytes: res.bytes, bitsPerWeight: (8 * res.bytes) / denseParams, ppl: r.ppl, kl: r.kl!, top1: r.top1!, nll: r.nll, modelBytes: res.model.storedBytes(), compressSeconds, evalSeconds: (performance.now() - te) / 1000 };
+      const row: Row = {
+        method: m,
+        ratio,
+        params,
+        bytes: res.bytes,
+        bitsPerWeight: (8 * res.bytes) / denseParams,
+        ppl: r.ppl,
+        kl: r.kl!,
+        top1: r.top1!,
+        nll: r.nll,
+        modelBytes: res.model.storedBytes(),
+        compressSeconds,
+        evalSeconds: (performance.now() - te) / 1000,
+      };
       rows.push(row);
-      console.log(`${m} @ ${ratio}: ppl ${r.ppl.toFixed(4)} kl ${r.kl!.toFixed(4)} top1 ${r.top1!.toFixed(4)} (compress ${compressSeconds.toFixed(1)} s, eval ${row.evalSeconds.toFixed(1)} s)`);
+      console.log(
+        `${m} @ ${ratio}: ppl ${r.ppl.toFixed(4)} kl ${r.kl!.toFixed(4)} top1 ${r.top1!.toFixed(4)} (compress ${compressSeconds.toFixed(1)} s, eval ${row.evalSeconds.toFixed(1)} s)`,
+      );
       // save + reload once (the SVD-LLM + update model at the middle ratio): must give the same perplexity
       if (m === 'svd-llm+update' && ratio === ratios[Math.floor(ratios.length / 2)]) reload = await saveAndReload(res.model, m, ratio, r.ppl, split, backend);
     }
   }
   const result = {
-    model: data.modelName, protocol: data.protocol, backend: sel.describe(),
-    options: { ridge: ridge ?? 'default', sweeps: sweeps ?? 'default', whitenWith: whitenWith ?? 'original' }, reload, rows,
+    model: data.modelName,
+    protocol: data.protocol,
+    backend: sel.describe(),
+    options: { ridge: ridge ?? 'default', sweeps: sweeps ?? 'default', whitenWith: whitenWith ?? 'original' },
+    reload,
+    rows,
   };
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
@@ -113,11 +162,18 @@ async function saveAndReload(m: LlamaModel, method: string, ratio: number, ppl: 
 function printTable(rows: Row[], ratios: number[]) {
   console.log('\n| method | removed | params (linears) | bytes (linears) | bits/weight | PPL | KL (nats/token) | top-1 |');
   console.log('|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.method} | ${r.method === 'dense' ? '0%' : `${Math.round(r.ratio * 100)}%`} | ${r.params.toLocaleString('en-US')} | ${r.bytes.toLocaleString('en-US')} | ${r.bitsPerWeight.toFixed(2)} | ${r.ppl.toFixed(3)} | ${r.kl.toFixed(4)} | ${(100 * r.top1).toFixed(2)}% |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.method} | ${r.method === 'dense' ? '0%' : `${Math.round(r.ratio * 100)}%`} | ${r.params.toLocaleString('en-US')} | ${r.bytes.toLocaleString('en-US')} | ${r.bitsPerWeight.toFixed(2)} | ${r.ppl.toFixed(3)} | ${r.kl.toFixed(4)} | ${(100 * r.top1).toFixed(2)}% |`,
+    );
   const get = (m: string, ratio: number) => rows.find((r) => r.method === m && r.ratio === ratio);
   console.log('\nMargins (PPL, lower is better):');
   for (const ratio of ratios) {
-    const w = get('svd-llm', ratio), u = get('svd-llm+update', ratio), a = get('asvd', ratio), s = get('svd', ratio), pb = get('svd-llm+update@per-block', ratio);
+    const w = get('svd-llm', ratio),
+      u = get('svd-llm+update', ratio),
+      a = get('asvd', ratio),
+      s = get('svd', ratio),
+      pb = get('svd-llm+update@per-block', ratio);
     const parts: string[] = [];
     if (w && a) parts.push(`SVD-LLM vs ASVD ${(100 * (w.ppl / a.ppl - 1)).toFixed(1)}%`);
     if (w && s) parts.push(`SVD-LLM vs SVD ${(100 * (w.ppl / s.ppl - 1)).toFixed(1)}%`);
@@ -127,4 +183,7 @@ function printTable(rows: Row[], ratios: number[]) {
   }
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -8,8 +8,18 @@ import { rankFromRatio } from './rank.js';
 /** A small seeded GQA Llama (q is 4 heads, k/v 2 heads) with dense linears. */
 function tinyModel(seed = 1): LlamaModel {
   const c: LlamaConfig = {
-    dim: 24, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 6, vocabSize: 32, seqLen: 64,
-    normEps: 1e-5, ropeTheta: 10000, ropeStyle: 'interleaved', tiedEmbeddings: true,
+    dim: 24,
+    hiddenDim: 40,
+    nLayers: 2,
+    nHeads: 4,
+    nKvHeads: 2,
+    headDim: 6,
+    vocabSize: 32,
+    seqLen: 64,
+    normEps: 1e-5,
+    ropeTheta: 10000,
+    ropeStyle: 'interleaved',
+    tiedEmbeddings: true,
   } as LlamaConfig;
   const rng = new Rng(seed);
   const mat = (out: number, inF: number) => {
@@ -18,12 +28,21 @@ function tinyModel(seed = 1): LlamaModel {
     return new Tensor('f32', d, [out, inF]);
   };
   const norm = () => Float32Array.from({ length: c.dim }, () => 1 + 0.1 * rng.normal());
-  const q = c.nHeads * c.headDim, kv = c.nKvHeads * c.headDim;
-  const blocks = Array.from({ length: c.nLayers }, () => denseBlock({
-    attnNorm: norm(), ffnNorm: norm(),
-    q: mat(q, c.dim), k: mat(kv, c.dim), v: mat(kv, c.dim), o: mat(c.dim, q),
-    gate: mat(c.hiddenDim, c.dim), up: mat(c.hiddenDim, c.dim), down: mat(c.dim, c.hiddenDim),
-  }));
+  const q = c.nHeads * c.headDim,
+    kv = c.nKvHeads * c.headDim;
+  const blocks = Array.from({ length: c.nLayers }, () =>
+    denseBlock({
+      attnNorm: norm(),
+      ffnNorm: norm(),
+      q: mat(q, c.dim),
+      k: mat(kv, c.dim),
+      v: mat(kv, c.dim),
+      o: mat(c.dim, q),
+      gate: mat(c.hiddenDim, c.dim),
+      up: mat(c.hiddenDim, c.dim),
+      down: mat(c.dim, c.hiddenDim),
+    }),
+  );
   return new LlamaModel(c, { embedding: mat(c.vocabSize, c.dim), blocks, finalNorm: norm() });
 }
 
@@ -36,10 +55,23 @@ const model = tinyModel();
 const cal = windows(4, 24, 5); // 96 tokens ≥ widest input (40)
 
 describe('compressModel', () => {
-  for (const [method, update] of [['svd', false], ['asvd', false], ['svd-llm', false], ['svd-llm', true]] as const) {
+  for (const [method, update] of [
+    ['svd', false],
+    ['asvd', false],
+    ['svd-llm', false],
+    ['svd-llm', true],
+  ] as const) {
     it(`${method}${update ? ' + update' : ''}: every linear becomes low-rank at the budget (GQA shapes from the config)`, async () => {
       const events: number[] = [];
-      const res = await compressModel(model, { method, ratio: 0.4, update, calibration: cal, onProgress: (e) => { if (e.stage === 'compress') events.push(e.done); } });
+      const res = await compressModel(model, {
+        method,
+        ratio: 0.4,
+        update,
+        calibration: cal,
+        onProgress: (e) => {
+          if (e.stage === 'compress') events.push(e.done);
+        },
+      });
       expect(res.layers).toHaveLength(14);
       expect(events).toEqual(Array.from({ length: 14 }, (_, i) => i + 1));
       for (const e of res.model.linears()) {
@@ -55,10 +87,11 @@ describe('compressModel', () => {
       expect(res.params).toBeLessThanOrEqual(0.6 * res.denseParams);
       // the input model is untouched
       for (const e of model.linears()) expect(e.layer).toBeInstanceOf(DenseLinear);
-      if (update) for (const l of res.layers) {
-        const o = l.update!.objective;
-        expect(o.at(-1)!).toBeLessThanOrEqual(o[0]! * (1 + 1e-9));
-      }
+      if (update)
+        for (const l of res.layers) {
+          const o = l.update!.objective;
+          expect(o.at(-1)!).toBeLessThanOrEqual(o[0]! * (1 + 1e-9));
+        }
       const y = res.model.forward(cal[0]!);
       for (const v of y.data) expect(Number.isFinite(v)).toBe(true);
     });
@@ -97,7 +130,9 @@ describe('compressModel', () => {
     }
     expect(ok.layers.some((l) => l.report.whitening?.method === 'gram' && l.report.whitening.floored > 0)).toBe(true);
     // cholesky whitening has no fallback: a typed not-positive-definite error
-    await expect(compressModel(model, { method: 'svd-llm', ratio: 0.4, calibration: tiny, allowRankDeficient: true, whitening: 'cholesky' })).rejects.toThrow(/not positive definite/);
+    await expect(compressModel(model, { method: 'svd-llm', ratio: 0.4, calibration: tiny, allowRankDeficient: true, whitening: 'cholesky' })).rejects.toThrow(
+      /not positive definite/,
+    );
     // a model whose layers are already compressed is refused
     const res = await compressModel(model, { method: 'svd', ratio: 0.4 });
     await expect(compressModel(res.model, { method: 'svd', ratio: 0.4 })).rejects.toThrow(/dense layer/);

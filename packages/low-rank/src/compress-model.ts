@@ -92,40 +92,76 @@ export const lowRankKinds = { 'low-rank': LowRankLinear.deserialize, dense: Dens
 
 export async function compressModel(model: LlamaModel, options: CompressModelOptions): Promise<CompressModelResult> {
   const fn = 'compressModel';
-  if (!model || typeof (model as any).linears !== 'function' || typeof (model as any).clone !== 'function') throw new ArgumentError(fn, 'model', model, 'must be a LlamaModel');
+  if (!model || typeof (model as any).linears !== 'function' || typeof (model as any).clone !== 'function')
+    throw new ArgumentError(fn, 'model', model, 'must be a LlamaModel');
   if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object');
   const method = options.method;
-  if (method !== 'svd-llm' && method !== 'svd' && method !== 'asvd') throw new ArgumentError(fn, 'options.method', method, "must be 'svd-llm', 'svd' or 'asvd'");
+  if (method !== 'svd-llm' && method !== 'svd' && method !== 'asvd')
+    throw new ArgumentError(fn, 'options.method', method, "must be 'svd-llm', 'svd' or 'asvd'");
   const update = options.update === true ? {} : options.update || undefined;
   if (update && method !== 'svd-llm') throw new ArgumentError(fn, 'options.update', options.update, "is only defined for method 'svd-llm'");
   const uw = options.updateWhitening ?? 'original';
   if (uw !== 'original' && uw !== 'compressed') throw new ArgumentError(fn, 'options.updateWhitening', uw, "must be 'original' or 'compressed'");
   const roles = options.roles ?? LINEAR_ROLES;
   for (const r of roles) if (!LINEAR_ROLES.includes(r)) throw new ArgumentError(fn, 'options.roles', roles, `must hold only ${LINEAR_ROLES.join(', ')}`);
-  if (method !== 'svd' && (!options.calibration || (options.calibration as any).length === 0)) throw new ArgumentError(fn, 'options.calibration', options.calibration, `must be a non-empty list of token windows for method '${method}'`);
+  if (method !== 'svd' && (!options.calibration || (options.calibration as any).length === 0))
+    throw new ArgumentError(fn, 'options.calibration', options.calibration, `must be a non-empty list of token windows for method '${method}'`);
   // progress in this function's own shape: 'compress' events carry done = 1..total (the layer being built)
   const onProgress = options.onProgress
     ? (p: { phase: 'calibrate' | 'compress'; layer: string; done: number; total: number }) => {
-      const [, b, role] = p.layer.split('.');
-      if (p.phase === 'calibrate') options.onProgress!({ stage: 'calibrate', block: Number(b), done: p.done, total: p.total });
-      else options.onProgress!({ stage: 'compress', name: p.layer, block: Number(b), role: role as LinearRole, done: p.done + 1, total: p.total });
-    }
+        const [, b, role] = p.layer.split('.');
+        if (p.phase === 'calibrate') options.onProgress!({ stage: 'calibrate', block: Number(b), done: p.done, total: p.total });
+        else options.onProgress!({ stage: 'compress', name: p.layer, block: Number(b), role: role as LinearRole, done: p.done + 1, total: p.total });
+      }
     : undefined;
   const common = { ratio: options.ratio, roles, backend: options.backend, signal: options.signal, onProgress };
   let res: CompressResult<LowRankLayerReport>;
   if (method === 'svd') res = await svdModel(model, common);
-  else if (method === 'asvd') res = await asvdModel(model, { ...common, calibration: options.calibration!, alpha: options.alpha, allowRankDeficient: options.allowRankDeficient, schedule: options.schedule });
-  else res = await svdLlmModel(model, {
-    ...common, calibration: options.calibration!, update, whitening: options.whitening, floor: options.floor, route: options.route,
-    whitenWith: uw === 'compressed' ? 'working' : 'original', allowRankDeficient: options.allowRankDeficient, schedule: options.schedule,
-  });
+  else if (method === 'asvd')
+    res = await asvdModel(model, {
+      ...common,
+      calibration: options.calibration!,
+      alpha: options.alpha,
+      allowRankDeficient: options.allowRankDeficient,
+      schedule: options.schedule,
+    });
+  else
+    res = await svdLlmModel(model, {
+      ...common,
+      calibration: options.calibration!,
+      update,
+      whitening: options.whitening,
+      floor: options.floor,
+      route: options.route,
+      whitenWith: uw === 'compressed' ? 'working' : 'original',
+      allowRankDeficient: options.allowRankDeficient,
+      schedule: options.schedule,
+    });
   const layers: CompressedLayerInfo[] = res.layers.map((l) => {
     const L = res.model.getLinear(l.name) as LowRankLinear;
     const [, b, role] = l.name.split('.');
     const { params, denseParams, update: upd, ...report } = l.report;
-    return { name: l.name, block: Number(b), role: role as LinearRole, outFeatures: L.outFeatures, inFeatures: L.inFeatures, rank: L.rank, params, bytes: l.bytes, denseParams, report, update: upd };
+    return {
+      name: l.name,
+      block: Number(b),
+      role: role as LinearRole,
+      outFeatures: L.outFeatures,
+      inFeatures: L.inFeatures,
+      rank: L.rank,
+      params,
+      bytes: l.bytes,
+      denseParams,
+      report,
+      update: upd,
+    };
   });
-  let params = 0, bytes = 0, denseParams = 0;
-  for (const l of layers) { params += l.params; bytes += l.bytes; denseParams += l.denseParams; }
+  let params = 0,
+    bytes = 0,
+    denseParams = 0;
+  for (const l of layers) {
+    params += l.params;
+    bytes += l.bytes;
+    denseParams += l.denseParams;
+  }
   return { model: res.model, layers, params, bytes, denseParams, denseBytes: 4 * denseParams, backend: res.backend };
 }

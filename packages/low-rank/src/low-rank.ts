@@ -3,8 +3,14 @@
  * W_u is [out, k], W_v is [k, in]; parameters k·(out + in), bytes 4·k·(out + in) (f32).
  */
 import {
-  ArgumentError, ShapeError, Tensor, matmul, assertMatrix,
-  type LinearLayer, type LinearForwardOptions, type SerializedLayer,
+  ArgumentError,
+  ShapeError,
+  type Tensor,
+  matmul,
+  assertMatrix,
+  type LinearLayer,
+  type LinearForwardOptions,
+  type SerializedLayer,
 } from '@llmpress/tensor';
 
 export type LowRankMethod = 'svd-llm' | 'svd' | 'asvd' | (string & {});
@@ -35,22 +41,35 @@ export class LowRankLinear implements LinearLayer {
     this.method = options.method ?? 'svd-llm';
   }
 
-  get rank(): number { return this.wu.shape[1]!; }
-  get inFeatures(): number { return this.wv.shape[1]!; }
-  get outFeatures(): number { return this.wu.shape[0]!; }
+  get rank(): number {
+    return this.wu.shape[1]!;
+  }
+  get inFeatures(): number {
+    return this.wv.shape[1]!;
+  }
+  get outFeatures(): number {
+    return this.wu.shape[0]!;
+  }
 
   /** y = (x W_vᵀ) W_uᵀ: two thin GEMMs, T·k·(in + out) multiply-adds. */
   forward(x: Tensor<'f32'>, options: LinearForwardOptions = {}): Tensor<'f32'> {
-    if (x.ndim !== 2 || x.shape[1] !== this.inFeatures) throw new ShapeError('LowRankLinear.forward', `x must be [T, ${this.inFeatures}], got [${x.shape.join(', ')}]`);
+    if (x.ndim !== 2 || x.shape[1] !== this.inFeatures)
+      throw new ShapeError('LowRankLinear.forward', `x must be [T, ${this.inFeatures}], got [${x.shape.join(', ')}]`);
     if (x.dtype !== 'f32') throw new ArgumentError('LowRankLinear.forward', 'x.dtype', x.dtype, "must be 'f32'");
     const z = matmul(x, this.wv.T, options);
     return matmul(z, this.wu.T, options) as Tensor<'f32'>;
   }
 
   /** f32 storage of both factors; nothing else is stored. */
-  bytes(): number { return (this.wu.size + this.wv.size) * 4; }
-  params(): number { return this.wu.size + this.wv.size; }
-  toDense(): Tensor<'f32'> { return matmul(this.wu, this.wv) as Tensor<'f32'>; }
+  bytes(): number {
+    return (this.wu.size + this.wv.size) * 4;
+  }
+  params(): number {
+    return this.wu.size + this.wv.size;
+  }
+  toDense(): Tensor<'f32'> {
+    return matmul(this.wu, this.wv) as Tensor<'f32'>;
+  }
 
   serialize(): SerializedLayer {
     return {
@@ -67,7 +86,8 @@ export class LowRankLinear implements LinearLayer {
     if (!wu || wu.dtype !== 'f32' || wu.ndim !== 2) throw new ArgumentError(fn, 'tensors.wu', wu, 'must be an f32 matrix');
     if (!wv || wv.dtype !== 'f32' || wv.ndim !== 2) throw new ArgumentError(fn, 'tensors.wv', wv, 'must be an f32 matrix');
     const meta = s.meta ?? {};
-    if (meta.rank !== undefined && Number(meta.rank) !== wu.shape[1]) throw new ShapeError(fn, `meta.rank ${meta.rank} does not match wu [${wu.shape.join(', ')}]`);
+    if (meta.rank !== undefined && Number(meta.rank) !== wu.shape[1])
+      throw new ShapeError(fn, `meta.rank ${meta.rank} does not match wu [${wu.shape.join(', ')}]`);
     return new LowRankLinear(wu as Tensor<'f32'>, wv as Tensor<'f32'>, { method: typeof meta.method === 'string' ? meta.method : undefined });
   }
 }

@@ -41,7 +41,8 @@ export function trace(a: Tensor): number {
 }
 /** Frobenius inner product ⟨a, b⟩ = Σ a_ij b_ij. */
 export function dotF(a: Tensor, b: Tensor): number {
-  const x = a.contiguous().data, y = b.contiguous().data;
+  const x = a.contiguous().data,
+    y = b.contiguous().data;
   let s = 0;
   for (let i = 0; i < x.length; i++) s += x[i]! * y[i]!;
   return s;
@@ -50,15 +51,18 @@ export function dotF(a: Tensor, b: Tensor): number {
 export function symmetrize(a: M64): M64 {
   const c = a.contiguous(true) as M64;
   const n = c.shape[0]!;
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
-    const v = 0.5 * (c.data[i * n + j]! + c.data[j * n + i]!);
-    c.data[i * n + j] = v; c.data[j * n + i] = v;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) {
+      const v = 0.5 * (c.data[i * n + j]! + c.data[j * n + i]!);
+      c.data[i * n + j] = v;
+      c.data[j * n + i] = v;
+    }
   return c;
 }
 export function checkSquare(fn: string, arg: string, g: Tensor, n: number): void {
   if (g.ndim !== 2 || g.shape[0] !== g.shape[1]) throw new ShapeError(fn, `argument '${arg}' must be square, got shape [${g.shape.join(', ')}]`);
-  if (g.shape[0] !== n) throw new ShapeError(fn, `argument '${arg}' must be [${n}, ${n}] to match the weight's ${n} input features, got [${g.shape.join(', ')}]`);
+  if (g.shape[0] !== n)
+    throw new ShapeError(fn, `argument '${arg}' must be [${n}, ${n}] to match the weight's ${n} input features, got [${g.shape.join(', ')}]`);
   if (g.dtype !== 'f32' && g.dtype !== 'f64') throw new ArgumentError(fn, `${arg}.dtype`, g.dtype, "must be 'f32' or 'f64'");
 }
 export function checkFinite(fn: string, arg: string, t: Tensor): void {

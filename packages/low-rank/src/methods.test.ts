@@ -42,7 +42,14 @@ describe('low-rank per-layer functions', () => {
 
   it('bad input is a typed error naming the argument', () => {
     const s = st('blocks.1.up');
-    const arg = (f: () => unknown) => { try { f(); } catch (e) { return ArgumentError.isInstance(e) ? (e as ArgumentError).argument : String(e); } return 'no error'; };
+    const arg = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return ArgumentError.isInstance(e) ? (e as ArgumentError).argument : String(e);
+      }
+      return 'no error';
+    };
     expect(arg(() => svdLlmLayer(W, { ...s, n: 5 }, { ratio: 0.4 }))).toBe('stats.n');
     expect(arg(() => svdLlmLayer(W, { ...s, count: 3 }, { ratio: 0.4 }))).toBe('stats.count');
     expect(arg(() => svdLlmLayer(W, { n: s.n, count: s.count, gram: s.gram }, { ratio: 0.4, update: true }))).toBe('stats.origGram');
@@ -67,21 +74,33 @@ describe('low-rank per-model functions (on compressLinears)', () => {
   it("block 0: the update of o is a no-op under 'per-block' (its inputs are still dense) but not under 'sequential'", async () => {
     const seq = await svdLlmModel(model, { calibration: cal, ratio: 0.5, update: true });
     const per = await svdLlmModel(model, { calibration: cal, ratio: 0.5, update: true, schedule: 'per-block' });
-    const gain = (r: typeof seq, name: string) => { const o = r.layers.find((l) => l.name === name)!.report.update!.objective; return 1 - o.at(-1)! / o[0]!; };
+    const gain = (r: typeof seq, name: string) => {
+      const o = r.layers.find((l) => l.name === name)!.report.update!.objective;
+      return 1 - o.at(-1)! / o[0]!;
+    };
     expect(Math.abs(gain(per, 'blocks.0.o'))).toBeLessThan(1e-6);
     expect(gain(seq, 'blocks.0.o')).toBeGreaterThan(1e-3);
     expect(Math.abs(gain(seq, 'blocks.0.q'))).toBeLessThan(1e-6); // the first group sees the dense inputs either way
     expect(gain(seq, 'blocks.0.down')).toBeGreaterThan(1e-3);
     // and the sequential model is closer to the dense model on the calibration windows
     const ref = model.forward(cal[1]!);
-    const dist = (m: typeof seq.model) => { const y = m.forward(cal[1]!); let s = 0; for (let i = 0; i < y.data.length; i++) s += (y.data[i]! - ref.data[i]!) ** 2; return s; };
+    const dist = (m: typeof seq.model) => {
+      const y = m.forward(cal[1]!);
+      let s = 0;
+      for (let i = 0; i < y.data.length; i++) s += (y.data[i]! - ref.data[i]!) ** 2;
+      return s;
+    };
     expect(dist(seq.model)).toBeLessThan(dist(per.model));
   });
 
   it('the per-model functions are the driver with the per-layer functions (same layers)', async () => {
     const viaDriver = await compressLinears(model, {
-      calibration: cal, schedule: 'dense',
-      compress: (job) => { const r = asvdLayer(job.weight, job.stats as SequentialStats, { ratio: 0.3 }); return { layer: r.layer, report: r.report, bytes: r.layer.bytes(), kind: r.layer.kind }; },
+      calibration: cal,
+      schedule: 'dense',
+      compress: (job) => {
+        const r = asvdLayer(job.weight, job.stats as SequentialStats, { ratio: 0.3 });
+        return { layer: r.layer, report: r.report, bytes: r.layer.bytes(), kind: r.layer.kind };
+      },
     });
     const viaModel = await asvdModel(model, { calibration: cal, ratio: 0.3 });
     expect(maxAbsDiff(viaDriver.model.forward(cal[2]!), viaModel.model.forward(cal[2]!))).toBe(0);
@@ -93,10 +112,29 @@ describe('low-rank per-model functions (on compressLinears)', () => {
   it('progress with ETA, abort, typed errors before any work', async () => {
     const phases: string[] = [];
     let lastEta: number | undefined;
-    await svdLlmModel(model, { calibration: cal, ratio: 0.4, update: true, roles: ['o', 'down'], onProgress: (p) => { phases.push(`${p.phase}:${p.layer}`); lastEta = p.etaMs; } });
-    expect(phases).toEqual(['calibrate:blocks.0.o', 'compress:blocks.0.o', 'calibrate:blocks.0.down', 'compress:blocks.0.down', 'calibrate:blocks.1.o', 'compress:blocks.1.o', 'calibrate:blocks.1.down', 'compress:blocks.1.down']);
+    await svdLlmModel(model, {
+      calibration: cal,
+      ratio: 0.4,
+      update: true,
+      roles: ['o', 'down'],
+      onProgress: (p) => {
+        phases.push(`${p.phase}:${p.layer}`);
+        lastEta = p.etaMs;
+      },
+    });
+    expect(phases).toEqual([
+      'calibrate:blocks.0.o',
+      'compress:blocks.0.o',
+      'calibrate:blocks.0.down',
+      'compress:blocks.0.down',
+      'calibrate:blocks.1.o',
+      'compress:blocks.1.o',
+      'calibrate:blocks.1.down',
+      'compress:blocks.1.down',
+    ]);
     expect(typeof lastEta).toBe('number');
-    const ac = new AbortController(); ac.abort();
+    const ac = new AbortController();
+    ac.abort();
     await expect(svdLlmModel(model, { calibration: cal, ratio: 0.4, signal: ac.signal })).rejects.toSatisfy((e) => AbortedError.isInstance(e));
     await expect(svdLlmModel(model, { calibration: cal, ratio: 0 })).rejects.toThrow(/svdLlmModel: argument 'options.ratio'/);
     await expect(svdModel(model, { ratio: 0.99 })).rejects.toThrow(/rank 0/);

@@ -7,10 +7,26 @@
  */
 import { ArgumentError, Tensor, type Backend } from '@llmpress/tensor';
 import {
-  compressLinears, LINEAR_ROLES,
-  type LlamaModel, type LinearRole, type CalibrationWindows, type CalibrationSchedule, type CompressResult, type DriverProgress, type SequentialStats,
+  compressLinears,
+  LINEAR_ROLES,
+  type LlamaModel,
+  type LinearRole,
+  type CalibrationWindows,
+  type CalibrationSchedule,
+  type CompressResult,
+  type DriverProgress,
+  type SequentialStats,
 } from '@llmpress/models';
-import { svdLlmFactor, svdLlmFactorFromInputs, svdLowRankFactor, asvdFactor, type LowRankReport, type Whitening, type SvdLlmRoute, type FactorOptions } from './svd-llm.js';
+import {
+  svdLlmFactor,
+  svdLlmFactorFromInputs,
+  svdLowRankFactor,
+  asvdFactor,
+  type LowRankReport,
+  type Whitening,
+  type SvdLlmRoute,
+  type FactorOptions,
+} from './svd-llm.js';
 import type { WhitenResult } from '@llmpress/decompositions';
 import { updateLowRank, type UpdateOptions, type UpdateReport } from './update.js';
 import { checkRankSpec, type RankSpec } from './rank.js';
@@ -22,7 +38,8 @@ import type { LowRankLinear } from './low-rank.js';
  * layer has fewer outputs than inputs and T < n the Gram route runs on the rows and the n × n Gram is
  * never formed (streaming's down projection).
  */
-export type LowRankStats = Pick<SequentialStats, 'n' | 'count'> & Partial<Pick<SequentialStats, 'gram' | 'origGram' | 'crossGram' | 'meanAbs' | 'origMeanAbs'>> & { inputs?: Tensor };
+export type LowRankStats = Pick<SequentialStats, 'n' | 'count'> &
+  Partial<Pick<SequentialStats, 'gram' | 'origGram' | 'crossGram' | 'meanAbs' | 'origMeanAbs'>> & { inputs?: Tensor };
 
 export interface LowRankLayerReport extends LowRankReport {
   /** k·(m + n) and m·n. */
@@ -31,7 +48,10 @@ export interface LowRankLayerReport extends LowRankReport {
   /** The sequential update's report (SVD-LLM with `update`). */
   update?: UpdateReport;
 }
-export interface LowRankLayerResult { layer: LowRankLinear; report: LowRankLayerReport }
+export interface LowRankLayerResult {
+  layer: LowRankLinear;
+  report: LowRankLayerReport;
+}
 
 interface CommonLayerOptions extends RankSpec {
   backend?: Backend;
@@ -83,7 +103,12 @@ function checkStats(fn: string, weight: Tensor, stats: LowRankStats, allow: bool
   if (!stats || typeof stats !== 'object') throw new ArgumentError(fn, 'stats', stats, 'must be calibration statistics ({ n, count, gram, … })');
   if (stats.n !== n) throw new ArgumentError(fn, 'stats.n', stats.n, `must equal the weight's input features ${n}`);
   if (!allow && !(stats.count >= n)) {
-    throw new ArgumentError(fn, 'stats.count', `${stats.count} tokens`, `must be at least ${n} tokens so the Gram of '${name}' (${n} inputs) can be full rank (or set allowRankDeficient: true to floor it)`);
+    throw new ArgumentError(
+      fn,
+      'stats.count',
+      `${stats.count} tokens`,
+      `must be at least ${n} tokens so the Gram of '${name}' (${n} inputs) can be full rank (or set allowRankDeficient: true to floor it)`,
+    );
   }
   return n;
 }
@@ -108,27 +133,40 @@ export function svdLlmLayer(weight: Tensor, stats: LowRankStats, options: SvdLlm
   const ww = options.whitenWith ?? 'original';
   if (ww !== 'original' && ww !== 'working') throw new ArgumentError(fn, 'options.whitenWith', ww, "must be 'original' or 'working'");
   const update = options.update === true ? {} : options.update || undefined;
-  if (update !== undefined && typeof update !== 'object') throw new ArgumentError(fn, 'options.update', options.update, 'must be a boolean or { ridge, sweeps }');
+  if (update !== undefined && typeof update !== 'object')
+    throw new ArgumentError(fn, 'options.update', options.update, 'must be a boolean or { ridge, sweeps }');
   const orig = stats.origGram ?? (update ? undefined : stats.gram);
   const factorOpts = {
-    ...rankSpec(options), whitening: options.whitening, floor: options.floor, route: options.route ?? 'auto',
-    solver: options.solver, factors: options.factors, backend: options.backend, whitened: options.whitened,
+    ...rankSpec(options),
+    whitening: options.whitening,
+    floor: options.floor,
+    route: options.route ?? 'auto',
+    solver: options.solver,
+    factors: options.factors,
+    backend: options.backend,
+    whitened: options.whitened,
   };
   const haveGram = (ww === 'original' ? orig : stats.gram) !== undefined;
   if (!haveGram && !update && stats.inputs !== undefined) {
     const x = stats.inputs;
-    if (!(x instanceof Tensor) || x.ndim !== 2 || x.shape[1] !== n) throw new ArgumentError(fn, 'stats.inputs', x, `must be the [T, ${n}] input rows of '${name}'`);
+    if (!(x instanceof Tensor) || x.ndim !== 2 || x.shape[1] !== n)
+      throw new ArgumentError(fn, 'stats.inputs', x, `must be the [T, ${n}] input rows of '${name}'`);
     const r = svdLlmFactorFromInputs(weight, x, factorOpts);
     return withParams(r.layer, r.report);
   }
   const g = ww === 'original' ? gramTensor(fn, name, 'stats.origGram', orig, n) : gramTensor(fn, name, 'stats.gram', stats.gram, n);
   const r = svdLlmFactor(weight, g, factorOpts);
   if (!update) return withParams(r.layer, r.report);
-  const u = updateLowRank(weight, r.layer, {
-    gram: gramTensor(fn, name, 'stats.gram', stats.gram, n),
-    origGram: gramTensor(fn, name, 'stats.origGram', stats.origGram, n),
-    crossGram: gramTensor(fn, name, 'stats.crossGram', stats.crossGram, n),
-  }, { ...update, backend: update.backend ?? options.backend });
+  const u = updateLowRank(
+    weight,
+    r.layer,
+    {
+      gram: gramTensor(fn, name, 'stats.gram', stats.gram, n),
+      origGram: gramTensor(fn, name, 'stats.origGram', stats.origGram, n),
+      crossGram: gramTensor(fn, name, 'stats.crossGram', stats.crossGram, n),
+    },
+    { ...update, backend: update.backend ?? options.backend },
+  );
   return withParams(u.layer, r.report, u.report);
 }
 
@@ -140,8 +178,15 @@ export function asvdLayer(weight: Tensor, stats: LowRankStats, options: AsvdLaye
   const sw = options.scaleWith ?? 'original';
   if (sw !== 'original' && sw !== 'working') throw new ArgumentError(fn, 'options.scaleWith', sw, "must be 'original' or 'working'");
   const ma = sw === 'original' ? (stats.origMeanAbs ?? stats.meanAbs) : stats.meanAbs;
-  if (!(ma instanceof Float64Array) || ma.length !== n) throw new ArgumentError(fn, sw === 'original' ? 'stats.origMeanAbs' : 'stats.meanAbs', ma, `must hold ${n} per-channel mean |x| values of '${name}'`);
-  const r = asvdFactor(weight, new Tensor('f64', ma, [n]), { ...rankSpec(options), alpha: options.alpha, solver: options.solver, factors: options.factors, backend: options.backend });
+  if (!(ma instanceof Float64Array) || ma.length !== n)
+    throw new ArgumentError(fn, sw === 'original' ? 'stats.origMeanAbs' : 'stats.meanAbs', ma, `must hold ${n} per-channel mean |x| values of '${name}'`);
+  const r = asvdFactor(weight, new Tensor('f64', ma, [n]), {
+    ...rankSpec(options),
+    alpha: options.alpha,
+    solver: options.solver,
+    factors: options.factors,
+    backend: options.backend,
+  });
   return withParams(r.layer, r.report);
 }
 
@@ -164,7 +209,9 @@ interface CommonModelOptions {
   factors?: FactorOptions['factors'];
 }
 
-export interface SvdLlmModelOptions extends CommonModelOptions, Omit<SvdLlmLayerOptions, keyof RankSpec | 'name' | 'backend' | 'solver' | 'factors' | 'whitened'> {
+export interface SvdLlmModelOptions
+  extends CommonModelOptions,
+    Omit<SvdLlmLayerOptions, keyof RankSpec | 'name' | 'backend' | 'solver' | 'factors' | 'whitened'> {
   /** Calibration token windows (disjoint from evaluation). */
   calibration: CalibrationWindows;
   /**
@@ -184,12 +231,15 @@ const ROLE_SET = new Set<string>(LINEAR_ROLES);
 
 /** Fails before any heavy work: the model, the ratio, every layer dense and a rank ≥ 1 at the ratio. */
 function precheck(fn: string, model: LlamaModel, options: CommonModelOptions): void {
-  if (!model || typeof (model as any).linears !== 'function' || typeof (model as any).clone !== 'function') throw new ArgumentError(fn, 'model', model, 'must be a LlamaModel');
+  if (!model || typeof (model as any).linears !== 'function' || typeof (model as any).clone !== 'function')
+    throw new ArgumentError(fn, 'model', model, 'must be a LlamaModel');
   if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object');
   const ratio = options.ratio;
-  if (typeof ratio !== 'number' || !(ratio > 0 && ratio < 1)) throw new ArgumentError(fn, 'options.ratio', ratio, 'must be a number in the open interval (0, 1)');
+  if (typeof ratio !== 'number' || !(ratio > 0 && ratio < 1))
+    throw new ArgumentError(fn, 'options.ratio', ratio, 'must be a number in the open interval (0, 1)');
   const roles = options.roles ?? LINEAR_ROLES;
-  if (!Array.isArray(roles) || roles.length === 0 || roles.some((r) => !ROLE_SET.has(r))) throw new ArgumentError(fn, 'options.roles', roles, `must hold only ${LINEAR_ROLES.join(', ')}`);
+  if (!Array.isArray(roles) || roles.length === 0 || roles.some((r) => !ROLE_SET.has(r)))
+    throw new ArgumentError(fn, 'options.roles', roles, `must hold only ${LINEAR_ROLES.join(', ')}`);
   for (const e of model.linears()) {
     if (!roles.includes(e.role) || (options.blocks && !options.blocks.includes(e.block))) continue;
     if (e.layer.kind !== 'dense') throw new ArgumentError(fn, `model.${e.name}`, e.layer.kind, 'must be a dense layer (compress an uncompressed model)');
@@ -207,7 +257,12 @@ export async function svdLlmModel(model: LlamaModel, options: SvdLlmModelOptions
   precheck(fn, model, options);
   const { calibration, schedule, onProgress, signal, roles, blocks, backend, ratio, ...layerOpts } = options;
   return compressLinears(model, {
-    calibration, roles, blocks, backend, onProgress, signal,
+    calibration,
+    roles,
+    blocks,
+    backend,
+    onProgress,
+    signal,
     schedule: schedule ?? (options.update ? 'sequential' : 'dense'),
     compress: (job, ctx) => outcome(svdLlmLayer(job.weight, job.stats, { ...layerOpts, ratio, name: job.name, backend: ctx.backend })),
   });
@@ -219,7 +274,13 @@ export async function asvdModel(model: LlamaModel, options: AsvdModelOptions): P
   precheck(fn, model, options);
   const { calibration, schedule, onProgress, signal, roles, blocks, backend, ratio, ...layerOpts } = options;
   return compressLinears(model, {
-    calibration, roles, blocks, backend, onProgress, signal, schedule: schedule ?? 'dense',
+    calibration,
+    roles,
+    blocks,
+    backend,
+    onProgress,
+    signal,
+    schedule: schedule ?? 'dense',
     compress: (job, ctx) => outcome(asvdLayer(job.weight, job.stats, { ...layerOpts, ratio, name: job.name, backend: ctx.backend })),
   });
 }
@@ -230,7 +291,12 @@ export async function svdModel(model: LlamaModel, options: SvdModelOptions): Pro
   precheck(fn, model, options);
   const { onProgress, signal, roles, blocks, backend, ratio, solver, factors } = options;
   return compressLinears(model, {
-    dataFree: true, roles, blocks, backend, onProgress, signal,
+    dataFree: true,
+    roles,
+    blocks,
+    backend,
+    onProgress,
+    signal,
     compress: (job, ctx) => outcome(svdLayer(job.weight, { ratio, solver, factors, backend: ctx.backend })),
   });
 }

@@ -7,7 +7,11 @@ import { syntheticWeight, syntheticInputs, gramOf, outputError } from './testuti
 const product = (r: ReturnType<typeof svdLlmFactor>) => matmul(r.layer.wu.astype('f64'), r.layer.wv.astype('f64'));
 
 describe("svdLlm route 'gram' (eigh of W G Wᵀ) agrees with the whitening route", () => {
-  for (const [m, n] of [[16, 40], [40, 16], [24, 24]] as const) {
+  for (const [m, n] of [
+    [16, 40],
+    [40, 16],
+    [24, 24],
+  ] as const) {
     it(`full-rank Gram, W ${m}×${n}: same σ, same truncated product, same calibration error`, () => {
       const W = syntheticWeight(m, n, 5);
       const X = syntheticInputs(n, 4 * n, 6);
@@ -22,27 +26,33 @@ describe("svdLlm route 'gram' (eigh of W G Wᵀ) agrees with the whitening route
       // factors are stored in f32: the products agree to f32 rounding
       const scale = Math.max(...Array.from(W.data as Float64Array, Math.abs));
       expect(maxAbsDiff(product(a), product(b))).toBeLessThan(1e-5 * scale);
-      const ea = outputError(W, product(a), X), eb = outputError(W, product(b), X);
+      const ea = outputError(W, product(a), X),
+        eb = outputError(W, product(b), X);
       expect(Math.abs(ea - eb)).toBeLessThan(1e-4 * Math.max(ea, 1e-12) + 1e-9);
       expect(Math.abs(b.report.droppedEnergy - a.report.droppedEnergy)).toBeLessThan(1e-8 * a.report.totalEnergy);
     });
   }
   it('rank-deficient Gram (fewer tokens than inputs): calibration error equals the dropped energy on both routes', () => {
-    const m = 12, n = 48, T = 20;
+    const m = 12,
+      n = 48,
+      T = 20;
     const W = syntheticWeight(m, n, 7);
     const X = syntheticInputs(n, T, 8);
     const G = gramOf(X);
     const a = svdLlmFactor(W, G, { rank: 6, route: 'whiten' });
     const b = svdLlmFactor(W, G, { rank: 6, route: 'gram' });
-    const ea = outputError(W, product(a), X), eb = outputError(W, product(b), X);
+    const ea = outputError(W, product(a), X),
+      eb = outputError(W, product(b), X);
     expect(Math.abs(eb - b.report.droppedEnergy)).toBeLessThan(1e-4 * b.report.totalEnergy);
     expect(Math.abs(ea - eb)).toBeLessThan(1e-4 * b.report.totalEnergy);
   });
   it("'auto' takes the Gram route (W G Wᵀ when m < n, (W S)ᵀ(W S) otherwise), the paper's route for cholesky with m < n", () => {
-    const W = syntheticWeight(8, 24, 9), G = gramOf(syntheticInputs(24, 80, 10));
+    const W = syntheticWeight(8, 24, 9),
+      G = gramOf(syntheticInputs(24, 80, 10));
     const a = svdLlmFactor(W, G, { ratio: 0.3, route: 'auto' });
     expect([a.report.route, a.report.whitening!.method]).toEqual(['gram', 'gram']);
-    const W2 = syntheticWeight(24, 8, 9), G2 = gramOf(syntheticInputs(8, 80, 10));
+    const W2 = syntheticWeight(24, 8, 9),
+      G2 = gramOf(syntheticInputs(8, 80, 10));
     const b = svdLlmFactor(W2, G2, { ratio: 0.3, route: 'auto' });
     expect([b.report.route, b.report.whitening!.method]).toEqual(['gram', 'eigh']);
     const c = svdLlmFactor(W, G, { ratio: 0.3, route: 'auto', whitening: 'cholesky' });
@@ -76,7 +86,8 @@ describe('svdLlm with a shared whitening (options.whitened)', () => {
     }
   });
   it('rejects a whitening of another size, a bad route and gram + cholesky, naming the argument', () => {
-    const W = syntheticWeight(8, 20, 1), G = gramOf(syntheticInputs(20, 60, 2));
+    const W = syntheticWeight(8, 20, 1),
+      G = gramOf(syntheticInputs(20, 60, 2));
     const other = whiten(gramOf(syntheticInputs(10, 40, 3)));
     expect(() => svdLlmFactor(W, G, { ratio: 0.3, whitened: other })).toThrow(/options\.whitened/);
     expect(() => svdLlmFactor(W, G, { ratio: 0.3, route: 'fast' as any })).toThrow(ArgumentError);
@@ -88,8 +99,12 @@ describe('svdLlm with a shared whitening (options.whitened)', () => {
 describe('svdLlmFactorFromInputs (calibration rows instead of the Gram)', () => {
   it('T < n, m < n: never forms the Gram and matches svdLlmFactor(W, XᵀX) (σ, product, calibration error)', async () => {
     const { svdLlmFactorFromInputs } = await import('./svd-llm.js');
-    const m = 12, n = 48, T = 20;
-    const W = syntheticWeight(m, n, 21), X = syntheticInputs(n, T, 22), G = gramOf(X);
+    const m = 12,
+      n = 48,
+      T = 20;
+    const W = syntheticWeight(m, n, 21),
+      X = syntheticInputs(n, T, 22),
+      G = gramOf(X);
     const a = svdLlmFactor(W, G, { rank: 9, route: 'gram' });
     const b = svdLlmFactorFromInputs(W, X, { rank: 9 });
     expect(b.report.route).toBe('gram');
@@ -100,7 +115,8 @@ describe('svdLlmFactorFromInputs (calibration rows instead of the Gram)', () => 
   });
   it('T ≥ n or m ≥ n: forms XᵀX and runs svdLlmFactor', async () => {
     const { svdLlmFactorFromInputs } = await import('./svd-llm.js');
-    const W = syntheticWeight(30, 16, 23), X = syntheticInputs(16, 64, 24);
+    const W = syntheticWeight(30, 16, 23),
+      X = syntheticInputs(16, 64, 24);
     const a = svdLlmFactor(W, gramOf(X), { ratio: 0.3, route: 'auto' });
     const b = svdLlmFactorFromInputs(W, X, { ratio: 0.3 });
     expect(maxAbsDiff(product(a), product(b))).toBeLessThan(1e-5);
@@ -109,7 +125,8 @@ describe('svdLlmFactorFromInputs (calibration rows instead of the Gram)', () => 
     const { svdLlmFactorFromInputs } = await import('./svd-llm.js');
     const W = syntheticWeight(8, 16, 1);
     expect(() => svdLlmFactorFromInputs(W, syntheticInputs(12, 5, 2), { ratio: 0.3 })).toThrow(/svdLlmFromInputs: argument 'x' must be \[T, 16\]/);
-    const bad = syntheticInputs(16, 5, 3); (bad.data as Float64Array)[7] = NaN;
+    const bad = syntheticInputs(16, 5, 3);
+    (bad.data as Float64Array)[7] = NaN;
     expect(() => svdLlmFactorFromInputs(W, bad, { ratio: 0.3 })).toThrow(/svdLlmFromInputs/);
     expect(() => svdLlmFactorFromInputs(W, new Tensor('f64', new Float64Array(80), [5, 16]), { ratio: 0.3 })).toThrow(/svdLlmFromInputs.*'x'/);
   });

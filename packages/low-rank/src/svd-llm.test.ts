@@ -1,13 +1,13 @@
 import { describe, it, expect } from 'vitest';
-import {
-  Tensor, matmul, randn, maxAbsDiff, tolerance, norm, ArgumentError, ShapeError, NonFiniteError, NotPositiveDefiniteError,
-} from '@llmpress/tensor';
+import { Tensor, matmul, randn, maxAbsDiff, tolerance, norm, ArgumentError, ShapeError, NonFiniteError, NotPositiveDefiniteError } from '@llmpress/tensor';
 import { svdLlm, svdLlmFactor, svdLowRank, svdLowRankFactor, asvdFactor } from './svd-llm.js';
 import { LowRankLinear } from './low-rank.js';
 import { rankFromRatio, rankFromEnergy } from './rank.js';
 import { syntheticWeight, syntheticInputs, gramOf, meanAbsOf, outputError } from './testutil.js';
 
-const m = 24, n = 32, T = 200;
+const m = 24,
+  n = 32,
+  T = 200;
 // factors are stored in f32: energies agree to f32 rounding of the factors (relative to the total energy)
 const TOL = tolerance('f32', [m, n], 100);
 const W = syntheticWeight(m, n, 1);
@@ -19,7 +19,11 @@ describe('rank from ratio / energy', () => {
     expect(rankFromRatio(64, 64, 0.2)).toBe(25);
     expect(rankFromRatio(64, 172, 0.6)).toBe(18);
     expect(rankFromRatio(4096, 11008, 0.4)).toBe(Math.floor((4096 * 11008 * 0.6) / (4096 + 11008)));
-    for (const [a, b, r] of [[64, 64, 0.2], [172, 64, 0.4], [32, 64, 0.6]] as const) {
+    for (const [a, b, r] of [
+      [64, 64, 0.2],
+      [172, 64, 0.4],
+      [32, 64, 0.6],
+    ] as const) {
       const k = rankFromRatio(a, b, r);
       expect(k * (a + b)).toBeLessThanOrEqual((1 - r) * a * b);
       expect((k + 1) * (a + b)).toBeGreaterThan((1 - r) * a * b);
@@ -125,9 +129,11 @@ describe('svdLlm bad input', () => {
   it('mismatched and non-square Grams, non-finite values', () => {
     expect(() => svdLlm(W, gramOf(syntheticInputs(n + 1, 50, 3)), { rank: 3 })).toThrow(ShapeError);
     expect(() => svdLlm(W, G.slice(null, [0, n - 1]), { rank: 3 })).toThrow(/must be square/);
-    const bad = G.contiguous(true); bad.data[5] = NaN;
+    const bad = G.contiguous(true);
+    bad.data[5] = NaN;
     expect(() => svdLlm(W, bad, { rank: 3 })).toThrow(NonFiniteError);
-    const badW = W.contiguous(true); badW.data[0] = Infinity;
+    const badW = W.contiguous(true);
+    badW.data[0] = Infinity;
     expect(() => svdLlm(badW, G, { rank: 3 })).toThrow(NonFiniteError);
     expect(() => svdLlm(W, G, { rank: 3, whitening: 'qr' as any })).toThrow(ArgumentError);
   });
@@ -147,7 +153,7 @@ describe('svdLlm bad input', () => {
     const Gi = gramOf(syntheticInputs(n, 10, 6)).contiguous(true);
     let tr = 0;
     for (let i = 0; i < n; i++) tr += Gi.data[i * n + i]!;
-    for (let i = 0; i < n; i++) Gi.data[i * n + i]! -= 1e-6 * tr / n; // null eigenvalues become negative
+    for (let i = 0; i < n; i++) Gi.data[i * n + i]! -= (1e-6 * tr) / n; // null eigenvalues become negative
     expect(() => svdLlm(W, Gi, { rank: 4, whitening: 'cholesky' })).toThrow(NotPositiveDefiniteError);
     const { layer, report } = svdLlmFactor(W, Gi, { rank: 4 });
     expect(report.whitening!.floored).toBeGreaterThanOrEqual(n - 10);

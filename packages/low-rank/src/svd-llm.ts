@@ -87,7 +87,10 @@ export interface LowRankReport {
 }
 
 /** The low-rank layer plus what the factorisation saw. */
-export interface LowRankResult { layer: LowRankLinear; report: LowRankReport }
+export interface LowRankResult {
+  layer: LowRankLinear;
+  report: LowRankReport;
+}
 
 interface Scaling {
   /** A = W S */
@@ -109,10 +112,19 @@ function checkWeight(fn: string, w: Tensor): [number, number] {
 function truncation(fn: string, sigma: Float64Array, spec: { k?: number }, energy: number | undefined) {
   const k = spec.k ?? rankFromEnergy(sigma, energy!, fn);
   if (k > sigma.length) throw new ArgumentError(fn, 'rank', k, `exceeds the ${sigma.length} singular values computed`);
-  let total = 0, dropped = 0;
-  for (let i = 0; i < sigma.length; i++) { const e = sigma[i]! * sigma[i]!; total += e; if (i >= k) dropped += e; }
-  const root = new Float64Array(k), invRoot = new Float64Array(k);
-  for (let i = 0; i < k; i++) { root[i] = Math.sqrt(Math.max(0, sigma[i]!)); invRoot[i] = root[i]! > 0 ? 1 / root[i]! : 0; }
+  let total = 0,
+    dropped = 0;
+  for (let i = 0; i < sigma.length; i++) {
+    const e = sigma[i]! * sigma[i]!;
+    total += e;
+    if (i >= k) dropped += e;
+  }
+  const root = new Float64Array(k),
+    invRoot = new Float64Array(k);
+  for (let i = 0; i < k; i++) {
+    root[i] = Math.sqrt(Math.max(0, sigma[i]!));
+    invRoot[i] = root[i]! > 0 ? 1 / root[i]! : 0;
+  }
   return { k, total, dropped, root, invRoot };
 }
 
@@ -121,7 +133,8 @@ function factor(fn: string, method: LowRankMethodName, w64: M64, scaling: Scalin
   const spec = checkRankSpec(fn, m, n, opts);
   const solver = opts.solver ?? 'full';
   if (solver !== 'full' && solver !== 'randomized') throw new ArgumentError(fn, 'options.solver', solver, "must be 'full' or 'randomized'");
-  if (solver === 'randomized' && spec.kind === 'energy') throw new ArgumentError(fn, 'options.solver', solver, "cannot be 'randomized' with an energy budget (needs the whole spectrum)");
+  if (solver === 'randomized' && spec.kind === 'energy')
+    throw new ArgumentError(fn, 'options.solver', solver, "cannot be 'randomized' with an energy budget (needs the whole spectrum)");
   const a = scaling.apply(w64);
   checkFinite(fn, 'w·S', a);
   let u: Tensor, s: Tensor, vt: Tensor;
@@ -129,12 +142,15 @@ function factor(fn: string, method: LowRankMethodName, w64: M64, scaling: Scalin
     ({ u, s, vt } = randomizedSvd(a, spec.k!, { oversample: opts.oversample, powerIterations: opts.powerIterations, seed: opts.seed, backend: opts.backend }));
   } else {
     const r = svd(a, { vectors: 'thin', backend: opts.backend });
-    u = r.u!; s = r.s; vt = r.vt!;
+    u = r.u!;
+    s = r.s;
+    vt = r.vt!;
   }
   const sigma = Float64Array.from(s.contiguous().data as ArrayLike<number>);
   const t = truncation(fn, sigma, spec, opts.energy);
   const { k, root } = t;
-  const total = solver === 'randomized' ? NaN : t.total, dropped = solver === 'randomized' ? NaN : t.dropped;
+  const total = solver === 'randomized' ? NaN : t.total,
+    dropped = solver === 'randomized' ? NaN : t.dropped;
   const uk = toF64(u).slice(null, [0, k]).contiguous() as M64;
   const vtk = toF64(vt).slice([0, k]).contiguous() as M64;
   const wu = scaleCols(uk, root);
@@ -173,24 +189,54 @@ export function svdLlmFactor(w: Tensor, g: Tensor, options: SvdLlmOptions = {}):
   if (method !== 'eigh' && method !== 'cholesky') throw new ArgumentError(fn, 'options.whitening', method, "must be 'eigh' or 'cholesky'");
   checkRankSpec(fn, m, n, options);
   const routeOpt = options.route ?? 'whiten';
-  if (routeOpt !== 'whiten' && routeOpt !== 'gram' && routeOpt !== 'auto') throw new ArgumentError(fn, 'options.route', routeOpt, "must be 'whiten', 'gram' or 'auto'");
-  if (routeOpt === 'gram' && method === 'cholesky' && m < n) throw new ArgumentError(fn, 'options.route', routeOpt, "cannot be 'gram' with whitening 'cholesky' when m < n (that Gram route uses no whitening: pass whitening 'eigh')");
+  if (routeOpt !== 'whiten' && routeOpt !== 'gram' && routeOpt !== 'auto')
+    throw new ArgumentError(fn, 'options.route', routeOpt, "must be 'whiten', 'gram' or 'auto'");
+  if (routeOpt === 'gram' && method === 'cholesky' && m < n)
+    throw new ArgumentError(
+      fn,
+      'options.route',
+      routeOpt,
+      "cannot be 'gram' with whitening 'cholesky' when m < n (that Gram route uses no whitening: pass whitening 'eigh')",
+    );
   const route = routeOpt === 'auto' ? (method === 'cholesky' && m < n ? 'whiten' : 'gram') : routeOpt;
   if (route === 'gram' && m < n) return leftGramRoute(fn, toF64(w), { g: toF64(g) }, options);
   let wh: WhitenResult;
   if (options.whitened) {
     wh = options.whitened;
-    if (!wh || typeof wh !== 'object' || !wh.s || !wh.sInv || wh.s.ndim !== 2 || wh.s.shape[0] !== n || wh.s.shape[1] !== n || wh.sInv.shape[0] !== n || wh.sInv.shape[1] !== n) {
-      throw new ArgumentError(fn, 'options.whitened', wh && wh.s ? `{ s: [${wh.s.shape.join(', ')}] }` : wh, `must be a whiten() result for an [${n}, ${n}] Gram`);
+    if (
+      !wh ||
+      typeof wh !== 'object' ||
+      !wh.s ||
+      !wh.sInv ||
+      wh.s.ndim !== 2 ||
+      wh.s.shape[0] !== n ||
+      wh.s.shape[1] !== n ||
+      wh.sInv.shape[0] !== n ||
+      wh.sInv.shape[1] !== n
+    ) {
+      throw new ArgumentError(
+        fn,
+        'options.whitened',
+        wh && wh.s ? `{ s: [${wh.s.shape.join(', ')}] }` : wh,
+        `must be a whiten() result for an [${n}, ${n}] Gram`,
+      );
     }
   } else wh = whiten(toF64(g), { method, floor: options.floor, backend: options.backend });
-  const sMat = toF64(wh.s), sInv = toF64(wh.sInv);
-  const res = route === 'gram'
-    ? rightGramRoute(fn, toF64(w), sMat, sInv, options)
-    : factor(fn, 'svd-llm', toF64(w), {
-      apply: (w64) => mm(w64, sMat, options.backend),
-      applyInv: (vtk) => mm(vtk, sInv, options.backend),
-    }, options);
+  const sMat = toF64(wh.s),
+    sInv = toF64(wh.sInv);
+  const res =
+    route === 'gram'
+      ? rightGramRoute(fn, toF64(w), sMat, sInv, options)
+      : factor(
+          fn,
+          'svd-llm',
+          toF64(w),
+          {
+            apply: (w64) => mm(w64, sMat, options.backend),
+            applyInv: (vtk) => mm(vtk, sInv, options.backend),
+          },
+          options,
+        );
   res.report.whitening = { method: wh.method, floor: wh.floor, floored: wh.floored };
   res.report.route = route;
   return res;
@@ -208,7 +254,8 @@ export function svdLlmFactorFromInputs(w: Tensor, x: Tensor, options: SvdLlmOpti
   const [m, n] = checkWeight(fn, w);
   assertMatrix(fn, 'x', x);
   assertFloat(fn, 'x', x);
-  if (x.shape[1] !== n || x.shape[0]! < 1) throw new ShapeError(fn, `argument 'x' must be [T, ${n}] (calibration rows of the layer's input), got [${x.shape.join(', ')}]`);
+  if (x.shape[1] !== n || x.shape[0]! < 1)
+    throw new ShapeError(fn, `argument 'x' must be [T, ${n}] (calibration rows of the layer's input), got [${x.shape.join(', ')}]`);
   checkFinite(fn, 'x', x);
   checkRankSpec(fn, m, n, options);
   const T = x.shape[0]!;
@@ -229,10 +276,14 @@ function lambdaMaxEstimate(g: Float64Array, n: number, iters = 12): number {
   let lam = 0;
   for (let it = 0; it < iters; it++) {
     for (let i = 0; i < n; i++) {
-      let s0 = 0, s1 = 0;
+      let s0 = 0,
+        s1 = 0;
       const o = i * n;
       let j = 0;
-      for (; j + 1 < n; j += 2) { s0 += g[o + j]! * v[j]!; s1 += g[o + j + 1]! * v[j + 1]!; }
+      for (; j + 1 < n; j += 2) {
+        s0 += g[o + j]! * v[j]!;
+        s1 += g[o + j + 1]! * v[j + 1]!;
+      }
       if (j < n) s0 += g[o + j]! * v[j]!;
       y[i] = s0 + s1;
     }
@@ -249,13 +300,23 @@ function lambdaMaxEstimate(g: Float64Array, n: number, iters = 12): number {
 
 /** λ_max of XᵀX from the rows X [T, n] (power iterations on v ↦ Xᵀ(X v)). */
 function lambdaMaxFromRows(x: Float64Array, T: number, n: number, iters = 12): number {
-  let v = new Float64Array(n).fill(1 / Math.sqrt(n));
-  const y = new Float64Array(T), z = new Float64Array(n);
+  const v = new Float64Array(n).fill(1 / Math.sqrt(n));
+  const y = new Float64Array(T),
+    z = new Float64Array(n);
   let lam = 0;
   for (let it = 0; it < iters; it++) {
-    for (let t = 0; t < T; t++) { let s0 = 0; const o = t * n; for (let j = 0; j < n; j++) s0 += x[o + j]! * v[j]!; y[t] = s0; }
+    for (let t = 0; t < T; t++) {
+      let s0 = 0;
+      const o = t * n;
+      for (let j = 0; j < n; j++) s0 += x[o + j]! * v[j]!;
+      y[t] = s0;
+    }
     z.fill(0);
-    for (let t = 0; t < T; t++) { const c = y[t]!, o = t * n; for (let j = 0; j < n; j++) z[j]! += c * x[o + j]!; }
+    for (let t = 0; t < T; t++) {
+      const c = y[t]!,
+        o = t * n;
+      for (let j = 0; j < n; j++) z[j]! += c * x[o + j]!;
+    }
     let nrm = 0;
     for (let j = 0; j < n; j++) nrm += z[j]! * z[j]!;
     nrm = Math.sqrt(nrm);
@@ -276,8 +337,10 @@ function leftGramRoute(fn: string, w64: M64, src: { g: M64 } | { x: M64 }, opts:
   const [m, n] = w64.shape as [number, number];
   const spec = checkRankSpec(fn, m, n, opts);
   const floor = opts.floor ?? n * 2.220446049250313e-16;
-  if (typeof floor !== 'number' || !Number.isFinite(floor) || floor <= 0 || floor >= 1) throw new ArgumentError(fn, 'options.floor', floor, 'must be a number in (0, 1)');
-  const lmax = 'g' in src ? lambdaMaxEstimate(src.g.contiguous().data as Float64Array, n) : lambdaMaxFromRows(src.x.contiguous().data as Float64Array, src.x.shape[0]!, n);
+  if (typeof floor !== 'number' || !Number.isFinite(floor) || floor <= 0 || floor >= 1)
+    throw new ArgumentError(fn, 'options.floor', floor, 'must be a number in (0, 1)');
+  const lmax =
+    'g' in src ? lambdaMaxEstimate(src.g.contiguous().data as Float64Array, n) : lambdaMaxFromRows(src.x.contiguous().data as Float64Array, src.x.shape[0]!, n);
   if (!(lmax > 0)) throw new ArgumentError(fn, 'g' in src ? 'g' : 'x', `λ_max ≈ ${lmax}`, 'must give a nonzero Gram (all calibration inputs were zero?)');
   const delta = floor * lmax;
   const wd = w64.data as Float64Array;
@@ -292,7 +355,8 @@ function leftGramRoute(fn: string, w64: M64, src: { g: M64 } | { x: M64 }, opts:
     const b = mm(w64, src.x.T, opts.backend); // m × T
     mMat = mm(b, b.T, opts.backend);
     const r = mm(w64, w64.T, opts.backend);
-    const md = mMat.data as Float64Array, rd = r.data as Float64Array;
+    const md = mMat.data as Float64Array,
+      rd = r.data as Float64Array;
     for (let i = 0; i < md.length; i++) md[i]! += delta * rd[i]!;
   }
   checkFinite(fn, 'W·G·Wᵀ', mMat);
@@ -305,13 +369,27 @@ function leftGramRoute(fn: string, w64: M64, src: { g: M64 } | { x: M64 }, opts:
   for (let i = 0; i < wd.length; i++) wf2 += wd[i]! * wd[i]!;
   const ridgeOnly = delta * wf2;
   let floored = 0;
-  for (let i = 0; i < m; i++) { const l = lam[i]!; if (!(l > ridgeOnly)) floored++; sigma[i] = Math.sqrt(Math.max(0, l)); }
+  for (let i = 0; i < m; i++) {
+    const l = lam[i]!;
+    if (!(l > ridgeOnly)) floored++;
+    sigma[i] = Math.sqrt(Math.max(0, l));
+  }
   const { k, total, dropped, root, invRoot } = truncation(fn, sigma, spec, opts.energy);
   const uk = toF64(vectors).slice(null, [0, k]).contiguous() as M64;
   const wu = scaleCols(uk, root);
   const wv = scaleRows(mm(uk.T, w64, opts.backend), invRoot);
   checkFinite(fn, 'W_v', wv);
-  const report: LowRankReport = { method: 'svd-llm', rank: k, m, n, sigma, droppedEnergy: dropped, totalEnergy: total, whitening: { method: 'gram', floor, floored }, route: 'gram' };
+  const report: LowRankReport = {
+    method: 'svd-llm',
+    rank: k,
+    m,
+    n,
+    sigma,
+    droppedEnergy: dropped,
+    totalEnergy: total,
+    whitening: { method: 'gram', floor, floored },
+    route: 'gram',
+  };
   return { layer: new LowRankLinear(toF32(wu), toF32(wv), { method: 'svd-llm' }), report };
 }
 
@@ -362,20 +440,27 @@ export function svdLowRank(w: Tensor, options: FactorOptions = {}): LowRankLinea
 export function asvdFactor(w: Tensor, meanAbs: Tensor, options: AsvdOptions = {}): LowRankResult {
   const fn = 'asvd';
   const [, n] = checkWeight(fn, w);
-  if (meanAbs.ndim !== 1 || meanAbs.shape[0] !== n) throw new ShapeError(fn, `argument 'meanAbs' must have shape [${n}] (one per input feature), got [${meanAbs.shape.join(', ')}]`);
+  if (meanAbs.ndim !== 1 || meanAbs.shape[0] !== n)
+    throw new ShapeError(fn, `argument 'meanAbs' must have shape [${n}] (one per input feature), got [${meanAbs.shape.join(', ')}]`);
   checkFinite(fn, 'meanAbs', meanAbs);
   const alpha = options.alpha ?? 0.5;
-  if (typeof alpha !== 'number' || !(alpha >= 0) || !Number.isFinite(alpha)) throw new ArgumentError(fn, 'options.alpha', alpha, 'must be a finite number >= 0');
+  if (typeof alpha !== 'number' || !(alpha >= 0) || !Number.isFinite(alpha))
+    throw new ArgumentError(fn, 'options.alpha', alpha, 'must be a finite number >= 0');
   const ma = meanAbs.contiguous().data;
-  let mx = 0, minPos = Infinity;
+  let mx = 0,
+    minPos = Infinity;
   for (let j = 0; j < n; j++) {
     if (ma[j]! < 0) throw new ArgumentError(fn, `meanAbs[${j}]`, ma[j], 'must be >= 0 (a mean of absolute values)');
     mx = Math.max(mx, ma[j]!);
     if (ma[j]! > 0) minPos = Math.min(minPos, ma[j]!);
   }
   if (!(mx > 0)) throw new ArgumentError(fn, 'meanAbs', meanAbs, 'must have a positive entry (all calibration inputs were zero)');
-  const sc = new Float64Array(n), inv = new Float64Array(n);
-  for (let j = 0; j < n; j++) { sc[j] = Math.pow(ma[j]! > 0 ? ma[j]! : minPos, alpha); inv[j] = 1 / sc[j]!; }
+  const sc = new Float64Array(n),
+    inv = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    sc[j] = Math.pow(ma[j]! > 0 ? ma[j]! : minPos, alpha);
+    inv[j] = 1 / sc[j]!;
+  }
   return factor(fn, 'asvd', toF64(w), { apply: (x) => scaleCols(x, sc), applyInv: (x) => scaleCols(x, inv) }, options);
 }
 export function asvd(w: Tensor, meanAbs: Tensor, options: AsvdOptions = {}): LowRankLinear {

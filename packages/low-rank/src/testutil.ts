@@ -5,9 +5,13 @@ import { Tensor, Rng, matmul } from '@llmpress/tensor';
 export function syntheticWeight(m: number, n: number, seed: number, decay = 0.85): Tensor<'f64'> {
   const rng = new Rng(seed);
   const r = Math.min(m, n);
-  const a = new Float64Array(m * r), b = new Float64Array(r * n);
+  const a = new Float64Array(m * r),
+    b = new Float64Array(r * n);
   for (let i = 0; i < a.length; i++) a[i] = rng.normal();
-  for (let i = 0; i < r; i++) { const s = Math.pow(decay, i); for (let j = 0; j < n; j++) b[i * n + j] = s * rng.normal(); }
+  for (let i = 0; i < r; i++) {
+    const s = Math.pow(decay, i);
+    for (let j = 0; j < n; j++) b[i * n + j] = s * rng.normal();
+  }
   const w = matmul(new Tensor('f64', a, [m, r]), new Tensor('f64', b, [r, n])) as Tensor<'f64'>;
   for (let i = 0; i < w.data.length; i++) w.data[i]! /= Math.sqrt(n);
   return w;
@@ -54,7 +58,8 @@ export function meanAbsOf(x: Tensor<'f64'>): Tensor<'f64'> {
 
 /** ‖(A − B) Xᵀ‖_F² for weights A, B [m, n] and rows X [T, n]. */
 export function outputError(a: Tensor, b: Tensor, x: Tensor<'f64'>): number {
-  const A = a.astype('f64'), B = b.astype('f64');
+  const A = a.astype('f64'),
+    B = b.astype('f64');
   const d = new Float64Array(A.size);
   for (let i = 0; i < d.length; i++) d[i] = A.data[i]! - B.data[i]!;
   const y = matmul(x, new Tensor('f64', d, A.shape).T) as Tensor<'f64'>;

@@ -4,20 +4,27 @@ import { svdLlm } from './svd-llm.js';
 import { updateLowRank } from './update.js';
 import { syntheticWeight, syntheticInputs, gramOf, outputError } from './testutil.js';
 
-const m = 20, n = 24, T = 160;
+const m = 20,
+  n = 24,
+  T = 160;
 const T32 = tolerance('f32', [m, n], 100); // factors are stored in f32
 const T64 = tolerance('f64', [m, n], 1000); // the objective trace is f64 from the same f64 factors
 const W = syntheticWeight(m, n, 11);
 const X = syntheticInputs(n, T, 12);
 // drifted inputs: X̂ = X + structured noise, as if earlier layers were compressed
 const noise = syntheticInputs(n, T, 13);
-const Xh = new Tensor('f64', X.data.map((v, i) => v + 0.3 * noise.data[i]!), [T, n]);
+const Xh = new Tensor(
+  'f64',
+  X.data.map((v, i) => v + 0.3 * noise.data[i]!),
+  [T, n],
+);
 const stats = { gram: gramOf(Xh), origGram: gramOf(X), crossGram: matmul(X.T, Xh) as Tensor<'f64'> };
 
 /** ‖W Xᵀ − A X̂ᵀ‖² directly from activations. */
 function driftError(a: Tensor): number {
   const A = a.astype('f64');
-  const y = matmul(X, W.T) as Tensor<'f64'>, yh = matmul(Xh, A.T) as Tensor<'f64'>;
+  const y = matmul(X, W.T) as Tensor<'f64'>,
+    yh = matmul(Xh, A.T) as Tensor<'f64'>;
   let s = 0;
   for (let i = 0; i < y.data.length; i++) s += (y.data[i]! - yh.data[i]!) ** 2;
   return s;

@@ -88,7 +88,12 @@ function solveRight(fn: string, b: M64, m: M64): M64 {
  * One closed-form refit of a low-rank layer against the original layer's outputs.
  * `w` is the ORIGINAL dense weight [m, n]; `layer` the current factors; `stats` the three Grams.
  */
-export function updateLowRank(w: Tensor, layer: LowRankLinear, stats: UpdateStats, options: UpdateOptions = {}): { layer: LowRankLinear; report: UpdateReport } {
+export function updateLowRank(
+  w: Tensor,
+  layer: LowRankLinear,
+  stats: UpdateStats,
+  options: UpdateOptions = {},
+): { layer: LowRankLinear; report: UpdateReport } {
   const fn = 'updateLowRank';
   assertMatrix(fn, 'w', w);
   const [m, n] = w.shape as [number, number];
@@ -101,16 +106,21 @@ export function updateLowRank(w: Tensor, layer: LowRankLinear, stats: UpdateStat
     checkFinite(fn, `stats.${key}`, t);
   }
   const delta = options.ridge ?? DEFAULT_RIDGE;
-  if (typeof delta !== 'number' || !(delta >= 0) || !Number.isFinite(delta)) throw new ArgumentError(fn, 'options.ridge', delta, 'must be a finite number >= 0');
+  if (typeof delta !== 'number' || !(delta >= 0) || !Number.isFinite(delta))
+    throw new ArgumentError(fn, 'options.ridge', delta, 'must be a finite number >= 0');
   const sweeps = options.sweeps ?? DEFAULT_SWEEPS;
   if (!Number.isInteger(sweeps) || sweeps < 1 || sweeps > 100) throw new ArgumentError(fn, 'options.sweeps', sweeps, 'must be an integer in [1, 100]');
   const be = options.backend;
-  const W = toF64(w), G = toF64(stats.origGram), Gh = toF64(stats.gram), C = toF64(stats.crossGram);
+  const W = toF64(w),
+    G = toF64(stats.origGram),
+    Gh = toF64(stats.gram),
+    C = toF64(stats.crossGram);
   const tr = trace(Gh);
   if (!(tr > 0)) throw new ArgumentError(fn, 'stats.gram', stats.gram, 'must have a positive trace (no calibration signal)');
-  const mu = delta * tr / n;
+  const mu = (delta * tr) / n;
   const GhMu = addDiag(Gh, mu);
-  let wu = toF64(layer.wu), wv = toF64(layer.wv);
+  let wu = toF64(layer.wu),
+    wv = toF64(layer.wv);
   const f = () => updateObjective(W, wu, wv, G, Gh, C, be);
   const objective = [f()];
   const WC = mm(W, C, be); // m × n
@@ -131,7 +141,8 @@ export function updateLowRank(w: Tensor, layer: LowRankLinear, stats: UpdateStat
     wv = solveRight(fn, HinvUtWC, GhMu);
     objective.push(f());
   }
-  checkFinite(fn, 'W_u', wu); checkFinite(fn, 'W_v', wv);
+  checkFinite(fn, 'W_u', wu);
+  checkFinite(fn, 'W_v', wv);
   const base = dotF(mm(W, G, be), W);
   const out = new LowRankLinear(toF32(wu), toF32(wv), { method: layer.method });
   return { layer: out, report: { objective, relativeBefore: objective[0]! / base, relativeAfter: objective[objective.length - 1]! / base, mu } };

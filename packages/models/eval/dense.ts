@@ -14,7 +14,10 @@ import { backendFromArgs } from '../../../scripts/backend-arg.ts';
 import { evalDataFromArgs, evalOutPath, repoRelative } from '../../../scripts/eval-data.ts';
 
 const args = process.argv.slice(2);
-const opt = (k: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : undefined; };
+const opt = (k: string) => {
+  const i = args.indexOf(`--${k}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 const len = Number(opt('len') ?? 256);
 
 const t0 = performance.now();
@@ -29,22 +32,36 @@ const backend = sel.backend;
 const placed = placeOnBackend(model, backend);
 
 const windows = data.eval;
-const r = evaluate(placed.model, windows, { backend, onProgress: (d, n) => { if (d % 16 === 0 || d === n) process.stderr.write(`  ${d}/${n} windows\n`); } });
+const r = evaluate(placed.model, windows, {
+  backend,
+  onProgress: (d, n) => {
+    if (d % 16 === 0 || d === n) process.stderr.write(`  ${d}/${n} windows\n`);
+  },
+});
 
 const row = {
   model: data.modelName === 'stories260K' ? 'stories260K/stories260K.bin' : data.modelName,
   text: data.protocol.evalText,
   protocol: `standard: windows ${first}..${last} × ${len}, BOS per window`,
-  windows: count, tokens: r.tokens, nll: r.nll, ppl: r.ppl,
-  storedBytes: model.storedBytes(), linearBytes: model.linearBytes(), bitsPerWeight: model.effectiveBitsPerWeight(),
-  tokensPerSecond: r.tokensPerSecond, backend: backend.name, loadMs,
+  windows: count,
+  tokens: r.tokens,
+  nll: r.nll,
+  ppl: r.ppl,
+  storedBytes: model.storedBytes(),
+  linearBytes: model.linearBytes(),
+  bitsPerWeight: model.effectiveBitsPerWeight(),
+  tokensPerSecond: r.tokensPerSecond,
+  backend: backend.name,
+  loadMs,
 };
 const outPath = evalOutPath('dense.json');
 writeFileAtomic(outPath, new TextEncoder().encode(JSON.stringify({ ...row, perWindowNll: r.perWindowNll, date: new Date().toISOString() }, null, 2) + '\n'));
 
 console.log(`| model | text | windows × len | tokens | NLL (nats) | PPL | stored bytes | bits/weight (linears) | tokens/s (${backend.name} backend) |`);
 console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-console.log(`| ${row.model} | ${row.text} | ${count} × ${len} | ${r.tokens} | ${r.nll.toFixed(5)} | ${r.ppl.toFixed(4)} | ${row.storedBytes} | ${row.bitsPerWeight.toFixed(2)} | ${r.tokensPerSecond.toFixed(0)} |`);
+console.log(
+  `| ${row.model} | ${row.text} | ${count} × ${len} | ${r.tokens} | ${r.nll.toFixed(5)} | ${r.ppl.toFixed(4)} | ${row.storedBytes} | ${row.bitsPerWeight.toFixed(2)} | ${r.tokensPerSecond.toFixed(0)} |`,
+);
 console.log(`\nwrote ${repoRelative(outPath)} (tokens/s is noisy: shared machine)\n${sel.describe()}`);
 placed.release();
 await sel.dispose();

@@ -4,29 +4,45 @@ import { captureLinearStats, sequentialCalibration, streamLinearStats, type Line
 import { randomModel } from './testing/random-model.js';
 import type { LinearRole } from './model.js';
 
-const windows = [[1, 3, 5, 7, 9, 11], [1, 2, 4, 8, 16, 32, 33]];
+const windows = [
+  [1, 3, 5, 7, 9, 11],
+  [1, 2, 4, 8, 16, 32, 33],
+];
 
 /** Σ x xᵀ collected directly from the hooks, in f64. */
 function directGram(m: ReturnType<typeof randomModel>, name: string): { gram: Float64Array; abs: Float64Array; count: number; rows: Float32Array[] } {
   const n = m.getLinear(name).inFeatures;
-  const gram = new Float64Array(n * n), abs = new Float64Array(n);
+  const gram = new Float64Array(n * n),
+    abs = new Float64Array(n);
   let count = 0;
   const rows: Float32Array[] = [];
-  for (const w of windows) m.forward(w, { hooks: { onLinearInput: (nm, _r, _b, x) => {
-    if (nm !== name) return;
-    for (let t = 0; t < x.shape[0]!; t++) {
-      const row = x.data.slice(t * n, (t + 1) * n);
-      rows.push(row);
-      for (let i = 0; i < n; i++) { abs[i]! += Math.abs(row[i]!); for (let j = 0; j < n; j++) gram[i * n + j]! += row[i]! * row[j]!; }
-      count++;
-    }
-  } } });
+  for (const w of windows)
+    m.forward(w, {
+      hooks: {
+        onLinearInput: (nm, _r, _b, x) => {
+          if (nm !== name) return;
+          for (let t = 0; t < x.shape[0]!; t++) {
+            const row = x.data.slice(t * n, (t + 1) * n);
+            rows.push(row);
+            for (let i = 0; i < n; i++) {
+              abs[i]! += Math.abs(row[i]!);
+              for (let j = 0; j < n; j++) gram[i * n + j]! += row[i]! * row[j]!;
+            }
+            count++;
+          }
+        },
+      },
+    });
   return { gram, abs: abs.map((v) => v / count), count, rows };
 }
 
 function relErr(a: Float64Array, b: Float64Array): number {
-  let d = 0, s = 0;
-  for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i]! - b[i]!)); s = Math.max(s, Math.abs(b[i]!)); }
+  let d = 0,
+    s = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i]! - b[i]!));
+    s = Math.max(s, Math.abs(b[i]!));
+  }
   return d / s;
 }
 
@@ -52,7 +68,10 @@ describe('calibration capture', () => {
     expect([...stats.keys()]).toEqual(['blocks.1.gate']);
     const s = stats.get('blocks.1.gate')!;
     expect(s.meanAbs).toBeUndefined();
-    for (let i = 0; i < s.n; i++) { expect(s.gram![i * s.n + i]).toBeGreaterThan(0); for (let j = 0; j < s.n; j++) expect(s.gram![i * s.n + j]).toBeCloseTo(s.gram![j * s.n + i]!, 10); }
+    for (let i = 0; i < s.n; i++) {
+      expect(s.gram![i * s.n + i]).toBeGreaterThan(0);
+      for (let j = 0; j < s.n; j++) expect(s.gram![i * s.n + j]).toBeCloseTo(s.gram![j * s.n + i]!, 10);
+    }
     expect(() => captureLinearStats(m, windows, { blocks: [5] })).toThrow(/options.blocks/);
     expect(() => captureLinearStats(m, [], {})).toThrow(/windows/);
   });
@@ -87,11 +106,12 @@ describe('calibration capture', () => {
     const got = new Map<number, Map<LinearRole, any>>();
     await sequentialCalibration(m, w, windows, (b, st) => {
       got.set(b, st);
-      if (b === 0) for (const r of ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const) {
-        const L = w.blocks[0]![r] as DenseLinear;
-        const W = L.weight.data.map((x) => x * 0.5);
-        w.setLinear(`blocks.0.${r}`, new DenseLinear(new Tensor('f32', W, [L.outFeatures, L.inFeatures])));
-      }
+      if (b === 0)
+        for (const r of ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const) {
+          const L = w.blocks[0]![r] as DenseLinear;
+          const W = L.weight.data.map((x) => x * 0.5);
+          w.setLinear(`blocks.0.${r}`, new DenseLinear(new Tensor('f32', W, [L.outFeatures, L.inFeatures])));
+        }
     });
     const s1 = got.get(1)!.get('q')!;
     const orig = captureLinearStats(m, windows, { blocks: [1], roles: ['q'] }).get('blocks.1.q')!;
@@ -100,13 +120,28 @@ describe('calibration capture', () => {
     expect(relErr(s1.gram, work.gram!)).toBeLessThan(1e-6);
     expect(relErr(s1.gram, s1.origGram)).toBeGreaterThan(1e-3);
     // crossGram = Σ x x̂ᵀ computed directly
-    const X: Float32Array[] = [], Xh: Float32Array[] = [];
+    const X: Float32Array[] = [],
+      Xh: Float32Array[] = [];
     for (const win of windows) {
-      m.forward(win, { hooks: { onLinearInput: (nm, _r, _b, x) => { if (nm === 'blocks.1.q') for (let t = 0; t < x.shape[0]!; t++) X.push(x.data.slice(t * 32, t * 32 + 32)); } } });
-      w.forward(win, { hooks: { onLinearInput: (nm, _r, _b, x) => { if (nm === 'blocks.1.q') for (let t = 0; t < x.shape[0]!; t++) Xh.push(x.data.slice(t * 32, t * 32 + 32)); } } });
+      m.forward(win, {
+        hooks: {
+          onLinearInput: (nm, _r, _b, x) => {
+            if (nm === 'blocks.1.q') for (let t = 0; t < x.shape[0]!; t++) X.push(x.data.slice(t * 32, t * 32 + 32));
+          },
+        },
+      });
+      w.forward(win, {
+        hooks: {
+          onLinearInput: (nm, _r, _b, x) => {
+            if (nm === 'blocks.1.q') for (let t = 0; t < x.shape[0]!; t++) Xh.push(x.data.slice(t * 32, t * 32 + 32));
+          },
+        },
+      });
     }
     const cg = new Float64Array(32 * 32);
-    X.forEach((x, t) => { for (let i = 0; i < 32; i++) for (let j = 0; j < 32; j++) cg[i * 32 + j]! += x[i]! * Xh[t]![j]!; });
+    X.forEach((x, t) => {
+      for (let i = 0; i < 32; i++) for (let j = 0; j < 32; j++) cg[i * 32 + j]! += x[i]! * Xh[t]![j]!;
+    });
     expect(relErr(s1.crossGram, cg)).toBeLessThan(1e-6);
     await expect(sequentialCalibration(m, m, windows, () => {})).rejects.toThrow(/different model/);
   });

@@ -58,20 +58,36 @@ class Accumulator {
   /** Set when another accumulator already processes the very same input tensors (q/k/v, gate/up). */
   private leader: Accumulator | undefined;
   private done = false;
-  constructor(name: string, role: LinearRole, block: number, n: number, private opts: { gram: boolean; meanAbs: boolean; samples: number }) {
+  constructor(
+    name: string,
+    role: LinearRole,
+    block: number,
+    n: number,
+    private opts: { gram: boolean; meanAbs: boolean; samples: number },
+  ) {
     this.stats = { name, role, block, n, count: 0 };
     if (opts.gram) this.stats.gram = new Float64Array(n * n);
-    if (opts.meanAbs) { this.absSum = new Float64Array(n); this.stats.meanAbs = new Float64Array(n); }
-    if (opts.samples > 0) { this.stats.samples = new Float32Array(opts.samples * n); this.stats.sampleRows = 0; }
+    if (opts.meanAbs) {
+      this.absSum = new Float64Array(n);
+      this.stats.meanAbs = new Float64Array(n);
+    }
+    if (opts.samples > 0) {
+      this.stats.samples = new Float32Array(opts.samples * n);
+      this.stats.sampleRows = 0;
+    }
   }
   add(x: Tensor<'f32'>, backend: Backend, seen?: WeakMap<object, Accumulator>): void {
-    const t = x.shape[0]!, n = this.stats.n;
+    const t = x.shape[0]!,
+      n = this.stats.n;
     if (seen) {
       const lead = seen.get(x);
       if (lead && lead !== this && (this.leader === undefined || this.leader === lead) && (this.leader !== undefined || this.stats.count === 0)) {
-        this.leader = lead; this.stats.count += t; return;
+        this.leader = lead;
+        this.stats.count += t;
+        return;
       }
-      if (this.leader) { // inputs diverged from the leader's: cannot share any more (not expected)
+      if (this.leader) {
+        // inputs diverged from the leader's: cannot share any more (not expected)
         throw new Error('captureLinearStats: internal error: shared-input accumulator saw a different input');
       }
       seen.set(x, this);
@@ -82,7 +98,10 @@ class Accumulator {
     if (this.stats.samples) {
       const have = this.stats.sampleRows!;
       const take = Math.min(this.opts.samples - have, t);
-      if (take > 0) { this.stats.samples.set(d.subarray(0, take * n), have * n); this.stats.sampleRows = have + take; }
+      if (take > 0) {
+        this.stats.samples.set(d.subarray(0, take * n), have * n);
+        this.stats.sampleRows = have + take;
+      }
     }
     this.stats.count += t;
   }
@@ -91,13 +110,17 @@ class Accumulator {
       const L = this.leader.finish();
       if (L.gram) this.stats.gram = L.gram.slice();
       if (L.meanAbs) this.stats.meanAbs = L.meanAbs.slice();
-      if (L.samples) { this.stats.samples = L.samples.slice(); this.stats.sampleRows = L.sampleRows; }
+      if (L.samples) {
+        this.stats.samples = L.samples.slice();
+        this.stats.sampleRows = L.sampleRows;
+      }
       return this.stats;
     }
     if (this.done) return this.stats;
     this.done = true;
     if (this.absSum) for (let j = 0; j < this.stats.n; j++) this.stats.meanAbs![j] = this.absSum[j]! / Math.max(1, this.stats.count);
-    if (this.stats.samples && this.stats.sampleRows! < this.opts.samples) this.stats.samples = this.stats.samples.slice(0, this.stats.sampleRows! * this.stats.n);
+    if (this.stats.samples && this.stats.sampleRows! < this.opts.samples)
+      this.stats.samples = this.stats.samples.slice(0, this.stats.sampleRows! * this.stats.n);
     return this.stats;
   }
 }
@@ -118,7 +141,8 @@ function checkRolesBlocks(fn: string, model: LlamaModel, roles?: readonly Linear
  * are alive at a time.
  */
 export async function streamLinearStats(
-  model: LlamaModel, windows: CalibrationWindows,
+  model: LlamaModel,
+  windows: CalibrationWindows,
   onBlock: (block: number, stats: Map<string, LinearStats>) => void | Promise<void>,
   options: CaptureOptions = {},
 ): Promise<void> {
@@ -133,16 +157,23 @@ export async function streamLinearStats(
   for (let b = 0; b <= last; b++) {
     const want = blocks.includes(b);
     const accs = new Map<string, Accumulator>();
-    if (want) for (const r of roles) {
-      const L = model.blocks[b]![r];
-      accs.set(`blocks.${b}.${r}`, new Accumulator(`blocks.${b}.${r}`, r, b, L.inFeatures, opts));
-    }
+    if (want)
+      for (const r of roles) {
+        const L = model.blocks[b]![r];
+        accs.set(`blocks.${b}.${r}`, new Accumulator(`blocks.${b}.${r}`, r, b, L.inFeatures, opts));
+      }
     const seen = new WeakMap<object, Accumulator>();
     for (let w = 0; w < inputs.length; w++) {
       const cache = new Fp32KVCache(model.config, { backend });
       model.runBlock(b, streams[w]!, inputs[w]!.length, cache, {
         backend,
-        hooks: want ? { onLinearInput: (name, _role, _blk, x) => { accs.get(name)?.add(x, backend, seen); } } : undefined,
+        hooks: want
+          ? {
+              onLinearInput: (name, _role, _blk, x) => {
+                accs.get(name)?.add(x, backend, seen);
+              },
+            }
+          : undefined,
       });
     }
     if (want) {
@@ -169,7 +200,11 @@ export function captureLinearStats(model: LlamaModel, windows: CalibrationWindow
   for (const ids of inputs) {
     const x = model.embed(ids);
     const cache = new Fp32KVCache(model.config, { backend });
-    const hooks = { onLinearInput: (name: string, _r: LinearRole, _b: number, t: Tensor<'f32'>) => { accs.get(name)?.add(t, backend, seen); } };
+    const hooks = {
+      onLinearInput: (name: string, _r: LinearRole, _b: number, t: Tensor<'f32'>) => {
+        accs.get(name)?.add(t, backend, seen);
+      },
+    };
     for (let b = 0; b <= last; b++) model.runBlock(b, x, ids.length, cache, { backend, hooks });
   }
   const out = new Map<string, LinearStats>();
@@ -226,10 +261,16 @@ export interface ScheduledCalibrationOptions {
 
 /** One accumulation per input site (q/k/v share one, gate/up share one). */
 class SiteAccumulator {
-  readonly gram: Float64Array; readonly origGram: Float64Array; readonly crossGram: Float64Array;
-  readonly absW: Float64Array; readonly absO: Float64Array;
+  readonly gram: Float64Array;
+  readonly origGram: Float64Array;
+  readonly crossGram: Float64Array;
+  readonly absW: Float64Array;
+  readonly absO: Float64Array;
   count = 0;
-  constructor(readonly n: number, private readonly sameStream: boolean) {
+  constructor(
+    readonly n: number,
+    private readonly sameStream: boolean,
+  ) {
     this.gram = new Float64Array(n * n);
     this.origGram = sameStream ? this.gram : new Float64Array(n * n);
     this.crossGram = sameStream ? this.gram : new Float64Array(n * n);
@@ -244,19 +285,28 @@ class SiteAccumulator {
       accumulateGram(this.origGram, X, t, n, backend);
       accumulateGram(this.crossGram, X, t, n, backend, Xh);
     }
-    const aw = this.absW, ao = this.absO;
+    const aw = this.absW,
+      ao = this.absO;
     for (let i = 0; i < t; i++) for (let j = 0; j < n; j++) aw[j]! += Math.abs(Xh[i * n + j]!);
     if (!this.sameStream) for (let i = 0; i < t; i++) for (let j = 0; j < n; j++) ao[j]! += Math.abs(X[i * n + j]!);
     this.count += t;
   }
   stats(name: string, role: LinearRole, block: number, copy: boolean): SequentialStats {
     const c = Math.max(1, this.count);
-    const meanAbs = this.absW.map((v) => v / c), origMeanAbs = this.sameStream ? meanAbs.slice() : this.absO.map((v) => v / c);
+    const meanAbs = this.absW.map((v) => v / c),
+      origMeanAbs = this.sameStream ? meanAbs.slice() : this.absO.map((v) => v / c);
     const own = (a: Float64Array) => (copy ? a.slice() : a);
     return {
-      name, role, block, n: this.n, count: this.count,
-      gram: own(this.gram), origGram: this.sameStream ? this.gram.slice() : own(this.origGram), crossGram: this.sameStream ? this.gram.slice() : own(this.crossGram),
-      meanAbs, origMeanAbs,
+      name,
+      role,
+      block,
+      n: this.n,
+      count: this.count,
+      gram: own(this.gram),
+      origGram: this.sameStream ? this.gram.slice() : own(this.origGram),
+      crossGram: this.sameStream ? this.gram.slice() : own(this.crossGram),
+      meanAbs,
+      origMeanAbs,
     };
   }
 }
@@ -265,7 +315,8 @@ const SITE_OF: Record<LinearRole, 'attn' | 'o' | 'ffn' | 'down'> = { q: 'attn', 
 
 function checkPair(fn: string, original: LlamaModel, working: LlamaModel): void {
   if (original === working) throw new ArgumentError(fn, 'working', 'the original model', 'must be a different model object (use original.clone())');
-  const a = original.config, w = working.config;
+  const a = original.config,
+    w = working.config;
   for (const k of ['dim', 'hiddenDim', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'vocabSize'] as const) {
     if (a[k] !== w[k]) throw new ArgumentError(fn, `working.config.${k}`, w[k], `must equal original.config.${k} = ${a[k]}`);
   }
@@ -284,24 +335,29 @@ function checkPair(fn: string, original: LlamaModel, working: LlamaModel): void 
  * is re-run per group rather than its inputs stored.
  */
 export async function scheduledCalibration(
-  original: LlamaModel, working: LlamaModel, windows: CalibrationWindows,
+  original: LlamaModel,
+  working: LlamaModel,
+  windows: CalibrationWindows,
   onGroup: (b: number, stats: Map<LinearRole, SequentialStats>) => void | Promise<void>,
   options: ScheduledCalibrationOptions = {},
 ): Promise<void> {
   const fn = 'scheduledCalibration';
   checkPair(fn, original, working);
   const schedule = options.schedule ?? 'sequential';
-  if (!CALIBRATION_SCHEDULES.includes(schedule)) throw new ArgumentError(fn, 'options.schedule', schedule, `must be one of ${CALIBRATION_SCHEDULES.map((s) => `'${s}'`).join(', ')}`);
+  if (!CALIBRATION_SCHEDULES.includes(schedule))
+    throw new ArgumentError(fn, 'options.schedule', schedule, `must be one of ${CALIBRATION_SCHEDULES.map((s) => `'${s}'`).join(', ')}`);
   if (typeof onGroup !== 'function') throw new ArgumentError(fn, 'onGroup', onGroup, 'must be a function');
   const inputs = inputsOf(fn, windows);
   const { roles, blocks } = checkRolesBlocks(fn, original, options.roles, options.blocks);
   const backend = resolveBackend(fn, options.backend);
   const signal = options.signal;
-  const cfgO = original.config, cfgW = working.config;
+  const cfgO = original.config,
+    cfgW = working.config;
   const dense = schedule === 'dense';
-  const groups: LinearRole[][] = schedule === 'sequential'
-    ? LINEAR_GROUPS.map((g) => g.filter((r) => roles.includes(r))).filter((g) => g.length > 0)
-    : [LINEAR_ROLES.filter((r) => roles.includes(r))];
+  const groups: LinearRole[][] =
+    schedule === 'sequential'
+      ? LINEAR_GROUPS.map((g) => g.filter((r) => roles.includes(r))).filter((g) => g.length > 0)
+      : [LINEAR_ROLES.filter((r) => roles.includes(r))];
   if (groups.length === 0 || groups[0]!.length === 0) throw new ArgumentError(fn, 'options.roles', options.roles, 'must name at least one role');
   const xs = inputs.map((ids) => original.embed(ids));
   const xh = dense ? xs : inputs.map((ids) => working.embed(ids));
@@ -322,9 +378,24 @@ export async function scheduledCalibration(
           const t = inputs[i]!.length;
           const capO = new Map<string, Float32Array>();
           const xo = advanceO ? xs[i]! : xs[i]!.slice();
-          original.runBlock(b, xo, t, new Fp32KVCache(cfgO, { backend }), { backend, hooks: { onLinearInput: (_n, r, _b, x) => { if (wantSite(r)) capO.set(SITE_OF[r], x.contiguous().data as Float32Array); } } });
+          original.runBlock(b, xo, t, new Fp32KVCache(cfgO, { backend }), {
+            backend,
+            hooks: {
+              onLinearInput: (_n, r, _b, x) => {
+                if (wantSite(r)) capO.set(SITE_OF[r], x.contiguous().data as Float32Array);
+              },
+            },
+          });
           const capW = dense ? capO : new Map<string, Float32Array>();
-          if (!dense) working.runBlock(b, xh[i]!.slice(), t, new Fp32KVCache(cfgW, { backend }), { backend, hooks: { onLinearInput: (_n, r, _b, x) => { if (wantSite(r)) capW.set(SITE_OF[r], x.contiguous().data as Float32Array); } } });
+          if (!dense)
+            working.runBlock(b, xh[i]!.slice(), t, new Fp32KVCache(cfgW, { backend }), {
+              backend,
+              hooks: {
+                onLinearInput: (_n, r, _b, x) => {
+                  if (wantSite(r)) capW.set(SITE_OF[r], x.contiguous().data as Float32Array);
+                },
+              },
+            });
           for (const [site, acc] of sites) acc.add(capO.get(site)!, capW.get(site)!, t, backend);
         }
         const stats = new Map<LinearRole, SequentialStats>();
@@ -347,7 +418,12 @@ export async function scheduledCalibration(
   }
 }
 
-export interface SequentialOptions { backend?: Backend; roles?: readonly LinearRole[]; schedule?: CalibrationSchedule; signal?: AbortSignal }
+export interface SequentialOptions {
+  backend?: Backend;
+  roles?: readonly LinearRole[];
+  schedule?: CalibrationSchedule;
+  signal?: AbortSignal;
+}
 
 /**
  * Sequential (error-propagating) calibration with a per-block callback: `onBlock(b, stats)` receives the
@@ -358,11 +434,18 @@ export interface SequentialOptions { backend?: Backend; roles?: readonly LinearR
  * Prefer `compressLinears`, which owns the schedule. One engine: `scheduledCalibration`.
  */
 export async function sequentialCalibration(
-  original: LlamaModel, working: LlamaModel, windows: CalibrationWindows,
+  original: LlamaModel,
+  working: LlamaModel,
+  windows: CalibrationWindows,
   onBlock: (b: number, stats: Map<LinearRole, SequentialStats>) => void | Promise<void>,
   opts: SequentialOptions = {},
 ): Promise<void> {
   const fn = 'sequentialCalibration';
   checkPair(fn, original, working);
-  await scheduledCalibration(original, working, windows, onBlock, { backend: opts.backend, roles: opts.roles, schedule: opts.schedule ?? 'per-block', signal: opts.signal });
+  await scheduledCalibration(original, working, windows, onBlock, {
+    backend: opts.backend,
+    roles: opts.roles,
+    schedule: opts.schedule ?? 'per-block',
+    signal: opts.signal,
+  });
 }

@@ -39,5 +39,9 @@ export function validateConfig(fn: string, c: LlamaConfig): LlamaConfig {
   return c;
 }
 
-export function bosOf(c: LlamaConfig): number { return c.bosId ?? 1; }
-export function eosOf(c: LlamaConfig): number { return c.eosId ?? 2; }
+export function bosOf(c: LlamaConfig): number {
+  return c.bosId ?? 1;
+}
+export function eosOf(c: LlamaConfig): number {
+  return c.eosId ?? 2;
+}

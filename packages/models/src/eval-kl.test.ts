@@ -23,12 +23,13 @@ describe('KL statistics (llama-perplexity --kl-divergence)', () => {
     expect(r.deltaP.mean).toBeCloseTo(0, 12);
     expect(r.deltaP.rms).toBeCloseTo(0.1, 12);
     expect(r.sameTop.fraction).toBe(0.75);
-    expect(r.sameTop.err).toBeCloseTo(Math.sqrt(0.75 * 0.25 / 100), 12);
+    expect(r.sameTop.err).toBeCloseTo(Math.sqrt((0.75 * 0.25) / 100), 12);
     expect(formatKlStats(r)).toContain('Same top p: 75.000');
   });
 
   it('a model against itself: zero KL, all tops equal; its mean KL equals evaluate().kl for a perturbed model', () => {
-    const a = randomModel({}, 1), b = randomModel({}, 2);
+    const a = randomModel({}, 1),
+      b = randomModel({}, 2);
     const ids = Array.from({ length: 65 }, (_, i) => (i * 7) % 40);
     const windows = standardWindows(ids, { len: 16, count: 4 });
     const self = klStatistics(a, windows, { reference: a });

@@ -20,8 +20,13 @@ export interface GenerateOptions {
 
 /** Index of the largest value (first on ties, as run.c's argmax). */
 export function argmax(x: ArrayLike<number>, offset = 0, n = x.length - offset): number {
-  let best = 0, bv = x[offset]!;
-  for (let i = 1; i < n; i++) if (x[offset + i]! > bv) { bv = x[offset + i]!; best = i; }
+  let best = 0,
+    bv = x[offset]!;
+  for (let i = 1; i < n; i++)
+    if (x[offset + i]! > bv) {
+      bv = x[offset + i]!;
+      best = i;
+    }
   return best;
 }
 
@@ -32,26 +37,46 @@ export function sampleLogits(logits: ArrayLike<number>, options: { temperature?:
   if (temp === 0) return argmax(logits);
   const p = new Float64Array(n);
   let mx = -Infinity;
-  for (let i = 0; i < n; i++) { const v = logits[i]! / temp; p[i] = v; if (v > mx) mx = v; }
+  for (let i = 0; i < n; i++) {
+    const v = logits[i]! / temp;
+    p[i] = v;
+    if (v > mx) mx = v;
+  }
   let s = 0;
-  for (let i = 0; i < n; i++) { p[i] = Math.exp(p[i]! - mx); s += p[i]!; }
+  for (let i = 0; i < n; i++) {
+    p[i] = Math.exp(p[i]! - mx);
+    s += p[i]!;
+  }
   for (let i = 0; i < n; i++) p[i]! /= s;
   const coin = options.rng.uniform();
   const topP = options.topP ?? 1;
   if (topP <= 0 || topP >= 1) {
     let cdf = 0;
-    for (let i = 0; i < n; i++) { cdf += p[i]!; if (coin < cdf) return i; }
+    for (let i = 0; i < n; i++) {
+      cdf += p[i]!;
+      if (coin < cdf) return i;
+    }
     return n - 1;
   }
   const cutoff = (1 - topP) / (n - 1);
   const idx: number[] = [];
   for (let i = 0; i < n; i++) if (p[i]! >= cutoff) idx.push(i);
   idx.sort((a, b) => p[b]! - p[a]! || a - b);
-  let cum = 0, last = idx.length - 1;
-  for (let i = 0; i < idx.length; i++) { cum += p[idx[i]!]!; if (cum > topP) { last = i; break; } }
+  let cum = 0,
+    last = idx.length - 1;
+  for (let i = 0; i < idx.length; i++) {
+    cum += p[idx[i]!]!;
+    if (cum > topP) {
+      last = i;
+      break;
+    }
+  }
   const r = coin * cum;
   let cdf = 0;
-  for (let i = 0; i <= last; i++) { cdf += p[idx[i]!]!; if (r < cdf) return idx[i]!; }
+  for (let i = 0; i <= last; i++) {
+    cdf += p[idx[i]!]!;
+    if (r < cdf) return idx[i]!;
+  }
   return idx[last]!;
 }
 

@@ -5,8 +5,16 @@
  * the KV cache + attention routine in @llmpress/tensor (kv-cache.ts, attention.ts).
  */
 import {
-  ArgumentError, ShapeError, NonFiniteError, DenseLinear, Tensor, Fp32KVCache, resolveBackend,
-  type Backend, type LinearLayer, type KVCacheLike,
+  ArgumentError,
+  ShapeError,
+  NonFiniteError,
+  DenseLinear,
+  type Tensor,
+  Fp32KVCache,
+  resolveBackend,
+  type Backend,
+  type LinearLayer,
+  type KVCacheLike,
 } from '@llmpress/tensor';
 import { validateConfig, type LlamaConfig } from './config.js';
 import { LINEAR_ROLES, RopeTable, f32, linearOut, rmsnorm, type LinearEntry, type LinearRole, type LlamaBlock, type NormSite } from './layers.js';
@@ -74,12 +82,19 @@ export class LlamaModel {
       throw new ArgumentError(fn, 'parts.embedding', e, `must be an f32 tensor [vocabSize=${c.vocabSize}, dim=${c.dim}]`);
     }
     this.embedding = e.contiguous();
-    if (!Array.isArray(parts.blocks) || parts.blocks.length !== c.nLayers) throw new ArgumentError(fn, 'parts.blocks', parts.blocks, `must be an array of nLayers = ${c.nLayers} blocks`);
+    if (!Array.isArray(parts.blocks) || parts.blocks.length !== c.nLayers)
+      throw new ArgumentError(fn, 'parts.blocks', parts.blocks, `must be an array of nLayers = ${c.nLayers} blocks`);
     this.blocks = parts.blocks;
-    const qDim = c.nHeads * c.headDim, kvDim = c.nKvHeads * c.headDim;
+    const qDim = c.nHeads * c.headDim,
+      kvDim = c.nKvHeads * c.headDim;
     const expect: Record<LinearRole, [number, number]> = {
-      q: [c.dim, qDim], k: [c.dim, kvDim], v: [c.dim, kvDim], o: [qDim, c.dim],
-      gate: [c.dim, c.hiddenDim], up: [c.dim, c.hiddenDim], down: [c.hiddenDim, c.dim],
+      q: [c.dim, qDim],
+      k: [c.dim, kvDim],
+      v: [c.dim, kvDim],
+      o: [qDim, c.dim],
+      gate: [c.dim, c.hiddenDim],
+      up: [c.dim, c.hiddenDim],
+      down: [c.hiddenDim, c.dim],
     };
     this.blocks.forEach((b, i) => {
       for (const r of LINEAR_ROLES) {
@@ -89,14 +104,18 @@ export class LlamaModel {
           throw new ArgumentError(fn, `parts.blocks[${i}].${r}`, L, `must be a LinearLayer with inFeatures ${inF} and outFeatures ${outF}`);
         }
       }
-      if (!(b.attnNorm instanceof Float32Array) || b.attnNorm.length !== c.dim) throw new ArgumentError(fn, `parts.blocks[${i}].attnNorm`, b.attnNorm, `must be a Float32Array of length ${c.dim}`);
-      if (!(b.ffnNorm instanceof Float32Array) || b.ffnNorm.length !== c.dim) throw new ArgumentError(fn, `parts.blocks[${i}].ffnNorm`, b.ffnNorm, `must be a Float32Array of length ${c.dim}`);
+      if (!(b.attnNorm instanceof Float32Array) || b.attnNorm.length !== c.dim)
+        throw new ArgumentError(fn, `parts.blocks[${i}].attnNorm`, b.attnNorm, `must be a Float32Array of length ${c.dim}`);
+      if (!(b.ffnNorm instanceof Float32Array) || b.ffnNorm.length !== c.dim)
+        throw new ArgumentError(fn, `parts.blocks[${i}].ffnNorm`, b.ffnNorm, `must be a Float32Array of length ${c.dim}`);
     });
-    if (!(parts.finalNorm instanceof Float32Array) || parts.finalNorm.length !== c.dim) throw new ArgumentError(fn, 'parts.finalNorm', parts.finalNorm, `must be a Float32Array of length ${c.dim}`);
+    if (!(parts.finalNorm instanceof Float32Array) || parts.finalNorm.length !== c.dim)
+      throw new ArgumentError(fn, 'parts.finalNorm', parts.finalNorm, `must be a Float32Array of length ${c.dim}`);
     this.finalNorm = parts.finalNorm;
     const head = parts.lmHead ?? (c.tiedEmbeddings ? new DenseLinear(this.embedding) : undefined);
     if (!head) throw new ArgumentError(fn, 'parts.lmHead', head, 'is required when config.tiedEmbeddings is false');
-    if (head.inFeatures !== c.dim || head.outFeatures !== c.vocabSize) throw new ArgumentError(fn, 'parts.lmHead', head, `must map dim ${c.dim} to vocabSize ${c.vocabSize}`);
+    if (head.inFeatures !== c.dim || head.outFeatures !== c.vocabSize)
+      throw new ArgumentError(fn, 'parts.lmHead', head, `must map dim ${c.dim} to vocabSize ${c.vocabSize}`);
     this.lmHead = head;
     this.rope = new RopeTable(c.headDim, c.ropeTheta);
   }
@@ -104,7 +123,9 @@ export class LlamaModel {
   /** Every per-block linear layer, in block order then q, k, v, o, gate, up, down. */
   linears(): LinearEntry[] {
     const out: LinearEntry[] = [];
-    this.blocks.forEach((b, i) => { for (const r of LINEAR_ROLES) out.push({ name: `blocks.${i}.${r}`, block: i, role: r, layer: b[r] }); });
+    this.blocks.forEach((b, i) => {
+      for (const r of LINEAR_ROLES) out.push({ name: `blocks.${i}.${r}`, block: i, role: r, layer: b[r] });
+    });
     return out;
   }
 
@@ -129,7 +150,12 @@ export class LlamaModel {
     const old = this.blocks[block]![role];
     if (!layer || typeof layer.forward !== 'function') throw new ArgumentError(fn, 'layer', layer, 'must be a LinearLayer');
     if (layer.inFeatures !== old.inFeatures || layer.outFeatures !== old.outFeatures) {
-      throw new ArgumentError(fn, 'layer', `${layer.kind} ${layer.outFeatures}x${layer.inFeatures}`, `must have inFeatures ${old.inFeatures} and outFeatures ${old.outFeatures} like '${name}'`);
+      throw new ArgumentError(
+        fn,
+        'layer',
+        `${layer.kind} ${layer.outFeatures}x${layer.inFeatures}`,
+        `must have inFeatures ${old.inFeatures} and outFeatures ${old.outFeatures} like '${name}'`,
+      );
     }
     this.blocks[block]![role] = layer;
   }
@@ -147,10 +173,16 @@ export class LlamaModel {
   }
 
   /** Whether the head is the embedding itself (not stored twice). */
-  headIsTied(): boolean { return this.lmHead instanceof DenseLinear && this.lmHead.weight === this.embedding; }
+  headIsTied(): boolean {
+    return this.lmHead instanceof DenseLinear && this.lmHead.weight === this.embedding;
+  }
 
   /** Stored bytes of the per-block linear layers (what compression methods shrink). */
-  linearBytes(): number { let s = 0; for (const e of this.linears()) s += e.layer.bytes(); return s; }
+  linearBytes(): number {
+    let s = 0;
+    for (const e of this.linears()) s += e.layer.bytes();
+    return s;
+  }
 
   /** Every stored byte: embedding, norms, all linears, and the head unless it is the tied embedding. */
   storedBytes(): number {
@@ -201,7 +233,9 @@ export class LlamaModel {
    */
   runBlock(b: number, x: Float32Array, t: number, cache: KVCacheLike, options: { backend?: Backend; hooks?: ForwardHooks } = {}): void {
     const fn = 'LlamaModel.forward';
-    const c = this.config, dim = c.dim, hd = c.headDim;
+    const c = this.config,
+      dim = c.dim,
+      hd = c.headDim;
     const backend = resolveBackend(fn, options.backend);
     const hooks = options.hooks;
     const blk = this.blocks[b]!;
@@ -210,7 +244,11 @@ export class LlamaModel {
     hooks?.onNormInput?.(b, 'attn', f32(x.slice(), t, dim));
     const hA = f32(rmsnorm(x, blk.attnNorm, t, dim, c.normEps), t, dim);
     hooks?.onNormOutput?.(b, 'attn', hA);
-    if (hooks?.onLinearInput) { hooks.onLinearInput(pre + 'q', 'q', b, hA); hooks.onLinearInput(pre + 'k', 'k', b, hA); hooks.onLinearInput(pre + 'v', 'v', b, hA); }
+    if (hooks?.onLinearInput) {
+      hooks.onLinearInput(pre + 'q', 'q', b, hA);
+      hooks.onLinearInput(pre + 'k', 'k', b, hA);
+      hooks.onLinearInput(pre + 'v', 'v', b, hA);
+    }
     const q = linearOut(fn, pre + 'q', blk.q, hA, backend);
     const k = linearOut(fn, pre + 'k', blk.k, hA, backend);
     const v = linearOut(fn, pre + 'v', blk.v, hA, backend);
@@ -221,7 +259,8 @@ export class LlamaModel {
     cache.append(b, k, v, t);
     if (cache.length(b) !== pos0 + t) throw new ShapeError(fn, `cache length of layer ${b} is ${cache.length(b)} after appending ${t} tokens to ${pos0}`);
     const att = cache.attend(b, q, t);
-    if (!(att instanceof Float32Array) || att.length !== t * c.nHeads * hd) throw new ShapeError(fn, `cache.attend(${b}) returned ${att?.length} values, expected ${t * c.nHeads * hd}`);
+    if (!(att instanceof Float32Array) || att.length !== t * c.nHeads * hd)
+      throw new ShapeError(fn, `cache.attend(${b}) returned ${att?.length} values, expected ${t * c.nHeads * hd}`);
     const attT = f32(att, t, c.nHeads * hd);
     hooks?.onLinearInput?.(pre + 'o', 'o', b, attT);
     const o = linearOut(fn, pre + 'o', blk.o, attT, backend);
@@ -229,11 +268,17 @@ export class LlamaModel {
     hooks?.onNormInput?.(b, 'ffn', f32(x.slice(), t, dim));
     const hF = f32(rmsnorm(x, blk.ffnNorm, t, dim, c.normEps), t, dim);
     hooks?.onNormOutput?.(b, 'ffn', hF);
-    if (hooks?.onLinearInput) { hooks.onLinearInput(pre + 'gate', 'gate', b, hF); hooks.onLinearInput(pre + 'up', 'up', b, hF); }
+    if (hooks?.onLinearInput) {
+      hooks.onLinearInput(pre + 'gate', 'gate', b, hF);
+      hooks.onLinearInput(pre + 'up', 'up', b, hF);
+    }
     const g = linearOut(fn, pre + 'gate', blk.gate, hF, backend);
     const u = linearOut(fn, pre + 'up', blk.up, hF, backend);
     const act = new Float32Array(t * c.hiddenDim);
-    for (let i = 0; i < act.length; i++) { const gv = g[i]!; act[i] = (gv / (1 + Math.exp(-gv))) * u[i]!; }
+    for (let i = 0; i < act.length; i++) {
+      const gv = g[i]!;
+      act[i] = (gv / (1 + Math.exp(-gv))) * u[i]!;
+    }
     const actT = f32(act, t, c.hiddenDim);
     hooks?.onLinearInput?.(pre + 'down', 'down', b, actT);
     const d = linearOut(fn, pre + 'down', blk.down, actT, backend);
@@ -263,12 +308,12 @@ export class LlamaModel {
     const t = tokens.length;
     const cache = options.cache ?? new Fp32KVCache(c, { capacity: t, backend: resolveBackend(fn, options.backend) });
     const pos0 = cache.length(0);
-    for (let l = 1; l < c.nLayers; l++) if (cache.length(l) !== pos0) throw new ArgumentError(fn, 'options.cache', `lengths ${cache.length(0)} and ${cache.length(l)}`, 'must hold the same number of tokens in every layer');
+    for (let l = 1; l < c.nLayers; l++)
+      if (cache.length(l) !== pos0)
+        throw new ArgumentError(fn, 'options.cache', `lengths ${cache.length(0)} and ${cache.length(l)}`, 'must hold the same number of tokens in every layer');
     const x = this.embed(tokens);
     for (let b = 0; b < c.nLayers; b++) this.runBlock(b, x, t, cache, options);
-    const logits = options.logits === 'last'
-      ? this.head(x.subarray((t - 1) * c.dim, t * c.dim), 1, options)
-      : this.head(x, t, options);
+    const logits = options.logits === 'last' ? this.head(x.subarray((t - 1) * c.dim, t * c.dim), 1, options) : this.head(x, t, options);
     const L = logits.data;
     for (let i = 0; i < L.length; i++) if (!Number.isFinite(L[i]!)) throw new NonFiniteError(fn, 'logits', i, L[i]!);
     return logits;

@@ -21,7 +21,10 @@ import { saveModelBytes, loadCompressedModel, type LoadCompressedOptions } from 
 export function dataRoots(): string[] {
   let root: string | undefined;
   for (let dir = dirname(fileURLToPath(import.meta.url)); ; ) {
-    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) { root = dir; break; }
+    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) {
+      root = dir;
+      break;
+    }
     const up = dirname(dir);
     if (up === dir) break;
     dir = up;
@@ -61,15 +64,22 @@ export function fileSource(path: string): ByteSource & { read(offset: number, le
   const fd = openSync(path, 'r');
   const size = fstatSync(fd).size;
   return {
-    size, name: path,
+    size,
+    name: path,
     read(offset: number, length: number): Uint8Array {
       const n = Math.max(0, Math.min(length, size - offset));
       const buf = new Uint8Array(n);
       let got = 0;
-      while (got < n) { const r = readSync(fd, buf, got, n - got, offset + got); if (r <= 0) break; got += r; }
+      while (got < n) {
+        const r = readSync(fd, buf, got, n - got, offset + got);
+        if (r <= 0) break;
+        got += r;
+      }
       return got === n ? buf : buf.subarray(0, got);
     },
-    close() { closeSync(fd); },
+    close() {
+      closeSync(fd);
+    },
   };
 }
 
@@ -82,7 +92,9 @@ export function loadModel(path: string): LlamaModel {
   try {
     const head = src.read(0, 4) as Uint8Array;
     if (head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46) return ggufToLlamaModel(new GgufFile(src, { file: path }));
-  } finally { src.close(); }
+  } finally {
+    src.close();
+  }
   if (path.endsWith('.safetensors')) return loadHfModel(dirname(path), path);
   if (path.endsWith('.bin')) return parseLlama2c(readBytes(fn, path), { file: path });
   throw new UnsupportedError(fn, `cannot tell the format of '${path}' (expected .bin, .safetensors, .gguf or a Hugging Face folder)`);
@@ -97,34 +109,54 @@ export function loadHfModel(dir: string, weights?: string): LlamaModel {
   const cfgPath = join(dir, 'config.json');
   if (!existsSync(cfgPath)) throw new ArgumentError(fn, 'dir', dir, 'must contain config.json');
   let cfg: unknown;
-  try { cfg = JSON.parse(readFileSync(cfgPath, 'utf8')); } catch (e) { throw new FormatError(fn, cfgPath, { field: '(root)' }, `is not valid JSON (${(e as Error).message})`); }
+  try {
+    cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+  } catch (e) {
+    throw new FormatError(fn, cfgPath, { field: '(root)' }, `is not valid JSON (${(e as Error).message})`);
+  }
   const config = hfConfigToLlama(cfg, cfgPath);
   const single = weights ?? join(dir, 'model.safetensors');
   const indexPath = join(dir, 'model.safetensors.index.json');
   const where = new Map<string, string>(); // tensor → shard file
   if (weights === undefined && !existsSync(single) && existsSync(indexPath)) {
     let idx: any;
-    try { idx = JSON.parse(readFileSync(indexPath, 'utf8')); } catch (e) { throw new FormatError(fn, indexPath, { field: '(root)' }, `is not valid JSON (${(e as Error).message})`); }
-    if (typeof idx?.weight_map !== 'object' || idx.weight_map === null) throw new FormatError(fn, indexPath, { field: 'weight_map' }, 'must be an object of tensor name → shard file');
+    try {
+      idx = JSON.parse(readFileSync(indexPath, 'utf8'));
+    } catch (e) {
+      throw new FormatError(fn, indexPath, { field: '(root)' }, `is not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof idx?.weight_map !== 'object' || idx.weight_map === null)
+      throw new FormatError(fn, indexPath, { field: 'weight_map' }, 'must be an object of tensor name → shard file');
     for (const [t, f] of Object.entries(idx.weight_map)) {
-      if (typeof f !== 'string' || f.includes('/') || f.includes('\\') || f.startsWith('.')) throw new FormatError(fn, indexPath, { tensor: t, field: 'weight_map' }, `shard ${JSON.stringify(f)} must be a plain file name in the folder`);
+      if (typeof f !== 'string' || f.includes('/') || f.includes('\\') || f.startsWith('.'))
+        throw new FormatError(fn, indexPath, { tensor: t, field: 'weight_map' }, `shard ${JSON.stringify(f)} must be a plain file name in the folder`);
       where.set(t, join(dir, f));
     }
   } else if (!existsSync(single)) throw new ArgumentError(fn, 'weights', single, 'must exist (or the folder must hold model.safetensors.index.json)');
   const open = new Map<string, { src: ReturnType<typeof fileSource>; file: SafetensorsFile }>();
   const shard = (path: string) => {
     let o = open.get(path);
-    if (!o) { const src = fileSource(path); o = { src, file: SafetensorsFile.openSync(src, { file: path }) }; open.set(path, o); }
+    if (!o) {
+      const src = fileSource(path);
+      o = { src, file: SafetensorsFile.openSync(src, { file: path }) };
+      open.set(path, o);
+    }
     return o.file;
   };
   try {
-    return modelFromHfTensors(config, (n) => {
-      const path = where.size > 0 ? where.get(n) : single;
-      if (path === undefined) return undefined;
-      const f = shard(path);
-      return f.has(n) ? f.tensorSync(n) : undefined;
-    }, where.size > 0 ? indexPath : single);
-  } finally { for (const o of open.values()) o.src.close(); }
+    return modelFromHfTensors(
+      config,
+      (n) => {
+        const path = where.size > 0 ? where.get(n) : single;
+        if (path === undefined) return undefined;
+        const f = shard(path);
+        return f.has(n) ? f.tensorSync(n) : undefined;
+      },
+      where.size > 0 ? indexPath : single,
+    );
+  } finally {
+    for (const o of open.values()) o.src.close();
+  }
 }
 
 /** Loads a tokenizer: llama2.c `.bin` (vocab size from the option, default 512), the one inside a `.gguf`,
@@ -136,11 +168,16 @@ export function loadTokenizer(path: string, options: { vocabSize?: number } = {}
     return parseHfTokenizer(readFileSync(path, 'utf8'), existsSync(cfg) ? readFileSync(cfg, 'utf8') : undefined, { file: path });
   }
   const bytes = readBytes('loadTokenizer', path);
-  if (bytes[0] === 0x47 && bytes[1] === 0x47 && bytes[2] === 0x55 && bytes[3] === 0x46) return ggufTokenizer(new GgufFile({ size: bytes.byteLength, name: path, read: (o, n) => bytes.subarray(o, o + n) }, { file: path }));
+  if (bytes[0] === 0x47 && bytes[1] === 0x47 && bytes[2] === 0x55 && bytes[3] === 0x46)
+    return ggufTokenizer(new GgufFile({ size: bytes.byteLength, name: path, read: (o, n) => bytes.subarray(o, o + n) }, { file: path }));
   return parseLlama2cTokenizer(bytes, options.vocabSize ?? 512, { file: path });
 }
 
-export interface Stories260K { model: LlamaModel; tokenizer: BpeTokenizer; text: string }
+export interface Stories260K {
+  model: LlamaModel;
+  tokenizer: BpeTokenizer;
+  text: string;
+}
 
 /** stories260K model + tok512 tokenizer + the held-out TinyStories validation text. */
 export function loadStories260K(dir: string = dataDir()): Stories260K {
@@ -161,7 +198,8 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, options: { inpu
   if (typeof path !== 'string' || path.length === 0) throw new ArgumentError(fn, 'path', path, 'must be a non-empty path string');
   if (!(bytes instanceof Uint8Array)) throw new ArgumentError(fn, 'bytes', bytes, 'must be a Uint8Array');
   const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
-  if (options.input !== undefined && real(options.input) === real(path)) throw new ArgumentError(fn, 'path', path, `must not be the input file '${options.input}'`);
+  if (options.input !== undefined && real(options.input) === real(path))
+    throw new ArgumentError(fn, 'path', path, `must not be the input file '${options.input}'`);
   const tmp = join(dirname(resolve(path)), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   try {
     writeFileSync(tmp, bytes);
@@ -180,7 +218,11 @@ export function saveModelFile(path: string, model: LlamaModel, options: { input?
 /** Loads a model written by saveModelFile, reading tensors by byte range. */
 export function loadCompressedModelFile(path: string, options: LoadCompressedOptions = {}): LlamaModel {
   const src = fileSource(path);
-  try { return loadCompressedModel(src, { ...options, file: path }); } finally { src.close(); }
+  try {
+    return loadCompressedModel(src, { ...options, file: path });
+  } finally {
+    src.close();
+  }
 }
 
 export { FormatError };

@@ -25,13 +25,29 @@ export function placeOnBackend(model: LlamaModel, backend: Backend): { model: Ll
   const place = (L: LinearLayer): LinearLayer => {
     if (!(L instanceof DenseLinear)) return L;
     let r = seen.get(L);
-    if (!r) { r = new DenseLinear(resident(L.weight)); seen.set(L, r); }
+    if (!r) {
+      r = new DenseLinear(resident(L.weight));
+      seen.set(L, r);
+    }
     return r;
   };
   const blocks = model.blocks.map((blk) => ({
-    ...blk, attnNorm: blk.attnNorm.slice(), ffnNorm: blk.ffnNorm.slice(),
-    q: place(blk.q), k: place(blk.k), v: place(blk.v), o: place(blk.o), gate: place(blk.gate), up: place(blk.up), down: place(blk.down),
+    ...blk,
+    attnNorm: blk.attnNorm.slice(),
+    ffnNorm: blk.ffnNorm.slice(),
+    q: place(blk.q),
+    k: place(blk.k),
+    v: place(blk.v),
+    o: place(blk.o),
+    gate: place(blk.gate),
+    up: place(blk.up),
+    down: place(blk.down),
   }));
   const m = new LlamaModel(model.config, { embedding, blocks, finalNorm: model.finalNorm.slice(), lmHead: tied ? undefined : place(model.lmHead) });
-  return { model: m, release() { for (const a of owned.splice(0)) b.release?.(a); } };
+  return {
+    model: m,
+    release() {
+      for (const a of owned.splice(0)) b.release?.(a);
+    },
+  };
 }

@@ -11,7 +11,9 @@ async function fastBackend(): Promise<Backend | undefined> {
   try {
     const mod: any = await import('@llmpress/backend-wasm/node');
     return (await mod.createWasmBackend({ threads: 1 })) ?? undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 const skip = !hasData();
@@ -25,10 +27,12 @@ describe.skipIf(skip)(`dense stories260K under the standard protocol${skip ? ` â
     const { eval: windows } = evalSplit(tokenizer.encode(text));
     expect(windows.length).toBe(64);
     // evaluate in chunks, yielding to the event loop between them (keeps the test worker responsive on a busy machine)
-    let nllSum = 0, tokens = 0;
+    let nllSum = 0,
+      tokens = 0;
     for (let i = 0; i < windows.length; i += 8) {
       const r = evaluate(model, windows.slice(i, i + 8), { backend });
-      nllSum += r.nll * r.tokens; tokens += r.tokens;
+      nllSum += r.nll * r.tokens;
+      tokens += r.tokens;
       await new Promise((res) => setTimeout(res, 0));
     }
     placed.release();

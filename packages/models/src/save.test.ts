@@ -11,23 +11,56 @@ import { FormatError } from './errors.js';
 /** A toy compressed layer: W ≈ A·B (rank r), stored with an i8 tag tensor to exercise dtypes. */
 class ToyLowRank implements LinearLayer {
   readonly kind = 'toy-low-rank';
-  constructor(readonly a: Tensor<'f32'>, readonly b: Tensor<'f32'>) {}
-  get inFeatures() { return this.b.shape[1]!; }
-  get outFeatures() { return this.a.shape[0]!; }
-  forward(x: Tensor<'f32'>) { return matmul(matmul(x, this.b.T), this.a.T) as Tensor<'f32'>; }
-  bytes() { return 4 * (this.a.size + this.b.size) + 3; }
-  params() { return this.a.size + this.b.size; }
-  toDense() { return matmul(this.a, this.b) as Tensor<'f32'>; }
-  serialize(): SerializedLayer { return { kind: this.kind, meta: { rank: this.a.shape[1]!, note: 'x' }, tensors: { a: this.a, b: this.b, tag: new Tensor('i8', Int8Array.of(1, -2, 3), [3]) } }; }
-  static deserialize(s: SerializedLayer): ToyLowRank { expect(s.meta.rank).toBe(s.tensors.a!.shape[1]); expect(s.tensors.tag!.dtype).toBe('i8'); return new ToyLowRank(s.tensors.a as Tensor<'f32'>, s.tensors.b as Tensor<'f32'>); }
+  constructor(
+    readonly a: Tensor<'f32'>,
+    readonly b: Tensor<'f32'>,
+  ) {}
+  get inFeatures() {
+    return this.b.shape[1]!;
+  }
+  get outFeatures() {
+    return this.a.shape[0]!;
+  }
+  forward(x: Tensor<'f32'>) {
+    return matmul(matmul(x, this.b.T), this.a.T) as Tensor<'f32'>;
+  }
+  bytes() {
+    return 4 * (this.a.size + this.b.size) + 3;
+  }
+  params() {
+    return this.a.size + this.b.size;
+  }
+  toDense() {
+    return matmul(this.a, this.b) as Tensor<'f32'>;
+  }
+  serialize(): SerializedLayer {
+    return {
+      kind: this.kind,
+      meta: { rank: this.a.shape[1]!, note: 'x' },
+      tensors: { a: this.a, b: this.b, tag: new Tensor('i8', Int8Array.of(1, -2, 3), [3]) },
+    };
+  }
+  static deserialize(s: SerializedLayer): ToyLowRank {
+    expect(s.meta.rank).toBe(s.tensors.a!.shape[1]);
+    expect(s.tensors.tag!.dtype).toBe('i8');
+    return new ToyLowRank(s.tensors.a as Tensor<'f32'>, s.tensors.b as Tensor<'f32'>);
+  }
 }
 
 function compress(m: ReturnType<typeof randomModel>) {
   const c = m.clone();
   const L = c.getLinear('blocks.1.up');
   const r = 3;
-  const a = new Tensor('f32', Float32Array.from({ length: L.outFeatures * r }, (_, i) => Math.sin(i)), [L.outFeatures, r]);
-  const b = new Tensor('f32', Float32Array.from({ length: r * L.inFeatures }, (_, i) => Math.cos(i)), [r, L.inFeatures]);
+  const a = new Tensor(
+    'f32',
+    Float32Array.from({ length: L.outFeatures * r }, (_, i) => Math.sin(i)),
+    [L.outFeatures, r],
+  );
+  const b = new Tensor(
+    'f32',
+    Float32Array.from({ length: r * L.inFeatures }, (_, i) => Math.cos(i)),
+    [r, L.inFeatures],
+  );
   c.setLinear('blocks.1.up', new ToyLowRank(a, b));
   return c;
 }
@@ -38,7 +71,11 @@ describe('saveModel / loadCompressedModel', () => {
       const c = compress(randomModel({ tiedEmbeddings: tied }, 3));
       const s = saveModel(c);
       expect(s.metadata['llmpress.format']).toBe('llmpress-model/1');
-      expect(JSON.parse(s.metadata['llmpress.layers']!)['blocks.1.up']).toEqual({ kind: 'toy-low-rank', meta: { rank: 3, note: 'x' }, tensors: ['a', 'b', 'tag'] });
+      expect(JSON.parse(s.metadata['llmpress.layers']!)['blocks.1.up']).toEqual({
+        kind: 'toy-low-rank',
+        meta: { rank: 3, note: 'x' },
+        tensors: ['a', 'b', 'tag'],
+      });
       const bytes = saveModelBytes(c);
       const back = loadCompressedModel(bytes, { kinds: { 'toy-low-rank': ToyLowRank.deserialize } });
       expect(back.getLinear('blocks.1.up').kind).toBe('toy-low-rank');
@@ -61,7 +98,9 @@ describe('saveModel / loadCompressedModel', () => {
       const before = readFileSync(p);
       writeFileAtomic(join(dir, 'other.bin'), Uint8Array.of(1, 2));
       expect(readFileSync(p).equals(before)).toBe(true);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   it('rejects files that are not llmpress models, naming the field', () => {
     const bytes = saveModelBytes(randomModel({}, 1));

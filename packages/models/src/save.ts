@@ -11,9 +11,16 @@ import { SafetensorsFile, bytesSource, writeSafetensors, type ByteSource } from 
 
 export const MODEL_FORMAT = 'llmpress-model/1';
 
-export interface SavedModel { tensors: Map<string, Tensor>; metadata: Record<string, string> }
+export interface SavedModel {
+  tensors: Map<string, Tensor>;
+  metadata: Record<string, string>;
+}
 
-interface LayerRecord { kind: string; meta: SerializedLayer['meta']; tensors: string[] }
+interface LayerRecord {
+  kind: string;
+  meta: SerializedLayer['meta'];
+  tensors: string[];
+}
 
 /** Tensors + metadata of a model (norms, embedding, each layer's serialize()). */
 export function saveModel(model: LlamaModel): SavedModel {
@@ -29,8 +36,10 @@ export function saveModel(model: LlamaModel): SavedModel {
   tensors.set('final_norm', new Tensor('f32', model.finalNorm, [c.dim]));
   const put = (name: string, layer: LinearLayer) => {
     const s = layer.serialize();
-    if (!s || typeof s.kind !== 'string' || typeof s.tensors !== 'object') throw new ArgumentError(fn, `model.${name}`, layer, 'must serialize() to { kind, meta, tensors }');
-    for (const [k, v] of Object.entries(s.meta ?? {})) if (!['string', 'number', 'boolean'].includes(typeof v)) throw new ArgumentError(fn, `${name}.meta.${k}`, v, 'must be a string, number or boolean');
+    if (!s || typeof s.kind !== 'string' || typeof s.tensors !== 'object')
+      throw new ArgumentError(fn, `model.${name}`, layer, 'must serialize() to { kind, meta, tensors }');
+    for (const [k, v] of Object.entries(s.meta ?? {}))
+      if (!['string', 'number', 'boolean'].includes(typeof v)) throw new ArgumentError(fn, `${name}.meta.${k}`, v, 'must be a string, number or boolean');
     const names: string[] = [];
     for (const [tn, t] of Object.entries(s.tensors)) {
       if (!(t instanceof Tensor)) throw new ArgumentError(fn, `${name}.tensors.${tn}`, t, 'must be a Tensor');
@@ -71,13 +80,24 @@ export interface LoadCompressedOptions {
 /** Rebuilds a model saved by saveModel/saveModelBytes (bytes or a synchronous ByteSource). */
 export function loadCompressedModel(file: Uint8Array | ByteSource, options: LoadCompressedOptions = {}): LlamaModel {
   const fn = 'loadCompressedModel';
-  const name = options.file ?? (file instanceof Uint8Array ? '<bytes>' : file.name ?? '<source>');
+  const name = options.file ?? (file instanceof Uint8Array ? '<bytes>' : (file.name ?? '<source>'));
   const f = SafetensorsFile.openSync(file instanceof Uint8Array ? bytesSource(file, name) : file, { file: name });
   const md = f.metadata;
-  if (md['llmpress.format'] !== MODEL_FORMAT) throw new FormatError(fn, name, { field: '__metadata__.llmpress.format' }, `is ${JSON.stringify(md['llmpress.format'])}, expected "${MODEL_FORMAT}"`);
+  if (md['llmpress.format'] !== MODEL_FORMAT)
+    throw new FormatError(fn, name, { field: '__metadata__.llmpress.format' }, `is ${JSON.stringify(md['llmpress.format'])}, expected "${MODEL_FORMAT}"`);
   let config: LlamaConfig, layers: Record<string, LayerRecord>;
-  try { config = JSON.parse(md['llmpress.config']!); validateConfig(fn, config); } catch (e) { throw new FormatError(fn, name, { field: '__metadata__.llmpress.config' }, (e as Error).message); }
-  try { layers = JSON.parse(md['llmpress.layers']!); if (typeof layers !== 'object' || layers === null || Array.isArray(layers)) throw new Error('not an object'); } catch (e) { throw new FormatError(fn, name, { field: '__metadata__.llmpress.layers' }, (e as Error).message); }
+  try {
+    config = JSON.parse(md['llmpress.config']!);
+    validateConfig(fn, config);
+  } catch (e) {
+    throw new FormatError(fn, name, { field: '__metadata__.llmpress.config' }, (e as Error).message);
+  }
+  try {
+    layers = JSON.parse(md['llmpress.layers']!);
+    if (typeof layers !== 'object' || layers === null || Array.isArray(layers)) throw new Error('not an object');
+  } catch (e) {
+    throw new FormatError(fn, name, { field: '__metadata__.llmpress.layers' }, (e as Error).message);
+  }
   const kinds: Record<string, LayerDeserializer> = { dense: (s) => DenseLinear.deserialize(s), ...(options.kinds ?? {}) };
   const get = (tn: string): Tensor => {
     if (!f.has(tn)) throw new FormatError(fn, name, { tensor: tn }, 'is missing');
@@ -93,18 +113,29 @@ export function loadCompressedModel(file: Uint8Array | ByteSource, options: Load
     if (!rec) throw new FormatError(fn, name, { tensor: ln, field: '__metadata__.llmpress.layers' }, 'has no record for this layer');
     // the record's shape: { kind: string, meta?: {string|number|boolean}, tensors: string[] }
     const where = { tensor: ln, field: '__metadata__.llmpress.layers' };
-    if (typeof rec !== 'object' || Array.isArray(rec)) throw new FormatError(fn, name, where, `record must be an object { kind, meta, tensors }, got ${JSON.stringify(rec)?.slice(0, 60)}`);
+    if (typeof rec !== 'object' || Array.isArray(rec))
+      throw new FormatError(fn, name, where, `record must be an object { kind, meta, tensors }, got ${JSON.stringify(rec)?.slice(0, 60)}`);
     if (typeof rec.kind !== 'string') throw new FormatError(fn, name, where, `record's kind must be a string, got ${JSON.stringify(rec.kind)?.slice(0, 60)}`);
-    if (!Array.isArray(rec.tensors) || !rec.tensors.every((t) => typeof t === 'string')) throw new FormatError(fn, name, where, `record's tensors must be an array of tensor names, got ${JSON.stringify(rec.tensors)?.slice(0, 60)}`);
-    if (rec.meta !== undefined && (typeof rec.meta !== 'object' || rec.meta === null || Array.isArray(rec.meta) || !Object.values(rec.meta).every((v) => ['string', 'number', 'boolean'].includes(typeof v)))) {
+    if (!Array.isArray(rec.tensors) || !rec.tensors.every((t) => typeof t === 'string'))
+      throw new FormatError(fn, name, where, `record's tensors must be an array of tensor names, got ${JSON.stringify(rec.tensors)?.slice(0, 60)}`);
+    if (
+      rec.meta !== undefined &&
+      (typeof rec.meta !== 'object' ||
+        rec.meta === null ||
+        Array.isArray(rec.meta) ||
+        !Object.values(rec.meta).every((v) => ['string', 'number', 'boolean'].includes(typeof v)))
+    ) {
       throw new FormatError(fn, name, where, `record's meta must be an object of strings, numbers and booleans, got ${JSON.stringify(rec.meta)?.slice(0, 60)}`);
     }
     const de = kinds[rec.kind];
     if (!de) throw new UnsupportedError(fn, `file '${name}', layer '${ln}': no deserializer for kind '${rec.kind}' (pass options.kinds['${rec.kind}'])`);
     const tensors: Record<string, Tensor> = {};
     for (const tn of rec.tensors) tensors[tn] = get(`${ln}.${tn}`);
-    try { return de({ kind: rec.kind, meta: rec.meta ?? {}, tensors }); } catch (e) {
-      if (e instanceof TypeError || e instanceof RangeError) throw new FormatError(fn, name, where, `record of kind '${rec.kind}' does not rebuild a layer (${e.message})`);
+    try {
+      return de({ kind: rec.kind, meta: rec.meta ?? {}, tensors });
+    } catch (e) {
+      if (e instanceof TypeError || e instanceof RangeError)
+        throw new FormatError(fn, name, where, `record of kind '${rec.kind}' does not rebuild a layer (${e.message})`);
       throw e;
     }
   };
@@ -117,7 +148,9 @@ export function loadCompressedModel(file: Uint8Array | ByteSource, options: Load
   const emb = get('embedding');
   if (emb.dtype !== 'f32') throw new FormatError(fn, name, { tensor: 'embedding', field: 'dtype' }, `is ${emb.dtype}, expected f32`);
   return new LlamaModel(config, {
-    embedding: emb as Tensor<'f32'>, blocks, finalNorm: vec('final_norm'),
+    embedding: emb as Tensor<'f32'>,
+    blocks,
+    finalNorm: vec('final_norm'),
     lmHead: md['llmpress.head'] === 'tied' ? undefined : layer('lm_head'),
   });
 }

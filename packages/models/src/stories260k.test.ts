@@ -12,7 +12,9 @@ const skip = !hasData();
 const REASON = `data absent at ${dataDir()} (set LLMPRESS_DATA)`;
 // The repository ships a prefix of the validation text; the whole 794,375-byte file (reference.json's
 // token count) is only in $LLMPRESS_DATA or ../shared/data.
-const FULL_TEXT = dataRoots().map((r) => join(r, 'tinystories', 'tinystories_val.txt')).find((p) => existsSync(p) && statSync(p).size === 794_375);
+const FULL_TEXT = dataRoots()
+  .map((r) => join(r, 'tinystories', 'tinystories_val.txt'))
+  .find((p) => existsSync(p) && statSync(p).size === 794_375);
 
 describe.skipIf(skip)(`stories260K reproduces reference.json${skip ? ` — skipped: ${REASON}` : ''}`, () => {
   let S: Stories260K;
@@ -25,7 +27,18 @@ describe.skipIf(skip)(`stories260K reproduces reference.json${skip ? ` — skipp
   });
 
   it('config from the llama2.c header', () => {
-    expect(S.model.config).toMatchObject({ dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, headDim: 8, vocabSize: 512, seqLen: 512, tiedEmbeddings: true, ropeStyle: 'interleaved' });
+    expect(S.model.config).toMatchObject({
+      dim: 64,
+      hiddenDim: 172,
+      nLayers: 5,
+      nHeads: 8,
+      nKvHeads: 4,
+      headDim: 8,
+      vocabSize: 512,
+      seqLen: 512,
+      tiedEmbeddings: true,
+      ropeStyle: 'interleaved',
+    });
     expect(S.model.denseParams()).toBe(260032); // the README's 260,032 trainable parameters (norms included)
   });
 
@@ -60,9 +73,12 @@ describe.skipIf(skip)(`stories260K reproduces reference.json${skip ? ` — skipp
     expect(S.tokenizer.encode(ref.encode_example.text)).toEqual(ref.encode_example.ids);
   });
 
-  it.skipIf(!FULL_TEXT)(`encodes the whole validation text to reference.json's token count${FULL_TEXT ? '' : ' — skipped: the full 794,375-byte text is not shipped (set LLMPRESS_DATA)'}`, () => {
-    expect(S.tokenizer.encode(readFileSync(FULL_TEXT!, 'utf8')).length).toBe(ref.eval_tinystories_val.n_tokens_including_leading_bos);
-  });
+  it.skipIf(!FULL_TEXT)(
+    `encodes the whole validation text to reference.json's token count${FULL_TEXT ? '' : ' — skipped: the full 794,375-byte text is not shipped (set LLMPRESS_DATA)'}`,
+    () => {
+      expect(S.tokenizer.encode(readFileSync(FULL_TEXT!, 'utf8')).length).toBe(ref.eval_tinystories_val.n_tokens_including_leading_bos);
+    },
+  );
 
   it("per-window NLL of reference.json's protocol (windows 0 and 39 of 512)", () => {
     const ws = contiguousWindows(ids, { count: 40, len: 512 });
@@ -93,7 +109,8 @@ describe.skipIf(skip)(`stories260K reproduces reference.json${skip ? ` — skipp
     expect(Buffer.compare(Buffer.from(again.subarray(0, weightsEnd)), Buffer.from(bytes.subarray(0, weightsEnd)))).toBe(0);
     expect(() => parseLlama2c(bytes.subarray(0, 1000), { file: 'x.bin' })).toThrow(FormatError);
     expect(() => parseLlama2c(bytes.subarray(0, 200000), { file: 'x.bin' })).toThrow(/file 'x\.bin', tensor 'wq'/);
-    const bad = bytes.slice(); new DataView(bad.buffer).setInt32(8, 1 << 30, true);
+    const bad = bytes.slice();
+    new DataView(bad.buffer).setInt32(8, 1 << 30, true);
     expect(() => parseLlama2c(bad, { file: 'y.bin' })).toThrow(/field 'n_layers'/);
   });
 });

@@ -1,7 +1,10 @@
 import { ArgumentError } from '@llmpress/tensor';
 import { FormatError } from './errors.js';
 
-export interface EncodeOptions { /** Prepend BOS (default true, as run.c does for prompts). */ bos?: boolean; /** Append EOS (default false). */ eos?: boolean }
+export interface EncodeOptions {
+  /** Prepend BOS (default true, as run.c does for prompts). */ bos?: boolean /** Append EOS (default false). */;
+  eos?: boolean;
+}
 
 export interface Tokenizer {
   readonly vocabSize: number;
@@ -24,35 +27,52 @@ const BYTE_RE = /^<0x([0-9A-Fa-f]{2})>$/;
 class CandidateHeap {
   private score: number[] = [];
   private pos: number[] = [];
-  get size(): number { return this.score.length; }
+  get size(): number {
+    return this.score.length;
+  }
   private less(i: number, j: number): boolean {
     // "i comes before j": higher score, then leftmost position
-    const a = this.score[i]!, b = this.score[j]!;
+    const a = this.score[i]!,
+      b = this.score[j]!;
     return a > b || (a === b && this.pos[i]! < this.pos[j]!);
   }
   private swap(i: number, j: number): void {
-    const s = this.score[i]!; this.score[i] = this.score[j]!; this.score[j] = s;
-    const p = this.pos[i]!; this.pos[i] = this.pos[j]!; this.pos[j] = p;
+    const s = this.score[i]!;
+    this.score[i] = this.score[j]!;
+    this.score[j] = s;
+    const p = this.pos[i]!;
+    this.pos[i] = this.pos[j]!;
+    this.pos[j] = p;
   }
   push(score: number, pos: number): void {
-    this.score.push(score); this.pos.push(pos);
+    this.score.push(score);
+    this.pos.push(pos);
     let i = this.score.length - 1;
-    while (i > 0) { const p = (i - 1) >> 1; if (!this.less(i, p)) break; this.swap(i, p); i = p; }
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(i, p)) break;
+      this.swap(i, p);
+      i = p;
+    }
   }
   pop(): { score: number; pos: number } {
     const top = { score: this.score[0]!, pos: this.pos[0]! };
-    const ls = this.score.pop()!, lp = this.pos.pop()!;
+    const ls = this.score.pop()!,
+      lp = this.pos.pop()!;
     if (this.score.length > 0) {
-      this.score[0] = ls; this.pos[0] = lp;
+      this.score[0] = ls;
+      this.pos[0] = lp;
       let i = 0;
       const n = this.score.length;
       for (;;) {
-        const l = 2 * i + 1, r = l + 1;
+        const l = 2 * i + 1,
+          r = l + 1;
         let m = i;
         if (l < n && this.less(l, m)) m = l;
         if (r < n && this.less(r, m)) m = r;
         if (m === i) break;
-        this.swap(i, m); i = m;
+        this.swap(i, m);
+        i = m;
       }
     }
     return top;
@@ -87,7 +107,11 @@ export class BpeTokenizer implements Tokenizer {
   readonly mode: 'llama2c' | 'spm';
   readonly tokenTypes: Int32Array | undefined;
 
-  constructor(pieces: Uint8Array[], scores: Float32Array, options: { bosId?: number; eosId?: number; maxTokenLength?: number; mode?: 'llama2c' | 'spm'; tokenTypes?: Int32Array } = {}) {
+  constructor(
+    pieces: Uint8Array[],
+    scores: Float32Array,
+    options: { bosId?: number; eosId?: number; maxTokenLength?: number; mode?: 'llama2c' | 'spm'; tokenTypes?: Int32Array } = {},
+  ) {
     if (pieces.length !== scores.length) throw new ArgumentError('BpeTokenizer', 'scores', scores, `must have one score per piece (${pieces.length})`);
     this.vocabSize = pieces.length;
     this.pieces = pieces;
@@ -102,7 +126,11 @@ export class BpeTokenizer implements Tokenizer {
     this.byteId = new Int32Array(256).fill(-1);
     for (let i = 0; i < pieces.length; i++) {
       const m = BYTE_RE.exec(this.keys[i]!);
-      if (m) { const b = parseInt(m[1]!, 16); this.byteOf[i] = b; if (this.byteId[b]! < 0) this.byteId[b] = i; }
+      if (m) {
+        const b = parseInt(m[1]!, 16);
+        this.byteOf[i] = b;
+        if (this.byteId[b]! < 0) this.byteId[b] = i;
+      }
     }
     this.mode = options.mode ?? 'llama2c';
     this.tokenTypes = options.tokenTypes;
@@ -116,10 +144,14 @@ export class BpeTokenizer implements Tokenizer {
     const bytes = new TextEncoder().encode(spm && text.length > 0 ? ' ' + text : text);
     const keys: string[] = [];
     const ids: number[] = [];
-    if (options.bos ?? true) { ids.push(this.bosId); keys.push(this.keys[this.bosId] ?? ''); }
+    if (options.bos ?? true) {
+      ids.push(this.bosId);
+      keys.push(this.keys[this.bosId] ?? '');
+    }
     if (!spm && bytes.length > 0) {
       if (this.dummy < 0) throw new ArgumentError(fn, 'text', text, "needs the dummy-prefix piece ' ', which this vocabulary lacks");
-      ids.push(this.dummy); keys.push(' ');
+      ids.push(this.dummy);
+      keys.push(' ');
     }
     // code points (run.c groups a lead byte with up to 3 continuation bytes)
     let i = 0;
@@ -130,13 +162,20 @@ export class BpeTokenizer implements Tokenizer {
       if (spm && j === i + 1 && bytes[i] === 0x20) key = SPACE;
       else for (let k = i; k < j; k++) key += String.fromCharCode(bytes[k]!);
       const id = this.lookup.get(key);
-      if (id !== undefined) { ids.push(id); keys.push(key); }
-      else if (spm) { ids.push(-1); keys.push(key); }
-      else for (let k = i; k < j; k++) {
-        const b = bytes[k]! + 3;
-        if (b >= this.vocabSize) throw new ArgumentError(fn, 'text', text, `needs byte-fallback id ${b} for byte ${bytes[k]}, beyond the vocabulary of ${this.vocabSize}`);
-        ids.push(b); keys.push(this.keys[b]!);
-      }
+      if (id !== undefined) {
+        ids.push(id);
+        keys.push(key);
+      } else if (spm) {
+        ids.push(-1);
+        keys.push(key);
+      } else
+        for (let k = i; k < j; k++) {
+          const b = bytes[k]! + 3;
+          if (b >= this.vocabSize)
+            throw new ArgumentError(fn, 'text', text, `needs byte-fallback id ${b} for byte ${bytes[k]}, beyond the vocabulary of ${this.vocabSize}`);
+          ids.push(b);
+          keys.push(this.keys[b]!);
+        }
       i = j;
     }
     const out = this.merge(ids, keys);
@@ -150,8 +189,12 @@ export class BpeTokenizer implements Tokenizer {
     const n = id0.length;
     const id = Int32Array.from(id0);
     const key = key0.slice();
-    const next = new Int32Array(n), prev = new Int32Array(n);
-    for (let k = 0; k < n; k++) { prev[k] = k - 1; next[k] = k + 1 < n ? k + 1 : -1; }
+    const next = new Int32Array(n),
+      prev = new Int32Array(n);
+    for (let k = 0; k < n; k++) {
+      prev[k] = k - 1;
+      next[k] = k + 1 < n ? k + 1 : -1;
+    }
     const alive = new Uint8Array(n).fill(1);
     const heap = new CandidateHeap();
     const pairId = (a: number, b: number): number => {
@@ -176,7 +219,8 @@ export class BpeTokenizer implements Tokenizer {
       if (b < 0) continue;
       const m = pairId(a, b);
       if (m < 0 || this.scores[m]! !== score) continue; // stale candidate
-      id[a] = m; key[a] = this.keys[m]!;
+      id[a] = m;
+      key[a] = this.keys[m]!;
       alive[b] = 0;
       const nb = next[b]!;
       next[a] = nb;
@@ -186,7 +230,10 @@ export class BpeTokenizer implements Tokenizer {
     }
     const out: number[] = [];
     for (let k = n > 0 ? 0 : -1; k >= 0; k = next[k]!) {
-      if (id[k]! >= 0) { out.push(id[k]!); continue; }
+      if (id[k]! >= 0) {
+        out.push(id[k]!);
+        continue;
+      }
       // spm leftover: byte fallback through the <0xNN> pieces
       const s = key[k]!;
       for (let c = 0; c < s.length; c++) {
@@ -198,7 +245,8 @@ export class BpeTokenizer implements Tokenizer {
   }
 
   piece(id: number): Uint8Array {
-    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new ArgumentError('Tokenizer.piece', 'id', id, `must be an integer in [0, ${this.vocabSize})`);
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize)
+      throw new ArgumentError('Tokenizer.piece', 'id', id, `must be an integer in [0, ${this.vocabSize})`);
     return this.pieces[id]!;
   }
 
@@ -211,7 +259,9 @@ export class BpeTokenizer implements Tokenizer {
     return p;
   }
 
-  decodeToken(prev: number, id: number): string { return new TextDecoder().decode(this.decodeTokenBytes(prev, id)); }
+  decodeToken(prev: number, id: number): string {
+    return new TextDecoder().decode(this.decodeTokenBytes(prev, id));
+  }
 
   decode(ids: readonly number[]): string {
     if (!Array.isArray(ids)) throw new ArgumentError('Tokenizer.decode', 'ids', ids, 'must be an array of token ids');
@@ -221,11 +271,15 @@ export class BpeTokenizer implements Tokenizer {
       const id = ids[i]!;
       if (id === this.bosId || id === this.eosId) continue;
       const c = this.decodeTokenBytes(i > 0 ? ids[i - 1]! : -1, id);
-      chunks.push(c); n += c.length;
+      chunks.push(c);
+      n += c.length;
     }
     const all = new Uint8Array(n);
     let o = 0;
-    for (const c of chunks) { all.set(c, o); o += c.length; }
+    for (const c of chunks) {
+      all.set(c, o);
+      o += c.length;
+    }
     return new TextDecoder().decode(all);
   }
 }
@@ -234,11 +288,18 @@ const SPACE = '\u00e2\u0096\u0081'; // '▁' (U+2581) as UTF-8 bytes in a latin1
 
 function replaceSpace(p: Uint8Array): Uint8Array {
   let hit = false;
-  for (let i = 0; i + 2 < p.length; i++) if (p[i] === 0xe2 && p[i + 1] === 0x96 && p[i + 2] === 0x81) { hit = true; break; }
+  for (let i = 0; i + 2 < p.length; i++)
+    if (p[i] === 0xe2 && p[i + 1] === 0x96 && p[i + 2] === 0x81) {
+      hit = true;
+      break;
+    }
   if (!hit) return p;
   const out: number[] = [];
   for (let i = 0; i < p.length; i++) {
-    if (p[i] === 0xe2 && p[i + 1] === 0x96 && p[i + 2] === 0x81) { out.push(0x20); i += 2; } else out.push(p[i]!);
+    if (p[i] === 0xe2 && p[i + 1] === 0x96 && p[i + 2] === 0x81) {
+      out.push(0x20);
+      i += 2;
+    } else out.push(p[i]!);
   }
   return Uint8Array.from(out);
 }
@@ -263,17 +324,26 @@ export function parseLlama2cTokenizer(bytes: Uint8Array, vocabSize: number, opti
   const pieces: Uint8Array[] = [];
   const scores = new Float32Array(vocabSize);
   for (let i = 0; i < vocabSize; i++) {
-    if (off + 8 > bytes.byteLength) throw new FormatError(fn, file, { tensor: `token ${i}`, field: 'score/len' }, `record starts at byte ${off} but the file ends at ${bytes.byteLength} (vocabSize ${vocabSize} too large?)`);
+    if (off + 8 > bytes.byteLength)
+      throw new FormatError(
+        fn,
+        file,
+        { tensor: `token ${i}`, field: 'score/len' },
+        `record starts at byte ${off} but the file ends at ${bytes.byteLength} (vocabSize ${vocabSize} too large?)`,
+      );
     const s = dv.getFloat32(off, true);
     const len = dv.getInt32(off + 4, true);
     if (!Number.isFinite(s)) throw new FormatError(fn, file, { tensor: `token ${i}`, field: 'score' }, `score is ${s}`);
-    if (len < 0 || len > maxLen) throw new FormatError(fn, file, { tensor: `token ${i}`, field: 'len' }, `length ${len} is outside [0, max_token_length=${maxLen}]`);
+    if (len < 0 || len > maxLen)
+      throw new FormatError(fn, file, { tensor: `token ${i}`, field: 'len' }, `length ${len} is outside [0, max_token_length=${maxLen}]`);
     off += 8;
-    if (off + len > bytes.byteLength) throw new FormatError(fn, file, { tensor: `token ${i}`, field: 'bytes' }, `needs bytes [${off}, ${off + len}) but the file has ${bytes.byteLength}`);
+    if (off + len > bytes.byteLength)
+      throw new FormatError(fn, file, { tensor: `token ${i}`, field: 'bytes' }, `needs bytes [${off}, ${off + len}) but the file has ${bytes.byteLength}`);
     pieces.push(bytes.slice(off, off + len));
     scores[i] = s;
     off += len;
   }
-  if (off !== bytes.byteLength) throw new FormatError(fn, file, { field: 'byte length' }, `${bytes.byteLength - off} trailing bytes after ${vocabSize} tokens (vocabSize too small?)`);
+  if (off !== bytes.byteLength)
+    throw new FormatError(fn, file, { field: 'byte length' }, `${bytes.byteLength - off} trailing bytes after ${vocabSize} tokens (vocabSize too small?)`);
   return new BpeTokenizer(pieces, scores, { bosId: 1, eosId: 2, maxTokenLength: maxLen });
 }

@@ -18,16 +18,27 @@
  * Writes llmpress-eval/q2n.json (scratch, git-ignored); `--results` the tracked results/q2n.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
 import { evaluate, referenceLogits, type LlamaModel, type CompressResult, type CalibrationSchedule } from '@llmpress/models';
 import { gptqModel, rtnModel, type Bits, type QuantGrid } from '@llmpress/quantizers';
 import { q2nModel, quantizeWithGrams, applyQ2n, gptqWorkingWeights, type ModelQ2nOptions, type Q2nReport } from '../src/index.js';
 import { backendFromArgs, flag } from '../../../scripts/backend-arg.ts';
 import { evalDataFromArgs, evalOutPath } from '../../../scripts/eval-data.ts';
 
-
-interface Row { method: string; bits: number; groupSize: number; variant: string; bytes: number; bitsPerWeight: number; ppl: number; kl: number; top1: number; nullDimFraction?: number; meanAbsLogM?: number; buildSeconds?: number }
+interface Row {
+  method: string;
+  bits: number;
+  groupSize: number;
+  variant: string;
+  bytes: number;
+  bitsPerWeight: number;
+  ppl: number;
+  kl: number;
+  top1: number;
+  nullDimFraction?: number;
+  meanAbsLogM?: number;
+  buildSeconds?: number;
+}
 
 async function main() {
   const sel = await backendFromArgs({ fallback: 'wasm', threads: 1 });
@@ -41,31 +52,70 @@ async function main() {
   const want = (k: string) => !rowSel || rowSel.includes(k);
   const out = evalOutPath('q2n.json');
   const data = evalDataFromArgs();
-  const model = data.model, calibration = data.calibration;
+  const model = data.model,
+    calibration = data.calibration;
   const denseWeights = model.linears().reduce((a, e) => a + e.layer.inFeatures * e.layer.outFeatures, 0);
-  console.log(`# Q2N on ${data.modelName}: eval windows ${data.protocol.evalWindows.join('..')} of ${data.protocol.evalText}, calibration ${data.protocol.calibrationWindows.join('..')} of ${data.protocol.calibText}, g${group}, ${sel.describe?.() ?? backend?.name}`);
+  console.log(
+    `# Q2N on ${data.modelName}: eval windows ${data.protocol.evalWindows.join('..')} of ${data.protocol.evalText}, calibration ${data.protocol.calibrationWindows.join('..')} of ${data.protocol.calibText}, g${group}, ${sel.describe?.() ?? backend?.name}`,
+  );
   const ref = referenceLogits(model, data.eval, { backend });
   const rows: Row[] = [];
   const dense = evaluate(model, data.eval, { reference: ref, backend });
-  rows.push({ method: 'dense', bits: 32, groupSize: 0, variant: '-', bytes: model.linearBytes(), bitsPerWeight: 32, ppl: dense.ppl, kl: dense.kl!, top1: dense.top1! });
+  rows.push({
+    method: 'dense',
+    bits: 32,
+    groupSize: 0,
+    variant: '-',
+    bytes: model.linearBytes(),
+    bitsPerWeight: 32,
+    ppl: dense.ppl,
+    kl: dense.kl!,
+    top1: dense.top1!,
+  });
   console.log(`dense: ppl ${dense.ppl.toFixed(4)}`);
   const evalRow = (m: LlamaModel, bytes: number, method: string, bits: number, variant: string, reports: Q2nReport[] = [], buildSeconds?: number) => {
     const t = performance.now();
     const r = evaluate(m, data.eval, { reference: ref, backend });
-    const row: Row = { method, bits, groupSize: group, variant, bytes, bitsPerWeight: (8 * bytes) / denseWeights, ppl: r.ppl, kl: r.kl!, top1: r.top1!, buildSeconds };
+    const row: Row = {
+      method,
+      bits,
+      groupSize: group,
+      variant,
+      bytes,
+      bitsPerWeight: (8 * bytes) / denseWeights,
+      ppl: r.ppl,
+      kl: r.kl!,
+      top1: r.top1!,
+      buildSeconds,
+    };
     if (reports.length) {
-      let d = 0, lm = 0, cnt = 0, rowsN = 0;
+      let d = 0,
+        lm = 0,
+        cnt = 0,
+        rowsN = 0;
       for (const rep of reports) {
-        if (rep.nullSpace) { d += rep.nullSpace.dimension / rep.nullSpace.n; cnt++; }
-        for (const v of rep.m) { lm += Math.abs(Math.log(v)); rowsN++; }
+        if (rep.nullSpace) {
+          d += rep.nullSpace.dimension / rep.nullSpace.n;
+          cnt++;
+        }
+        for (const v of rep.m) {
+          lm += Math.abs(Math.log(v));
+          rowsN++;
+        }
       }
       if (cnt) row.nullDimFraction = d / cnt;
       row.meanAbsLogM = lm / rowsN;
     }
     rows.push(row);
-    console.log(`${method} W${bits} [${variant}]: ppl ${r.ppl.toFixed(4)} kl ${r.kl!.toFixed(4)} top1 ${r.top1!.toFixed(4)} bytes ${bytes} (build ${buildSeconds?.toFixed(1) ?? '-'} s, eval ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    console.log(
+      `${method} W${bits} [${variant}]: ppl ${r.ppl.toFixed(4)} kl ${r.kl!.toFixed(4)} top1 ${r.top1!.toFixed(4)} bytes ${bytes} (build ${buildSeconds?.toFixed(1) ?? '-'} s, eval ${((performance.now() - t) / 1000).toFixed(1)} s)`,
+    );
   };
-  const timed = async <T>(f: () => Promise<T>): Promise<[T, number]> => { const t = performance.now(); const v = await f(); return [v, (performance.now() - t) / 1000]; };
+  const timed = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
+    const t = performance.now();
+    const v = await f();
+    return [v, (performance.now() - t) / 1000];
+  };
   const q2nReports = (res: CompressResult<{ q2n: Q2nReport | null }>) => res.layers.map((l) => l.report.q2n).filter((x): x is Q2nReport => x !== null);
   const q2nDefault: ModelQ2nOptions = { lambda: 0.2, nullSpace: { t: 0.1 } };
   const label = 't=0.1 λ=0.2 incl. down';
@@ -84,7 +134,9 @@ async function main() {
     }
     if (!ablateBits.includes(bits)) continue;
     const ab = async (variant: string, q2n: ModelQ2nOptions, extra: { schedule?: CalibrationSchedule; grid?: QuantGrid } = {}) => {
-      const [r, t] = await timed(() => q2nModel(model, { quantizer: 'gptq', ...gptqOpts(extra.grid), calibration, backend, schedule: extra.schedule, q2n: { ...q2nDefault, ...q2n } }));
+      const [r, t] = await timed(() =>
+        q2nModel(model, { quantizer: 'gptq', ...gptqOpts(extra.grid), calibration, backend, schedule: extra.schedule, q2n: { ...q2nDefault, ...q2n } }),
+      );
       evalRow(r.model, r.bytes, 'GPTQ+Q2N', bits, variant, q2nReports(r), t);
     };
     if (want('skip-down')) await ab('skip down (authors’ choice)', { skipDown: true });
@@ -102,26 +154,39 @@ async function main() {
     const [base, tb] = await timed(() => quantizeWithGrams(model, calibration, { quantizer: 'gptq', ...gptqOpts(), backend }));
     const post = applyQ2n(base.model, base.layers, q2nDefault);
     evalRow(post.model, base.result.bytes, 'GPTQ+Q2N', bits, 'post-hoc (after all layers are quantized)', [...post.reports.values()], tb);
-    const working = base.layers.map((rec) => ({ ...rec, reference: gptqWorkingWeights(rec.weight, rec.gram, { ...gptqOpts(), groupSize: rec.layer.nGroups > 1 ? group : 0 }) }));
+    const working = base.layers.map((rec) => ({
+      ...rec,
+      reference: gptqWorkingWeights(rec.weight, rec.gram, { ...gptqOpts(), groupSize: rec.layer.nGroups > 1 ? group : 0 }),
+    }));
     const wk = applyQ2n(base.model, working, q2nDefault);
     evalRow(wk.model, base.result.bytes, 'GPTQ+Q2N', bits, 'post-hoc, B from GPTQ working copy (reference code)', [...wk.reports.values()]);
   }
   const result = {
-    model: data.modelName, protocol: data.protocol, groupSize: group, backend: sel.describe?.() ?? backend?.name,
+    model: data.modelName,
+    protocol: data.protocol,
+    groupSize: group,
+    backend: sel.describe?.() ?? backend?.name,
     notes: [
       'every row through compressLinears (true-sequential per group unless the variant says per-block)',
       `g${group} with a ragged last group where ${group} does not divide the width (down_proj 172 = 5·32 + 12); full grid unless the variant says restricted; f16 scales`,
       'GPTQ: act-order with static groups (no stored permutation), clip search, percdamp 0.01, chosen on validation windows 100..107',
       'Q2N: applied to each layer right after its quantization, from the Gram the quantizer saw; bytes are the base quantizer’s',
     ],
-    rows, date: new Date().toISOString(),
+    rows,
+    date: new Date().toISOString(),
   };
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log('\n| method | bits | variant | bytes (linears) | bits/weight | PPL | KL | top-1 | null dim / n | mean abs log m |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.method} | ${r.bits === 32 ? 'f32' : `W${r.bits} g${r.groupSize}`} | ${r.variant} | ${r.bytes.toLocaleString('en-US')} | ${r.bitsPerWeight.toFixed(2)} | ${r.ppl.toFixed(3)} | ${r.kl.toFixed(4)} | ${(100 * r.top1).toFixed(2)}% | ${r.nullDimFraction !== undefined ? r.nullDimFraction.toFixed(3) : ''} | ${r.meanAbsLogM !== undefined ? r.meanAbsLogM.toExponential(2) : ''} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.method} | ${r.bits === 32 ? 'f32' : `W${r.bits} g${r.groupSize}`} | ${r.variant} | ${r.bytes.toLocaleString('en-US')} | ${r.bitsPerWeight.toFixed(2)} | ${r.ppl.toFixed(3)} | ${r.kl.toFixed(4)} | ${(100 * r.top1).toFixed(2)}% | ${r.nullDimFraction !== undefined ? r.nullDimFraction.toFixed(3) : ''} | ${r.meanAbsLogM !== undefined ? r.meanAbsLogM.toExponential(2) : ''} |`,
+    );
   console.log(`wrote ${out}`);
   await (backend as { dispose?: () => Promise<void> } | undefined)?.dispose?.();
 }
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

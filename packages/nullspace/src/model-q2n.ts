@@ -15,8 +15,25 @@
  * (e.g. B from GPTQ's working copy) on one base quantization.
  */
 import { ArgumentError, Tensor, type Backend } from '@llmpress/tensor';
-import { compressLinears, type LlamaModel, type LinearRole, type CalibrationWindows, type CompressResult, type LayerCompressor, type LayerOutcome } from '@llmpress/models';
-import { gptqLayer, rtnLayer, QuantizedLinear, GPTQ_MODEL_DEFAULTS, type GptqOptions, type GptqReport, type RtnReport, type ModelDriverOptions } from '@llmpress/quantizers';
+import {
+  compressLinears,
+  type LlamaModel,
+  type LinearRole,
+  type CalibrationWindows,
+  type CompressResult,
+  type LayerCompressor,
+  type LayerOutcome,
+} from '@llmpress/models';
+import {
+  gptqLayer,
+  rtnLayer,
+  QuantizedLinear,
+  GPTQ_MODEL_DEFAULTS,
+  type GptqOptions,
+  type GptqReport,
+  type RtnReport,
+  type ModelDriverOptions,
+} from '@llmpress/quantizers';
 import { q2nLayer, type Q2nOptions, type Q2nReport } from './q2n.js';
 
 export interface ModelQ2nOptions extends Q2nOptions {
@@ -31,7 +48,10 @@ function checkQ2n(fn: string, o: ModelQ2nOptions | undefined): ModelQ2nOptions {
   return q;
 }
 
-export interface WithQ2nReport<R> { base: R; q2n: Q2nReport | null }
+export interface WithQ2nReport<R> {
+  base: R;
+  q2n: Q2nReport | null;
+}
 
 /**
  * Q2N as a post-step on any per-layer quantizer of the driver: the base layer must be a
@@ -43,8 +63,10 @@ export function withQ2n<R>(compress: LayerCompressor<R>, options: ModelQ2nOption
   return async (job, ctx): Promise<LayerOutcome<WithQ2nReport<R>>> => {
     const base = await compress(job, ctx);
     if (q.skipDown && job.role === 'down') return { ...base, report: { base: base.report, q2n: null } };
-    if (!(base.layer instanceof QuantizedLinear)) throw new ArgumentError('withQ2n', 'compress', base.layer?.kind, `must return a QuantizedLinear for '${job.name}' (Q2N folds into its scales)`);
-    if (job.stats.count === 0 && (q.target ?? 'B') === 'B') throw new ArgumentError('withQ2n', 'calibration', job.name, 'is required: Q2N needs the Gram of the layer inputs');
+    if (!(base.layer instanceof QuantizedLinear))
+      throw new ArgumentError('withQ2n', 'compress', base.layer?.kind, `must return a QuantizedLinear for '${job.name}' (Q2N folds into its scales)`);
+    if (job.stats.count === 0 && (q.target ?? 'B') === 'B')
+      throw new ArgumentError('withQ2n', 'calibration', job.name, 'is required: Q2N needs the Gram of the layer inputs');
     const n = job.stats.n;
     const { layer, report } = q2nLayer(job.weight, base.layer, new Tensor('f64', job.stats.gram, [n, n]), { ...q, backend: q.backend ?? ctx.backend });
     return { layer, report: { base: base.report, q2n: report }, bytes: layer.bytes(), kind: layer.kind };
@@ -62,11 +84,13 @@ export interface Q2nModelOptions extends GptqOptions, ModelDriverOptions {
 }
 
 function baseCompressor(fn: string, options: GptqOptions & { quantizer: BaseQuantizer }): LayerCompressor<GptqReport | RtnReport> {
-  if (options.quantizer !== 'rtn' && options.quantizer !== 'gptq') throw new ArgumentError(fn, 'options.quantizer', options.quantizer, "must be 'rtn' or 'gptq'");
+  if (options.quantizer !== 'rtn' && options.quantizer !== 'gptq')
+    throw new ArgumentError(fn, 'options.quantizer', options.quantizer, "must be 'rtn' or 'gptq'");
   return (job, ctx) => {
-    const { layer, report } = options.quantizer === 'gptq'
-      ? gptqLayer(job.weight, job.stats, { ...GPTQ_MODEL_DEFAULTS, ...options, backend: options.backend ?? ctx.backend })
-      : rtnLayer(job.weight, options);
+    const { layer, report } =
+      options.quantizer === 'gptq'
+        ? gptqLayer(job.weight, job.stats, { ...GPTQ_MODEL_DEFAULTS, ...options, backend: options.backend ?? ctx.backend })
+        : rtnLayer(job.weight, options);
     return { layer, report, bytes: layer.bytes(), kind: layer.kind };
   };
 }
@@ -79,7 +103,8 @@ function driverOptions(o: ModelDriverOptions) {
 export async function q2nModel(model: LlamaModel, options: Q2nModelOptions): Promise<CompressResult<WithQ2nReport<GptqReport | RtnReport>>> {
   const fn = 'q2nModel';
   if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object with calibration, quantizer and bits');
-  if (!Array.isArray(options.calibration) || options.calibration.length === 0) throw new ArgumentError(fn, 'options.calibration', options.calibration, 'must be a non-empty array of token windows (Q2N needs the layer inputs)');
+  if (!Array.isArray(options.calibration) || options.calibration.length === 0)
+    throw new ArgumentError(fn, 'options.calibration', options.calibration, 'must be a non-empty array of token windows (Q2N needs the layer inputs)');
   const compress = withQ2n(baseCompressor(fn, options), checkQ2n(fn, options.q2n));
   return compressLinears(model, { ...driverOptions(options), compress });
 }
@@ -115,11 +140,16 @@ export interface BaseQuantOptions extends GptqOptions, Omit<ModelDriverOptions, 
  * The base quantization alone, through the driver, recording what a later `applyQ2n` needs (each
  * layer's original weight, its quantized layer and the Gram it was quantized with).
  */
-export async function quantizeWithGrams(model: LlamaModel, windows: CalibrationWindows, options: BaseQuantOptions): Promise<{ model: LlamaModel; layers: QuantizedLayerRecord[]; result: CompressResult<GptqReport | RtnReport> }> {
+export async function quantizeWithGrams(
+  model: LlamaModel,
+  windows: CalibrationWindows,
+  options: BaseQuantOptions,
+): Promise<{ model: LlamaModel; layers: QuantizedLayerRecord[]; result: CompressResult<GptqReport | RtnReport> }> {
   const fn = 'quantizeWithGrams';
   if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object with quantizer and bits');
   const fb = options.groupFallback ?? 'ragged';
-  if (fb !== 'ragged' && fb !== 'per-channel' && fb !== 'error') throw new ArgumentError(fn, 'options.groupFallback', fb, "must be 'ragged', 'per-channel' or 'error'");
+  if (fb !== 'ragged' && fb !== 'per-channel' && fb !== 'error')
+    throw new ArgumentError(fn, 'options.groupFallback', fb, "must be 'ragged', 'per-channel' or 'error'");
   const base = baseCompressor(fn, options);
   const layers: QuantizedLayerRecord[] = [];
   const g = options.groupSize ?? 0;
@@ -133,7 +163,14 @@ export async function quantizeWithGrams(model: LlamaModel, windows: CalibrationW
         o = { ...options, groupSize: 0 };
       }
       const out = await (o === options ? base : baseCompressor(fn, o))(job, ctx);
-      layers.push({ name: job.name, block: job.block, role: job.role, weight: job.weight, layer: out.layer as QuantizedLinear, gram: new Tensor('f64', job.stats.gram, [n, n]) });
+      layers.push({
+        name: job.name,
+        block: job.block,
+        role: job.role,
+        weight: job.weight,
+        layer: out.layer as QuantizedLinear,
+        gram: new Tensor('f64', job.stats.gram, [n, n]),
+      });
       return out;
     },
   });
@@ -141,7 +178,11 @@ export async function quantizeWithGrams(model: LlamaModel, windows: CalibrationW
 }
 
 /** Applies the Q2N post-step to every recorded layer; returns a new model (bytes unchanged) and per-layer reports. */
-export function applyQ2n(base: LlamaModel, layers: readonly QuantizedLayerRecord[], options: ModelQ2nOptions = {}): { model: LlamaModel; reports: Map<string, Q2nReport> } {
+export function applyQ2n(
+  base: LlamaModel,
+  layers: readonly QuantizedLayerRecord[],
+  options: ModelQ2nOptions = {},
+): { model: LlamaModel; reports: Map<string, Q2nReport> } {
   const fn = 'applyQ2n';
   if (!Array.isArray(layers) || layers.length === 0) throw new ArgumentError(fn, 'layers', layers, 'must be a non-empty list of quantized layer records');
   const q = checkQ2n(fn, options);

@@ -79,23 +79,32 @@ export class NullProjector {
   }
 }
 
-export interface NullSpace { projector: NullProjector; basis: Tensor<'f64'> | null; diagnostics: NullSpaceDiagnostics }
+export interface NullSpace {
+  projector: NullProjector;
+  basis: Tensor<'f64'> | null;
+  diagnostics: NullSpaceDiagnostics;
+}
 
 /** Null space of the calibration inputs whose Gram is `gram` ([n, n], symmetric PSD). */
 export function activationNullSpace(gram: Tensor, options: NullSpaceOptions = {}): NullSpace {
   const fn = 'activationNullSpace';
-  if (!gram || gram.ndim !== 2 || gram.shape[0] !== gram.shape[1]) throw new ShapeError(fn, `argument 'gram' must be square, got shape [${gram?.shape?.join(', ')}]`);
+  if (!gram || gram.ndim !== 2 || gram.shape[0] !== gram.shape[1])
+    throw new ShapeError(fn, `argument 'gram' must be square, got shape [${gram?.shape?.join(', ')}]`);
   if (gram.dtype !== 'f32' && gram.dtype !== 'f64') throw new ArgumentError(fn, 'gram.dtype', gram.dtype, "must be 'f32' or 'f64'");
   const n = gram.shape[0]!;
   if (n < 1) throw new ShapeError(fn, `argument 'gram' must be non-empty, got shape [${gram.shape.join(', ')}]`);
   const g = gram.dtype === 'f64' ? gram.contiguous() : gram.astype('f64');
   for (let i = 0; i < g.data.length; i++) if (!Number.isFinite(g.data[i]!)) throw new NonFiniteError(fn, 'gram', i, g.data[i]!);
   const rule = options.rule ?? (options.dimension !== undefined ? 'dimension' : options.energy !== undefined ? 'energy' : 'ratio');
-  if (rule !== 'ratio' && rule !== 'energy' && rule !== 'dimension') throw new ArgumentError(fn, 'options.rule', rule, "must be 'ratio', 'energy' or 'dimension'");
+  if (rule !== 'ratio' && rule !== 'energy' && rule !== 'dimension')
+    throw new ArgumentError(fn, 'options.rule', rule, "must be 'ratio', 'energy' or 'dimension'");
   const t = options.t ?? 0.1;
-  if (rule === 'ratio' && (typeof t !== 'number' || !(t >= 0) || !Number.isFinite(t))) throw new ArgumentError(fn, 'options.t', t, 'must be a finite number >= 0');
-  if (rule === 'energy' && (typeof options.energy !== 'number' || !(options.energy > 0 && options.energy <= 1))) throw new ArgumentError(fn, 'options.energy', options.energy, 'must be a number in (0, 1]');
-  if (rule === 'dimension' && (!Number.isInteger(options.dimension) || options.dimension! < 0 || options.dimension! > n)) throw new ArgumentError(fn, 'options.dimension', options.dimension, `must be an integer in [0, ${n}]`);
+  if (rule === 'ratio' && (typeof t !== 'number' || !(t >= 0) || !Number.isFinite(t)))
+    throw new ArgumentError(fn, 'options.t', t, 'must be a finite number >= 0');
+  if (rule === 'energy' && (typeof options.energy !== 'number' || !(options.energy > 0 && options.energy <= 1)))
+    throw new ArgumentError(fn, 'options.energy', options.energy, 'must be a number in (0, 1]');
+  if (rule === 'dimension' && (!Number.isInteger(options.dimension) || options.dimension! < 0 || options.dimension! > n))
+    throw new ArgumentError(fn, 'options.dimension', options.dimension, `must be an integer in [0, ${n}]`);
   // symmetrise before the eigensolver (Grams accumulated in f32 can be off by rounding)
   const sym = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sym[i * n + j] = 0.5 * (g.data[i * n + j]! + g.data[j * n + i]!);
@@ -104,19 +113,30 @@ export function activationNullSpace(gram: Tensor, options: NullSpaceOptions = {}
   const total = lam.reduce((a, b) => a + b, 0);
   const prefix = new Float64Array(n + 1);
   for (let i = 0; i < n; i++) prefix[i + 1] = prefix[i]! + lam[i]!;
-  let r = n, identity = false;
+  let r = n,
+    identity = false;
   if (!(total > 0)) {
     // no calibration signal at all: everything is null
     r = 0;
   } else if (rule === 'ratio') {
     r = -1;
     for (let k = 1; k < n; k++) {
-      if (prefix[k]! > 0 && (total - prefix[k]!) / prefix[k]! <= t) { r = k; break; }
+      if (prefix[k]! > 0 && (total - prefix[k]!) / prefix[k]! <= t) {
+        r = k;
+        break;
+      }
     }
-    if (r < 0) { r = 0; identity = true; }
+    if (r < 0) {
+      r = 0;
+      identity = true;
+    }
   } else if (rule === 'energy') {
     r = n;
-    for (let k = 1; k <= n; k++) if (prefix[k]! >= options.energy! * total * (1 - 1e-12)) { r = k; break; }
+    for (let k = 1; k <= n; k++)
+      if (prefix[k]! >= options.energy! * total * (1 - 1e-12)) {
+        r = k;
+        break;
+      }
   } else {
     r = n - options.dimension!;
   }
@@ -128,8 +148,13 @@ export function activationNullSpace(gram: Tensor, options: NullSpaceOptions = {}
   }
   const nullE = total > 0 ? (total - prefix[r]!) / total : 1;
   const diagnostics: NullSpaceDiagnostics = {
-    rule, n, dimension: identity ? n : d, eigenvalues: lam, nullEnergy: identity ? 1 : nullE,
-    suffixPrefixRatio: prefix[r]! > 0 ? (total - prefix[r]!) / prefix[r]! : Infinity, identity,
+    rule,
+    n,
+    dimension: identity ? n : d,
+    eigenvalues: lam,
+    nullEnergy: identity ? 1 : nullE,
+    suffixPrefixRatio: prefix[r]! > 0 ? (total - prefix[r]!) / prefix[r]! : Infinity,
+    identity,
   };
   return { projector: new NullProjector(n, basis, identity), basis, diagnostics };
 }

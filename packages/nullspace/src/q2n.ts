@@ -39,16 +39,21 @@ export interface Q2nReport {
   /** ‖(W − Q)‖_G and ‖(W − diag(m) Q)‖_G-style diagnostics are left to the caller (they need G). */
 }
 
-function f64(t: Tensor): Tensor<'f64'> { return (t.dtype === 'f64' ? t.contiguous() : t.astype('f64')) as Tensor<'f64'>; }
+function f64(t: Tensor): Tensor<'f64'> {
+  return (t.dtype === 'f64' ? t.contiguous() : t.astype('f64')) as Tensor<'f64'>;
+}
 
 /** The per-row equivalent vector m (does not touch any layer). W, Q: [m, n]; `projector` null = target W. */
 export function q2nRowScales(w: Tensor, q: Tensor, projector: NullProjector | null, options: { lambda?: number; backend?: Backend } = {}): Float64Array {
   const fn = 'q2nRowScales';
-  if (w.ndim !== 2 || q.ndim !== 2 || w.shape[0] !== q.shape[0] || w.shape[1] !== q.shape[1]) throw new ShapeError(fn, `w and q must have the same 2-D shape, got [${w.shape.join(', ')}] and [${q.shape.join(', ')}]`);
+  if (w.ndim !== 2 || q.ndim !== 2 || w.shape[0] !== q.shape[0] || w.shape[1] !== q.shape[1])
+    throw new ShapeError(fn, `w and q must have the same 2-D shape, got [${w.shape.join(', ')}] and [${q.shape.join(', ')}]`);
   const lambda = options.lambda ?? 0.2;
-  if (typeof lambda !== 'number' || !(lambda >= 0) || !Number.isFinite(lambda)) throw new ArgumentError(fn, 'options.lambda', lambda, 'must be a finite number >= 0');
+  if (typeof lambda !== 'number' || !(lambda >= 0) || !Number.isFinite(lambda))
+    throw new ArgumentError(fn, 'options.lambda', lambda, 'must be a finite number >= 0');
   const [rows, n] = w.shape as [number, number];
-  const W = f64(w), Q = f64(q);
+  const W = f64(w),
+    Q = f64(q);
   let B: Tensor<'f64'>;
   if (projector) {
     if (projector.n !== n) throw new ShapeError(fn, `projector is ${projector.n}-dimensional but w has ${n} columns`);
@@ -64,8 +69,13 @@ export function q2nRowScales(w: Tensor, q: Tensor, projector: NullProjector | nu
   }
   const m = new Float64Array(rows);
   for (let i = 0; i < rows; i++) {
-    let bq = 0, qq = 0;
-    for (let j = 0; j < n; j++) { const qv = Q.data[i * n + j]!; bq += B.data[i * n + j]! * qv; qq += qv * qv; }
+    let bq = 0,
+      qq = 0;
+    for (let j = 0; j < n; j++) {
+      const qv = Q.data[i * n + j]!;
+      bq += B.data[i * n + j]! * qv;
+      qq += qv * qv;
+    }
     const den = qq + lambda;
     m[i] = den > 0 ? (bq + lambda) / den : 1;
     if (!Number.isFinite(m[i]!)) throw new NonFiniteError(fn, 'm', i, m[i]!);
@@ -91,8 +101,16 @@ export function foldRowScales(layer: QuantizedLinear, m: ArrayLike<number>): Qua
     for (let i = 0; i < dec.length; i++) scales[i] = f32ToF16(dec[i]!);
   } else scales = dec;
   return new QuantizedLinear({
-    inFeatures: layer.inFeatures, outFeatures: layer.outFeatures, bits: layer.bits, symmetric: layer.symmetric,
-    groupSize: layer.groupSize, scaleDtype: layer.scaleDtype, packed: layer.packed, scales, zeros: layer.zeros, perm: layer.perm,
+    inFeatures: layer.inFeatures,
+    outFeatures: layer.outFeatures,
+    bits: layer.bits,
+    symmetric: layer.symmetric,
+    groupSize: layer.groupSize,
+    scaleDtype: layer.scaleDtype,
+    packed: layer.packed,
+    scales,
+    zeros: layer.zeros,
+    perm: layer.perm,
   });
 }
 
@@ -102,8 +120,10 @@ export function foldRowScales(layer: QuantizedLinear, m: ArrayLike<number>): Qua
  */
 export function q2nLayer(w: Tensor, quantized: LinearLayer, gram: Tensor | null, options: Q2nOptions = {}): { layer: QuantizedLinear; report: Q2nReport } {
   const fn = 'q2nLayer';
-  if (!(quantized instanceof QuantizedLinear)) throw new ArgumentError(fn, 'quantized', (quantized as any)?.kind, 'must be a QuantizedLinear (its scales are where m folds)');
-  if (w.ndim !== 2 || w.shape[0] !== quantized.outFeatures || w.shape[1] !== quantized.inFeatures) throw new ShapeError(fn, `w must be [${quantized.outFeatures}, ${quantized.inFeatures}] like the quantized layer, got [${w.shape.join(', ')}]`);
+  if (!(quantized instanceof QuantizedLinear))
+    throw new ArgumentError(fn, 'quantized', (quantized as any)?.kind, 'must be a QuantizedLinear (its scales are where m folds)');
+  if (w.ndim !== 2 || w.shape[0] !== quantized.outFeatures || w.shape[1] !== quantized.inFeatures)
+    throw new ShapeError(fn, `w must be [${quantized.outFeatures}, ${quantized.inFeatures}] like the quantized layer, got [${w.shape.join(', ')}]`);
   const target = options.target ?? 'B';
   if (target !== 'B' && target !== 'W') throw new ArgumentError(fn, 'options.target', target, "must be 'B' or 'W'");
   let projector: NullProjector | null = null;
@@ -113,11 +133,13 @@ export function q2nLayer(w: Tensor, quantized: LinearLayer, gram: Tensor | null,
     else {
       if (!gram) throw new ArgumentError(fn, 'gram', gram, "is required for target 'B' unless options.nullSpace is a NullProjector");
       const ns = activationNullSpace(gram, { ...(options.nullSpace ?? {}), backend: options.backend });
-      projector = ns.projector; diag = ns.diagnostics;
+      projector = ns.projector;
+      diag = ns.diagnostics;
     }
   }
   const ref = options.reference ?? w;
-  if (ref.ndim !== 2 || ref.shape[0] !== w.shape[0] || ref.shape[1] !== w.shape[1]) throw new ShapeError(fn, `options.reference must be [${w.shape.join(', ')}], got [${ref.shape.join(', ')}]`);
+  if (ref.ndim !== 2 || ref.shape[0] !== w.shape[0] || ref.shape[1] !== w.shape[1])
+    throw new ShapeError(fn, `options.reference must be [${w.shape.join(', ')}], got [${ref.shape.join(', ')}]`);
   const lambda = options.lambda ?? 0.2;
   const m = q2nRowScales(ref, quantized.toDense(), projector, { lambda, backend: options.backend });
   return { layer: foldRowScales(quantized, m), report: { m, lambda, target, nullSpace: diag } };

@@ -24,11 +24,14 @@ const sel = await backendFromArgs({ fallback: 'wasm', threads: 1 });
 const backend = sel.backend;
 const data = evalDataFromArgs();
 const { model, calibration } = data;
-const r = Number(flag('r') ?? 8), seed = Number(flag('seed') ?? 0);
+const r = Number(flag('r') ?? 8),
+  seed = Number(flag('seed') ?? 0);
 const only = flag('only')?.split(',');
 
 const log = (s: string) => process.stderr.write(s + '\n');
-log(`${data.modelName}: dim ${model.config.dim}, ${model.config.nLayers} blocks; eval windows ${data.protocol.evalWindows.join('..')} of ${data.protocol.evalText}, calibration ${data.protocol.calibrationWindows.join('..')} of ${data.protocol.calibText}; r = ${r}; ${sel.describe?.() ?? backend?.name}`);
+log(
+  `${data.modelName}: dim ${model.config.dim}, ${model.config.nLayers} blocks; eval windows ${data.protocol.evalWindows.join('..')} of ${data.protocol.evalText}, calibration ${data.protocol.calibrationWindows.join('..')} of ${data.protocol.calibText}; r = ${r}; ${sel.describe?.() ?? backend?.name}`,
+);
 const t0 = performance.now();
 const reference = referenceLogits(model, data.eval, { backend });
 log(`reference logits: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -39,7 +42,12 @@ const A4: ActivationPlan = QUAD_A4;
 const quad = (rr: number, activations: ActivationPlan, refit = false, schedule: CalibrationSchedule = 'sequential') =>
   quadModel(model, { ...W4, clipSearch: true, calibration, r: rr, seed, activations, refit, schedule, backend });
 
-interface Row { key: string; method: string; setting: string; build: () => Promise<CompressResult<unknown> | null> }
+interface Row {
+  key: string;
+  method: string;
+  setting: string;
+  build: () => Promise<CompressResult<unknown> | null>;
+}
 const rows: Row[] = [
   { key: 'dense', method: 'dense', setting: 'f32', build: async () => null },
   { key: 'rtn-w4a16', method: 'RTN', setting: 'W4A16', build: () => rtnModel(model, { ...W4, backend }) },
@@ -69,26 +77,59 @@ for (const row of rows) {
   const storedLinear = res ? res.bytes : m.linearBytes();
   const linearBytes = storedLinear - rot;
   const out = {
-    key: row.key, method: row.method, setting: row.setting, ppl: ev.ppl, nll: ev.nll, kl: ev.kl!, top1: ev.top1!,
-    linearBytes, onlineRotationBytes: rot, totalBytes: m.storedBytes(),
-    bitsPerWeight: (8 * storedLinear) / denseLinearWeights, residualWidth: m.config.dim, buildSeconds: buildS, evalSeconds: evalS,
+    key: row.key,
+    method: row.method,
+    setting: row.setting,
+    ppl: ev.ppl,
+    nll: ev.nll,
+    kl: ev.kl!,
+    top1: ev.top1!,
+    linearBytes,
+    onlineRotationBytes: rot,
+    totalBytes: m.storedBytes(),
+    bitsPerWeight: (8 * storedLinear) / denseLinearWeights,
+    residualWidth: m.config.dim,
+    buildSeconds: buildS,
+    evalSeconds: evalS,
   };
   results.push(out);
-  log(`${row.key}: ppl ${ev.ppl.toFixed(4)} kl ${ev.kl!.toFixed(4)} top1 ${(100 * ev.top1!).toFixed(2)}% bytes ${linearBytes} (${buildS.toFixed(1)} s build, ${evalS.toFixed(1)} s eval)`);
+  log(
+    `${row.key}: ppl ${ev.ppl.toFixed(4)} kl ${ev.kl!.toFixed(4)} top1 ${(100 * ev.top1!).toFixed(2)}% bytes ${linearBytes} (${buildS.toFixed(1)} s build, ${evalS.toFixed(1)} s eval)`,
+  );
 }
 
 const outPath = evalOutPath('quad.json');
-writeFileAtomic(outPath, new TextEncoder().encode(JSON.stringify({
-  model: data.modelName, protocol: data.protocol, r, seed, schedule: 'sequential (true-sequential per group) unless the row says per-block',
-  weights: '4-bit symmetric full grid per output channel, f16 scales; GPTQ rows: percdamp 0.01, block 128, clip search',
-  activations: 'per-token symmetric, clip 0.9; lm_head and embedding f32 in every row',
-  denseLinearWeights, backend: sel.describe?.() ?? backend?.name, rows: results, date: new Date().toISOString(),
-}, null, 2) + '\n'));
+writeFileAtomic(
+  outPath,
+  new TextEncoder().encode(
+    JSON.stringify(
+      {
+        model: data.modelName,
+        protocol: data.protocol,
+        r,
+        seed,
+        schedule: 'sequential (true-sequential per group) unless the row says per-block',
+        weights: '4-bit symmetric full grid per output channel, f16 scales; GPTQ rows: percdamp 0.01, block 128, clip search',
+        activations: 'per-token symmetric, clip 0.9; lm_head and embedding f32 in every row',
+        denseLinearWeights,
+        backend: sel.describe?.() ?? backend?.name,
+        rows: results,
+        date: new Date().toISOString(),
+      },
+      null,
+      2,
+    ) + '\n',
+  ),
+);
 
 console.log(`| method | setting | PPL | KL vs dense (nats/token) | top-1 vs dense | linear bytes (+online rotations) | bits/weight | total stored bytes |`);
 console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const x of results as any[]) {
-  console.log(`| ${x.method} | ${x.setting} | ${x.ppl.toFixed(4)} | ${x.kl.toFixed(4)} | ${(100 * x.top1).toFixed(2)}% | ${x.linearBytes} | ${x.bitsPerWeight.toFixed(2)} | ${x.totalBytes} |`);
+  console.log(
+    `| ${x.method} | ${x.setting} | ${x.ppl.toFixed(4)} | ${x.kl.toFixed(4)} | ${(100 * x.top1).toFixed(2)}% | ${x.linearBytes} | ${x.bitsPerWeight.toFixed(2)} | ${x.totalBytes} |`,
+  );
 }
-console.log(`\nwrote ${repoRelative(outPath)} (${denseLinearWeights} dense block-linear weights; bits/weight counts scales, f32 outlier columns and online rotations)`);
+console.log(
+  `\nwrote ${repoRelative(outPath)} (${denseLinearWeights} dense block-linear weights; bits/weight counts scales, f32 outlier columns and online rotations)`,
+);
 await (backend as { dispose?: () => Promise<void> } | undefined)?.dispose?.();

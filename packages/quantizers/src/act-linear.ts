@@ -11,7 +11,15 @@
  * multiplied and summed in exact integer arithmetic per group, then scaled by s_x · s_w.
  */
 import {
-  ArgumentError, ShapeError, Tensor, DenseLinear, routine, type Backend, type LinearLayer, type LinearForwardOptions, type SerializedLayer,
+  ArgumentError,
+  ShapeError,
+  Tensor,
+  DenseLinear,
+  routine,
+  type Backend,
+  type LinearLayer,
+  type LinearForwardOptions,
+  type SerializedLayer,
 } from '@llmpress/tensor';
 import { QuantizedLinear } from './quantized-linear.js';
 import { quantizeActivations, checkActOptions, type ActQuantOptions } from './act-quant.js';
@@ -49,20 +57,31 @@ export class QuantActLinear implements LinearLayer {
     if (!Number.isInteger(r) || r < 0) throw new ArgumentError(fn, 'outlierColumns', r, 'must be a non-negative integer');
     this.outFeatures = p.weight.outFeatures;
     this.inFeatures = p.weight.inFeatures + r;
-    if (r > 0 && (!(p.outlier instanceof Float32Array) || p.outlier.length !== this.outFeatures * r)) throw new ArgumentError(fn, 'outlier', p.outlier, `must be a Float32Array of length ${this.outFeatures * r}`);
+    if (r > 0 && (!(p.outlier instanceof Float32Array) || p.outlier.length !== this.outFeatures * r))
+      throw new ArgumentError(fn, 'outlier', p.outlier, `must be a Float32Array of length ${this.outFeatures * r}`);
     if (p.act) checkActOptions(fn, p.act);
     if (p.rotation && p.rotation.n !== this.inFeatures) throw new ArgumentError(fn, 'rotation.n', p.rotation.n, `must equal inFeatures ${this.inFeatures}`);
-    this.weight = p.weight; this.outlier = r > 0 ? p.outlier : null; this.outlierColumns = r; this.act = p.act; this.rotation = p.rotation;
+    this.weight = p.weight;
+    this.outlier = r > 0 ? p.outlier : null;
+    this.outlierColumns = r;
+    this.act = p.act;
+    this.rotation = p.rotation;
     this.integerKernel = p.integerKernel ?? true;
   }
 
   forward(x: Tensor<'f32'>, options: LinearForwardOptions = {}): Tensor<'f32'> {
     const fn = 'QuantActLinear.forward';
-    const n = this.inFeatures, m = this.outFeatures, r = this.outlierColumns, nr = n - r;
+    const n = this.inFeatures,
+      m = this.outFeatures,
+      r = this.outlierColumns,
+      nr = n - r;
     if (x.ndim !== 2 || x.shape[1] !== n) throw new ShapeError(fn, `x must be [T, ${n}], got [${x.shape.join(', ')}]`);
     const T = x.shape[0]!;
     let xd = x.contiguous().data as Float32Array;
-    if (this.rotation) { xd = xd.slice(); this.rotation.apply(xd, T); }
+    if (this.rotation) {
+      xd = xd.slice();
+      this.rotation.apply(xd, T);
+    }
     let y: Float32Array;
     const w = this.weight;
     const be = options.backend;
@@ -80,11 +99,12 @@ export class QuantActLinear implements LinearLayer {
     }
     if (r > 0) {
       const W = this.outlier!;
-      for (let t = 0; t < T; t++) for (let i = 0; i < m; i++) {
-        let s = 0;
-        for (let k = 0; k < r; k++) s += W[i * r + k]! * xd[t * n + k]!;
-        y[t * m + i]! += s;
-      }
+      for (let t = 0; t < T; t++)
+        for (let i = 0; i < m; i++) {
+          let s = 0;
+          for (let k = 0; k < r; k++) s += W[i * r + k]! * xd[t * n + k]!;
+          y[t * m + i]! += s;
+        }
     }
     return new Tensor('f32', y, [T, m]);
   }
@@ -94,12 +114,19 @@ export class QuantActLinear implements LinearLayer {
    * the online rotation (Hadamard signs 1 byte each, dense factors f64). A rotation shared by several
    * layers is stored once per layer in a saved file, so each layer counts its own copy.
    */
-  bytes(): number { return this.weight.bytes() + (this.outlier ? this.outlier.length * 4 : 0) + (this.rotation ? this.rotation.bytes() : 0); }
-  params(): number { return this.weight.params() + (this.outlier?.length ?? 0); }
+  bytes(): number {
+    return this.weight.bytes() + (this.outlier ? this.outlier.length * 4 : 0) + (this.rotation ? this.rotation.bytes() : 0);
+  }
+  params(): number {
+    return this.weight.params() + (this.outlier?.length ?? 0);
+  }
 
   /** Effective dense weight in the layer's INPUT coordinates: [W_out, W_q] · R (activation quantization ignored). */
   toDense(): Tensor<'f32'> {
-    const n = this.inFeatures, m = this.outFeatures, r = this.outlierColumns, nr = n - r;
+    const n = this.inFeatures,
+      m = this.outFeatures,
+      r = this.outlierColumns,
+      nr = n - r;
     const wq = this.weight.toDense().contiguous().data;
     const cat = new Float64Array(m * n);
     for (let i = 0; i < m; i++) {
@@ -107,9 +134,17 @@ export class QuantActLinear implements LinearLayer {
       for (let j = 0; j < nr; j++) cat[i * n + r + j] = wq[i * nr + j]!;
     }
     const out = new Float32Array(m * n);
-    if (!this.rotation) { out.set(cat); return new Tensor('f32', out, [m, n]); }
+    if (!this.rotation) {
+      out.set(cat);
+      return new Tensor('f32', out, [m, n]);
+    }
     const R = this.rotation.matrix();
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) { let s = 0; for (let k = 0; k < n; k++) s += cat[i * n + k]! * R[k * n + j]!; out[i * n + j] = s; }
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += cat[i * n + k]! * R[k * n + j]!;
+        out[i * n + j] = s;
+      }
     return new Tensor('f32', out, [m, n]);
   }
 
@@ -120,8 +155,12 @@ export class QuantActLinear implements LinearLayer {
     for (const [k, v] of Object.entries(inner.meta)) void k, void v;
     if (this.outlier) tensors.outlier = new Tensor('f32', this.outlier.slice(), [this.outFeatures, this.outlierColumns]);
     const meta: Record<string, string | number | boolean> = {
-      outlierColumns: this.outlierColumns, actBits: this.act?.bits ?? 0, clip: this.act?.clip ?? 1,
-      weightKind: inner.kind, rotation: this.rotation ? this.rotation.kind : 'none', integerKernel: this.integerKernel,
+      outlierColumns: this.outlierColumns,
+      actBits: this.act?.bits ?? 0,
+      clip: this.act?.clip ?? 1,
+      weightKind: inner.kind,
+      rotation: this.rotation ? this.rotation.kind : 'none',
+      integerKernel: this.integerKernel,
     };
     for (const [k, v] of Object.entries(inner.meta)) meta[`weight.${k}`] = v;
     if (this.rotation instanceof HadamardRotation) tensors.rotationSigns = new Tensor('i8', this.rotation.signs.slice(), [this.rotation.n]);
@@ -129,31 +168,54 @@ export class QuantActLinear implements LinearLayer {
     else if (this.rotation instanceof KroneckerRotation) {
       tensors.rotationSigns = new Tensor('i8', this.rotation.signs.slice(), [this.rotation.n]);
       tensors.rotationMatrix = new Tensor('f64', this.rotation.rm.slice(), [this.rotation.m, this.rotation.m]);
-    }
-    else if (this.rotation) throw new ArgumentError('QuantActLinear.serialize', 'rotation.kind', this.rotation.kind, "must be 'hadamard', 'dense' or 'kronecker' to serialize");
+    } else if (this.rotation)
+      throw new ArgumentError('QuantActLinear.serialize', 'rotation.kind', this.rotation.kind, "must be 'hadamard', 'dense' or 'kronecker' to serialize");
     return { kind: 'quant-act', meta, tensors };
   }
 
   static deserialize(s: SerializedLayer): QuantActLinear {
     const fn = 'QuantActLinear.deserialize';
     if (!s || s.kind !== 'quant-act') throw new ArgumentError(fn, 's.kind', s?.kind, "must be 'quant-act'");
-    const innerT: Record<string, Tensor> = {}, innerM: Record<string, string | number | boolean> = {};
+    const innerT: Record<string, Tensor> = {},
+      innerM: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(s.tensors)) if (k.startsWith('weight.')) innerT[k.slice(7)] = v;
     for (const [k, v] of Object.entries(s.meta)) if (k.startsWith('weight.')) innerM[k.slice(7)] = v;
     const inner = { kind: String(s.meta.weightKind), meta: innerM, tensors: innerT };
-    const weight: LinearLayer = inner.kind === 'quantized' ? QuantizedLinear.deserialize(inner) : inner.kind === 'dense' ? DenseLinear.deserialize(inner) : (() => { throw new ArgumentError(fn, 'meta.weightKind', inner.kind, "must be 'quantized' or 'dense'"); })();
+    const weight: LinearLayer =
+      inner.kind === 'quantized'
+        ? QuantizedLinear.deserialize(inner)
+        : inner.kind === 'dense'
+          ? DenseLinear.deserialize(inner)
+          : (() => {
+              throw new ArgumentError(fn, 'meta.weightKind', inner.kind, "must be 'quantized' or 'dense'");
+            })();
     let rotation: Rotation | null = null;
-    if (s.meta.rotation === 'hadamard') { const t = s.tensors.rotationSigns!; rotation = new HadamardRotation(t.size, (t.contiguous().data as Int8Array).slice()); }
-    else if (s.meta.rotation === 'dense') { const t = s.tensors.rotationMatrix!; rotation = new DenseRotation(t.shape[0]!, Float64Array.from(t.contiguous().data as ArrayLike<number>)); }
-    else if (s.meta.rotation === 'kronecker') {
-      const sg = s.tensors.rotationSigns!, t = s.tensors.rotationMatrix!, m = t.shape[0]!;
-      rotation = new KroneckerRotation(sg.size / m, m, Float64Array.from(t.contiguous().data as ArrayLike<number>), (sg.contiguous().data as Int8Array).slice());
+    if (s.meta.rotation === 'hadamard') {
+      const t = s.tensors.rotationSigns!;
+      rotation = new HadamardRotation(t.size, (t.contiguous().data as Int8Array).slice());
+    } else if (s.meta.rotation === 'dense') {
+      const t = s.tensors.rotationMatrix!;
+      rotation = new DenseRotation(t.shape[0]!, Float64Array.from(t.contiguous().data as ArrayLike<number>));
+    } else if (s.meta.rotation === 'kronecker') {
+      const sg = s.tensors.rotationSigns!,
+        t = s.tensors.rotationMatrix!,
+        m = t.shape[0]!;
+      rotation = new KroneckerRotation(
+        sg.size / m,
+        m,
+        Float64Array.from(t.contiguous().data as ArrayLike<number>),
+        (sg.contiguous().data as Int8Array).slice(),
+      );
     }
     const bits = Number(s.meta.actBits);
     const r = Number(s.meta.outlierColumns);
     return new QuantActLinear({
-      weight, outlierColumns: r, outlier: r > 0 ? (s.tensors.outlier!.contiguous().data as Float32Array).slice() : null,
-      act: bits === 0 ? null : { bits: bits as 4 | 8, clip: Number(s.meta.clip) }, rotation, integerKernel: s.meta.integerKernel !== false,
+      weight,
+      outlierColumns: r,
+      outlier: r > 0 ? (s.tensors.outlier!.contiguous().data as Float32Array).slice() : null,
+      act: bits === 0 ? null : { bits: bits as 4 | 8, clip: Number(s.meta.clip) },
+      rotation,
+      integerKernel: s.meta.integerKernel !== false,
     });
   }
 }
@@ -165,10 +227,24 @@ export class QuantActLinear implements LinearLayer {
  * layer's zero-padded kernel layout (weights and activation codes padded with 0). `actBits` is kept
  * for the callers' signature (int8 codes serve 4-bit activations too).
  */
-export function backendIntegerForward(w: QuantizedLinear, a: { codes: Int8Array; scales: Float32Array }, T: number, _actBits: 4 | 8, be: Backend): Float32Array {
-  const n0 = w.inFeatures, m = w.outFeatures, g = w.groupSize, ng = w.nGroups;
+export function backendIntegerForward(
+  w: QuantizedLinear,
+  a: { codes: Int8Array; scales: Float32Array },
+  T: number,
+  _actBits: 4 | 8,
+  be: Backend,
+): Float32Array {
+  const n0 = w.inFeatures,
+    m = w.outFeatures,
+    g = w.groupSize,
+    ng = w.nGroups;
   let qx = a.codes;
-  if (w.perm) { const p = w.perm, t2 = new Int8Array(T * n0); for (let t = 0; t < T; t++) for (let j = 0; j < n0; j++) t2[t * n0 + j] = qx[t * n0 + p[j]!]!; qx = t2; }
+  if (w.perm) {
+    const p = w.perm,
+      t2 = new Int8Array(T * n0);
+    for (let t = 0; t < T; t++) for (let j = 0; j < n0; j++) t2[t * n0 + j] = qx[t * n0 + p[j]!]!;
+    qx = t2;
+  }
   const { w: wk, scales, n } = w.kernelWeights(be);
   qx = w.padInput(qx, T);
   const y = new Float32Array(T * m);
@@ -184,9 +260,17 @@ export function backendIntegerForward(w: QuantizedLinear, a: { codes: Int8Array;
 
 /** y[t, i] = s_x[t] · Σ_g s_w[i, g] · Σ_{j ∈ g} qx[t, j] · qw[i, j]  (exact integer inner sums). */
 export function integerForward(w: QuantizedLinear, a: { codes: Int8Array; scales: Float32Array }, T: number): Float32Array {
-  const n = w.inFeatures, m = w.outFeatures, g = w.groupSize, ng = w.nGroups;
+  const n = w.inFeatures,
+    m = w.outFeatures,
+    g = w.groupSize,
+    ng = w.nGroups;
   let qx = a.codes;
-  if (w.perm) { const p = w.perm, t2 = new Int8Array(T * n); for (let t = 0; t < T; t++) for (let j = 0; j < n; j++) t2[t * n + j] = qx[t * n + p[j]!]!; qx = t2; }
+  if (w.perm) {
+    const p = w.perm,
+      t2 = new Int8Array(T * n);
+    for (let t = 0; t < T; t++) for (let j = 0; j < n; j++) t2[t * n + j] = qx[t * n + p[j]!]!;
+    qx = t2;
+  }
   const sw = w.decodedScales();
   const bias = 1 << (w.bits - 1);
   const row = new Int32Array(n);

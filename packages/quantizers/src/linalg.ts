@@ -43,22 +43,49 @@ export function lowerInverseInPlace(a: Float64Array, n: number, backend?: Backen
   const fn = 'lowerInverseInPlace';
   if (!Number.isInteger(n) || n < 0) throw new ArgumentError(fn, 'n', n, 'must be a non-negative integer');
   if (a.length < n * n) throw new ShapeError(fn, `argument 'a' must hold ${n} × ${n} values, got length ${a.length}`);
-  for (let i = 0; i < n; i++) { const d = a[i * n + i]!; if (d === 0 || !Number.isFinite(d)) throw new NotPositiveDefiniteError(fn, i, d); }
+  for (let i = 0; i < n; i++) {
+    const d = a[i * n + i]!;
+    if (d === 0 || !Number.isFinite(d)) throw new NotPositiveDefiniteError(fn, i, d);
+  }
   const gemm = routine(resolveBackend(fn, backend), 'gemm');
   const NB = TRTRI_NB;
   const tmp = new Float64Array(NB * NB);
   for (let j0 = Math.floor((n - 1) / NB) * NB; j0 >= 0; j0 -= NB) {
-    const j1 = Math.min(n, j0 + NB), jb = j1 - j0;
+    const j1 = Math.min(n, j0 + NB),
+      jb = j1 - j0;
     // (1) P ← inv(A22) · P for the panel P = A[j1:n, j0:j1]; bottom-up in row blocks so the rows read are still the old P
     for (let q1 = n; q1 > j1; q1 -= NB) {
-      const q0 = Math.max(j1, q1 - NB), h = q1 - q0;
-      gemm({ transA: false, transB: false, m: h, n: jb, k: q1 - j1, alpha: 1, a, aOffset: q0 * n + j1, lda: n, b: a, bOffset: j1 * n + j0, ldb: n, beta: 0, c: tmp, cOffset: 0, ldc: jb });
-      for (let i = 0; i < h; i++) { const ro = (q0 + i) * n + j0, to = i * jb; for (let c = 0; c < jb; c++) a[ro + c] = tmp[to + c]!; }
+      const q0 = Math.max(j1, q1 - NB),
+        h = q1 - q0;
+      gemm({
+        transA: false,
+        transB: false,
+        m: h,
+        n: jb,
+        k: q1 - j1,
+        alpha: 1,
+        a,
+        aOffset: q0 * n + j1,
+        lda: n,
+        b: a,
+        bOffset: j1 * n + j0,
+        ldb: n,
+        beta: 0,
+        c: tmp,
+        cOffset: 0,
+        ldc: jb,
+      });
+      for (let i = 0; i < h; i++) {
+        const ro = (q0 + i) * n + j0,
+          to = i * jb;
+        for (let c = 0; c < jb; c++) a[ro + c] = tmp[to + c]!;
+      }
     }
     // (2) invert the diagonal block A11 in place (row i of inv(L) from rows < i, column by column)
     const o = j0 * n + j0;
     for (let i = 0; i < jb; i++) {
-      const ri = o + i * n, inv = 1 / a[ri + i]!;
+      const ri = o + i * n,
+        inv = 1 / a[ri + i]!;
       for (let j = 0; j < i; j++) {
         let s = 0;
         for (let k = j; k < i; k++) s += a[ri + k]! * a[o + k * n + j]!;
@@ -69,8 +96,29 @@ export function lowerInverseInPlace(a: Float64Array, n: number, backend?: Backen
     // (3) P ← −P · inv(A11)
     for (let q0 = j1; q0 < n; q0 += NB) {
       const h = Math.min(NB, n - q0);
-      gemm({ transA: false, transB: false, m: h, n: jb, k: jb, alpha: -1, a, aOffset: q0 * n + j0, lda: n, b: a, bOffset: o, ldb: n, beta: 0, c: tmp, cOffset: 0, ldc: jb });
-      for (let i = 0; i < h; i++) { const ro = (q0 + i) * n + j0, to = i * jb; for (let c = 0; c < jb; c++) a[ro + c] = tmp[to + c]!; }
+      gemm({
+        transA: false,
+        transB: false,
+        m: h,
+        n: jb,
+        k: jb,
+        alpha: -1,
+        a,
+        aOffset: q0 * n + j0,
+        lda: n,
+        b: a,
+        bOffset: o,
+        ldb: n,
+        beta: 0,
+        c: tmp,
+        cOffset: 0,
+        ldc: jb,
+      });
+      for (let i = 0; i < h; i++) {
+        const ro = (q0 + i) * n + j0,
+          to = i * jb;
+        for (let c = 0; c < jb; c++) a[ro + c] = tmp[to + c]!;
+      }
     }
   }
 }
@@ -86,9 +134,14 @@ export function randomOrthogonal(n: number, seed: number): Float64Array {
     const v = new Float64Array(n);
     for (let i = 0; i < n; i++) v[i] = rng.normal();
     for (let pass = 0; pass < 2; pass++) {
-      for (const q of cols) { let d = 0; for (let i = 0; i < n; i++) d += q[i]! * v[i]!; for (let i = 0; i < n; i++) v[i]! -= d * q[i]!; }
+      for (const q of cols) {
+        let d = 0;
+        for (let i = 0; i < n; i++) d += q[i]! * v[i]!;
+        for (let i = 0; i < n; i++) v[i]! -= d * q[i]!;
+      }
     }
-    let nr = 0; for (let i = 0; i < n; i++) nr += v[i]! * v[i]!;
+    let nr = 0;
+    for (let i = 0; i < n; i++) nr += v[i]! * v[i]!;
     nr = Math.sqrt(nr);
     for (let i = 0; i < n; i++) v[i]! /= nr;
     cols.push(v);

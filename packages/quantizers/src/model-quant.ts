@@ -11,15 +11,22 @@
  * The head and embedding stay f32. Optional per-token activation quantization wraps each layer in a
  * `QuantActLinear` (W4A8 / W4A4).
  */
-import { ArgumentError, Tensor, type Backend } from '@llmpress/tensor';
+import { ArgumentError, type Tensor, type Backend } from '@llmpress/tensor';
 import {
-  compressLinears, type LlamaModel, type LinearRole, type CalibrationWindows, type CalibrationSchedule,
-  type CompressResult, type DriverProgress, type LayerJob, type LayerOutcome,
+  compressLinears,
+  type LlamaModel,
+  type LinearRole,
+  type CalibrationWindows,
+  type CalibrationSchedule,
+  type CompressResult,
+  type DriverProgress,
+  type LayerJob,
+  type LayerOutcome,
 } from '@llmpress/models';
 import { rtnQuantize } from './rtn.js';
 import { gptq, type GptqOptions, type GptqReport } from './gptq.js';
 import { QuantActLinear } from './act-linear.js';
-import { QuantizedLinear } from './quantized-linear.js';
+import type { QuantizedLinear } from './quantized-linear.js';
 import type { ActQuantOptions } from './act-quant.js';
 import type { QuantSpec } from './scheme.js';
 
@@ -55,7 +62,12 @@ export interface ModelDriverOptions {
 }
 
 /** What RTN reports per layer. */
-export interface RtnReport { bits: number; groupSize: number; nGroups: number; bitsPerWeight: number }
+export interface RtnReport {
+  bits: number;
+  groupSize: number;
+  nGroups: number;
+  bitsPerWeight: number;
+}
 
 /** RTN of one layer's weight (`[out, in]`): the per-method layer step (no statistics needed). */
 export function rtnLayer(weight: Tensor, options: QuantSpec): { layer: QuantizedLinear; report: RtnReport } {
@@ -65,7 +77,8 @@ export function rtnLayer(weight: Tensor, options: QuantSpec): { layer: Quantized
 
 /** GPTQ of one layer from its calibration statistics (`stats.gram` = Σ x̂ x̂ᵀ of the inputs it will see). */
 export function gptqLayer(weight: Tensor, stats: { gram: Float64Array | Tensor }, options: GptqOptions): { layer: QuantizedLinear; report: GptqReport } {
-  if (!stats || typeof stats !== 'object' || !stats.gram) throw new ArgumentError('gptqLayer', 'stats.gram', stats?.gram, 'must be the n × n Gram of the layer inputs');
+  if (!stats || typeof stats !== 'object' || !stats.gram)
+    throw new ArgumentError('gptqLayer', 'stats.gram', stats?.gram, 'must be the n × n Gram of the layer inputs');
   const { layer, report } = gptq(weight, stats.gram, options);
   return { layer, report };
 }
@@ -91,11 +104,15 @@ export interface RtnModelOptions extends QuantSpec, ModelDriverOptions {
 /** RTN over every block linear of a copy of `model` (data-free unless `calibration` is given). */
 export async function rtnModel(model: LlamaModel, options: RtnModelOptions): Promise<CompressResult<RtnReport>> {
   const fn = 'rtnModel';
-  if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object with bits (and optionally calibration, groupSize, …)');
+  if (!options || typeof options !== 'object')
+    throw new ArgumentError(fn, 'options', options, 'must be an object with bits (and optionally calibration, groupSize, …)');
   return compressLinears<RtnReport>(model, {
     ...driverOptions(options),
     dataFree: options.calibration === undefined,
-    compress: (job: LayerJob) => { const { layer, report } = rtnLayer(job.weight, options); return outcome(withActivations(layer, options.activations, job.role), report); },
+    compress: (job: LayerJob) => {
+      const { layer, report } = rtnLayer(job.weight, options);
+      return outcome(withActivations(layer, options.activations, job.role), report);
+    },
   });
 }
 
@@ -122,7 +139,8 @@ export interface GptqModelOptions extends GptqOptions, ModelDriverOptions {
 export async function gptqModel(model: LlamaModel, options: GptqModelOptions): Promise<CompressResult<GptqReport>> {
   const fn = 'gptqModel';
   if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object with calibration and bits');
-  if (!Array.isArray(options.calibration) || options.calibration.length === 0) throw new ArgumentError(fn, 'options.calibration', options.calibration, 'must be a non-empty array of token windows');
+  if (!Array.isArray(options.calibration) || options.calibration.length === 0)
+    throw new ArgumentError(fn, 'options.calibration', options.calibration, 'must be a non-empty array of token windows');
   return compressLinears<GptqReport>(model, {
     ...driverOptions(options),
     compress: (job: LayerJob, ctx) => {

@@ -6,16 +6,22 @@ import { packBits, unpackBits, packedRowBytes, type Bits } from './index.js';
 describe('bit packing', () => {
   for (const bits of [2, 3, 4, 5, 6, 7, 8] as Bits[]) {
     it(`round-trips ${bits}-bit codes, with exact byte counts`, () => {
-      fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 37 }), fc.integer(), (rows, cols, seed) => {
-        let s = seed >>> 0;
-        const codes = new Uint8Array(rows * cols);
-        for (let i = 0; i < codes.length; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; codes[i] = s >>> (32 - bits); }
-        const p = packBits(codes, rows, cols, bits);
-        const per = bits === 3 ? 3 * Math.ceil(cols / 8) : Math.ceil((cols * bits) / 8);
-        expect(p.length).toBe(rows * per);
-        expect(packedRowBytes(bits, cols)).toBe(per);
-        expect(Array.from(unpackBits(p, rows, cols, bits))).toEqual(Array.from(codes));
-      }), { numRuns: 40 });
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 37 }), fc.integer(), (rows, cols, seed) => {
+          let s = seed >>> 0;
+          const codes = new Uint8Array(rows * cols);
+          for (let i = 0; i < codes.length; i++) {
+            s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+            codes[i] = s >>> (32 - bits);
+          }
+          const p = packBits(codes, rows, cols, bits);
+          const per = bits === 3 ? 3 * Math.ceil(cols / 8) : Math.ceil((cols * bits) / 8);
+          expect(p.length).toBe(rows * per);
+          expect(packedRowBytes(bits, cols)).toBe(per);
+          expect(Array.from(unpackBits(p, rows, cols, bits))).toEqual(Array.from(codes));
+        }),
+        { numRuns: 40 },
+      );
     });
   }
   it('uses the documented layouts', () => {

@@ -25,11 +25,16 @@ export function checkBits(fn: string, arg: string, bits: unknown): Bits {
 /** Bytes taken by one packed row of `n` codes. */
 export function packedRowBytes(bits: Bits, n: number): number {
   switch (bits) {
-    case 8: return n;
-    case 4: return Math.ceil(n / 2);
-    case 2: return Math.ceil(n / 4);
-    case 3: return 3 * Math.ceil(n / 8);
-    default: return Math.ceil((bits * n) / 8);
+    case 8:
+      return n;
+    case 4:
+      return Math.ceil(n / 2);
+    case 2:
+      return Math.ceil(n / 4);
+    case 3:
+      return 3 * Math.ceil(n / 8);
+    default:
+      return Math.ceil((bits * n) / 8);
   }
 }
 
@@ -47,25 +52,37 @@ export function packBits(codes: ArrayLike<number>, rows: number, cols: number, b
   const rb = packedRowBytes(bits, cols);
   const out = new Uint8Array(rows * rb);
   for (let r = 0; r < rows; r++) {
-    const src = r * cols, dst = r * rb;
+    const src = r * cols,
+      dst = r * rb;
     for (let j = 0; j < cols; j++) {
       const c = codes[src + j]!;
       if (!(c >= 0 && c <= maxq) || !Number.isInteger(c)) throw new ArgumentError(fn, `codes[${src + j}]`, c, `must be an integer in [0, ${maxq}]`);
     }
-    if (bits === 8) { for (let j = 0; j < cols; j++) out[dst + j] = codes[src + j]!; }
-    else if (bits === 4) { for (let j = 0; j < cols; j++) out[dst + (j >> 1)]! |= codes[src + j]! << ((j & 1) << 2); }
-    else if (bits === 2) { for (let j = 0; j < cols; j++) out[dst + (j >> 2)]! |= codes[src + j]! << ((j & 3) << 1); }
-    else if (bits !== 3) {
+    if (bits === 8) {
+      for (let j = 0; j < cols; j++) out[dst + j] = codes[src + j]!;
+    } else if (bits === 4) {
+      for (let j = 0; j < cols; j++) out[dst + (j >> 1)]! |= codes[src + j]! << ((j & 1) << 2);
+    } else if (bits === 2) {
+      for (let j = 0; j < cols; j++) out[dst + (j >> 2)]! |= codes[src + j]! << ((j & 3) << 1);
+    } else if (bits !== 3) {
       for (let j = 0; j < cols; j++) {
-        const c = codes[src + j]!, k = bits * j, b = dst + (k >> 3), sh = k & 7;
+        const c = codes[src + j]!,
+          k = bits * j,
+          b = dst + (k >> 3),
+          sh = k & 7;
         out[b]! |= (c << sh) & 255;
         if (sh + bits > 8) out[b + 1]! |= c >> (8 - sh);
       }
     } else {
       for (let g = 0; g * 8 < cols; g++) {
         let w = 0;
-        for (let i = 0; i < 8; i++) { const j = g * 8 + i; if (j < cols) w |= codes[src + j]! << (3 * i); }
-        out[dst + 3 * g] = w & 255; out[dst + 3 * g + 1] = (w >>> 8) & 255; out[dst + 3 * g + 2] = (w >>> 16) & 255;
+        for (let i = 0; i < 8; i++) {
+          const j = g * 8 + i;
+          if (j < cols) w |= codes[src + j]! << (3 * i);
+        }
+        out[dst + 3 * g] = w & 255;
+        out[dst + 3 * g + 1] = (w >>> 8) & 255;
+        out[dst + 3 * g + 2] = (w >>> 16) & 255;
       }
     }
   }
@@ -73,7 +90,15 @@ export function packBits(codes: ArrayLike<number>, rows: number, cols: number, b
 }
 
 /** Decodes one packed row (`cols` codes starting at byte `offset`) into `out[outOffset..]`. Hot path: no checks. */
-export function unpackRow(packed: Uint8Array, offset: number, cols: number, bits: Bits, out: Uint8Array | Int8Array | Int32Array | Float32Array | Float64Array, outOffset = 0, bias = 0): void {
+export function unpackRow(
+  packed: Uint8Array,
+  offset: number,
+  cols: number,
+  bits: Bits,
+  out: Uint8Array | Int8Array | Int32Array | Float32Array | Float64Array,
+  outOffset = 0,
+  bias = 0,
+): void {
   if (bits === 4) {
     const half = cols >> 1;
     for (let b = 0; b < half; b++) {
@@ -89,7 +114,9 @@ export function unpackRow(packed: Uint8Array, offset: number, cols: number, bits
   } else if (bits !== 3) {
     const mask = (1 << bits) - 1;
     for (let j = 0; j < cols; j++) {
-      const k = bits * j, b = offset + (k >> 3), sh = k & 7;
+      const k = bits * j,
+        b = offset + (k >> 3),
+        sh = k & 7;
       const v = sh + bits > 8 ? packed[b]! | (packed[b + 1]! << 8) : packed[b]!;
       out[outOffset + j] = ((v >> sh) & mask) - bias;
     }
@@ -107,7 +134,8 @@ export function unpackBits(packed: Uint8Array, rows: number, cols: number, bitsI
   const fn = 'unpackBits';
   const bits = checkBits(fn, 'bits', bitsIn);
   const rb = packedRowBytes(bits, cols);
-  if (packed.length !== rows * rb) throw new ArgumentError(fn, 'packed.length', packed.length, `must equal rows · ${rb} = ${rows * rb} for ${rows} × ${cols} ${bits}-bit codes`);
+  if (packed.length !== rows * rb)
+    throw new ArgumentError(fn, 'packed.length', packed.length, `must equal rows · ${rb} = ${rows * rb} for ${rows} × ${cols} ${bits}-bit codes`);
   const out = new Uint8Array(rows * cols);
   for (let r = 0; r < rows; r++) unpackRow(packed, r * rb, cols, bits, out, r * cols);
   return out;

@@ -1,18 +1,40 @@
 import { describe, it, expect } from 'vitest';
-import { Tensor, tolerance } from '@llmpress/tensor';
+import { type Tensor, tolerance } from '@llmpress/tensor';
 import { evaluate, type LlamaModel } from '@llmpress/models';
-import { fuseNorms, quadRotate, quantizeRotated, outlierBasis, normOutputCovariance, changeResidualBasis, rtnModel, gptqModel, QuantActLinear, QuantizedLinear, onlineRotationBytes, quadModel, QUAD_A4A8, GPTQ_MODEL_DEFAULTS } from './index.js';
+import {
+  fuseNorms,
+  quadRotate,
+  quantizeRotated,
+  outlierBasis,
+  normOutputCovariance,
+  changeResidualBasis,
+  rtnModel,
+  gptqModel,
+  QuantActLinear,
+  QuantizedLinear,
+  onlineRotationBytes,
+  quadModel,
+  QUAD_A4A8,
+  GPTQ_MODEL_DEFAULTS,
+} from './index.js';
 import { tinyModel, tokens } from './testing-model.js';
 
 function maxRel(a: Tensor<'f32'>, b: Tensor<'f32'>): number {
-  let e = 0, s = 0;
-  for (let i = 0; i < a.size; i++) { e = Math.max(e, Math.abs(a.data[i]! - b.data[i]!)); s = Math.max(s, Math.abs(b.data[i]!)); }
+  let e = 0,
+    s = 0;
+  for (let i = 0; i < a.size; i++) {
+    e = Math.max(e, Math.abs(a.data[i]! - b.data[i]!));
+    s = Math.max(s, Math.abs(b.data[i]!));
+  }
   return e / s;
 }
 const model = tinyModel();
 const calib = [tokens(24, 32, 1), tokens(24, 32, 2), tokens(24, 32, 3), tokens(24, 32, 4)];
 const probe = tokens(20, 32, 99);
-const windows = [5, 6].map((s) => { const t = tokens(21, 32, s + 10); return { index: s, input: t.slice(0, 20), targets: t.slice(1), span: [0, 0] as [number, number] }; });
+const windows = [5, 6].map((s) => {
+  const t = tokens(21, 32, s + 10);
+  return { index: s, input: t.slice(0, 20), targets: t.slice(1), span: [0, 0] as [number, number] };
+});
 
 describe('QUAD float stage (lossless)', () => {
   const ref = model.forward(probe);
@@ -24,13 +46,19 @@ describe('QUAD float stage (lossless)', () => {
     const C = normOutputCovariance(fuseNorms(model), calib);
     const b = outlierBasis(C, 16, 3);
     const D = 19;
-    for (let i = 0; i < 16; i++) for (let j = 0; j < 16; j++) {
-      let s = 0; for (let k = 0; k < D; k++) s += b.q[i * D + k]! * b.q[j * D + k]!;
-      expect(Math.abs(s - (i === j ? 1 : 0))).toBeLessThan(1e-10);
-    }
+    for (let i = 0; i < 16; i++)
+      for (let j = 0; j < 16; j++) {
+        let s = 0;
+        for (let k = 0; k < D; k++) s += b.q[i * D + k]! * b.q[j * D + k]!;
+        expect(Math.abs(s - (i === j ? 1 : 0))).toBeLessThan(1e-10);
+      }
     expect(b.eigenvalues[0]!).toBeGreaterThanOrEqual(b.eigenvalues[3]!);
     // C p = λ p for the top direction
-    for (let i = 0; i < 16; i++) { let s = 0; for (let j = 0; j < 16; j++) s += C[i * 16 + j]! * b.p[j * 3]!; expect(Math.abs(s - b.eigenvalues[0]! * b.p[i * 3]!)).toBeLessThan(1e-8 * b.eigenvalues[0]!); }
+    for (let i = 0; i < 16; i++) {
+      let s = 0;
+      for (let j = 0; j < 16; j++) s += C[i * 16 + j]! * b.p[j * 3]!;
+      expect(Math.abs(s - b.eigenvalues[0]! * b.p[i * 3]!)).toBeLessThan(1e-8 * b.eigenvalues[0]!);
+    }
   });
   for (const r of [0, 4]) {
     it(`the rotated model (r = ${r}, residual ${16 + r} wide) gives the dense model's logits`, () => {
@@ -48,9 +76,11 @@ describe('QUAD float stage (lossless)', () => {
     });
   }
   it('changeResidualBasis rejects a non-orthogonal basis and unfused norms', () => {
-    const M = new Float64Array(16 * 16).fill(0); for (let i = 0; i < 16; i++) M[i * 16 + i] = 2;
+    const M = new Float64Array(16 * 16).fill(0);
+    for (let i = 0; i < 16; i++) M[i * 16 + i] = 2;
     expect(() => changeResidualBasis(fuseNorms(model), M, 16)).toThrow(/M Mᵀ = I/);
-    const I = new Float64Array(16 * 16); for (let i = 0; i < 16; i++) I[i * 16 + i] = 1;
+    const I = new Float64Array(16 * 16);
+    for (let i = 0; i < 16; i++) I[i * 16 + i] = 1;
     expect(() => changeResidualBasis(model, I, 16)).toThrow(/fuseNorms/);
   });
 });
@@ -59,7 +89,8 @@ describe('QUAD quantized', () => {
   it('W4A4 runs on integer kernels with f32 outlier columns; refit never increases its objective', async () => {
     const rot = quadRotate(model, calib, { r: 4 });
     const res = await quantizeRotated(rot, calib, { bits: 4, activations: { readers: 4, o: 8, down: 8 }, refit: true });
-    const q = res.model, infos = res.layers.map((l) => l.report);
+    const q = res.model,
+      infos = res.layers.map((l) => l.report);
     const L = q.blocks[1]!.gate as QuantActLinear;
     expect(L.weight).toBeInstanceOf(QuantizedLinear);
     expect(L.outlier!.length).toBe(24 * 4);

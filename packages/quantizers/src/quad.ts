@@ -29,7 +29,9 @@ import { QuantActLinear } from './act-linear.js';
 import { actFor, type ActivationPlan, type ModelDriverOptions } from './model-quant.js';
 
 const READERS: readonly LinearRole[] = ['q', 'k', 'v', 'gate', 'up'];
-export function isReader(role: LinearRole): boolean { return READERS.includes(role); }
+export function isReader(role: LinearRole): boolean {
+  return READERS.includes(role);
+}
 
 function dense(fn: string, l: LinearLayer, what: string): Float32Array {
   if (!(l instanceof DenseLinear)) throw new ArgumentError(fn, what, l.kind, "must be a 'dense' layer");
@@ -39,16 +41,25 @@ function dense(fn: string, l: LinearLayer, what: string): Float32Array {
 /** A float model with every RMSNorm scale folded into the linears that read its output (norms = 1, head untied). */
 export function fuseNorms(model: LlamaModel): LlamaModel {
   const fn = 'fuseNorms';
-  const c = model.config, d = c.dim;
+  const c = model.config,
+    d = c.dim;
   const scaleCols = (l: LinearLayer, g: Float32Array, what: string): DenseLinear => {
-    const w = dense(fn, l, what), m = l.outFeatures, out = new Float32Array(m * d);
+    const w = dense(fn, l, what),
+      m = l.outFeatures,
+      out = new Float32Array(m * d);
     for (let i = 0; i < m; i++) for (let j = 0; j < d; j++) out[i * d + j] = w[i * d + j]! * g[j]!;
     return new DenseLinear(new Tensor('f32', out, [m, d]));
   };
   const blocks: LlamaBlock[] = model.blocks.map((b, i) => ({
-    attnNorm: new Float32Array(d).fill(1), ffnNorm: new Float32Array(d).fill(1),
-    q: scaleCols(b.q, b.attnNorm, `blocks.${i}.q`), k: scaleCols(b.k, b.attnNorm, `blocks.${i}.k`), v: scaleCols(b.v, b.attnNorm, `blocks.${i}.v`),
-    o: b.o, gate: scaleCols(b.gate, b.ffnNorm, `blocks.${i}.gate`), up: scaleCols(b.up, b.ffnNorm, `blocks.${i}.up`), down: b.down,
+    attnNorm: new Float32Array(d).fill(1),
+    ffnNorm: new Float32Array(d).fill(1),
+    q: scaleCols(b.q, b.attnNorm, `blocks.${i}.q`),
+    k: scaleCols(b.k, b.attnNorm, `blocks.${i}.k`),
+    v: scaleCols(b.v, b.attnNorm, `blocks.${i}.v`),
+    o: b.o,
+    gate: scaleCols(b.gate, b.ffnNorm, `blocks.${i}.gate`),
+    up: scaleCols(b.up, b.ffnNorm, `blocks.${i}.up`),
+    down: b.down,
   }));
   const head = scaleCols(model.lmHead, model.finalNorm, 'lmHead');
   return new LlamaModel({ ...c, tiedEmbeddings: false }, { embedding: model.embedding, blocks, finalNorm: new Float32Array(d).fill(1), lmHead: head });
@@ -56,7 +67,8 @@ export function fuseNorms(model: LlamaModel): LlamaModel {
 
 /** Pooled Σ nᵀ n (d × d, f64) over every RMSNorm output (attn, ffn of each block, final) of the windows. */
 export function normOutputCovariance(model: LlamaModel, windows: CalibrationWindows): Float64Array {
-  const d = model.config.dim, C = new Float64Array(d * d);
+  const d = model.config.dim,
+    C = new Float64Array(d * d);
   for (const w of windows) {
     const ids = Array.isArray(w) ? (w as number[]) : (w as { input: number[] }).input;
     model.forward(ids, { hooks: { onNormOutput: (_b, _which, h) => gramAccumulate(C, h.contiguous().data, h.shape[0]!, d) } });
@@ -80,10 +92,12 @@ export function outlierBasis(cov: Float64Array, d: number, r: number): OutlierBa
   if (!Number.isInteger(r) || r < 0 || r > d) throw new ArgumentError(fn, 'r', r, `must be an integer in [0, ${d}]`);
   if (cov.length !== d * d) throw new ArgumentError(fn, 'cov.length', cov.length, `must be ${d * d}`);
   const e = eigh(new Tensor('f64', cov, [d, d]), { order: 'descending' });
-  const values = e.values.data as Float64Array, vectors = e.vectors.data as Float64Array;
+  const values = e.values.data as Float64Array,
+    vectors = e.vectors.data as Float64Array;
   const p = new Float64Array(d * r);
   for (let i = 0; i < d; i++) for (let k = 0; k < r; k++) p[i * r + k] = vectors[i * d + k]!;
-  const D = d + r, q = new Float64Array(d * D);
+  const D = d + r,
+    q = new Float64Array(d * D);
   for (let i = 0; i < d; i++) {
     for (let k = 0; k < r; k++) q[i * D + k] = p[i * r + k]!;
     for (let j = 0; j < d; j++) {
@@ -98,11 +112,22 @@ export function outlierBasis(cov: Float64Array, d: number, r: number): OutlierBa
 /** C = A · B for row-major f64 (a: m × k, b: k × n). */
 function mm(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number): Float64Array {
   const c = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) { const v = a[i * k + p]!; if (v === 0) continue; for (let j = 0; j < n; j++) c[i * n + j]! += v * b[p * n + j]!; }
+  for (let i = 0; i < m; i++)
+    for (let p = 0; p < k; p++) {
+      const v = a[i * k + p]!;
+      if (v === 0) continue;
+      for (let j = 0; j < n; j++) c[i * n + j]! += v * b[p * n + j]!;
+    }
   return c;
 }
-function transpose(a: ArrayLike<number>, m: number, n: number): Float64Array { const t = new Float64Array(m * n); for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) t[j * m + i] = a[i * n + j]!; return t; }
-function toLinear(w: Float64Array, out: number, inF: number): DenseLinear { return new DenseLinear(new Tensor('f32', Float32Array.from(w), [out, inF])); }
+function transpose(a: ArrayLike<number>, m: number, n: number): Float64Array {
+  const t = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) t[j * m + i] = a[i * n + j]!;
+  return t;
+}
+function toLinear(w: Float64Array, out: number, inF: number): DenseLinear {
+  return new DenseLinear(new Tensor('f32', Float32Array.from(w), [out, inF]));
+}
 
 /**
  * The residual stream becomes h M (M: d × D with M Mᵀ = I, checked). Input: a norm-fused model
@@ -110,25 +135,51 @@ function toLinear(w: Float64Array, out: number, inF: number): DenseLinear { retu
  */
 export function changeResidualBasis(fused: LlamaModel, M: Float64Array, D: number): LlamaModel {
   const fn = 'changeResidualBasis';
-  const c = fused.config, d = c.dim;
+  const c = fused.config,
+    d = c.dim;
   if (M.length !== d * D || D < d) throw new ArgumentError(fn, 'M', M, `must be d × D = ${d} × ${D} with D ≥ d`);
   const MMt = mm(M, transpose(M, d, D), d, D, d);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) if (Math.abs(MMt[i * d + j]! - (i === j ? 1 : 0)) > 1e-9) throw new ArgumentError(fn, 'M', `M Mᵀ[${i}, ${j}] = ${MMt[i * d + j]}`, 'must satisfy M Mᵀ = I');
-  for (const b of fused.blocks) for (const g of [b.attnNorm, b.ffnNorm]) if (g.some((v) => v !== 1)) throw new ArgumentError(fn, 'fused', 'unfused norms', 'must have norm weights 1 (call fuseNorms first)');
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j < d; j++)
+      if (Math.abs(MMt[i * d + j]! - (i === j ? 1 : 0)) > 1e-9)
+        throw new ArgumentError(fn, 'M', `M Mᵀ[${i}, ${j}] = ${MMt[i * d + j]}`, 'must satisfy M Mᵀ = I');
+  for (const b of fused.blocks)
+    for (const g of [b.attnNorm, b.ffnNorm])
+      if (g.some((v) => v !== 1)) throw new ArgumentError(fn, 'fused', 'unfused norms', 'must have norm weights 1 (call fuseNorms first)');
   // the standard norm over D channels with eps·d/D returns √(D/d) × the d-channel norm: undo it in the readers
   const alpha = Math.sqrt(d / D);
-  const reader = (l: LinearLayer, what: string) => { const w = dense(fn, l, what); const r = mm(w, M, l.outFeatures, d, D); for (let i = 0; i < r.length; i++) r[i]! *= alpha; return toLinear(r, l.outFeatures, D); };
+  const reader = (l: LinearLayer, what: string) => {
+    const w = dense(fn, l, what);
+    const r = mm(w, M, l.outFeatures, d, D);
+    for (let i = 0; i < r.length; i++) r[i]! *= alpha;
+    return toLinear(r, l.outFeatures, D);
+  };
   const Mt = transpose(M, d, D);
-  const writer = (l: LinearLayer, what: string) => { const w = dense(fn, l, what); return toLinear(mm(Mt, w, D, d, l.inFeatures), D, l.inFeatures); };
+  const writer = (l: LinearLayer, what: string) => {
+    const w = dense(fn, l, what);
+    return toLinear(mm(Mt, w, D, d, l.inFeatures), D, l.inFeatures);
+  };
   const blocks: LlamaBlock[] = fused.blocks.map((b, i) => ({
-    attnNorm: new Float32Array(D).fill(1), ffnNorm: new Float32Array(D).fill(1),
-    q: reader(b.q, `blocks.${i}.q`), k: reader(b.k, `blocks.${i}.k`), v: reader(b.v, `blocks.${i}.v`), o: writer(b.o, `blocks.${i}.o`),
-    gate: reader(b.gate, `blocks.${i}.gate`), up: reader(b.up, `blocks.${i}.up`), down: writer(b.down, `blocks.${i}.down`),
+    attnNorm: new Float32Array(D).fill(1),
+    ffnNorm: new Float32Array(D).fill(1),
+    q: reader(b.q, `blocks.${i}.q`),
+    k: reader(b.k, `blocks.${i}.k`),
+    v: reader(b.v, `blocks.${i}.v`),
+    o: writer(b.o, `blocks.${i}.o`),
+    gate: reader(b.gate, `blocks.${i}.gate`),
+    up: reader(b.up, `blocks.${i}.up`),
+    down: writer(b.down, `blocks.${i}.down`),
   }));
   const E = mm(fused.embedding.contiguous().data, M, c.vocabSize, d, D);
-  return new LlamaModel({ ...c, dim: D, normEps: (c.normEps * d) / D, tiedEmbeddings: false }, {
-    embedding: new Tensor('f32', Float32Array.from(E), [c.vocabSize, D]), blocks, finalNorm: new Float32Array(D).fill(1), lmHead: reader(fused.lmHead, 'lmHead'),
-  });
+  return new LlamaModel(
+    { ...c, dim: D, normEps: (c.normEps * d) / D, tiedEmbeddings: false },
+    {
+      embedding: new Tensor('f32', Float32Array.from(E), [c.vocabSize, D]),
+      blocks,
+      finalNorm: new Float32Array(D).fill(1),
+      lmHead: reader(fused.lmHead, 'lmHead'),
+    },
+  );
 }
 
 export interface RotatedModel {
@@ -143,7 +194,10 @@ export interface RotatedModel {
   online: { o: Rotation; down: Rotation };
 }
 
-export interface RotateOptions { r: number; seed?: number }
+export interface RotateOptions {
+  r: number;
+  seed?: number;
+}
 
 /**
  * QUAD's float stage: fuse norms, pooled covariance over the calibration windows, basis
@@ -151,19 +205,33 @@ export interface RotateOptions { r: number; seed?: number }
  */
 export function quadRotate(model: LlamaModel, calibration: CalibrationWindows, options: RotateOptions): RotatedModel {
   const fn = 'quadRotate';
-  const r = options.r, seed = options.seed ?? 0;
+  const r = options.r,
+    seed = options.seed ?? 0;
   const fused = fuseNorms(model);
-  const d = model.config.dim, D = d + r;
-  let basis: OutlierBasis | null = null, Q: Float64Array;
-  if (r > 0) { basis = outlierBasis(normOutputCovariance(fused, calibration), d, r); Q = basis.q; }
-  else { Q = new Float64Array(d * d); for (let i = 0; i < d; i++) Q[i * d + i] = 1; }
+  const d = model.config.dim,
+    D = d + r;
+  let basis: OutlierBasis | null = null,
+    Q: Float64Array;
+  if (r > 0) {
+    basis = outlierBasis(normOutputCovariance(fused, calibration), d, r);
+    Q = basis.q;
+  } else {
+    Q = new Float64Array(d * d);
+    for (let i = 0; i < d; i++) Q[i * d + i] = 1;
+  }
   if (!Number.isInteger(r) || r < 0) throw new ArgumentError(fn, 'options.r', r, 'must be a non-negative integer');
   const B = new BlockRotation(r > 0 ? [randomRotation(r, seed + 1), randomRotation(d, seed + 2)] : [randomRotation(d, seed + 2)]);
   // row convention h' = (h Q) Bᵀ with B acting on column vectors: M = Q Bᵀ
   const M = mm(Q, transpose(B.matrix(), D, D), d, D, D);
   const rotated = changeResidualBasis(fused, M, D);
   const c = model.config;
-  return { model: rotated, r, basis, residualRotation: B, online: { o: randomRotation(c.nHeads * c.headDim, seed + 3), down: randomRotation(c.hiddenDim, seed + 4) } };
+  return {
+    model: rotated,
+    r,
+    basis,
+    residualRotation: B,
+    online: { o: randomRotation(c.nHeads * c.headDim, seed + 3), down: randomRotation(c.hiddenDim, seed + 4) },
+  };
 }
 
 export interface QuadLayerOptions extends GptqOptions {
@@ -189,7 +257,12 @@ export interface QuadLayerReport {
  * layer's role (readers keep their first `r` input columns in f32) and its online rotation (o/down).
  */
 export function quadLayer(
-  weight: Tensor, stats: { gram: Float64Array; crossGram: Float64Array }, role: LinearRole, r: number, rotation: Rotation | null, options: QuadLayerOptions,
+  weight: Tensor,
+  stats: { gram: Float64Array; crossGram: Float64Array },
+  role: LinearRole,
+  r: number,
+  rotation: Rotation | null,
+  options: QuadLayerOptions,
 ): { layer: QuantActLinear; report: Omit<QuadLayerReport, 'rotationBytes'> } {
   const fn = 'quadLayer';
   const [m, n] = weight.shape as [number, number];
@@ -199,15 +272,20 @@ export function quadLayer(
   const w0 = weight.contiguous().data as ArrayLike<number>;
   const W = rotation ? timesRt(w0, m, rotation) : Float64Array.from(w0);
   const G = rotation ? conjugate(stats.gram, rotation) : stats.gram;
-  const k = isReader(role) ? r : 0, nr = n - k;
-  const Wr = new Float64Array(m * nr), Gr = new Float64Array(nr * nr);
+  const k = isReader(role) ? r : 0,
+    nr = n - k;
+  const Wr = new Float64Array(m * nr),
+    Gr = new Float64Array(nr * nr);
   for (let i = 0; i < m; i++) for (let j = 0; j < nr; j++) Wr[i * nr + j] = W[i * n + k + j]!;
   for (let i = 0; i < nr; i++) for (let j = 0; j < nr; j++) Gr[i * nr + j] = G[(k + i) * n + k + j]!;
   const WrT = new Tensor('f64', Wr, [m, nr]);
   let info: Omit<QuadLayerReport, 'rotationBytes'> = {};
   let q: LinearLayer;
-  if (method === 'gptq') { const res = gptq(WrT, Gr, options); q = res.layer; info.gptq = res.report; }
-  else if (method === 'rtn') q = rtnQuantize(WrT, options);
+  if (method === 'gptq') {
+    const res = gptq(WrT, Gr, options);
+    q = res.layer;
+    info.gptq = res.report;
+  } else if (method === 'rtn') q = rtnQuantize(WrT, options);
   else q = toLinear(Wr, m, nr);
   let outlier: Float32Array | null = null;
   if (k > 0) {
@@ -235,10 +313,11 @@ function timesRt(w: ArrayLike<number>, m: number, R: Rotation): Float64Array {
 }
 /** R G Rᵀ for a symmetric Gram. */
 function conjugate(g: Float64Array, R: Rotation): Float64Array {
-  const n = R.n, a = g.slice();
-  R.apply(a, n);                        // rows: G Rᵀ (G symmetric)
+  const n = R.n,
+    a = g.slice();
+  R.apply(a, n); // rows: G Rᵀ (G symmetric)
   const t = transpose(a, n, n);
-  R.apply(t, n);                        // rows of (G Rᵀ)ᵀ = R G → R G Rᵀ as rows
+  R.apply(t, n); // rows of (G Rᵀ)ᵀ = R G → R G Rᵀ as rows
   return transpose(t, n, n);
 }
 
@@ -249,12 +328,22 @@ function conjugate(g: Float64Array, R: Rotation): Float64Array {
  * The bytes count every stored tensor (`QuantActLinear.bytes()`), including the copy of the online
  * rotation each o/down layer stores (signs, and the small dense factor of a Kronecker rotation).
  */
-export async function quantizeRotated(rot: RotatedModel, calibration: CalibrationWindows, options: QuantizeRotatedOptions): Promise<CompressResult<QuadLayerReport>> {
+export async function quantizeRotated(
+  rot: RotatedModel,
+  calibration: CalibrationWindows,
+  options: QuantizeRotatedOptions,
+): Promise<CompressResult<QuadLayerReport>> {
   const fn = 'quantizeRotated';
   if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object with bits and activations');
   const online = options.onlineRotation ?? true;
   return compressLinears<QuadLayerReport>(rot.model, {
-    calibration, schedule: options.schedule, backend: options.backend, onProgress: options.onProgress, signal: options.signal, roles: options.roles, blocks: options.blocks,
+    calibration,
+    schedule: options.schedule,
+    backend: options.backend,
+    onProgress: options.onProgress,
+    signal: options.signal,
+    roles: options.roles,
+    blocks: options.blocks,
     compress: (job: LayerJob, ctx) => {
       const rotation = online && (job.role === 'o' || job.role === 'down') ? rot.online[job.role] : null;
       const { layer, report } = quadLayer(job.weight, job.stats, job.role, rot.r, rotation, { ...options, backend: options.backend ?? ctx.backend });
@@ -287,9 +376,13 @@ export interface QuadModelOptions extends Omit<QuantizeRotatedOptions, 'activati
 export async function quadModel(model: LlamaModel, options: QuadModelOptions): Promise<CompressResult<QuadLayerReport> & { rotated: RotatedModel }> {
   const fn = 'quadModel';
   if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object with calibration, r and bits');
-  if (!Array.isArray(options.calibration) || options.calibration.length === 0) throw new ArgumentError(fn, 'options.calibration', options.calibration, 'must be a non-empty array of token windows');
+  if (!Array.isArray(options.calibration) || options.calibration.length === 0)
+    throw new ArgumentError(fn, 'options.calibration', options.calibration, 'must be a non-empty array of token windows');
   const rotated = quadRotate(model, options.calibration, { r: options.r, seed: options.seed });
-  const res = await quantizeRotated(rotated, options.calibration, { ...options, activations: options.activations === undefined ? QUAD_A4 : options.activations });
+  const res = await quantizeRotated(rotated, options.calibration, {
+    ...options,
+    activations: options.activations === undefined ? QUAD_A4 : options.activations,
+  });
   const denseBytes = model.linears().reduce((a, e) => a + 4 * e.layer.inFeatures * e.layer.outFeatures, 0);
   return { ...res, denseBytes, rotated };
 }
@@ -301,32 +394,49 @@ export async function quadModel(model: LlamaModel, options: QuadModelOptions): P
  * quantized part). Normal equations W_o (X̂_o X̂_oᵀ) = W (X X̂_oᵀ) − Q (X̂_rest X̂_oᵀ), solved by
  * Cholesky with a 1e-8 relative ridge. Returns the objective (up to the constant Σ‖W x‖²) before/after.
  */
-export function refitOutliers(W: Float64Array, m: number, n: number, k: number, Qd: Float32Array, gram: Float64Array, cross: Float64Array, wo0: Float64Array): { w: Float64Array; before: number; after: number } {
+export function refitOutliers(
+  W: Float64Array,
+  m: number,
+  n: number,
+  k: number,
+  Qd: Float32Array,
+  gram: Float64Array,
+  cross: Float64Array,
+  wo0: Float64Array,
+): { w: Float64Array; before: number; after: number } {
   const nr = n - k;
   // A = X̂_o X̂_oᵀ (k × k), Rhs = W · cross[:, :k] − Q · gram[k:, :k]  (m × k)
   const A = new Float64Array(k * k);
   let tr = 0;
-  for (let i = 0; i < k; i++) { for (let j = 0; j < k; j++) A[i * k + j] = gram[i * n + j]!; tr += gram[i * n + i]!; }
-  const rhs = new Float64Array(m * k);
-  for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) {
-    let s = 0;
-    for (let p = 0; p < n; p++) s += W[i * n + p]! * cross[p * n + j]!;
-    for (let p = 0; p < nr; p++) s -= Qd[i * nr + p]! * gram[(k + p) * n + j]!;
-    rhs[i * k + j] = s;
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < k; j++) A[i * k + j] = gram[i * n + j]!;
+    tr += gram[i * n + i]!;
   }
+  const rhs = new Float64Array(m * k);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < k; j++) {
+      let s = 0;
+      for (let p = 0; p < n; p++) s += W[i * n + p]! * cross[p * n + j]!;
+      for (let p = 0; p < nr; p++) s -= Qd[i * nr + p]! * gram[(k + p) * n + j]!;
+      rhs[i * k + j] = s;
+    }
   const objective = (wo: Float64Array) => {
     // f(W_o) = tr(W_o A W_oᵀ) − 2 tr(W_o Rhsᵀ)  (+ const)
     let f = 0;
-    for (let i = 0; i < m; i++) for (let a = 0; a < k; a++) {
-      let s = 0; for (let b2 = 0; b2 < k; b2++) s += A[a * k + b2]! * wo[i * k + b2]!;
-      f += wo[i * k + a]! * s - 2 * wo[i * k + a]! * rhs[i * k + a]!;
-    }
+    for (let i = 0; i < m; i++)
+      for (let a = 0; a < k; a++) {
+        let s = 0;
+        for (let b2 = 0; b2 < k; b2++) s += A[a * k + b2]! * wo[i * k + b2]!;
+        f += wo[i * k + a]! * s - 2 * wo[i * k + a]! * rhs[i * k + a]!;
+      }
     return f;
   };
   const L = A.slice();
   const ridge = 1e-8 * (tr / Math.max(1, k) || 1);
   for (let i = 0; i < k; i++) L[i * k + i]! += ridge;
-  try { choleskyInPlace(L, k); } catch (e) {
+  try {
+    choleskyInPlace(L, k);
+  } catch (e) {
     if (NotPositiveDefiniteError.isInstance(e)) return { w: wo0, before: objective(wo0), after: objective(wo0) };
     throw e;
   }
@@ -336,7 +446,8 @@ export function refitOutliers(W: Float64Array, m: number, n: number, k: number, 
   const X = choleskySolve(new Tensor('f64', L, [k, k]), new Tensor('f64', rhsT, [k, m])).data as Float64Array;
   const w = new Float64Array(m * k);
   for (let i = 0; i < m; i++) for (let a = 0; a < k; a++) w[i * k + a] = X[a * m + i]!;
-  const before = objective(wo0), after = objective(w);
+  const before = objective(wo0),
+    after = objective(w);
   return after <= before ? { w, before, after } : { w: wo0, before, after: before };
 }
 
@@ -346,7 +457,11 @@ export function refitOutliers(W: Float64Array, m: number, n: number, k: number, 
  */
 export function onlineRotationBytes(model: LlamaModel): number {
   const seen = new Set<Rotation>();
-  for (const e of model.linears()) { const l = e.layer; if (l instanceof QuantActLinear && l.rotation) seen.add(l.rotation); }
-  let s = 0; for (const r of seen) s += r.bytes();
+  for (const e of model.linears()) {
+    const l = e.layer;
+    if (l instanceof QuantActLinear && l.rotation) seen.add(l.rotation);
+  }
+  let s = 0;
+  for (const r of seen) s += r.bytes();
   return s;
 }

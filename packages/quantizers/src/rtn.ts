@@ -1,5 +1,5 @@
 /** Round-to-nearest (RTN) weight quantization into a `QuantizedLinear`. */
-import { Tensor, assertMatrix, ArgumentError } from '@llmpress/tensor';
+import { type Tensor, assertMatrix, ArgumentError } from '@llmpress/tensor';
 import { QuantizedLinear } from './quantized-linear.js';
 import { resolveSpec, groupParams, quantCode, type QuantSpec } from './scheme.js';
 
@@ -18,20 +18,31 @@ export function rtnQuantize(weight: Tensor, options: RtnOptions): QuantizedLinea
   const [m, n] = weight.shape as [number, number];
   const s = resolveSpec(fn, options, n);
   const w = weight.contiguous().data;
-  const ng = s.nGroups, g = s.groupSize;
+  const ng = s.nGroups,
+    g = s.groupSize;
   const codes = new Uint8Array(m * n);
   const scales = s.scaleDtype === 'f16' ? new Uint16Array(m * ng) : new Float32Array(m * ng);
   const zeros = new Uint8Array(m * ng);
   for (let r = 0; r < m; r++) {
     for (let k = 0; k < ng; k++) {
-      const off = r * n + k * g, len = Math.min(g, n - k * g);
+      const off = r * n + k * g,
+        len = Math.min(g, n - k * g);
       const p = groupParams(fn, w, off, 1, len, s);
-      scales[r * ng + k] = p.stored; zeros[r * ng + k] = p.zero;
+      scales[r * ng + k] = p.stored;
+      zeros[r * ng + k] = p.zero;
       for (let j = 0; j < len; j++) codes[off + j] = quantCode(w[off + j]!, p.scale, p.zero, s.maxq, s.minq);
     }
   }
   return QuantizedLinear.fromCodes({
-    inFeatures: n, outFeatures: m, bits: s.bits, symmetric: s.symmetric, groupSize: s.groupSize, scaleDtype: s.scaleDtype,
-    codes, scales, zeros: s.symmetric ? null : zeros, perm: null,
+    inFeatures: n,
+    outFeatures: m,
+    bits: s.bits,
+    symmetric: s.symmetric,
+    groupSize: s.groupSize,
+    scaleDtype: s.scaleDtype,
+    codes,
+    scales,
+    zeros: s.symmetric ? null : zeros,
+    perm: null,
   });
 }

@@ -46,7 +46,13 @@ export interface QuantSpec {
 }
 
 export interface ResolvedSpec {
-  bits: Bits; symmetric: boolean; grid: QuantGrid; groupSize: number; nGroups: number; scaleDtype: ScaleDType; clipSearch: boolean;
+  bits: Bits;
+  symmetric: boolean;
+  grid: QuantGrid;
+  groupSize: number;
+  nGroups: number;
+  scaleDtype: ScaleDType;
+  clipSearch: boolean;
   /** Largest code, 2^bits − 1. */
   maxq: number;
   /** Smallest code: 1 on the restricted symmetric grid (levels ±(2^(bits−1) − 1)), else 0. */
@@ -54,25 +60,38 @@ export interface ResolvedSpec {
 }
 
 /** Number of groups of a row of n columns with group size g (the last one ragged when g ∤ n). */
-export function groupCount(n: number, g: number): number { return Math.ceil(n / g); }
+export function groupCount(n: number, g: number): number {
+  return Math.ceil(n / g);
+}
 
 export function resolveSpec(fn: string, spec: QuantSpec, inFeatures: number): ResolvedSpec {
   if (typeof spec !== 'object' || spec === null) throw new ArgumentError(fn, 'options', spec, 'must be an object with bits');
   const bits = checkBits(fn, 'options.bits', spec.bits);
   const g = spec.groupSize ?? 0;
-  if (typeof g !== 'number' || !Number.isInteger(g) || g < 0) throw new ArgumentError(fn, 'options.groupSize', g, 'must be a non-negative integer (0 = per-channel)');
+  if (typeof g !== 'number' || !Number.isInteger(g) || g < 0)
+    throw new ArgumentError(fn, 'options.groupSize', g, 'must be a non-negative integer (0 = per-channel)');
   if (g > inFeatures) throw new ArgumentError(fn, 'options.groupSize', g, `must not exceed the input width ${inFeatures} (0 = per-channel)`);
   const symmetric = spec.symmetric ?? true;
   if (typeof symmetric !== 'boolean') throw new ArgumentError(fn, 'options.symmetric', symmetric, 'must be a boolean');
   const grid = spec.grid ?? 'full';
   if (grid !== 'full' && grid !== 'restricted') throw new ArgumentError(fn, 'options.grid', grid, "must be 'full' or 'restricted'");
-  if (!symmetric && grid !== 'full') throw new ArgumentError(fn, 'options.grid', grid, "applies to symmetric quantization only (asymmetric uses every level)");
+  if (!symmetric && grid !== 'full') throw new ArgumentError(fn, 'options.grid', grid, 'applies to symmetric quantization only (asymmetric uses every level)');
   const sd = spec.scaleDtype ?? 'f16';
   if (sd !== 'f16' && sd !== 'f32') throw new ArgumentError(fn, 'options.scaleDtype', sd, "must be 'f16' or 'f32'");
   const clip = spec.clipSearch ?? false;
   if (typeof clip !== 'boolean') throw new ArgumentError(fn, 'options.clipSearch', clip, 'must be a boolean');
   const groupSize = g === 0 ? inFeatures : g;
-  return { bits, symmetric, grid, groupSize, nGroups: groupCount(inFeatures, groupSize), scaleDtype: sd, clipSearch: clip, maxq: (1 << bits) - 1, minq: symmetric && grid === 'restricted' ? 1 : 0 };
+  return {
+    bits,
+    symmetric,
+    grid,
+    groupSize,
+    nGroups: groupCount(inFeatures, groupSize),
+    scaleDtype: sd,
+    clipSearch: clip,
+    maxq: (1 << bits) - 1,
+    minq: symmetric && grid === 'restricted' ? 1 : 0,
+  };
 }
 
 /** Rounds a positive scale to storage, upward, so the stored scale ≥ the requested one. Returns [value, stored bits or value]. */
@@ -89,18 +108,30 @@ export function storeScale(fn: string, s: number, dtype: ScaleDType): [number, n
   return [v, h];
 }
 
-const f32b = new Float32Array(1), u32b = new Uint32Array(f32b.buffer);
-function nextUpF32(x: number): number { f32b[0] = x; u32b[0] = u32b[0]! + 1; return f32b[0]!; }
+const f32b = new Float32Array(1),
+  u32b = new Uint32Array(f32b.buffer);
+function nextUpF32(x: number): number {
+  f32b[0] = x;
+  u32b[0] = u32b[0]! + 1;
+  return f32b[0]!;
+}
 
-export interface GroupParams { scale: number; stored: number; zero: number }
+export interface GroupParams {
+  scale: number;
+  stored: number;
+  zero: number;
+}
 
 /** Scale (and zero) for the values v[off + k·stride], k < len. */
 export function groupParams(fn: string, v: ArrayLike<number>, off: number, stride: number, len: number, s: ResolvedSpec): GroupParams {
-  let lo = 0, hi = 0, amax = 0;
+  let lo = 0,
+    hi = 0,
+    amax = 0;
   for (let k = 0; k < len; k++) {
     const x = v[off + k * stride]!;
     if (!Number.isFinite(x)) throw new NonFiniteError(fn, 'weight', off + k * stride, x);
-    if (x < lo) lo = x; if (x > hi) hi = x;
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
   }
   amax = Math.max(-lo, hi);
   const make = (shrink: number): GroupParams => {
@@ -110,7 +141,8 @@ export function groupParams(fn: string, v: ArrayLike<number>, off: number, strid
       const [scale, stored] = raw > 0 ? storeScale(fn, raw, s.scaleDtype) : storeScale(fn, 1, s.scaleDtype);
       return { scale, stored, zero: (s.maxq + 1) >> 1 };
     }
-    const l = lo * shrink, h = hi * shrink;
+    const l = lo * shrink,
+      h = hi * shrink;
     const raw = (h - l) / s.maxq;
     const [scale, stored] = raw > 0 ? storeScale(fn, raw, s.scaleDtype) : storeScale(fn, 1, s.scaleDtype);
     const zero = Math.min(s.maxq, Math.max(0, Math.round(-l / scale)));
@@ -122,7 +154,10 @@ export function groupParams(fn: string, v: ArrayLike<number>, off: number, strid
     for (let i = 1; i < 80; i++) {
       const p = make(1 - i / 100);
       const e = groupError(v, off, stride, len, p, s.maxq, s.minq);
-      if (e < bestErr) { bestErr = e; best = p; }
+      if (e < bestErr) {
+        bestErr = e;
+        best = p;
+      }
     }
   }
   return best;
@@ -143,4 +178,6 @@ export function quantCode(x: number, scale: number, zero: number, maxq: number, 
   const q = Math.round(x / scale) + zero;
   return q < minq ? minq : q > maxq ? maxq : q;
 }
-export function dequant(code: number, scale: number, zero: number): number { return scale * (code - zero); }
+export function dequant(code: number, scale: number, zero: number): number {
+  return scale * (code - zero);
+}

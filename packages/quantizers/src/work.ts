@@ -5,5 +5,7 @@
 import { Workspace, type Backend } from '@llmpress/tensor';
 
 export class Work extends Workspace {
-  constructor(backend: Backend | undefined) { super(backend, { minResident: 4096 }); }
+  constructor(backend: Backend | undefined) {
+    super(backend, { minResident: 4096 });
+  }
 }

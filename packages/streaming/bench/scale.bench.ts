@@ -18,10 +18,16 @@ import { backendFromArgs } from '../../../scripts/backend-arg.ts';
 import { compressCheckpointStreaming, writeSyntheticCheckpoint, SHAPES, type ShapeName } from '@llmpress/streaming/node';
 
 const args = process.argv.slice(2);
-const opt = (k: string, d?: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : d; };
-const shape = (opt('shape', 'llama-3.2-1b') as ShapeName);
+const opt = (k: string, d?: string) => {
+  const i = args.indexOf(`--${k}`);
+  return i >= 0 ? args[i + 1] : d;
+};
+const shape = opt('shape', 'llama-3.2-1b') as ShapeName;
 const preset = SHAPES[shape];
-if (!preset) { console.error(`unknown --shape ${shape}`); process.exit(2); }
+if (!preset) {
+  console.error(`unknown --shape ${shape}`);
+  process.exit(2);
+}
 const layers = Number(opt('layers', String(preset.num_hidden_layers)));
 const methods = opt('methods', 'svd-llm,gptq')!.split(',');
 const tokens = Number(opt('tokens', '512'));
@@ -32,26 +38,61 @@ const root = resolve(new URL('../../..', import.meta.url).pathname);
 const dir = join(tmpdir(), `llmpress-synth-${shape}-${layers}`);
 if (!existsSync(join(dir, 'model.safetensors'))) {
   const t = performance.now();
-  writeSyntheticCheckpoint(dir, shape, { dtype: 'bf16', layers, onTensor: (n, d, tot) => { if (d % 20 === 0 || d === tot) process.stderr.write(`  synth ${d}/${tot} ${n}\n`); } });
+  writeSyntheticCheckpoint(dir, shape, {
+    dtype: 'bf16',
+    layers,
+    onTensor: (n, d, tot) => {
+      if (d % 20 === 0 || d === tot) process.stderr.write(`  synth ${d}/${tot} ${n}\n`);
+    },
+  });
   console.error(`synthetic ${shape} (${layers} layers) written in ${((performance.now() - t) / 1000).toFixed(0)} s`);
 }
 const rng = new Rng(11);
 const calibration = Array.from({ length: Math.ceil(tokens / 256) }, () => Array.from({ length: 256 }, () => rng.int(preset.vocab_size)));
 
-interface Row { shape: string; layers: number; method: string; seconds: number; blockSeconds: number[]; peakRssMB: number; inputMB: number; outputMB: number; numpySeconds?: number; numpyLayersMeasured?: number; ratioVsNumpy?: number }
+interface Row {
+  shape: string;
+  layers: number;
+  method: string;
+  seconds: number;
+  blockSeconds: number[];
+  peakRssMB: number;
+  inputMB: number;
+  outputMB: number;
+  numpySeconds?: number;
+  numpyLayersMeasured?: number;
+  ratioVsNumpy?: number;
+}
 const sel = await backendFromArgs();
 const backend = sel.backend;
 console.error(sel.describe());
 const rows: Row[] = [];
 for (const method of methods) {
   const out = join(tmpdir(), `llmpress-scale-${shape}-${method}.safetensors`);
-  rmSync(out, { force: true }); rmSync(`${out}.journal`, { recursive: true, force: true });
+  rmSync(out, { force: true });
+  rmSync(`${out}.journal`, { recursive: true, force: true });
   const blockSeconds: number[] = [];
   const r = await compressCheckpointStreaming(dir, out, {
-    method: method as any, ratio: 0.2, bits: 4, calibration, backend,
-    onBlock: (b, i) => { blockSeconds.push(+i.seconds.toFixed(1)); process.stderr.write(`  ${method} block ${b} done in ${i.seconds.toFixed(1)} s, rss ${(i.rss / 2 ** 20).toFixed(0)} MB\n`); },
+    method: method as any,
+    ratio: 0.2,
+    bits: 4,
+    calibration,
+    backend,
+    onBlock: (b, i) => {
+      blockSeconds.push(+i.seconds.toFixed(1));
+      process.stderr.write(`  ${method} block ${b} done in ${i.seconds.toFixed(1)} s, rss ${(i.rss / 2 ** 20).toFixed(0)} MB\n`);
+    },
   });
-  rows.push({ shape, layers, method, seconds: r.seconds, blockSeconds, peakRssMB: r.peakRss / 2 ** 20, inputMB: r.inputBytes / 2 ** 20, outputMB: r.bytes / 2 ** 20 });
+  rows.push({
+    shape,
+    layers,
+    method,
+    seconds: r.seconds,
+    blockSeconds,
+    peakRssMB: r.peakRss / 2 ** 20,
+    inputMB: r.inputBytes / 2 ** 20,
+    outputMB: r.bytes / 2 ** 20,
+  });
   rmSync(out, { force: true });
 }
 
@@ -103,28 +144,49 @@ print(time.perf_counter() - t0)
 // numpy/scipy: GPTQ (LAPACK Cholesky + triangular solve, the same column loop) on every linear of a block
 if (!args.includes('--skip-numpy') && methods.includes('gptq')) {
   const kvDim = (preset.hidden_size / preset.num_attention_heads) * preset.num_key_value_heads;
-  anchor('gptq', [new URL('./gptq_ref.py', import.meta.url).pathname, String(preset.hidden_size), String(preset.intermediate_size), String(kvDim), String(numpyLayers), String(tokens)]);
+  anchor('gptq', [
+    new URL('./gptq_ref.py', import.meta.url).pathname,
+    String(preset.hidden_size),
+    String(preset.intermediate_size),
+    String(kvDim),
+    String(numpyLayers),
+    String(tokens),
+  ]);
 }
 
 /** Runs a python3 anchor single-threaded and attaches its seconds (scaled to all layers) to the method's row. */
 function anchor(method: string, pyArgs: string[]): void {
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
-  delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE;
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
   process.stderr.write(`numpy anchor for ${method} (${numpyLayers} block${numpyLayers === 1 ? '' : 's'}) ...\n`);
   const r = spawnSync('python3', pyArgs, { env, encoding: 'utf8' });
   const secs = Number(r.stdout.trim());
-  if (r.status === 0 && Number.isFinite(secs)) { for (const row of rows) if (row.method === method) { row.numpySeconds = secs * layers / numpyLayers; row.numpyLayersMeasured = numpyLayers; row.ratioVsNumpy = row.seconds / row.numpySeconds; } }
-  else console.error(`numpy anchor for ${method} failed:`, r.stderr);
+  if (r.status === 0 && Number.isFinite(secs)) {
+    for (const row of rows)
+      if (row.method === method) {
+        row.numpySeconds = (secs * layers) / numpyLayers;
+        row.numpyLayersMeasured = numpyLayers;
+        row.ratioVsNumpy = row.seconds / row.numpySeconds;
+      }
+  } else console.error(`numpy anchor for ${method} failed:`, r.stderr);
 }
 
 console.log(`| shape | layers | method | wall s | s per block (min–max) | peak RSS MB | input MB | output MB | numpy s (same linear algebra) | ours / numpy |`);
 console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-for (const r of rows) console.log(`| ${r.shape} | ${r.layers} | ${r.method} | ${r.seconds.toFixed(1)} | ${Math.min(...r.blockSeconds).toFixed(0)}–${Math.max(...r.blockSeconds).toFixed(0)} | ${r.peakRssMB.toFixed(0)} | ${r.inputMB.toFixed(0)} | ${r.outputMB.toFixed(0)} | ${r.numpySeconds === undefined ? '—' : r.numpySeconds.toFixed(1) + (r.numpyLayersMeasured !== r.layers ? ` (${r.numpyLayersMeasured} block${r.numpyLayersMeasured === 1 ? '' : 's'} × ${r.layers / r.numpyLayersMeasured!})` : '')} | ${r.ratioVsNumpy?.toFixed(2) ?? '—'} |`);
+for (const r of rows)
+  console.log(
+    `| ${r.shape} | ${r.layers} | ${r.method} | ${r.seconds.toFixed(1)} | ${Math.min(...r.blockSeconds).toFixed(0)}–${Math.max(...r.blockSeconds).toFixed(0)} | ${r.peakRssMB.toFixed(0)} | ${r.inputMB.toFixed(0)} | ${r.outputMB.toFixed(0)} | ${r.numpySeconds === undefined ? '—' : r.numpySeconds.toFixed(1) + (r.numpyLayersMeasured !== r.layers ? ` (${r.numpyLayersMeasured} block${r.numpyLayersMeasured === 1 ? '' : 's'} × ${r.layers / r.numpyLayersMeasured!})` : '')} | ${r.ratioVsNumpy?.toFixed(2) ?? '—'} |`,
+  );
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 // merge: keep earlier rows for other (shape, layers, method) runs, replace this run's
 const file = join(root, 'bench', 'results', 'scale.json');
 let prev: Row[] = [];
-try { prev = (JSON.parse(readFileSync(file, 'utf8')).rows ?? []) as Row[]; } catch { /* first run */ }
+try {
+  prev = (JSON.parse(readFileSync(file, 'utf8')).rows ?? []) as Row[];
+} catch {
+  /* first run */
+}
 const key = (r: Row) => `${r.shape}/${r.layers}/${r.method}`;
 const stamp = new Date().toISOString();
 const mine = rows.map((r) => ({ ...r, date: stamp, loadavg: loadavg().map((x) => +x.toFixed(2)) }));

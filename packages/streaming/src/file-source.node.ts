@@ -6,7 +6,8 @@ export function fileSource(path: string): ByteSource & { close(): void } {
   const fd = openSync(path, 'r');
   const size = fstatSync(fd).size;
   return {
-    size, name: path,
+    size,
+    name: path,
     read(offset: number, length: number): Uint8Array {
       const b = new Uint8Array(length);
       let got = 0;
@@ -17,6 +18,8 @@ export function fileSource(path: string): ByteSource & { close(): void } {
       }
       return got === length ? b : b.subarray(0, got);
     },
-    close() { closeSync(fd); },
+    close() {
+      closeSync(fd);
+    },
   };
 }

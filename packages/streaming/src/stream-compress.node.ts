@@ -10,13 +10,38 @@
  * point and rerunning the same command resumes after the last finished block and produces a
  * byte-identical file. A journal written for another input or other options is refused.
  */
-import { existsSync, mkdirSync, openSync, closeSync, writeSync, readFileSync, writeFileSync, renameSync, rmSync, statSync, ftruncateSync, fsyncSync, realpathSync, readSync, fstatSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  writeSync,
+  readFileSync,
+  writeFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  ftruncateSync,
+  fsyncSync,
+  realpathSync,
+  readSync,
+  fstatSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve, dirname, basename } from 'node:path';
 import { ArgumentError, DenseLinear, Tensor, encodeHalf, decodeHalf, type Backend, type LinearLayer, type SerializedLayer } from '@llmpress/tensor';
 import {
-  LlamaModel, SafetensorsFile, hfConfigToLlama, accumulateGram, Fp32KVCache, LINEAR_ROLES, LINEAR_GROUPS, FormatError,
-  type LlamaConfig, type LinearRole, type SafetensorsEntry,
+  LlamaModel,
+  SafetensorsFile,
+  hfConfigToLlama,
+  accumulateGram,
+  Fp32KVCache,
+  LINEAR_ROLES,
+  LINEAR_GROUPS,
+  FormatError,
+  type LlamaConfig,
+  type LinearRole,
+  type SafetensorsEntry,
 } from '@llmpress/models';
 import { whiten, type WhitenResult } from '@llmpress/decompositions';
 import { svdLlmLayer, svdLayer, LowRankLinear } from '@llmpress/low-rank';
@@ -57,14 +82,40 @@ export interface StreamCompressOptions {
   schedule?: 'sequential' | 'per-block';
 }
 
-export interface StreamCompressResult { output: string; blocks: number; resumedFrom: number; seconds: number; peakRss: number; bytes: number; inputBytes: number }
+export interface StreamCompressResult {
+  output: string;
+  blocks: number;
+  resumedFrom: number;
+  seconds: number;
+  peakRss: number;
+  bytes: number;
+  inputBytes: number;
+}
 
-const HF: Record<LinearRole, string> = { q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj', gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj' };
+const HF: Record<LinearRole, string> = {
+  q: 'self_attn.q_proj',
+  k: 'self_attn.k_proj',
+  v: 'self_attn.v_proj',
+  o: 'self_attn.o_proj',
+  gate: 'mlp.gate_proj',
+  up: 'mlp.up_proj',
+  down: 'mlp.down_proj',
+};
 /** Which Gram each role reads: q/k/v share the attention-norm output, gate/up the ffn-norm output. */
 const GRAM_OF: Record<LinearRole, LinearRole> = { q: 'q', k: 'q', v: 'q', o: 'o', gate: 'gate', up: 'gate', down: 'down' };
 
-interface TensorRec { name: string; dtype: string; shape: number[]; begin: number; end: number }
-interface LayerRecord { kind: string; meta: SerializedLayer['meta']; tensors: string[] }
+interface TensorRec {
+  name: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+interface LayerRecord {
+  kind: string;
+  meta: SerializedLayer['meta'];
+  tensors: string[];
+}
 interface Journal {
   version: 1;
   fingerprint: { input: string; options: string };
@@ -84,7 +135,9 @@ function inputFiles(fn: string, input: string): { st: string; config: string } {
   return { st, config };
 }
 
-function rss(): number { return (globalThis as any).process?.memoryUsage?.().rss ?? 0; }
+function rss(): number {
+  return (globalThis as any).process?.memoryUsage?.().rss ?? 0;
+}
 
 export async function compressCheckpointStreaming(input: string, output: string, options: StreamCompressOptions): Promise<StreamCompressResult> {
   const fn = 'compressCheckpointStreaming';
@@ -92,7 +145,8 @@ export async function compressCheckpointStreaming(input: string, output: string,
   if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object');
   const method = options.method;
   if (!['svd-llm', 'svd', 'gptq', 'rtn'].includes(method)) throw new ArgumentError(fn, 'options.method', method, "must be 'svd-llm', 'svd', 'gptq' or 'rtn'");
-  const ratio = options.ratio ?? 0.2, bits = options.bits ?? 4;
+  const ratio = options.ratio ?? 0.2,
+    bits = options.bits ?? 4;
   if (!(ratio > 0 && ratio < 1)) throw new ArgumentError(fn, 'options.ratio', ratio, 'must be in (0, 1)');
   if (!Array.isArray(options.calibration) || options.calibration.length === 0 || options.calibration.some((w) => !Array.isArray(w) || w.length === 0)) {
     throw new ArgumentError(fn, 'options.calibration', options.calibration, 'must be a non-empty array of non-empty token windows');
@@ -100,14 +154,18 @@ export async function compressCheckpointStreaming(input: string, output: string,
   const { st, config: cfgPath } = inputFiles(fn, input);
   const outPath = resolve(output);
   const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
-  if (real(outPath) === real(st) || real(outPath) === real(input) || real(outPath) === real(cfgPath)) throw new ArgumentError(fn, 'output', output, `must not be the input '${input}'`);
-  if (existsSync(outPath) && !options.overwrite) throw new ArgumentError(fn, 'output', output, 'already exists (pass overwrite: true to replace it; the input is never touched)');
+  if (real(outPath) === real(st) || real(outPath) === real(input) || real(outPath) === real(cfgPath))
+    throw new ArgumentError(fn, 'output', output, `must not be the input '${input}'`);
+  if (existsSync(outPath) && !options.overwrite)
+    throw new ArgumentError(fn, 'output', output, 'already exists (pass overwrite: true to replace it; the input is never touched)');
   const schedule = options.schedule ?? 'sequential';
   if (schedule !== 'sequential' && schedule !== 'per-block') throw new ArgumentError(fn, 'options.schedule', schedule, "must be 'sequential' or 'per-block'");
   const write = options.write ?? ((fd: number, b: Uint8Array, pos: number) => writeSync(fd, b, 0, b.length, pos));
   const backend = options.backend ?? getReferenceBackend();
   let peak = rss();
-  const sample = () => { peak = Math.max(peak, rss()); };
+  const sample = () => {
+    peak = Math.max(peak, rss());
+  };
 
   const config: LlamaConfig = hfConfigToLlama(JSON.parse(readFileSync(cfgPath, 'utf8')), cfgPath);
   const src = fileSource(st);
@@ -119,28 +177,45 @@ export async function compressCheckpointStreaming(input: string, output: string,
     };
     const mat = (name: string, rows: number, cols: number): Tensor<'f32'> => {
       const e = need(name);
-      if (e.shape.length !== 2 || e.shape[0] !== rows || e.shape[1] !== cols) throw new FormatError(fn, st, { tensor: name, field: 'shape' }, `is [${e.shape}], expected [${rows}, ${cols}]`);
+      if (e.shape.length !== 2 || e.shape[0] !== rows || e.shape[1] !== cols)
+        throw new FormatError(fn, st, { tensor: name, field: 'shape' }, `is [${e.shape}], expected [${rows}, ${cols}]`);
       const t = file.tensorSync(name);
       return (t.dtype === 'f32' ? t : t.astype('f32')) as Tensor<'f32'>;
     };
     const vec = (name: string): Float32Array => {
       const e = need(name);
-      if (e.shape.length !== 1 || e.shape[0] !== config.dim) throw new FormatError(fn, st, { tensor: name, field: 'shape' }, `is [${e.shape}], expected [${config.dim}]`);
+      if (e.shape.length !== 1 || e.shape[0] !== config.dim)
+        throw new FormatError(fn, st, { tensor: name, field: 'shape' }, `is [${e.shape}], expected [${config.dim}]`);
       return file.tensorSync(name).astype('f32').data as Float32Array;
     };
     const embName = 'model.embed_tokens.weight';
     const emb = need(embName);
-    if (emb.shape[0] !== config.vocabSize || emb.shape[1] !== config.dim) throw new FormatError(fn, st, { tensor: embName, field: 'shape' }, `is [${emb.shape}], expected [${config.vocabSize}, ${config.dim}]`);
+    if (emb.shape[0] !== config.vocabSize || emb.shape[1] !== config.dim)
+      throw new FormatError(fn, st, { tensor: embName, field: 'shape' }, `is [${emb.shape}], expected [${config.vocabSize}, ${config.dim}]`);
 
     const inDtype = config.nLayers > 0 ? need('model.layers.0.self_attn.q_proj.weight').dtype : 'F32';
     const factorDtype = options.factorDtype ?? (inDtype === 'BF16' ? 'bf16' : inDtype === 'F16' ? 'f16' : 'f32');
-    if (factorDtype !== 'f32' && factorDtype !== 'f16' && factorDtype !== 'bf16') throw new ArgumentError(fn, 'options.factorDtype', factorDtype, "must be 'f32', 'f16' or 'bf16'");
+    if (factorDtype !== 'f32' && factorDtype !== 'f16' && factorDtype !== 'bf16')
+      throw new ArgumentError(fn, 'options.factorDtype', factorDtype, "must be 'f32', 'f16' or 'bf16'");
 
     // ---- journal: fingerprint of the input (size, mtime, header hash) and of the options
     const headerBytes = src.read(0, Math.min(src.size, file.header.dataStart)) as Uint8Array;
-    const inputFp = JSON.stringify({ file: basename(st), size: src.size, mtimeMs: Math.floor(statSync(st).mtimeMs), header: createHash('sha256').update(headerBytes).digest('hex') });
+    const inputFp = JSON.stringify({
+      file: basename(st),
+      size: src.size,
+      mtimeMs: Math.floor(statSync(st).mtimeMs),
+      header: createHash('sha256').update(headerBytes).digest('hex'),
+    });
     const calHash = createHash('sha256').update(JSON.stringify(options.calibration)).digest('hex');
-    const optFp = JSON.stringify({ method, factorDtype: method.startsWith('svd') ? factorDtype : undefined, ratio: method.startsWith('svd') ? ratio : undefined, bits: method.startsWith('svd') ? undefined : bits, groupSize: options.groupSize, calibration: calHash, schedule: method === 'svd-llm' || method === 'gptq' ? schedule : undefined });
+    const optFp = JSON.stringify({
+      method,
+      factorDtype: method.startsWith('svd') ? factorDtype : undefined,
+      ratio: method.startsWith('svd') ? ratio : undefined,
+      bits: method.startsWith('svd') ? undefined : bits,
+      groupSize: options.groupSize,
+      calibration: calHash,
+      schedule: method === 'svd-llm' || method === 'gptq' ? schedule : undefined,
+    });
     const jdir = `${outPath}.journal`;
     const jfile = join(jdir, 'journal.json');
     const dataFile = join(jdir, 'data.bin');
@@ -151,14 +226,19 @@ export async function compressCheckpointStreaming(input: string, output: string,
       if (old.fingerprint?.options !== optFp) throw new JournalMismatchError(fn, jdir, 'options', old.fingerprint?.options ?? '?', optFp);
       journal = old;
     } else mkdirSync(jdir, { recursive: true });
-    const saveJournal = () => { const tmp = jfile + '.tmp'; writeFileSync(tmp, JSON.stringify(journal)); renameSync(tmp, jfile); };
+    const saveJournal = () => {
+      const tmp = jfile + '.tmp';
+      writeFileSync(tmp, JSON.stringify(journal));
+      renameSync(tmp, jfile);
+    };
     const resumedFrom = journal.blocks.length;
 
     // ---- the data file: truncate to the last finished block, then append
     const dfd = openSync(dataFile, existsSync(dataFile) ? 'r+' : 'w+');
     let dataEnd = journal.blocks.at(-1)?.dataEnd ?? 0;
     try {
-      if (fstatSync(dfd).size < dataEnd) throw new FormatError(fn, dataFile, { field: 'size' }, `is ${fstatSync(dfd).size} bytes, the journal says ${dataEnd}: delete '${jdir}' to start over`);
+      if (fstatSync(dfd).size < dataEnd)
+        throw new FormatError(fn, dataFile, { field: 'size' }, `is ${fstatSync(dfd).size} bytes, the journal says ${dataEnd}: delete '${jdir}' to start over`);
       ftruncateSync(dfd, dataEnd);
       /** Appends a tensor's bytes (or, for half storage, its already encoded f16/bf16 bytes) to data.bin. */
       const append = (name: string, t: Tensor, recs: TensorRec[], half?: { kind: 'f16' | 'bf16'; bytes: Uint8Array }) => {
@@ -167,8 +247,16 @@ export async function compressCheckpointStreaming(input: string, output: string,
         try {
           let done = 0;
           while (done < bytes.length) done += write(dfd, bytes.subarray(done), dataEnd + done);
-        } catch (e) { throw new OutputWriteError(fn, dataFile, e); }
-        recs.push({ name, dtype: half ? (half.kind === 'f16' ? 'F16' : 'BF16') : ST_DTYPE[t.dtype]!, shape: [...t.shape], begin: dataEnd, end: dataEnd + bytes.length });
+        } catch (e) {
+          throw new OutputWriteError(fn, dataFile, e);
+        }
+        recs.push({
+          name,
+          dtype: half ? (half.kind === 'f16' ? 'F16' : 'BF16') : ST_DTYPE[t.dtype]!,
+          shape: [...t.shape],
+          begin: dataEnd,
+          end: dataEnd + bytes.length,
+        });
         dataEnd += bytes.length;
       };
 
@@ -179,12 +267,17 @@ export async function compressCheckpointStreaming(input: string, output: string,
         const buf = readFileSync(join(jdir, `h-${resumedFrom - 1}.f32`));
         const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
         let o = 0;
-        h = T.map((t) => { const x = all.slice(o, o + t * config.dim); o += t * config.dim; return x; });
+        h = T.map((t) => {
+          const x = all.slice(o, o + t * config.dim);
+          o += t * config.dim;
+          return x;
+        });
       } else {
         h = options.calibration.map((w) => {
           const x = new Float32Array(w.length * config.dim);
           w.forEach((tok, i) => {
-            if (!Number.isInteger(tok) || tok < 0 || tok >= config.vocabSize) throw new ArgumentError(fn, 'options.calibration', tok, `must hold token ids in [0, ${config.vocabSize})`);
+            if (!Number.isInteger(tok) || tok < 0 || tok >= config.vocabSize)
+              throw new ArgumentError(fn, 'options.calibration', tok, `must hold token ids in [0, ${config.vocabSize})`);
             const row = mat1Row(file, embName, tok, config.dim);
             x.set(row, i * config.dim);
           });
@@ -192,8 +285,17 @@ export async function compressCheckpointStreaming(input: string, output: string,
         });
       }
 
-      const kv = config.nKvHeads * config.headDim, qd = config.nHeads * config.headDim;
-      const shapes: Record<LinearRole, [number, number]> = { q: [qd, config.dim], k: [kv, config.dim], v: [kv, config.dim], o: [config.dim, qd], gate: [config.hiddenDim, config.dim], up: [config.hiddenDim, config.dim], down: [config.dim, config.hiddenDim] };
+      const kv = config.nKvHeads * config.headDim,
+        qd = config.nHeads * config.headDim;
+      const shapes: Record<LinearRole, [number, number]> = {
+        q: [qd, config.dim],
+        k: [kv, config.dim],
+        v: [kv, config.dim],
+        o: [config.dim, qd],
+        gate: [config.hiddenDim, config.dim],
+        up: [config.hiddenDim, config.dim],
+        down: [config.dim, config.hiddenDim],
+      };
       // a one-block shell to run a block: no head of its own (tied to the 1-row dummy embedding) whatever the model has
       const shellCfg: LlamaConfig = { ...config, nLayers: 1, vocabSize: 1, tiedEmbeddings: true };
       const total = config.nLayers;
@@ -203,10 +305,23 @@ export async function compressCheckpointStreaming(input: string, output: string,
         const pre = `model.layers.${b}.`;
         const dense: Record<LinearRole, Tensor<'f32'>> = {} as any;
         for (const r of LINEAR_ROLES) dense[r] = mat(pre + HF[r] + '.weight', ...shapes[r]);
-        const attnNorm = vec(pre + 'input_layernorm.weight'), ffnNorm = vec(pre + 'post_attention_layernorm.weight');
+        const attnNorm = vec(pre + 'input_layernorm.weight'),
+          ffnNorm = vec(pre + 'post_attention_layernorm.weight');
         const block = { attnNorm, ffnNorm, ...Object.fromEntries(LINEAR_ROLES.map((r) => [r, new DenseLinear(dense[r])])) } as any;
-        const shell = new LlamaModel(shellCfg, { embedding: new Tensor('f32', new Float32Array(config.dim), [1, config.dim]), blocks: [block], finalNorm: new Float32Array(config.dim).fill(1) });
-        const widths: Record<LinearRole, number> = { q: config.dim, k: config.dim, v: config.dim, o: qd, gate: config.dim, up: config.dim, down: config.hiddenDim };
+        const shell = new LlamaModel(shellCfg, {
+          embedding: new Tensor('f32', new Float32Array(config.dim), [1, config.dim]),
+          blocks: [block],
+          finalNorm: new Float32Array(config.dim).fill(1),
+        });
+        const widths: Record<LinearRole, number> = {
+          q: config.dim,
+          k: config.dim,
+          v: config.dim,
+          o: qd,
+          gate: config.dim,
+          up: config.dim,
+          down: config.hiddenDim,
+        };
         const totalTokens = T.reduce((a, t) => a + t, 0);
         const recs: TensorRec[] = [];
         const layers: Record<string, LayerRecord> = {};
@@ -231,10 +346,13 @@ export async function compressCheckpointStreaming(input: string, output: string,
             let count = 0;
             for (let w = 0; w < h.length; w++) {
               shell.runBlock(0, h[w]!.slice(), T[w]!, new Fp32KVCache(shellCfg, { capacity: T[w]!, backend }), {
-                backend, hooks: { onLinearInput: (_n: string, role: LinearRole, _b: number, xin: Tensor) => {
-                  if (grams[role]) accumulateGram(grams[role]!, xin.contiguous().data as Float32Array, xin.shape[0]!, xin.shape[1]!, backend);
-                  else if (role === 'down' && downRows) downRows.set(xin.contiguous().data as Float32Array, count * widths.down);
-                } } as any,
+                backend,
+                hooks: {
+                  onLinearInput: (_n: string, role: LinearRole, _b: number, xin: Tensor) => {
+                    if (grams[role]) accumulateGram(grams[role]!, xin.contiguous().data as Float32Array, xin.shape[0]!, xin.shape[1]!, backend);
+                    else if (role === 'down' && downRows) downRows.set(xin.contiguous().data as Float32Array, count * widths.down);
+                  },
+                } as any,
               });
               count += T[w]!;
             }
@@ -251,31 +369,56 @@ export async function compressCheckpointStreaming(input: string, output: string,
             const gr = GRAM_OF[r];
             let layer: LinearLayer;
             if (method === 'svd-llm' && r === 'down') {
-              layer = svdLlmLayer(W, { n, count: totalTokens, inputs: new Tensor('f32', downRows!, [totalTokens, n]) }, { ratio, backend, route: 'gram', allowRankDeficient: true, name: `blocks.${b}.${r}` }).layer;
+              layer = svdLlmLayer(
+                W,
+                { n, count: totalTokens, inputs: new Tensor('f32', downRows!, [totalTokens, n]) },
+                { ratio, backend, route: 'gram', allowRankDeficient: true, name: `blocks.${b}.${r}` },
+              ).layer;
             } else if (method === 'svd-llm') {
               const G = new Tensor('f64', grams[gr]!, [n, n]);
               const needsWhitening = shapes[r][0] >= n;
               if (needsWhitening && !whitened.has(gr)) whitened.set(gr, whiten(G, { backend }));
-              layer = svdLlmLayer(W, { n, count: totalTokens, gram: grams[gr]! }, { ratio, backend, route: 'gram', whitenWith: 'working', whitened: needsWhitening ? whitened.get(gr) : undefined, allowRankDeficient: true, name: `blocks.${b}.${r}` }).layer;
-            }
-            else if (method === 'svd') layer = svdLayer(W, { ratio, backend }).layer;
+              layer = svdLlmLayer(
+                W,
+                { n, count: totalTokens, gram: grams[gr]! },
+                {
+                  ratio,
+                  backend,
+                  route: 'gram',
+                  whitenWith: 'working',
+                  whitened: needsWhitening ? whitened.get(gr) : undefined,
+                  allowRankDeficient: true,
+                  name: `blocks.${b}.${r}`,
+                },
+              ).layer;
+            } else if (method === 'svd') layer = svdLayer(W, { ratio, backend }).layer;
             else {
               // the per-layer functions gptqModel / rtnModel run, with gptqModel's defaults (static act-order, clip
               // search); g128 by default, the last group ragged where 128 does not divide the width
               const gs = options.groupSize ?? (n >= 128 ? 128 : 0);
-              layer = method === 'gptq'
-                ? gptqLayer(W, { gram: grams[gr]! }, { ...GPTQ_MODEL_DEFAULTS, bits: bits as any, groupSize: gs, backend }).layer
-                : rtnLayer(W, { bits: bits as any, groupSize: gs }).layer;
+              layer =
+                method === 'gptq'
+                  ? gptqLayer(W, { gram: grams[gr]! }, { ...GPTQ_MODEL_DEFAULTS, bits: bits as any, groupSize: gs, backend }).layer
+                  : rtnLayer(W, { bits: bits as any, groupSize: gs }).layer;
             }
             const s = layer.serialize();
             const half = s.kind === 'low-rank' && factorDtype !== 'f32' ? factorDtype : undefined;
             // the next groups and blocks are calibrated through exactly what is stored: the rounded factors
-            const encoded = half ? Object.fromEntries(Object.entries(s.tensors).map(([tn, t]) => [tn, encodeHalf(t.contiguous().data as Float32Array, half)])) : undefined;
-            if (half) layer = LowRankLinear.deserialize({ ...s, tensors: Object.fromEntries(Object.entries(s.tensors).map(([tn, t]) => [tn, new Tensor('f32', decodeHalf(encoded![tn]!, half), [...t.shape])])) });
+            const encoded = half
+              ? Object.fromEntries(Object.entries(s.tensors).map(([tn, t]) => [tn, encodeHalf(t.contiguous().data as Float32Array, half)]))
+              : undefined;
+            if (half)
+              layer = LowRankLinear.deserialize({
+                ...s,
+                tensors: Object.fromEntries(Object.entries(s.tensors).map(([tn, t]) => [tn, new Tensor('f32', decodeHalf(encoded![tn]!, half), [...t.shape])])),
+              });
             block[r] = layer;
             const name = `blocks.${b}.${r}`;
             const names: string[] = [];
-            for (const [tn, t] of Object.entries(s.tensors)) { append(`${name}.${tn}`, t, recs, half ? { kind: half, bytes: encoded![tn]! } : undefined); names.push(tn); }
+            for (const [tn, t] of Object.entries(s.tensors)) {
+              append(`${name}.${tn}`, t, recs, half ? { kind: half, bytes: encoded![tn]! } : undefined);
+              names.push(tn);
+            }
             layers[name] = { kind: s.kind, meta: s.meta, tensors: names };
             sample();
           }
@@ -283,14 +426,23 @@ export async function compressCheckpointStreaming(input: string, output: string,
         append(`blocks.${b}.attn_norm`, new Tensor('f32', attnNorm, [config.dim]), recs);
         append(`blocks.${b}.ffn_norm`, new Tensor('f32', ffnNorm, [config.dim]), recs);
         // propagate the calibration through the COMPRESSED block
-        const compressed = new LlamaModel(shellCfg, { embedding: new Tensor('f32', new Float32Array(config.dim), [1, config.dim]), blocks: [block], finalNorm: new Float32Array(config.dim).fill(1) });
+        const compressed = new LlamaModel(shellCfg, {
+          embedding: new Tensor('f32', new Float32Array(config.dim), [1, config.dim]),
+          blocks: [block],
+          finalNorm: new Float32Array(config.dim).fill(1),
+        });
         for (let w = 0; w < h.length; w++) compressed.runBlock(0, h[w]!, T[w]!, new Fp32KVCache(shellCfg, { capacity: T[w]!, backend }), { backend });
         // durability: data first, then the activations, then the journal entry that points at both
         fsyncSync(dfd);
         const hAll = new Float32Array(h.reduce((a, x) => a + x.length, 0));
-        let o = 0; for (const x of h) { hAll.set(x, o); o += x.length; }
+        let o = 0;
+        for (const x of h) {
+          hAll.set(x, o);
+          o += x.length;
+        }
         const hTmp = join(jdir, `h-${b}.f32.tmp`);
-        writeFileSync(hTmp, new Uint8Array(hAll.buffer)); renameSync(hTmp, join(jdir, `h-${b}.f32`));
+        writeFileSync(hTmp, new Uint8Array(hAll.buffer));
+        renameSync(hTmp, join(jdir, `h-${b}.f32`));
         journal.blocks.push({ block: b, dataEnd, tensors: recs, layers });
         // free what the block's layers placed in the backend's memory (quantized kernels' weight copies)
         if (backend) for (const r of LINEAR_ROLES) (block[r] as { releaseBackendMemory?(be: Backend): void }).releaseBackendMemory?.(backend);
@@ -308,12 +460,19 @@ export async function compressCheckpointStreaming(input: string, output: string,
       const copyMatrix = (srcName: string, dstName: string) => {
         const e = need(srcName);
         const size = e.dtype === 'F32' ? 4 : e.dtype === 'F16' || e.dtype === 'BF16' ? 2 : 0;
-        if (!size || e.shape.length !== 2) throw new FormatError(fn, st, { tensor: srcName, field: 'dtype' }, `${e.dtype} [${e.shape}] cannot be streamed (F32, F16 or BF16 matrices)`);
-        const begin = dataEnd, total = e.end - e.begin;
+        if (!size || e.shape.length !== 2)
+          throw new FormatError(fn, st, { tensor: srcName, field: 'dtype' }, `${e.dtype} [${e.shape}] cannot be streamed (F32, F16 or BF16 matrices)`);
+        const begin = dataEnd,
+          total = e.end - e.begin;
         const chunk = 1 << 24;
         for (let off = 0; off < total; off += chunk) {
           const raw = src.read(file.header.dataStart + e.begin + off, Math.min(chunk, total - off)) as Uint8Array;
-          try { let d = 0; while (d < raw.length) d += write(dfd, raw.subarray(d), dataEnd + d); } catch (err) { throw new OutputWriteError(fn, dataFile, err); }
+          try {
+            let d = 0;
+            while (d < raw.length) d += write(dfd, raw.subarray(d), dataEnd + d);
+          } catch (err) {
+            throw new OutputWriteError(fn, dataFile, err);
+          }
           dataEnd += raw.length;
         }
         tail.push({ name: dstName, dtype: e.dtype, shape: [...e.shape], begin, end: dataEnd });
@@ -321,7 +480,10 @@ export async function compressCheckpointStreaming(input: string, output: string,
       copyMatrix(embName, 'embedding');
       const headLayers: Record<string, LayerRecord> = {};
       const tied = config.tiedEmbeddings || !file.has('lm_head.weight');
-      if (!tied) { copyMatrix('lm_head.weight', 'lm_head.weight'); headLayers['lm_head'] = { kind: 'dense', meta: {}, tensors: ['weight'] }; }
+      if (!tied) {
+        copyMatrix('lm_head.weight', 'lm_head.weight');
+        headLayers['lm_head'] = { kind: 'dense', meta: {}, tensors: ['weight'] };
+      }
       fsyncSync(dfd);
 
       // ---- assemble: header (same metadata as models' saveModel) + data, under a temp name, then rename
@@ -329,23 +491,36 @@ export async function compressCheckpointStreaming(input: string, output: string,
       const layerRecords = Object.assign({}, ...journal.blocks.map((x) => x.layers), headLayers);
       const header: Record<string, unknown> = {
         __metadata__: {
-          format: 'llmpress-model/1', 'llmpress.format': 'llmpress-model/1', 'llmpress.config': JSON.stringify(config),
-          'llmpress.head': tied ? 'tied' : 'lm_head', 'llmpress.layers': JSON.stringify(layerRecords),
-          'llmpress.method': method, 'llmpress.streamed': 'true',
+          format: 'llmpress-model/1',
+          'llmpress.format': 'llmpress-model/1',
+          'llmpress.config': JSON.stringify(config),
+          'llmpress.head': tied ? 'tied' : 'lm_head',
+          'llmpress.layers': JSON.stringify(layerRecords),
+          'llmpress.method': method,
+          'llmpress.streamed': 'true',
         },
       };
       for (const r of all) header[r.name] = { dtype: r.dtype, shape: r.shape, data_offsets: [r.begin, r.end] };
       let json = new TextEncoder().encode(JSON.stringify(header));
       const pad = (8 - ((8 + json.length) % 8)) % 8;
-      if (pad) { const j = new Uint8Array(json.length + pad).fill(0x20); j.set(json); json = j; }
+      if (pad) {
+        const j = new Uint8Array(json.length + pad).fill(0x20);
+        j.set(json);
+        json = j;
+      }
       const tmpOut = join(dirname(outPath), `.${basename(outPath)}.${process.pid}.tmp`);
       const ofd = openSync(tmpOut, 'w');
       try {
         const prefix = new Uint8Array(8);
         new DataView(prefix.buffer).setUint32(0, json.length, true);
         let pos = 0;
-        const put = (b: Uint8Array) => { let d = 0; while (d < b.length) d += write(ofd, b.subarray(d), pos + d); pos += b.length; };
-        put(prefix); put(json);
+        const put = (b: Uint8Array) => {
+          let d = 0;
+          while (d < b.length) d += write(ofd, b.subarray(d), pos + d);
+          pos += b.length;
+        };
+        put(prefix);
+        put(json);
         const buf = new Uint8Array(1 << 22);
         for (let off = 0; off < dataEnd; off += buf.length) {
           const n = Math.min(buf.length, dataEnd - off);
@@ -364,12 +539,26 @@ export async function compressCheckpointStreaming(input: string, output: string,
       sample();
       closeSync(dfd);
       rmSync(jdir, { recursive: true, force: true });
-      return { output: outPath, blocks: total, resumedFrom, seconds: (performance.now() - t0) / 1000, peakRss: peak, bytes: statSync(outPath).size, inputBytes: src.size };
+      return {
+        output: outPath,
+        blocks: total,
+        resumedFrom,
+        seconds: (performance.now() - t0) / 1000,
+        peakRss: peak,
+        bytes: statSync(outPath).size,
+        inputBytes: src.size,
+      };
     } catch (e) {
-      try { closeSync(dfd); } catch { /* already closed */ }
+      try {
+        closeSync(dfd);
+      } catch {
+        /* already closed */
+      }
       throw e;
     }
-  } finally { src.close(); }
+  } finally {
+    src.close();
+  }
 }
 
 /** One embedding row as f32, read by byte range. */
@@ -381,7 +570,13 @@ function mat1Row(file: SafetensorsFile, name: string, row: number, cols: number)
 function rowsAsF32(file: SafetensorsFile, name: string, row: number, count: number, cols: number): Float32Array {
   const e = file.entry(name);
   const size = e.dtype === 'F32' ? 4 : e.dtype === 'F16' || e.dtype === 'BF16' ? 2 : 0;
-  if (!size) throw new FormatError('compressCheckpointStreaming', file.header.file, { tensor: name, field: 'dtype' }, `${e.dtype} is not supported for streaming (F32, F16, BF16)`);
+  if (!size)
+    throw new FormatError(
+      'compressCheckpointStreaming',
+      file.header.file,
+      { tensor: name, field: 'dtype' },
+      `${e.dtype} is not supported for streaming (F32, F16, BF16)`,
+    );
   const src = (file as any).src as { read(o: number, n: number): Uint8Array };
   const raw = src.read(file.header.dataStart + e.begin + row * cols * size, count * cols * size);
   if (size === 2) return decodeHalf(raw, e.dtype === 'BF16' ? 'bf16' : 'f16');

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { writeSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, copyFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { writeSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
@@ -23,12 +23,23 @@ const child = fileURLToPath(new URL('./testing/kill-child.ts', import.meta.url))
 function runNode(args: string[], timeoutMs: number): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    p.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    let stdout = '',
+      stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    p.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     const timer = setTimeout(() => p.kill('SIGTERM'), timeoutMs);
-    p.on('error', (e) => { clearTimeout(timer); reject(e); });
-    p.on('close', (status, signal) => { clearTimeout(timer); resolve({ status, signal, stdout, stderr }); });
+    p.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    p.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
   });
 }
 
@@ -58,7 +69,9 @@ describe('streaming compression: 4-block synthetic checkpoint', () => {
     expect(blocks).toEqual([0, 1, 2, 3]);
     expect(r.resumedFrom).toBe(0);
     expect(existsSync(`${reference}.journal`)).toBe(false);
-    const m = loadCompressedModel(new Uint8Array(readFileSync(reference)), { kinds: { 'low-rank': LowRankLinear.deserialize, dense: DenseLinear.deserialize } });
+    const m = loadCompressedModel(new Uint8Array(readFileSync(reference)), {
+      kinds: { 'low-rank': LowRankLinear.deserialize, dense: DenseLinear.deserialize },
+    });
     expect(m.linears().every((e) => e.layer.kind === 'low-rank')).toBe(true);
     expect(m.linearBytes()).toBeLessThan(0.75 * m.denseParams() * 4);
     expect(m.forward([5, 6, 7]).shape).toEqual([3, 256]);
@@ -68,7 +81,9 @@ describe('streaming compression: 4-block synthetic checkpoint', () => {
   it('stores low-rank factors in the input dtype (bf16 here) by default; f32 on request is a larger file with near-equal outputs', async () => {
     const read = (p: string) => {
       const bytes = new Uint8Array(readFileSync(p));
-      const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)))).toString('utf8'));
+      const header = JSON.parse(
+        Buffer.from(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)))).toString('utf8'),
+      );
       return { bytes, header };
     };
     const bf = read(reference);
@@ -81,19 +96,34 @@ describe('streaming compression: 4-block synthetic checkpoint', () => {
     expect(f.header['blocks.0.q.wu'].dtype).toBe('F32');
     expect(bf.bytes.length).toBeLessThan(0.75 * f.bytes.length);
     const kinds = { kinds: { 'low-rank': LowRankLinear.deserialize, dense: DenseLinear.deserialize } };
-    const a = loadCompressedModel(bf.bytes, kinds).forward([5, 6, 7]).data, b = loadCompressedModel(f.bytes, kinds).forward([5, 6, 7]).data;
-    let d = 0, mx = 0;
-    for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i]! - b[i]!)); mx = Math.max(mx, Math.abs(b[i]!)); }
+    const a = loadCompressedModel(bf.bytes, kinds).forward([5, 6, 7]).data,
+      b = loadCompressedModel(f.bytes, kinds).forward([5, 6, 7]).data;
+    let d = 0,
+      mx = 0;
+    for (let i = 0; i < a.length; i++) {
+      d = Math.max(d, Math.abs(a[i]! - b[i]!));
+      mx = Math.max(mx, Math.abs(b[i]!));
+    }
     expect(d).toBeGreaterThan(0);
     expect(d).toBeLessThan(0.05 * mx);
-    await expect(compressCheckpointStreaming(ckpt, join(dir, 'x.safetensors'), { method: 'svd-llm', ratio: 0.3, calibration, factorDtype: 'f8' as any })).rejects.toThrow(/options.factorDtype/);
+    await expect(
+      compressCheckpointStreaming(ckpt, join(dir, 'x.safetensors'), { method: 'svd-llm', ratio: 0.3, calibration, factorDtype: 'f8' as any }),
+    ).rejects.toThrow(/options.factorDtype/);
   });
 
   it('the per-layer work is svdLlmLayer under the driver schedule: f32 output = svdLlmModel(whitenWith working) per schedule', async () => {
     const dense = parseHfModel(readFileSync(join(ckpt, 'config.json'), 'utf8'), new Uint8Array(readFileSync(join(ckpt, 'model.safetensors'))));
     const kinds = { kinds: { 'low-rank': LowRankLinear.deserialize, dense: DenseLinear.deserialize } };
     const probe = [5, 6, 7, 8, 9];
-    const rel = (a: Float32Array, b: Float32Array) => { let d = 0, m = 0; for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i]! - b[i]!)); m = Math.max(m, Math.abs(b[i]!)); } return d / m; };
+    const rel = (a: Float32Array, b: Float32Array) => {
+      let d = 0,
+        m = 0;
+      for (let i = 0; i < a.length; i++) {
+        d = Math.max(d, Math.abs(a[i]! - b[i]!));
+        m = Math.max(m, Math.abs(b[i]!));
+      }
+      return d / m;
+    };
     const streamed: Record<string, Float32Array> = {};
     for (const schedule of ['sequential', 'per-block'] as const) {
       const out = join(dir, `sched-${schedule}.safetensors`);
@@ -104,7 +134,9 @@ describe('streaming compression: 4-block synthetic checkpoint', () => {
       streamed[schedule] = s;
     }
     expect(rel(streamed.sequential!, streamed['per-block']!)).toBeGreaterThan(1e-3);
-    await expect(compressCheckpointStreaming(ckpt, join(dir, 'y.safetensors'), { method: 'svd-llm', calibration, schedule: 'dense' as never })).rejects.toThrow(/options.schedule/);
+    await expect(compressCheckpointStreaming(ckpt, join(dir, 'y.safetensors'), { method: 'svd-llm', calibration, schedule: 'dense' as never })).rejects.toThrow(
+      /options.schedule/,
+    );
   });
 
   it('killed (SIGKILL) after block 2 and rerun: resumes at block 3 and the output is byte-identical', async () => {
@@ -124,7 +156,9 @@ describe('streaming compression: 4-block synthetic checkpoint', () => {
     await runNode(['--import', 'tsx', child, ckpt, out, '0', JSON.stringify(calibration)], 120_000);
     await expect(compressCheckpointStreaming(ckpt, out, { method: 'svd-llm', ratio: 0.5, calibration })).rejects.toThrow(JournalMismatchError);
     await expect(compressCheckpointStreaming(ckpt, out, { method: 'svd-llm', ratio: 0.5, calibration })).rejects.toThrow(/journal .* was written for options/);
-    await expect(compressCheckpointStreaming(ckpt, join(ckpt, 'model.safetensors'), { method: 'svd', calibration, overwrite: true })).rejects.toThrow(ArgumentError);
+    await expect(compressCheckpointStreaming(ckpt, join(ckpt, 'model.safetensors'), { method: 'svd', calibration, overwrite: true })).rejects.toThrow(
+      ArgumentError,
+    );
     await expect(compressCheckpointStreaming(ckpt, out, { method: 'svd-llm', ratio: 1.5, calibration })).rejects.toThrow(/options.ratio/);
   }, 120_000);
 
@@ -132,7 +166,11 @@ describe('streaming compression: 4-block synthetic checkpoint', () => {
     const out = join(dir, 'full.safetensors');
     let written = 0;
     const enospc = (fd: number, b: Uint8Array, pos: number) => {
-      if (written + b.length > 300_000) { const e: any = new Error('ENOSPC: no space left on device, write'); e.code = 'ENOSPC'; throw e; }
+      if (written + b.length > 300_000) {
+        const e: any = new Error('ENOSPC: no space left on device, write');
+        e.code = 'ENOSPC';
+        throw e;
+      }
       written += b.length;
       return writeSync(fd, b, 0, b.length, pos);
     };

@@ -26,19 +26,23 @@ export interface AttentionArgs {
   scale?: number;
 }
 
-const nameOf = (v: unknown) => (v === null ? 'null' : typeof v === 'object' ? (v as object).constructor?.name ?? 'object' : typeof v);
+const nameOf = (v: unknown) => (v === null ? 'null' : typeof v === 'object' ? ((v as object).constructor?.name ?? 'object') : typeof v);
 
 /** Validates `AttentionArgs`; returns the scale. */
 export function validateAttention(fn: string, p: AttentionArgs): number {
   if (p === null || typeof p !== 'object') throw new ArgumentError(fn, 'args', p, 'must be an AttentionArgs object');
-  const t = checkDim(fn, 't', p.t), len = checkDim(fn, 'len', p.len);
+  const t = checkDim(fn, 't', p.t),
+    len = checkDim(fn, 'len', p.len);
   if (t > len) throw new ArgumentError(fn, 't', t, `must be at most len = ${len} (the queries are the last t positions)`);
-  const nH = checkDim(fn, 'nHeads', p.nHeads), nKv = checkDim(fn, 'nKvHeads', p.nKvHeads), hd = checkDim(fn, 'headDim', p.headDim);
+  const nH = checkDim(fn, 'nHeads', p.nHeads),
+    nKv = checkDim(fn, 'nKvHeads', p.nKvHeads),
+    hd = checkDim(fn, 'headDim', p.headDim);
   if (nKv < 1 || nH % nKv !== 0) throw new ArgumentError(fn, 'nKvHeads', nKv, `must be ≥ 1 and divide nHeads = ${nH}`);
   for (const name of ['q', 'k', 'v', 'out'] as const) {
     if (!(p[name] instanceof Float32Array)) throw new DTypeError(fn, `argument '${name}' must be a Float32Array, got ${nameOf(p[name])}`);
   }
-  const qn = t * nH * hd, kn = len * nKv * hd;
+  const qn = t * nH * hd,
+    kn = len * nKv * hd;
   if (p.q.length < qn) throw new ShapeError(fn, `argument 'q' is too short: needs ${qn} elements, got length ${p.q.length}`);
   if (p.k.length < kn) throw new ShapeError(fn, `argument 'k' is too short: needs ${kn} elements, got length ${p.k.length}`);
   if (p.v.length < kn) throw new ShapeError(fn, `argument 'v' is too short: needs ${kn} elements, got length ${p.v.length}`);
@@ -54,9 +58,12 @@ let scratch = new Float64Array(64);
 export function attentionReference(p: AttentionArgs): void {
   const scale = validateAttention('attention', p);
   const { t, len, nHeads, nKvHeads, headDim: hd, q, k: keys, v: values, out } = p;
-  const kvDim = nKvHeads * hd, qDim = nHeads * hd, group = nHeads / nKvHeads;
+  const kvDim = nKvHeads * hd,
+    qDim = nHeads * hd,
+    group = nHeads / nKvHeads;
   if (scratch.length < len + hd) scratch = new Float64Array(Math.max(len + hd, 2 * scratch.length));
-  const scores = scratch, accOff = len;
+  const scores = scratch,
+    accOff = len;
   for (let i = 0; i < t; i++) {
     const pos = len - t + i;
     for (let h = 0; h < nHeads; h++) {
@@ -72,7 +79,11 @@ export function attentionReference(p: AttentionArgs): void {
         if (s > mx) mx = s;
       }
       let sum = 0;
-      for (let j = 0; j <= pos; j++) { const e = Math.exp(scores[j]! - mx); scores[j] = e; sum += e; }
+      for (let j = 0; j <= pos; j++) {
+        const e = Math.exp(scores[j]! - mx);
+        scores[j] = e;
+        sum += e;
+      }
       scores.fill(0, accOff, accOff + hd);
       for (let j = 0; j <= pos; j++) {
         const w = scores[j]!;

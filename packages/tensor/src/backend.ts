@@ -14,10 +14,16 @@ export interface GemmArgs<A extends FloatArray = FloatArray> {
   n: number;
   k: number;
   alpha: number;
-  a: A; aOffset: number; lda: number;
-  b: A; bOffset: number; ldb: number;
+  a: A;
+  aOffset: number;
+  lda: number;
+  b: A;
+  bOffset: number;
+  ldb: number;
   beta: number;
-  c: A; cOffset: number; ldc: number;
+  c: A;
+  cOffset: number;
+  ldc: number;
 }
 
 /** y = alpha · op(A) · x + beta · y, A row-major m × n. */
@@ -26,10 +32,14 @@ export interface GemvArgs<A extends FloatArray = FloatArray> {
   m: number;
   n: number;
   alpha: number;
-  a: A; aOffset: number; lda: number;
-  x: A; xOffset: number;
+  a: A;
+  aOffset: number;
+  lda: number;
+  x: A;
+  xOffset: number;
   beta: number;
-  y: A; yOffset: number;
+  y: A;
+  yOffset: number;
 }
 
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min';

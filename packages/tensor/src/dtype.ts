@@ -16,7 +16,13 @@ export type FloatArray = Float32Array | Float64Array;
 export const DTYPES: readonly DType[] = ['f32', 'f64', 'i8', 'u8', 'i32'];
 
 export const BYTES_PER_ELEMENT: Record<StorageDType, number> = {
-  f32: 4, f64: 8, i8: 1, u8: 1, i32: 4, f16: 2, bf16: 2,
+  f32: 4,
+  f64: 8,
+  i8: 1,
+  u8: 1,
+  i32: 4,
+  f16: 2,
+  bf16: 2,
 };
 
 /** Unit roundoff (machine epsilon) per float dtype. */
@@ -28,11 +34,16 @@ export function isDType(x: unknown): x is DType {
 
 export function allocArray<D extends DType>(dtype: D, n: number): ArrayOf[D] {
   switch (dtype) {
-    case 'f32': return new Float32Array(n) as ArrayOf[D];
-    case 'f64': return new Float64Array(n) as ArrayOf[D];
-    case 'i8': return new Int8Array(n) as ArrayOf[D];
-    case 'u8': return new Uint8Array(n) as ArrayOf[D];
-    case 'i32': return new Int32Array(n) as ArrayOf[D];
+    case 'f32':
+      return new Float32Array(n) as ArrayOf[D];
+    case 'f64':
+      return new Float64Array(n) as ArrayOf[D];
+    case 'i8':
+      return new Int8Array(n) as ArrayOf[D];
+    case 'u8':
+      return new Uint8Array(n) as ArrayOf[D];
+    case 'i32':
+      return new Int32Array(n) as ArrayOf[D];
   }
   throw new Error(`allocArray: unknown dtype ${String(dtype)}`);
 }
@@ -52,7 +63,7 @@ const u32buf = new Uint32Array(f32buf.buffer);
 
 /** IEEE 754 binary16 bits → number (exact). */
 export function f16ToF32(h: number): number {
-  const s = (h & 0x8000) ? -1 : 1;
+  const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const f = h & 0x3ff;
   if (e === 0) return s * f * 2 ** -24;
@@ -68,7 +79,7 @@ export function f32ToF16(x: number): number {
   const exp = (b >>> 23) & 0xff;
   let mant = b & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
+  const e = exp - 127 + 15;
   if (e >= 31) return sign | 0x7c00;
   if (e <= 0) {
     if (e < -10) return sign;
@@ -77,12 +88,12 @@ export function f32ToF16(x: number): number {
     let half = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
     const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (half & 1))) half++;
+    if (rem > mid || (rem === mid && half & 1)) half++;
     return sign | half;
   }
   let half = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
   return sign | half;
 }
 
@@ -95,7 +106,7 @@ export function bf16ToF32(h: number): number {
 export function f32ToBf16(x: number): number {
   f32buf[0] = x;
   const b = u32buf[0]!;
-  if ((b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff)) return ((b >>> 16) | 0x40) & 0xffff;
+  if ((b & 0x7f800000) === 0x7f800000 && b & 0x7fffff) return ((b >>> 16) | 0x40) & 0xffff;
   const lsb = (b >>> 16) & 1;
   return ((b + 0x7fff + lsb) >>> 16) & 0xffff;
 }

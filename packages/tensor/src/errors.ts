@@ -48,10 +48,14 @@ export function describe(value: unknown): string {
 }
 
 export class ShapeError extends LlmpressError {
-  constructor(fn: string, message: string) { super(fn, message, 'E_SHAPE'); }
+  constructor(fn: string, message: string) {
+    super(fn, message, 'E_SHAPE');
+  }
 }
 export class DTypeError extends LlmpressError {
-  constructor(fn: string, message: string) { super(fn, message, 'E_DTYPE'); }
+  constructor(fn: string, message: string) {
+    super(fn, message, 'E_DTYPE');
+  }
 }
 export class ArgumentError extends LlmpressError {
   readonly argument: string;
@@ -78,7 +82,11 @@ export class NotPositiveDefiniteError extends LlmpressError {
   readonly pivot: number;
   readonly diagonal: number;
   constructor(fn: string, pivot: number, diagonal: number) {
-    super(fn, `matrix is not positive definite: pivot ${pivot} has value ${describe(diagonal)} (use the eigendecomposition route or opt in to jitter)`, 'E_NOT_PD');
+    super(
+      fn,
+      `matrix is not positive definite: pivot ${pivot} has value ${describe(diagonal)} (use the eigendecomposition route or opt in to jitter)`,
+      'E_NOT_PD',
+    );
     this.pivot = pivot;
     this.diagonal = diagonal;
   }
@@ -93,5 +101,7 @@ export class NoConvergenceError extends LlmpressError {
   }
 }
 export class UnsupportedError extends LlmpressError {
-  constructor(fn: string, message: string) { super(fn, message, 'E_UNSUPPORTED'); }
+  constructor(fn: string, message: string) {
+    super(fn, message, 'E_UNSUPPORTED');
+  }
 }

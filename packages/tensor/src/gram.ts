@@ -53,9 +53,28 @@ export function gramAccumulate(g: Float64Array, x: ArrayLike<number>, rows: numb
       }
       for (let i0 = 0; i0 < n; i0 += GRAM_ROW_BLOCK) {
         const i1 = Math.min(n, i0 + GRAM_ROW_BLOCK);
-        gemm({ transA: true, transB: false, m: i1 - i0, n: n - i0, k: tc, alpha: 1, a, aOffset: i0, lda: n, b: a, bOffset: i0, ldb: n, beta: 1, c: g, cOffset: i0 * n + i0, ldc: n });
+        gemm({
+          transA: true,
+          transB: false,
+          m: i1 - i0,
+          n: n - i0,
+          k: tc,
+          alpha: 1,
+          a,
+          aOffset: i0,
+          lda: n,
+          b: a,
+          bOffset: i0,
+          ldb: n,
+          beta: 1,
+          c: g,
+          cOffset: i0 * n + i0,
+          ldc: n,
+        });
       }
     }
-  } finally { ws.done(); }
+  } finally {
+    ws.done();
+  }
   if (o.y === undefined) for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) g[i * n + j] = g[j * n + i]!;
 }

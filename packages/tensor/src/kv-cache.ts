@@ -58,24 +58,38 @@ export class Fp32KVCache implements KVCacheLike {
     const fn = 'Fp32KVCache';
     checkShape(fn, shape);
     this.shape = { nLayers: shape.nLayers, nHeads: shape.nHeads, nKvHeads: shape.nKvHeads, headDim: shape.headDim };
-    this.nLayers = shape.nLayers; this.nHeads = shape.nHeads; this.nKvHeads = shape.nKvHeads; this.headDim = shape.headDim;
+    this.nLayers = shape.nLayers;
+    this.nHeads = shape.nHeads;
+    this.nKvHeads = shape.nKvHeads;
+    this.headDim = shape.headDim;
     const cap0 = options.capacity ?? 16;
     if (!Number.isInteger(cap0) || cap0 < 0) throw new ArgumentError(fn, 'options.capacity', cap0, 'must be a non-negative integer');
     const kvDim = this.nKvHeads * this.headDim;
-    this.keysOf = []; this.valuesOf = []; this.lens = []; this.cap = [];
+    this.keysOf = [];
+    this.valuesOf = [];
+    this.lens = [];
+    this.cap = [];
     for (let l = 0; l < this.nLayers; l++) {
-      this.keysOf.push(new Float32Array(cap0 * kvDim)); this.valuesOf.push(new Float32Array(cap0 * kvDim));
-      this.lens.push(0); this.cap.push(cap0);
+      this.keysOf.push(new Float32Array(cap0 * kvDim));
+      this.valuesOf.push(new Float32Array(cap0 * kvDim));
+      this.lens.push(0);
+      this.cap.push(cap0);
     }
     this.backend = options.backend === undefined ? undefined : resolveBackend(fn, options.backend);
   }
 
   private checkLayer(fn: string, layer: number): void {
-    if (!Number.isInteger(layer) || layer < 0 || layer >= this.nLayers) throw new ArgumentError(fn, 'layer', layer, `must be an integer in [0, ${this.nLayers})`);
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.nLayers)
+      throw new ArgumentError(fn, 'layer', layer, `must be an integer in [0, ${this.nLayers})`);
   }
-  length(layer: number): number { this.checkLayer('Fp32KVCache.length', layer); return this.lens[layer]!; }
+  length(layer: number): number {
+    this.checkLayer('Fp32KVCache.length', layer);
+    return this.lens[layer]!;
+  }
   /** Drops everything (capacity is kept). */
-  clear(): void { for (let l = 0; l < this.nLayers; l++) this.lens[l] = 0; }
+  clear(): void {
+    for (let l = 0; l < this.nLayers; l++) this.lens[l] = 0;
+  }
   /** Keeps only the first `n` tokens of every layer. */
   truncate(n: number): void {
     if (!Number.isInteger(n) || n < 0) throw new ArgumentError('Fp32KVCache.truncate', 'n', n, 'must be a non-negative integer');
@@ -91,8 +105,12 @@ export class Fp32KVCache implements KVCacheLike {
   /** Keys of one layer and KV head, `[length, headDim]` (a copy). */
   keys(layer: number, kvHead: number): Float32Array {
     this.checkLayer('Fp32KVCache.keys', layer);
-    if (!Number.isInteger(kvHead) || kvHead < 0 || kvHead >= this.nKvHeads) throw new ArgumentError('Fp32KVCache.keys', 'kvHead', kvHead, `must be an integer in [0, ${this.nKvHeads})`);
-    const n = this.lens[layer]!, d = this.headDim, kvDim = this.nKvHeads * d, out = new Float32Array(n * d);
+    if (!Number.isInteger(kvHead) || kvHead < 0 || kvHead >= this.nKvHeads)
+      throw new ArgumentError('Fp32KVCache.keys', 'kvHead', kvHead, `must be an integer in [0, ${this.nKvHeads})`);
+    const n = this.lens[layer]!,
+      d = this.headDim,
+      kvDim = this.nKvHeads * d,
+      out = new Float32Array(n * d);
     for (let j = 0; j < n; j++) out.set(this.keysOf[layer]!.subarray(j * kvDim + kvHead * d, j * kvDim + kvHead * d + d), j * d);
     return out;
   }
@@ -102,14 +120,20 @@ export class Fp32KVCache implements KVCacheLike {
     this.checkLayer(fn, layer);
     const kvDim = this.nKvHeads * this.headDim;
     if (!Number.isInteger(t) || t < 0) throw new ArgumentError(fn, 't', t, 'must be a non-negative integer');
-    if (!(k instanceof Float32Array) || k.length < t * kvDim) throw new ShapeError(fn, `argument 'k' must be a Float32Array of [t, nKvHeads*headDim] = ${t * kvDim} values, got ${k?.length}`);
-    if (!(v instanceof Float32Array) || v.length < t * kvDim) throw new ShapeError(fn, `argument 'v' must be a Float32Array of [t, nKvHeads*headDim] = ${t * kvDim} values, got ${v?.length}`);
+    if (!(k instanceof Float32Array) || k.length < t * kvDim)
+      throw new ShapeError(fn, `argument 'k' must be a Float32Array of [t, nKvHeads*headDim] = ${t * kvDim} values, got ${k?.length}`);
+    if (!(v instanceof Float32Array) || v.length < t * kvDim)
+      throw new ShapeError(fn, `argument 'v' must be a Float32Array of [t, nKvHeads*headDim] = ${t * kvDim} values, got ${v?.length}`);
     const len = this.lens[layer]!;
     if (len + t > this.cap[layer]!) {
       const cap = Math.max(len + t, 2 * this.cap[layer]!, 16);
-      const nk = new Float32Array(cap * kvDim); nk.set(this.keysOf[layer]!.subarray(0, len * kvDim));
-      const nv = new Float32Array(cap * kvDim); nv.set(this.valuesOf[layer]!.subarray(0, len * kvDim));
-      this.keysOf[layer] = nk; this.valuesOf[layer] = nv; this.cap[layer] = cap;
+      const nk = new Float32Array(cap * kvDim);
+      nk.set(this.keysOf[layer]!.subarray(0, len * kvDim));
+      const nv = new Float32Array(cap * kvDim);
+      nv.set(this.valuesOf[layer]!.subarray(0, len * kvDim));
+      this.keysOf[layer] = nk;
+      this.valuesOf[layer] = nv;
+      this.cap[layer] = cap;
     }
     this.keysOf[layer]!.set(k.subarray(0, t * kvDim), len * kvDim);
     this.valuesOf[layer]!.set(v.subarray(0, t * kvDim), len * kvDim);
@@ -119,10 +143,13 @@ export class Fp32KVCache implements KVCacheLike {
   attend(layer: number, q: Float32Array, t: number): Float32Array {
     const fn = 'Fp32KVCache.attend';
     this.checkLayer(fn, layer);
-    const hd = this.headDim, nH = this.nHeads, qDim = nH * hd;
+    const hd = this.headDim,
+      nH = this.nHeads,
+      qDim = nH * hd;
     const len = this.lens[layer]!;
     if (!Number.isInteger(t) || t < 0 || t > len) throw new ArgumentError(fn, 't', t, `must be an integer in [0, ${len}] (cached length)`);
-    if (!(q instanceof Float32Array) || q.length < t * qDim) throw new ShapeError(fn, `argument 'q' must be a Float32Array of [t, nHeads*headDim] = ${t * qDim} values`);
+    if (!(q instanceof Float32Array) || q.length < t * qDim)
+      throw new ShapeError(fn, `argument 'q' must be a Float32Array of [t, nHeads*headDim] = ${t * qDim} values`);
     const out = new Float32Array(t * qDim);
     const be = this.backend ?? referenceBackend;
     const args = { t, len, nHeads: nH, nKvHeads: this.nKvHeads, headDim: hd, q, k: this.keysOf[layer]!, v: this.valuesOf[layer]!, out };
@@ -141,27 +168,82 @@ export class Fp32KVCache implements KVCacheLike {
  * `attention` routine.
  */
 export function attendGemm(
-  q: Float32Array, t: number, keys: Float32Array, values: Float32Array, len: number,
-  nHeads: number, nKvHeads: number, headDim: number, probs: Float32Array, out: Float32Array, backend: Backend,
+  q: Float32Array,
+  t: number,
+  keys: Float32Array,
+  values: Float32Array,
+  len: number,
+  nHeads: number,
+  nKvHeads: number,
+  headDim: number,
+  probs: Float32Array,
+  out: Float32Array,
+  backend: Backend,
 ): void {
-  const hd = headDim, kvDim = nKvHeads * hd, qDim = nHeads * hd, group = nHeads / nKvHeads;
+  const hd = headDim,
+    kvDim = nKvHeads * hd,
+    qDim = nHeads * hd,
+    group = nHeads / nKvHeads;
   const gemm = routine(backend, 'gemm');
   const scale = 1 / Math.sqrt(hd);
   const invSum = new Float64Array(t);
   for (let h = 0; h < nHeads; h++) {
     const ko = Math.floor(h / group) * hd;
-    gemm({ transA: false, transB: true, m: t, n: len, k: hd, alpha: scale, a: q, aOffset: h * hd, lda: qDim, b: keys, bOffset: ko, ldb: kvDim, beta: 0, c: probs, cOffset: 0, ldc: len });
+    gemm({
+      transA: false,
+      transB: true,
+      m: t,
+      n: len,
+      k: hd,
+      alpha: scale,
+      a: q,
+      aOffset: h * hd,
+      lda: qDim,
+      b: keys,
+      bOffset: ko,
+      ldb: kvDim,
+      beta: 0,
+      c: probs,
+      cOffset: 0,
+      ldc: len,
+    });
     for (let i = 0; i < t; i++) {
-      const o = i * len, last = len - t + i;
+      const o = i * len,
+        last = len - t + i;
       let mx = -Infinity;
       for (let j = 0; j <= last; j++) if (probs[o + j]! > mx) mx = probs[o + j]!;
       let sum = 0;
-      for (let j = 0; j <= last; j++) { const e = Math.exp(probs[o + j]! - mx); probs[o + j] = e; sum += e; }
+      for (let j = 0; j <= last; j++) {
+        const e = Math.exp(probs[o + j]! - mx);
+        probs[o + j] = e;
+        sum += e;
+      }
       probs.fill(0, o + last + 1, o + len);
       invSum[i] = 1 / sum;
     }
     // O_h = (unnormalised P) V, then each row scaled by 1/Σ (one pass over t×hd instead of t×len)
-    gemm({ transA: false, transB: false, m: t, n: hd, k: len, alpha: 1, a: probs, aOffset: 0, lda: len, b: values, bOffset: ko, ldb: kvDim, beta: 0, c: out, cOffset: h * hd, ldc: qDim });
-    for (let i = 0; i < t; i++) { const r = invSum[i]!, ob = i * qDim + h * hd; for (let d = 0; d < hd; d++) out[ob + d]! *= r; }
+    gemm({
+      transA: false,
+      transB: false,
+      m: t,
+      n: hd,
+      k: len,
+      alpha: 1,
+      a: probs,
+      aOffset: 0,
+      lda: len,
+      b: values,
+      bOffset: ko,
+      ldb: kvDim,
+      beta: 0,
+      c: out,
+      cOffset: h * hd,
+      ldc: qDim,
+    });
+    for (let i = 0; i < t; i++) {
+      const r = invSum[i]!,
+        ob = i * qDim + h * hd;
+      for (let d = 0; d < hd; d++) out[ob + d]! *= r;
+    }
   }
 }

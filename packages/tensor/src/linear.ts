@@ -6,10 +6,12 @@
  */
 import { ArgumentError, ShapeError } from './errors.js';
 import type { Backend } from './backend.js';
-import { Tensor } from './tensor.js';
+import type { Tensor } from './tensor.js';
 import { matmul, assertMatrix } from './ops.js';
 
-export interface LinearForwardOptions { backend?: Backend }
+export interface LinearForwardOptions {
+  backend?: Backend;
+}
 
 /** A saved layer: its kind, small metadata, and named tensors (packed bits are `u8` tensors). */
 export interface SerializedLayer {
@@ -44,16 +46,29 @@ export class DenseLinear implements LinearLayer {
     if (weight.dtype !== 'f32') throw new ArgumentError('DenseLinear', 'weight.dtype', weight.dtype, "must be 'f32'");
     this.weight = weight;
   }
-  get inFeatures(): number { return this.weight.shape[1]!; }
-  get outFeatures(): number { return this.weight.shape[0]!; }
+  get inFeatures(): number {
+    return this.weight.shape[1]!;
+  }
+  get outFeatures(): number {
+    return this.weight.shape[0]!;
+  }
   forward(x: Tensor<'f32'>, options: LinearForwardOptions = {}): Tensor<'f32'> {
-    if (x.ndim !== 2 || x.shape[1] !== this.inFeatures) throw new ShapeError('DenseLinear.forward', `x must be [T, ${this.inFeatures}], got [${x.shape.join(', ')}]`);
+    if (x.ndim !== 2 || x.shape[1] !== this.inFeatures)
+      throw new ShapeError('DenseLinear.forward', `x must be [T, ${this.inFeatures}], got [${x.shape.join(', ')}]`);
     return matmul(x, this.weight.T, options) as Tensor<'f32'>;
   }
-  bytes(): number { return this.weight.size * 4; }
-  params(): number { return this.weight.size; }
-  toDense(): Tensor<'f32'> { return this.weight; }
-  serialize(): SerializedLayer { return { kind: 'dense', meta: {}, tensors: { weight: this.weight.contiguous() } }; }
+  bytes(): number {
+    return this.weight.size * 4;
+  }
+  params(): number {
+    return this.weight.size;
+  }
+  toDense(): Tensor<'f32'> {
+    return this.weight;
+  }
+  serialize(): SerializedLayer {
+    return { kind: 'dense', meta: {}, tensors: { weight: this.weight.contiguous() } };
+  }
   static deserialize(s: SerializedLayer): DenseLinear {
     const w = s.tensors.weight;
     if (!w || w.dtype !== 'f32') throw new ArgumentError('DenseLinear.deserialize', 'tensors.weight', w, 'must be an f32 matrix');

@@ -41,12 +41,22 @@ function gemv(p: GemvArgs): void {
 }
 
 const BIN: Record<BinaryOp, (x: number, y: number) => number> = {
-  add: (x, y) => x + y, sub: (x, y) => x - y, mul: (x, y) => x * y, div: (x, y) => x / y,
-  max: (x, y) => (x > y || Number.isNaN(x) ? x : y), min: (x, y) => (x < y || Number.isNaN(x) ? x : y),
+  add: (x, y) => x + y,
+  sub: (x, y) => x - y,
+  mul: (x, y) => x * y,
+  div: (x, y) => x / y,
+  max: (x, y) => (x > y || Number.isNaN(x) ? x : y),
+  min: (x, y) => (x < y || Number.isNaN(x) ? x : y),
 };
 const UN: Record<UnaryOp, (x: number) => number> = {
-  neg: (x) => -x, abs: Math.abs, sqrt: Math.sqrt, exp: Math.exp, log: Math.log, square: (x) => x * x,
-  silu: (x) => x / (1 + Math.exp(-x)), tanh: Math.tanh,
+  neg: (x) => -x,
+  abs: Math.abs,
+  sqrt: Math.sqrt,
+  exp: Math.exp,
+  log: Math.log,
+  square: (x) => x * x,
+  silu: (x) => x / (1 + Math.exp(-x)),
+  tanh: Math.tanh,
 };
 
 function binary(op: BinaryOp, a: FloatArray, b: FloatArray | number, out: FloatArray, n: number): void {
@@ -64,11 +74,38 @@ function reduce(op: ReduceOp, a: FloatArray, offset: number, n: number): number 
   validateReduce('reduce', op, a, offset, n);
   let acc: number;
   switch (op) {
-    case 'sum': acc = 0; for (let i = 0; i < n; i++) acc += a[offset + i]!; return acc;
-    case 'sumsq': acc = 0; for (let i = 0; i < n; i++) { const v = a[offset + i]!; acc += v * v; } return acc;
-    case 'max': acc = -Infinity; for (let i = 0; i < n; i++) { const v = a[offset + i]!; if (v > acc || Number.isNaN(v)) acc = v; } return acc;
-    case 'min': acc = Infinity; for (let i = 0; i < n; i++) { const v = a[offset + i]!; if (v < acc || Number.isNaN(v)) acc = v; } return acc;
-    case 'absmax': acc = 0; for (let i = 0; i < n; i++) { const v = Math.abs(a[offset + i]!); if (v > acc || Number.isNaN(v)) acc = v; } return acc;
+    case 'sum':
+      acc = 0;
+      for (let i = 0; i < n; i++) acc += a[offset + i]!;
+      return acc;
+    case 'sumsq':
+      acc = 0;
+      for (let i = 0; i < n; i++) {
+        const v = a[offset + i]!;
+        acc += v * v;
+      }
+      return acc;
+    case 'max':
+      acc = -Infinity;
+      for (let i = 0; i < n; i++) {
+        const v = a[offset + i]!;
+        if (v > acc || Number.isNaN(v)) acc = v;
+      }
+      return acc;
+    case 'min':
+      acc = Infinity;
+      for (let i = 0; i < n; i++) {
+        const v = a[offset + i]!;
+        if (v < acc || Number.isNaN(v)) acc = v;
+      }
+      return acc;
+    case 'absmax':
+      acc = 0;
+      for (let i = 0; i < n; i++) {
+        const v = Math.abs(a[offset + i]!);
+        if (v > acc || Number.isNaN(v)) acc = v;
+      }
+      return acc;
   }
 }
 
@@ -76,10 +113,19 @@ function reduce(op: ReduceOp, a: FloatArray, offset: number, n: number): number 
 export const referenceBackend: Backend = Object.freeze({
   name: 'reference',
   capabilities: Object.freeze({ dtypes: ['f32', 'f64', 'i8', 'u8', 'i32'] as const, syncRead: true, threads: 1, features: [] as string[] }),
-  gemm, gemv, binary, unary, reduce,
-  int4Gemv: int4GemvReference, w4a8Gemv: w4a8GemvReference, w4a8Gemm: w4a8GemmReference, w4a4Gemm: w4a4GemmReference,
+  gemm,
+  gemv,
+  binary,
+  unary,
+  reduce,
+  int4Gemv: int4GemvReference,
+  w4a8Gemv: w4a8GemvReference,
+  w4a8Gemm: w4a8GemmReference,
+  w4a4Gemm: w4a4GemmReference,
   attention: attentionReference,
 });
 
 /** Factory form, for `pickBackend([...])`. */
-export function createReferenceBackend(): Backend { return referenceBackend; }
+export function createReferenceBackend(): Backend {
+  return referenceBackend;
+}

@@ -5,15 +5,18 @@ import { referenceBackend } from './reference-backend.js';
 
 let defaultBackend: Backend | undefined;
 
-export function getReferenceBackend(): Backend { return referenceBackend; }
+export function getReferenceBackend(): Backend {
+  return referenceBackend;
+}
 
 /** The process-wide default (for REPLs and examples; library code should pass `options.backend`). */
-export function getDefaultBackend(): Backend { return defaultBackend ?? getReferenceBackend(); }
+export function getDefaultBackend(): Backend {
+  return defaultBackend ?? getReferenceBackend();
+}
 export function setDefaultBackend(b: Backend | undefined): void {
   if (b !== undefined && !isBackend(b)) throw new ArgumentError('setDefaultBackend', 'backend', b, 'must be a Backend object');
   defaultBackend = b;
 }
-
 
 /** Resolves `options.backend` (or the default) to a backend. */
 export function resolveBackend(fn: string, b?: Backend): Backend {
@@ -22,7 +25,10 @@ export function resolveBackend(fn: string, b?: Backend): Backend {
   return b;
 }
 
-export interface FallbackEvent { backend: string; routine: string }
+export interface FallbackEvent {
+  backend: string;
+  routine: string;
+}
 let fallbackListener: ((e: FallbackEvent) => void) | undefined = (e) => {
   const g = globalThis as any;
   if (g.process?.env?.LLMPRESS_DEBUG) console.debug(`[llmpress] backend '${e.backend}' lacks '${e.routine}', using reference`);
@@ -36,7 +42,9 @@ export function onFallback(listener: ((e: FallbackEvent) => void) | undefined) {
   return prev;
 }
 /** How many times each `backend:routine` pair fell back to the reference backend. */
-export function fallbackStats(): ReadonlyMap<string, number> { return fallbackCounts; }
+export function fallbackStats(): ReadonlyMap<string, number> {
+  return fallbackCounts;
+}
 
 /** Gets a routine from a backend, falling back visibly to the reference backend. */
 export function routine<K extends RoutineName>(b: Backend, name: K): BackendRoutines[K] {
@@ -51,8 +59,12 @@ export function routine<K extends RoutineName>(b: Backend, name: K): BackendRout
 }
 
 /** Takes the first candidate that can run here. Factories that return null or throw are skipped. */
-export async function pickBackend(candidates: readonly BackendCandidate[], options: { onSkip?: (name: string, reason: string) => void } = {}): Promise<Backend> {
-  if (!Array.isArray(candidates) || candidates.length === 0) throw new ArgumentError('pickBackend', 'candidates', candidates, 'must be a non-empty array of backends or factories');
+export async function pickBackend(
+  candidates: readonly BackendCandidate[],
+  options: { onSkip?: (name: string, reason: string) => void } = {},
+): Promise<Backend> {
+  if (!Array.isArray(candidates) || candidates.length === 0)
+    throw new ArgumentError('pickBackend', 'candidates', candidates, 'must be a non-empty array of backends or factories');
   for (let i = 0; i < candidates.length; i++) {
     const c = candidates[i]!;
     try {

@@ -1,10 +1,49 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
-  Tensor, tensor, zeros, ones, eye, arange, randn, rand, add, sub, mul, div, sum, mean, max, min, matmul, norm,
-  maxAbsDiff, allclose, ShapeError, DTypeError, ArgumentError, NonFiniteError, LlmpressError, UnsupportedError,
-  assertFinite, f16ToF32, f32ToF16, bf16ToF32, f32ToBf16, decodeHalf, encodeHalf, pickBackend, referenceBackend,
-  setDefaultBackend, getDefaultBackend, routine, onFallback, DenseLinear, Rng, tolerance, type Backend,
+  Tensor,
+  tensor,
+  zeros,
+  ones,
+  eye,
+  arange,
+  randn,
+  rand,
+  add,
+  sub,
+  mul,
+  div,
+  sum,
+  mean,
+  max,
+  min,
+  matmul,
+  norm,
+  maxAbsDiff,
+  allclose,
+  ShapeError,
+  DTypeError,
+  ArgumentError,
+  NonFiniteError,
+  LlmpressError,
+  UnsupportedError,
+  assertFinite,
+  f16ToF32,
+  f32ToF16,
+  bf16ToF32,
+  f32ToBf16,
+  decodeHalf,
+  encodeHalf,
+  pickBackend,
+  referenceBackend,
+  setDefaultBackend,
+  getDefaultBackend,
+  routine,
+  onFallback,
+  DenseLinear,
+  Rng,
+  tolerance,
+  type Backend,
 } from './index.js';
 
 describe('Tensor views', () => {
@@ -13,7 +52,10 @@ describe('Tensor views', () => {
     const s = t.slice(1, [0, 3, 2], [1, 4]);
     expect(s.shape).toEqual([2, 3]);
     expect(s.data).toBe(t.data);
-    expect(s.toArray()).toEqual([[13, 14, 15], [21, 22, 23]]);
+    expect(s.toArray()).toEqual([
+      [13, 14, 15],
+      [21, 22, 23],
+    ]);
     const tr = t.transpose([2, 0, 1]);
     expect(tr.shape).toEqual([4, 2, 3]);
     expect(tr.get(3, 1, 2)).toBe(t.get(1, 2, 3));
@@ -21,14 +63,23 @@ describe('Tensor views', () => {
   });
 
   it('views equal their contiguous copies (property)', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 3 }), (r, c, start, step) => {
-      const t = randn([r, c], { seed: r * 7 + c, dtype: 'f64' });
-      const v = t.slice([Math.min(start, r - 1), r, step], [null, null, -1]).T;
-      const copy = v.contiguous(true);
-      expect(copy.isContiguous()).toBe(true);
-      expect(copy.toArray()).toEqual(v.toArray());
-      for (let i = 0; i < v.shape[0]!; i++) for (let j = 0; j < v.shape[1]!; j++) expect(copy.get(i, j)).toBe(v.get(i, j));
-    }), { numRuns: 50 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer({ min: 1, max: 3 }),
+        (r, c, start, step) => {
+          const t = randn([r, c], { seed: r * 7 + c, dtype: 'f64' });
+          const v = t.slice([Math.min(start, r - 1), r, step], [null, null, -1]).T;
+          const copy = v.contiguous(true);
+          expect(copy.isContiguous()).toBe(true);
+          expect(copy.toArray()).toEqual(v.toArray());
+          for (let i = 0; i < v.shape[0]!; i++) for (let j = 0; j < v.shape[1]!; j++) expect(copy.get(i, j)).toBe(v.get(i, j));
+        },
+      ),
+      { numRuns: 50 },
+    );
   });
 
   it('reshape of a non-contiguous view is a typed error, -1 infers', () => {
@@ -50,16 +101,26 @@ describe('Tensor views', () => {
 
 describe('creation and random', () => {
   it('builds from nested arrays, typed arrays, and rejects ragged input', () => {
-    expect(tensor([[1, 2], [3, 4]]).shape).toEqual([2, 2]);
+    expect(
+      tensor([
+        [1, 2],
+        [3, 4],
+      ]).shape,
+    ).toEqual([2, 2]);
     expect(tensor(new Float64Array([1, 2, 3]), { dtype: 'f64' }).dtype).toBe('f64');
     expect(() => tensor([[1, 2], [3]])).toThrow(ShapeError);
     expect(() => tensor([1, 2, 3], { shape: [2, 2] })).toThrow(/3 values cannot fill shape \[2,2\]/);
     expect(() => zeros([2, -1])).toThrow(/zeros: argument 'shape'/);
-    expect(eye(3).toArray()).toEqual([[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
+    expect(eye(3).toArray()).toEqual([
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ]);
     expect(ones([2]).toArray()).toEqual([1, 1]);
   });
   it('seeded random is reproducible and roughly standard', () => {
-    const a = randn([2000], { seed: 5, dtype: 'f64' }), b = randn([2000], { seed: 5, dtype: 'f64' });
+    const a = randn([2000], { seed: 5, dtype: 'f64' }),
+      b = randn([2000], { seed: 5, dtype: 'f64' });
     expect(maxAbsDiff(a, b)).toBe(0);
     expect(Math.abs(mean(a))).toBeLessThan(0.1);
     expect(Math.abs(mean(mul(a, a)) - 1)).toBeLessThan(0.1);
@@ -72,16 +133,38 @@ describe('creation and random', () => {
 
 describe('elementwise and reductions', () => {
   it('broadcasts like numpy and rejects incompatible shapes', () => {
-    const a = tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'f64' });
+    const a = tensor(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { dtype: 'f64' },
+    );
     const b = tensor([10, 20, 30], { dtype: 'f64' });
-    expect(add(a, b).toArray()).toEqual([[11, 22, 33], [14, 25, 36]]);
-    expect(sub(a, 1).toArray()).toEqual([[0, 1, 2], [3, 4, 5]]);
-    expect(div(a.T, tensor([[1], [2], [3]], { dtype: 'f64' })).toArray()).toEqual([[1, 4], [1, 2.5], [1, 2]]);
+    expect(add(a, b).toArray()).toEqual([
+      [11, 22, 33],
+      [14, 25, 36],
+    ]);
+    expect(sub(a, 1).toArray()).toEqual([
+      [0, 1, 2],
+      [3, 4, 5],
+    ]);
+    expect(div(a.T, tensor([[1], [2], [3]], { dtype: 'f64' })).toArray()).toEqual([
+      [1, 4],
+      [1, 2.5],
+      [1, 2],
+    ]);
     expect(() => add(a, tensor([1, 2], { dtype: 'f64' }))).toThrow(/add: shapes \[2, 3\] and \[2\] cannot be broadcast/);
     expect(() => add(a, tensor([1, 2, 3]))).toThrow(DTypeError);
   });
   it('reduces along axes with keepdims', () => {
-    const a = tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'f64' });
+    const a = tensor(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { dtype: 'f64' },
+    );
     expect(sum(a)).toBe(21);
     expect(sum(a, { axis: 0 }).toArray()).toEqual([5, 7, 9]);
     expect(mean(a, { axis: -1, keepdims: true }).shape).toEqual([2, 1]);
@@ -92,7 +175,13 @@ describe('elementwise and reductions', () => {
   it('norms: Frobenius without overflow, 1 and inf; matrix 2-norm points to decompositions', () => {
     expect(norm(tensor([3, 4]))).toBe(5);
     expect(norm(tensor([1e200, 1e200], { dtype: 'f64' }))).toBeCloseTo(Math.SQRT2 * 1e200, -185);
-    const a = tensor([[1, -2], [3, 4]], { dtype: 'f64' });
+    const a = tensor(
+      [
+        [1, -2],
+        [3, 4],
+      ],
+      { dtype: 'f64' },
+    );
     expect(norm(a, 1)).toBe(6);
     expect(norm(a, 'inf')).toBe(7);
     expect(() => norm(a, 2)).toThrow(UnsupportedError);
@@ -105,12 +194,23 @@ describe('elementwise and reductions', () => {
 
 describe('matmul', () => {
   it('handles 2-D, matrix-vector, vector-vector and batched broadcasting', () => {
-    const A = tensor([[1, 2], [3, 4]], { dtype: 'f64' }), x = tensor([1, 1], { dtype: 'f64' });
-    expect(matmul(A, A).toArray()).toEqual([[7, 10], [15, 22]]);
+    const A = tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { dtype: 'f64' },
+      ),
+      x = tensor([1, 1], { dtype: 'f64' });
+    expect(matmul(A, A).toArray()).toEqual([
+      [7, 10],
+      [15, 22],
+    ]);
     expect(matmul(A, x).toArray()).toEqual([3, 7]);
     expect(matmul(x, A).toArray()).toEqual([4, 6]);
     expect(matmul(x, x).toArray()).toBe(2);
-    const B = randn([2, 1, 3, 4], { seed: 1, dtype: 'f64' }), C = randn([5, 4, 2], { seed: 2, dtype: 'f64' });
+    const B = randn([2, 1, 3, 4], { seed: 1, dtype: 'f64' }),
+      C = randn([5, 4, 2], { seed: 2, dtype: 'f64' });
     const D = matmul(B, C);
     expect(D.shape).toEqual([2, 5, 3, 2]);
     expect(maxAbsDiff(D.slice(1, 3), matmul(B.slice(1, 0), C.slice(3)))).toBeLessThan(tolerance('f64', 4));
@@ -122,7 +222,8 @@ describe('matmul', () => {
     expect(() => matmul(zeros([2, 2]), zeros([2, 2]), { backend: {} as any })).toThrow(/options.backend/);
   });
   it('DenseLinear computes x Wᵀ and counts bytes', () => {
-    const W = randn([3, 5], { seed: 3 }), x = randn([4, 5], { seed: 4 });
+    const W = randn([3, 5], { seed: 3 }),
+      x = randn([4, 5], { seed: 4 });
     const layer = new DenseLinear(W);
     const y = layer.forward(x);
     expect(y.shape).toEqual([4, 3]);
@@ -151,7 +252,16 @@ describe('dtype conversion', () => {
 describe('backend selection and errors', () => {
   it('pickBackend takes the first factory that works and skips nulls/throws', async () => {
     const skipped: string[] = [];
-    const b = await pickBackend([() => null, () => { throw new Error('no gpu'); }, referenceBackend], { onSkip: (n, r) => skipped.push(`${n}:${r}`) });
+    const b = await pickBackend(
+      [
+        () => null,
+        () => {
+          throw new Error('no gpu');
+        },
+        referenceBackend,
+      ],
+      { onSkip: (n, r) => skipped.push(`${n}:${r}`) },
+    );
     expect(b).toBe(referenceBackend);
     expect(skipped).toEqual(['candidates[0]:factory returned null (not available here)', 'candidates[1]:no gpu']);
     await expect(pickBackend([])).rejects.toThrow(ArgumentError);
@@ -163,7 +273,9 @@ describe('backend selection and errors', () => {
     try {
       routine(partial, 'reduce');
       expect(sum(tensor([1, 2]), { backend: partial })).toBe(3);
-    } finally { onFallback(prev); }
+    } finally {
+      onFallback(prev);
+    }
     expect(seen).toContain('partial:reduce');
   });
   it('default backend is settable', () => {

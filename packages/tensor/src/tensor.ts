@@ -14,7 +14,10 @@ export function sizeOf(shape: Shape): number {
 export function contiguousStrides(shape: Shape): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]!; }
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
   return s;
 }
 
@@ -47,19 +50,31 @@ export class Tensor<D extends DType = DType> {
     this.offset = offset;
     if (this.strides.length !== this.shape.length) throw new ShapeError('Tensor', `strides [${this.strides}] do not match shape [${this.shape}]`);
     if (sizeOf(this.shape) > 0) {
-      let lo = offset, hi = offset;
+      let lo = offset,
+        hi = offset;
       for (let i = 0; i < this.shape.length; i++) {
         const span = (this.shape[i]! - 1) * this.strides[i]!;
-        if (span < 0) lo += span; else hi += span;
+        if (span < 0) lo += span;
+        else hi += span;
       }
-      if (lo < 0 || hi >= data.length) throw new ShapeError('Tensor', `view [${this.shape}] with strides [${this.strides}] and offset ${offset} reaches outside storage of length ${data.length}`);
+      if (lo < 0 || hi >= data.length)
+        throw new ShapeError(
+          'Tensor',
+          `view [${this.shape}] with strides [${this.strides}] and offset ${offset} reaches outside storage of length ${data.length}`,
+        );
     }
   }
 
-  get ndim(): number { return this.shape.length; }
-  get size(): number { return sizeOf(this.shape); }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get size(): number {
+    return sizeOf(this.shape);
+  }
   /** 2-D transpose shortcut. */
-  get T(): Tensor<D> { return this.transpose(); }
+  get T(): Tensor<D> {
+    return this.transpose();
+  }
 
   isContiguous(): boolean {
     let acc = 1;
@@ -83,8 +98,12 @@ export class Tensor<D extends DType = DType> {
     return o;
   }
 
-  get(...idx: number[]): number { return this.data[this.flatIndex('Tensor.get', idx)]!; }
-  set(value: number, ...idx: number[]): void { this.data[this.flatIndex('Tensor.set', idx)] = value; }
+  get(...idx: number[]): number {
+    return this.data[this.flatIndex('Tensor.get', idx)]!;
+  }
+  set(value: number, ...idx: number[]): void {
+    this.data[this.flatIndex('Tensor.set', idx)] = value;
+  }
 
   /** O(1) view: numpy-style basic slicing, one spec per leading axis. */
   slice(...specs: SliceSpec[]): Tensor<D> {
@@ -97,7 +116,11 @@ export class Tensor<D extends DType = DType> {
       const d = this.shape[i]!;
       const st = this.strides[i]!;
       const spec = i < specs.length ? specs[i] : null;
-      if (spec === null || spec === undefined) { shape.push(d); strides.push(st); continue; }
+      if (spec === null || spec === undefined) {
+        shape.push(d);
+        strides.push(st);
+        continue;
+      }
       if (typeof spec === 'number') {
         const k = spec < 0 ? spec + d : spec;
         if (!Number.isInteger(k) || k < 0 || k >= d) throw new ArgumentError(fn, `specs[${i}]`, spec, `must be an integer index in [-${d}, ${d})`);
@@ -109,7 +132,7 @@ export class Tensor<D extends DType = DType> {
       const norm = (v: number | undefined | null, dflt: number) => {
         if (v === undefined || v === null) return dflt;
         if (!Number.isInteger(v)) throw new ArgumentError(fn, `specs[${i}]`, spec, 'must hold integers');
-        let k = v < 0 ? v + d : v;
+        const k = v < 0 ? v + d : v;
         return step > 0 ? Math.min(Math.max(k, 0), d) : Math.min(Math.max(k, -1), d - 1);
       };
       const start = norm(spec[0], step > 0 ? 0 : d - 1);
@@ -129,7 +152,13 @@ export class Tensor<D extends DType = DType> {
     if (perm.length !== this.ndim || perm.some((a) => !Number.isInteger(a) || a < 0 || a >= this.ndim || seen.has(a) || !seen.add(a))) {
       throw new ArgumentError('Tensor.transpose', 'axes', axes, `must be a permutation of 0..${this.ndim - 1}`);
     }
-    return new Tensor(this.dtype, this.data, perm.map((a) => this.shape[a]!), perm.map((a) => this.strides[a]!), this.offset);
+    return new Tensor(
+      this.dtype,
+      this.data,
+      perm.map((a) => this.shape[a]!),
+      perm.map((a) => this.strides[a]!),
+      this.offset,
+    );
   }
 
   /** O(1) view with a new shape; the tensor must be contiguous (call `contiguous()` first). One axis may be -1. */
@@ -137,7 +166,8 @@ export class Tensor<D extends DType = DType> {
     const fn = 'Tensor.reshape';
     const s = shape.slice();
     const neg = s.filter((d) => d === -1).length;
-    if (neg > 1 || s.some((d) => !Number.isInteger(d) || d < -1)) throw new ArgumentError(fn, 'shape', shape, 'must hold non-negative integers and at most one -1');
+    if (neg > 1 || s.some((d) => !Number.isInteger(d) || d < -1))
+      throw new ArgumentError(fn, 'shape', shape, 'must hold non-negative integers and at most one -1');
     if (neg === 1) {
       const known = s.reduce((a, d) => (d === -1 ? a : a * d), 1);
       if (known === 0 || this.size % known !== 0) throw new ShapeError(fn, `cannot reshape [${this.shape.join(', ')}] into [${shape.join(', ')}]`);
@@ -152,7 +182,10 @@ export class Tensor<D extends DType = DType> {
   forEachIndex(cb: (flat: number, i: number) => void): void {
     const n = this.size;
     if (n === 0) return;
-    if (this.isContiguous()) { for (let i = 0; i < n; i++) cb(this.offset + i, i); return; }
+    if (this.isContiguous()) {
+      for (let i = 0; i < n; i++) cb(this.offset + i, i);
+      return;
+    }
     const nd = this.ndim;
     const idx = new Array<number>(nd).fill(0);
     let flat = this.offset;
@@ -173,7 +206,9 @@ export class Tensor<D extends DType = DType> {
     if (!force && this.isContiguous() && this.offset === 0 && this.data.length === this.size) return this;
     const out = allocArray(this.dtype, this.size);
     const src = this.data;
-    this.forEachIndex((f, i) => { out[i] = src[f]!; });
+    this.forEachIndex((f, i) => {
+      out[i] = src[f]!;
+    });
     return new Tensor(this.dtype, out, this.shape);
   }
 
@@ -201,11 +236,15 @@ export class Tensor<D extends DType = DType> {
     if (!isDType(dtype)) throw new ArgumentError('Tensor.astype', 'dtype', dtype, 'must be one of f32, f64, i8, u8, i32');
     const out = allocArray(dtype, this.size);
     const src = this.data;
-    this.forEachIndex((f, i) => { out[i] = src[f]!; });
+    this.forEachIndex((f, i) => {
+      out[i] = src[f]!;
+    });
     return new Tensor(dtype, out, this.shape);
   }
 
-  toString(): string { return `Tensor(${this.dtype}, [${this.shape.join(', ')}])`; }
+  toString(): string {
+    return `Tensor(${this.dtype}, [${this.shape.join(', ')}])`;
+  }
 }
 
 export function isTensor(x: unknown): x is Tensor {

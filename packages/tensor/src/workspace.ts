@@ -14,7 +14,10 @@ export interface WorkspaceOptions {
 export class Workspace {
   private owned = new Set<FloatArray>();
   private readonly minResident: number;
-  constructor(private readonly backend: Backend | undefined, options: WorkspaceOptions = {}) {
+  constructor(
+    private readonly backend: Backend | undefined,
+    options: WorkspaceOptions = {},
+  ) {
     this.minResident = options.minResident ?? 256;
   }
 
@@ -30,13 +33,17 @@ export class Workspace {
         if (zero) a.fill(0);
         this.owned.add(a);
         return a;
-      } catch { /* backend memory exhausted: fall back to an ordinary array */ }
+      } catch {
+        /* backend memory exhausted: fall back to an ordinary array */
+      }
     }
     return dtype === 'f32' ? new Float32Array(n) : new Float64Array(n);
   }
 
   /** An f64 work array of length n (contents unspecified unless `zero`). */
-  f64(n: number, zero = false): Float64Array { return this.array('f64', n, zero); }
+  f64(n: number, zero = false): Float64Array {
+    return this.array('f64', n, zero);
+  }
 
   /** Returns one array early (no-op for ordinary arrays). */
   free(a: FloatArray): void {
@@ -53,5 +60,9 @@ export class Workspace {
 /** Runs `body` with a workspace whose arrays are released afterwards. */
 export function withWorkspace<T>(backend: Backend | undefined, body: (ws: Workspace) => T, options?: WorkspaceOptions): T {
   const ws = new Workspace(backend, options);
-  try { return body(ws); } finally { ws.done(); }
+  try {
+    return body(ws);
+  } finally {
+    ws.done();
+  }
 }

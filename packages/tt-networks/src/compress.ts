@@ -10,8 +10,14 @@
 import { ArgumentError, Tensor, matmul, type Backend, type LinearLayer } from '@llmpress/tensor';
 import { cholesky, choleskySolve } from '@llmpress/decompositions';
 import {
-  compressLinears, LINEAR_ROLES,
-  type LlamaModel, type LinearRole, type CalibrationWindows, type CalibrationSchedule, type CompressResult, type DriverProgress,
+  compressLinears,
+  LINEAR_ROLES,
+  type LlamaModel,
+  type LinearRole,
+  type CalibrationWindows,
+  type CalibrationSchedule,
+  type CompressResult,
+  type DriverProgress,
 } from '@llmpress/models';
 import { planLayer, fitTT, fitLowRank, type FitReport, type LayerPlan, type SparseKind } from './saten.js';
 import type { ShapeSearchOptions } from './tt.js';
@@ -20,10 +26,10 @@ import type { TTSparseLinear, LowRankSparseLinear } from './layers.js';
 export type TTMethod = 'tt' | 'saten-u' | 'saten-2:4' | 'lowrank' | 'lowrank-u' | 'lowrank-2:4';
 
 const METHODS: Record<TTMethod, { family: 'tt' | 'lowrank'; sparse: SparseKind }> = {
-  'tt': { family: 'tt', sparse: 'none' },
+  tt: { family: 'tt', sparse: 'none' },
   'saten-u': { family: 'tt', sparse: 'unstructured' },
   'saten-2:4': { family: 'tt', sparse: '2:4' },
-  'lowrank': { family: 'lowrank', sparse: 'none' },
+  lowrank: { family: 'lowrank', sparse: 'none' },
   'lowrank-u': { family: 'lowrank', sparse: 'unstructured' },
   'lowrank-2:4': { family: 'lowrank', sparse: '2:4' },
 };
@@ -79,7 +85,8 @@ export function compressModelTT<M extends CompressibleModel<M>>(model: M, option
   if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object');
   const spec = METHODS[options.method];
   if (!spec) throw new ArgumentError(fn, 'options.method', options.method, `must be one of ${Object.keys(METHODS).join(', ')}`);
-  if (!(options.budget > 0) || !Number.isFinite(options.budget)) throw new ArgumentError(fn, 'options.budget', options.budget, 'must be a positive finite number of bytes');
+  if (!(options.budget > 0) || !Number.isFinite(options.budget))
+    throw new ArgumentError(fn, 'options.budget', options.budget, 'must be a positive finite number of bytes');
   const whitened = options.whitened ?? options.calibration !== undefined;
   if (whitened && !options.calibration) throw new ArgumentError(fn, 'options.whitened', true, 'needs options.calibration (Gram matrices per linear)');
   const entries = model.linears().filter((e) => !options.names || options.names.includes(e.name));
@@ -90,11 +97,22 @@ export function compressModelTT<M extends CompressibleModel<M>>(model: M, option
   const layers: CompressTTResult<M>['layers'] = [];
   let total = 0;
   entries.forEach((e, idx) => {
-    const m = e.layer.outFeatures, n = e.layer.inFeatures;
+    const m = e.layer.outFeatures,
+      n = e.layer.inFeatures;
     const gram = options.calibration?.get(e.name)?.gram;
     if (options.calibration && !gram) throw new ArgumentError(fn, 'options.calibration', e.name, 'has no gram for this linear');
     const budget = Math.floor(frac * 4 * m * n);
-    const fit = fitOne(fn, e.name, weightOf(e.layer), m, n, gram, { method: options.method, bytes: budget, whitened, shares: options.shares, search: options.search, cache: options.cache, backend: options.backend }, 'options.budget', options.budget);
+    const fit = fitOne(
+      fn,
+      e.name,
+      weightOf(e.layer),
+      m,
+      n,
+      gram,
+      { method: options.method, bytes: budget, whitened, shares: options.shares, search: options.search, cache: options.cache, backend: options.backend },
+      'options.budget',
+      options.budget,
+    );
     out.setLinear(e.name, fit.layer);
     total += fit.layer.bytes();
     layers.push({ name: e.name, kind: fit.layer.kind, budget, report: fit.report });
@@ -105,12 +123,32 @@ export function compressModelTT<M extends CompressibleModel<M>>(model: M, option
 
 /** One layer's fit (shared by `compressModelTT`, `satenLayer` and so `satenModel`). */
 function fitOne(
-  fn: string, name: string, w: Float64Array, m: number, n: number, gram: Float64Array | undefined,
-  o: { method: TTMethod; bytes: number; whitened: boolean; shares?: readonly number[]; search?: ShapeSearchOptions; cache?: Map<string, unknown>; backend?: Backend },
-  budgetArg: string, budgetValue: unknown,
+  fn: string,
+  name: string,
+  w: Float64Array,
+  m: number,
+  n: number,
+  gram: Float64Array | undefined,
+  o: {
+    method: TTMethod;
+    bytes: number;
+    whitened: boolean;
+    shares?: readonly number[];
+    search?: ShapeSearchOptions;
+    cache?: Map<string, unknown>;
+    backend?: Backend;
+  },
+  budgetArg: string,
+  budgetValue: unknown,
 ): { layer: TTSparseLinear | LowRankSparseLinear; report: FitReport } {
   const spec = METHODS[o.method];
-  const tooFew = () => new ArgumentError(fn, budgetArg, budgetValue, `leaves ${o.bytes} bytes for '${name}' (${m}×${n}), too few for a rank-1 ${spec.family === 'tt' ? 'TT' : 'factorization'}`);
+  const tooFew = () =>
+    new ArgumentError(
+      fn,
+      budgetArg,
+      budgetValue,
+      `leaves ${o.bytes} bytes for '${name}' (${m}×${n}), too few for a rank-1 ${spec.family === 'tt' ? 'TT' : 'factorization'}`,
+    );
   if (!(o.bytes >= 1)) throw tooFew();
   // the plan (SVDs, TT candidates) depends on W and the Gram: the key fingerprints both, so a cache is
   // only ever reused for the same statistics (under the sequential schedule every run has its own)
@@ -120,17 +158,23 @@ function fitOne(
     plan = planLayer(w, m, n, { gram, whitened: o.whitened, search: o.search, backend: o.backend });
     o.cache?.set(key, plan);
   }
-  const fit = spec.family === 'tt'
-    ? fitTT(plan, { bytes: o.bytes, sparse: spec.sparse, shares: o.shares })
-    : fitLowRank(plan, { bytes: o.bytes, sparse: spec.sparse, shares: o.shares });
+  const fit =
+    spec.family === 'tt'
+      ? fitTT(plan, { bytes: o.bytes, sparse: spec.sparse, shares: o.shares })
+      : fitLowRank(plan, { bytes: o.bytes, sparse: spec.sparse, shares: o.shares });
   if (!fit) throw tooFew();
   return { layer: fit.layer, report: fit.report };
 }
 
 /** A cheap content fingerprint of a matrix (length, sum, weighted sum): distinguishes Grams of different runs. */
 function fingerprint(a: Float64Array): string {
-  let s = 0, t = 0;
-  for (let i = 0; i < a.length; i++) { const v = a[i]!; s += v; t += v * Math.cos(1 + 0.37 * i); }
+  let s = 0,
+    t = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i]!;
+    s += v;
+    t += v * Math.cos(1 + 0.37 * i);
+  }
   return `${a.length}:${s.toPrecision(17)}:${t.toPrecision(17)}`;
 }
 
@@ -172,28 +216,49 @@ export interface SatenLayerOptions {
 }
 
 /** The statistics `satenLayer` reads (a `SequentialStats` of the driver fits); omit for the data-free variants. */
-export interface SatenStats { n: number; count: number; gram?: Float64Array; origGram?: Float64Array; crossGram?: Float64Array }
+export interface SatenStats {
+  n: number;
+  count: number;
+  gram?: Float64Array;
+  origGram?: Float64Array;
+  crossGram?: Float64Array;
+}
 
 /**
  * TT / Saten / low-rank (+ sparse) for one layer at a byte budget: `{ layer, report }`. With stats
  * carrying a Gram, the data-aware variant (whitened fit, Wanda-style sparse selection); without, data-free.
  */
-export function satenLayer(weight: Tensor, stats: SatenStats | undefined, options: SatenLayerOptions): { layer: TTSparseLinear | LowRankSparseLinear; report: FitReport } {
+export function satenLayer(
+  weight: Tensor,
+  stats: SatenStats | undefined,
+  options: SatenLayerOptions,
+): { layer: TTSparseLinear | LowRankSparseLinear; report: FitReport } {
   return satenLayerAt('satenLayer', 'options.bytes', options?.bytes, weight, stats, options);
 }
 
-function satenLayerAt(fn: string, budgetArg: string, budgetValue: unknown, weight: Tensor, stats: SatenStats | undefined, options: SatenLayerOptions): { layer: TTSparseLinear | LowRankSparseLinear; report: FitReport } {
+function satenLayerAt(
+  fn: string,
+  budgetArg: string,
+  budgetValue: unknown,
+  weight: Tensor,
+  stats: SatenStats | undefined,
+  options: SatenLayerOptions,
+): { layer: TTSparseLinear | LowRankSparseLinear; report: FitReport } {
   if (!(weight instanceof Tensor) || weight.ndim !== 2) throw new ArgumentError(fn, 'weight', weight, 'must be a matrix tensor [out, in]');
   if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object');
   if (!METHODS[options.method]) throw new ArgumentError(fn, 'options.method', options.method, `must be one of ${Object.keys(METHODS).join(', ')}`);
-  if (!(options.bytes >= 0) || !Number.isFinite(options.bytes)) throw new ArgumentError(fn, 'options.bytes', options.bytes, 'must be a finite number of bytes >= 0');
+  if (!(options.bytes >= 0) || !Number.isFinite(options.bytes))
+    throw new ArgumentError(fn, 'options.bytes', options.bytes, 'must be a finite number of bytes >= 0');
   const [m, n] = weight.shape as [number, number];
   const fit = options.fit ?? 'corrected';
-  if (fit !== 'corrected' && fit !== 'working' && fit !== 'original') throw new ArgumentError(fn, 'options.fit', fit, "must be 'corrected', 'working' or 'original'");
+  if (fit !== 'corrected' && fit !== 'working' && fit !== 'original')
+    throw new ArgumentError(fn, 'options.fit', fit, "must be 'corrected', 'working' or 'original'");
   const ridge = options.ridge ?? 0.01;
-  if (typeof ridge !== 'number' || !(ridge >= 0) || !Number.isFinite(ridge)) throw new ArgumentError(fn, 'options.ridge', ridge, 'must be a finite number >= 0');
+  if (typeof ridge !== 'number' || !(ridge >= 0) || !Number.isFinite(ridge))
+    throw new ArgumentError(fn, 'options.ridge', ridge, 'must be a finite number >= 0');
   const minPer = options.minTokensPerFeature ?? 16;
-  if (typeof minPer !== 'number' || !(minPer >= 0) || !Number.isFinite(minPer)) throw new ArgumentError(fn, 'options.minTokensPerFeature', minPer, 'must be a finite number >= 0');
+  if (typeof minPer !== 'number' || !(minPer >= 0) || !Number.isFinite(minPer))
+    throw new ArgumentError(fn, 'options.minTokensPerFeature', minPer, 'must be a finite number >= 0');
   let ran: 'corrected' | 'working' | 'original' | undefined;
   let gram: Float64Array | undefined;
   let w: Float64Array = Float64Array.from(weight.contiguous().data as ArrayLike<number>);
@@ -203,7 +268,8 @@ function satenLayerAt(fn: string, budgetArg: string, budgetValue: unknown, weigh
     return g;
   };
   if (stats !== undefined && stats !== null) {
-    if (typeof stats !== 'object' || stats.n !== n) throw new ArgumentError(fn, 'stats.n', (stats as SatenStats)?.n, `must equal the weight's input features ${n}`);
+    if (typeof stats !== 'object' || stats.n !== n)
+      throw new ArgumentError(fn, 'stats.n', (stats as SatenStats)?.n, `must equal the weight's input features ${n}`);
     if (fit === 'original') gram = sq('stats.origGram', stats.origGram) ?? sq('stats.gram', stats.gram);
     else gram = sq('stats.gram', stats.gram);
     ran = gram ? fit : undefined;
@@ -217,7 +283,25 @@ function satenLayerAt(fn: string, budgetArg: string, budgetValue: unknown, weigh
   }
   const whitened = options.whitened ?? gram !== undefined;
   if (whitened && !gram) throw new ArgumentError(fn, 'options.whitened', true, 'needs calibration statistics with a Gram');
-  const r = fitOne(fn, options.name ?? 'layer', w, m, n, gram, { method: options.method, bytes: Math.floor(options.bytes), whitened, shares: options.shares, search: options.search, cache: options.cache, backend: options.backend }, budgetArg, budgetValue);
+  const r = fitOne(
+    fn,
+    options.name ?? 'layer',
+    w,
+    m,
+    n,
+    gram,
+    {
+      method: options.method,
+      bytes: Math.floor(options.bytes),
+      whitened,
+      shares: options.shares,
+      search: options.search,
+      cache: options.cache,
+      backend: options.backend,
+    },
+    budgetArg,
+    budgetValue,
+  );
   if (ran) r.report = { ...r.report, fit: ran };
   return r;
 }
@@ -242,7 +326,8 @@ export async function satenModel(model: LlamaModel, options: SatenModelOptions):
   if (!model || typeof (model as any).linears !== 'function') throw new ArgumentError(fn, 'model', model, 'must be a LlamaModel');
   if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object');
   if (!METHODS[options.method]) throw new ArgumentError(fn, 'options.method', options.method, `must be one of ${Object.keys(METHODS).join(', ')}`);
-  if (!(options.budget > 0) || !Number.isFinite(options.budget)) throw new ArgumentError(fn, 'options.budget', options.budget, 'must be a positive finite number of bytes');
+  if (!(options.budget > 0) || !Number.isFinite(options.budget))
+    throw new ArgumentError(fn, 'options.budget', options.budget, 'must be a positive finite number of bytes');
   const roles = options.roles ?? LINEAR_ROLES;
   const selected = model.linears().filter((e) => roles.includes(e.role) && (!options.blocks || options.blocks.includes(e.block)));
   if (selected.length === 0) throw new ArgumentError(fn, 'options.roles', options.roles, 'must select at least one linear of the model');
@@ -252,11 +337,24 @@ export async function satenModel(model: LlamaModel, options: SatenModelOptions):
   if (dataFree && options.whitened) throw new ArgumentError(fn, 'options.whitened', true, 'needs options.calibration (token windows)');
   const { budget: _b, calibration, schedule, roles: _r, blocks, backend, onProgress, signal, ...layerOpts } = options;
   return compressLinears(model, {
-    calibration, dataFree, schedule, roles, blocks, backend, onProgress, signal,
+    calibration,
+    dataFree,
+    schedule,
+    roles,
+    blocks,
+    backend,
+    onProgress,
+    signal,
     compress: (job, ctx) => {
-      const m = job.weight.shape[0]!, n = job.weight.shape[1]!;
+      const m = job.weight.shape[0]!,
+        n = job.weight.shape[1]!;
       const bytes = Math.floor(frac * 4 * m * n);
-      const r = satenLayerAt(fn, 'options.budget', options.budget, job.weight, dataFree ? undefined : job.stats, { ...layerOpts, bytes, name: job.name, backend: ctx.backend });
+      const r = satenLayerAt(fn, 'options.budget', options.budget, job.weight, dataFree ? undefined : job.stats, {
+        ...layerOpts,
+        bytes,
+        name: job.name,
+        backend: ctx.backend,
+      });
       return { layer: r.layer, report: r.report, bytes: r.layer.bytes(), kind: r.layer.kind };
     },
   });
@@ -266,7 +364,7 @@ export async function satenModel(model: LlamaModel, options: SatenModelOptions):
 function correctedTarget(w: Float64Array, m: number, n: number, gHat: Float64Array, c: Float64Array, delta: number, backend?: Backend): Float64Array {
   let tr = 0;
   for (let i = 0; i < n; i++) tr += gHat[i * n + i]!;
-  const mu = delta * tr / n;
+  const mu = (delta * tr) / n;
   const W = new Tensor('f64', w, [m, n]);
   const b = matmul(W, new Tensor('f64', c, [n, n]), { backend }).contiguous().data as Float64Array; // m × n
   for (let i = 0; i < b.length; i++) b[i]! += mu * w[i]!;

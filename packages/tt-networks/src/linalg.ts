@@ -25,7 +25,9 @@ export function svdThin(a: Float64Array, m: number, n: number, fn = 'svdThin', b
   const t = new Tensor('f64', a.length === m * n ? a : a.subarray(0, m * n), [m, n]);
   const r = Math.min(m, n);
   const res = svd(t, { vectors: 'thin', backend });
-  const u = res.u.contiguous().data as Float64Array, s = res.s.contiguous().data as Float64Array, vt = res.vt.contiguous().data as Float64Array;
+  const u = res.u.contiguous().data as Float64Array,
+    s = res.s.contiguous().data as Float64Array,
+    vt = res.vt.contiguous().data as Float64Array;
   return { u: Float64Array.from(u), s: Float64Array.from(s), vt: Float64Array.from(vt), m, n, r };
 }
 
@@ -40,5 +42,9 @@ export function whitenFactors(g: Float64Array, n: number, floor = 1e-8, backend?
 
 /** C (m × n) = A (m × k) · B (k × n) for row-major f64 arrays, through the backend's GEMM (`matmul` of @llmpress/tensor). */
 export function matmulF64(a: Float64Array, b: Float64Array, m: number, k: number, n: number, backend?: Backend): Float64Array {
-  return matmul(new Tensor('f64', a.length === m * k ? a : a.subarray(0, m * k), [m, k]), new Tensor('f64', b.length === k * n ? b : b.subarray(0, k * n), [k, n]), { backend }).data as Float64Array;
+  return matmul(
+    new Tensor('f64', a.length === m * k ? a : a.subarray(0, m * k), [m, k]),
+    new Tensor('f64', b.length === k * n ? b : b.subarray(0, k * n), [k, n]),
+    { backend },
+  ).data as Float64Array;
 }

@@ -4,7 +4,10 @@ import { randomModel, captureLinearStats, AbortedError } from '@llmpress/models'
 import { satenLayer, satenModel, compressModelTT } from './index.js';
 
 const model = randomModel({ dim: 16, hiddenDim: 24, nHeads: 2, nKvHeads: 1, headDim: 8, vocabSize: 40 }, 21);
-const windows = [[1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 4, 8, 12, 16, 17, 18, 19, 20], [1, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39]];
+const windows = [
+  [1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 4, 8, 12, 16, 17, 18, 19, 20],
+  [1, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39],
+];
 const dense = model.linears().reduce((a, e) => a + 4 * e.layer.inFeatures * e.layer.outFeatures, 0);
 const search = { orders: [2], perSide: 2, steps: 4 };
 
@@ -46,13 +49,36 @@ describe('satenModel (on the one driver)', () => {
 
   it("fit 'corrected' minimises ‖W X − Ŵ X̂‖: its target W* = (W C + μW)(Ĝ + μI)⁻¹ beats W itself on that objective", () => {
     const rng = new Rng(4);
-    const m = 6, n = 8, T = 60;
-    const W = new Tensor('f32', Float32Array.from({ length: m * n }, () => rng.normal()), [m, n]);
+    const m = 6,
+      n = 8,
+      T = 60;
+    const W = new Tensor(
+      'f32',
+      Float32Array.from({ length: m * n }, () => rng.normal()),
+      [m, n],
+    );
     const X = Float64Array.from({ length: T * n }, () => rng.normal());
     const Xh = X.map((v, i) => v + 0.3 * Math.sin(i) + 0.2 * rng.normal());
-    const gram = (a: Float64Array, b: Float64Array) => { const g = new Float64Array(n * n); for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) g[i * n + j] += a[t * n + i]! * b[t * n + j]!; return g; };
+    const gram = (a: Float64Array, b: Float64Array) => {
+      const g = new Float64Array(n * n);
+      for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) g[i * n + j] += a[t * n + i]! * b[t * n + j]!;
+      return g;
+    };
     const stats = { n, count: T, gram: gram(Xh, Xh), origGram: gram(X, X), crossGram: gram(X, Xh) };
-    const obj = (A: ArrayLike<number>) => { let s = 0; for (let t = 0; t < T; t++) for (let i = 0; i < m; i++) { let y = 0, yh = 0; for (let j = 0; j < n; j++) { y += W.data[i * n + j]! * X[t * n + j]!; yh += A[i * n + j]! * Xh[t * n + j]!; } s += (y - yh) ** 2; } return s; };
+    const obj = (A: ArrayLike<number>) => {
+      let s = 0;
+      for (let t = 0; t < T; t++)
+        for (let i = 0; i < m; i++) {
+          let y = 0,
+            yh = 0;
+          for (let j = 0; j < n; j++) {
+            y += W.data[i * n + j]! * X[t * n + j]!;
+            yh += A[i * n + j]! * Xh[t * n + j]!;
+          }
+          s += (y - yh) ** 2;
+        }
+      return s;
+    };
     // a budget that keeps the full rank: the fit is (close to) the target itself
     const full = 4 * m * n * 2;
     const a = satenLayer(W, stats, { method: 'lowrank', bytes: full, ridge: 0, minTokensPerFeature: 0 }).layer.toDense().data;
@@ -64,11 +90,21 @@ describe('satenModel (on the one driver)', () => {
 
   it("fit 'corrected' with fewer than minTokensPerFeature·n tokens runs 'working' (report.fit says so)", () => {
     const rng = new Rng(5);
-    const m = 6, n = 8, T = 60; // 7.5 tokens per feature
-    const W = new Tensor('f32', Float32Array.from({ length: m * n }, () => rng.normal()), [m, n]);
+    const m = 6,
+      n = 8,
+      T = 60; // 7.5 tokens per feature
+    const W = new Tensor(
+      'f32',
+      Float32Array.from({ length: m * n }, () => rng.normal()),
+      [m, n],
+    );
     const X = Float64Array.from({ length: T * n }, () => rng.normal());
     const Xh = X.map((v, i) => v + 0.3 * Math.sin(i) + 0.2 * rng.normal());
-    const gram = (a: Float64Array, b: Float64Array) => { const g = new Float64Array(n * n); for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) g[i * n + j] += a[t * n + i]! * b[t * n + j]!; return g; };
+    const gram = (a: Float64Array, b: Float64Array) => {
+      const g = new Float64Array(n * n);
+      for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) g[i * n + j] += a[t * n + i]! * b[t * n + j]!;
+      return g;
+    };
     const stats = { n, count: T, gram: gram(Xh, Xh), origGram: gram(X, X), crossGram: gram(X, Xh) };
     const opts = { method: 'lowrank' as const, bytes: 4 * m * n * 2 };
     const dflt = satenLayer(W, stats, opts);
@@ -86,13 +122,20 @@ describe('satenModel (on the one driver)', () => {
 
   it('typed errors and abort', async () => {
     const W = model.getLinear('blocks.0.q').toDense();
-    const e1 = (() => { try { satenLayer(W, undefined, { method: 'nope' as never, bytes: 100 }); } catch (e) { return e; } })();
+    const e1 = (() => {
+      try {
+        satenLayer(W, undefined, { method: 'nope' as never, bytes: 100 });
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(ArgumentError.isInstance(e1) && (e1 as ArgumentError).argument).toBe('options.method');
     expect(() => satenLayer(W, { n: 3, count: 1 }, { method: 'tt', bytes: 400 })).toThrow(/stats.n/);
     expect(() => satenLayer(W, undefined, { method: 'tt', bytes: 400, whitened: true })).toThrow(/options.whitened/);
     await expect(satenModel(model, { method: 'tt', budget: -1 })).rejects.toThrow(/options.budget/);
     await expect(satenModel(model, { method: 'tt', budget: 10, search })).rejects.toThrow(/too few for a rank-1/);
-    const ac = new AbortController(); ac.abort();
+    const ac = new AbortController();
+    ac.abort();
     await expect(satenModel(model, { method: 'tt', budget: 0.5 * dense, search, signal: ac.signal })).rejects.toSatisfy((e) => AbortedError.isInstance(e));
   });
 });

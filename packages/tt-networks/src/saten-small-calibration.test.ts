@@ -30,14 +30,22 @@ describe('satenModel from 256 calibration tokens (stories260K)', () => {
     try {
       const run = async (backend: Backend) => {
         await new Promise((r) => setTimeout(r, 0)); // let vitest's worker answer its RPC between the long synchronous stretches
-        const r = await satenModel(model, { method: 'saten-u', budget: 0.5 * dense, calibration: split.calibration, search: { orders: [3], perSide: 2, steps: 1 }, backend });
+        const r = await satenModel(model, {
+          method: 'saten-u',
+          budget: 0.5 * dense,
+          calibration: split.calibration,
+          search: { orders: [3], perSide: 2, steps: 1 },
+          backend,
+        });
         await new Promise((r) => setTimeout(r, 0));
         return { r, ppl: evaluate(r.model, split.eval, { backend }).ppl };
       };
       const ref = await run(referenceBackend);
       const onWasm = await run(wasm);
       expect(ref.r.layers.every((l) => l.report.fit === 'working')).toBe(true); // 256 tokens < 16 × 64
-      expect(onWasm.r.layers.map((l) => [l.report.rowDims, l.report.colDims, l.report.ranks])).toEqual(ref.r.layers.map((l) => [l.report.rowDims, l.report.colDims, l.report.ranks]));
+      expect(onWasm.r.layers.map((l) => [l.report.rowDims, l.report.colDims, l.report.ranks])).toEqual(
+        ref.r.layers.map((l) => [l.report.rowDims, l.report.colDims, l.report.ranks]),
+      );
       expect(Math.abs(onWasm.ppl / ref.ppl - 1)).toBeLessThan(0.01);
       expect(ref.ppl).toBeLessThan(1000); // the chaotic fit was in the thousands
     } finally {

@@ -84,7 +84,10 @@ export function kroneckerFactors(gram: Float64Array, colDims: readonly number[])
   const d = colDims.length;
   const stride = new Array<number>(d);
   let acc = 1;
-  for (let k = d - 1; k >= 0; k--) { stride[k] = acc; acc *= colDims[k]!; }
+  for (let k = d - 1; k >= 0; k--) {
+    stride[k] = acc;
+    acc *= colDims[k]!;
+  }
   return colDims.map((nk, k) => {
     const gk = new Float64Array(nk * nk);
     const st = stride[k]!;
@@ -106,7 +109,8 @@ export function applyKronecker(w: Float64Array, m: number, colDims: readonly num
   let cur = w;
   let stride = n;
   for (let k = 0; k < colDims.length; k++) {
-    const nk = colDims[k]!, M = mats[k]!;
+    const nk = colDims[k]!,
+      M = mats[k]!;
     stride /= nk;
     const out = new Float64Array(m * n);
     const v = new Float64Array(nk);
@@ -130,17 +134,23 @@ export function applyKronecker(w: Float64Array, m: number, colDims: readonly num
 /** Folds M_k into the column mode of core k: new[α,i,j,β] = Σ_j' old[α,i,j',β] M_k[j',j]. */
 function foldColumns(tt: TTMatrix & TTSvdResult, mats: readonly Float64Array[]): TTMatrix & TTSvdResult {
   const cores = tt.cores.map((c, k) => {
-    const r0 = tt.ranks[k]!, mk = tt.rowDims[k]!, nk = tt.colDims[k]!, r1 = tt.ranks[k + 1]!, M = mats[k]!;
+    const r0 = tt.ranks[k]!,
+      mk = tt.rowDims[k]!,
+      nk = tt.colDims[k]!,
+      r1 = tt.ranks[k + 1]!,
+      M = mats[k]!;
     const out = new Float64Array(c.length);
-    for (let a0 = 0; a0 < r0; a0++) for (let i = 0; i < mk; i++) for (let jp = 0; jp < nk; jp++) {
-      const src = ((a0 * mk + i) * nk + jp) * r1;
-      for (let j = 0; j < nk; j++) {
-        const f = M[jp * nk + j]!;
-        if (f === 0) continue;
-        const dst = ((a0 * mk + i) * nk + j) * r1;
-        for (let b = 0; b < r1; b++) out[dst + b] += f * c[src + b]!;
-      }
-    }
+    for (let a0 = 0; a0 < r0; a0++)
+      for (let i = 0; i < mk; i++)
+        for (let jp = 0; jp < nk; jp++) {
+          const src = ((a0 * mk + i) * nk + jp) * r1;
+          for (let j = 0; j < nk; j++) {
+            const f = M[jp * nk + j]!;
+            if (f === 0) continue;
+            const dst = ((a0 * mk + i) * nk + j) * r1;
+            for (let b = 0; b < r1; b++) out[dst + b] += f * c[src + b]!;
+          }
+        }
     return out;
   });
   return { ...tt, cores };
@@ -152,7 +162,8 @@ export function planLayer(w: ArrayLike<number>, m: number, n: number, options: L
   const w64 = checkW(fn, w, m, n);
   const gram = options.gram;
   if (gram !== undefined) {
-    if (!(gram instanceof Float64Array) || gram.length !== n * n) throw new ArgumentError(fn, 'options.gram', gram, `must be a Float64Array of n·n = ${n * n} values`);
+    if (!(gram instanceof Float64Array) || gram.length !== n * n)
+      throw new ArgumentError(fn, 'options.gram', gram, `must be a Float64Array of n·n = ${n * n} values`);
     for (let i = 0; i < gram.length; i++) if (!Number.isFinite(gram[i]!)) throw new NonFiniteError(fn, 'options.gram', i, gram[i]!);
   }
   const whitened = options.whitened ?? gram !== undefined;
@@ -176,7 +187,12 @@ function traceEGE(e: Float64Array, g: Float64Array, m: number, n: number): numbe
   for (let i = 0; i < m; i++) {
     eg.fill(0);
     const ro = i * n;
-    for (let p = 0; p < n; p++) { const v = e[ro + p]!; if (v === 0) continue; const go = p * n; for (let j = 0; j < n; j++) eg[j] += v * g[go + j]!; }
+    for (let p = 0; p < n; p++) {
+      const v = e[ro + p]!;
+      if (v === 0) continue;
+      const go = p * n;
+      for (let j = 0; j < n; j++) eg[j] += v * g[go + j]!;
+    }
     for (let j = 0; j < n; j++) t += eg[j]! * e[ro + j]!;
   }
   return Math.max(0, t);
@@ -186,8 +202,13 @@ function traceEGE(e: Float64Array, g: Float64Array, m: number, n: number): numbe
 export function planErrors(plan: LayerPlan, approx: ArrayLike<number>): { relError: number; whitenedError?: number } {
   const { m, n, w } = plan;
   const e = new Float64Array(m * n);
-  let num = 0, den = 0;
-  for (let i = 0; i < e.length; i++) { e[i] = w[i]! - approx[i]!; num += e[i]! * e[i]!; den += w[i]! * w[i]!; }
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < e.length; i++) {
+    e[i] = w[i]! - approx[i]!;
+    num += e[i]! * e[i]!;
+    den += w[i]! * w[i]!;
+  }
   const relError = den > 0 ? Math.sqrt(num / den) : Math.sqrt(num);
   if (!plan.gram) return { relError };
   const wd = plan.denom;
@@ -226,7 +247,8 @@ function ttCandidatesOf(plan: LayerPlan): ShapeCandidate[] {
 function lowRankOf(plan: LayerPlan): NonNullable<LayerPlan['lowRank']> {
   if (plan.lowRank) return plan.lowRank;
   const { m, n, w } = plan;
-  let a = w, sInv: Float64Array | undefined;
+  let a = w,
+    sInv: Float64Array | undefined;
   if (plan.whitened) {
     const ws = whitenFactors(plan.gram!, n, 1e-8, plan.backend);
     a = matmulF64(w, ws.s, m, n, n);
@@ -256,7 +278,10 @@ function buildSparse(plan: LayerPlan, resid: Float64Array, kind: SparseKind, byt
 /** Sparse bytes actually used when `bytes` are offered (so the cores can take the rest). */
 function sparseBytesFor(m: number, n: number, kind: SparseKind, bytes: number): number {
   if (kind === 'none' || bytes <= 0) return 0;
-  if (kind === 'unstructured') { const k = CsrMatrix.nnzForBytes(m, n, bytes); return k > 0 ? CsrMatrix.bytesFor(m, n, k) : 0; }
+  if (kind === 'unstructured') {
+    const k = CsrMatrix.nnzForBytes(m, n, bytes);
+    return k > 0 ? CsrMatrix.bytesFor(m, n, k) : 0;
+  }
   const r = Sparse24Matrix.rowsForBytes(m, n, bytes);
   return r > 0 ? Sparse24Matrix.bytesFor(m, n, r) : 0;
 }
@@ -275,16 +300,23 @@ export interface FitOptions {
 const DEFAULT_SHARES = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
 
 function checkFit(fn: string, plan: LayerPlan, options: FitOptions): { kind: SparseKind; shares: readonly number[] } {
-  if (!options || !(options.bytes > 0) || !Number.isFinite(options.bytes)) throw new ArgumentError(fn, 'options.bytes', options?.bytes, 'must be a positive finite number of bytes');
+  if (!options || !(options.bytes > 0) || !Number.isFinite(options.bytes))
+    throw new ArgumentError(fn, 'options.bytes', options?.bytes, 'must be a positive finite number of bytes');
   const kind = options.sparse ?? 'none';
-  if (kind !== 'none' && kind !== 'unstructured' && kind !== '2:4') throw new ArgumentError(fn, 'options.sparse', kind, "must be 'none', 'unstructured' or '2:4'");
+  if (kind !== 'none' && kind !== 'unstructured' && kind !== '2:4')
+    throw new ArgumentError(fn, 'options.sparse', kind, "must be 'none', 'unstructured' or '2:4'");
   if (kind === '2:4' && plan.n % 4 !== 0) throw new ArgumentError(fn, 'n', plan.n, 'must be a multiple of 4 for 2:4 sparsity');
-  const shares = kind === 'none' ? [0] : options.shares ?? DEFAULT_SHARES;
-  if (!Array.isArray(shares) || shares.length === 0 || shares.some((s) => !(s >= 0 && s < 1))) throw new ArgumentError(fn, 'options.shares', shares, 'must be a non-empty array of numbers in [0, 1)');
+  const shares = kind === 'none' ? [0] : (options.shares ?? DEFAULT_SHARES);
+  if (!Array.isArray(shares) || shares.length === 0 || shares.some((s) => !(s >= 0 && s < 1)))
+    throw new ArgumentError(fn, 'options.shares', shares, 'must be a non-empty array of numbers in [0, 1)');
   return { kind, shares };
 }
 
-export interface FitResult<L> { layer: L; report: FitReport; /** Every split tried (share → proxy). */ tried: { share: number; proxy: number; bytes: number }[] }
+export interface FitResult<L> {
+  layer: L;
+  report: FitReport /** Every split tried (share → proxy). */;
+  tried: { share: number; proxy: number; bytes: number }[];
+}
 
 /** TT (+ sparse) for one layer at a byte budget; null when not even a rank-1 TT fits. */
 export function fitTT(plan: LayerPlan, options: FitOptions): FitResult<TTSparseLinear> | null {
@@ -306,7 +338,10 @@ export function fitTT(plan: LayerPlan, options: FitOptions): FitResult<TTSparseL
     const sp = buildSparse(plan, resid, kind, sb);
     const layer = new TTSparseLinear(tt, sp);
     const approx = Float64Array.from(dense);
-    if (sp) { const e = sp.toDense(); for (let i = 0; i < approx.length; i++) approx[i] += e[i]!; }
+    if (sp) {
+      const e = sp.toDense();
+      for (let i = 0; i < approx.length; i++) approx[i] += e[i]!;
+    }
     const errs = planErrors(plan, approx);
     const proxy = proxyOf(plan, errs);
     tried.push({ share, proxy, bytes: layer.bytes() });
@@ -317,8 +352,16 @@ export function fitTT(plan: LayerPlan, options: FitOptions): FitResult<TTSparseL
         layer,
         tried,
         report: {
-          bytes: layer.bytes(), params: layer.params(), coreBytes: tt.bytes(), sparseBytes: sp?.bytes() ?? 0, nnz: sp?.nnz ?? 0, share,
-          ...errs, rowDims: tt.rowDims.slice(), colDims: tt.colDims.slice(), ranks: tt.ranks.slice(),
+          bytes: layer.bytes(),
+          params: layer.params(),
+          coreBytes: tt.bytes(),
+          sparseBytes: sp?.bytes() ?? 0,
+          nnz: sp?.nnz ?? 0,
+          share,
+          ...errs,
+          rowDims: tt.rowDims.slice(),
+          colDims: tt.colDims.slice(),
+          ranks: tt.ranks.slice(),
         },
       };
     }
@@ -343,7 +386,10 @@ export function fitLowRank(plan: LayerPlan, options: FitOptions): FitResult<LowR
     const a = new Float32Array(m * k);
     let bt: Float64Array = new Float64Array(k * n);
     for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) a[i * k + p] = lr.u[i * lr.r + p]! * Math.sqrt(lr.s[p]!);
-    for (let p = 0; p < k; p++) { const sq = Math.sqrt(lr.s[p]!); for (let j = 0; j < n; j++) bt[p * n + j] = sq * lr.vt[p * n + j]!; }
+    for (let p = 0; p < k; p++) {
+      const sq = Math.sqrt(lr.s[p]!);
+      for (let j = 0; j < n; j++) bt[p * n + j] = sq * lr.vt[p * n + j]!;
+    }
     if (lr.sInv) bt = matmulF64(bt, lr.sInv, k, n, n);
     const b = Float32Array.from(bt);
     const base = new LowRankSparseLinear(m, n, k, a, b, null);
@@ -353,14 +399,30 @@ export function fitLowRank(plan: LayerPlan, options: FitOptions): FitResult<LowR
     const sp = buildSparse(plan, resid, kind, sb);
     const layer = sp ? new LowRankSparseLinear(m, n, k, a, b, sp) : base;
     const approx = Float64Array.from(dense);
-    if (sp) { const e = sp.toDense(); for (let i = 0; i < approx.length; i++) approx[i] += e[i]!; }
+    if (sp) {
+      const e = sp.toDense();
+      for (let i = 0; i < approx.length; i++) approx[i] += e[i]!;
+    }
     const errs = planErrors(plan, approx);
     const proxy = proxyOf(plan, errs);
     tried.push({ share, proxy, bytes: layer.bytes() });
     if (layer.bytes() > options.bytes) throw new Error(`${fn}: internal error, ${layer.bytes()} bytes exceed the budget ${options.bytes}`);
     if (proxy < bestProxy) {
       bestProxy = proxy;
-      best = { layer, tried, report: { bytes: layer.bytes(), params: layer.params(), coreBytes: 4 * k * (m + n), sparseBytes: sp?.bytes() ?? 0, nnz: sp?.nnz ?? 0, share, ...errs, rank: k } };
+      best = {
+        layer,
+        tried,
+        report: {
+          bytes: layer.bytes(),
+          params: layer.params(),
+          coreBytes: 4 * k * (m + n),
+          sparseBytes: sp?.bytes() ?? 0,
+          nnz: sp?.nnz ?? 0,
+          share,
+          ...errs,
+          rank: k,
+        },
+      };
     }
   }
   return best;

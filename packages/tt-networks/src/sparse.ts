@@ -21,13 +21,20 @@ function toBytes(a: UIntArray): Uint8Array {
   // little-endian bytes (typed arrays are little-endian on every platform llmpress runs on; write explicitly)
   const w = a.BYTES_PER_ELEMENT;
   const out = new Uint8Array(a.length * w);
-  for (let i = 0; i < a.length; i++) { const v = a[i]!; for (let b = 0; b < w; b++) out[i * w + b] = (v >>> (8 * b)) & 0xff; }
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i]!;
+    for (let b = 0; b < w; b++) out[i * w + b] = (v >>> (8 * b)) & 0xff;
+  }
   return out;
 }
 function fromBytes(b: Uint8Array, width: 1 | 2 | 4, n: number, fn: string, arg: string): UIntArray {
   if (b.length !== n * width) throw new ShapeError(fn, `tensors.${arg} has ${b.length} bytes, expected ${n}·${width}`);
   const out = allocU(width, n);
-  for (let i = 0; i < n; i++) { let v = 0; for (let k = 0; k < width; k++) v += b[i * width + k]! * 2 ** (8 * k); out[i] = v; }
+  for (let i = 0; i < n; i++) {
+    let v = 0;
+    for (let k = 0; k < width; k++) v += b[i * width + k]! * 2 ** (8 * k);
+    out[i] = v;
+  }
   return out;
 }
 
@@ -65,7 +72,10 @@ export function topK(score: ArrayLike<number>, k: number): Uint32Array {
   for (let i = 0; i < n && t < k; i++) {
     const v = Number.isNaN(score[i]!) ? -Infinity : score[i]!;
     if (v > thr) out[t++] = i;
-    else if (v === thr && ties > 0) { out[t++] = i; ties--; }
+    else if (v === thr && ties > 0) {
+      out[t++] = i;
+      ties--;
+    }
   }
   return out;
 }
@@ -86,7 +96,9 @@ export class CsrMatrix implements SparseMatrix {
     for (let i = 0; i < rows; i++) if (rowPtr[i + 1]! < rowPtr[i]!) throw new ArgumentError(fn, 'rowPtr', rowPtr, 'must be non-decreasing');
     for (let i = 0; i < colIdx.length; i++) if (colIdx[i]! >= cols) throw new ArgumentError(fn, `colIdx[${i}]`, colIdx[i], `must be < cols = ${cols}`);
   }
-  get nnz(): number { return this.values.length; }
+  get nnz(): number {
+    return this.values.length;
+  }
 
   /** Keeps the `nnz` entries of r (row-major m × n) with the largest `score` (default |r|). */
   static fromTopK(r: ArrayLike<number>, m: number, n: number, nnz: number, score?: ArrayLike<number>): CsrMatrix {
@@ -100,7 +112,8 @@ export class CsrMatrix implements SparseMatrix {
     const colIdx = allocU(indexWidth(Math.max(0, n - 1)), k);
     const values = new Float32Array(k);
     for (let t = 0; t < k; t++) {
-      const f = keep[t]!, i = Math.floor(f / n);
+      const f = keep[t]!,
+        i = Math.floor(f / n);
       colIdx[t] = f - i * n;
       values[t] = r[f]!;
       rowPtr[i + 1]!++;
@@ -115,9 +128,14 @@ export class CsrMatrix implements SparseMatrix {
   }
   /** Largest nnz whose `bytesFor` fits in `bytes` (0 if none). */
   static nnzForBytes(m: number, n: number, bytes: number): number {
-    let lo = 0, hi = m * n;
+    let lo = 0,
+      hi = m * n;
     if (CsrMatrix.bytesFor(m, n, 0) > bytes) return 0;
-    while (lo < hi) { const mid = Math.ceil((lo + hi) / 2); if (CsrMatrix.bytesFor(m, n, mid) <= bytes) lo = mid; else hi = mid - 1; }
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (CsrMatrix.bytesFor(m, n, mid) <= bytes) lo = mid;
+      else hi = mid - 1;
+    }
     return lo;
   }
 
@@ -128,7 +146,8 @@ export class CsrMatrix implements SparseMatrix {
   addMatmulT(x: Float32Array, T: number, y: Float32Array): void {
     const { rows, cols, rowPtr, colIdx, values } = this;
     for (let t = 0; t < T; t++) {
-      const xo = t * cols, yo = t * rows;
+      const xo = t * cols,
+        yo = t * rows;
       for (let i = 0; i < rows; i++) {
         let s = 0;
         for (let p = rowPtr[i]!, e = rowPtr[i + 1]!; p < e; p++) s += values[p]! * x[xo + colIdx[p]!]!;
@@ -145,7 +164,13 @@ export class CsrMatrix implements SparseMatrix {
 
   serialize(prefix: string) {
     return {
-      meta: { [`${prefix}format`]: 'csr', [`${prefix}rows`]: this.rows, [`${prefix}cols`]: this.cols, [`${prefix}colWidth`]: this.colIdx.BYTES_PER_ELEMENT, [`${prefix}ptrWidth`]: this.rowPtr.BYTES_PER_ELEMENT },
+      meta: {
+        [`${prefix}format`]: 'csr',
+        [`${prefix}rows`]: this.rows,
+        [`${prefix}cols`]: this.cols,
+        [`${prefix}colWidth`]: this.colIdx.BYTES_PER_ELEMENT,
+        [`${prefix}ptrWidth`]: this.rowPtr.BYTES_PER_ELEMENT,
+      },
       tensors: {
         [`${prefix}values`]: new Tensor('f32', this.values.slice(), [this.values.length]),
         [`${prefix}colIdx`]: new Tensor('u8', toBytes(this.colIdx), [this.colIdx.length * this.colIdx.BYTES_PER_ELEMENT]),
@@ -172,12 +197,20 @@ export class Sparse24Matrix implements SparseMatrix {
     const fn = 'Sparse24Matrix';
     if (cols % 4 !== 0) throw new ArgumentError(fn, 'cols', cols, 'must be a multiple of 4 for 2:4 sparsity');
     const covered = rowList ? rowList.length : rows;
-    if (values.length !== (covered * cols) / 2) throw new ShapeError(fn, `values has ${values.length} entries, expected covered rows · cols / 2 = ${(covered * cols) / 2}`);
+    if (values.length !== (covered * cols) / 2)
+      throw new ShapeError(fn, `values has ${values.length} entries, expected covered rows · cols / 2 = ${(covered * cols) / 2}`);
     if (pos.length !== Math.ceil(values.length / 4)) throw new ShapeError(fn, `pos has ${pos.length} bytes, expected ceil(${values.length} / 4)`);
-    if (rowList) for (let i = 0; i < rowList.length; i++) if (rowList[i]! >= rows || (i > 0 && rowList[i]! <= rowList[i - 1]!)) throw new ArgumentError(fn, 'rowList', rowList, `must be strictly increasing row indices < ${rows}`);
+    if (rowList)
+      for (let i = 0; i < rowList.length; i++)
+        if (rowList[i]! >= rows || (i > 0 && rowList[i]! <= rowList[i - 1]!))
+          throw new ArgumentError(fn, 'rowList', rowList, `must be strictly increasing row indices < ${rows}`);
   }
-  get nnz(): number { return this.values.length; }
-  get coveredRows(): number { return this.rowList ? this.rowList.length : this.rows; }
+  get nnz(): number {
+    return this.values.length;
+  }
+  get coveredRows(): number {
+    return this.rowList ? this.rowList.length : this.rows;
+  }
 
   static bytesFor(m: number, n: number, coveredRows: number): number {
     const nv = (coveredRows * n) / 2;
@@ -187,7 +220,9 @@ export class Sparse24Matrix implements SparseMatrix {
   static rowsForBytes(m: number, n: number, bytes: number): number {
     if (Sparse24Matrix.bytesFor(m, n, m) <= bytes) return m;
     let best = 0;
-    for (let r = 1; r < m; r++) if (Sparse24Matrix.bytesFor(m, n, r) <= bytes) best = r; else break;
+    for (let r = 1; r < m; r++)
+      if (Sparse24Matrix.bytesFor(m, n, r) <= bytes) best = r;
+      else break;
     return best;
   }
 
@@ -199,24 +234,35 @@ export class Sparse24Matrix implements SparseMatrix {
     const fn = 'Sparse24Matrix.fromDense';
     if (r.length !== m * n) throw new ShapeError(fn, `argument 'r' has ${r.length} values, expected ${m}·${n}`);
     if (n % 4 !== 0) throw new ArgumentError(fn, 'n', n, 'must be a multiple of 4 for 2:4 sparsity');
-    if (!Number.isInteger(coveredRows) || coveredRows < 0 || coveredRows > m) throw new ArgumentError(fn, 'coveredRows', coveredRows, `must be an integer in 0..${m}`);
+    if (!Number.isInteger(coveredRows) || coveredRows < 0 || coveredRows > m)
+      throw new ArgumentError(fn, 'coveredRows', coveredRows, `must be an integer in 0..${m}`);
     const sc = score ?? Float64Array.from(r as ArrayLike<number>, Math.abs);
     const g = n / 4;
     // per group the two best positions
     const pick = new Uint8Array(m * g * 2);
     const rowGain = new Float64Array(m);
-    for (let i = 0; i < m; i++) for (let q = 0; q < g; q++) {
-      const o = i * n + 4 * q;
-      let b0 = 0, b1 = 1;
-      if (sc[o + 1]! > sc[o]!) { b0 = 1; b1 = 0; }
-      for (let p = 2; p < 4; p++) {
-        const v = sc[o + p]!;
-        if (v > sc[o + b0]!) { b1 = b0; b0 = p; } else if (v > sc[o + b1]!) b1 = p;
+    for (let i = 0; i < m; i++)
+      for (let q = 0; q < g; q++) {
+        const o = i * n + 4 * q;
+        let b0 = 0,
+          b1 = 1;
+        if (sc[o + 1]! > sc[o]!) {
+          b0 = 1;
+          b1 = 0;
+        }
+        for (let p = 2; p < 4; p++) {
+          const v = sc[o + p]!;
+          if (v > sc[o + b0]!) {
+            b1 = b0;
+            b0 = p;
+          } else if (v > sc[o + b1]!) b1 = p;
+        }
+        const lo = Math.min(b0, b1),
+          hi = Math.max(b0, b1);
+        pick[(i * g + q) * 2] = lo;
+        pick[(i * g + q) * 2 + 1] = hi;
+        rowGain[i] += sc[o + lo]! + sc[o + hi]!;
       }
-      const lo = Math.min(b0, b1), hi = Math.max(b0, b1);
-      pick[(i * g + q) * 2] = lo; pick[(i * g + q) * 2 + 1] = hi;
-      rowGain[i] += sc[o + lo]! + sc[o + hi]!;
-    }
     const rowsSel = coveredRows === m ? null : topK(rowGain, coveredRows);
     const covered = rowsSel ? rowsSel.length : m;
     const values = new Float32Array((covered * n) / 2);
@@ -224,15 +270,19 @@ export class Sparse24Matrix implements SparseMatrix {
     let v = 0;
     for (let c = 0; c < covered; c++) {
       const i = rowsSel ? rowsSel[c]! : c;
-      for (let q = 0; q < g; q++) for (let t = 0; t < 2; t++) {
-        const p = pick[(i * g + q) * 2 + t]!;
-        values[v] = r[i * n + 4 * q + p]!;
-        pos[v >> 2] |= p << ((v & 3) * 2);
-        v++;
-      }
+      for (let q = 0; q < g; q++)
+        for (let t = 0; t < 2; t++) {
+          const p = pick[(i * g + q) * 2 + t]!;
+          values[v] = r[i * n + 4 * q + p]!;
+          pos[v >> 2] |= p << ((v & 3) * 2);
+          v++;
+        }
     }
     let rowList: UIntArray | null = null;
-    if (rowsSel) { rowList = allocU(indexWidth(Math.max(0, m - 1)), rowsSel.length); rowList.set(rowsSel); }
+    if (rowsSel) {
+      rowList = allocU(indexWidth(Math.max(0, m - 1)), rowsSel.length);
+      rowList.set(rowsSel);
+    }
     return new Sparse24Matrix(m, n, rowList, values, pos);
   }
 
@@ -280,7 +330,12 @@ export class Sparse24Matrix implements SparseMatrix {
   }
 
   serialize(prefix: string) {
-    const meta: SerializedLayer['meta'] = { [`${prefix}format`]: '2:4', [`${prefix}rows`]: this.rows, [`${prefix}cols`]: this.cols, [`${prefix}rowWidth`]: this.rowList ? this.rowList.BYTES_PER_ELEMENT : 0 };
+    const meta: SerializedLayer['meta'] = {
+      [`${prefix}format`]: '2:4',
+      [`${prefix}rows`]: this.rows,
+      [`${prefix}cols`]: this.cols,
+      [`${prefix}rowWidth`]: this.rowList ? this.rowList.BYTES_PER_ELEMENT : 0,
+    };
     const tensors: Record<string, Tensor> = {
       [`${prefix}values`]: new Tensor('f32', this.values.slice(), [this.values.length]),
       [`${prefix}pos`]: new Tensor('u8', this.pos.slice(), [this.pos.length]),
@@ -294,7 +349,8 @@ export class Sparse24Matrix implements SparseMatrix {
 export function deserializeSparse(s: SerializedLayer, prefix: string, fn: string): SparseMatrix | null {
   const format = s.meta[`${prefix}format`];
   if (format === undefined) return null;
-  const rows = Number(s.meta[`${prefix}rows`]), cols = Number(s.meta[`${prefix}cols`]);
+  const rows = Number(s.meta[`${prefix}rows`]),
+    cols = Number(s.meta[`${prefix}cols`]);
   const bytesOf = (name: string) => {
     const t = s.tensors[`${prefix}${name}`];
     if (!t || t.dtype !== 'u8') throw new ArgumentError(fn, `tensors.${prefix}${name}`, t, 'must be a u8 tensor');

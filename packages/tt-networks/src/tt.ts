@@ -75,7 +75,10 @@ function frob(a: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i]!));
   if (scale === 0) return 0;
   let s = 0;
-  for (let i = 0; i < a.length; i++) { const v = a[i]! / scale; s += v * v; }
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i]! / scale;
+    s += v * v;
+  }
   return scale * Math.sqrt(s);
 }
 
@@ -134,7 +137,8 @@ function checkTT(fn: string, arg: string, tt: TT): void {
   }
   for (let k = 0; k < d; k++) {
     const want = tt.ranks[k]! * tt.dims[k]! * tt.ranks[k + 1]!;
-    if (tt.cores[k]!.length !== want) throw new ShapeError(fn, `${arg}.cores[${k}] has ${tt.cores[k]!.length} values, expected ${tt.ranks[k]}·${tt.dims[k]}·${tt.ranks[k + 1]} = ${want}`);
+    if (tt.cores[k]!.length !== want)
+      throw new ShapeError(fn, `${arg}.cores[${k}] has ${tt.cores[k]!.length} values, expected ${tt.ranks[k]}·${tt.dims[k]}·${tt.ranks[k + 1]} = ${want}`);
   }
 }
 
@@ -144,7 +148,9 @@ export function ttToDense(tt: TT): Float64Array {
   let acc: Float64Array = Float64Array.of(1);
   let rows = 1;
   for (let k = 0; k < tt.dims.length; k++) {
-    const r0 = tt.ranks[k]!, nk = tt.dims[k]!, r1 = tt.ranks[k + 1]!;
+    const r0 = tt.ranks[k]!,
+      nk = tt.dims[k]!,
+      r1 = tt.ranks[k + 1]!;
     acc = matmulF64(acc, tt.cores[k]!, rows, r0, nk * r1);
     rows *= nk;
   }
@@ -154,11 +160,16 @@ export function ttToDense(tt: TT): Float64Array {
 /** ⟨a, b⟩ = Σ a_i b_i computed core by core (transfer matrices), O(d · n · r³), never densifying. */
 export function ttDot(a: TT, b: TT): number {
   const fn = 'ttDot';
-  checkTT(fn, 'a', a); checkTT(fn, 'b', b);
+  checkTT(fn, 'a', a);
+  checkTT(fn, 'b', b);
   if (a.dims.length !== b.dims.length || a.dims.some((x, i) => x !== b.dims[i])) throw new ShapeError(fn, `dims differ: [${a.dims}] and [${b.dims}]`);
   let m = Float64Array.of(1); // ra × rb
   for (let k = 0; k < a.dims.length; k++) {
-    const ra0 = a.ranks[k]!, ra1 = a.ranks[k + 1]!, rb0 = b.ranks[k]!, rb1 = b.ranks[k + 1]!, nk = a.dims[k]!;
+    const ra0 = a.ranks[k]!,
+      ra1 = a.ranks[k + 1]!,
+      rb0 = b.ranks[k]!,
+      rb1 = b.ranks[k + 1]!,
+      nk = a.dims[k]!;
     // t[α, i, β'] = Σ_β m[α, β] B[β, i, β']
     const t = matmulF64(m, b.cores[k]!, ra0, rb0, nk * rb1);
     // m'[α', β'] = Σ_{α,i} A[α, i, α'] t[α, i, β']  = Aᵀ (ra1 × ra0·nk) · t (ra0·nk × rb1)
@@ -193,7 +204,8 @@ function orthogonalizeRight(tt: TT): TT {
   const cores: Float64Array[] = tt.cores.map((c) => Float64Array.from(c));
   const ranks = tt.ranks.slice();
   for (let k = d - 1; k >= 1; k--) {
-    const r0 = ranks[k]!, cols = tt.dims[k]! * ranks[k + 1]!;
+    const r0 = ranks[k]!,
+      cols = tt.dims[k]! * ranks[k + 1]!;
     const svd = svdThin(cores[k]!, r0, cols, 'ttRound');
     const p = svd.r;
     // core k ← Vt (p × cols); core k−1 ← core k−1 · (U S)
@@ -220,10 +232,12 @@ export function ttRound(tt: TT, options: TTTruncation = {}): TTSvdResult {
   const o = orthogonalizeRight(tt);
   const norm = frob(o.cores[0]!);
   const delta = d > 1 ? (eps * norm) / Math.sqrt(d - 1) : 0;
-  const cores = o.cores, ranks = o.ranks;
+  const cores = o.cores,
+    ranks = o.ranks;
   const discarded: number[] = [];
   for (let k = 0; k < d - 1; k++) {
-    const rows = ranks[k]! * tt.dims[k]!, r1 = ranks[k + 1]!;
+    const rows = ranks[k]! * tt.dims[k]!,
+      r1 = ranks[k + 1]!;
     const svd = svdThin(cores[k]!, rows, r1, fn);
     const { r, discarded: disc } = chooseRank(svd.s, delta, capFor(fn, options.maxRank, k, d));
     discarded.push(disc);
@@ -254,40 +268,68 @@ export interface TTMatrix extends TT {
  */
 export function interleaveOffsets(rowDims: readonly number[], colDims: readonly number[]): { rowOff: Int32Array; colOff: Int32Array } {
   const d = rowDims.length;
-  const m = rowDims.reduce((a, b) => a * b, 1), n = colDims.reduce((a, b) => a * b, 1);
+  const m = rowDims.reduce((a, b) => a * b, 1),
+    n = colDims.reduce((a, b) => a * b, 1);
   const stride = new Array<number>(d);
   let acc = 1;
-  for (let k = d - 1; k >= 0; k--) { stride[k] = acc; acc *= rowDims[k]! * colDims[k]!; }
-  const rowOff = new Int32Array(m), colOff = new Int32Array(n);
+  for (let k = d - 1; k >= 0; k--) {
+    stride[k] = acc;
+    acc *= rowDims[k]! * colDims[k]!;
+  }
+  const rowOff = new Int32Array(m),
+    colOff = new Int32Array(n);
   for (let i = 0; i < m; i++) {
-    let rem = i, off = 0;
-    for (let k = d - 1; k >= 0; k--) { const ik = rem % rowDims[k]!; rem = (rem - ik) / rowDims[k]!; off += ik * colDims[k]! * stride[k]!; }
+    let rem = i,
+      off = 0;
+    for (let k = d - 1; k >= 0; k--) {
+      const ik = rem % rowDims[k]!;
+      rem = (rem - ik) / rowDims[k]!;
+      off += ik * colDims[k]! * stride[k]!;
+    }
     rowOff[i] = off;
   }
   for (let j = 0; j < n; j++) {
-    let rem = j, off = 0;
-    for (let k = d - 1; k >= 0; k--) { const jk = rem % colDims[k]!; rem = (rem - jk) / colDims[k]!; off += jk * stride[k]!; }
+    let rem = j,
+      off = 0;
+    for (let k = d - 1; k >= 0; k--) {
+      const jk = rem % colDims[k]!;
+      rem = (rem - jk) / colDims[k]!;
+      off += jk * stride[k]!;
+    }
     colOff[j] = off;
   }
   return { rowOff, colOff };
 }
 
 function checkMatrixDims(fn: string, rowDims: readonly number[], colDims: readonly number[], m?: number, n?: number): void {
-  checkDims(fn, rowDims); checkDims(fn, colDims);
+  checkDims(fn, rowDims);
+  checkDims(fn, colDims);
   if (rowDims.length !== colDims.length) throw new ArgumentError(fn, 'colDims', colDims, `must have as many factors as rowDims [${rowDims.join(', ')}]`);
-  const pm = rowDims.reduce((a, b) => a * b, 1), pn = colDims.reduce((a, b) => a * b, 1);
+  const pm = rowDims.reduce((a, b) => a * b, 1),
+    pn = colDims.reduce((a, b) => a * b, 1);
   if (m !== undefined && pm !== m) throw new ArgumentError(fn, 'rowDims', rowDims, `must multiply to m = ${m}`);
   if (n !== undefined && pn !== n) throw new ArgumentError(fn, 'colDims', colDims, `must multiply to n = ${n}`);
 }
 
 /** TT-SVD of a dense m × n matrix (row-major) as a TT-matrix with the given factorizations. */
-export function ttMatrixFromDense(w: ArrayLike<number>, m: number, n: number, rowDims: readonly number[], colDims: readonly number[], options: TTTruncation = {}): TTMatrix & TTSvdResult {
+export function ttMatrixFromDense(
+  w: ArrayLike<number>,
+  m: number,
+  n: number,
+  rowDims: readonly number[],
+  colDims: readonly number[],
+  options: TTTruncation = {},
+): TTMatrix & TTSvdResult {
   const fn = 'ttMatrixFromDense';
   checkMatrixDims(fn, rowDims, colDims, m, n);
   if (w.length !== m * n) throw new ShapeError(fn, `argument 'w' has ${w.length} values, expected ${m}·${n}`);
   const { rowOff, colOff } = interleaveOffsets(rowDims, colDims);
   const t = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) { const ro = rowOff[i]!, wo = i * n; for (let j = 0; j < n; j++) t[ro + colOff[j]!] = w[wo + j]!; }
+  for (let i = 0; i < m; i++) {
+    const ro = rowOff[i]!,
+      wo = i * n;
+    for (let j = 0; j < n; j++) t[ro + colOff[j]!] = w[wo + j]!;
+  }
   const dims = rowDims.map((mk, k) => mk * colDims[k]!);
   const r = ttSvd(t, dims, options);
   return { ...r, rowDims: rowDims.slice(), colDims: colDims.slice() };
@@ -296,10 +338,14 @@ export function ttMatrixFromDense(w: ArrayLike<number>, m: number, n: number, ro
 /** The dense m × n matrix of a TT-matrix (row-major f64). */
 export function ttMatrixToDense(tt: TTMatrix): Float64Array {
   const t = ttToDense(tt);
-  const m = tt.rowDims.reduce((a, b) => a * b, 1), n = tt.colDims.reduce((a, b) => a * b, 1);
+  const m = tt.rowDims.reduce((a, b) => a * b, 1),
+    n = tt.colDims.reduce((a, b) => a * b, 1);
   const { rowOff, colOff } = interleaveOffsets(tt.rowDims, tt.colDims);
   const w = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) { const ro = rowOff[i]!; for (let j = 0; j < n; j++) w[i * n + j] = t[ro + colOff[j]!]!; }
+  for (let i = 0; i < m; i++) {
+    const ro = rowOff[i]!;
+    for (let j = 0; j < n; j++) w[i * n + j] = t[ro + colOff[j]!]!;
+  }
   return w;
 }
 
@@ -319,7 +365,10 @@ export function factorizations(n: number, d: number): number[][] {
   if (!Number.isInteger(d) || d < 1 || d > 8) throw new ArgumentError(fn, 'd', d, 'must be an integer in 1..8');
   const out: number[][] = [];
   const rec = (rem: number, left: number, acc: number[], allowOne: boolean) => {
-    if (left === 1) { if (rem >= (allowOne ? 1 : 2)) out.push([...acc, rem]); return; }
+    if (left === 1) {
+      if (rem >= (allowOne ? 1 : 2)) out.push([...acc, rem]);
+      return;
+    }
     for (let f = allowOne ? 1 : 2; f <= rem; f++) if (rem % f === 0) rec(rem / f, left - 1, [...acc, f], allowOne);
   };
   rec(n, d, [], false);
@@ -341,7 +390,10 @@ export function fullRanks(rowDims: readonly number[], colDims: readonly number[]
   const r = [1];
   let left = 1;
   const total = dims.reduce((a, b) => a * b, 1);
-  for (let k = 0; k < d - 1; k++) { left *= dims[k]!; r.push(Math.min(left, total / left)); }
+  for (let k = 0; k < d - 1; k++) {
+    left *= dims[k]!;
+    r.push(Math.min(left, total / left));
+  }
   r.push(1);
   return r;
 }
@@ -422,7 +474,8 @@ export function ttCandidates(w: ArrayLike<number>, m: number, n: number, options
 /** The candidate with the smallest error among those with at most `maxParams` values (null if none). */
 export function bestCandidate(candidates: readonly ShapeCandidate[], maxParams: number): ShapeCandidate | null {
   let best: ShapeCandidate | null = null;
-  for (const c of candidates) if (c.params <= maxParams && (!best || c.relError < best.relError || (c.relError === best.relError && c.params < best.params))) best = c;
+  for (const c of candidates)
+    if (c.params <= maxParams && (!best || c.relError < best.relError || (c.relError === best.relError && c.params < best.params))) best = c;
   return best;
 }
 
@@ -437,5 +490,8 @@ export function searchTTShape(w: ArrayLike<number>, m: number, n: number, maxPar
   const cands = ttCandidates(w, m, n, options);
   const best = bestCandidate(cands, maxParams);
   if (!best) return null;
-  return { ...best, tried: cands.map((c) => ({ rowDims: c.tt.rowDims, colDims: c.tt.colDims, ranks: c.tt.ranks.slice(), params: c.params, relError: c.relError })) };
+  return {
+    ...best,
+    tried: cands.map((c) => ({ rowDims: c.tt.rowDims, colDims: c.tt.colDims, ranks: c.tt.ranks.slice(), params: c.params, relError: c.relError })),
+  };
 }

@@ -6,23 +6,44 @@ import { describeBackendConformance } from '../../../tensor/src/testing/conforma
 import { createWebGpuBackend } from '../../src/index.js';
 import { runAll, type TestResult } from './vitest-shim.js';
 
-declare global { interface Window { __conformance?: unknown } }
+declare global {
+  interface Window {
+    __conformance?: unknown;
+  }
+}
 
 const params = new URLSearchParams(location.search);
 const numRuns = Number(params.get('numRuns') ?? 6);
 const maxDim = Number(params.get('maxDim') ?? 48);
 const out = document.getElementById('log')!;
-const line = (text: string, cls = '') => { const d = document.createElement('div'); d.textContent = text; d.className = cls; out.appendChild(d); };
+const line = (text: string, cls = '') => {
+  const d = document.createElement('div');
+  d.textContent = text;
+  d.className = cls;
+  out.appendChild(d);
+};
 
 async function main() {
   let reason = '';
-  const probe = await createWebGpuBackend({ onUnavailable: (r) => { reason = r; } });
-  if (!probe) { window.__conformance = { unavailable: reason }; line(`WebGPU unavailable: ${reason}`, 'fail'); return; }
-  const adapter = probe.adapter, kernel = probe.gemmKernel, features = probe.capabilities.features;
+  const probe = await createWebGpuBackend({
+    onUnavailable: (r) => {
+      reason = r;
+    },
+  });
+  if (!probe) {
+    window.__conformance = { unavailable: reason };
+    line(`WebGPU unavailable: ${reason}`, 'fail');
+    return;
+  }
+  const adapter = probe.adapter,
+    kernel = probe.gemmKernel,
+    features = probe.capabilities.features;
   await probe.dispose();
   line(`adapter: ${adapter.vendor} / ${adapter.architecture} (software: ${adapter.software}); gemm kernel ${kernel}; features ${features.join(', ')}`);
   describeBackendConformance('webgpu (browser)', () => createWebGpuBackend(), {
-    async: true, numRuns, maxDim,
+    async: true,
+    numRuns,
+    maxDim,
     skip: {
       f64: 'WebGPU computes in f32 only (WGSL has no f64)',
       matmul: 'the tensor-API matmul is synchronous and WebGPU has only async routines (sync calls fall back to the reference backend)',
@@ -38,4 +59,7 @@ async function main() {
   line(`passed ${summary.passed}, failed ${summary.failed}, skipped ${summary.skipped}`, summary.failed ? 'fail' : 'passed');
   window.__conformance = summary;
 }
-main().catch((e) => { window.__conformance = { error: String((e as Error)?.stack ?? e) }; line(String(e), 'fail'); });
+main().catch((e) => {
+  window.__conformance = { error: String((e as Error)?.stack ?? e) };
+  line(String(e), 'fail');
+});

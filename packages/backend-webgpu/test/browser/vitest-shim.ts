@@ -3,9 +3,23 @@
  * hooks), so the very same suite runs in a browser page. The page bundle aliases `vitest` to this file.
  */
 type Fn = () => unknown | Promise<unknown>;
-interface Suite { name: string; before: Fn[]; after: Fn[]; items: (Suite | Test)[] }
-interface Test { name: string; fn: Fn | null; skip: boolean }
-export interface TestResult { name: string; status: 'passed' | 'failed' | 'skipped'; ms: number; error?: string }
+interface Suite {
+  name: string;
+  before: Fn[];
+  after: Fn[];
+  items: (Suite | Test)[];
+}
+interface Test {
+  name: string;
+  fn: Fn | null;
+  skip: boolean;
+}
+export interface TestResult {
+  name: string;
+  status: 'passed' | 'failed' | 'skipped';
+  ms: number;
+  error?: string;
+}
 
 const root: Suite = { name: '', before: [], after: [], items: [] };
 let current = root;
@@ -15,23 +29,44 @@ export function describe(name: string, body: () => void): void {
   current.items.push(s);
   const prev = current;
   current = s;
-  try { body(); } finally { current = prev; }
+  try {
+    body();
+  } finally {
+    current = prev;
+  }
 }
-describe.skip = (name: string, _body: () => void) => { current.items.push({ name: `${name} (suite skipped)`, fn: null, skip: true }); };
+describe.skip = (name: string, _body: () => void) => {
+  current.items.push({ name: `${name} (suite skipped)`, fn: null, skip: true });
+};
 
-export function it(name: string, fn: Fn): void { current.items.push({ name, fn, skip: false }); }
-it.skip = (name: string, _fn?: Fn) => { current.items.push({ name, fn: null, skip: true }); };
+export function it(name: string, fn: Fn): void {
+  current.items.push({ name, fn, skip: false });
+}
+it.skip = (name: string, _fn?: Fn) => {
+  current.items.push({ name, fn: null, skip: true });
+};
 export const test = it;
 
-export function beforeAll(fn: Fn): void { current.before.push(fn); }
-export function afterAll(fn: Fn): void { current.after.push(fn); }
+export function beforeAll(fn: Fn): void {
+  current.before.push(fn);
+}
+export function afterAll(fn: Fn): void {
+  current.after.push(fn);
+}
 
 class AssertionError extends Error {}
-const show = (v: unknown) => { try { return JSON.stringify(v); } catch { return String(v); } };
+const show = (v: unknown) => {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+};
 function deepEqual(a: unknown, b: unknown): boolean {
   if (Object.is(a, b)) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  const ka = Object.keys(a), kb = Object.keys(b);
+  const ka = Object.keys(a),
+    kb = Object.keys(b);
   return ka.length === kb.length && ka.every((k) => deepEqual((a as any)[k], (b as any)[k]));
 }
 
@@ -62,22 +97,41 @@ export async function runAll(onResult: (r: TestResult) => void = () => {}): Prom
   const visit = async (s: Suite, prefix: string): Promise<void> => {
     const path = s.name ? `${prefix}${s.name} > ` : prefix;
     let hookError: string | undefined;
-    for (const h of s.before) { try { await h(); } catch (e) { hookError = `beforeAll failed: ${(e as Error)?.stack ?? e}`; } }
+    for (const h of s.before) {
+      try {
+        await h();
+      } catch (e) {
+        hookError = `beforeAll failed: ${(e as Error)?.stack ?? e}`;
+      }
+    }
     for (const item of s.items) {
-      if ('items' in item) { await visit(item, path); continue; }
+      if ('items' in item) {
+        await visit(item, path);
+        continue;
+      }
       const name = path + item.name;
       let r: TestResult;
       const t0 = performance.now();
       if (item.skip || !item.fn) r = { name, status: 'skipped', ms: 0 };
       else if (hookError) r = { name, status: 'failed', ms: 0, error: hookError };
       else {
-        try { await item.fn(); r = { name, status: 'passed', ms: performance.now() - t0 }; }
-        catch (e) { r = { name, status: 'failed', ms: performance.now() - t0, error: String((e as Error)?.stack ?? e).slice(0, 2000) }; }
+        try {
+          await item.fn();
+          r = { name, status: 'passed', ms: performance.now() - t0 };
+        } catch (e) {
+          r = { name, status: 'failed', ms: performance.now() - t0, error: String((e as Error)?.stack ?? e).slice(0, 2000) };
+        }
       }
       results.push(r);
       onResult(r);
     }
-    for (const h of s.after) { try { await h(); } catch { /* reported by tests */ } }
+    for (const h of s.after) {
+      try {
+        await h();
+      } catch {
+        /* reported by tests */
+      }
+    }
   };
   await visit(root, '');
   return results;

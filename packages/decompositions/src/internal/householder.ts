@@ -40,15 +40,28 @@ export function larft(ctx: Ctx, V: FA, vo: number, ld: number, nb: number, len: 
  * X ← X − (X Vbᵀ) op(T) Vb for X (rows × len, row stride ldx, offset xo), Vb (nb × len).
  * With op(T) = T this is X·(H_{r0}⋯H_{r1-1}); with Tᵀ it is X·(H_{r0}⋯H_{r1-1})ᵀ.
  */
-export function applyBlockRight(ctx: Ctx, X: FA, xo: number, ldx: number, rows: number, len: number,
-  V: FA, vo: number, ldv: number, nb: number, T: FA, transT: boolean): void {
+export function applyBlockRight(
+  ctx: Ctx,
+  X: FA,
+  xo: number,
+  ldx: number,
+  rows: number,
+  len: number,
+  V: FA,
+  vo: number,
+  ldv: number,
+  nb: number,
+  T: FA,
+  transT: boolean,
+): void {
   if (rows <= 0 || len <= 0 || nb <= 0) return;
   const W = ctx.work(rows * nb);
   gemm(ctx, false, true, rows, nb, len, 1, X, xo, ldx, V, vo, ldv, 0, W, 0, nb);
   const W2 = ctx.work(rows * nb);
   gemm(ctx, false, transT, rows, nb, nb, 1, W, 0, nb, T, 0, nb, 0, W2, 0, nb);
   gemm(ctx, false, false, rows, len, nb, -1, W2, 0, nb, V, vo, ldv, 1, X, xo, ldx);
-  ctx.free(W); ctx.free(W2);
+  ctx.free(W);
+  ctx.free(W2);
 }
 
 /**
@@ -62,7 +75,9 @@ export function formQt(ctx: Ctx, V: FA, tau: ArrayLike<number>, k: number, m: nu
   if (k <= 0) return Qt;
   const nblocks = Math.ceil(k / bs);
   for (let b = nblocks - 1; b >= 0; b--) {
-    const r0 = b * bs, r1 = Math.min(k, r0 + bs), nb = r1 - r0;
+    const r0 = b * bs,
+      r1 = Math.min(k, r0 + bs),
+      nb = r1 - r0;
     const c0 = r0 + shift;
     if (c0 >= m) continue;
     const len = m - c0;
@@ -84,15 +99,20 @@ export function applyQLeft(ctx: Ctx, V: FA, tau: ArrayLike<number>, k: number, m
   if (k <= 0 || nc <= 0) return;
   const nblocks = Math.ceil(k / NB);
   for (let b = nblocks - 1; b >= 0; b--) {
-    const r0 = b * NB, r1 = Math.min(k, r0 + NB), nb = r1 - r0;
+    const r0 = b * NB,
+      r1 = Math.min(k, r0 + NB),
+      nb = r1 - r0;
     const c0 = r0 + shift;
     if (c0 >= m) continue;
     const len = m - c0;
     const T = larft(ctx, V, r0 * m + c0, m, nb, len, tau, r0);
-    const W1 = ctx.work(nb * nc), W2 = ctx.work(nb * nc);
+    const W1 = ctx.work(nb * nc),
+      W2 = ctx.work(nb * nc);
     gemm(ctx, false, false, nb, nc, len, 1, V, r0 * m + c0, m, X, c0 * nc, nc, 0, W1, 0, nc);
     gemm(ctx, false, false, nb, nc, nb, 1, T, 0, nb, W1, 0, nc, 0, W2, 0, nc);
     gemm(ctx, true, false, len, nc, nb, -1, V, r0 * m + c0, m, W2, 0, nc, 1, X, c0 * nc, nc);
-    ctx.free(T); ctx.free(W1); ctx.free(W2);
+    ctx.free(T);
+    ctx.free(W1);
+    ctx.free(W2);
   }
 }

@@ -13,12 +13,33 @@ describe('generated rotation kernel', () => {
     const src = fileURLToPath(new URL('../../assembly/rot.ts', import.meta.url));
     const tmp = mkdtempSync(join(tmpdir(), 'llmpress-rot-check-'));
     try {
-      for (const [name, features, want] of [['simd', ['simd'], ROT_WASM_BASE64], ['relaxed', ['simd', 'relaxed-simd'], ROT_WASM_RELAXED_BASE64]] as const) {
+      for (const [name, features, want] of [
+        ['simd', ['simd'], ROT_WASM_BASE64],
+        ['relaxed', ['simd', 'relaxed-simd'], ROT_WASM_RELAXED_BASE64],
+      ] as const) {
         const out = join(tmp, `${name}.wasm`);
-        const { error, stderr } = await asc.main([src, '--outFile', out, '-O3', '--runtime', 'stub', '--noAssert', '--use', 'abort=', '--importMemory', '--initialMemory', '1', ...features.flatMap((f) => ['--enable', f])]);
+        const { error, stderr } = await asc.main([
+          src,
+          '--outFile',
+          out,
+          '-O3',
+          '--runtime',
+          'stub',
+          '--noAssert',
+          '--use',
+          'abort=',
+          '--importMemory',
+          '--initialMemory',
+          '1',
+          ...features.flatMap((f) => ['--enable', f]),
+        ]);
         expect(error, String(stderr)).toBeFalsy();
-        expect(readFileSync(out).toString('base64') === want, `${name} build differs from src/internal/generated/rot-wasm.ts: run build-kernels.mjs`).toBe(true);
+        expect(readFileSync(out).toString('base64') === want, `${name} build differs from src/internal/generated/rot-wasm.ts: run build-kernels.mjs`).toBe(
+          true,
+        );
       }
-    } finally { rmSync(tmp, { recursive: true, force: true }); }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   }, 60_000);
 });

@@ -1,8 +1,20 @@
 /** Internal helpers: input checks, raw row-major storage, the GEMM wrapper and Householder reflectors. */
 import {
-  Tensor, EPS, ArgumentError, ShapeError, DTypeError, LlmpressError,
-  assertMatrix, assertFloat, assertFinite, resolveBackend, routine, Workspace,
-  type Backend, type BackendRoutines, type FloatDType,
+  Tensor,
+  EPS,
+  ArgumentError,
+  ShapeError,
+  DTypeError,
+  LlmpressError,
+  assertMatrix,
+  assertFloat,
+  assertFinite,
+  resolveBackend,
+  routine,
+  Workspace,
+  type Backend,
+  type BackendRoutines,
+  type FloatDType,
 } from '@llmpress/tensor';
 
 export type FA = Float32Array | Float64Array;
@@ -27,7 +39,12 @@ export function makeCtx(fn: string, dtype: FloatDType, backend?: Backend): Ctx {
   const b = resolveBackend(fn, backend);
   const ws = new Workspace(b, { minResident: 256 });
   return {
-    fn, backend: b, gemmFn: routine(b, 'gemm'), gemvFn: routine(b, 'gemv'), dtype, eps: EPS[dtype],
+    fn,
+    backend: b,
+    gemmFn: routine(b, 'gemm'),
+    gemvFn: routine(b, 'gemv'),
+    dtype,
+    eps: EPS[dtype],
     work: (n: number): FA => ws.array(dtype, n, true),
     free: (a: FA): void => ws.free(a),
     done: (): void => ws.done(),
@@ -37,12 +54,29 @@ export function makeCtx(fn: string, dtype: FloatDType, backend?: Backend): Ctx {
 /** Runs `body` with a context whose work arrays are released afterwards. */
 export function withCtx<T>(fn: string, dtype: FloatDType, backend: Backend | undefined, body: (ctx: Ctx) => T): T {
   const ctx = makeCtx(fn, dtype, backend);
-  try { return body(ctx); } finally { ctx.done(); }
+  try {
+    return body(ctx);
+  } finally {
+    ctx.done();
+  }
 }
 
 /** y = alpha op(A) x + beta y through the backend. */
-export function gemv(ctx: Ctx, trans: boolean, m: number, n: number, alpha: number, a: FA, aOffset: number, lda: number,
-  x: FA, xOffset: number, beta: number, y: FA, yOffset: number): void {
+export function gemv(
+  ctx: Ctx,
+  trans: boolean,
+  m: number,
+  n: number,
+  alpha: number,
+  a: FA,
+  aOffset: number,
+  lda: number,
+  x: FA,
+  xOffset: number,
+  beta: number,
+  y: FA,
+  yOffset: number,
+): void {
   if (m <= 0 || n <= 0) {
     const ly = trans ? n : m;
     for (let i = 0; i < ly; i++) y[yOffset + i] = beta === 0 ? 0 : beta * y[yOffset + i]!;
@@ -108,11 +142,32 @@ export function tensorOf(dtype: FloatDType, data: FA, shape: number[]): Tensor {
 }
 
 /** C = alpha op(A) op(B) + beta C through the backend (row-major, explicit leading dimensions). */
-export function gemm(ctx: Ctx, transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-  a: FA, aOffset: number, lda: number, b: FA, bOffset: number, ldb: number, beta: number, c: FA, cOffset: number, ldc: number): void {
+export function gemm(
+  ctx: Ctx,
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: FA,
+  aOffset: number,
+  lda: number,
+  b: FA,
+  bOffset: number,
+  ldb: number,
+  beta: number,
+  c: FA,
+  cOffset: number,
+  ldc: number,
+): void {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) { const p = cOffset + i * ldc + j; c[p] = beta === 0 ? 0 : beta * c[p]!; }
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        const p = cOffset + i * ldc + j;
+        c[p] = beta === 0 ? 0 : beta * c[p]!;
+      }
     return;
   }
   ctx.gemmFn({ transA, transB, m, n, k, alpha, a, aOffset, lda: Math.max(lda, 1), b, bOffset, ldb: Math.max(ldb, 1), beta, c, cOffset, ldc: Math.max(ldc, 1) });
@@ -121,13 +176,19 @@ export function gemm(ctx: Ctx, transA: boolean, transB: boolean, m: number, n: n
 /** Euclidean norm of x[off .. off+n) without overflow/underflow (fast path + scaled fallback). */
 export function nrm2(x: FA, off: number, n: number): number {
   let s = 0;
-  for (let i = off, e = off + n; i < e; i++) { const v = x[i]!; s += v * v; }
+  for (let i = off, e = off + n; i < e; i++) {
+    const v = x[i]!;
+    s += v * v;
+  }
   if (Number.isFinite(s) && s > 1e-280) return Math.sqrt(s);
   let scale = 0;
   for (let i = off, e = off + n; i < e; i++) scale = Math.max(scale, Math.abs(x[i]!));
   if (scale === 0 || !Number.isFinite(scale)) return scale;
   s = 0;
-  for (let i = off, e = off + n; i < e; i++) { const v = x[i]! / scale; s += v * v; }
+  for (let i = off, e = off + n; i < e; i++) {
+    const v = x[i]! / scale;
+    s += v * v;
+  }
   return scale * Math.sqrt(s);
 }
 
@@ -164,7 +225,8 @@ export function axpy(alpha: number, x: FA, xo: number, y: FA, yo: number, n: num
 /** Plane rotation of rows x[xo ..] and x[yo ..]: (x, y) ← (c x + s y, c y − s x). */
 export function rot(a: FA, xo: number, yo: number, n: number, c: number, s: number): void {
   for (let i = 0; i < n; i++) {
-    const x = a[xo + i]!, y = a[yo + i]!;
+    const x = a[xo + i]!,
+      y = a[yo + i]!;
     a[xo + i] = c * x + s * y;
     a[yo + i] = c * y - s * x;
   }

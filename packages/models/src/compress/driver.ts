@@ -5,10 +5,16 @@
  * compressor, swaps the layers into a copy of the model, reports progress with an ETA, honours an
  * AbortSignal and accounts the bytes.
  */
-import { ArgumentError, resolveBackend, Tensor, type Backend, type LinearLayer } from '@llmpress/tensor';
+import { ArgumentError, resolveBackend, type Tensor, type Backend, type LinearLayer } from '@llmpress/tensor';
 import { LINEAR_ROLES, LlamaModel, type LinearRole } from '../model.js';
-import { CALIBRATION_SCHEDULES, scheduledCalibration, throwIfAborted, type CalibrationSchedule, type CalibrationWindows, type SequentialStats } from '../calibration.js';
-
+import {
+  CALIBRATION_SCHEDULES,
+  scheduledCalibration,
+  throwIfAborted,
+  type CalibrationSchedule,
+  type CalibrationWindows,
+  type SequentialStats,
+} from '../calibration.js';
 
 export interface LayerJob {
   /** 'blocks.3.down'. */
@@ -83,27 +89,36 @@ function emptyStats(name: string, role: LinearRole, block: number, n: number): S
 
 export async function compressLinears<R>(model: LlamaModel, options: DriverOptions<R>): Promise<CompressResult<R>> {
   const fn = DRIVER;
-  if (!(model instanceof LlamaModel) && !(model && typeof (model as any).linears === 'function' && typeof (model as any).clone === 'function' && typeof (model as any).runBlock === 'function')) {
+  if (
+    !(model instanceof LlamaModel) &&
+    !(model && typeof (model as any).linears === 'function' && typeof (model as any).clone === 'function' && typeof (model as any).runBlock === 'function')
+  ) {
     throw new ArgumentError(fn, 'model', model, 'must be a LlamaModel');
   }
   if (!options || typeof options !== 'object') throw new ArgumentError(fn, 'options', options, 'must be an object');
   if (typeof options.compress !== 'function') throw new ArgumentError(fn, 'options.compress', options.compress, 'must be a per-layer compressor function');
   const schedule = options.schedule ?? 'sequential';
-  if (!CALIBRATION_SCHEDULES.includes(schedule)) throw new ArgumentError(fn, 'options.schedule', schedule, `must be one of ${CALIBRATION_SCHEDULES.map((s) => `'${s}'`).join(', ')}`);
+  if (!CALIBRATION_SCHEDULES.includes(schedule))
+    throw new ArgumentError(fn, 'options.schedule', schedule, `must be one of ${CALIBRATION_SCHEDULES.map((s) => `'${s}'`).join(', ')}`);
   const dataFree = options.dataFree === true;
   if (!dataFree && (!Array.isArray(options.calibration) || options.calibration.length === 0)) {
     throw new ArgumentError(fn, 'options.calibration', options.calibration, 'must be a non-empty array of token windows');
   }
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new ArgumentError(fn, 'options.onProgress', options.onProgress, 'must be a function');
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function')
+    throw new ArgumentError(fn, 'options.onProgress', options.onProgress, 'must be a function');
   const signal = options.signal;
-  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof (signal as AbortSignal).aborted !== 'boolean')) throw new ArgumentError(fn, 'options.signal', signal, 'must be an AbortSignal');
+  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof (signal as AbortSignal).aborted !== 'boolean'))
+    throw new ArgumentError(fn, 'options.signal', signal, 'must be an AbortSignal');
   const roles = (options.roles ?? LINEAR_ROLES).slice();
-  if (!Array.isArray(options.roles ?? LINEAR_ROLES) || roles.length === 0) throw new ArgumentError(fn, 'options.roles', options.roles, 'must be a non-empty array of roles');
-  for (const r of roles) if (!LINEAR_ROLES.includes(r)) throw new ArgumentError(fn, 'options.roles', options.roles, `must hold only ${LINEAR_ROLES.join(', ')}`);
+  if (!Array.isArray(options.roles ?? LINEAR_ROLES) || roles.length === 0)
+    throw new ArgumentError(fn, 'options.roles', options.roles, 'must be a non-empty array of roles');
+  for (const r of roles)
+    if (!LINEAR_ROLES.includes(r)) throw new ArgumentError(fn, 'options.roles', options.roles, `must hold only ${LINEAR_ROLES.join(', ')}`);
   const L = model.config.nLayers;
   const blocks = [...new Set(options.blocks ?? Array.from({ length: L }, (_, i) => i))].sort((a, b) => a - b);
   if (blocks.length === 0) throw new ArgumentError(fn, 'options.blocks', options.blocks, 'must be a non-empty array of block indices');
-  for (const b of blocks) if (!Number.isInteger(b) || b < 0 || b >= L) throw new ArgumentError(fn, 'options.blocks', options.blocks, `must hold block indices in [0, ${L})`);
+  for (const b of blocks)
+    if (!Number.isInteger(b) || b < 0 || b >= L) throw new ArgumentError(fn, 'options.blocks', options.blocks, `must hold block indices in [0, ${L})`);
   const backend = resolveBackend(fn, options.backend);
   throwIfAborted(fn, signal);
 
@@ -125,9 +140,15 @@ export async function compressLinears<R>(model: LlamaModel, options: DriverOptio
     progress(name, 'compress');
     const out = await options.compress({ name, role, block: b, weight, stats }, { backend, signal });
     throwIfAborted(fn, signal);
-    if (!out || typeof out !== 'object' || !out.layer || typeof out.layer.forward !== 'function') throw new ArgumentError(fn, 'options.compress', out, `must return { layer, report, bytes, kind } for '${name}'`);
+    if (!out || typeof out !== 'object' || !out.layer || typeof out.layer.forward !== 'function')
+      throw new ArgumentError(fn, 'options.compress', out, `must return { layer, report, bytes, kind } for '${name}'`);
     if (out.layer.inFeatures !== orig.inFeatures || out.layer.outFeatures !== orig.outFeatures) {
-      throw new ArgumentError(fn, 'options.compress', `${out.layer.outFeatures}x${out.layer.inFeatures}`, `must return a layer of shape ${orig.outFeatures}x${orig.inFeatures} for '${name}'`);
+      throw new ArgumentError(
+        fn,
+        'options.compress',
+        `${out.layer.outFeatures}x${out.layer.inFeatures}`,
+        `must return a layer of shape ${orig.outFeatures}x${orig.inFeatures} for '${name}'`,
+      );
     }
     const bytes = typeof out.bytes === 'number' && Number.isFinite(out.bytes) && out.bytes >= 0 ? out.bytes : out.layer.bytes();
     working.setLinear(name, out.layer);
@@ -141,14 +162,25 @@ export async function compressLinears<R>(model: LlamaModel, options: DriverOptio
       await run(e.block, e.role, emptyStats(e.name, e.role, e.block, e.layer.inFeatures));
     }
   } else {
-    await scheduledCalibration(model, working, options.calibration!, async (b, stats) => {
-      for (const [role, st] of stats) await run(b, role, st);
-    }, {
-      schedule, roles, blocks, backend, signal,
-      onCalibrate: (b, group) => progress(`blocks.${b}.${group.join('+')}`, 'calibrate'),
-    });
+    await scheduledCalibration(
+      model,
+      working,
+      options.calibration!,
+      async (b, stats) => {
+        for (const [role, st] of stats) await run(b, role, st);
+      },
+      {
+        schedule,
+        roles,
+        blocks,
+        backend,
+        signal,
+        onCalibrate: (b, group) => progress(`blocks.${b}.${group.join('+')}`, 'calibrate'),
+      },
+    );
   }
-  let bytes = 0, denseBytes = 0;
+  let bytes = 0,
+    denseBytes = 0;
   const replaced = new Set(layers.map((l) => l.name));
   for (const l of layers) bytes += l.bytes;
   for (const e of working.linears()) {

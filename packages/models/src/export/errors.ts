@@ -11,7 +11,9 @@ export class LossyExportError extends LlmpressError {
 
 /** A self-contained export needs a tokenizer and none was given / found, or it cannot be embedded. */
 export class MissingTokenizerError extends LlmpressError {
-  constructor(fn: string, message: string) { super(fn, message, 'E_NO_TOKENIZER'); }
+  constructor(fn: string, message: string) {
+    super(fn, message, 'E_NO_TOKENIZER');
+  }
 }
 
 /** The output path exists or is the input: nothing was written. */

@@ -25,26 +25,40 @@ export const QK = 32;
 /** Bytes of `count` elements (count a multiple of 32 for the block types). */
 export function ggmlBytes(type: number, count: number): number {
   switch (type) {
-    case GGML.F32: return 4 * count;
-    case GGML.F16: case GGML.BF16: return 2 * count;
-    case GGML.Q4_0: return (count / QK) * 18;
-    case GGML.Q4_1: return (count / QK) * 20;
-    case GGML.Q8_0: return (count / QK) * 34;
+    case GGML.F32:
+      return 4 * count;
+    case GGML.F16:
+    case GGML.BF16:
+      return 2 * count;
+    case GGML.Q4_0:
+      return (count / QK) * 18;
+    case GGML.Q4_1:
+      return (count / QK) * 20;
+    case GGML.Q8_0:
+      return (count / QK) * 34;
   }
   throw new ArgumentError('ggmlBytes', 'type', type, 'must be F32, F16, BF16, Q4_0, Q4_1 or Q8_0');
 }
 
-export function isBlockType(type: number): boolean { return type === GGML.Q4_0 || type === GGML.Q4_1 || type === GGML.Q8_0; }
+export function isBlockType(type: number): boolean {
+  return type === GGML.Q4_0 || type === GGML.Q4_1 || type === GGML.Q8_0;
+}
 
 /** f32 values → ggml bytes (F32/F16/BF16 exactly as rounded by RNE; Q-types by ggml's reference quantizers). */
 export function encodeValues(x: Float32Array, type: number): Uint8Array {
   switch (type) {
-    case GGML.F32: return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
-    case GGML.F16: return encodeHalf(x, 'f16');
-    case GGML.BF16: return encodeHalf(x, 'bf16');
-    case GGML.Q8_0: return quantizeQ8_0(x);
-    case GGML.Q4_0: return quantizeQ4_0(x);
-    case GGML.Q4_1: return quantizeQ4_1(x);
+    case GGML.F32:
+      return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
+    case GGML.F16:
+      return encodeHalf(x, 'f16');
+    case GGML.BF16:
+      return encodeHalf(x, 'bf16');
+    case GGML.Q8_0:
+      return quantizeQ8_0(x);
+    case GGML.Q4_0:
+      return quantizeQ4_0(x);
+    case GGML.Q4_1:
+      return quantizeQ4_1(x);
   }
   throw new ArgumentError('encodeValues', 'type', type, 'must be F32, F16, BF16, Q4_0, Q4_1 or Q8_0');
 }
@@ -56,11 +70,14 @@ function checkBlocks(fn: string, n: number): void {
 /** ggml's quantize_row_q8_0_ref: d = absmax/127, q = round(x/d). */
 export function quantizeQ8_0(x: Float32Array): Uint8Array {
   checkBlocks('quantizeQ8_0', x.length);
-  const nb = x.length / QK, out = new Uint8Array(nb * 34), dv = new DataView(out.buffer);
+  const nb = x.length / QK,
+    out = new Uint8Array(nb * 34),
+    dv = new DataView(out.buffer);
   for (let b = 0; b < nb; b++) {
     let amax = 0;
     for (let j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[b * QK + j]!));
-    const d = Math.fround(amax / 127), id = d ? Math.fround(1 / d) : 0;
+    const d = Math.fround(amax / 127),
+      id = d ? Math.fround(1 / d) : 0;
     dv.setUint16(b * 34, f32ToF16(d), true);
     for (let j = 0; j < QK; j++) dv.setInt8(b * 34 + 2 + j, Math.round(Math.fround(x[b * QK + j]! * id)));
   }
@@ -70,11 +87,21 @@ export function quantizeQ8_0(x: Float32Array): Uint8Array {
 /** ggml's quantize_row_q4_0_ref: d = (value of largest |x|)/−8, q = min(15, trunc(x/d + 8.5)). */
 export function quantizeQ4_0(x: Float32Array): Uint8Array {
   checkBlocks('quantizeQ4_0', x.length);
-  const nb = x.length / QK, out = new Uint8Array(nb * 18), dv = new DataView(out.buffer);
+  const nb = x.length / QK,
+    out = new Uint8Array(nb * 18),
+    dv = new DataView(out.buffer);
   for (let b = 0; b < nb; b++) {
-    let amax = 0, max = 0;
-    for (let j = 0; j < QK; j++) { const v = x[b * QK + j]!; if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; } }
-    const d = Math.fround(max / -8), id = d ? Math.fround(1 / d) : 0;
+    let amax = 0,
+      max = 0;
+    for (let j = 0; j < QK; j++) {
+      const v = x[b * QK + j]!;
+      if (Math.abs(v) > amax) {
+        amax = Math.abs(v);
+        max = v;
+      }
+    }
+    const d = Math.fround(max / -8),
+      id = d ? Math.fround(1 / d) : 0;
     dv.setUint16(b * 18, f32ToF16(d), true);
     for (let j = 0; j < 16; j++) {
       const q0 = Math.min(15, Math.trunc(Math.fround(Math.fround(x[b * QK + j]! * id) + 8.5)));
@@ -88,11 +115,19 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
 /** ggml's quantize_row_q4_1_ref: d = (max − min)/15, m = min, q = min(15, trunc((x − min)/d + 0.5)). */
 export function quantizeQ4_1(x: Float32Array): Uint8Array {
   checkBlocks('quantizeQ4_1', x.length);
-  const nb = x.length / QK, out = new Uint8Array(nb * 20), dv = new DataView(out.buffer);
+  const nb = x.length / QK,
+    out = new Uint8Array(nb * 20),
+    dv = new DataView(out.buffer);
   for (let b = 0; b < nb; b++) {
-    let mn = Infinity, mx = -Infinity;
-    for (let j = 0; j < QK; j++) { const v = x[b * QK + j]!; if (v < mn) mn = v; if (v > mx) mx = v; }
-    const d = Math.fround((mx - mn) / 15), id = d ? Math.fround(1 / d) : 0;
+    let mn = Infinity,
+      mx = -Infinity;
+    for (let j = 0; j < QK; j++) {
+      const v = x[b * QK + j]!;
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+    }
+    const d = Math.fround((mx - mn) / 15),
+      id = d ? Math.fround(1 / d) : 0;
     dv.setUint16(b * 20, f32ToF16(d), true);
     dv.setUint16(b * 20 + 2, f32ToF16(mn), true);
     for (let j = 0; j < 16; j++) {
@@ -126,15 +161,27 @@ export interface QuantizedLike {
 
 export function isQuantizedLike(x: unknown): x is QuantizedLike {
   const q = x as QuantizedLike;
-  return !!q && q.kind === 'quantized' && typeof q.dequantRow === 'function' && typeof q.decodedZeros === 'function' && (q.scales instanceof Uint16Array || q.scales instanceof Float32Array);
+  return (
+    !!q &&
+    q.kind === 'quantized' &&
+    typeof q.dequantRow === 'function' &&
+    typeof q.decodedZeros === 'function' &&
+    (q.scales instanceof Uint16Array || q.scales instanceof Float32Array)
+  );
 }
 
 /** The integer codes of a quantized layer, rows × inFeatures, in STORED column order. */
 export function layerCodes(q: QuantizedLike): Uint8Array {
-  const n = q.inFeatures, m = q.outFeatures;
-  const ones = new Float32Array(m * q.nGroups).fill(1), zeros = new Uint8Array(m * q.nGroups);
-  const row = new Float32Array(n), out = new Uint8Array(m * n);
-  for (let r = 0; r < m; r++) { q.dequantRow(r, row, ones, zeros); for (let j = 0; j < n; j++) out[r * n + j] = row[j]!; }
+  const n = q.inFeatures,
+    m = q.outFeatures;
+  const ones = new Float32Array(m * q.nGroups).fill(1),
+    zeros = new Uint8Array(m * q.nGroups);
+  const row = new Float32Array(n),
+    out = new Uint8Array(m * n);
+  for (let r = 0; r < m; r++) {
+    q.dequantRow(r, row, ones, zeros);
+    for (let j = 0; j < n; j++) out[r * n + j] = row[j]!;
+  }
   return out;
 }
 
@@ -155,7 +202,8 @@ export function exactMappingProblem(q: QuantizedLike, type: number): string | un
   }
   if (type === GGML.Q4_1) {
     if (q.bits > 4) return `${q.bits}-bit codes do not fit 4 bits`;
-    const z = q.decodedZeros(), s = q.scales as Uint16Array;
+    const z = q.decodedZeros(),
+      s = q.scales as Uint16Array;
     for (let i = 0; i < s.length; i++) {
       const m = -f16ToF32(s[i]!) * z[i]!;
       if (f16ToF32(f32ToF16(m)) !== m) return `the block minimum −s·z (${m}) is not an f16 value`;
@@ -173,16 +221,26 @@ export function codesToGgml(q: QuantizedLike, type: number, rows?: ArrayLike<num
   const fn = 'codesToGgml';
   const problem = exactMappingProblem(q, type);
   if (problem) throw new ArgumentError(fn, 'layer', `${q.bits}-bit g${q.groupSize}`, `cannot be written exactly as ggml type ${type}: ${problem}`);
-  const n = q.inFeatures, m = q.outFeatures, g = q.groupSize, ng = q.nGroups;
-  const codes = layerCodes(q), zeros = q.decodedZeros(), s = q.scales as Uint16Array;
+  const n = q.inFeatures,
+    m = q.outFeatures,
+    g = q.groupSize,
+    ng = q.nGroups;
+  const codes = layerCodes(q),
+    zeros = q.decodedZeros(),
+    s = q.scales as Uint16Array;
   const order = rows ?? Array.from({ length: m }, (_, i) => i);
-  const nbRow = n / QK, bb = type === GGML.Q4_0 ? 18 : type === GGML.Q4_1 ? 20 : 34;
-  const out = new Uint8Array(m * nbRow * bb), dv = new DataView(out.buffer);
+  const nbRow = n / QK,
+    bb = type === GGML.Q4_0 ? 18 : type === GGML.Q4_1 ? 20 : 34;
+  const out = new Uint8Array(m * nbRow * bb),
+    dv = new DataView(out.buffer);
   for (let ri = 0; ri < m; ri++) {
     const r = order[ri]!;
     for (let b = 0; b < nbRow; b++) {
-      const grp = Math.floor((b * QK) / g), sbits = s[r * ng + grp]!, z = zeros[r * ng + grp]!;
-      const o = (ri * nbRow + b) * bb, c0 = r * n + b * QK;
+      const grp = Math.floor((b * QK) / g),
+        sbits = s[r * ng + grp]!,
+        z = zeros[r * ng + grp]!;
+      const o = (ri * nbRow + b) * bb,
+        c0 = r * n + b * QK;
       dv.setUint16(o, sbits, true);
       if (type === GGML.Q8_0) {
         for (let j = 0; j < QK; j++) dv.setInt8(o + 2 + j, codes[c0 + j]! - z);

@@ -29,7 +29,8 @@ describe.skipIf(!hasData())('GGUF export of stories260K', () => {
     expect(ours.get('tokenizer.ggml.tokens')).toEqual(ref.get('tokenizer.ggml.tokens'));
     expect(Array.from(ours.get('tokenizer.ggml.scores') as Float32Array)).toEqual(Array.from(ref.get('tokenizer.ggml.scores') as Float32Array));
     expect(Array.from(ours.get('tokenizer.ggml.token_type') as Int32Array)).toEqual(Array.from(ref.get('tokenizer.ggml.token_type') as Int32Array));
-    for (const t of ref.header.tensors) if (t.name !== 'output.weight') expect(Array.from(ours.tensor(t.name).data)).toEqual(Array.from(ref.tensor(t.name).data));
+    for (const t of ref.header.tensors)
+      if (t.name !== 'output.weight') expect(Array.from(ours.tensor(t.name).data)).toEqual(Array.from(ref.tensor(t.name).data));
     const back = ggufToLlamaModel(ours);
     expect(back.config.nKvHeads).toBe(4);
     expect(ggufTokenizer(ours).encode('Once upon a time')).toEqual(ggufTokenizer(ref).encode('Once upon a time'));
@@ -48,17 +49,25 @@ describe.skipIf(!hasData())('GGUF export of stories260K', () => {
       const windows = standardWindows(tokenizer.encode(text), { count: 2, len: 256 });
       const e = evaluate(model, windows);
       const L = await run.windowLogits(windows);
-      let nll = 0, n = 0;
-      windows.forEach((w, wi) => w.targets.forEach((t, i) => {
-        const row = L[wi]!.subarray(i * 512, i * 512 + 512);
-        let mx = -Infinity; for (const v of row) mx = Math.max(mx, v);
-        let s = 0; for (const v of row) s += Math.exp(v - mx);
-        nll += mx + Math.log(s) - row[t]!; n++;
-      }));
+      let nll = 0,
+        n = 0;
+      windows.forEach((w, wi) =>
+        w.targets.forEach((t, i) => {
+          const row = L[wi]!.subarray(i * 512, i * 512 + 512);
+          let mx = -Infinity;
+          for (const v of row) mx = Math.max(mx, v);
+          let s = 0;
+          for (const v of row) s += Math.exp(v - mx);
+          nll += mx + Math.log(s) - row[t]!;
+          n++;
+        }),
+      );
       const ppl = Math.exp(nll / n);
       console.log('llmpress ppl', e.ppl, 'llama.cpp ppl', ppl);
       expect(Math.abs(ppl / e.ppl - 1)).toBeLessThan(0.005);
-    } finally { await run.dispose(); }
+    } finally {
+      await run.dispose();
+    }
   });
 
   it.skipIf(!fixture)(`a GGUF input carries its tokenizer.ggml.* over unchanged${why}`, () => {
@@ -72,18 +81,21 @@ describe.skipIf(!hasData())('GGUF export of stories260K', () => {
 });
 
 const hfTok = findData('formats/hf-tiny-random-llama-2/tokenizer.json');
-describe.skipIf(!hfTok)(`tokenizer.json → tokenizer.ggml.*${hfTok ? '' : ` — skipped: ${formatsSkipReason() ?? 'formats/hf-tiny-random-llama-2/tokenizer.json is absent'}`}`, () => {
-  it('Llama-2 style byte-fallback BPE: tokens in id order, special and byte types, ids; padded to the model vocabulary', () => {
-    const json = JSON.parse(readFileSync(hfTok!, 'utf8'));
-    const kv = tokenizerToGguf({ kind: 'hf-json', json }, 3008);
-    const toks = kv.get('tokenizer.ggml.tokens')!.value as string[];
-    const types = kv.get('tokenizer.ggml.token_type')!.value as Int32Array;
-    expect(toks.length).toBe(3008);
-    for (const [piece, id] of Object.entries(json.model.vocab as Record<string, number>)) expect(toks[id]).toBe(piece);
-    expect([types[0], types[1], types[2]]).toEqual([TOKEN_TYPE.unknown, TOKEN_TYPE.control, TOKEN_TYPE.control]);
-    expect(types[toks.indexOf('<0x41>')]).toBe(TOKEN_TYPE.byte);
-    expect(types[3007]).toBe(TOKEN_TYPE.unused);
-    expect([kv.get('tokenizer.ggml.bos_token_id')!.value, kv.get('tokenizer.ggml.eos_token_id')!.value]).toEqual([1, 2]);
-    expect(() => tokenizerToGguf({ kind: 'hf-json', json }, 100)).toThrow(MissingTokenizerError);
-  });
-});
+describe.skipIf(!hfTok)(
+  `tokenizer.json → tokenizer.ggml.*${hfTok ? '' : ` — skipped: ${formatsSkipReason() ?? 'formats/hf-tiny-random-llama-2/tokenizer.json is absent'}`}`,
+  () => {
+    it('Llama-2 style byte-fallback BPE: tokens in id order, special and byte types, ids; padded to the model vocabulary', () => {
+      const json = JSON.parse(readFileSync(hfTok!, 'utf8'));
+      const kv = tokenizerToGguf({ kind: 'hf-json', json }, 3008);
+      const toks = kv.get('tokenizer.ggml.tokens')!.value as string[];
+      const types = kv.get('tokenizer.ggml.token_type')!.value as Int32Array;
+      expect(toks.length).toBe(3008);
+      for (const [piece, id] of Object.entries(json.model.vocab as Record<string, number>)) expect(toks[id]).toBe(piece);
+      expect([types[0], types[1], types[2]]).toEqual([TOKEN_TYPE.unknown, TOKEN_TYPE.control, TOKEN_TYPE.control]);
+      expect(types[toks.indexOf('<0x41>')]).toBe(TOKEN_TYPE.byte);
+      expect(types[3007]).toBe(TOKEN_TYPE.unused);
+      expect([kv.get('tokenizer.ggml.bos_token_id')!.value, kv.get('tokenizer.ggml.eos_token_id')!.value]).toEqual([1, 2]);
+      expect(() => tokenizerToGguf({ kind: 'hf-json', json }, 100)).toThrow(MissingTokenizerError);
+    });
+  },
+);

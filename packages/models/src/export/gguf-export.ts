@@ -66,11 +66,16 @@ export interface ExportReport {
   notes: string[];
 }
 
-interface Job { decl: { name: string; shape: number[]; type: number }; produce: () => Uint8Array; info: Omit<ExportedTensor, 'bytes'> }
+interface Job {
+  decl: { name: string; shape: number[]; type: number };
+  produce: () => Uint8Array;
+  info: Omit<ExportedTensor, 'bytes'>;
+}
 
 /** Output-row order that turns Hugging Face rotate-half Q/K rows into llama.cpp's interleaved pairs. */
 export function ropeInterleaveRows(nHeads: number, headDim: number): Int32Array {
-  const half = headDim / 2, p = new Int32Array(nHeads * headDim);
+  const half = headDim / 2,
+    p = new Int32Array(nHeads * headDim);
   for (let h = 0; h < nHeads; h++) for (let i = 0; i < half; i++) for (let j = 0; j < 2; j++) p[h * headDim + 2 * i + j] = h * headDim + j * half + i;
   return p;
 }
@@ -91,16 +96,21 @@ function isExactIn(x: Float32Array, type: number): boolean {
 }
 
 /** Lays out the export (nothing is computed per tensor until it is written). */
-export function planGgufExport(model: LlamaModel, options: GgufExportOptions): { layout: GgufLayout; report: ExportReport; write(sink: ByteSink, onTensor?: (done: number, total: number, name: string) => void): number } {
+export function planGgufExport(
+  model: LlamaModel,
+  options: GgufExportOptions,
+): { layout: GgufLayout; report: ExportReport; write(sink: ByteSink, onTensor?: (done: number, total: number, name: string) => void): number } {
   const fn = 'exportGguf';
-  if (!options || !GGUF_EXPORT_TYPES.includes(options.type)) throw new ArgumentError(fn, 'options.type', options?.type, `must be one of ${GGUF_EXPORT_TYPES.join(', ')}`);
+  if (!options || !GGUF_EXPORT_TYPES.includes(options.type))
+    throw new ArgumentError(fn, 'options.type', options?.type, `must be one of ${GGUF_EXPORT_TYPES.join(', ')}`);
   const type = TYPE_ID[options.type];
   const denseName: DenseExportType = options.denseType ?? (isBlockType(type) ? 'f32' : (options.type as DenseExportType));
   if (!['f32', 'f16', 'bf16'].includes(denseName)) throw new ArgumentError(fn, 'options.denseType', denseName, "must be 'f32', 'f16' or 'bf16'");
   const denseType = TYPE_ID[denseName];
   const embName = options.embeddingType ?? denseName;
   if (!['f32', 'f16', 'bf16'].includes(embName)) throw new ArgumentError(fn, 'options.embeddingType', embName, "must be 'f32', 'f16' or 'bf16'");
-  if (!options.tokenizer) throw new MissingTokenizerError(fn, 'a GGUF export embeds its tokenizer: none was given (pass a llama2.c tokenizer, tokenizer.json or a GGUF input)');
+  if (!options.tokenizer)
+    throw new MissingTokenizerError(fn, 'a GGUF export embeds its tokenizer: none was given (pass a llama2.c tokenizer, tokenizer.json or a GGUF input)');
   const c = model.config;
   const tokKV = tokenizerToGguf(options.tokenizer, c.vocabSize);
 
@@ -118,38 +128,74 @@ export function planGgufExport(model: LlamaModel, options: GgufExportOptions): {
   w.setKV('llama.rope.dimension_count', 'u32', c.headDim);
   w.setKV('llama.attention.head_count', 'u32', c.nHeads);
   w.setKV('llama.attention.head_count_kv', 'u32', c.nKvHeads);
-  if (c.headDim * c.nHeads !== c.dim) { w.setKV('llama.attention.key_length', 'u32', c.headDim); w.setKV('llama.attention.value_length', 'u32', c.headDim); }
+  if (c.headDim * c.nHeads !== c.dim) {
+    w.setKV('llama.attention.key_length', 'u32', c.headDim);
+    w.setKV('llama.attention.value_length', 'u32', c.headDim);
+  }
   w.setKV('llama.attention.layer_norm_rms_epsilon', 'f32', c.normEps);
   w.setKV('llama.rope.freq_base', 'f32', c.ropeTheta);
   for (const [k, v] of tokKV) w.setKV(k, v.type, v.value, v.elemType);
 
   const jobs: Job[] = [];
-  const lossy = (name: string, why: string) => { if (options.lossless) throw new LossyExportError(fn, name, why); };
+  const lossy = (name: string, why: string) => {
+    if (options.lossless) throw new LossyExportError(fn, name, why);
+  };
   // exactness of a half-precision rounding is only checked when it matters (lossless), so planning stays cheap
   const exactIn = (t: number, values: () => Float32Array) => t === GGML.F32 || (!!options.lossless && isExactIn(values(), t));
-  const vec = (name: string, source: string, x: Float32Array) => jobs.push({
-    decl: { name, shape: [x.length], type: GGML.F32 }, produce: () => encodeValues(x, GGML.F32),
-    info: { name, source, kind: 'norm', type: 'F32', how: 'exact' },
-  });
-  const denseJob = (name: string, source: string, kind: string, rows: number, cols: number, t: number, values: () => Float32Array, how: ExportedTensor['how'], note?: string) => {
-    jobs.push({ decl: { name, shape: [rows, cols], type: t }, produce: () => encodeValues(values(), t), info: { name, source, kind, type: TYPE_NAME[t]!, how, note } });
+  const vec = (name: string, source: string, x: Float32Array) =>
+    jobs.push({
+      decl: { name, shape: [x.length], type: GGML.F32 },
+      produce: () => encodeValues(x, GGML.F32),
+      info: { name, source, kind: 'norm', type: 'F32', how: 'exact' },
+    });
+  const denseJob = (
+    name: string,
+    source: string,
+    kind: string,
+    rows: number,
+    cols: number,
+    t: number,
+    values: () => Float32Array,
+    how: ExportedTensor['how'],
+    note?: string,
+  ) => {
+    jobs.push({
+      decl: { name, shape: [rows, cols], type: t },
+      produce: () => encodeValues(values(), t),
+      info: { name, source, kind, type: TYPE_NAME[t]!, how, note },
+    });
   };
 
   const embT = TYPE_ID[embName];
   const emb = model.embedding.contiguous().data as Float32Array;
   let embHow: ExportedTensor['how'] = 'exact';
-  if (!exactIn(embT, () => emb)) { embHow = 'rounded'; lossy('token_embd.weight', `the embedding rounded to ${embName}`); }
+  if (!exactIn(embT, () => emb)) {
+    embHow = 'rounded';
+    lossy('token_embd.weight', `the embedding rounded to ${embName}`);
+  }
   denseJob('token_embd.weight', 'embedding', 'dense', c.vocabSize, c.dim, embT, () => emb, embHow);
 
   const linear = (name: string, source: string, L: LinearLayer, rowsOrder?: Int32Array) => {
-    const m = L.outFeatures, n = L.inFeatures;
+    const m = L.outFeatures,
+      n = L.inFeatures;
     const dense = () => permuteRows(L.toDense().contiguous().data as Float32Array, n, rowsOrder);
     if (isQuantizedLike(L)) {
       if (isBlockType(type) && n % 32 === 0) {
         const order = [type, GGML.Q4_0, GGML.Q4_1, GGML.Q8_0];
         const ok = order.find((t) => exactMappingProblem(L, t) === undefined);
         if (ok !== undefined) {
-          jobs.push({ decl: { name, shape: [m, n], type: ok }, produce: () => codesToGgml(L, ok, rowsOrder), info: { name, source, kind: L.kind, type: TYPE_NAME[ok]!, how: 'exact', note: ok !== type ? `${L.bits}-bit codes map exactly to ${TYPE_NAME[ok]}, not ${TYPE_NAME[type]}` : undefined } });
+          jobs.push({
+            decl: { name, shape: [m, n], type: ok },
+            produce: () => codesToGgml(L, ok, rowsOrder),
+            info: {
+              name,
+              source,
+              kind: L.kind,
+              type: TYPE_NAME[ok]!,
+              how: 'exact',
+              note: ok !== type ? `${L.bits}-bit codes map exactly to ${TYPE_NAME[ok]}, not ${TYPE_NAME[type]}` : undefined,
+            },
+          });
           return;
         }
       }
@@ -169,20 +215,44 @@ export function planGgufExport(model: LlamaModel, options: GgufExportOptions): {
       const t = isBlockType(type) ? denseType : type;
       const exact = exactIn(t, dense);
       if (!exact) lossy(name, `dense weights rounded to ${TYPE_NAME[t]}`);
-      denseJob(name, source, L.kind, m, n, t, dense, exact ? 'exact' : 'rounded', isBlockType(type) ? `row width ${n} is not a multiple of 32: kept ${TYPE_NAME[t]}` : undefined);
+      denseJob(
+        name,
+        source,
+        L.kind,
+        m,
+        n,
+        t,
+        dense,
+        exact ? 'exact' : 'rounded',
+        isBlockType(type) ? `row width ${n} is not a multiple of 32: kept ${TYPE_NAME[t]}` : undefined,
+      );
       return;
     }
     // low-rank, TT, sparse, activation-quantized, …: the effective weight matrix
     const ft = options.factorizedType === undefined ? undefined : TYPE_ID[options.factorizedType];
-    if (options.factorizedType !== undefined && ft === undefined) throw new ArgumentError(fn, 'options.factorizedType', options.factorizedType, `must be one of ${GGUF_EXPORT_TYPES.join(', ')}`);
+    if (options.factorizedType !== undefined && ft === undefined)
+      throw new ArgumentError(fn, 'options.factorizedType', options.factorizedType, `must be one of ${GGUF_EXPORT_TYPES.join(', ')}`);
     if (ft !== undefined && (!isBlockType(ft) || n % 32 === 0) && ft !== denseType) {
       if (ft !== GGML.F32) lossy(name, `a '${L.kind}' layer densified to ${TYPE_NAME[ft]}`);
-      denseJob(name, source, L.kind, m, n, ft, dense, 'densified', `'${L.kind}' densified to ${TYPE_NAME[ft]}${isBlockType(ft) ? " by ggml's reference quantizer" : ''}`);
+      denseJob(
+        name,
+        source,
+        L.kind,
+        m,
+        n,
+        ft,
+        dense,
+        'densified',
+        `'${L.kind}' densified to ${TYPE_NAME[ft]}${isBlockType(ft) ? " by ggml's reference quantizer" : ''}`,
+      );
       return;
     }
     const exact = exactIn(denseType, dense);
     if (!exact) lossy(name, `a '${L.kind}' layer densified to ${denseName} with rounding`);
-    const note = L.kind === 'quant-act' ? `'${L.kind}' densified to ${TYPE_NAME[denseType]} (activation quantization is not part of the file)` : `'${L.kind}' densified to ${TYPE_NAME[denseType]}`;
+    const note =
+      L.kind === 'quant-act'
+        ? `'${L.kind}' densified to ${TYPE_NAME[denseType]} (activation quantization is not part of the file)`
+        : `'${L.kind}' densified to ${TYPE_NAME[denseType]}`;
     if (L.kind === 'quant-act') lossy(name, 'activation quantization cannot be expressed in GGUF');
     denseJob(name, source, L.kind, m, n, denseType, dense, 'densified', note);
   };
@@ -193,7 +263,8 @@ export function planGgufExport(model: LlamaModel, options: GgufExportOptions): {
   const qRows = half ? ropeInterleaveRows(c.nHeads, c.headDim) : undefined;
   const kRows = half ? ropeInterleaveRows(c.nKvHeads, c.headDim) : undefined;
   model.blocks.forEach((b, i) => {
-    const p = `blk.${i}.`, s = `blocks.${i}.`;
+    const p = `blk.${i}.`,
+      s = `blocks.${i}.`;
     vec(p + 'attn_norm.weight', s + 'attn_norm', b.attnNorm);
     linear(p + 'attn_q.weight', s + 'q', b.q, qRows);
     linear(p + 'attn_k.weight', s + 'k', b.k, kRows);
@@ -209,13 +280,22 @@ export function planGgufExport(model: LlamaModel, options: GgufExportOptions): {
   const tensors: ExportedTensor[] = jobs.map((j, i) => ({ ...j.info, bytes: layout.tensors[i]!.byteSize }));
   const notes: string[] = [];
   const group = new Map<string, string[]>();
-  for (const t of tensors) if (t.how !== 'exact' || t.note) { const k = `${t.how} → ${t.type}${t.note ? ` (${t.note})` : ''}`; group.set(k, [...(group.get(k) ?? []), t.source]); }
+  for (const t of tensors)
+    if (t.how !== 'exact' || t.note) {
+      const k = `${t.how} → ${t.type}${t.note ? ` (${t.note})` : ''}`;
+      group.set(k, [...(group.get(k) ?? []), t.source]);
+    }
   for (const [k, v] of group) notes.push(`${v.length} tensor(s) ${k}: ${v.slice(0, 4).join(', ')}${v.length > 4 ? ', …' : ''}`);
   const report: ExportReport = { format: 'gguf', tensors, lossless: tensors.every((t) => t.how === 'exact'), bytes: layout.totalBytes, notes };
   return {
-    layout, report,
+    layout,
+    report,
     write(sink, onTensor) {
-      return streamGguf(layout, sink, (_t, i) => { const b = jobs[i]!.produce(); onTensor?.(i + 1, jobs.length, jobs[i]!.decl.name); return b; });
+      return streamGguf(layout, sink, (_t, i) => {
+        const b = jobs[i]!.produce();
+        onTensor?.(i + 1, jobs.length, jobs[i]!.decl.name);
+        return b;
+      });
     },
   };
 }
@@ -226,6 +306,7 @@ export function exportGgufBytes(model: LlamaModel, options: GgufExportOptions): 
   const sink = memorySink();
   plan.write(sink);
   const bytes = sink.bytes();
-  if (bytes.length !== plan.layout.totalBytes) throw new ArgumentError('exportGguf', 'layout', bytes.length, `wrote ${bytes.length} bytes, layout says ${plan.layout.totalBytes} (internal error)`);
+  if (bytes.length !== plan.layout.totalBytes)
+    throw new ArgumentError('exportGguf', 'layout', bytes.length, `wrote ${bytes.length} bytes, layout says ${plan.layout.totalBytes} (internal error)`);
   return { bytes, report: plan.report };
 }

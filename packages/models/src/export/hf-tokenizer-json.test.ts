@@ -9,10 +9,14 @@ describe.skipIf(!hasData())('llama2.c tokenizer → tokenizer.json', () => {
     const { tokenizer, text } = loadStories260K();
     const { tokenizer: json, config } = bpeToHfTokenizerJson(tokenizer);
     const hf = parseHfTokenizer(JSON.stringify(json), JSON.stringify(config));
-    const lines = text.split('\n').filter((l) => l.trim()).slice(0, 300);
+    const lines = text
+      .split('\n')
+      .filter((l) => l.trim())
+      .slice(0, 300);
     let same = 0;
     for (const l of lines) {
-      const a = tokenizer.encode(l), b = hf.encode(l);
+      const a = tokenizer.encode(l),
+        b = hf.encode(l);
       if (JSON.stringify(a) === JSON.stringify(b)) same++;
       else if (same === lines.length - 1) expect(b).toEqual(a);
     }

@@ -25,10 +25,16 @@ export function checkOutputPath(fn: string, out: string, input?: string): string
   return abs;
 }
 
-function tmpName(abs: string): string { return join(dirname(abs), `.${basename(abs)}.${process.pid}.${Date.now()}.tmp`); }
+function tmpName(abs: string): string {
+  return join(dirname(abs), `.${basename(abs)}.${process.pid}.${Date.now()}.tmp`);
+}
 
 /** Writes a GGUF export to `out`, streaming tensor by tensor into a temporary file, then renames it. */
-export function writeGgufFile(out: string, model: LlamaModel, options: GgufExportOptions & { input?: string; onProgress?(done: number, total: number, name: string): void }): ExportReport {
+export function writeGgufFile(
+  out: string,
+  model: LlamaModel,
+  options: GgufExportOptions & { input?: string; onProgress?(done: number, total: number, name: string): void },
+): ExportReport {
   const fn = 'writeGgufFile';
   const abs = checkOutputPath(fn, out, options.input);
   const plan = planGgufExport(model, options);
@@ -37,14 +43,28 @@ export function writeGgufFile(out: string, model: LlamaModel, options: GgufExpor
   try {
     fd = openSync(tmp, 'wx');
     const f = fd;
-    const n = plan.write({ write(b) { let o = 0; while (o < b.length) o += writeSync(f, b, o, b.length - o); } }, options.onProgress);
+    const n = plan.write(
+      {
+        write(b) {
+          let o = 0;
+          while (o < b.length) o += writeSync(f, b, o, b.length - o);
+        },
+      },
+      options.onProgress,
+    );
     if (n !== plan.layout.totalBytes) throw new Error(`${fn}: wrote ${n} bytes, the layout says ${plan.layout.totalBytes} (internal error)`);
     fsyncSync(fd);
-    closeSync(fd); fd = -1;
+    closeSync(fd);
+    fd = -1;
     if (existsSync(abs)) throw new OutputRefusedError(fn, out, 'it appeared while the export was running');
     renameSync(tmp, abs);
   } catch (e) {
-    if (fd >= 0) try { closeSync(fd); } catch { /* already failing */ }
+    if (fd >= 0)
+      try {
+        closeSync(fd);
+      } catch {
+        /* already failing */
+      }
     rmSync(tmp, { force: true });
     throw e;
   }
@@ -52,7 +72,11 @@ export function writeGgufFile(out: string, model: LlamaModel, options: GgufExpor
 }
 
 /** Writes a Hugging Face (dense) or GPTQ v1 folder to `out` (built in a temporary folder, then renamed). */
-export function writeHfFolder(out: string, model: LlamaModel, options: HfExportOptions & { input?: string; onProgress?(done: number, total: number, name: string): void }): ExportReport {
+export function writeHfFolder(
+  out: string,
+  model: LlamaModel,
+  options: HfExportOptions & { input?: string; onProgress?(done: number, total: number, name: string): void },
+): ExportReport {
   const fn = 'writeHfFolder';
   const abs = checkOutputPath(fn, out, options.input);
   const { files, report } = exportHfFiles(model, options);
@@ -74,7 +98,10 @@ export function writeHfFolder(out: string, model: LlamaModel, options: HfExportO
 }
 
 /** Reads a Hugging Face / GPTQ v1 folder written by `writeHfFolder` (or any such folder) back into a model. */
-export function loadHfExportFolder(dir: string, options: { kinds?: Record<string, (s: import('@llmpress/tensor').SerializedLayer) => import('@llmpress/tensor').LinearLayer> } = {}): LlamaModel {
+export function loadHfExportFolder(
+  dir: string,
+  options: { kinds?: Record<string, (s: import('@llmpress/tensor').SerializedLayer) => import('@llmpress/tensor').LinearLayer> } = {},
+): LlamaModel {
   const files = new Map<string, Uint8Array>();
   for (const f of ['config.json', 'model.safetensors']) {
     const p = join(dir, f);

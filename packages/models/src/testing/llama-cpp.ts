@@ -29,7 +29,10 @@ export async function openLlamaCpp(path: string, options: { vocabSize: number; c
     async greedy(prompt, n) {
       await seq.clearHistory();
       const out: number[] = [];
-      for await (const t of seq.evaluate(prompt as any, { temperature: 0 } as any)) { out.push(Number(t)); if (out.length >= n) break; }
+      for await (const t of seq.evaluate(prompt as any, { temperature: 0 } as any)) {
+        out.push(Number(t));
+        if (out.length >= n) break;
+      }
       return out;
     },
     async windowLogits(windows) {
@@ -47,6 +50,10 @@ export async function openLlamaCpp(path: string, options: { vocabSize: number; c
       }
       return res;
     },
-    async dispose() { await ctx.dispose(); await model.dispose(); await llama.dispose(); },
+    async dispose() {
+      await ctx.dispose();
+      await model.dispose();
+      await llama.dispose();
+    },
   };
 }
