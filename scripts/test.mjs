@@ -19,5 +19,15 @@ function run(cmd, args, opts = {}) {
 run('pnpm', ['-r', '--if-present', 'run', 'prepare:test']); // generated kernel modules the type checker also needs
 run('node', ['scripts/typecheck.mjs']);
 run('pnpm', ['exec', 'biome', 'check', '.']); // lint + format check (biome.jsonc; docs/decisions/0008-lint-and-format.md)
-run('pnpm', ['exec', 'vitest', 'run', ...process.argv.slice(2)]);
-if (!process.argv.slice(2).length) run('node', ['scripts/pack-test.mjs']);
+const filters = process.argv.slice(2);
+// The two whole-method WebGPU suites (software Vulkan / SwiftShader, minutes each) run on their own, one file at a
+// time, after the rest: run beside the other suites on a loaded 2-core machine they gave a wrong GPU result
+// intermittently (2 of 3 full runs on 2026-12-07, never when run alone, even beside two CPU burners; cause not
+// found yet, see packages/backend-webgpu/README.md "Known issues").
+const GPU_SUITES = ['tests/webgpu-methods.test.ts', 'examples/browser-demo/webgpu.e2e.test.ts'];
+if (filters.length) run('pnpm', ['exec', 'vitest', 'run', ...filters]);
+else {
+  run('pnpm', ['exec', 'vitest', 'run', ...GPU_SUITES.flatMap((f) => ['--exclude', f])]);
+  run('pnpm', ['exec', 'vitest', 'run', '--no-file-parallelism', ...GPU_SUITES]);
+  run('node', ['scripts/pack-test.mjs']);
+}
